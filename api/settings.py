@@ -1,0 +1,133 @@
+"""Every setting Keylink reads, in one place, all from the environment.
+
+Each field names its environment variable and documents itself; ``README.md`` lists
+them all and a test keeps the two in step. No secret has a default: ``keylink serve``
+refuses to start without a signing key, and ``keylink dev`` makes its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _setting(env: str, default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = _setting(
+        "DATABASE_URL", None,
+        "PostgreSQL URL. Unset: `keylink dev` starts an embedded server under the state "
+        "directory; `keylink serve` refuses to start.")
+    redis_url: str | None = _setting(
+        "REDIS_URL", None,
+        "Redis URL. Unset: `keylink dev` starts an embedded Redis; `keylink serve` runs "
+        "without live fan-out and `/readyz` reports Redis as not configured.")
+    mqtt_url: str | None = _setting(
+        "MQTT_URL", None,
+        "MQTT broker, `mqtt://user:password@host:port`. Unset: `keylink dev` starts a "
+        "broker with the project's config.")
+    jwt_secret: str | None = _setting(
+        "KEYLINK_JWT_SECRET", None,
+        "HS256 signing secret for bearer tokens (at least 32 characters). `keylink dev` "
+        "generates one under the state directory.")
+    jwt_public_key: str | None = _setting(
+        "KEYLINK_JWT_PUBLIC_KEY", None,
+        "RS256 public key (PEM text or a path to a PEM file) to verify tokens issued "
+        "elsewhere; takes precedence over the secret for verification.")
+    jwt_private_key: str | None = _setting(
+        "KEYLINK_JWT_PRIVATE_KEY", None,
+        "RS256 private key (PEM text or path), only for `keylink token` to sign with.")
+    host: str = _setting("KEYLINK_HOST", "127.0.0.1", "Address the API listens on.")
+    port: int = _setting(
+        "KEYLINK_PORT", 8000,
+        "Port the API listens on; `keylink dev` picks a free one when it is taken.")
+    environment: str = _setting(
+        "KEYLINK_ENV", "production",
+        "`development` turns on GraphiQL and readable logs; `keylink dev` sets it.")
+    log_level: str = _setting("KEYLINK_LOG_LEVEL", "INFO", "Python log level.")
+    log_format: str = _setting(
+        "KEYLINK_LOG_FORMAT", "json", "`json` (one object a line) or `text`.")
+    db_pool_min: int = _setting("KEYLINK_DB_POOL_MIN", 2, "Smallest database pool size.")
+    db_pool_max: int = _setting("KEYLINK_DB_POOL_MAX", 10, "Largest database pool size.")
+    max_depth: int = _setting(
+        "KEYLINK_MAX_DEPTH", 12, "Deepest selection nesting an operation may have.")
+    max_aliases: int = _setting(
+        "KEYLINK_MAX_ALIASES", 30, "Most field aliases in one operation.")
+    max_tokens: int = _setting(
+        "KEYLINK_MAX_TOKENS", 4000, "Most lexical tokens in one operation document.")
+    max_cost: int = _setting(
+        "KEYLINK_MAX_COST", 50000,
+        "Most objects an operation may ask for, multiplying `first` down each path.")
+    state_dir: Path = _setting(
+        "KEYLINK_STATE_DIR", PROJECT_ROOT / ".keylink",
+        "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")
+    migrations_dir: Path = _setting(
+        "KEYLINK_MIGRATIONS_DIR", PROJECT_ROOT / "migrations", "Folder of SQL migrations.")
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f, raw)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.environment not in ("production", "development"):
+            raise SettingsError("KEYLINK_ENV must be `production` or `development`")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError("KEYLINK_LOG_FORMAT must be `json` or `text`")
+        if self.jwt_secret is not None and len(self.jwt_secret) < 32:
+            raise SettingsError("KEYLINK_JWT_SECRET must be at least 32 characters long")
+        if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
+            raise SettingsError("KEYLINK_DB_POOL_MIN must be >= 1 and <= KEYLINK_DB_POOL_MAX")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def documentation(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, description) for every setting, for the README."""
+        rows = []
+        for f in dataclasses.fields(cls):
+            default = f.default
+            if isinstance(default, Path):
+                default = default.relative_to(PROJECT_ROOT).as_posix()
+            shown = "(unset)" if default is None else f"`{default}`"
+            rows.append((f.metadata["env"], shown, f.metadata["doc"]))
+        return rows
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    name = f.metadata["env"]
+    kind = f.type
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if kind == "Path":
+        return Path(raw).expanduser().resolve()
+    return raw
