@@ -166,16 +166,26 @@ WITH per_order AS (
            round(sum(CASE WHEN s.completed THEN 1 ELSE least(0.99, s.actual_t / s.planned_t) END) / count(*), 4) AS share_done
     FROM production_stage_status s
     GROUP BY s.order_id, s.line_id
+
+), predicted AS (
+    SELECT p.*,
+           CASE WHEN p.stages_done = p.stage_count
+                THEN (p.last_actual_end AT TIME ZONE 'Asia/Shanghai')::date
+                ELSE greatest(p.planned_finish + p.slip_days, current_date)
+           END AS predicted_finish
+    FROM per_order p
 )
+-- A line is late when, leaving the mill on its predicted finish, it would arrive after
+-- its promised window; only lines still to be delivered count.
 SELECT l.id AS line_id, l.customer_org_id, p.order_id, p.planned_finish, p.current_stage,
-       p.stage_count, p.stages_done, p.share_done,
-       CASE WHEN p.stages_done = p.stage_count
-            THEN (p.last_actual_end AT TIME ZONE 'Asia/Shanghai')::date
-            ELSE greatest(p.planned_finish + p.slip_days, current_date)
-       END AS predicted_finish,
+       p.stage_count, p.stages_done, p.share_done, p.predicted_finish,
+       p.predicted_finish + l.transit_days AS predicted_delivery,
+       greatest(0, p.predicted_finish + l.transit_days - l.delivery_to) AS late_days,
+       (p.predicted_finish + l.transit_days > l.delivery_to
+        AND l.status IN ('confirmed', 'in_production', 'partially_shipped')) AS is_late,
        l.delivery_from, l.delivery_to, l.transit_days
 FROM contract_line l
-JOIN per_order p ON p.line_id = l.id;
+JOIN predicted p ON p.line_id = l.id;
 
 CREATE TABLE heat (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
