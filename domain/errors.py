@@ -1,0 +1,34 @@
+"""Expected failures of domain operations. The API turns each into a typed error in a
+mutation payload: ``code`` is stable and machine-readable, ``field`` names the input
+field at fault when there is one."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "INVALID"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class InvalidTransition(DomainError):
+    code = "INVALID_TRANSITION"
+
+
+class Invalid(DomainError):
+    code = "INVALID"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"

@@ -1,0 +1,58 @@
+"""The domain-event outbox. Every state change appends its event in the same
+transaction as the change, so an event exists exactly when the change committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.db import Executor
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    seq: int
+    event_type: str
+    org_id: int | None
+    aggregate_type: str
+    aggregate_id: int
+    payload: dict[str, Any]
+    actor: str | None
+    occurred_at: datetime
+
+
+async def append(
+    tx: Executor,
+    event_type: str,
+    *,
+    org_id: int | None,
+    aggregate_type: str,
+    aggregate_id: int,
+    payload: dict[str, Any],
+    actor: str | None,
+    occurred_at: datetime | None = None,
+) -> int:
+    seq: int = await tx.fetchval(
+        """INSERT INTO domain_event
+               (event_type, org_id, aggregate_type, aggregate_id, payload, actor, occurred_at)
+           VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
+           RETURNING seq""",
+        event_type, org_id, aggregate_type, aggregate_id, payload, actor, occurred_at,
+    )
+    return seq
+
+
+async def read_after(
+    db: Executor, after_seq: int, *, org_id: int | None = None, limit: int = 500
+) -> list[DomainEvent]:
+    """Events after ``after_seq`` in order; a customer's org sees only its own."""
+    rows = await db.fetch(
+        """SELECT seq, event_type, org_id, aggregate_type, aggregate_id, payload, actor,
+                  occurred_at
+           FROM domain_event
+           WHERE seq > $1 AND ($2::bigint IS NULL OR org_id = $2)
+           ORDER BY seq LIMIT $3""",
+        after_seq, org_id, limit,
+    )
+    return [DomainEvent(**dict(r)) for r in rows]

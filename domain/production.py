@@ -1,0 +1,189 @@
+"""Production progress of contract lines, stage by stage, and its prediction.
+
+The prediction itself lives in the ``contract_line_schedule`` view (migrations), so
+that the ``lateOnly`` filter and the progress shown agree by construction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from domain import events
+from domain.db import Database, Executor
+from domain.errors import Invalid, NotFound
+from domain.tenancy import Scope
+
+# A clock a few minutes fast at the mill is not an error; a date tomorrow is.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class StageStatus:
+    stage: str
+    seq: int
+    planned_start: date
+    planned_end: date
+    planned_t: Decimal
+    actual_start: datetime | None
+    actual_end: datetime | None
+    actual_t: Decimal
+    completed: bool
+    delay_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineSchedule:
+    line_id: int
+    order_id: int
+    planned_finish: date
+    current_stage: str | None
+    stage_count: int
+    stages_done: int
+    share_done: Decimal
+    predicted_finish: date
+    predicted_delivery: date
+    late_days: int
+    is_late: bool
+    delivery_from: date
+    delivery_to: date
+    transit_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineProgress:
+    schedule: LineSchedule
+    stages: list[StageStatus]
+
+
+_SCHEDULE_COLS = (
+    "line_id, order_id, planned_finish, current_stage, stage_count, stages_done, share_done,"
+    " predicted_finish, predicted_delivery, late_days, is_late, delivery_from, delivery_to,"
+    " transit_days"
+)
+_STAGE_COLS = (
+    "stage, seq, planned_start, planned_end, planned_t, actual_start, actual_end, actual_t,"
+    " completed, delay_days"
+)
+
+
+async def progress_by_line_ids(
+    db: Executor, scope: Scope, line_ids: Sequence[int]
+) -> dict[int, LineProgress]:
+    """Progress of each line that has a production order; lines without one are absent."""
+    schedules = await db.fetch(
+        f"SELECT {_SCHEDULE_COLS} FROM contract_line_schedule"
+        f" WHERE line_id = ANY($2::bigint[]) AND {scope.sql('customer_org_id', 1)}",
+        scope.org_id, list(line_ids),
+    )
+    if not schedules:
+        return {}
+    stage_rows = await db.fetch(
+        f"SELECT line_id, {_STAGE_COLS} FROM production_stage_status"
+        " WHERE line_id = ANY($1::bigint[]) ORDER BY line_id, seq",
+        [r["line_id"] for r in schedules],
+    )
+    stages: dict[int, list[StageStatus]] = defaultdict(list)
+    for r in stage_rows:
+        values = dict(r)
+        stages[values.pop("line_id")].append(StageStatus(**values))
+    return {
+        r["line_id"]: LineProgress(LineSchedule(**dict(r)), stages[r["line_id"]])
+        for r in schedules
+    }
+
+
+@dataclass(frozen=True)
+class ProgressInput:
+    line_id: int
+    stage: str
+    tonnes: Decimal
+    completes_stage: bool
+    occurred_at: datetime | None = None
+    note: str | None = None
+
+
+async def record_progress(db: Database, data: ProgressInput, *, actor: str) -> LineProgress:
+    """Record what a stage did; the contract moves to in_production on the first event.
+
+    Writes ``production.progress_recorded``, ``production.milestone_reached`` when a stage
+    completes, and ``contract_line.predicted_late`` when this event makes the line late.
+    """
+    occurred_at = data.occurred_at or datetime.now(UTC)
+    if occurred_at > datetime.now(UTC) + CLOCK_SKEW:
+        raise Invalid("progress cannot be recorded in the future", field="occurredAt")
+    if data.tonnes < 0:
+        raise Invalid("tonnes must not be negative", field="tonnes")
+    async with db.transaction() as tx:
+        line = await tx.fetchrow(
+            "SELECT l.id, l.contract_id, l.customer_org_id, l.status, c.status AS contract_status,"
+            " c.number, o.id AS order_id"
+            " FROM contract_line l JOIN contract c ON c.id = l.contract_id"
+            " LEFT JOIN production_order o ON o.line_id = l.id WHERE l.id = $1 FOR UPDATE OF c",
+            data.line_id,
+        )
+        if line is None:
+            raise NotFound("no such contract line", field="lineId")
+        if line["order_id"] is None or line["status"] not in ("confirmed", "in_production"):
+            raise Invalid(
+                f"a {line['status']} line takes no production progress", field="lineId"
+            )
+        planned = await tx.fetchval(
+            "SELECT 1 FROM production_stage_plan WHERE order_id = $1 AND stage = $2",
+            line["order_id"], data.stage,
+        )
+        if planned is None:
+            raise Invalid(f"stage {data.stage} is not on this line's route", field="stage")
+        was_late = await _is_late(tx, data.line_id)
+        await tx.execute(
+            "INSERT INTO progress_event (order_id, stage, tonnes, completes_stage, occurred_at,"
+            " recorded_by, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            line["order_id"], data.stage, data.tonnes, data.completes_stage, occurred_at,
+            actor, data.note,
+        )
+        await _start_production(tx, line["contract_id"], line["contract_status"], actor)
+        common = {"aggregate_type": "contract_line", "aggregate_id": data.line_id,
+                  "org_id": line["customer_org_id"], "actor": actor, "occurred_at": occurred_at}
+        payload = {"contract": line["number"], "stage": data.stage, "tonnes": data.tonnes}
+        await events.append(tx, "production.progress_recorded", payload=payload, **common)
+        if data.completes_stage:
+            await events.append(tx, "production.milestone_reached", payload=payload, **common)
+        progress = (await progress_by_line_ids(tx, Scope.everything(), [data.line_id]))[
+            data.line_id
+        ]
+        if progress.schedule.is_late and not was_late:
+            await events.append(
+                tx, "contract_line.predicted_late", **common,
+                payload={"contract": line["number"], "late_days": progress.schedule.late_days,
+                         "predicted_delivery": progress.schedule.predicted_delivery.isoformat()},
+            )
+        return progress
+
+
+async def _is_late(tx: Executor, line_id: int) -> bool:
+    late = await tx.fetchval(
+        "SELECT is_late FROM contract_line_schedule WHERE line_id = $1", line_id
+    )
+    return bool(late)
+
+
+async def _start_production(tx: Executor, contract_id: int, status: str, actor: str) -> None:
+    if status != "confirmed":
+        return
+    await tx.execute(
+        "UPDATE contract SET status = 'in_production', updated_at = now() WHERE id = $1",
+        contract_id,
+    )
+    await tx.execute(
+        "UPDATE contract_line SET status = 'in_production'"
+        " WHERE contract_id = $1 AND status = 'confirmed'",
+        contract_id,
+    )
+    org_id = await tx.fetchval("SELECT customer_org_id FROM contract WHERE id = $1", contract_id)
+    await events.append(
+        tx, "contract.in_production", org_id=org_id, aggregate_type="contract",
+        aggregate_id=contract_id, payload={}, actor=actor,
+    )

@@ -1,0 +1,255 @@
+"""Quality records of coils: certificates, inspections, and the customer's feedback."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from domain import events
+from domain.certificates import certificate_content, content_hash
+from domain.db import Database, Executor
+from domain.errors import Conflict, Invalid, NotFound
+from domain.tenancy import Scope
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    id: int
+    cert_no: str
+    certificate_type: str
+    coil_id: int | None
+    heat_id: int
+    customer_org_id: int | None
+    chemistry: dict[str, Any]
+    yield_strength_mpa: Decimal
+    tensile_strength_mpa: Decimal
+    elongation_pct: Decimal
+    coating_designation: str | None
+    coating_mass_g_m2: Decimal | None
+    issued_at: datetime
+    issued_by: str
+    content: dict[str, Any]
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    id: int
+    coil_id: int
+    kind: str
+    result: str
+    inspected_at: datetime
+    inspector: str
+    findings: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingFeedback:
+    id: int
+    coil_id: int
+    customer_org_id: int
+    process: str
+    result: str
+    notes: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+_CERT_COLS = (
+    "q.id, q.cert_no, q.certificate_type, q.coil_id, q.heat_id, q.customer_org_id, q.chemistry,"
+    " q.yield_strength_mpa, q.tensile_strength_mpa, q.elongation_pct, q.coating_designation,"
+    " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content, q.content_hash"
+)
+_INSPECTION_COLS = "i.id, i.coil_id, i.kind, i.result, i.inspected_at, i.inspector, i.findings"
+_FEEDBACK_COLS = (
+    "f.id, f.coil_id, f.customer_org_id, f.process, f.result, f.notes, f.recorded_by,"
+    " f.recorded_at"
+)
+
+
+def _certificate(row: Any) -> Certificate:
+    values = dict(row)
+    values["chemistry"] = {k: Decimal(str(v)) for k, v in values["chemistry"].items()}
+    return Certificate(**values)
+
+
+async def certificates_by_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> list[Certificate]:
+    rows = await db.fetch(
+        f"SELECT {_CERT_COLS} FROM quality_certificate q WHERE q.id = ANY($2::bigint[])"
+        f" AND {scope.sql('q.customer_org_id', 1)}",
+        scope.org_id, list(ids),
+    )
+    return [_certificate(r) for r in rows]
+
+
+async def certificates_by_coil_ids(
+    db: Executor, scope: Scope, coil_ids: Sequence[int]
+) -> dict[int, Certificate]:
+    rows = await db.fetch(
+        f"SELECT {_CERT_COLS} FROM quality_certificate q WHERE q.coil_id = ANY($2::bigint[])"
+        f" AND {scope.sql('q.customer_org_id', 1)}",
+        scope.org_id, list(coil_ids),
+    )
+    return {r["coil_id"]: _certificate(r) for r in rows}
+
+
+async def inspections_by_coil_ids(
+    db: Executor, scope: Scope, coil_ids: Sequence[int]
+) -> dict[int, list[Inspection]]:
+    rows = await db.fetch(
+        f"SELECT {_INSPECTION_COLS} FROM inspection i JOIN coil c ON c.id = i.coil_id"
+        f" WHERE i.coil_id = ANY($2::bigint[]) AND {scope.sql('c.customer_org_id', 1)}"
+        " ORDER BY i.coil_id, i.inspected_at, i.id",
+        scope.org_id, list(coil_ids),
+    )
+    out: dict[int, list[Inspection]] = defaultdict(list)
+    for r in rows:
+        out[r["coil_id"]].append(Inspection(**dict(r)))
+    return out
+
+
+async def feedback_by_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> list[ProcessingFeedback]:
+    rows = await db.fetch(
+        f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.id = ANY($2::bigint[])"
+        f" AND {scope.sql('f.customer_org_id', 1)}",
+        scope.org_id, list(ids),
+    )
+    return [ProcessingFeedback(**dict(r)) for r in rows]
+
+
+async def feedback_by_coil_ids(
+    db: Executor, scope: Scope, coil_ids: Sequence[int]
+) -> dict[int, list[ProcessingFeedback]]:
+    rows = await db.fetch(
+        f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.coil_id = ANY($2::bigint[])"
+        f" AND {scope.sql('f.customer_org_id', 1)} ORDER BY f.coil_id, f.recorded_at, f.id",
+        scope.org_id, list(coil_ids),
+    )
+    out: dict[int, list[ProcessingFeedback]] = defaultdict(list)
+    for r in rows:
+        out[r["coil_id"]].append(ProcessingFeedback(**dict(r)))
+    return out
+
+
+@dataclass(frozen=True)
+class CertificateInput:
+    coil_id: int
+    yield_strength_mpa: Decimal
+    tensile_strength_mpa: Decimal
+    elongation_pct: Decimal
+    coating_designation: str | None = None
+    coating_mass_g_m2: Decimal | None = None
+    certificate_type: str = "3.1"
+
+
+def _check_mechanics(data: CertificateInput) -> None:
+    for name, value in (("yieldStrengthMpa", data.yield_strength_mpa),
+                        ("tensileStrengthMpa", data.tensile_strength_mpa),
+                        ("elongationPct", data.elongation_pct)):
+        if value <= 0:
+            raise Invalid("must be positive", field=name)
+    if data.tensile_strength_mpa < data.yield_strength_mpa:
+        raise Invalid("tensile strength cannot be below yield strength",
+                      field="tensileStrengthMpa")
+    if data.elongation_pct > 100:
+        raise Invalid("elongation is a percentage of at most 100", field="elongationPct")
+    if data.certificate_type not in ("2.2", "3.1", "3.2"):
+        raise Invalid("EN 10204 types are 2.2, 3.1 and 3.2", field="certificateType")
+
+
+async def issue_certificate(db: Database, data: CertificateInput, *, actor: str) -> Certificate:
+    """Certify a coil with its heat's chemistry and the measured mechanics; releases it."""
+    _check_mechanics(data)
+    async with db.transaction() as tx:
+        coil = await tx.fetchrow(
+            "SELECT c.id, c.coil_no, c.customer_org_id, c.heat_id, h.heat_no, h.grade,"
+            " h.chemistry, s.standard FROM coil c JOIN heat h ON h.id = c.heat_id"
+            " LEFT JOIN steel_spec s ON s.id = c.spec_id WHERE c.id = $1 FOR UPDATE OF c",
+            data.coil_id,
+        )
+        if coil is None:
+            raise NotFound("no such coil", field="coilId")
+        issued_at = datetime.now(UTC)
+        # One certificate per coil (a unique key), so the coil number names it.
+        cert_no = f"QC-{coil['coil_no']}"
+        chemistry = {k: Decimal(str(v)) for k, v in coil["chemistry"].items()}
+        content = certificate_content(
+            cert_no=cert_no, certificate_type=data.certificate_type, heat_no=coil["heat_no"],
+            coil_no=coil["coil_no"], grade=coil["grade"], standard=coil["standard"] or "",
+            chemistry=chemistry, yield_strength_mpa=data.yield_strength_mpa,
+            tensile_strength_mpa=data.tensile_strength_mpa, elongation_pct=data.elongation_pct,
+            coating_designation=data.coating_designation,
+            coating_mass_g_m2=data.coating_mass_g_m2, issued_at=issued_at, issued_by=actor,
+        )
+        try:
+            row = await tx.fetchrow(
+                "INSERT INTO quality_certificate AS q (cert_no, certificate_type, coil_id,"
+                " heat_id, customer_org_id, chemistry, yield_strength_mpa, tensile_strength_mpa,"
+                " elongation_pct, coating_designation, coating_mass_g_m2, issued_at, issued_by,"
+                " content, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                f" $12, $13, $14, $15) RETURNING {_CERT_COLS}",
+                cert_no, data.certificate_type, coil["id"], coil["heat_id"],
+                coil["customer_org_id"], chemistry, data.yield_strength_mpa,
+                data.tensile_strength_mpa, data.elongation_pct, data.coating_designation,
+                data.coating_mass_g_m2, issued_at, actor, content, content_hash(content),
+            )
+        except asyncpg.UniqueViolationError:
+            raise Conflict("this coil already has a certificate", field="coilId") from None
+        await tx.execute(
+            "UPDATE coil SET quality_status = 'released' WHERE id = $1"
+            " AND quality_status = 'pending'", coil["id"],
+        )
+        await events.append(
+            tx, "quality.certificate_issued", org_id=coil["customer_org_id"],
+            aggregate_type="coil", aggregate_id=coil["id"], actor=actor,
+            payload={"coil": coil["coil_no"], "certificate": cert_no,
+                     "heat": coil["heat_no"]},
+        )
+        return _certificate(row)
+
+
+FEEDBACK_PROCESSES = ("shearing", "slitting", "punching", "stamping", "welding", "painting",
+                      "forming")
+FEEDBACK_RESULTS = ("ok", "minor_issue", "failed")
+MAX_NOTES = 4000
+
+
+async def record_feedback(
+    db: Database, scope: Scope, *, coil_id: int, process: str, result: str,
+    notes: str | None, actor: str,
+) -> ProcessingFeedback:
+    """The customer reports how its coil processed. Only its own coils can be named."""
+    if scope.org_id is None:
+        raise Invalid("processing feedback comes from the customer that owns the coil")
+    if notes is not None and len(notes) > MAX_NOTES:
+        raise Invalid(f"notes are limited to {MAX_NOTES} characters", field="notes")
+    async with db.transaction() as tx:
+        coil = await tx.fetchrow(
+            "SELECT id, coil_no, customer_org_id FROM coil c WHERE c.id = $2"
+            f" AND {scope.sql('c.customer_org_id', 1)}",
+            scope.org_id, coil_id,
+        )
+        if coil is None:
+            raise NotFound("no such coil", field="coilId")
+        row = await tx.fetchrow(
+            "INSERT INTO processing_feedback AS f (coil_id, customer_org_id, process, result,"
+            f" notes, recorded_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_FEEDBACK_COLS}",
+            coil_id, scope.org_id, process, result, notes, actor,
+        )
+        await events.append(
+            tx, "quality.feedback_recorded", org_id=scope.org_id, aggregate_type="coil",
+            aggregate_id=coil_id, actor=actor,
+            payload={"coil": coil["coil_no"], "process": process, "result": result},
+        )
+        assert row is not None
+        return ProcessingFeedback(**dict(row))
