@@ -1,0 +1,124 @@
+"""The per-request context: who is asking, and the loaders built for them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from api.auth import MILL_ROLES, AuthError, Claims, TokenCodec, bearer
+from domain import parties
+from domain.db import Database
+from domain.parties import Organization
+from domain.tenancy import Scope
+from resolvers.loaders import Loaders
+
+# Organizations change rarely; a short cache saves a statement on every request and
+# is safe across replicas because a stale entry only lives this long.
+_ORG_CACHE_SECONDS = 30.0
+
+
+class ForbiddenError(Exception):
+    code = "FORBIDDEN"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    subject: str
+    organization: Organization
+    roles: frozenset[str]
+
+    @property
+    def scope(self) -> Scope:
+        if self.organization.kind == "mill":
+            return Scope.everything()
+        return Scope.customer(self.organization.id)
+
+    @property
+    def is_customer(self) -> bool:
+        return self.organization.kind != "mill"
+
+    def has_any(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+
+class OrganizationCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Organization | None]] = {}
+
+    async def get(self, db: Database, code: str) -> Organization | None:
+        now = time.monotonic()
+        hit = self._entries.get(code)
+        if hit is not None and now - hit[0] < _ORG_CACHE_SECONDS:
+            return hit[1]
+        org = await parties.organization_by_code(db, code)
+        self._entries[code] = (now, org)
+        return org
+
+
+@dataclass
+class Services:
+    """What the app holds for its lifetime and every request shares."""
+
+    db: Database
+    codec: TokenCodec
+    organizations: OrganizationCache = field(default_factory=OrganizationCache)
+    redis: Any = None
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Any
+    services: Services
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Set by strawberry from the graphql-transport-ws `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
+    _viewer: Viewer | None = None
+    _loaders: Loaders | None = None
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def _token(self) -> str | None:
+        params = self.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        if isinstance(raw, str):
+            return bearer(raw)
+        token = params.get("token")
+        if isinstance(token, str):
+            return token
+        return bearer(self.request.headers.get("authorization"))
+
+    async def viewer(self) -> Viewer:
+        """The authenticated viewer; raises AuthError (UNAUTHENTICATED) otherwise."""
+        if self._viewer is None:
+            token = self._token()
+            if token is None:
+                raise AuthError("authentication required: send `Authorization: Bearer <token>`")
+            claims = self.services.codec.verify(token)
+            self._viewer = await self._resolve(claims)
+            self._loaders = Loaders(self.db, self._viewer.scope)
+        return self._viewer
+
+    async def _resolve(self, claims: Claims) -> Viewer:
+        org = await self.services.organizations.get(self.db, claims.org_code)
+        if org is None:
+            raise AuthError("invalid token: unknown organization")
+        if claims.is_customer != (org.kind != "mill") or (
+            org.kind == "mill" and not claims.roles <= MILL_ROLES
+        ):
+            raise AuthError("invalid token: roles do not fit the organization")
+        return Viewer(claims.subject, org, claims.roles)
+
+    @property
+    def loaders(self) -> Loaders:
+        """Loaders for the viewer; every root field awaits :meth:`viewer` first."""
+        if self._loaders is None:
+            raise AuthError("authentication required")
+        return self._loaders

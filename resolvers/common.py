@@ -1,0 +1,79 @@
+"""What every area's resolvers share: the context accessor, typed mutation errors."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from domain.errors import DomainError
+from resolvers.relay import BadInput
+
+if TYPE_CHECKING:
+    from api.context import Context, Viewer
+    from resolvers.loaders import Loaders
+
+T = TypeVar("T")
+
+
+def ctx(info: Info[Any, Any]) -> Context:
+    context: Context = info.context
+    return context
+
+
+def loaders(info: Info[Any, Any]) -> Loaders:
+    return ctx(info).loaders
+
+
+async def viewer(info: Info[Any, Any]) -> Viewer:
+    return await ctx(info).viewer()
+
+
+@strawberry.enum(description="Why a mutation did not do what was asked.")
+class ErrorCode(enum.Enum):
+    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="The object does not exist or is not yours.")
+    FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="Your role may not do this.")
+    INVALID = strawberry.enum_value("INVALID", description="An input value is not acceptable.")
+    INVALID_TRANSITION = strawberry.enum_value(
+        "INVALID_TRANSITION", description="The object's state does not allow this step."
+    )
+    CONFLICT = strawberry.enum_value("CONFLICT", description="It was already done.")
+    BAD_USER_INPUT = strawberry.enum_value(
+        "BAD_USER_INPUT", description="An id or value is malformed."
+    )
+
+
+@strawberry.type(description="An expected failure of a mutation, part of its payload.")
+class UserError:
+    field: str | None = strawberry.field(
+        description="The input field at fault, in camelCase, when there is one."
+    )
+    message: str = strawberry.field(description="What went wrong, for a person to read.")
+    code: ErrorCode = strawberry.field(description="What went wrong, for a program.")
+
+
+def user_error(exc: Exception) -> UserError:
+    if isinstance(exc, DomainError):
+        return UserError(field=exc.field, message=exc.message, code=ErrorCode[exc.code])
+    if isinstance(exc, BadInput):
+        return UserError(field="id", message=str(exc), code=ErrorCode.BAD_USER_INPUT)
+    raise exc
+
+
+async def attempt(
+    info: Info[Any, Any], roles: tuple[str, ...], action: Callable[[Viewer], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run a mutation for an authenticated viewer holding one of ``roles``; expected
+    failures come back as typed errors, anything else propagates (and is masked)."""
+    who = await viewer(info)
+    if not who.has_any(*roles):
+        need = " or ".join(roles)
+        return None, [UserError(field=None, message=f"this needs the role {need}",
+                                code=ErrorCode.FORBIDDEN)]
+    try:
+        return await action(who), []
+    except (DomainError, BadInput) as exc:
+        return None, [user_error(exc)]

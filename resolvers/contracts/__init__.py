@@ -1,0 +1,1 @@
+"""Contracts, their lines and each line's production progress."""

@@ -1,0 +1,83 @@
+"""Mill-side mutations on contracts: confirm a contract, record production progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain import contracts as domain
+from domain import production
+from resolvers.common import UserError, attempt, ctx
+from resolvers.contracts.types import Contract, ContractLine, LineProgress, ProductionStage
+from resolvers.relay import expect_id
+
+
+@strawberry.input(description="Confirm a draft contract; production orders follow.")
+class ConfirmContractInput:
+    contract_id: strawberry.ID = strawberry.field(description="Global id of the contract.")
+
+
+@strawberry.type(description="Result of `confirmContract`.")
+class ConfirmContractPayload:
+    contract: Contract | None = strawberry.field(description="The confirmed contract.")
+    errors: list[UserError] = strawberry.field(description="Why it was not confirmed.")
+
+
+@strawberry.input(description="What a production stage did for a contract line.")
+class RecordProgressInput:
+    line_id: strawberry.ID = strawberry.field(description="Global id of the contract line.")
+    stage: ProductionStage = strawberry.field(description="Stage on the line's route.")
+    tonnes: Decimal = strawberry.field(description="Tonnes through the stage in this step.")
+    completes_stage: bool = strawberry.field(
+        default=False, description="The stage is finished with this step."
+    )
+    occurred_at: dt.datetime | None = strawberry.field(
+        default=None, description="When it happened (with offset); default now."
+    )
+    note: str | None = strawberry.field(default=None, description="Free text for the record.")
+
+
+@strawberry.type(description="Result of `recordProgress`.")
+class RecordProgressPayload:
+    line: ContractLine | None = strawberry.field(description="The line.")
+    progress: LineProgress | None = strawberry.field(description="Its progress after the step.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was recorded.")
+
+
+@strawberry.type
+class ContractMutations:
+    @strawberry.mutation(description="Sales confirms a draft contract (roles: sales, admin).")
+    async def confirm_contract(
+        self, info: Info[Any, Any], input: ConfirmContractInput
+    ) -> ConfirmContractPayload:
+        async def run(who: Any) -> Contract:
+            pk = expect_id(input.contract_id, "Contract")
+            return Contract.of(await domain.confirm_contract(ctx(info).db, pk, actor=who.subject))
+
+        contract, errors = await attempt(info, ("sales", "admin"), run)
+        return ConfirmContractPayload(contract=contract, errors=errors)
+
+    @strawberry.mutation(
+        description="Production records what a stage did (roles: production, admin)."
+    )
+    async def record_progress(
+        self, info: Info[Any, Any], input: RecordProgressInput
+    ) -> RecordProgressPayload:
+        async def run(who: Any) -> tuple[ContractLine, LineProgress]:
+            data = production.ProgressInput(
+                line_id=expect_id(input.line_id, "ContractLine"), stage=input.stage.value,
+                tonnes=input.tonnes, completes_stage=input.completes_stage,
+                occurred_at=input.occurred_at, note=input.note,
+            )
+            progress = await production.record_progress(ctx(info).db, data, actor=who.subject)
+            line = (await domain.lines_by_ids(ctx(info).db, who.scope, [data.line_id]))[0]
+            return ContractLine.of(line), LineProgress.of(progress)
+
+        done, errors = await attempt(info, ("production", "admin"), run)
+        return RecordProgressPayload(
+            line=done[0] if done else None, progress=done[1] if done else None, errors=errors
+        )

@@ -1,0 +1,95 @@
+"""Per-request DataLoaders: one batched statement per (thing, key) however many rows ask.
+
+Loaders are named ``<thing>_by_<key>``. Each is built for one request and one viewer, so
+batching never mixes what two organizations may see, and the cache dies with the request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from domain import contracts, material, parties, production, quality, settlements
+from domain.db import Executor
+from domain.tenancy import Scope
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+Fetch = Callable[[Executor, Scope, Sequence[Any]], Awaitable[Any]]
+
+
+class Loaders:
+    def __init__(self, db: Executor, scope: Scope) -> None:
+        self.db = db
+        self.scope = scope
+        self.organization_by_id = self._by_id(parties.organizations_by_ids)
+        self.site_by_id = self._by_id(parties.sites_by_ids)
+        self.spec_by_id = self._by_id(parties.specs_by_ids)
+        self.contract_by_id = self._by_id(contracts.contracts_by_ids)
+        self.contract_by_number = self._by_attr(contracts.contracts_by_numbers, "number")
+        self.line_by_id = self._by_id(contracts.lines_by_ids)
+        self.lines_by_contract = self._grouped(contracts.lines_by_contract_ids, [])
+        self.progress_by_line = self._grouped(production.progress_by_line_ids, None)
+        self.heat_by_id = self._by_id(material.heats_by_ids)
+        self.heat_by_number = self._by_attr(material.heats_by_numbers, "heat_no")
+        self.slab_by_id = self._by_id(material.slabs_by_ids)
+        self.coil_by_id = self._by_id(material.coils_by_ids)
+        self.coil_by_number = self._by_attr(material.coils_by_numbers, "coil_no")
+        self.certificate_by_id = self._by_id(quality.certificates_by_ids)
+        self.certificate_by_coil = self._grouped(quality.certificates_by_coil_ids, None)
+        self.inspections_by_coil = self._grouped(quality.inspections_by_coil_ids, [])
+        self.feedback_by_id = self._by_id(quality.feedback_by_ids)
+        self.feedback_by_coil = self._grouped(quality.feedback_by_coil_ids, [])
+        self.settlement_by_id = self._by_id(settlements.settlements_by_ids)
+        self.settlements_by_contract = self._grouped(
+            settlements.settlements_by_contract_ids, []
+        )
+        self.ancestry_by_coil = DataLoader(self._ancestry)
+        self.descendants_by_coil = self._grouped(material.descendants, [])
+        # Keys: (parent id, page size + 1, after coil id).
+        self.coil_page_by_line = DataLoader(self._coil_pages("line_id"))
+        self.coil_page_by_heat = DataLoader(self._coil_pages("heat_id"))
+
+    def _by_id(self, fetch: Fetch) -> DataLoader[int, Any]:
+        return self._by_attr(fetch, "id")
+
+    def _by_attr(self, fetch: Fetch, attr: str) -> DataLoader[Any, Any]:
+        async def load(keys: Sequence[Any]) -> list[Any]:
+            found = {getattr(obj, attr): obj for obj in await fetch(self.db, self.scope, keys)}
+            return [found.get(k) for k in keys]
+
+        return DataLoader(load)
+
+    def _grouped(self, fetch: Fetch, missing: Any) -> DataLoader[int, Any]:
+        async def load(keys: Sequence[int]) -> list[Any]:
+            found = await fetch(self.db, self.scope, keys)
+            return [found.get(k, missing) for k in keys]
+
+        return DataLoader(load)
+
+    async def _ancestry(self, keys: Sequence[int]) -> list[Any]:
+        found = await material.ancestry(self.db, keys)
+        return [found.get(k, []) for k in keys]
+
+    def _coil_pages(
+        self, column: str
+    ) -> Callable[[Sequence[tuple[int, int, int | None]]], Awaitable[list[Any]]]:
+        async def load(keys: Sequence[tuple[int, int, int | None]]) -> list[Any]:
+            # One statement per distinct page shape; a page of lines shares one shape.
+            shapes: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+            for parent, limit, after in keys:
+                shapes[(limit, after)].append(parent)
+            pages: dict[tuple[int, int, int | None], Any] = {}
+            for (limit, after), parents in shapes.items():
+                found = await material.coil_pages(
+                    self.db, self.scope, column, parents, limit, after
+                )
+                for parent in parents:
+                    pages[(parent, limit, after)] = found.get(parent, [])
+            return [pages[k] for k in keys]
+
+        return load

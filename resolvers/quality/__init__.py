@@ -1,0 +1,1 @@
+"""Heats, slabs, coils, their genealogy and quality records."""

@@ -1,0 +1,53 @@
+"""Quality queries: a coil (by id or number) and a heat (by id or number)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.common import loaders, viewer
+from resolvers.quality.types import Coil, Heat
+from resolvers.relay import BadInput, expect_id
+
+
+def _one_of(id: str | None, number: str | None, what: str) -> None:
+    if (id is None) == (number is None):
+        raise BadInput(f"give exactly one of `id` and `{what}`")
+
+
+@strawberry.type
+class QualityQueries:
+    @strawberry.field(description="One coil by id or coil number; null if not yours or unknown.")
+    async def coil(
+        self, info: Info[Any, Any],
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        coil_number: Annotated[str | None, strawberry.argument(
+            description="Coil number as on its label.")] = None,
+    ) -> Coil | None:
+        await viewer(info)
+        _one_of(id, coil_number, "coilNumber")
+        if id is not None:
+            found = await loaders(info).coil_by_id.load(expect_id(id, "Coil"))
+        else:
+            found = await loaders(info).coil_by_number.load(coil_number)
+        return Coil.of(found) if found else None
+
+    @strawberry.field(
+        description="One heat by id or heat number; a customer sees only heats its coils "
+        "came from."
+    )
+    async def heat(
+        self, info: Info[Any, Any],
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        heat_number: Annotated[str | None, strawberry.argument(description="Heat number.")]
+        = None,
+    ) -> Heat | None:
+        await viewer(info)
+        _one_of(id, heat_number, "heatNumber")
+        if id is not None:
+            found = await loaders(info).heat_by_id.load(expect_id(id, "Heat"))
+        else:
+            found = await loaders(info).heat_by_number.load(heat_number)
+        return Heat.of(found) if found else None

@@ -1,0 +1,121 @@
+"""Relay conventions: global ids, the Node interface, keyset cursors, connections.
+
+A global id is ``base64("<TypeName>:<primary key>")``; a cursor is the base64 of the
+JSON keyset of the row it points at. Both are opaque to clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+T = TypeVar("T")
+
+
+class BadInput(ValueError):
+    """A malformed id, cursor or page size. Maps to ``BAD_USER_INPUT``."""
+
+    code = "BAD_USER_INPUT"
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
+
+
+def from_global_id(gid: str) -> tuple[str, int]:
+    try:
+        type_name, _, raw = base64.urlsafe_b64decode(gid.encode()).decode().partition(":")
+        return type_name, int(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadInput(f"{gid!r} is not a Keylink id") from None
+
+
+def expect_id(gid: str, type_name: str) -> int:
+    """The primary key in ``gid`` if it names a ``type_name``; else a BadInput."""
+    found, pk = from_global_id(gid)
+    if found != type_name:
+        raise BadInput(f"id {gid!r} is a {found}, not a {type_name}")
+    return pk
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    if cursor is None:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadInput("`after` is not a cursor this API gave out") from None
+    if not isinstance(key, list) or not key:
+        raise BadInput("`after` is not a cursor this API gave out")
+    return key
+
+
+def check_first(first: int) -> int:
+    if not 0 <= first <= MAX_PAGE:
+        raise BadInput(f"`first` must be between 0 and {MAX_PAGE}")
+    return first
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="Global, opaque id of this object.")
+    def id(self) -> strawberry.ID:
+        return to_global_id(type(self).__name__, self.pk)
+
+
+@strawberry.type(description="Where a page stands in its connection.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Items precede this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item: pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="An item of a connection, with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque position of this item.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of items, in keyset order.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items with their cursors.")
+    nodes: list[T] = strawberry.field(description="The items, without cursors.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more follow.")
+
+
+def connection(
+    items: Sequence[tuple[Any, Sequence[Any]]], first: int, had_after: bool
+) -> Connection[Any]:
+    """A connection from up to ``first + 1`` (item, keyset) pairs fetched in order: the
+    extra one only tells that another page follows."""
+    page = items[:first]
+    edges = [Edge(cursor=encode_cursor(key), node=item) for item, key in page]
+    return Connection(
+        edges=edges,
+        nodes=[item for item, _ in page],
+        page_info=PageInfo(
+            has_next_page=len(items) > first,
+            has_previous_page=had_after,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -1,0 +1,96 @@
+"""Settlements: per contract, exact to the cent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain import settlements as domain
+from resolvers.common import ctx, loaders, viewer
+from resolvers.relay import DEFAULT_PAGE, Connection, Node, check_first, connection, decode_cursor
+
+if TYPE_CHECKING:
+    from resolvers.contracts.types import Contract
+
+
+@strawberry.enum(description="Where the invoice of a settlement stands.")
+class InvoiceStatus(enum.Enum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+    PAID = "paid"
+    OVERDUE = "overdue"
+    VOID = "void"
+
+
+@strawberry.type(description="What a contract comes to: goods, surcharges, freight, deductions.")
+class Settlement(Node):
+    number: str = strawberry.field(description="Settlement number.")
+    currency: str = strawberry.field(description="ISO 4217 currency.")
+    theoretical_weight_t: Decimal = strawberry.field(
+        description="Tonnes by nominal dimensions."
+    )
+    actual_weight_t: Decimal = strawberry.field(description="Tonnes weighed.")
+    unit_price: Decimal = strawberry.field(description="Price per tonne.")
+    goods_amount: Decimal = strawberry.field(description="Actual tonnes times unit price.")
+    surcharges: Decimal = strawberry.field(description="Grade, coating, size extras.")
+    freight: Decimal = strawberry.field(description="Transport charged.")
+    claim_deductions: Decimal = strawberry.field(description="Agreed quality claims deducted.")
+    total_amount: Decimal = strawberry.field(
+        description="Goods + surcharges + freight - claim deductions."
+    )
+    invoice_status: InvoiceStatus = strawberry.field(description="Invoice state.")
+    issued_on: dt.date | None = strawberry.field(description="Invoice date.")
+    due_on: dt.date | None = strawberry.field(description="Payment due.")
+    paid_on: dt.date | None = strawberry.field(description="Paid.")
+    contract_pk: strawberry.Private[int]
+
+    @strawberry.field(description="Tonnes weighed minus tonnes by nominal dimensions.")
+    def weight_difference_t(self) -> Decimal:
+        return self.actual_weight_t - self.theoretical_weight_t
+
+    @strawberry.field(description="The contract settled.")
+    async def contract(
+        self, info: Info[Any, Any]
+    ) -> Annotated[Contract, strawberry.lazy("resolvers.contracts.types")] | None:
+        from resolvers.contracts.types import Contract
+
+        c = await loaders(info).contract_by_id.load(self.contract_pk)
+        return Contract.of(c) if c else None
+
+    @classmethod
+    def of(cls, s: domain.Settlement) -> Settlement:
+        return cls(
+            pk=s.id, number=s.number, currency=s.currency,
+            theoretical_weight_t=s.theoretical_weight_t, actual_weight_t=s.actual_weight_t,
+            unit_price=s.unit_price, goods_amount=s.goods_amount, surcharges=s.surcharges,
+            freight=s.freight, claim_deductions=s.claim_deductions, total_amount=s.total_amount,
+            invoice_status=InvoiceStatus(s.invoice_status), issued_on=s.issued_on,
+            due_on=s.due_on, paid_on=s.paid_on, contract_pk=s.contract_id,
+        )
+
+
+@strawberry.type
+class SettlementQueries:
+    @strawberry.field(description="Settlements the viewer may see, oldest first.")
+    async def settlements(
+        self, info: Info[Any, Any],
+        invoice_status: Annotated[list[InvoiceStatus] | None, strawberry.argument(
+            description="Only these invoice states.")] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, at most 100.")]
+        = DEFAULT_PAGE,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
+        = None,
+    ) -> Connection[Settlement]:
+        who = await viewer(info)
+        check_first(first)
+        key = decode_cursor(after)
+        rows = await domain.list_settlements(
+            ctx(info).db, who.scope, statuses=[s.value for s in invoice_status or []],
+            limit=first + 1, after_id=int(key[0]) if key else None,
+        )
+        return connection([(Settlement.of(s), [s.id]) for s in rows], first, after is not None)
