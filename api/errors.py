@@ -10,12 +10,11 @@ and the log gets the traceback under the same id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
 
+from api import metrics
 from api.auth import AuthError
 from api.context import ForbiddenError
 from resolvers.relay import BadInput
@@ -36,9 +35,12 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
                 code = "TOO_MANY_TOKENS" if "tokens" in error.message else "GRAPHQL_PARSE_FAILED"
             else:
                 code = "GRAPHQL_VALIDATION_FAILED"
+        metrics.GRAPHQL_ERRORS.labels(code).inc()
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
     if isinstance(original, EXPECTED):
+        metrics.GRAPHQL_ERRORS.labels(original.code).inc()
         return _with(error, str(original), {"code": original.code})
+    metrics.GRAPHQL_ERRORS.labels("INTERNAL_SERVER_ERROR").inc()
     log.error(
         "unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
         exc_info=(type(original), original, original.__traceback__),
@@ -52,13 +54,3 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
         message, nodes=error.nodes, source=error.source, positions=error.positions,
         path=error.path, original_error=None, extensions=extensions,
     )
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        request_id = getattr(self.execution_context.context, "request_id", None)
-        result.errors = [classify(e, request_id) for e in result.errors]

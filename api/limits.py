@@ -113,7 +113,7 @@ class _Walker:
     def _page_size(self, node: FieldNode, field_def: Any) -> int:
         if field_def is None or "first" not in field_def.args:
             return 1
-        for arg in node.arguments:
+        for arg in node.arguments or ():
             if arg.name.value == "first":
                 value = value_from_ast(arg.value, field_def.args["first"].type, self.variables)
                 return max(1, int(value)) if isinstance(value, int) else DEFAULT_PAGE_SIZE

@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import partial
 
 import strawberry
-from strawberry.tools import merge_types
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
-from api.errors import ErrorCodes
+from api.errors import classify
 from api.limits import Limits, OperationLimits
 from api.settings import Settings
 from resolvers.contracts.mutations import ContractMutations
@@ -17,8 +18,26 @@ from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.settlements import SettlementQueries
 
-Query = merge_types("Query", (NodeQueries, ContractQueries, QualityQueries, SettlementQueries))
-Mutation = merge_types("Mutation", (ContractMutations, QualityMutations))
+
+@strawberry.type(description="Everything a viewer may read, scoped to its organization.")
+class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries):
+    pass
+
+
+@strawberry.type(description="Changes; each takes one `input` and returns a payload with "
+                 "`errors` for expected failures.")
+class Mutation(ContractMutations, QualityMutations):
+    pass
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Give every error its code and mask the unexpected ones, in place: strawberry
+        calls this on every path that returns errors, before they are sent."""
+        request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
+        errors[:] = [classify(e, request_id) for e in errors]
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -27,14 +46,18 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens, max_cost=settings.max_cost,
     )
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[make.__self__ for _, make in NODE_TYPES.values()],  # type: ignore[attr-defined]
-        extensions=[partial(OperationLimits, limits), ErrorCodes],
+        extensions=[partial(OperationLimits, limits)],
     )
 
 
 def sdl() -> str:
     """The schema as SDL, exactly as `schema.graphql` must read."""
     return build_schema().as_str() + "\n"
+
+
+if __name__ == "__main__":  # python -m api.schema > schema.graphql
+    print(sdl(), end="")

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Every mutation takes its request as one `input` argument.
+INPUT = strawberry.argument(description="The request: see its type for each field.")
+
 
 def ctx(info: Info[Any, Any]) -> Context:
     context: Context = info.context

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from domain import contracts as domain
 from domain import production
-from resolvers.common import UserError, attempt, ctx
+from resolvers.common import INPUT, UserError, attempt, ctx
 from resolvers.contracts.types import Contract, ContractLine, LineProgress, ProductionStage
 from resolvers.relay import expect_id
 
@@ -52,7 +52,7 @@ class RecordProgressPayload:
 class ContractMutations:
     @strawberry.mutation(description="Sales confirms a draft contract (roles: sales, admin).")
     async def confirm_contract(
-        self, info: Info[Any, Any], input: ConfirmContractInput
+        self, info: Info[Any, Any], input: Annotated[ConfirmContractInput, INPUT],
     ) -> ConfirmContractPayload:
         async def run(who: Any) -> Contract:
             pk = expect_id(input.contract_id, "Contract")
@@ -65,7 +65,7 @@ class ContractMutations:
         description="Production records what a stage did (roles: production, admin)."
     )
     async def record_progress(
-        self, info: Info[Any, Any], input: RecordProgressInput
+        self, info: Info[Any, Any], input: Annotated[RecordProgressInput, INPUT],
     ) -> RecordProgressPayload:
         async def run(who: Any) -> tuple[ContractLine, LineProgress]:
             data = production.ProgressInput(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from domain import quality
-from resolvers.common import UserError, attempt, ctx
+from resolvers.common import INPUT, UserError, attempt, ctx
 from resolvers.quality.types import (
     Coil,
     ProcessingFeedback,
@@ -63,7 +63,7 @@ class QualityMutations:
         description="Quality issues a coil's certificate and releases it (roles: quality, admin)."
     )
     async def issue_certificate(
-        self, info: Info[Any, Any], input: IssueCertificateInput
+        self, info: Info[Any, Any], input: Annotated[IssueCertificateInput, INPUT],
     ) -> IssueCertificatePayload:
         async def run(who: Any) -> QualityCertificate:
             data = quality.CertificateInput(
@@ -83,7 +83,7 @@ class QualityMutations:
 
     @strawberry.mutation(description="The customer reports how its coil processed.")
     async def record_processing_feedback(
-        self, info: Info[Any, Any], input: RecordProcessingFeedbackInput
+        self, info: Info[Any, Any], input: Annotated[RecordProcessingFeedbackInput, INPUT],
     ) -> RecordProcessingFeedbackPayload:
         async def run(who: Any) -> ProcessingFeedback:
             found = await quality.record_feedback(

@@ -1,0 +1,110 @@
+"""The API under test: a real app over a real database, called through httpx.
+
+``seeded_url`` is one database per session loaded with a small demo case; tests that
+only read share it. ``api`` gives a client factory bound to an app on a database.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.auth import TokenCodec
+from api.context import Services
+from api.settings import Settings
+from domain import demo
+from domain.db import Database
+from tests.support.postgres import create_database, drop_database
+
+SECRET = secrets.token_hex(32)
+SETTINGS = Settings(jwt_secret=SECRET, environment="development")
+CODEC = TokenCodec.from_settings(SETTINGS)
+
+MILL_ROLES = ["sales", "production", "quality", "logistics", "finance", "admin"]
+
+
+def token(org: str, *roles: str, subject: str = "tester") -> str:
+    return CODEC.issue(org=org, roles=roles or ("customer",), subject=subject, ttl_seconds=600)
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    db: Database
+
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST an operation; ``as_`` is a bearer token. Returns the decoded body."""
+        h = dict(headers or {})
+        if as_ is not None:
+            h["authorization"] = f"Bearer {as_}"
+        r = await self.client.post("/graphql", json={"query": query, "variables": variables},
+                                   headers=h)
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None, *,
+                   as_: str) -> dict[str, Any]:
+        """Like :meth:`query` but fails the test on any error."""
+        body = await self.query(query, variables, as_=as_)
+        assert "errors" not in body, body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@pytest.fixture(scope="session")
+async def seeded_url(pg_admin_url: str, pg_template: str) -> AsyncIterator[str]:
+    url = await create_database(pg_admin_url, pg_template)
+    db = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        await demo.seed(db, contracts=40)
+    finally:
+        await db.close()
+    yield url
+    await drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="session")
+async def seeded_db(seeded_url: str) -> AsyncIterator[Database]:
+    db = await Database.connect(seeded_url, min_size=1, max_size=8)
+    yield db
+    await db.close()
+
+
+async def _client(db: Database) -> AsyncIterator[Api]:
+    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC))
+    app.state.services = Services(db=db, codec=CODEC)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://keylink.test") as client:
+        yield Api(client, db)
+
+
+@pytest.fixture
+async def api(db: Database) -> AsyncIterator[Api]:
+    """The API over a fresh, empty database."""
+    async for a in _client(db):
+        yield a
+
+
+@pytest.fixture
+async def demo_api(seeded_db: Database) -> AsyncIterator[Api]:
+    """The API over the shared demo database (read-only tests)."""
+    async for a in _client(seeded_db):
+        yield a
+
+
+@pytest.fixture
+def tokens() -> Iterator[dict[str, str]]:
+    yield {
+        "faw": token("FAW-VW", "customer", subject="buyer.faw"),
+        "galanz": token("GALANZ", "customer", subject="buyer.galanz"),
+        "mill": token("BAOSTEEL", *MILL_ROLES, subject="staff.mill"),
+    }

@@ -1,0 +1,112 @@
+"""The HTTP surface: auth, media types, GET, health, metrics, limits."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from tests.support.api import SECRET, Api, token
+from tests.support.factory import build
+
+VIEWER = "{ viewer { subject roles isCustomer organization { code kind } } }"
+
+
+async def test_no_token_bad_signature_and_expired_are_unauthenticated(api: Api) -> None:
+    await build(api.db)
+    forged = jwt.encode({"sub": "x", "org": "FAW-VW", "roles": ["customer"], "exp": 4102444800},
+                        "another-secret-another-secret-xx", algorithm="HS256")
+    expired = jwt.encode({"sub": "x", "org": "FAW-VW", "roles": ["customer"], "exp": 1000},
+                         SECRET, algorithm="HS256")
+    for bearer in (None, forged, expired, "not-a-jwt"):
+        body = await api.query(VIEWER, as_=bearer)
+        assert body["data"] is None or body["data"]["viewer"] is None
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
+
+
+async def test_viewer_names_the_token_bearer(api: Api) -> None:
+    await build(api.db)
+    data = await api.data(VIEWER, as_=token("FAW-VW", subject="buyer.li"))
+    assert data["viewer"] == {"subject": "buyer.li", "roles": ["customer"], "isCustomer": True,
+                              "organization": {"code": "FAW-VW", "kind": "CUSTOMER"}}
+
+
+async def test_customer_token_for_mill_org_is_refused(api: Api) -> None:
+    await build(api.db)
+    body = await api.query(VIEWER, as_=token("BAOSTEEL", "customer"))
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_graphql_response_media_type_and_request_errors(api: Api) -> None:
+    r = await api.client.post("/graphql", json={"query": "{ __typename }"},
+                              headers={"accept": "application/graphql-response+json"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/graphql-response+json")
+    assert r.json() == {"data": {"__typename": "Query"}}
+
+    r = await api.client.post("/graphql", json={"query": "{ nope }"},
+                              headers={"accept": "application/graphql-response+json"})
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+    r = await api.client.post("/graphql", json={"query": "{ nope }"},
+                              headers={"accept": "application/json"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/json")
+
+    r = await api.client.post("/graphql", json={"query": "{ "})
+    assert r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+
+async def test_get_runs_queries_but_not_mutations(api: Api) -> None:
+    r = await api.client.get("/graphql", params={"query": "{ __typename }"})
+    assert r.status_code == 200 and r.json()["data"] == {"__typename": "Query"}
+    r = await api.client.get(
+        "/graphql", params={"query": 'mutation { confirmContract(input: {contractId: "x"})'
+                                     " { errors { code } } }"})
+    assert r.status_code in (400, 405)
+
+
+async def test_health_readiness_and_metrics(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["database"] == "ok"
+    await api.client.post("/graphql", json={"query": "{ __typename }"})
+    text = (await api.client.get("/metrics")).text
+    assert 'keylink_http_requests_total{method="POST",route="/graphql",status="200"}' in text
+
+
+async def test_request_id_is_echoed(api: Api) -> None:
+    r = await api.client.post("/graphql", json={"query": "{ __typename }"},
+                              headers={"x-request-id": "abc123"})
+    assert r.headers["x-request-id"] == "abc123"
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    ("{ " + "viewer { organization { " * 1 + "code } } }", None),
+    ("{ contracts { nodes { " + "lines { contract { " * 6 + "number" + " } }" * 6 + " } } }",
+     "QUERY_TOO_DEEP"),
+    ("{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }", "TOO_MANY_ALIASES"),
+    ("{ " + " ".join("__typename" for _ in range(5000)) + " }", "TOO_MANY_TOKENS"),
+    ("{ contracts(first: 100) { nodes { lines { coils(first: 100) { nodes { heat {"
+     " coils(first: 100) { nodes { coilNo } } } } } } } } }", "QUERY_TOO_COSTLY"),
+])
+async def test_limits_refuse_with_a_code(api: Api, query: str, code: str | None) -> None:
+    await build(api.db)
+    body = await api.query(query, as_=token("FAW-VW"))
+    if code is None:
+        assert "errors" not in body
+    else:
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == code, body
+
+
+async def test_unexpected_errors_are_masked_with_request_id(api: Api) -> None:
+    await build(api.db)
+    await api.db.execute("ALTER TABLE contract RENAME COLUMN incoterm TO incoterm_gone")
+    r = await api.client.post(
+        "/graphql", json={"query": "{ contracts { nodes { number } } }"},
+        headers={"authorization": f"Bearer {token('FAW-VW')}", "x-request-id": "req-42"})
+    error = r.json()["errors"][0]
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"}
+    assert "incoterm" not in r.text
