@@ -23,6 +23,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from api import logs, metrics
 from api.auth import TokenCodec
 from api.context import Context, Services
+from api.feed import EventFeed
 from api.schema import build_schema
 from api.settings import Settings
 from domain.db import Database
@@ -151,11 +152,16 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
         redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
-        app.state.services = Services(db=db, codec=TokenCodec.from_settings(settings), redis=redis)
+        feed = EventFeed(settings.database_url)
+        await feed.start()
+        app.state.services = Services(
+            db=db, codec=TokenCodec.from_settings(settings), redis=redis, feed=feed
+        )
         log.info("api ready", extra={"environment": settings.environment})
         try:
             yield
         finally:
+            await feed.stop()
             if redis is not None:
                 await redis.aclose()
             await db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from api.auth import MILL_ROLES, AuthError, Claims, TokenCodec, bearer
+from api.feed import POLL_SECONDS, EventFeed
 from domain import parties
 from domain.db import Database
 from domain.parties import Organization
@@ -68,6 +70,13 @@ class Services:
     codec: TokenCodec
     organizations: OrganizationCache = field(default_factory=OrganizationCache)
     redis: Any = None
+    feed: EventFeed | None = None
+
+    async def wait_for_events(self) -> None:
+        if self.feed is None:
+            await asyncio.sleep(POLL_SECONDS)
+        else:
+            await self.feed.wait()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from api.limits import Limits, OperationLimits
 from api.settings import Settings
 from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
+from resolvers.events import EventSubscriptions
 from resolvers.node import NODE_TYPES, NodeQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
@@ -27,6 +28,12 @@ class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries):
 @strawberry.type(description="Changes; each takes one `input` and returns a payload with "
                  "`errors` for expected failures.")
 class Mutation(ContractMutations, QualityMutations):
+    pass
+
+
+@strawberry.type(description="Live streams over graphql-transport-ws on `/graphql`; send the "
+                 "token as `Authorization` in the `connection_init` payload.")
+class Subscription(EventSubscriptions):
     pass
 
 
@@ -49,6 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[make.__self__ for _, make in NODE_TYPES.values()],  # type: ignore[attr-defined]
         extensions=[partial(OperationLimits, limits)],
     )

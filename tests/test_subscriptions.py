@@ -1,0 +1,97 @@
+"""graphql-transport-ws on /graphql against a real server: auth in connection_init,
+resume from a sequence number, scoped to the organization."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+
+from api.app import create_app
+from api.context import Services
+from api.feed import EventFeed
+from domain.db import Database
+from tests.support.api import CODEC, SETTINGS, token
+from tests.support.factory import build
+
+SUB = "subscription($after: Int) { events(after: $after) { seq eventType payload } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def server(db: Database, database_url: str) -> AsyncIterator[str]:
+    feed = EventFeed(database_url)
+    await feed.start()
+    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC, feed=feed))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                        lifespan="on"))
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:
+        await asyncio.sleep(0.02)
+    yield f"ws://127.0.0.1:{port}/graphql"
+    srv.should_exit = True
+    await task
+    await feed.stop()
+
+
+async def _open(url: str, bearer: str) -> Any:
+    ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+    await ws.send(json.dumps({"type": "connection_init",
+                              "payload": {"Authorization": f"Bearer {bearer}"}}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    return ws
+
+
+async def _next(ws: Any) -> dict[str, Any]:
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if msg["type"] != "ping":
+            return msg  # type: ignore[no-any-return]
+
+
+async def _append(db: Database, org: int, kind: str) -> int:
+    seq: int = await db.fetchval(
+        "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id, payload)"
+        " VALUES ($1, $2, 'contract', 1, '{}') RETURNING seq", kind, org)
+    return seq
+
+
+async def test_subscriber_resumes_after_a_sequence_and_sees_only_its_own(
+    server: str, db: Database
+) -> None:
+    w = await build(db)
+    before = await _append(db, w.org["FAW-VW"], "test.before")
+    await _append(db, w.org["GALANZ"], "test.other")
+    ws = await _open(server, token("FAW-VW"))
+    await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                              "payload": {"query": SUB, "variables": {"after": before - 1}}}))
+    first = await _next(ws)
+    assert first["payload"]["data"]["events"]["eventType"] == "test.before"
+    live = await _append(db, w.org["FAW-VW"], "test.live")
+    second = await _next(ws)
+    assert second["payload"]["data"]["events"]["seq"] == live
+    await ws.close()
+
+
+async def test_subscription_without_valid_token_is_refused(server: str, db: Database) -> None:
+    await build(db)
+    ws = await _open(server, "forged")
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUB}}))
+    msg = await _next(ws)
+    assert msg["type"] in ("error", "next")
+    errors = msg["payload"] if msg["type"] == "error" else msg["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    await ws.close()
