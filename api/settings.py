@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_DEFAULT_STATE_DIR = PROJECT_ROOT / ".keylink"
+_DEFAULT_MIGRATIONS = PROJECT_ROOT / "migrations"
 
 
 class SettingsError(ValueError):
@@ -72,10 +74,10 @@ class Settings:
         "KEYLINK_MAX_COST", 50000,
         "Most objects an operation may ask for, multiplying `first` down each path.")
     state_dir: Path = _setting(
-        "KEYLINK_STATE_DIR", PROJECT_ROOT / ".keylink",
+        "KEYLINK_STATE_DIR", _DEFAULT_STATE_DIR,
         "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")
     migrations_dir: Path = _setting(
-        "KEYLINK_MIGRATIONS_DIR", PROJECT_ROOT / "migrations", "Folder of SQL migrations.")
+        "KEYLINK_MIGRATIONS_DIR", _DEFAULT_MIGRATIONS, "Folder of SQL migrations.")
 
     @property
     def development(self) -> bool:

@@ -107,7 +107,7 @@ class _Runner:
 
 
 class Transaction(_Runner):
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Any) -> None:  # a Connection or its pool proxy
         self._target = conn
         self.connection = conn
 

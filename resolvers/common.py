@@ -37,7 +37,9 @@ async def viewer(info: Info[Any, Any]) -> Viewer:
 
 @strawberry.enum(description="Why a mutation did not do what was asked.")
 class ErrorCode(enum.Enum):
-    NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="The object does not exist or is not yours.")
+    NOT_FOUND = strawberry.enum_value(
+        "NOT_FOUND", description="The object does not exist or is not yours."
+    )
     FORBIDDEN = strawberry.enum_value("FORBIDDEN", description="Your role may not do this.")
     INVALID = strawberry.enum_value("INVALID", description="An input value is not acceptable.")
     INVALID_TRANSITION = strawberry.enum_value(

@@ -34,7 +34,7 @@ class DomainEvent:
     @classmethod
     def of(cls, e: events.DomainEvent) -> DomainEvent:
         return cls(seq=e.seq, event_type=e.event_type, aggregate_type=e.aggregate_type,
-                   aggregate_id=e.aggregate_id, payload=e.payload, actor=e.actor,
+                   aggregate_id=e.aggregate_id, payload=JSON(e.payload), actor=e.actor,
                    occurred_at=e.occurred_at)
 
 

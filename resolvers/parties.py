@@ -68,7 +68,8 @@ class Site(Node):
     def of(cls, s: parties.Site) -> Site:
         return cls(
             pk=s.id, code=s.code, name=s.name, kind=SiteKind(s.kind), latitude=s.latitude,
-            longitude=s.longitude, geofence=s.geofence, geofence_radius_m=s.geofence_radius_m,
+            longitude=s.longitude, geofence=JSON(s.geofence) if s.geofence else None,
+            geofence_radius_m=s.geofence_radius_m,
             time_zone=s.time_zone, owner_pk=s.org_id,
         )
 
@@ -88,7 +89,9 @@ class Product(enum.Enum):
 class SteelSpec(Node):
     code: str = strawberry.field(description="The mill's spec code.")
     grade: str = strawberry.field(description="Steel grade, e.g. `DC04`, `HC340LA`, `DX51D+Z`.")
-    standard: str = strawberry.field(description="Standard the grade is defined in, e.g. `EN 10130`.")
+    standard: str = strawberry.field(
+        description="Standard the grade is defined in, e.g. `EN 10130`."
+    )
     product: Product = strawberry.field(description="Product family.")
     thickness_mm: Decimal = strawberry.field(description="Nominal thickness in millimetres.")
     width_mm: Decimal = strawberry.field(description="Nominal width in millimetres.")

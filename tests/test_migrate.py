@@ -20,7 +20,8 @@ async def test_applies_every_file_once_and_records_it(empty_database_url: str) -
     assert again == []
     conn = await asyncpg.connect(empty_database_url)
     try:
-        names = [r["name"] for r in await conn.fetch("SELECT name FROM schema_migration ORDER BY 1")]
+        rows = await conn.fetch("SELECT name FROM schema_migration ORDER BY 1")
+        names = [r["name"] for r in rows]
     finally:
         await conn.close()
     assert names == first
@@ -49,7 +50,8 @@ async def test_failing_migration_leaves_database_as_it_was(
     conn = await asyncpg.connect(empty_database_url)
     try:
         tables = {r["relname"] for r in await conn.fetch(
-            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")}
+            "SELECT relname FROM pg_class WHERE relkind = 'r'"
+            " AND relnamespace = 'public'::regnamespace")}
         recorded = [r["name"] for r in await conn.fetch("SELECT name FROM schema_migration")]
     finally:
         await conn.close()

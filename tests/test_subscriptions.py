@@ -39,7 +39,9 @@ async def server(db: Database, database_url: str) -> AsyncIterator[str]:
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                         lifespan="on"))
     task = asyncio.create_task(srv.serve())
-    while not srv.started:
+    for _ in range(500):  # uvicorn offers no event for "listening"
+        if srv.started:
+            break
         await asyncio.sleep(0.02)
     yield f"ws://127.0.0.1:{port}/graphql"
     srv.should_exit = True

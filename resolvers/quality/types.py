@@ -152,7 +152,7 @@ class QualityCertificate(Node):
                    tensile_strength_mpa=q.tensile_strength_mpa, elongation_pct=q.elongation_pct,
                    coating_designation=q.coating_designation,
                    coating_mass_g_m2=q.coating_mass_g_m2, issued_at=q.issued_at,
-                   issued_by=q.issued_by, content=q.content, content_hash=q.content_hash)
+                   issued_by=q.issued_by, content=JSON(q.content), content_hash=q.content_hash)
 
 
 @strawberry.type(description="One inspection of a coil at the mill.")
@@ -264,7 +264,8 @@ class CoilTrace:
 
     @strawberry.field(description="Links back to the slab, nearest first.")
     async def ancestry(self, info: Info[Any, Any]) -> list[GenealogyLink]:
-        return [GenealogyLink.of(g) for g in await loaders(info).ancestry_by_coil.load(self.coil.pk)]
+        found = await loaders(info).ancestry_by_coil.load(self.coil.pk)
+        return [GenealogyLink.of(g) for g in found]
 
     @strawberry.field(description="Links forward to the coils cut or slit from it.")
     async def descendants(self, info: Info[Any, Any]) -> list[GenealogyLink]:
@@ -284,15 +285,18 @@ class CoilTrace:
 
     @strawberry.field(description="The heat, with its chemistry.")
     async def heat(self, info: Info[Any, Any]) -> Heat | None:
-        return await self.coil.heat(info)
+        h = await loaders(info).heat_by_id.load(self.coil.heat_pk)
+        return Heat.of(h) if h else None
 
     @strawberry.field(description="The certificate.")
     async def certificate(self, info: Info[Any, Any]) -> QualityCertificate | None:
-        return await self.coil.certificate(info)
+        q = await loaders(info).certificate_by_coil.load(self.coil.pk)
+        return QualityCertificate.of(q) if q else None
 
     @strawberry.field(description="Inspections at the mill, oldest first.")
     async def inspections(self, info: Info[Any, Any]) -> list[Inspection]:
-        return [Inspection.of(i) for i in await loaders(info).inspections_by_coil.load(self.coil.pk)]
+        found = await loaders(info).inspections_by_coil.load(self.coil.pk)
+        return [Inspection.of(i) for i in found]
 
     @strawberry.field(description="The customer's processing feedback, oldest first.")
     async def processing_feedback(self, info: Info[Any, Any]) -> list[ProcessingFeedback]:
