@@ -45,6 +45,8 @@ DEMO_VIEWERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("BAOSTEEL", MILL_ROLES, "demo-baosteel"),
 )
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 BackgroundTask = Callable[[Settings], Coroutine[Any, Any, None]]
 
 
@@ -95,8 +97,8 @@ class Progress:
         started = time.monotonic()
         try:
             yield details
-        except BaseException:
-            self.say("failed")
+        except BaseException as exc:
+            self.say("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
             raise
         self.say(f"{' '.join(details)}  ({time.monotonic() - started:.1f}s)")
 
@@ -138,8 +140,7 @@ def run(
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP stop us the way Ctrl-C does, so cleanup always runs."""
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
+    previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
     for sig in previous:
         signal.signal(sig, signal.default_int_handler)
     try:
@@ -149,8 +150,26 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """A stop signal that comes while a server starts takes effect once it has started.
+
+    Interrupted half-way, a server would be running without our knowing to stop it.
+    """
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda sig, _frame: received.append(sig))
+                for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
 def _ignore_signals() -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
 
 
@@ -200,7 +219,7 @@ def _start_servers(
 def _start(stack: contextlib.ExitStack, progress: Progress, server: Server) -> Server:
     label = {"postgres": "PostgreSQL", "redis": "Redis", "mosquitto": "Mosquitto",
              "amqtt": "amqtt broker"}.get(server.name, server.name)
-    with progress.step(label) as details:
+    with _signals_deferred(), progress.step(label) as details:
         stack.enter_context(_stopping(server))
         details.append(server.url)
         if isinstance(server, Amqtt):

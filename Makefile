@@ -1,0 +1,31 @@
+# Everyday commands. Each one makes the virtualenv first if it is missing or
+# older than pyproject.toml, so a fresh clone needs nothing but `make <target>`.
+
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench
+
+run: $(STAMP)
+	$(VENV)/bin/keylink dev
+
+test: $(STAMP)
+	scripts/ensure-mosquitto.sh
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	@set -e; for f in bench/bench_*.py; do \
+		[ -e "$$f" ] || { echo "no benchmarks in bench/"; break; }; \
+		echo "== $$f"; $(VENV)/bin/python "$$f"; \
+	done
+
+# Reinstalls only when pyproject.toml changes (dependencies, entry points).
+$(STAMP): pyproject.toml
+	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
