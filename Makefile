@@ -18,10 +18,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 
+# Each bench/bench_*.py runs as a module, so that it can import its neighbours.
 bench: $(STAMP)
 	@set -e; for f in bench/bench_*.py; do \
 		[ -e "$$f" ] || { echo "no benchmarks in bench/"; break; }; \
-		echo "== $$f"; $(VENV)/bin/python "$$f"; \
+		echo "== $$f"; $(VENV)/bin/python -m bench.$$(basename "$$f" .py); \
 	done
 
 # Reinstalls only when pyproject.toml changes (dependencies, entry points).

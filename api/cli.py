@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
 from api.settings import Settings, SettingsError
 
@@ -185,18 +186,21 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     url = _need_database(settings)
 
-    async def seed() -> bool:
+    async def seed() -> demo.DemoSummary | None:
         db = await Database.connect(url, min_size=1, max_size=4)
         try:
-            if await demo.is_seeded(db):
-                return False
-            await demo.seed(db, contracts=args.contracts, random_seed=args.seed)
-            return True
+            return await demo.seed(db, contracts=args.contracts, random_seed=args.seed)
+        except demo.DemoAlreadySeeded:
+            return None
         finally:
             await db.close()
 
-    loaded = asyncio.run(seed())
-    print(f"loaded {args.contracts} demo contracts" if loaded else "demo data already loaded")
+    summary = asyncio.run(seed())
+    if summary is None:
+        print("demo data already loaded; nothing to do")
+        return 0
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in asdict(summary).items())
+    print(f"loaded demo data: {counts}")
     return 0
 
 

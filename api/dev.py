@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from api import logs
 from api.embedded import LOCALHOST, Amqtt, Postgres, Redis, Server, free_port, mqtt_broker
 from api.settings import Settings
+from domain.db import Database
 
 if TYPE_CHECKING:
     import uvicorn
@@ -269,33 +270,29 @@ def _report_failure(task: asyncio.Task[None]) -> None:
 async def _prepare_database(
     url: str, settings: Settings, contracts: int, progress: Progress
 ) -> None:
-    from domain.db import Database
     from domain.migrate import migrate
 
     with progress.step("migrations") as details:
         applied = await migrate(url, settings.migrations_dir)
         details.append(f"{len(applied)} applied" if applied else "up to date")
-    demo = _demo_module()
     db = await Database.connect(url, min_size=1, max_size=4)
     try:
         with progress.step("demo data") as details:
-            if await demo.is_seeded(db):
-                details.append("already loaded")
-            else:
-                await demo.seed(db, contracts=contracts, progress=progress.dot)
-                details.append(f" {contracts} contracts loaded")
+            details.append(await _load_demo(db, contracts, progress))
     finally:
         await db.close()
 
 
-def _demo_module() -> Any:
+async def _load_demo(db: Database, contracts: int, progress: Progress) -> str:
+    from domain import demo
+
+    if await demo.is_seeded(db):
+        return "already loaded"
     try:
-        from domain import demo
-    except ImportError as exc:
-        raise DevError(f"the demo data loader (domain.demo) cannot be imported: {exc}") from exc
-    if not hasattr(demo, "seed") or not hasattr(demo, "is_seeded"):
-        raise DevError("domain.demo has no seed() / is_seeded() yet")
-    return demo
+        await demo.seed(db, contracts=contracts, progress=progress.dot)
+    except demo.DemoAlreadySeeded:  # another process on the same database was quicker
+        return " already loaded"
+    return f" {contracts} contracts loaded"
 
 
 async def _announce(

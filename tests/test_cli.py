@@ -85,6 +85,17 @@ async def test_a_failing_migration_is_named_and_exits_1(
         await conn.close()
 
 
+def test_seed_demo_loads_once(env: dict[str, str], database_url: str) -> None:
+    env = {**env, "DATABASE_URL": database_url}
+
+    first = keylink(env, "seed-demo", "--contracts", "5")
+    again = keylink(env, "seed-demo", "--contracts", "5")
+
+    assert first.returncode == 0, first.stderr
+    assert "5 contracts" in first.stdout
+    assert again.returncode == 0 and "already loaded" in again.stdout
+
+
 def test_token_prints_a_token_that_verifies(env: dict[str, str]) -> None:
     result = keylink(
         {**env, "KEYLINK_JWT_SECRET": SECRET},
