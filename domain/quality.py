@@ -34,7 +34,7 @@ class Certificate:
     coating_mass_g_m2: Decimal | None
     issued_at: datetime
     issued_by: str
-    content: dict[str, Any]
+    # The certified document itself is loaded on demand: see contents_by_ids.
     content_hash: str
 
 
@@ -64,7 +64,7 @@ class ProcessingFeedback:
 _CERT_COLS = (
     "q.id, q.cert_no, q.certificate_type, q.coil_id, q.heat_id, q.customer_org_id, q.chemistry,"
     " q.yield_strength_mpa, q.tensile_strength_mpa, q.elongation_pct, q.coating_designation,"
-    " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content, q.content_hash"
+    " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content_hash"
 )
 _INSPECTION_COLS = "i.id, i.coil_id, i.kind, i.result, i.inspected_at, i.inspector, i.findings"
 _FEEDBACK_COLS = (
@@ -88,6 +88,18 @@ async def certificates_by_ids(
         scope.org_id, list(ids),
     )
     return [_certificate(r) for r in rows]
+
+
+async def contents_by_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The certified documents (canonical JSON) of these certificates."""
+    rows = await db.fetch(
+        "SELECT q.id, q.content FROM quality_certificate q WHERE q.id = ANY($2::bigint[])"
+        f" AND {scope.sql('q.customer_org_id', 1)}",
+        scope.org_id, list(ids),
+    )
+    return {r["id"]: r["content"] for r in rows}
 
 
 async def certificates_by_coil_ids(
@@ -172,7 +184,8 @@ async def issue_certificate(db: Database, data: CertificateInput, *, actor: str)
     _check_mechanics(data)
     async with db.transaction() as tx:
         coil = await tx.fetchrow(
-            "SELECT c.id, c.coil_no, c.customer_org_id, c.heat_id, h.heat_no, h.grade,"
+            "SELECT c.id, c.coil_no, c.customer_org_id, c.heat_id, h.heat_no,"
+            " coalesce(s.grade, h.grade) AS grade,"
             " h.chemistry, s.standard FROM coil c JOIN heat h ON h.id = c.heat_id"
             " LEFT JOIN steel_spec s ON s.id = c.spec_id WHERE c.id = $1 FOR UPDATE OF c",
             data.coil_id,

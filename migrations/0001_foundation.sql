@@ -130,6 +130,11 @@ CREATE TABLE progress_event (
 );
 CREATE INDEX progress_event_order_idx ON progress_event (order_id, stage);
 
+-- The mill's calendar day: dates in plans and promises are the mill's (China) days, whatever
+-- the server's time zone.
+CREATE FUNCTION mill_today() RETURNS date LANGUAGE sql STABLE
+    AS $$ SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date $$;
+
 -- Stage by stage: planned against actual. A stage is complete once an event says so.
 CREATE VIEW production_stage_status AS
 SELECT o.id AS order_id, o.line_id, o.customer_org_id, p.stage, st.seq,
@@ -138,7 +143,7 @@ SELECT o.id AS order_id, o.line_id, o.customer_org_id, p.stage, st.seq,
        (a.actual_end IS NOT NULL) AS completed,
        CASE
            WHEN a.actual_end IS NOT NULL THEN (a.actual_end AT TIME ZONE 'Asia/Shanghai')::date - p.planned_end
-           WHEN p.planned_end < current_date THEN current_date - p.planned_end
+           WHEN p.planned_end < mill_today() THEN mill_today() - p.planned_end
        END AS delay_days
 FROM production_order o
 JOIN production_stage_plan p ON p.order_id = o.id
@@ -152,40 +157,46 @@ LEFT JOIN LATERAL (
 ) a ON true;
 
 -- One row per line with a production order: where it stands and when it will be done.
--- The delay of the latest stage that tells anything (finished, or overdue and unfinished)
--- is carried forward to the planned finish: that is the predicted finish.
+-- The slip is the larger of the last finished stage's delay and the first unfinished
+-- stage's overdue days (later stages say nothing yet); carried forward to the planned
+-- finish, it gives the predicted finish.
+-- Written as a LATERAL per order so that a filter on line_id reaches the indexes and a
+-- page of lines costs only its own rows.
 CREATE VIEW contract_line_schedule AS
-WITH per_order AS (
-    SELECT s.order_id, s.line_id,
-           max(s.planned_end) AS planned_finish,
+SELECT l.id AS line_id, l.customer_org_id, o.id AS order_id, p.planned_finish, p.current_stage,
+       p.stage_count, p.stages_done, p.share_done, f.predicted_finish,
+       f.predicted_finish + l.transit_days AS predicted_delivery,
+       greatest(0, f.predicted_finish + l.transit_days - l.delivery_to) AS late_days,
+       -- Late: leaving the mill on its predicted finish it would arrive after its promised
+       -- window; only lines still to be delivered count.
+       (f.predicted_finish + l.transit_days > l.delivery_to
+        AND l.status IN ('confirmed', 'in_production', 'partially_shipped')) AS is_late,
+       l.delivery_from, l.delivery_to, l.transit_days
+FROM contract_line l
+JOIN production_order o ON o.line_id = l.id
+CROSS JOIN LATERAL (
+    SELECT max(s.planned_end) AS planned_finish,
            count(*) AS stage_count,
            count(*) FILTER (WHERE s.completed) AS stages_done,
            (array_agg(s.stage ORDER BY s.seq) FILTER (WHERE NOT s.completed))[1] AS current_stage,
            max(s.actual_end) AS last_actual_end,
-           coalesce((array_agg(s.delay_days ORDER BY s.seq DESC) FILTER (WHERE s.delay_days IS NOT NULL))[1], 0) AS slip_days,
-           round(sum(CASE WHEN s.completed THEN 1 ELSE least(0.99, s.actual_t / s.planned_t) END) / count(*), 4) AS share_done
+           coalesce(greatest(
+               (array_agg(s.delay_days ORDER BY s.seq DESC) FILTER (WHERE s.completed))[1],
+               (array_agg(s.delay_days ORDER BY s.seq) FILTER (WHERE NOT s.completed))[1]
+           ), 0) AS slip_days,
+           round(sum(CASE WHEN s.completed THEN 1
+                          ELSE least(0.99, s.actual_t / s.planned_t) END) / count(*), 4)
+               AS share_done
     FROM production_stage_status s
-    GROUP BY s.order_id, s.line_id
-
-), predicted AS (
-    SELECT p.*,
-           CASE WHEN p.stages_done = p.stage_count
+    WHERE s.order_id = o.id
+) p
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.stages_done = p.stage_count
                 THEN (p.last_actual_end AT TIME ZONE 'Asia/Shanghai')::date
-                ELSE greatest(p.planned_finish + p.slip_days, current_date)
+                ELSE greatest(p.planned_finish + p.slip_days, mill_today())
            END AS predicted_finish
-    FROM per_order p
-)
--- A line is late when, leaving the mill on its predicted finish, it would arrive after
--- its promised window; only lines still to be delivered count.
-SELECT l.id AS line_id, l.customer_org_id, p.order_id, p.planned_finish, p.current_stage,
-       p.stage_count, p.stages_done, p.share_done, p.predicted_finish,
-       p.predicted_finish + l.transit_days AS predicted_delivery,
-       greatest(0, p.predicted_finish + l.transit_days - l.delivery_to) AS late_days,
-       (p.predicted_finish + l.transit_days > l.delivery_to
-        AND l.status IN ('confirmed', 'in_production', 'partially_shipped')) AS is_late,
-       l.delivery_from, l.delivery_to, l.transit_days
-FROM contract_line l
-JOIN predicted p ON p.line_id = l.id;
+) f
+WHERE p.stage_count > 0;
 
 CREATE TABLE heat (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -194,7 +205,7 @@ CREATE TABLE heat (
     site_id         bigint REFERENCES site (id),
     tapped_at       timestamptz NOT NULL,
     weight_t        numeric(10, 3) NOT NULL CHECK (weight_t > 0),
-    -- Element symbol -> mass percent, kept as exact JSON numbers.
+    -- Element symbol -> mass percent as a decimal string ("0.0020"): exact, never a float.
     chemistry       jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(chemistry) = 'object')
 );
 

@@ -41,6 +41,7 @@ class Loaders:
         self.coil_by_number = self._by_attr(material.coils_by_numbers, "coil_no")
         self.certificate_by_id = self._by_id(quality.certificates_by_ids)
         self.certificate_by_coil = self._grouped(quality.certificates_by_coil_ids, None)
+        self.certificate_content_by_id = self._grouped(quality.contents_by_ids, None)
         self.inspections_by_coil = self._grouped(quality.inspections_by_coil_ids, [])
         self.feedback_by_id = self._by_id(quality.feedback_by_ids)
         self.feedback_by_coil = self._grouped(quality.feedback_by_coil_ids, [])

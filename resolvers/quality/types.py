@@ -140,10 +140,13 @@ class QualityCertificate(Node):
     coating_mass_g_m2: Decimal | None = strawberry.field(description="Coating mass, g/m².")
     issued_at: dt.datetime = strawberry.field(description="When it was issued.")
     issued_by: str = strawberry.field(description="Who signed it for the mill.")
-    content: JSON = strawberry.field(description="The certified document as canonical JSON.")
     content_hash: str = strawberry.field(
         description="SHA-256 (hex) of `content` in canonical form, to verify a copy."
     )
+
+    @strawberry.field(description="The certified document as canonical JSON.")
+    async def content(self, info: Info[Any, Any]) -> JSON:
+        return JSON(await loaders(info).certificate_content_by_id.load(self.pk))
 
     @classmethod
     def of(cls, q: quality.Certificate) -> QualityCertificate:
@@ -152,7 +155,7 @@ class QualityCertificate(Node):
                    tensile_strength_mpa=q.tensile_strength_mpa, elongation_pct=q.elongation_pct,
                    coating_designation=q.coating_designation,
                    coating_mass_g_m2=q.coating_mass_g_m2, issued_at=q.issued_at,
-                   issued_by=q.issued_by, content=JSON(q.content), content_hash=q.content_hash)
+                   issued_by=q.issued_by, content_hash=q.content_hash)
 
 
 @strawberry.type(description="One inspection of a coil at the mill.")
