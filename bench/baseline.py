@@ -69,7 +69,8 @@ async def contracts(request: Request) -> Response:
     for r in lines:
         s = schedules.get(r["id"])
         progress = None if s is None else {
-            "currentStage": s["current_stage"] and s["current_stage"].upper(), "shareDone": s["share_done"],
+            "currentStage": s["current_stage"].upper() if s["current_stage"] else None,
+            "shareDone": s["share_done"],
             "predictedFinish": s["predicted_finish"], "isLate": s["is_late"],
             "lateDays": s["late_days"], "stages": stages[r["id"]]}
         by_contract[r["contract_id"]].append({

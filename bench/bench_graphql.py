@@ -124,7 +124,8 @@ async def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": url, "KEYLINK_JWT_SECRET": secret,
            "KEYLINK_DB_POOL_MAX": str(args.clients), "KEYLINK_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
+    # Started once, before anything is timed.
+    proc = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline:app_factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
          "--no-access-log"], env=env, cwd=PROJECT_ROOT)
