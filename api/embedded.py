@@ -142,13 +142,18 @@ class ChildProcess:
             )
         pid = self._process.pid
         self.pid_path.write_text(f"{pid} {_start_time(pid)}")
+        try:
+            self._wait_until(ready, timeout)
+        except BaseException:  # not ready, or interrupted: nothing may outlive this call
+            self.stop()
+            raise
+
+    def _wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not ready():
             if not self.running:
-                self._forget()
                 raise ServerError(f"{self.name} exited while starting:\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                self.stop()
                 raise ServerError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
             time.sleep(0.05)
 

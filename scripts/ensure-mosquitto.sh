@@ -14,13 +14,13 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "mosquitto not found; installing it with apt-get" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
-    apt-get install -y -q --no-install-recommends mosquitto mosquitto-clients
+    apt-get install -y -q --no-install-recommends mosquitto
     exit 0
 fi
 
 cat >&2 <<'MSG'
 mosquitto (the MQTT broker, 2.0 or newer) is needed to run the tests. Install it:
-  Debian/Ubuntu:  sudo apt-get install mosquitto mosquitto-clients
+  Debian/Ubuntu:  sudo apt-get install mosquitto
   Fedora/RHEL:    sudo dnf install mosquitto
   macOS:          brew install mosquitto
 then run the command again.
