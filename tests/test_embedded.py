@@ -25,7 +25,6 @@ import redis.asyncio as aioredis
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from api import embedded
 from api.embedded import (
     MOSQUITTO_DEV_CONFIG,
     Amqtt,
@@ -38,6 +37,7 @@ from api.embedded import (
     mqtt_broker,
     wait_gone,
 )
+from api.embedded import mqtt as embedded
 from api.settings import PROJECT_ROOT
 
 PRODUCTION_CONFIG = PROJECT_ROOT / "config" / "mosquitto.conf"
