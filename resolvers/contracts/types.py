@@ -183,13 +183,14 @@ class ContractLine(Node):
         after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
         = None,
     ) -> Connection[Annotated[Coil, strawberry.lazy("resolvers.quality.types")]]:
-        from resolvers.quality.types import Coil
+        from resolvers.quality.types import Coil, with_certificates
 
         check_first(first)
         key = decode_cursor(after)
         after_id = int(key[0]) if key else None
         rows = await loaders(info).coil_page_by_line.load((self.pk, first + 1, after_id))
-        return connection([(Coil.of(c), [c.id]) for c in rows], first, after is not None)
+        coils = await with_certificates(info, [Coil.of(c) for c in rows])
+        return connection([(c, [c.pk]) for c in coils], first, after is not None)
 
     @classmethod
     def of(cls, line: domain.ContractLine) -> ContractLine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,8 +14,11 @@ from strawberry.types import Info
 from domain import material, quality
 from resolvers.common import loaders
 from resolvers.contracts.types import ContractLine
+from resolvers.lookahead import asks_for
 from resolvers.parties import SteelSpec
 from resolvers.relay import DEFAULT_PAGE, Connection, Node, check_first, connection, decode_cursor
+
+NOT_LOADED: Any = object()
 
 
 @strawberry.type(description="The mass share of one element in the steel.")
@@ -52,7 +55,8 @@ class Heat(Node):
         rows = await loaders(info).coil_page_by_heat.load(
             (self.pk, first + 1, int(key[0]) if key else None)
         )
-        return connection([(Coil.of(c), [c.id]) for c in rows], first, after is not None)
+        coils = await with_certificates(info, [Coil.of(c) for c in rows])
+        return connection([(c, [c.pk]) for c in coils], first, after is not None)
 
     @classmethod
     def of(cls, h: material.Heat) -> Heat:
@@ -224,6 +228,8 @@ class Coil(Node):
     slab_pk: strawberry.Private[int | None]
     spec_pk: strawberry.Private[int | None]
     line_pk: strawberry.Private[int | None]
+    # Handed down by a parent that loaded the certificates of its whole page at once.
+    prefetched_certificate: strawberry.Private[Any] = NOT_LOADED
 
     @strawberry.field(description="The heat the steel came from.")
     async def heat(self, info: Info[Any, Any]) -> Heat | None:
@@ -245,9 +251,12 @@ class Coil(Node):
         return ContractLine.of(line) if line else None
 
     @strawberry.field(description="Its EN 10204 certificate, once issued.")
-    async def certificate(self, info: Info[Any, Any]) -> QualityCertificate | None:
-        q = await loaders(info).certificate_by_coil.load(self.pk)
-        return QualityCertificate.of(q) if q else None
+    def certificate(self, info: Info[Any, Any]) -> QualityCertificate | None:
+        if self.prefetched_certificate is not NOT_LOADED:
+            q = self.prefetched_certificate
+            return QualityCertificate.of(q) if q else None
+        # graphql-core awaits what a resolver returns; sync when handed down, else a load.
+        return cast(QualityCertificate | None, _certificate(info, self.pk))
 
     @strawberry.field(description="Back to slab and heat, forward to its pieces, with quality.")
     def trace(self) -> CoilTrace:
@@ -259,6 +268,20 @@ class Coil(Node):
                    thickness_mm=c.thickness_mm, width_mm=c.width_mm, weight_kg=c.weight_kg,
                    quality_status=QualityStatus(c.quality_status), produced_at=c.produced_at,
                    heat_pk=c.heat_id, slab_pk=c.slab_id, spec_pk=c.spec_id, line_pk=c.line_id)
+
+
+async def _certificate(info: Info[Any, Any], coil_pk: int) -> QualityCertificate | None:
+    q = await loaders(info).certificate_by_coil.load(coil_pk)
+    return QualityCertificate.of(q) if q else None
+
+
+async def with_certificates(info: Info[Any, Any], coils: list[Coil]) -> list[Coil]:
+    """Load the certificates of a page of coils in one batch when the query asks for them."""
+    if coils and asks_for(info, "certificate"):
+        found = await loaders(info).certificate_by_coil.load_many([c.pk for c in coils])
+        for coil, cert in zip(coils, found, strict=True):
+            coil.prefetched_certificate = cert
+    return coils
 
 
 @strawberry.type(description="The quality trace of one coil.")
