@@ -5,10 +5,12 @@ costs one parse and one walk of its document. Each refusal carries
 ``extensions.code``: ``QUERY_TOO_DEEP``, ``TOO_MANY_ALIASES``, ``TOO_MANY_TOKENS``
 (raised by the parser) or ``QUERY_TOO_COSTLY``.
 
-Cost counts the objects an operation may return: each field costs the product of the
+Cost counts the fields an operation may resolve: each field costs the product of the
 ``first`` arguments of the connections above it and its own (a connection without
-``first`` counts its default page size). ``contracts(first: 20) { lines { coils(first:
-10) } }`` costs 20 + 20 x 10 and so on, whatever the data holds.
+``first`` counts its default page size, `nodes(ids:)` the ids, any other list
+ASSUMED_LIST_SIZE). Introspection counts like any other field; only its depth is free,
+since its ``ofType`` chains nest deeply by design. Fragments nested past a guard are
+refused rather than skipped.
 """
 
 from __future__ import annotations
@@ -23,20 +25,29 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    VariableDefinitionNode,
     get_named_type,
+    get_nullable_type,
+    is_list_type,
     value_from_ast,
 )
+from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
 from strawberry.extensions import SchemaExtension
 
 DEFAULT_PAGE_SIZE = 20
+# A list without `first` (a contract's lines, a route's stages, the schema's types) is
+# bounded by the data, not the request; cost counts it as this many.
+ASSUMED_LIST_SIZE = 10
 # Fragment cycles are a validation error of their own; this only keeps the walk finite.
 _WALK_GUARD = 64
 
@@ -64,12 +75,20 @@ class _Walker:
             if isinstance(d, FragmentDefinitionNode)
         }
         self.variables = variables
+        self.too_nested = False
 
     def walk(self, op: OperationDefinitionNode) -> _Tally:
+        # A variable left out takes its default, and the default is what will run.
+        variables = dict(self.variables)
+        for d in op.variable_definitions or ():
+            name = d.variable.name.value
+            if name not in variables and d.default_value is not None:
+                variables[name] = value_from_ast(d.default_value, _input_type(self.schema, d))
+        self.current = variables
         root = self.schema.get_root_type(op.operation)
         tally = _Tally()
         if root is not None:
-            self._selections(op.selection_set, root, 1, 1, tally, 0)
+            self._selections(op.selection_set, root, 1, 1, tally, 0, introspecting=False)
         return tally
 
     def _fields(
@@ -78,47 +97,78 @@ class _Walker:
         for sel in selection_set.selections:
             if isinstance(sel, FieldNode):
                 yield sel, parent
-            elif guard < _WALK_GUARD:
-                if isinstance(sel, InlineFragmentNode):
-                    cond = sel.type_condition
-                    target = self.schema.get_type(cond.name.value) if cond else parent
-                    yield from self._fields(sel.selection_set, target or parent, guard + 1)
-                elif isinstance(sel, FragmentSpreadNode):
-                    frag = self.fragments.get(sel.name.value)
-                    if frag is not None:
-                        target = self.schema.get_type(frag.type_condition.name.value)
-                        yield from self._fields(frag.selection_set, target or parent, guard + 1)
+            elif guard >= _WALK_GUARD:
+                self.too_nested = True
+            elif isinstance(sel, InlineFragmentNode):
+                cond = sel.type_condition
+                target = self.schema.get_type(cond.name.value) if cond else parent
+                yield from self._fields(sel.selection_set, target or parent, guard + 1)
+            elif isinstance(sel, FragmentSpreadNode):
+                frag = self.fragments.get(sel.name.value)
+                if frag is not None:
+                    target = self.schema.get_type(frag.type_condition.name.value)
+                    yield from self._fields(frag.selection_set, target or parent, guard + 1)
 
     def _selections(
         self, selection_set: SelectionSetNode, parent: GraphQLNamedType, depth: int,
-        multiplier: int, tally: _Tally, guard: int,
+        multiplier: int, tally: _Tally, guard: int, *, introspecting: bool,
     ) -> None:
-        tally.depth = max(tally.depth, depth)
+        # Introspection nests `ofType` deeply by design; it is bounded by cost instead.
+        if not introspecting:
+            tally.depth = max(tally.depth, depth)
         for node, owner in self._fields(selection_set, parent, guard):
             if node.alias is not None:
                 tally.aliases += 1
-            name = node.name.value
-            if name.startswith("__"):
-                continue
-            field_def = None
-            if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
-                field_def = owner.fields.get(name)
-            factor = self._page_size(node, field_def)
-            cost = multiplier * factor
+            field_def = self._field(owner, node.name.value)
+            if owner.name.endswith("Connection") and node.name.value in ("edges", "nodes"):
+                cost = multiplier  # the page, already sized by the connection's `first`
+            else:
+                cost = multiplier * self._size(node, field_def)
             tally.cost += cost
             if node.selection_set is not None and field_def is not None:
                 child = get_named_type(field_def.type)
-                self._selections(node.selection_set, child, depth + 1, cost, tally, guard + 1)
+                self._selections(
+                    node.selection_set, child, depth + 1, cost, tally, guard + 1,
+                    introspecting=introspecting or node.name.value.startswith("__"),
+                )
 
-    def _page_size(self, node: FieldNode, field_def: Any) -> int:
-        if field_def is None or "first" not in field_def.args:
+    def _field(self, owner: GraphQLNamedType, name: str) -> GraphQLField | None:
+        meta = _META_FIELDS.get(name)
+        if meta is not None:
+            return meta
+        if isinstance(owner, GraphQLObjectType | GraphQLInterfaceType):
+            found: GraphQLField | None = owner.fields.get(name)
+            return found
+        return None
+
+    def _size(self, node: FieldNode, field_def: GraphQLField | None) -> int:
+        """How many objects the field may return for each parent."""
+        if field_def is None:
             return 1
-        for arg in node.arguments or ():
-            if arg.name.value == "first":
-                value = value_from_ast(arg.value, field_def.args["first"].type, self.variables)
-                return max(1, int(value)) if isinstance(value, int) else DEFAULT_PAGE_SIZE
-        default = field_def.args["first"].default_value
-        return default if isinstance(default, int) else DEFAULT_PAGE_SIZE
+        args = {a.name.value: a.value for a in node.arguments or ()}
+        if "first" in field_def.args:
+            value: Any = field_def.args["first"].default_value
+            if "first" in args:
+                value = value_from_ast(args["first"], field_def.args["first"].type, self.current)
+            return max(1, value) if isinstance(value, int) else DEFAULT_PAGE_SIZE
+        if "ids" in field_def.args and "ids" in args:
+            ids = value_from_ast(args["ids"], field_def.args["ids"].type, self.current)
+            return max(1, len(ids)) if isinstance(ids, list) else ASSUMED_LIST_SIZE
+        if is_list_type(get_nullable_type(field_def.type)):
+            return ASSUMED_LIST_SIZE
+        return 1
+
+
+_META_FIELDS: dict[str, GraphQLField] = {
+    "__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef,
+    "__typename": TypeNameMetaFieldDef,
+}
+
+
+def _input_type(schema: GraphQLSchema, d: VariableDefinitionNode) -> Any:
+    from graphql import type_from_ast
+
+    return type_from_ast(schema, d.type)
 
 
 def _rule(limits: Limits, variables: dict[str, Any]) -> type[ValidationRule]:
@@ -127,7 +177,12 @@ def _rule(limits: Limits, variables: dict[str, Any]) -> type[ValidationRule]:
             walker = _Walker(self.context, variables)
             for op in node.definitions:
                 if isinstance(op, OperationDefinitionNode):
-                    self._check(walker.walk(op), op)
+                    tally = walker.walk(op)
+                    if walker.too_nested:
+                        self._refuse(f"fragments nest more than {_WALK_GUARD} levels deep",
+                                     "QUERY_TOO_DEEP", op)
+                        return
+                    self._check(tally, op)
 
         def _check(self, tally: _Tally, op: OperationDefinitionNode) -> None:
             if tally.depth > limits.max_depth:
@@ -137,7 +192,7 @@ def _rule(limits: Limits, variables: dict[str, Any]) -> type[ValidationRule]:
                 self._refuse(f"operation uses {tally.aliases} aliases; the limit is "
                              f"{limits.max_aliases}", "TOO_MANY_ALIASES", op)
             if tally.cost > limits.max_cost:
-                self._refuse(f"operation may return {tally.cost} objects; the limit is "
+                self._refuse(f"operation may resolve {tally.cost} fields; the limit is "
                              f"{limits.max_cost}: ask for smaller pages", "QUERY_TOO_COSTLY", op)
 
         def _refuse(self, message: str, code: str, op: OperationDefinitionNode) -> None:

@@ -71,8 +71,9 @@ class Settings:
     max_tokens: int = _setting(
         "KEYLINK_MAX_TOKENS", 4000, "Most lexical tokens in one operation document.")
     max_cost: int = _setting(
-        "KEYLINK_MAX_COST", 50000,
-        "Most objects an operation may ask for, multiplying `first` down each path.")
+        "KEYLINK_MAX_COST", 100000,
+        "Most fields an operation may resolve, counting each list as its page size "
+        "(`first`) down each path; GraphiQL's schema introspection costs about 51,000.")
     state_dir: Path = _setting(
         "KEYLINK_STATE_DIR", _DEFAULT_STATE_DIR,
         "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")

@@ -110,3 +110,44 @@ async def test_unexpected_errors_are_masked_with_request_id(api: Api) -> None:
     assert error["message"] == "Unexpected error."
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"}
     assert "incoterm" not in r.text
+
+
+async def test_introspection_counts_toward_aliases_and_cost(api: Api) -> None:
+    aliased = "{ " + " ".join(f"t{i}: __schema {{ types {{ name }} }}" for i in range(31)) + " }"
+    body = await api.query(aliased)
+    assert body["errors"][0]["extensions"]["code"] == "TOO_MANY_ALIASES"
+    fan = ("{ a: __schema { ...S } b: __schema { ...S } c: __schema { ...S } }"
+           " fragment S on __Schema { types { fields { args { type { fields { args {"
+           " name } } } } } } }")
+    body = await api.query(fan)
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+async def test_graphiql_introspection_fits_the_budget(api: Api) -> None:
+    from graphql import get_introspection_query
+
+    body = await api.query(get_introspection_query(descriptions=True))
+    assert "errors" not in body and body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_deeply_nested_fragments_are_refused_not_skipped(api: Api) -> None:
+    inner = "contracts(first: 100) { nodes { lines { coils(first: 100) { nodes { coilNo } } } } }"
+    query = "{ " + "... on Query { " * 70 + inner + " }" * 70 + " }"
+    body = await api.query(query, as_=token("FAW-VW"))
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
+
+
+async def test_variable_defaults_are_costed_as_they_will_run(api: Api) -> None:
+    query = """query($n: Int = 100) { contracts(first: $n) { nodes { lines {
+        coils(first: $n) { nodes { heat { coils(first: $n) { nodes { coilNo } } } } } } } } }"""
+    body = await api.query(query, as_=token("FAW-VW"))
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+async def test_nodes_cost_by_the_number_of_ids(api: Api) -> None:
+    ids = ", ".join(f'"{i}"' for i in range(100))
+    # 100 ids x 100 coils x 10 fields: past the budget only if the ids are counted.
+    query = ("{ nodes(ids: [" + ids + "]) { ... on Heat { coils(first: 100) { nodes {"
+             " coilNo kind weightKg thicknessMm widthMm heat { heatNo grade } } } } } }")
+    body = await api.query(query, as_=token("FAW-VW"))
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
