@@ -7,14 +7,16 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Send
+from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -31,6 +33,7 @@ from domain.db import Database
 log = logging.getLogger("keylink.api")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -52,26 +55,79 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = await super().get_sub_response(request)
-        # GraphQL over HTTP: answer in the newer media type when the client accepts it.
-        sub.headers["x-keylink-accept"] = request.headers.get("accept", "")
+        sub.keylink_accept = request.headers.get("accept", "")  # type: ignore[attr-defined]
         return sub
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
-        accept = sub_response.headers.get("x-keylink-accept", "")
-        del sub_response.headers["x-keylink-accept"]
-        response = super().create_response(response_data, sub_response)
-        if GRAPHQL_RESPONSE in accept or ("application/json" not in accept and "*/*" not in accept
-                                          and accept):
-            response.headers["content-type"] = GRAPHQL_RESPONSE
-            # A request error (nothing executed) is a 400 in this media type.
-            if isinstance(response_data, dict) and response_data.get("data") is None \
-                    and response_data.get("errors") and not sub_response.status_code:
-                response.status_code = 400
-        else:
+        accept = getattr(sub_response, "keylink_accept", "")
+        if not _prefers_graphql_response(accept):
+            response = super().create_response(response_data, sub_response)
             response.headers["content-type"] = "application/json"
+            return response
+        # GraphQL over HTTP: a request that could not be executed at all is a 400 and
+        # carries no `data`; anything that executed is a 200, errors or not.
+        if isinstance(response_data, dict) and _is_request_error(response_data):
+            response_data = {k: v for k, v in response_data.items() if k != "data"}  # type: ignore[assignment]
+            sub_response.status_code = 400
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = GRAPHQL_RESPONSE
         return response
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = _http_error(request, exc)
+        await response(scope, receive, send)
+
+
+# Errors that mean nothing was executed: the request itself was at fault.
+REQUEST_ERRORS = frozenset({
+    "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP",
+    "TOO_MANY_ALIASES", "TOO_MANY_TOKENS", "QUERY_TOO_COSTLY",
+})
+
+
+def _is_request_error(body: GraphQLHTTPResponse) -> bool:
+    errors = cast(list[dict[str, Any]], body.get("errors") or [])
+    return body.get("data") is None and bool(errors) and all(
+        (e.get("extensions") or {}).get("code") in REQUEST_ERRORS for e in errors
+    )
+
+
+def _prefers_graphql_response(accept: str) -> bool:
+    """Whether the Accept header ranks application/graphql-response+json first."""
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[media.lower()] = max(q, weights.get(media.lower(), 0.0))
+    ours = weights.get(GRAPHQL_RESPONSE, 0.0)
+    legacy = max(weights.get("application/json", 0.0), weights.get("*/*", 0.0) / 2)
+    return ours > 0 and ours >= legacy
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Errors before GraphQL runs (bad JSON, a mutation over GET) in GraphQL's own shape."""
+    status, headers = exc.status_code, {}
+    if request.method == "GET" and "GET" in exc.reason:
+        status, headers = 405, {"allow": "POST"}  # a mutation may only be POSTed
+    code = {405: "METHOD_NOT_ALLOWED"}.get(status, "BAD_REQUEST")
+    body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class RequestIdMiddleware:
@@ -80,14 +136,16 @@ class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         token = logs.request_id.set(rid)
-        route = scope.get("path", "")
+        # Label by route, never by raw path: unknown paths must not grow the metrics.
+        path = scope.get("path", "")
+        route = path if path in ROUTES else "other"
         status = 500
         started = time.perf_counter()
 

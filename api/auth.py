@@ -100,6 +100,8 @@ class TokenCodec:
         roles = payload["roles"]
         if not isinstance(roles, list) or not roles or not set(roles) <= ROLES:
             raise AuthError("invalid token: unknown roles")
+        if CUSTOMER in roles and len(set(roles)) > 1:
+            raise AuthError("invalid token: a customer token carries no mill role")
         if not isinstance(payload["org"], str) or not isinstance(payload["sub"], str):
             raise AuthError("invalid token: malformed claims")
         return Claims(payload["sub"], payload["org"], frozenset(roles), int(payload["exp"]))

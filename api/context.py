@@ -33,6 +33,12 @@ class Viewer:
     subject: str
     organization: Organization
     roles: frozenset[str]
+    expires_at: int
+
+    def check_unexpired(self) -> None:
+        """Long-lived operations (subscriptions) end when their token does."""
+        if time.time() > self.expires_at:
+            raise AuthError("token expired")
 
     @property
     def scope(self) -> Scope:
@@ -123,7 +129,7 @@ class Context:
             org.kind == "mill" and not claims.roles <= MILL_ROLES
         ):
             raise AuthError("invalid token: roles do not fit the organization")
-        return Viewer(claims.subject, org, claims.roles)
+        return Viewer(claims.subject, org, claims.roles, claims.expires_at)
 
     @property
     def loaders(self) -> Loaders:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain import events
+from domain.calendar import mill_today
 from domain.db import Database, Executor
 from domain.errors import InvalidTransition, NotFound
 from domain.stage_routes import plan_stages
@@ -247,7 +248,7 @@ async def _create_production_order(tx: Executor, contract: Contract, line: Contr
     product = await tx.fetchval("SELECT product FROM steel_spec WHERE id = $1", line.spec_id)
     # Production must be done in time to travel: finish = window start - transit, but
     # never sooner than a minimal route through the mill takes from today.
-    start = date.today()
+    start = mill_today()
     finish = max(start + MIN_PRODUCTION_TIME, line.delivery_from - timedelta(line.transit_days))
     order_id = await tx.fetchval(
         "INSERT INTO production_order (order_no, line_id, customer_org_id, quantity_t)"

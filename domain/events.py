@@ -1,5 +1,12 @@
 """The domain-event outbox. Every state change appends its event in the same
-transaction as the change, so an event exists exactly when the change committed."""
+transaction as the change, so an event exists exactly when the change committed.
+
+Readers follow the outbox by sequence number, so sequence order must be commit order:
+otherwise a reader that has passed sequence 6 would never see a slower transaction's
+sequence 5 commit after it. Appending therefore takes a transaction-scoped advisory lock,
+held until commit; writers of events serialize from their first append to their commit,
+so appends come last in a transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from domain.db import Executor
+
+# Any constant shared by every writer: "OUTBOX" as bytes.
+_OUTBOX_LOCK = 0x4F5554424F58
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +43,7 @@ async def append(
     actor: str | None,
     occurred_at: datetime | None = None,
 ) -> int:
+    await tx.execute("SELECT pg_advisory_xact_lock($1)", _OUTBOX_LOCK)
     seq: int = await tx.fetchval(
         """INSERT INTO domain_event
                (event_type, org_id, aggregate_type, aggregate_id, payload, actor, occurred_at)

@@ -13,12 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from domain import events
+from domain.checks import aware, bounded
 from domain.db import Database, Executor
 from domain.errors import Invalid, NotFound
 from domain.tenancy import Scope
 
 # A clock a few minutes fast at the mill is not an error; a date tomorrow is.
 CLOCK_SKEW = timedelta(minutes=5)
+# What numeric(12, 3) holds.
+MAX_TONNES = Decimal(10) ** 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +115,10 @@ async def record_progress(db: Database, data: ProgressInput, *, actor: str) -> L
     Writes ``production.progress_recorded``, ``production.milestone_reached`` when a stage
     completes, and ``contract_line.predicted_late`` when this event makes the line late.
     """
-    occurred_at = data.occurred_at or datetime.now(UTC)
+    occurred_at = aware(data.occurred_at or datetime.now(UTC), "occurredAt")
     if occurred_at > datetime.now(UTC) + CLOCK_SKEW:
         raise Invalid("progress cannot be recorded in the future", field="occurredAt")
-    if data.tonnes < 0:
-        raise Invalid("tonnes must not be negative", field="tonnes")
+    bounded(data.tonnes, "tonnes", below=MAX_TONNES)
     async with db.transaction() as tx:
         line = await tx.fetchrow(
             "SELECT l.id, l.contract_id, l.customer_org_id, l.status, c.status AS contract_status,"
@@ -127,7 +129,8 @@ async def record_progress(db: Database, data: ProgressInput, *, actor: str) -> L
         )
         if line is None:
             raise NotFound("no such contract line", field="lineId")
-        if line["order_id"] is None or line["status"] not in ("confirmed", "in_production"):
+        if line["order_id"] is None or line["status"] not in ("confirmed", "in_production") \
+                or line["contract_status"] not in ("confirmed", "in_production"):
             raise Invalid(
                 f"a {line['status']} line takes no production progress", field="lineId"
             )

@@ -13,6 +13,7 @@ import asyncpg
 
 from domain import events
 from domain.certificates import certificate_content, content_hash
+from domain.checks import bounded
 from domain.db import Database, Executor
 from domain.errors import Conflict, Invalid, NotFound
 from domain.tenancy import Scope
@@ -66,6 +67,9 @@ _CERT_COLS = (
     " q.yield_strength_mpa, q.tensile_strength_mpa, q.elongation_pct, q.coating_designation,"
     " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content_hash"
 )
+# A certificate is seen by whoever owns its coil now (allocation can change after it was
+# issued); a heat certificate without a coil is the mill's.
+_CERT_OWNER = "LEFT JOIN coil o ON o.id = q.coil_id"
 _INSPECTION_COLS = "i.id, i.coil_id, i.kind, i.result, i.inspected_at, i.inspector, i.findings"
 _FEEDBACK_COLS = (
     "f.id, f.coil_id, f.customer_org_id, f.process, f.result, f.notes, f.recorded_by,"
@@ -83,8 +87,9 @@ async def certificates_by_ids(
     db: Executor, scope: Scope, ids: Sequence[int]
 ) -> list[Certificate]:
     rows = await db.fetch(
-        f"SELECT {_CERT_COLS} FROM quality_certificate q WHERE q.id = ANY($2::bigint[])"
-        f" AND {scope.sql('q.customer_org_id', 1)}",
+        f"SELECT {_CERT_COLS} FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
+        f" AND {scope.sql('o.customer_org_id', 1)}",
         scope.org_id, list(ids),
     )
     return [_certificate(r) for r in rows]
@@ -95,8 +100,9 @@ async def contents_by_ids(
 ) -> dict[int, dict[str, Any]]:
     """The certified documents (canonical JSON) of these certificates."""
     rows = await db.fetch(
-        "SELECT q.id, q.content FROM quality_certificate q WHERE q.id = ANY($2::bigint[])"
-        f" AND {scope.sql('q.customer_org_id', 1)}",
+        "SELECT q.id, q.content FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
+        f" AND {scope.sql('o.customer_org_id', 1)}",
         scope.org_id, list(ids),
     )
     return {r["id"]: r["content"] for r in rows}
@@ -106,8 +112,9 @@ async def certificates_by_coil_ids(
     db: Executor, scope: Scope, coil_ids: Sequence[int]
 ) -> dict[int, Certificate]:
     rows = await db.fetch(
-        f"SELECT {_CERT_COLS} FROM quality_certificate q WHERE q.coil_id = ANY($2::bigint[])"
-        f" AND {scope.sql('q.customer_org_id', 1)}",
+        f"SELECT {_CERT_COLS} FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.coil_id = ANY($2::bigint[])"
+        f" AND {scope.sql('o.customer_org_id', 1)}",
         scope.org_id, list(coil_ids),
     )
     return {r["coil_id"]: _certificate(r) for r in rows}
@@ -165,11 +172,15 @@ class CertificateInput:
 
 
 def _check_mechanics(data: CertificateInput) -> None:
+    # Column limits: numeric(7, 1) for strengths and coating, numeric(5, 1) elongation.
     for name, value in (("yieldStrengthMpa", data.yield_strength_mpa),
                         ("tensileStrengthMpa", data.tensile_strength_mpa),
                         ("elongationPct", data.elongation_pct)):
+        bounded(value, name, below=Decimal(10) ** 6)
         if value <= 0:
             raise Invalid("must be positive", field=name)
+    if data.coating_mass_g_m2 is not None:
+        bounded(data.coating_mass_g_m2, "coatingMassGM2", below=Decimal(10) ** 6)
     if data.tensile_strength_mpa < data.yield_strength_mpa:
         raise Invalid("tensile strength cannot be below yield strength",
                       field="tensileStrengthMpa")

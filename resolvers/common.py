@@ -74,7 +74,8 @@ async def attempt(
     """Run a mutation for an authenticated viewer holding one of ``roles``; expected
     failures come back as typed errors, anything else propagates (and is masked)."""
     who = await viewer(info)
-    if not who.has_any(*roles):
+    # Mill roles are only ever the mill's: a customer is never let through on them.
+    if not who.has_any(*roles) or (who.is_customer and "customer" not in roles):
         need = " or ".join(roles)
         return None, [UserError(field=None, message=f"this needs the role {need}",
                                 code=ErrorCode.FORBIDDEN)]

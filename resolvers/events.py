@@ -56,6 +56,7 @@ class EventSubscriptions:
         last = after if after is not None else await db.fetchval(
             "SELECT coalesce(max(seq), 0) FROM domain_event")
         while True:
+            who.check_unexpired()
             batch = await events.read_after(db, last, org_id=who.scope.org_id, limit=BATCH)
             for e in batch:
                 last = e.seq

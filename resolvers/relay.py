@@ -30,12 +30,18 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
+MAX_PK = 2**63 - 1
+
+
 def from_global_id(gid: str) -> tuple[str, int]:
     try:
         type_name, _, raw = base64.urlsafe_b64decode(gid.encode()).decode().partition(":")
-        return type_name, int(raw)
+        pk = int(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadInput(f"{gid!r} is not a Keylink id") from None
+    if not 0 < pk <= MAX_PK:
+        raise BadInput(f"{gid!r} is not a Keylink id")
+    return type_name, pk
 
 
 def expect_id(gid: str, type_name: str) -> int:
@@ -60,6 +66,16 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(key, list) or not key:
         raise BadInput("`after` is not a cursor this API gave out")
     return key
+
+
+def after_id(cursor: str | None) -> int | None:
+    """The row id in a cursor of an id-ordered connection."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    if len(key) != 1 or not isinstance(key[0], int) or not 0 < key[0] <= MAX_PK:
+        raise BadInput("`after` is not a cursor of this connection")
+    return key[0]
 
 
 def check_first(first: int) -> int:

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from domain import settlements as domain
 from resolvers.common import ctx, loaders, viewer
-from resolvers.relay import DEFAULT_PAGE, Connection, Node, check_first, connection, decode_cursor
+from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
 
 if TYPE_CHECKING:
     from resolvers.contracts.types import Contract
@@ -88,9 +88,8 @@ class SettlementQueries:
     ) -> Connection[Settlement]:
         who = await viewer(info)
         check_first(first)
-        key = decode_cursor(after)
         rows = await domain.list_settlements(
             ctx(info).db, who.scope, statuses=[s.value for s in invoice_status or []],
-            limit=first + 1, after_id=int(key[0]) if key else None,
+            limit=first + 1, after_id=after_id(after),
         )
         return connection([(Settlement.of(s), [s.id]) for s in rows], first, after is not None)

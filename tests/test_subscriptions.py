@@ -97,3 +97,16 @@ async def test_subscription_without_valid_token_is_refused(server: str, db: Data
     errors = msg["payload"] if msg["type"] == "error" else msg["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
     await ws.close()
+
+
+async def test_subscription_ends_when_its_token_expires(server: str, db: Database) -> None:
+    w = await build(db)
+    short = CODEC.issue(org="FAW-VW", roles=["customer"], subject="brief", ttl_seconds=1)
+    ws = await _open(server, short)
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUB}}))
+    await asyncio.sleep(1.5)
+    await _append(db, w.org["FAW-VW"], "test.after-expiry")
+    msg = await _next(ws)
+    assert msg["type"] == "next" and msg["payload"].get("data") is None
+    assert msg["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    await ws.close()

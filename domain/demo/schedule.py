@@ -11,15 +11,16 @@ the hour the seed runs.
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from domain.calendar import MILL_TZ
 from domain.stage_routes import plan_stages, route
 
 from .model import Event, Timeline
 
 # China Standard Time has no daylight saving: a fixed offset is exact.
-CST = timezone(timedelta(hours=8), "CST")
+CST = MILL_TZ
 _TONNE = Decimal("0.001")
 
 _RECORDER = {

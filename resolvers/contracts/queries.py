@@ -14,6 +14,7 @@ from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.types import Contract, ContractStatus
 from resolvers.relay import (
     DEFAULT_PAGE,
+    MAX_PK,
     BadInput,
     Connection,
     check_first,
@@ -71,6 +72,26 @@ class ContractOrder:
     )
 
 
+def _keyset(sort: domain.ContractOrder, after: str | None) -> tuple[Any, int] | None:
+    """(sort value, id) from a cursor this ordering gave out; BadInput otherwise."""
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    expected: tuple[type, ...] = {
+        domain.ContractOrder.CREATED: (int,), domain.ContractOrder.NUMBER: (str,),
+        domain.ContractOrder.SIGNED_ON: (str, type(None)),
+    }[sort]
+    if len(key) != 2 or not isinstance(key[0], expected) or not isinstance(key[1], int) \
+            or not 0 < key[1] <= MAX_PK:
+        raise BadInput("`after` is not a cursor of this ordering")
+    if sort is domain.ContractOrder.SIGNED_ON and key[0] is not None:
+        try:
+            dt.date.fromisoformat(str(key[0]))
+        except ValueError:
+            raise BadInput("`after` is not a cursor of this ordering") from None
+    return key[0], key[1]
+
+
 def _filter(flt: ContractFilter | None) -> domain.ContractFilter:
     if flt is None:
         return domain.ContractFilter()
@@ -103,13 +124,9 @@ class ContractQueries:
         check_first(first)
         order = order_by or ContractOrder()
         sort = domain.ContractOrder[order.field.value]
-        key = decode_cursor(after)
-        if key is not None and len(key) != 2:
-            raise BadInput("`after` is not a cursor of this ordering")
         rows = await domain.list_contracts(
             ctx(info).db, who.scope, _filter(filter), sort,
-            order.direction is OrderDirection.DESC, first + 1,
-            (key[0], int(key[1])) if key else None,
+            order.direction is OrderDirection.DESC, first + 1, _keyset(sort, after),
         )
         cache = loaders(info).contract_by_id
         for row in rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -14,7 +14,7 @@ from domain import contracts as domain
 from domain import production
 from resolvers.common import loaders
 from resolvers.parties import Organization, Site, SteelSpec
-from resolvers.relay import DEFAULT_PAGE, Connection, Node, check_first, connection, decode_cursor
+from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
 
 if TYPE_CHECKING:
     from resolvers.quality.types import Coil
@@ -149,7 +149,8 @@ class ContractLine(Node):
 
     @strawberry.field(description="Ordered tonnes times unit price.")
     def amount(self) -> Decimal:
-        return (self.quantity_t * self.unit_price).quantize(Decimal("0.01"))
+        # Commercial rounding, as the database's round() does: 0.005 goes up.
+        return (self.quantity_t * self.unit_price).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
     @strawberry.field(description="The contract this line belongs to.")
     async def contract(self, info: Info[Any, Any]) -> Contract:
@@ -186,9 +187,8 @@ class ContractLine(Node):
         from resolvers.quality.types import Coil, with_certificates
 
         check_first(first)
-        key = decode_cursor(after)
-        after_id = int(key[0]) if key else None
-        rows = await loaders(info).coil_page_by_line.load((self.pk, first + 1, after_id))
+        key = (self.pk, first + 1, after_id(after))
+        rows = await loaders(info).coil_page_by_line.load(key)
         coils = await with_certificates(info, [Coil.of(c) for c in rows])
         return connection([(c, [c.pk]) for c in coils], first, after is not None)
 

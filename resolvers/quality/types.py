@@ -16,7 +16,7 @@ from resolvers.common import loaders
 from resolvers.contracts.types import ContractLine
 from resolvers.lookahead import asks_for
 from resolvers.parties import SteelSpec
-from resolvers.relay import DEFAULT_PAGE, Connection, Node, check_first, connection, decode_cursor
+from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
 
 NOT_LOADED: Any = object()
 
@@ -51,10 +51,7 @@ class Heat(Node):
         = None,
     ) -> Connection[Coil]:
         check_first(first)
-        key = decode_cursor(after)
-        rows = await loaders(info).coil_page_by_heat.load(
-            (self.pk, first + 1, int(key[0]) if key else None)
-        )
+        rows = await loaders(info).coil_page_by_heat.load((self.pk, first + 1, after_id(after)))
         coils = await with_certificates(info, [Coil.of(c) for c in rows])
         return connection([(c, [c.pk]) for c in coils], first, after is not None)
 
@@ -149,8 +146,9 @@ class QualityCertificate(Node):
     )
 
     @strawberry.field(description="The certified document as canonical JSON.")
-    async def content(self, info: Info[Any, Any]) -> JSON:
-        return JSON(await loaders(info).certificate_content_by_id.load(self.pk))
+    async def content(self, info: Info[Any, Any]) -> JSON | None:
+        found = await loaders(info).certificate_content_by_id.load(self.pk)
+        return JSON(found) if found is not None else None
 
     @classmethod
     def of(cls, q: quality.Certificate) -> QualityCertificate:
