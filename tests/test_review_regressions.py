@@ -44,18 +44,21 @@ async def test_bad_values_are_typed_errors_not_internal_ones(api: Api) -> None:
 async def test_foreign_or_malformed_cursors_and_ids_are_bad_input(api: Api) -> None:
     await build(api.db)
     faw = token("FAW-VW")
-    queries = [
-        '{ contracts(after: "%s") { nodes { number } } }' % encode_cursor(["x", "y"]),
-        '{ contracts(orderBy: {field: SIGNED_ON}, after: "%s") { nodes { number } } }'
-        % encode_cursor(["not-a-date", 1]),
-        '{ settlements(after: "%s") { nodes { number } } }' % encode_cursor(["abc"]),
-        '{ contract(id: "%s") { number } }' % to_global_id("Contract", 2**70),
+    huge = to_global_id("Contract", 2**70)
+    asks = [
+        ('query($c: String) { contracts(after: $c) { nodes { number } } }',
+         {"c": encode_cursor(["x", "y"])}),
+        ('query($c: String) { contracts(orderBy: {field: SIGNED_ON}, after: $c)'
+         ' { nodes { number } } }', {"c": encode_cursor(["not-a-date", 1])}),
+        ('query($c: String) { settlements(after: $c) { nodes { number } } }',
+         {"c": encode_cursor(["abc"])}),
+        ('query($id: ID) { contract(id: $id) { number } }', {"id": huge}),
     ]
-    for q in queries:
-        body = await api.query(q, as_=faw)
+    for q, variables in asks:
+        body = await api.query(q, variables, as_=faw)
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", (q, body)
-    nodes = await api.data('{ nodes(ids: ["%s", "garbage"]) { id } }'
-                           % to_global_id("Contract", 2**70), as_=faw)
+    nodes = await api.data('query($ids: [ID!]!) { nodes(ids: $ids) { id } }',
+                           {"ids": [huge, "garbage"]}, as_=faw)
     assert nodes["nodes"] == [None, None]
 
 
@@ -96,10 +99,10 @@ async def test_certificate_follows_the_coil_owner_not_a_copy(api: Api) -> None:
     await api.db.execute(
         "UPDATE coil SET customer_org_id = $2, line_id = $3 WHERE id = $1",
         coil, w.org["GALANZ"], w.line["GALANZ"])
-    q = '{ node(id: "%s") { ... on QualityCertificate { certNo } } }' % to_global_id(
-        "QualityCertificate", w.certificate["FAW-VW"])
-    assert (await api.data(q, as_=token("FAW-VW")))["node"] is None
-    assert (await api.data(q, as_=token("GALANZ")))["node"] == {"certNo": "QC-FAW-VW"}
+    q = "query($id: ID!) { node(id: $id) { ... on QualityCertificate { certNo } } }"
+    cert = {"id": to_global_id("QualityCertificate", w.certificate["FAW-VW"])}
+    assert (await api.data(q, cert, as_=token("FAW-VW")))["node"] is None
+    assert (await api.data(q, cert, as_=token("GALANZ")))["node"] == {"certNo": "QC-FAW-VW"}
 
 
 async def test_outbox_sequence_order_is_commit_order(db: Database) -> None:
