@@ -26,6 +26,7 @@ class EventFeed:
         self._changed = asyncio.Condition()
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="event-feed")
@@ -49,7 +50,10 @@ class EventFeed:
             self._changed.notify_all()
 
     def _on_notify(self, *_: Any) -> None:
-        asyncio.get_running_loop().create_task(self._notify_all())
+        # Keep a reference until done: the loop holds tasks only weakly.
+        task = asyncio.get_running_loop().create_task(self._notify_all())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _run(self) -> None:
         delay = 1.0

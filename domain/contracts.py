@@ -17,10 +17,6 @@ from domain.errors import InvalidTransition, NotFound
 from domain.stage_routes import plan_stages
 from domain.tenancy import Scope
 
-CONTRACT_STATES = (
-    "draft", "confirmed", "in_production", "partially_shipped", "shipped", "settled", "closed",
-    "cancelled",
-)
 # Transitions exactly as drawn in the design; lateness is computed, never a state.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "draft": frozenset({"confirmed", "cancelled"}),
@@ -124,7 +120,7 @@ async def list_contracts(
 ) -> list[Contract]:
     """One keyset page (``limit`` rows) of the contracts the scope sees."""
     args: list[Any] = [scope.org_id]
-    where = [scope.sql("c.customer_org_id", 1)]
+    where = [Scope.owned("c.customer_org_id")]
 
     def arg(value: Any) -> str:
         args.append(value)
@@ -170,7 +166,7 @@ async def list_contracts(
 async def contracts_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Contract]:
     rows = await db.fetch(
         f"SELECT {_CONTRACT_COLS} FROM contract c WHERE c.id = ANY($2::bigint[])"
-        f" AND {scope.sql('c.customer_org_id', 1)}",
+        f" AND {Scope.owned('c.customer_org_id')}",
         scope.org_id, list(ids),
     )
     return [Contract(**dict(r)) for r in rows]
@@ -181,7 +177,7 @@ async def contracts_by_numbers(
 ) -> list[Contract]:
     rows = await db.fetch(
         f"SELECT {_CONTRACT_COLS} FROM contract c WHERE c.number = ANY($2::text[])"
-        f" AND {scope.sql('c.customer_org_id', 1)}",
+        f" AND {Scope.owned('c.customer_org_id')}",
         scope.org_id, list(numbers),
     )
     return [Contract(**dict(r)) for r in rows]
@@ -190,7 +186,7 @@ async def contracts_by_numbers(
 async def lines_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[ContractLine]:
     rows = await db.fetch(
         f"SELECT {_LINE_COLS} FROM contract_line l WHERE l.id = ANY($2::bigint[])"
-        f" AND {scope.sql('l.customer_org_id', 1)}",
+        f" AND {Scope.owned('l.customer_org_id')}",
         scope.org_id, list(ids),
     )
     return [ContractLine(**dict(r)) for r in rows]
@@ -201,7 +197,7 @@ async def lines_by_contract_ids(
 ) -> dict[int, list[ContractLine]]:
     rows = await db.fetch(
         f"SELECT {_LINE_COLS} FROM contract_line l WHERE l.contract_id = ANY($2::bigint[])"
-        f" AND {scope.sql('l.customer_org_id', 1)} ORDER BY l.contract_id, l.line_no",
+        f" AND {Scope.owned('l.customer_org_id')} ORDER BY l.contract_id, l.line_no",
         scope.org_id, list(contract_ids),
     )
     out: dict[int, list[ContractLine]] = defaultdict(list)

@@ -52,6 +52,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def decimals(values: dict[str, Any]) -> dict[str, Decimal]:
+    """A jsonb map of exact numbers (stored as decimal strings) back to Decimals."""
+    return {k: Decimal(str(v)) for k, v in values.items()}
+
+
 def json_loads(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 

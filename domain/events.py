@@ -15,6 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from domain.db import Executor
+from domain.tenancy import Scope
+
+_ALL = Scope.everything()
 
 # Any constant shared by every writer: "OUTBOX" as bytes.
 _OUTBOX_LOCK = 0x4F5554424F58
@@ -55,15 +58,13 @@ async def append(
 
 
 async def read_after(
-    db: Executor, after_seq: int, *, org_id: int | None = None, limit: int = 500
+    db: Executor, after_seq: int, *, scope: Scope = _ALL, limit: int = 500
 ) -> list[DomainEvent]:
-    """Events after ``after_seq`` in order; a customer's org sees only its own."""
+    """Events after ``after_seq`` in order; a customer sees only those concerning it."""
     rows = await db.fetch(
-        """SELECT seq, event_type, org_id, aggregate_type, aggregate_id, payload, actor,
-                  occurred_at
-           FROM domain_event
-           WHERE seq > $1 AND ($2::bigint IS NULL OR org_id = $2)
-           ORDER BY seq LIMIT $3""",
-        after_seq, org_id, limit,
+        "SELECT seq, event_type, org_id, aggregate_type, aggregate_id, payload, actor,"
+        f" occurred_at FROM domain_event WHERE {Scope.owned('org_id')} AND seq > $2"
+        " ORDER BY seq LIMIT $3",
+        scope.org_id, after_seq, limit,
     )
     return [DomainEvent(**dict(r)) for r in rows]

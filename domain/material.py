@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.db import Executor
+from domain.db import Executor, decimals
 from domain.tenancy import Scope
 
 
@@ -91,14 +91,14 @@ COIL_COLS = (
 
 def _heat(row: Any) -> Heat:
     values = dict(row)
-    values["chemistry"] = {k: Decimal(str(v)) for k, v in values["chemistry"].items()}
+    values["chemistry"] = decimals(values["chemistry"])
     return Heat(**values)
 
 
 async def heats_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Heat]:
     rows = await db.fetch(
-        f"SELECT {_HEAT_COLS} FROM heat h WHERE h.id = ANY($2::bigint[]) AND ($1::bigint IS NULL"
-        " OR EXISTS (SELECT 1 FROM coil o WHERE o.heat_id = h.id AND o.customer_org_id = $1))",
+        f"SELECT {_HEAT_COLS} FROM heat h WHERE h.id = ANY($2::bigint[])"
+        f" AND {Scope.heat('h')}",
         scope.org_id, list(ids),
     )
     return [_heat(r) for r in rows]
@@ -106,8 +106,8 @@ async def heats_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[H
 
 async def heats_by_numbers(db: Executor, scope: Scope, numbers: Sequence[str]) -> list[Heat]:
     rows = await db.fetch(
-        f"SELECT {_HEAT_COLS} FROM heat h WHERE h.heat_no = ANY($2::text[]) AND ($1::bigint IS NULL"
-        " OR EXISTS (SELECT 1 FROM coil o WHERE o.heat_id = h.id AND o.customer_org_id = $1))",
+        f"SELECT {_HEAT_COLS} FROM heat h WHERE h.heat_no = ANY($2::text[])"
+        f" AND {Scope.heat('h')}",
         scope.org_id, list(numbers),
     )
     return [_heat(r) for r in rows]
@@ -115,8 +115,8 @@ async def heats_by_numbers(db: Executor, scope: Scope, numbers: Sequence[str]) -
 
 async def slabs_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Slab]:
     rows = await db.fetch(
-        f"SELECT {_SLAB_COLS} FROM slab s WHERE s.id = ANY($2::bigint[]) AND ($1::bigint IS NULL"
-        " OR EXISTS (SELECT 1 FROM coil o WHERE o.slab_id = s.id AND o.customer_org_id = $1))",
+        f"SELECT {_SLAB_COLS} FROM slab s WHERE s.id = ANY($2::bigint[])"
+        f" AND {Scope.slab('s')}",
         scope.org_id, list(ids),
     )
     return [Slab(**dict(r)) for r in rows]
@@ -125,7 +125,7 @@ async def slabs_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[S
 async def coils_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Coil]:
     rows = await db.fetch(
         f"SELECT {COIL_COLS} FROM coil c WHERE c.id = ANY($2::bigint[])"
-        f" AND {scope.sql('c.customer_org_id', 1)}",
+        f" AND {Scope.owned('c.customer_org_id')}",
         scope.org_id, list(ids),
     )
     return [Coil(**dict(r)) for r in rows]
@@ -134,7 +134,7 @@ async def coils_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[C
 async def coils_by_numbers(db: Executor, scope: Scope, numbers: Sequence[str]) -> list[Coil]:
     rows = await db.fetch(
         f"SELECT {COIL_COLS} FROM coil c WHERE c.coil_no = ANY($2::text[])"
-        f" AND {scope.sql('c.customer_org_id', 1)}",
+        f" AND {Scope.owned('c.customer_org_id')}",
         scope.org_id, list(numbers),
     )
     return [Coil(**dict(r)) for r in rows]
@@ -158,7 +158,7 @@ async def coil_pages(
         f"SELECT * FROM (SELECT {COIL_COLS}, row_number() OVER"
         f" (PARTITION BY c.{parent_column} ORDER BY c.id) AS rn FROM coil c"
         f" WHERE c.{parent_column} = ANY($2::bigint[]) AND c.id > $3"
-        f" AND {scope.sql('c.customer_org_id', 1)}) t WHERE rn <= $4 ORDER BY id",
+        f" AND {Scope.owned('c.customer_org_id')}) t WHERE rn <= $4 ORDER BY id",
         scope.org_id, list(parent_ids), after_id or 0, limit,
     )
     out: dict[int, list[Coil]] = defaultdict(list)

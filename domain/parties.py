@@ -59,7 +59,7 @@ async def organizations_by_ids(
     """A customer sees itself and the mill (its counterpart), never another customer."""
     rows = await db.fetch(
         "SELECT id, code, name, kind FROM organization o WHERE o.id = ANY($2::bigint[])"
-        " AND ($1::bigint IS NULL OR o.id = $1 OR o.kind = 'mill')",
+        f" AND {Scope.organization('o')}",
         scope.org_id, list(ids),
     )
     return [Organization(**dict(r)) for r in rows]
@@ -75,8 +75,7 @@ async def sites_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[S
     customer's warehouse is its own."""
     rows = await db.fetch(
         f"SELECT {_SITE_COLS} FROM site s WHERE s.id = ANY($2::bigint[])"
-        " AND ($1::bigint IS NULL OR s.org_id IS NULL OR s.org_id = $1"
-        "      OR s.org_id IN (SELECT id FROM organization WHERE kind = 'mill'))",
+        f" AND {Scope.site('s')}",
         scope.org_id, list(ids),
     )
     return [Site(**dict(r)) for r in rows]
@@ -92,7 +91,7 @@ async def specs_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[S
     """Catalogue specs are public; a spec with a customer's part number is that customer's."""
     rows = await db.fetch(
         f"SELECT {_SPEC_COLS} FROM steel_spec s WHERE s.id = ANY($2::bigint[])"
-        " AND ($1::bigint IS NULL OR s.customer_org_id IS NULL OR s.customer_org_id = $1)",
+        f" AND {Scope.spec('s')}",
         scope.org_id, list(ids),
     )
     return [SteelSpec(**dict(r)) for r in rows]

@@ -79,7 +79,7 @@ async def progress_by_line_ids(
     """Progress of each line that has a production order; lines without one are absent."""
     schedules = await db.fetch(
         f"SELECT {_SCHEDULE_COLS} FROM contract_line_schedule"
-        f" WHERE line_id = ANY($2::bigint[]) AND {scope.sql('customer_org_id', 1)}",
+        f" WHERE line_id = ANY($2::bigint[]) AND {Scope.owned('customer_org_id')}",
         scope.org_id, list(line_ids),
     )
     if not schedules:

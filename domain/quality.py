@@ -14,7 +14,7 @@ import asyncpg
 from domain import events
 from domain.certificates import certificate_content, content_hash
 from domain.checks import bounded
-from domain.db import Database, Executor
+from domain.db import Database, Executor, decimals
 from domain.errors import Conflict, Invalid, NotFound
 from domain.tenancy import Scope
 
@@ -79,7 +79,7 @@ _FEEDBACK_COLS = (
 
 def _certificate(row: Any) -> Certificate:
     values = dict(row)
-    values["chemistry"] = {k: Decimal(str(v)) for k, v in values["chemistry"].items()}
+    values["chemistry"] = decimals(values["chemistry"])
     return Certificate(**values)
 
 
@@ -89,7 +89,7 @@ async def certificates_by_ids(
     rows = await db.fetch(
         f"SELECT {_CERT_COLS} FROM quality_certificate q"
         f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
-        f" AND {scope.sql('o.customer_org_id', 1)}",
+        f" AND {Scope.owned('o.customer_org_id')}",
         scope.org_id, list(ids),
     )
     return [_certificate(r) for r in rows]
@@ -102,7 +102,7 @@ async def contents_by_ids(
     rows = await db.fetch(
         "SELECT q.id, q.content FROM quality_certificate q"
         f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
-        f" AND {scope.sql('o.customer_org_id', 1)}",
+        f" AND {Scope.owned('o.customer_org_id')}",
         scope.org_id, list(ids),
     )
     return {r["id"]: r["content"] for r in rows}
@@ -114,7 +114,7 @@ async def certificates_by_coil_ids(
     rows = await db.fetch(
         f"SELECT {_CERT_COLS} FROM quality_certificate q"
         f" {_CERT_OWNER} WHERE q.coil_id = ANY($2::bigint[])"
-        f" AND {scope.sql('o.customer_org_id', 1)}",
+        f" AND {Scope.owned('o.customer_org_id')}",
         scope.org_id, list(coil_ids),
     )
     return {r["coil_id"]: _certificate(r) for r in rows}
@@ -125,7 +125,7 @@ async def inspections_by_coil_ids(
 ) -> dict[int, list[Inspection]]:
     rows = await db.fetch(
         f"SELECT {_INSPECTION_COLS} FROM inspection i JOIN coil c ON c.id = i.coil_id"
-        f" WHERE i.coil_id = ANY($2::bigint[]) AND {scope.sql('c.customer_org_id', 1)}"
+        f" WHERE i.coil_id = ANY($2::bigint[]) AND {Scope.owned('c.customer_org_id')}"
         " ORDER BY i.coil_id, i.inspected_at, i.id",
         scope.org_id, list(coil_ids),
     )
@@ -140,7 +140,7 @@ async def feedback_by_ids(
 ) -> list[ProcessingFeedback]:
     rows = await db.fetch(
         f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.id = ANY($2::bigint[])"
-        f" AND {scope.sql('f.customer_org_id', 1)}",
+        f" AND {Scope.owned('f.customer_org_id')}",
         scope.org_id, list(ids),
     )
     return [ProcessingFeedback(**dict(r)) for r in rows]
@@ -151,7 +151,7 @@ async def feedback_by_coil_ids(
 ) -> dict[int, list[ProcessingFeedback]]:
     rows = await db.fetch(
         f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.coil_id = ANY($2::bigint[])"
-        f" AND {scope.sql('f.customer_org_id', 1)} ORDER BY f.coil_id, f.recorded_at, f.id",
+        f" AND {Scope.owned('f.customer_org_id')} ORDER BY f.coil_id, f.recorded_at, f.id",
         scope.org_id, list(coil_ids),
     )
     out: dict[int, list[ProcessingFeedback]] = defaultdict(list)
@@ -206,7 +206,7 @@ async def issue_certificate(db: Database, data: CertificateInput, *, actor: str)
         issued_at = datetime.now(UTC)
         # One certificate per coil (a unique key), so the coil number names it.
         cert_no = f"QC-{coil['coil_no']}"
-        chemistry = {k: Decimal(str(v)) for k, v in coil["chemistry"].items()}
+        chemistry = decimals(coil["chemistry"])
         content = certificate_content(
             cert_no=cert_no, certificate_type=data.certificate_type, heat_no=coil["heat_no"],
             coil_no=coil["coil_no"], grade=coil["grade"], standard=coil["standard"] or "",
@@ -260,7 +260,7 @@ async def record_feedback(
     async with db.transaction() as tx:
         coil = await tx.fetchrow(
             "SELECT id, coil_no, customer_org_id FROM coil c WHERE c.id = $2"
-            f" AND {scope.sql('c.customer_org_id', 1)}",
+            f" AND {Scope.owned('c.customer_org_id')}",
             scope.org_id, coil_id,
         )
         if coil is None:

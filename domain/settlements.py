@@ -44,7 +44,7 @@ _COLS = (
 async def settlements_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Settlement]:
     rows = await db.fetch(
         f"SELECT {_COLS} FROM settlement s WHERE s.id = ANY($2::bigint[])"
-        f" AND {scope.sql('s.customer_org_id', 1)}",
+        f" AND {Scope.owned('s.customer_org_id')}",
         scope.org_id, list(ids),
     )
     return [Settlement(**dict(r)) for r in rows]
@@ -55,7 +55,7 @@ async def settlements_by_contract_ids(
 ) -> dict[int, list[Settlement]]:
     rows = await db.fetch(
         f"SELECT {_COLS} FROM settlement s WHERE s.contract_id = ANY($2::bigint[])"
-        f" AND {scope.sql('s.customer_org_id', 1)} ORDER BY s.contract_id, s.id",
+        f" AND {Scope.owned('s.customer_org_id')} ORDER BY s.contract_id, s.id",
         scope.org_id, list(contract_ids),
     )
     out: dict[int, list[Settlement]] = {}
@@ -68,7 +68,7 @@ async def list_settlements(
     db: Executor, scope: Scope, *, statuses: Sequence[str], limit: int, after_id: int | None
 ) -> list[Settlement]:
     rows = await db.fetch(
-        f"SELECT {_COLS} FROM settlement s WHERE {scope.sql('s.customer_org_id', 1)}"
+        f"SELECT {_COLS} FROM settlement s WHERE {Scope.owned('s.customer_org_id')}"
         " AND (cardinality($2::text[]) = 0 OR s.invoice_status = ANY($2::text[]))"
         " AND s.id > $3 ORDER BY s.id LIMIT $4",
         scope.org_id, list(statuses), after_id or 0, limit,

@@ -1,14 +1,18 @@
 """Who may see what: the one place where customer data is fenced off.
 
-A :class:`Scope` travels with every read. A customer's scope carries its organization
-id and every customer-scoped query adds :meth:`Scope.sql` on the row's owning column;
-the mill's staff roles carry ``None`` and see across customers. Objects outside the
-scope are simply not found, exactly like ids that do not exist.
+A :class:`Scope` travels with every read, bound as parameter ``$1`` of each
+customer-scoped statement; the methods below are the only visibility rules there are.
+A customer's scope carries its organization id; the mill's staff roles carry ``None``
+and see across customers. Objects outside the scope are simply not found, exactly like
+ids that do not exist.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# Every scoped statement binds the scope's organization id (or NULL) as $1.
+P = "$1::bigint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,16 +28,38 @@ class Scope:
     def customer(cls, org_id: int) -> Scope:
         return cls(org_id)
 
-    @property
-    def is_customer(self) -> bool:
-        return self.org_id is not None
+    @staticmethod
+    def owned(column: str) -> str:
+        """Rows owned by the viewer: the owner column is its organization. Rows whose
+        owner is NULL (unallocated material, the mill's own events) are the mill's."""
+        return f"({P} IS NULL OR {column} = {P})"
 
-    def sql(self, column: str, param: int) -> str:
-        """The filter on an owner column, with the scope bound as parameter ``$param``.
+    @staticmethod
+    def heat(alias: str) -> str:
+        """A heat is seen by a customer once one of its coils came from it."""
+        return (f"({P} IS NULL OR EXISTS (SELECT 1 FROM coil v WHERE v.heat_id = {alias}.id"
+                f" AND v.customer_org_id = {P}))")
 
-        Rows whose owner is NULL (unallocated material) are the mill's alone.
-        """
-        return f"(${param}::bigint IS NULL OR {column} = ${param})"
+    @staticmethod
+    def slab(alias: str) -> str:
+        """A slab, likewise, once one of the customer's coils was rolled from it."""
+        return (f"({P} IS NULL OR EXISTS (SELECT 1 FROM coil v WHERE v.slab_id = {alias}.id"
+                f" AND v.customer_org_id = {P}))")
 
-    def sees(self, owner_org_id: int | None) -> bool:
-        return self.org_id is None or owner_org_id == self.org_id
+    @staticmethod
+    def organization(alias: str) -> str:
+        """A customer sees itself and the mill, its counterpart; never another customer."""
+        return f"({P} IS NULL OR {alias}.id = {P} OR {alias}.kind = 'mill')"
+
+    @staticmethod
+    def site(alias: str) -> str:
+        """Shared sites (ports, stations: no owner) and the mill's plants are public; a
+        customer's warehouse is its own."""
+        return (f"({P} IS NULL OR {alias}.org_id IS NULL OR {alias}.org_id = {P}"
+                f" OR {alias}.org_id IN (SELECT id FROM organization WHERE kind = 'mill'))")
+
+    @staticmethod
+    def spec(alias: str) -> str:
+        """Catalogue specs are public; a spec with a customer's part number is its own."""
+        return (f"({P} IS NULL OR {alias}.customer_org_id IS NULL"
+                f" OR {alias}.customer_org_id = {P})")

@@ -57,7 +57,7 @@ class EventSubscriptions:
             "SELECT coalesce(max(seq), 0) FROM domain_event")
         while True:
             who.check_unexpired()
-            batch = await events.read_after(db, last, org_id=who.scope.org_id, limit=BATCH)
+            batch = await events.read_after(db, last, scope=who.scope, limit=BATCH)
             for e in batch:
                 last = e.seq
                 yield DomainEvent.of(e)

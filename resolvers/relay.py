@@ -44,6 +44,12 @@ def from_global_id(gid: str) -> tuple[str, int]:
     return type_name, pk
 
 
+def exactly_one(id: str | None, other: str | None, other_name: str) -> None:
+    """Lookups take an `id` or a number, never both, never neither."""
+    if (id is None) == (other is None):
+        raise BadInput(f"give exactly one of `id` and `{other_name}`")
+
+
 def expect_id(gid: str, type_name: str) -> int:
     """The primary key in ``gid`` if it names a ``type_name``; else a BadInput."""
     found, pk = from_global_id(gid)

@@ -20,6 +20,7 @@ from resolvers.relay import (
     check_first,
     connection,
     decode_cursor,
+    exactly_one,
     expect_id,
 )
 
@@ -143,8 +144,7 @@ class ContractQueries:
         = None,
     ) -> Contract | None:
         await viewer(info)
-        if (id is None) == (number is None):
-            raise BadInput("give exactly one of `id` and `number`")
+        exactly_one(id, number, "number")
         if id is not None:
             found = await loaders(info).contract_by_id.load(expect_id(id, "Contract"))
         else:

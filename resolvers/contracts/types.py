@@ -14,7 +14,7 @@ from domain import contracts as domain
 from domain import production
 from resolvers.common import loaders
 from resolvers.parties import Organization, Site, SteelSpec
-from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
+from resolvers.relay import DEFAULT_PAGE, Connection, Node
 
 if TYPE_CHECKING:
     from resolvers.quality.types import Coil
@@ -184,13 +184,9 @@ class ContractLine(Node):
         after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
         = None,
     ) -> Connection[Annotated[Coil, strawberry.lazy("resolvers.quality.types")]]:
-        from resolvers.quality.types import Coil, with_certificates
+        from resolvers.quality.types import coil_page
 
-        check_first(first)
-        key = (self.pk, first + 1, after_id(after))
-        rows = await loaders(info).coil_page_by_line.load(key)
-        coils = await with_certificates(info, [Coil.of(c) for c in rows])
-        return connection([(c, [c.pk]) for c in coils], first, after is not None)
+        return await coil_page(info, loaders(info).coil_page_by_line, self.pk, first, after)
 
     @classmethod
     def of(cls, line: domain.ContractLine) -> ContractLine:

@@ -9,12 +9,7 @@ from strawberry.types import Info
 
 from resolvers.common import loaders, viewer
 from resolvers.quality.types import Coil, Heat
-from resolvers.relay import BadInput, expect_id
-
-
-def _one_of(id: str | None, number: str | None, what: str) -> None:
-    if (id is None) == (number is None):
-        raise BadInput(f"give exactly one of `id` and `{what}`")
+from resolvers.relay import exactly_one, expect_id
 
 
 @strawberry.type
@@ -27,7 +22,7 @@ class QualityQueries:
             description="Coil number as on its label.")] = None,
     ) -> Coil | None:
         await viewer(info)
-        _one_of(id, coil_number, "coilNumber")
+        exactly_one(id, coil_number, "coilNumber")
         if id is not None:
             found = await loaders(info).coil_by_id.load(expect_id(id, "Coil"))
         else:
@@ -45,7 +40,7 @@ class QualityQueries:
         = None,
     ) -> Heat | None:
         await viewer(info)
-        _one_of(id, heat_number, "heatNumber")
+        exactly_one(id, heat_number, "heatNumber")
         if id is not None:
             found = await loaders(info).heat_by_id.load(expect_id(id, "Heat"))
         else:

@@ -50,10 +50,7 @@ class Heat(Node):
         after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
         = None,
     ) -> Connection[Coil]:
-        check_first(first)
-        rows = await loaders(info).coil_page_by_heat.load((self.pk, first + 1, after_id(after)))
-        coils = await with_certificates(info, [Coil.of(c) for c in rows])
-        return connection([(c, [c.pk]) for c in coils], first, after is not None)
+        return await coil_page(info, loaders(info).coil_page_by_heat, self.pk, first, after)
 
     @classmethod
     def of(cls, h: material.Heat) -> Heat:
@@ -271,6 +268,16 @@ class Coil(Node):
 async def _certificate(info: Info[Any, Any], coil_pk: int) -> QualityCertificate | None:
     q = await loaders(info).certificate_by_coil.load(coil_pk)
     return QualityCertificate.of(q) if q else None
+
+
+async def coil_page(
+    info: Info[Any, Any], loader: Any, parent_pk: int, first: int, after: str | None
+) -> Connection[Coil]:
+    """A page of a parent's coils (a line's, a heat's), certificates handed down."""
+    check_first(first)
+    rows = await loader.load((parent_pk, first + 1, after_id(after)))
+    coils = await with_certificates(info, [Coil.of(c) for c in rows])
+    return connection([(c, [c.pk]) for c in coils], first, after is not None)
 
 
 async def with_certificates(info: Info[Any, Any], coils: list[Coil]) -> list[Coil]:
