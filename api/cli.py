@@ -69,6 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=7, metavar="S",
                       help="random seed; the same seed gives the same data (default: 7)")
 
+    command("ingest", _ingest, "Run the MQTT ingester.", INGEST_HELP)
+
+    devices = commands.add_parser(
+        "devices", help="Manage tracking devices and their broker logins.",
+        description=DEVICES_HELP, formatter_class=_formatter)
+    device_commands = devices.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    passwd = device_commands.add_parser(
+        "mosquitto-passwd", help="Write Mosquitto's password file from the device registry.",
+        description=PASSWD_HELP, formatter_class=_formatter)
+    passwd.set_defaults(command=_devices_passwd, name="devices mosquitto-passwd")
+    passwd.add_argument("--out", metavar="FILE",
+                        help="write the file here (replaced in one step); default: stdout")
+    add = device_commands.add_parser(
+        "add", help="Register a device and print its new broker password.",
+        description=ADD_HELP, formatter_class=_formatter)
+    add.set_defaults(command=_devices_add, name="devices add")
+    add.add_argument("code", help="device code: its MQTT user name and topic level")
+    add.add_argument("--kind", required=True, choices=("gps_unit", "ais_gateway", "scanner"))
+    add.add_argument("--vehicle", metavar="CODE", help="vehicle the device is on")
+    add.add_argument("--site", metavar="CODE", help="site a scanner is at")
+    add.add_argument("--owntracks", metavar="USER/DEVICE",
+                     help="for an OwnTracks app: the two topic levels it publishes under")
+
     token = command("token", _token, "Print a signed bearer token.", TOKEN_HELP)
     token.add_argument("--org", required=True, metavar="CODE",
                        help="organization code the token is scoped to, e.g. FAW-VW")
@@ -114,6 +137,29 @@ Signs with KEYLINK_JWT_SECRET, or KEYLINK_JWT_PRIVATE_KEY for RS256; when
 neither is set, with the secret `keylink dev` keeps in KEYLINK_STATE_DIR, so
 tokens work against a running `keylink dev`. Prints only the token, e.g.
   curl -H "Authorization: Bearer $(keylink token --org FAW-VW --role customer)" ..."""
+
+
+INGEST_HELP = """\
+Subscribes to the device topics through the shared group KEYLINK_INGEST_GROUP on
+MQTT_URL (mqtt://user:password@host:port) with a persistent session under
+KEYLINK_INGEST_CLIENT_ID, stores positions and scans in DATABASE_URL, and updates
+the live state in REDIS_URL (optional). Run several for more throughput; each
+needs its own client id (KEYLINK_INGEST_INSTANCE). A message is acknowledged only
+once stored or recorded as rejected. SIGTERM or Ctrl-C finishes the current
+batch and disconnects. Metrics: http://KEYLINK_HOST:KEYLINK_INGEST_METRICS_PORT/metrics."""
+
+DEVICES_HELP = """\
+Devices log in to the broker with their device code as user name; the registry
+keeps their password hashes in Mosquitto's format."""
+
+PASSWD_HELP = """\
+Writes every enabled device that has a password, and the ingesters' user with the
+password from MQTT_URL, in Mosquitto's password-file format. Point the broker's
+password_file at it and reload the broker (SIGHUP) after each change."""
+
+ADD_HELP = """\
+Adds a device to DATABASE_URL with a new random password, printed once (only its
+hash is kept). Run `keylink devices mosquitto-passwd` afterwards."""
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -201,6 +247,83 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in asdict(summary).items())
     print(f"loaded demo data: {counts}")
+    return 0
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from prometheus_client import start_http_server
+
+    from api import logs
+    from tracking.ingester import REGISTRY, run_ingester
+
+    _need_database(settings)
+    if not settings.mqtt_url:
+        raise UsageError("MQTT_URL is not set (mqtt://user:password@host:port)")
+    logs.configure(settings.log_level, settings.log_format)
+    if settings.ingest_metrics_port:
+        start_http_server(settings.ingest_metrics_port, addr=settings.host, registry=REGISTRY)
+
+    async def ingest() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_ingester(settings, stop=stop)
+
+    asyncio.run(ingest())
+    return 0
+
+
+def _devices_passwd(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from domain.db import Database
+    from tracking.devices import ingest_credentials, password_file, write_file
+
+    url = _need_database(settings)
+    ingest = ingest_credentials(settings.mqtt_url)
+    if ingest is None:
+        print("keylink devices: MQTT_URL names no user and password; the file has no "
+              "ingester login", file=sys.stderr)
+
+    async def render() -> str:
+        db = await Database.connect(url, min_size=1, max_size=1)
+        try:
+            return await password_file(db, ingest=ingest)
+        finally:
+            await db.close()
+
+    text = asyncio.run(render())
+    if args.out:
+        write_file(Path(args.out), text)
+        print(f"wrote {text.count(chr(10))} logins to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _devices_add(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.db import Database
+    from tracking.devices import DeviceError, add_device
+
+    url = _need_database(settings)
+
+    async def add() -> str:
+        db = await Database.connect(url, min_size=1, max_size=1)
+        try:
+            return await add_device(db, args.code, kind=args.kind, vehicle=args.vehicle,
+                                    site=args.site, owntracks_id=args.owntracks)
+        finally:
+            await db.close()
+
+    try:
+        password = asyncio.run(add())
+    except DeviceError as exc:
+        print(f"keylink devices add: {exc}", file=sys.stderr)
+        return 1
+    print(f"added {args.code}; its broker password (shown only now): {password}")
     return 0
 
 

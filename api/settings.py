@@ -79,6 +79,40 @@ class Settings:
         "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")
     migrations_dir: Path = _setting(
         "KEYLINK_MIGRATIONS_DIR", _DEFAULT_MIGRATIONS, "Folder of SQL migrations.")
+    ingest_client_id: str = _setting(
+        "KEYLINK_INGEST_CLIENT_ID", "keylink-ingest-{hostname}-{n}",
+        "MQTT client id of an ingester; `{hostname}` and `{n}` (KEYLINK_INGEST_INSTANCE) are "
+        "filled in. Keep it stable across restarts: the broker keeps the messages that arrive "
+        "while the ingester is down in the session of this id.")
+    ingest_instance: int = _setting(
+        "KEYLINK_INGEST_INSTANCE", 0,
+        "Number of this ingester among those on one host, for `{n}` in the client id.")
+    ingest_group: str = _setting(
+        "KEYLINK_INGEST_GROUP", "keylink-ingest",
+        "MQTT shared-subscription group: the broker hands each message to one ingester of "
+        "the group.")
+    ingest_batch_size: int = _setting(
+        "KEYLINK_INGEST_BATCH_SIZE", 500,
+        "Most messages an ingester commits in one transaction; keep it under the broker's "
+        "`max_inflight_messages` (1000), which caps the unacknowledged messages it is sent.")
+    ingest_batch_ms: int = _setting(
+        "KEYLINK_INGEST_BATCH_MS", 100,
+        "Longest an ingester waits to fill a batch before committing what it has, in ms.")
+    ingest_session_expiry_s: int = _setting(
+        "KEYLINK_INGEST_SESSION_EXPIRY_S", 86400,
+        "How long the broker keeps an ingester's session (and queues its messages) after it "
+        "disconnects, in seconds.")
+    ingest_metrics_port: int = _setting(
+        "KEYLINK_INGEST_METRICS_PORT", 9108,
+        "Port on which `keylink ingest` serves Prometheus metrics at /metrics; 0 turns it off. "
+        "Under `keylink dev` the ingester's metrics are in the API's /metrics.")
+    registry_refresh_s: int = _setting(
+        "KEYLINK_REGISTRY_REFRESH_S", 60,
+        "How often an ingester reloads the device registry, in seconds; an unknown device is "
+        "also looked up when it first publishes.")
+    position_retention_days: int = _setting(
+        "KEYLINK_POSITION_RETENTION_DAYS", 400,
+        "Days of positions kept; an ingester drops older daily partitions once an hour.")
 
     @property
     def development(self) -> bool:
@@ -106,6 +140,12 @@ class Settings:
             raise SettingsError("KEYLINK_JWT_SECRET must be at least 32 characters long")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
             raise SettingsError("KEYLINK_DB_POOL_MIN must be >= 1 and <= KEYLINK_DB_POOL_MAX")
+        for env, value in (("KEYLINK_INGEST_BATCH_SIZE", self.ingest_batch_size),
+                           ("KEYLINK_INGEST_BATCH_MS", self.ingest_batch_ms),
+                           ("KEYLINK_POSITION_RETENTION_DAYS", self.position_retention_days),
+                           ("KEYLINK_REGISTRY_REFRESH_S", self.registry_refresh_s)):
+            if value < 1:
+                raise SettingsError(f"{env} must be a positive integer")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -1,0 +1,320 @@
+"""The MQTT ingester: messages in from the broker, through the pipeline, acknowledged.
+
+paho-mqtt runs its network loop on a thread of its own and hands each message to the
+asyncio loop through a queue; the loop takes batches (up to ``KEYLINK_INGEST_BATCH_SIZE``
+messages or ``KEYLINK_INGEST_BATCH_MS``), runs each through ``tracking.pipeline`` and
+acknowledges its messages only once the batch has committed. An unacknowledged message
+stays the broker's: the session is persistent (clean start off, a session expiry), so
+whatever was in flight when the ingester died or lost its connection is delivered again
+to the same client id, and the pipeline stores it once.
+
+Several ingesters share the load through one shared subscription group. A database
+that is away is waited out, retrying the same batch with backoff and acknowledging
+nothing meanwhile. SIGTERM (``stop``) ends the intake, finishes and acknowledges what
+was already received, and disconnects cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from domain.db import Database
+from tracking import live as live_state
+from tracking import topics
+from tracking.detect import Detector
+from tracking.model import Message
+from tracking.pipeline import DETECTION_ERRORS, MESSAGES, BatchResult, Pipeline, is_transient
+from tracking.registry import LatestFixes, Registry
+from tracking.store import Partitions, drop_old_positions, latest_positions
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+
+log = logging.getLogger("keylink.tracking.ingester")
+
+BATCH_SECONDS = Histogram(
+    "keylink_ingest_batch_seconds", "Time to store one batch, from its first message.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=None,
+)
+DATABASE_RETRIES = Counter(
+    "keylink_ingest_retries_total", "Batches retried because the database was away.",
+    registry=None,
+)
+COLLECTORS = (MESSAGES, DETECTION_ERRORS, live_state.LIVE_ERRORS, BATCH_SECONDS,
+              DATABASE_RETRIES)
+REGISTRY = CollectorRegistry(auto_describe=True)
+for _collector in COLLECTORS:
+    REGISTRY.register(_collector)
+
+MAINTENANCE_SECONDS = 3600
+# After a stop request, how long a batch may still wait for the database before the
+# ingester gives up on it (unacknowledged, so the broker delivers it again later).
+STOP_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    message: Message
+    generation: int  # which connection it came on: only that one can acknowledge it
+
+
+class MqttSource:
+    """The broker connection, its network thread, and acknowledgements."""
+
+    def __init__(self, settings: Settings, loop: asyncio.AbstractEventLoop,
+                 queue: asyncio.Queue[Delivery]) -> None:
+        url = urlsplit(settings.mqtt_url or "mqtt://127.0.0.1:1883")
+        self.host, self.port = url.hostname or "127.0.0.1", url.port or 1883
+        self.client_id = client_id(settings)
+        self._group = settings.ingest_group
+        self._expiry = settings.ingest_session_expiry_s
+        self._receive_maximum = min(65535, 2 * settings.ingest_batch_size)
+        self._loop = loop
+        self._queue = queue
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._accepting = True
+        self.subscribed = threading.Event()
+        self.disconnected = threading.Event()
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                        protocol=mqtt.MQTTv5, manual_ack=True)
+        if url.username:
+            c.username_pw_set(unquote(url.username), unquote(url.password or "") or None)
+        if url.scheme == "mqtts":
+            c.tls_set()
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.on_connect = self._on_connect
+        c.on_subscribe = lambda *_: self.subscribed.set()
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self.client = c
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        # Without an expiry an MQTT 5 session ends with its connection, and with it the
+        # messages queued for an ingester that is restarting.
+        props.SessionExpiryInterval = self._expiry
+        props.ReceiveMaximum = self._receive_maximum
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False,
+                                  properties=props)
+        self.client.loop_start()
+
+    def ack(self, deliveries: list[Delivery]) -> None:
+        with self._lock:
+            for d in deliveries:
+                # A message from an earlier connection is being delivered again on this
+                # one: that copy is acknowledged when it is processed. Acknowledging its
+                # packet id now could acknowledge another message that reuses the id.
+                if d.generation == self._generation:
+                    self.client.ack(d.message.mid, 1)
+
+    def stop_intake(self) -> None:
+        """Messages that still arrive are left unacknowledged for the next run."""
+        self._accepting = False
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.stop_intake()
+        self.client.disconnect()  # queued after the last acknowledgements, so sent after them
+        self.disconnected.wait(timeout)
+        self.client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: mqtt.ConnectFlags,
+                    reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("broker %s:%d refused the connection: %s", self.host, self.port, reason)
+            return
+        with self._lock:
+            self._generation += 1
+        self.disconnected.clear()
+        log.info("connected to %s:%d as %s (session %s)", self.host, self.port, self.client_id,
+                 "resumed" if flags.session_present else "new")
+        options = SubscribeOptions(qos=1)
+        client.subscribe([(topics.shared(self._group, f), options) for f in topics.SUBSCRIPTIONS])
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        with self._lock:
+            self._generation += 1
+        self.disconnected.set()
+        if self._accepting:
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if not self._accepting:
+            return
+        delivery = Delivery(Message(msg.topic, bytes(msg.payload), msg.mid, datetime.now(UTC)),
+                            self._generation)
+        with contextlib.suppress(RuntimeError):  # the loop is closing: redelivered later
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+
+
+def client_id(settings: Settings) -> str:
+    return (settings.ingest_client_id.replace("{hostname}", socket.gethostname())
+            .replace("{n}", str(settings.ingest_instance)))
+
+
+class Ingester:
+    def __init__(self, settings: Settings, pipeline: Pipeline, live: live_state.Live,
+                 queue: asyncio.Queue[Delivery], source: MqttSource) -> None:
+        self._batch_size = settings.ingest_batch_size
+        self._batch_seconds = settings.ingest_batch_ms / 1000
+        self._pipeline = pipeline
+        self._live = live
+        self._queue = queue
+        self._source = source
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batch = await self._next_batch(stop)
+            if batch:
+                await self._handle(batch, stop)
+            elif self._live.pending:
+                await self._live.publish()
+        self._source.stop_intake()
+        # What was received before the stop is finished too: it is in flight to this
+        # session, and would otherwise wait for this client id to come back.
+        while not self._queue.empty():
+            batch = [self._queue.get_nowait()
+                     for _ in range(min(self._batch_size, self._queue.qsize()))]
+            if not await self._handle(batch, stop):
+                break
+
+    async def _next_batch(self, stop: asyncio.Event) -> list[Delivery]:
+        first = await _get(self._queue, stop, within=1.0)
+        if first is None:
+            return []
+        batch = [first]
+        deadline = asyncio.get_running_loop().time() + self._batch_seconds
+        while len(batch) < self._batch_size:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - asyncio.get_running_loop().time()
+            item = await _get(self._queue, stop, within=remaining) if remaining > 0 else None
+            if item is None:
+                break
+            batch.append(item)
+        return batch
+
+    async def _handle(self, batch: list[Delivery], stop: asyncio.Event) -> bool:
+        started = asyncio.get_running_loop().time()
+        result = await self._process(batch, stop)
+        if result is None:
+            return False
+        self._source.ack(batch)
+        BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
+        await self._live.publish(result.positions, result.events)
+        return True
+
+    async def _process(self, batch: list[Delivery], stop: asyncio.Event) -> BatchResult | None:
+        messages = [d.message for d in batch]
+        delay, gave_up_at = 0.2, None
+        while True:
+            try:
+                return await self._pipeline.process(messages)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                DATABASE_RETRIES.inc()
+                log.warning("database unavailable (%s); retrying %d messages in %.1fs",
+                            exc, len(messages), delay)
+            if stop.is_set():
+                loop_time = asyncio.get_running_loop().time()
+                gave_up_at = gave_up_at or loop_time + STOP_GRACE_SECONDS
+                if loop_time >= gave_up_at:
+                    log.error("stopping with %d messages unstored; the broker keeps them",
+                              len(messages))
+                    return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _get(queue: asyncio.Queue[Delivery], stop: asyncio.Event,
+               within: float) -> Delivery | None:
+    if not queue.empty():
+        return queue.get_nowait()
+    getter = asyncio.ensure_future(queue.get())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({getter, stopper}, timeout=within,
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not getter.done():
+            getter.cancel()
+    if getter.done() and not getter.cancelled():
+        return getter.result()
+    return None
+
+
+async def _maintain(db: Database, partitions: Partitions, keep_days: int) -> None:
+    """Once an hour: partitions for the days ahead, and the retention period applied."""
+    while True:
+        try:
+            await partitions.ensure_ahead(db)
+            dropped = await drop_old_positions(db, keep_days)
+            if dropped:
+                log.info("dropped %d position partitions older than %d days", dropped, keep_days)
+        except Exception:
+            log.warning("position partition upkeep failed; trying again in an hour",
+                        exc_info=True)
+        await asyncio.sleep(MAINTENANCE_SECONDS)
+
+
+async def _connect_database(url: str, stop: asyncio.Event) -> Database | None:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await Database.connect(url, min_size=1, max_size=4)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 5.0)
+    return None
+
+
+async def run_ingester(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Ingest until ``stop`` is set (or the task is cancelled)."""
+    if not settings.database_url:
+        raise ValueError("the ingester needs DATABASE_URL")
+    stop = stop or asyncio.Event()
+    db = await _connect_database(settings.database_url, stop)
+    if db is None:
+        return
+    redis = live_state.connect(settings.redis_url) if settings.redis_url else None
+    live = live_state.Live(redis)
+    registry = Registry(db, refresh_seconds=settings.registry_refresh_s)
+    latest = LatestFixes(live.latest_fixes, lambda ids: latest_positions(db, ids))
+    partitions = Partitions(settings.position_retention_days)
+    pipeline = Pipeline(db, registry, Detector(), latest, partitions)
+    queue: asyncio.Queue[Delivery] = asyncio.Queue()
+    source = MqttSource(settings, asyncio.get_running_loop(), queue)
+    maintenance = asyncio.create_task(
+        _maintain(db, partitions, settings.position_retention_days))
+    try:
+        source.start()
+        await Ingester(settings, pipeline, live, queue, source).run(stop)
+    finally:
+        maintenance.cancel()
+        await asyncio.gather(maintenance, return_exceptions=True)
+        await asyncio.to_thread(source.close)
+        if redis is not None:
+            await redis.aclose()
+        await db.close()

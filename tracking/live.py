@@ -1,0 +1,257 @@
+"""Live state in Redis: where every vehicle is now, and a feed of what just happened.
+
+Written by the ingester after a batch is committed and acknowledged; read by the
+GraphQL subscriptions of any API replica.
+
+Keys
+  ``vehicle:{id}:latest``  hash; field ``position`` is the vehicle's newest position
+                           message (JSON, below), field ``fix_ms`` its fix time in epoch
+                           milliseconds. Only a newer fix replaces it: a late, out-of-order
+                           fix is stored and published but never moves the marker back.
+  ``vehicles:geo``         GEO set of every vehicle's newest position, member = vehicle id.
+
+Channels (PUBLISH, JSON text)
+  ``vehicles``             every accepted position and every detected event (staff view)
+  ``shipment:{id}``        positions of the vehicle carrying the shipment, and its events
+  ``org:{id}``             the same for each customer organization the shipment carries
+                           coils for (``shipment_customer``)
+
+Position message::
+
+    {"type": "position", "vehicle_id": 7, "device_id": 3, "shipment_ids": [12],
+     "fix_time": "2026-11-25T08:00:00+00:00", "lat": 31.4, "lon": 121.5,
+     "speed_kmh": 62.5, "heading": 270.0, "accuracy_m": 8.0, "source": "native",
+     "out_of_order": false, "latest": true}
+
+``latest`` is false when a newer fix of the vehicle was already live (the message is
+history, not the vehicle's position now). Event message::
+
+    {"type": "event", "kind": "arrived", "shipment_id": 12, "leg_id": 31,
+     "vehicle_id": 7, "occurred_at": "2026-11-25T09:10:00+00:00", "details": {...}}
+
+Redis being away never holds up storage: a failed update is counted in
+``keylink_live_errors_total`` and kept (the newest position per vehicle, and the
+events) to be sent when Redis answers again; until then no attempt is made more often
+than every ``retry_seconds``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from prometheus_client import Counter
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from tracking.model import Fix, Source
+
+log = logging.getLogger("keylink.tracking.live")
+
+LIVE_ERRORS = Counter(
+    "keylink_live_errors_total", "Live-state updates to Redis that failed (retried later).",
+    registry=None,
+)
+
+GEO_KEY = "vehicles:geo"
+ALL_CHANNEL = "vehicles"
+# Redis GEO accepts latitudes within the Web Mercator square only.
+_GEO_MAX_LAT = 85.05112878
+
+# Replaces the stored position only when the new fix is newer, so two ingesters (or a
+# late fix) cannot move a vehicle back. One key per script keeps it Redis Cluster safe.
+_SET_IF_NEWER = """
+local cur = redis.call('HGET', KEYS[1], 'fix_ms')
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'fix_ms', ARGV[1], 'position', ARGV[2])
+return 1
+"""
+
+
+def latest_key(vehicle_id: int) -> str:
+    return f"vehicle:{vehicle_id}:latest"
+
+
+def shipment_channel(shipment_id: int) -> str:
+    return f"shipment:{shipment_id}"
+
+
+def org_channel(org_id: int) -> str:
+    return f"org:{org_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LivePosition:
+    vehicle_id: int
+    device_id: int
+    fix: Fix
+    out_of_order: bool
+    shipment_ids: tuple[int, ...] = ()
+    org_ids: tuple[int, ...] = ()
+
+    def message(self, *, latest: bool) -> dict[str, Any]:
+        f = self.fix
+        return {
+            "type": "position", "vehicle_id": self.vehicle_id, "device_id": self.device_id,
+            "shipment_ids": list(self.shipment_ids), "fix_time": f.fix_time.isoformat(),
+            "lat": f.latitude, "lon": f.longitude, "speed_kmh": f.speed_kmh,
+            "heading": f.heading, "accuracy_m": f.accuracy_m, "source": f.source.value,
+            "out_of_order": self.out_of_order, "latest": latest,
+        }
+
+    def channels(self) -> list[str]:
+        return [ALL_CHANNEL, *map(shipment_channel, self.shipment_ids),
+                *map(org_channel, self.org_ids)]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    kind: str
+    shipment_id: int | None
+    leg_id: int | None
+    vehicle_id: int | None
+    occurred_at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
+    org_ids: tuple[int, ...] = ()
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "type": "event", "kind": self.kind, "shipment_id": self.shipment_id,
+            "leg_id": self.leg_id, "vehicle_id": self.vehicle_id,
+            "occurred_at": self.occurred_at.isoformat(), "details": self.details,
+        }
+
+    def channels(self) -> list[str]:
+        shipment = [] if self.shipment_id is None else [shipment_channel(self.shipment_id)]
+        return [ALL_CHANNEL, *shipment, *map(org_channel, self.org_ids)]
+
+
+def connect(url: str) -> aioredis.Redis:
+    """A client that fails fast: a live update must never stall the ingester for long.
+    One immediate retry lets a pooled connection broken by a Redis restart reconnect."""
+    client: aioredis.Redis = aioredis.Redis.from_url(
+        url, socket_timeout=2.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 1),
+    )
+    return client
+
+
+class Live:
+    def __init__(
+        self, client: aioredis.Redis | None, *, retry_seconds: float = 2.0,
+        max_pending_events: int = 10_000,
+    ) -> None:
+        self._redis = client
+        self._script = None if client is None else client.register_script(_SET_IF_NEWER)
+        self._retry_seconds = retry_seconds
+        self._not_before = 0.0
+        # What failed to reach Redis: the newest position per vehicle, and the events.
+        self._positions: dict[int, LivePosition] = {}
+        self._events: collections.deque[LiveEvent] = collections.deque(maxlen=max_pending_events)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._positions or self._events)
+
+    async def publish(
+        self, positions: Iterable[LivePosition] = (), events: Iterable[LiveEvent] = ()
+    ) -> bool:
+        """Update the live state; never raises. False when Redis did not take it (kept
+        for a later call)."""
+        if self._redis is None:
+            return True
+        fresh = list(positions)
+        backlog = list(self._positions.values())
+        queued = [*self._events, *events]
+        self._positions.clear()
+        self._events.clear()
+        try:
+            if time.monotonic() < self._not_before:
+                raise _Deferred
+            await self._send([*backlog, *fresh], queued)
+            return True
+        except Exception as exc:
+            if not isinstance(exc, _Deferred):
+                LIVE_ERRORS.inc()
+                self._not_before = time.monotonic() + self._retry_seconds
+                log.warning("live state update failed; retrying in %.0fs: %s",
+                            self._retry_seconds, exc)
+            for p in [*backlog, *fresh]:
+                self._keep(p)
+            self._events.extend(queued)
+            return False
+
+    async def latest_fixes(self, vehicle_ids: Iterable[int]) -> dict[int, Fix]:
+        """The live position of each vehicle Redis knows; empty when it is away."""
+        ids = list(vehicle_ids)
+        if self._redis is None or not ids or time.monotonic() < self._not_before:
+            return {}
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for vehicle_id in ids:
+                    pipe.hget(latest_key(vehicle_id), "position")
+                values = await pipe.execute()
+        except Exception as exc:
+            LIVE_ERRORS.inc()
+            self._not_before = time.monotonic() + self._retry_seconds
+            log.warning("reading live positions failed: %s", exc)
+            return {}
+        return {vid: _fix(json.loads(v)) for vid, v in zip(ids, values, strict=True) if v}
+
+    async def _send(self, positions: list[LivePosition], events: list[LiveEvent]) -> None:
+        assert self._redis is not None and self._script is not None
+        newest: dict[int, LivePosition] = {}
+        for p in positions:
+            if p.vehicle_id not in newest or p.fix.fix_time > newest[p.vehicle_id].fix.fix_time:
+                newest[p.vehicle_id] = p
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for p in newest.values():
+                await self._script(
+                    keys=[latest_key(p.vehicle_id)],
+                    args=[_ms(p.fix.fix_time), json.dumps(p.message(latest=True))],
+                    client=pipe,
+                )
+            moved = await pipe.execute()
+        live = {p.vehicle_id: p for p, ok in zip(newest.values(), moved, strict=True) if ok}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for p in live.values():
+                if abs(p.fix.latitude) <= _GEO_MAX_LAT:
+                    pipe.geoadd(GEO_KEY, (p.fix.longitude, p.fix.latitude, str(p.vehicle_id)))
+            for p in positions:
+                text = json.dumps(p.message(latest=live.get(p.vehicle_id) is p))
+                for channel in p.channels():
+                    pipe.publish(channel, text)
+            for e in events:
+                text = json.dumps(e.message(), default=str)
+                for channel in e.channels():
+                    pipe.publish(channel, text)
+            await pipe.execute()
+
+    def _keep(self, p: LivePosition) -> None:
+        kept = self._positions.get(p.vehicle_id)
+        if kept is None or p.fix.fix_time > kept.fix.fix_time:
+            # Replayed later, it is news of where the vehicle is, not of a new fix.
+            self._positions[p.vehicle_id] = replace(p)
+
+
+class _Deferred(Exception):
+    """Redis failed a moment ago; do not wait on it again yet."""
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _fix(m: dict[str, Any]) -> Fix:
+    return Fix(
+        device="", fix_time=datetime.fromisoformat(m["fix_time"]).astimezone(UTC),
+        latitude=m["lat"], longitude=m["lon"], speed_kmh=m.get("speed_kmh"),
+        heading=m.get("heading"), accuracy_m=m.get("accuracy_m"),
+        source=Source(m.get("source", "native")),
+    )

@@ -1,0 +1,343 @@
+"""The ingest pipeline, in order, for one batch of MQTT messages:
+
+1. decode       topic + payload -> readings (fixes, scans, vessel data), or a rejection
+2. resolve      the device, its vehicle and mode, the scan's site, from the registry
+3. filter       each fix against its vehicle's latest accepted fix (earlier ones of the
+                same batch count)
+4. store        one transaction: positions and scans (idempotent), vessel data, the
+                rejected messages with their reasons
+5. detect       on the rows that are new only, in a savepoint: a detector failure is
+                logged and loses no data; a duplicate fires nothing
+6. commit       then, and only then, the caller acknowledges every message of the batch
+                and publishes ``BatchResult.positions`` / ``.events`` to the live state
+
+Every message ends stored, duplicate (stored before), partial (some readings rejected),
+rejected with a reason, or ignored (valid, nothing to keep); each outcome is counted in
+``keylink_ingest_messages_total``. A database that is away raises (see ``is_transient``)
+so that the caller retries the batch and acknowledges nothing; a batch the database
+refuses for its data is split, and a single message it still refuses is rejected.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import asyncpg
+from prometheus_client import Counter
+
+from domain.db import Database, Transaction
+from tracking import decoders, topics
+from tracking.detect import DetectedEvent, StoredFix, StoredScan
+from tracking.filters import FilterLimits, check_fix, is_out_of_order
+from tracking.live import LiveEvent, LivePosition
+from tracking.model import Fix, Message, Mode, Reason, Rejection, Scan, Source, VoyageData
+from tracking.registry import Device, LatestFixes, Registry
+from tracking.store import (
+    Partitions,
+    PositionRow,
+    RejectedRow,
+    ScanRow,
+    insert_positions,
+    insert_rejections,
+    insert_scans,
+    serving_shipments,
+    shipment_customers,
+    update_vessels,
+)
+
+log = logging.getLogger("keylink.tracking.pipeline")
+
+MESSAGES = Counter(
+    "keylink_ingest_messages_total", "MQTT messages ingested, by outcome and reason.",
+    ["outcome", "reason"], registry=None,
+)
+DETECTION_ERRORS = Counter(
+    "keylink_detection_errors_total", "Batches whose detection failed (their data was kept).",
+    registry=None,
+)
+
+
+class Outcome(enum.StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # everything it carries was stored before (a redelivery)
+    PARTIAL = "partial"  # stored, but some of its readings were rejected
+    REJECTED = "rejected"
+    IGNORED = "ignored"  # valid, with nothing to keep (e.g. an OwnTracks status)
+
+
+class Detecting(Protocol):
+    async def on_fixes(self, tx: Transaction, fixes: list[StoredFix]) -> list[DetectedEvent]: ...
+    async def on_scans(self, tx: Transaction, scans: list[StoredScan]) -> list[DetectedEvent]: ...
+
+
+@dataclass(slots=True)
+class _Item:
+    """One message on its way through the stages."""
+
+    message: Message
+    device_code: str | None
+    readings: int = 0
+    fixes: list[tuple[PositionRow, Mode]] = field(default_factory=list)
+    positions: list[tuple[PositionRow, bool]] = field(default_factory=list)  # out of order?
+    scans: list[ScanRow] = field(default_factory=list)
+    voyages: list[VoyageData] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def rejected_row(self) -> RejectedRow:
+        first = self.rejections[0]
+        detail = "; ".join(str(r) for r in self.rejections[:5])
+        if self.readings > 1:
+            detail += f" ({len(self.rejections)} of {self.readings} readings rejected)"
+        m = self.message
+        return RejectedRow(m.topic, m.payload, m.received_at, first.reason.value, detail,
+                           self.device_code)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    outcomes: list[tuple[Outcome, str]] = field(default_factory=list)  # per message, in order
+    positions: list[LivePosition] = field(default_factory=list)
+    events: list[LiveEvent] = field(default_factory=list)
+
+    def extend(self, other: BatchResult) -> None:
+        self.outcomes += other.outcomes
+        self.positions += other.positions
+        self.events += other.events
+
+
+class Pipeline:
+    def __init__(
+        self, db: Database, registry: Registry, detector: Detecting, latest: LatestFixes,
+        partitions: Partitions, *, limits: FilterLimits | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._detector = detector
+        self._latest = latest
+        self._partitions = partitions
+        self._limits = limits or FilterLimits()
+        self._clock = clock
+
+    async def process(self, messages: list[Message]) -> BatchResult:
+        """Run the batch through every stage and commit it. Raises only when the
+        database is unreachable (``is_transient``): then nothing is committed."""
+        try:
+            return await self._process(messages)
+        except Exception as exc:
+            if is_transient(exc) or not isinstance(exc, asyncpg.PostgresError):
+                raise
+            if len(messages) > 1:
+                log.warning("batch of %d refused by the database (%s); storing one by one",
+                            len(messages), exc)
+                result = BatchResult()
+                for m in messages:
+                    result.extend(await self.process([m]))
+                return result
+            return await self._refuse(messages[0], exc)
+
+    async def _process(self, messages: list[Message]) -> BatchResult:
+        await self._registry.refresh_if_due()
+        items = [await self._resolve(m) for m in messages]
+        latest = await self._filter(items)
+        rows = [row for item in items for row, _ in item.positions]
+        await self._partitions.ensure(self._db, {r.fix.fix_time.date() for r in rows})
+        async with self._db.transaction() as tx:
+            new_keys = await insert_positions(tx, rows)
+            new_scans = await insert_scans(tx, [s for item in items for s in item.scans])
+            await update_vessels(tx, [v for item in items for v in item.voyages])
+            await insert_rejections(tx, [item.rejected_row() for item in items if item.rejections])
+            fixes = sorted(
+                (StoredFix(row.vehicle_id, row.device_id, row.fix, ooo)
+                 for item in items for row, ooo in item.positions if row.key in new_keys),
+                key=lambda f: f.fix.fix_time)
+            scans = [StoredScan(s.scan_id, s.row.device_id, s.row.scan, s.coil_id,
+                                s.row.site_id, s.row.vehicle_id) for s in new_scans]
+            events = await self._detect(tx, fixes, scans)
+            result = await _live_result(tx, fixes, events)
+        self._latest.update(latest)
+        new_scan_keys = {s.row.key for s in new_scans}
+        for item in items:
+            outcome, reason = _outcome(item, new_keys, new_scan_keys)
+            MESSAGES.labels(outcome=outcome.value, reason=reason).inc()
+            result.outcomes.append((outcome, reason))
+        return result
+
+    async def _resolve(self, message: Message) -> _Item:
+        item = _Item(message, _device_code(message.topic))
+        try:
+            readings = decoders.decode(message.topic, message.payload, message.received_at)
+        except Rejection as r:
+            item.rejections.append(r)
+            return item
+        except Exception as exc:  # a decoder bug must not stop the pipeline
+            log.exception("decoder failed on %s", message.topic)
+            item.rejections.append(Rejection(Reason.MALFORMED, f"decoder error: {exc!r}"))
+            return item
+        item.readings = len(readings)
+        for reading in readings:
+            try:
+                if isinstance(reading, Fix):
+                    item.fixes.append(await self._resolve_fix(reading, message.received_at))
+                elif isinstance(reading, Scan):
+                    item.scans.append(await self._resolve_scan(reading, message.received_at))
+                else:
+                    item.voyages.append(await self._resolve_voyage(reading))
+            except Rejection as r:
+                item.rejections.append(r)
+        return item
+
+    async def _resolve_fix(self, fix: Fix, received_at: datetime) -> tuple[PositionRow, Mode]:
+        if fix.source is Source.AIS:
+            device = _usable(await self._registry.device(fix.device), fix.device, "ais_gateway")
+            if fix.mmsi is None:
+                raise Rejection(Reason.MALFORMED, "AIS position without an MMSI")
+            vessel = await self._registry.vessel(fix.mmsi)
+            if vessel is None:
+                raise Rejection(Reason.UNKNOWN_DEVICE, f"no vessel with MMSI {fix.mmsi}")
+            return PositionRow(device.id, vessel.id, fix, received_at), vessel.mode
+        found = (await self._registry.owntracks(fix.device) if fix.source is Source.OWNTRACKS
+                 else await self._registry.device(fix.device))
+        device = _usable(found, fix.device, "gps_unit")
+        vehicle = (None if device.vehicle_id is None
+                   else await self._registry.vehicle(device.vehicle_id))
+        if vehicle is None:
+            raise Rejection(Reason.UNBOUND_DEVICE, f"{fix.device} is bound to no vehicle")
+        return PositionRow(device.id, vehicle.id, fix, received_at), vehicle.mode
+
+    async def _resolve_scan(self, scan: Scan, received_at: datetime) -> ScanRow:
+        device = _usable(await self._registry.device(scan.device), scan.device, "scanner")
+        site_id = device.site_id
+        if scan.site_code:
+            site_id = await self._registry.site(scan.site_code)
+            if site_id is None:
+                raise Rejection(Reason.UNKNOWN_SITE, f"no site {scan.site_code!r}")
+        return ScanRow(device.id, scan, site_id, device.vehicle_id, received_at)
+
+    async def _resolve_voyage(self, voyage: VoyageData) -> VoyageData:
+        _usable(await self._registry.device(voyage.device), voyage.device, "ais_gateway")
+        if await self._registry.vessel(voyage.mmsi) is None:
+            raise Rejection(Reason.UNKNOWN_DEVICE, f"no vessel with MMSI {voyage.mmsi}")
+        return voyage
+
+    async def _filter(self, items: list[_Item]) -> dict[int, Fix]:
+        """Check each fix; returns the vehicles' latest fixes as they will be once the
+        batch commits (the cache is updated only then: a batch may be retried)."""
+        await self._latest.warm({row.vehicle_id for item in items for row, _ in item.fixes})
+        now = self._clock()
+        latest: dict[int, Fix] = {}
+        for item in items:
+            for row, mode in item.fixes:
+                previous = latest.get(row.vehicle_id) or self._latest.get(row.vehicle_id)
+                # The same fix again (a redelivery) is no evidence of a jump.
+                same = previous is not None and previous.fix_time == row.fix.fix_time
+                try:
+                    check_fix(row.fix, now=now, previous=None if same else previous, mode=mode,
+                              limits=self._limits)
+                except Rejection as r:
+                    item.rejections.append(r)
+                    continue
+                item.positions.append((row, is_out_of_order(row.fix, previous)))
+                if previous is None or row.fix.fix_time > previous.fix_time:
+                    latest[row.vehicle_id] = row.fix
+        return latest
+
+    async def _detect(
+        self, tx: Transaction, fixes: list[StoredFix], scans: list[StoredScan]
+    ) -> list[DetectedEvent]:
+        if not (fixes or scans):
+            return []
+        try:
+            async with tx.connection.transaction():  # a savepoint
+                events = await self._detector.on_fixes(tx, fixes) if fixes else []
+                if scans:
+                    events += await self._detector.on_scans(tx, scans)
+                return events
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            DETECTION_ERRORS.inc()
+            log.exception("detection failed for %d fixes and %d scans; they are stored",
+                          len(fixes), len(scans))
+            return []
+
+    async def _refuse(self, message: Message, exc: Exception) -> BatchResult:
+        """A message the database will not store is recorded as rejected, so that it is
+        acknowledged instead of blocking every batch after it."""
+        log.error("message on %s refused by the database: %s", message.topic, exc)
+        item = _Item(message, _device_code(message.topic),
+                     rejections=[Rejection(Reason.MALFORMED, f"not storable: {exc}")])
+        async with self._db.transaction() as tx:
+            await insert_rejections(tx, [item.rejected_row()])
+        MESSAGES.labels(outcome=Outcome.REJECTED.value, reason=Reason.MALFORMED.value).inc()
+        return BatchResult(outcomes=[(Outcome.REJECTED, Reason.MALFORMED.value)])
+
+
+_TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")  # connection, rollback, resources, shutdown
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the same batch later may succeed (the database is away, restarting,
+    or out of connections) rather than the data being at fault."""
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(getattr(exc, "sqlstate", "") or "")[:2] in _TRANSIENT_CLASSES
+    return False
+
+
+def _usable(device: Device | None, name: str, kind: str) -> Device:
+    if device is None:
+        raise Rejection(Reason.UNKNOWN_DEVICE, f"no device {name!r}")
+    if not device.enabled:
+        raise Rejection(Reason.DISABLED_DEVICE, f"{name} is disabled")
+    if device.kind != kind:
+        raise Rejection(Reason.WRONG_DEVICE_KIND, f"{name} is a {device.kind}, not a {kind}")
+    return device
+
+
+def _device_code(topic: str) -> str | None:
+    try:
+        return topics.parse(topic)[1]
+    except Exception:
+        return None
+
+
+def _outcome(
+    item: _Item, new_keys: set[tuple[int, datetime]], new_scans: set[tuple[int, datetime, str]]
+) -> tuple[Outcome, str]:
+    kept = item.positions or item.scans or item.voyages
+    if item.rejections:
+        reason = item.rejections[0].reason.value
+        return (Outcome.PARTIAL if kept else Outcome.REJECTED), reason
+    if not kept:
+        return Outcome.IGNORED, "no_readings"
+    fresh = (item.voyages or any(row.key in new_keys for row, _ in item.positions)
+             or any(s.key in new_scans for s in item.scans))
+    return (Outcome.STORED if fresh else Outcome.DUPLICATE), ""
+
+
+async def _live_result(
+    tx: Transaction, fixes: list[StoredFix], events: list[DetectedEvent]
+) -> BatchResult:
+    """Who is to hear of the batch: the shipments each vehicle carries and their
+    customers, read in the batch's transaction (after detection changed leg states)."""
+    serving = await serving_shipments(tx, {f.vehicle_id for f in fixes})
+    orgs = await shipment_customers(tx, {e.shipment_id for e in events if e.shipment_id})
+    result = BatchResult()
+    for f in fixes:
+        routes = serving.get(f.vehicle_id, [])
+        result.positions.append(LivePosition(
+            f.vehicle_id, f.device_id, f.fix, f.out_of_order,
+            shipment_ids=tuple(s for s, _ in routes),
+            org_ids=tuple(sorted({o for _, os in routes for o in os}))))
+    for e in events:
+        result.events.append(LiveEvent(
+            e.kind, e.shipment_id, e.leg_id, e.vehicle_id, e.occurred_at, dict(e.details),
+            org_ids=tuple(orgs.get(e.shipment_id, ()) if e.shipment_id is not None else ())))
+    return result
