@@ -21,6 +21,7 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,7 @@ class MqttSource:
         self._generation = 0
         self._accepting = True
         self.subscribed = threading.Event()
+        self.on_subscribed: Callable[[], None] | None = None
         self.disconnected = threading.Event()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                         protocol=mqtt.MQTTv5, manual_ack=True)
@@ -99,7 +101,7 @@ class MqttSource:
             c.tls_set()
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect = self._on_connect
-        c.on_subscribe = lambda *_: self.subscribed.set()
+        c.on_subscribe = self._on_subscribe
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
@@ -145,6 +147,17 @@ class MqttSource:
                  "resumed" if flags.session_present else "new")
         options = SubscribeOptions(qos=1)
         client.subscribe([(topics.shared(self._group, f), options) for f in topics.SUBSCRIPTIONS])
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: list[Any], _p: Any) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            log.error("broker refused subscriptions: %s", failed)
+            return
+        log.info("subscribed to %d topic filters in group %s", len(reasons), self._group)
+        self.subscribed.set()
+        if self.on_subscribed is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self.on_subscribed)
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         with self._lock:
@@ -290,8 +303,12 @@ async def _connect_database(url: str, stop: asyncio.Event) -> Database | None:
     return None
 
 
-async def run_ingester(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Ingest until ``stop`` is set (or the task is cancelled)."""
+async def run_ingester(
+    settings: Settings, *, stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Ingest until ``stop`` is set (or the task is cancelled). ``ready`` is set once the
+    broker has confirmed the subscriptions: from then on no message is missed."""
     if not settings.database_url:
         raise ValueError("the ingester needs DATABASE_URL")
     stop = stop or asyncio.Event()
@@ -306,6 +323,8 @@ async def run_ingester(settings: Settings, *, stop: asyncio.Event | None = None)
     pipeline = Pipeline(db, registry, Detector(), latest, partitions)
     queue: asyncio.Queue[Delivery] = asyncio.Queue()
     source = MqttSource(settings, asyncio.get_running_loop(), queue)
+    if ready is not None:
+        source.on_subscribed = ready.set
     maintenance = asyncio.create_task(
         _maintain(db, partitions, settings.position_retention_days))
     try:
