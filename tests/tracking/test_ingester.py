@@ -166,8 +166,8 @@ async def ingesting(settings: Settings, broker: Mosquitto) -> AsyncIterator[asyn
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_ingester(settings, stop=stop, ready=ready))
     try:
-        done, _ = await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, timeout=15,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, timeout=15,
+                           return_when=asyncio.FIRST_COMPLETED)
         assert ready.is_set(), task.exception() if task.done() else "not subscribed in 15s"
         yield stop
     finally:
@@ -175,8 +175,8 @@ async def ingesting(settings: Settings, broker: Mosquitto) -> AsyncIterator[asyn
         await asyncio.wait_for(task, 30)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30) -> None:
+    deadline = time.monotonic() + within
     while not await check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
@@ -263,8 +263,8 @@ async def test_every_rejection_reason_is_recorded_and_counted(
         (Reason.POOR_ACCURACY, gps, position(t, accuracy_m=5000)),
         (Reason.UNKNOWN_STEP, scan, json.dumps(
             {"ts": t.isoformat(), "code": "BX25C0012345", "step": "juggling"}).encode()),
-        (Reason.UNKNOWN_SITE, scan, json.dumps(
-            {"ts": t.isoformat(), "code": "BX25C0012345", "step": "loading", "site": "NOWHERE"}).encode()),
+        (Reason.UNKNOWN_SITE, scan, json.dumps({"ts": t.isoformat(), "code": "BX25C0012345",
+                                                "step": "loading", "site": "NOWHERE"}).encode()),
     ]
     assert {reason for reason, _, _ in cases} == set(Reason)
     accepted = (gps, position(t))  # the fix the impossible jump is judged against
@@ -357,9 +357,9 @@ async def test_a_shipment_subscriber_sees_the_positions_stored(
     assert geo[0] is not None and abs(geo[0][1] - latest["lat"]) < 1e-4
 
 
-async def _messages(pubsub: Any, n: int, timeout: float = 20) -> list[tuple[str, Any]]:
+async def _messages(pubsub: Any, n: int, within: float = 20) -> list[tuple[str, Any]]:
     got: list[tuple[str, Any]] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while len(got) < n and time.monotonic() < deadline:
         m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
         if m is not None:
@@ -426,7 +426,7 @@ def test_our_hashes_match_mosquitto_passwd(tmp_path: Path) -> None:
     path = tmp_path / "pw"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(path), "u", "pa55word"], check=True)
     theirs = path.read_text().strip().split(":", 1)[1]
-    _, kind, iterations, salt, _key = theirs.split("$")
+    _, _kind, iterations, salt, _key = theirs.split("$")
     ours = hash_password("pa55word", iterations=int(iterations), salt=base64.b64decode(salt))
     assert ours == theirs
     assert verify_password("pa55word", theirs) and not verify_password("other", theirs)
