@@ -51,13 +51,30 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 BackgroundTask = Callable[[Settings], Coroutine[Any, Any, None]]
 
 
-def background_tasks(settings: Settings) -> list[BackgroundTask]:
+def background_tasks(
+    settings: Settings, *, embedded: frozenset[str] = frozenset()
+) -> list[BackgroundTask]:
     """Jobs that run beside the API for as long as `keylink dev` runs.
 
     Each gets the final settings (with the servers' URLs) and is cancelled when
-    the API stops. The MQTT ingester and the device simulator belong here.
+    the API stops. ``embedded`` names the servers `keylink dev` started itself
+    (``postgres``, ``redis``, ``mqtt``). The ingester runs only on our own broker:
+    on one that MQTT_URL names, it would join (and split) the real ingesters' group.
     """
-    return []
+    tasks: list[BackgroundTask] = []
+    if "mqtt" in embedded:
+        tasks.append(_ingest)
+    return tasks
+
+
+async def _ingest(settings: Settings) -> None:
+    from api.metrics import REGISTRY
+    from tracking.ingester import COLLECTORS, run_ingester
+
+    for collector in COLLECTORS:  # the ingester's counters in the API's /metrics
+        with contextlib.suppress(ValueError):  # registered by an earlier run in this process
+            REGISTRY.register(collector)
+    await run_ingester(settings)
 
 
 class DevError(RuntimeError):
@@ -75,6 +92,8 @@ class Endpoints:
     state_dir: str
     pid: int
     tokens: dict[str, str]
+    # The ingester runs in this process, on the embedded broker (anonymous publishing).
+    ingesting: bool = False
 
 
 class Progress:
@@ -123,12 +142,15 @@ def run(
             try:
                 endpoints_file.unlink(missing_ok=True)
                 progress.say(f"Starting Keylink (state in {state}):")
+                embedded = frozenset(name for name, url in (
+                    ("postgres", settings.database_url), ("redis", settings.redis_url),
+                    ("mqtt", settings.mqtt_url)) if url is None)
                 settings = _start_servers(settings, stack, progress)
                 settings = settings.replace(
                     jwt_secret=settings.jwt_secret or dev_secret(state),
                     port=port or free_port(settings.port),
                 )
-                asyncio.run(_serve(settings, contracts, progress, endpoints_file))
+                asyncio.run(_serve(settings, contracts, progress, endpoints_file, embedded))
             finally:
                 # From here on a second Ctrl-C must not cut the shutdown short.
                 _ignore_signals()
@@ -238,7 +260,8 @@ def _stopping(server: Server) -> Iterator[None]:
 
 
 async def _serve(
-    settings: Settings, contracts: int, progress: Progress, endpoints_file: Path
+    settings: Settings, contracts: int, progress: Progress, endpoints_file: Path,
+    embedded: frozenset[str] = frozenset(),
 ) -> None:
     import uvicorn
 
@@ -250,10 +273,12 @@ async def _serve(
         create_app(settings), host=settings.host, port=settings.port, log_config=None,
         timeout_graceful_shutdown=5,
     ))
-    jobs = [asyncio.create_task(job(settings)) for job in background_tasks(settings)]
+    jobs = [asyncio.create_task(job(settings))
+            for job in background_tasks(settings, embedded=embedded)]
     for job in jobs:
         job.add_done_callback(_report_failure)
-    announcer = asyncio.create_task(_announce(server, settings, progress, endpoints_file))
+    announcer = asyncio.create_task(
+        _announce(server, settings, progress, endpoints_file, "mqtt" in embedded))
     try:
         await server.serve()
     finally:
@@ -296,11 +321,12 @@ async def _load_demo(db: Database, contracts: int, progress: Progress) -> str:
 
 
 async def _announce(
-    server: uvicorn.Server, settings: Settings, progress: Progress, endpoints_file: Path
+    server: uvicorn.Server, settings: Settings, progress: Progress, endpoints_file: Path,
+    embedded_broker: bool = False,
 ) -> None:
     while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
         await asyncio.sleep(0.05)
-    endpoints = describe(settings)
+    endpoints = describe(settings, embedded_broker=embedded_broker)
     tmp = endpoints_file.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds tokens
     with os.fdopen(fd, "w") as f:
@@ -309,7 +335,7 @@ async def _announce(
     progress.say(banner(endpoints))
 
 
-def describe(settings: Settings) -> Endpoints:
+def describe(settings: Settings, *, embedded_broker: bool = False) -> Endpoints:
     from api.auth import TokenCodec
 
     assert settings.database_url is not None and settings.mqtt_url is not None
@@ -326,7 +352,7 @@ def describe(settings: Settings) -> Endpoints:
         mqtt_host=mqtt.hostname or LOCALHOST, mqtt_port=mqtt.port or 1883,
         mqtt_url=settings.mqtt_url, database_url=settings.database_url,
         redis_url=settings.redis_url, state_dir=str(settings.state_dir), pid=os.getpid(),
-        tokens=tokens,
+        tokens=tokens, ingesting=embedded_broker,
     )
 
 
@@ -338,6 +364,8 @@ def banner(e: Endpoints) -> str:
         "",
         f"  GraphQL   {e.graphql_url}   (open it in a browser for GraphiQL)",
         f"  MQTT      {e.mqtt_host}:{e.mqtt_port}   (topics keylink/v1/devices/<id>/...)",
+        *(["            anonymous publishing allowed (dev broker); the ingester stores "
+           "what registered devices send"] if e.ingesting else []),
         f"  Database  {e.database_url}",
         f"  Redis     {e.redis_url or '(none)'}",
         f"  All of it {Path(e.state_dir) / 'endpoints.json'}",
