@@ -32,7 +32,8 @@ history, not the vehicle's position now). Event message::
 Redis being away never holds up storage: a failed update is counted in
 ``keylink_live_errors_total`` and kept (the newest position per vehicle, and the
 events) to be sent when Redis answers again; until then no attempt is made more often
-than every ``retry_seconds``.
+than every ``retry_seconds``. Positions older than a vehicle's newest are not replayed:
+they are history, in the database; a subscriber that reconnects reads the hash first.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -236,8 +237,7 @@ class Live:
     def _keep(self, p: LivePosition) -> None:
         kept = self._positions.get(p.vehicle_id)
         if kept is None or p.fix.fix_time > kept.fix.fix_time:
-            # Replayed later, it is news of where the vehicle is, not of a new fix.
-            self._positions[p.vehicle_id] = replace(p)
+            self._positions[p.vehicle_id] = p
 
 
 class _Deferred(Exception):

@@ -318,6 +318,7 @@ async def test_two_ingesters_in_one_group_store_every_message_once(
     group = unique("g")
     sent = [m for device in range(10) for m in track(device, 200)]
     before = outcomes()
+    detection_errors = REGISTRY.get_sample_value("keylink_detection_errors_total")
     first = settings_for(database_url, None, mqtt_broker, group=group, client=unique("ing-a"))
     second = settings_for(database_url, None, mqtt_broker, group=group, client=unique("ing-b"))
     async with ingesting(first, mqtt_broker), ingesting(second, mqtt_broker):
@@ -327,6 +328,7 @@ async def test_two_ingesters_in_one_group_store_every_message_once(
         await asyncio.sleep(0.5)  # anything processed twice would show up by now
     assert delta(before, "stored") == len(sent)
     assert delta(before, "duplicate") == 0
+    assert REGISTRY.get_sample_value("keylink_detection_errors_total") == detection_errors
     assert await count(db, "SELECT count(*) FROM rejected_message") == 0
 
 
