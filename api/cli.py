@@ -251,6 +251,7 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    import logging
     import signal
 
     from prometheus_client import start_http_server
@@ -263,7 +264,13 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         raise UsageError("MQTT_URL is not set (mqtt://user:password@host:port)")
     logs.configure(settings.log_level, settings.log_format)
     if settings.ingest_metrics_port:
-        start_http_server(settings.ingest_metrics_port, addr=settings.host, registry=REGISTRY)
+        # One port per ingester on the host: the instance number is added.
+        port = settings.ingest_metrics_port + settings.ingest_instance
+        try:
+            start_http_server(port, addr=settings.host, registry=REGISTRY)
+        except OSError as exc:  # metrics are worth a warning, not a stopped ingester
+            logging.getLogger("keylink.ingest").error(
+                "metrics not served: %s:%d: %s", settings.host, port, exc)
 
     async def ingest() -> None:
         stop = asyncio.Event()

@@ -104,8 +104,9 @@ class Settings:
         "disconnects, in seconds.")
     ingest_metrics_port: int = _setting(
         "KEYLINK_INGEST_METRICS_PORT", 9108,
-        "Port on which `keylink ingest` serves Prometheus metrics at /metrics; 0 turns it off. "
-        "Under `keylink dev` the ingester's metrics are in the API's /metrics.")
+        "Port on which `keylink ingest` serves Prometheus metrics at /metrics, plus "
+        "KEYLINK_INGEST_INSTANCE; 0 turns it off. Under `keylink dev` the ingester's metrics "
+        "are in the API's /metrics.")
     registry_refresh_s: int = _setting(
         "KEYLINK_REGISTRY_REFRESH_S", 60,
         "How often an ingester reloads the device registry, in seconds; an unknown device is "
