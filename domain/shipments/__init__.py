@@ -1,0 +1,60 @@
+"""Shipments, their legs and manifests: the write side, the leg state machine, custody,
+detected shipment events, and the few reads detection needs.
+
+Every function runs in the caller's transaction. Writers that announce something call
+:func:`record_shipment_event` last, because its outbox append holds a lock to commit.
+
+- states: the leg state machine and the shipment status it implies (pure)
+- manifest: creating shipments, their customers, coil custody
+- legs: legs as detection reads them, status and ETA writes
+- detected: detected events, recorded once and put in the outbox
+"""
+
+from domain.shipments.detected import CUSTOMER_KINDS, record_shipment_event
+from domain.shipments.legs import (
+    ActiveLeg,
+    active_legs_for_coils,
+    active_legs_for_vehicles,
+    advance_leg,
+    set_leg_status,
+    write_etas,
+)
+from domain.shipments.manifest import (
+    CreatedShipment,
+    LegInput,
+    add_coils_to_leg,
+    create_shipment,
+    set_coil_location,
+    sync_shipment_customers,
+)
+from domain.shipments.states import (
+    ACTIVE,
+    CHAIN,
+    TRANSITIONS,
+    check_transition,
+    path_to,
+    shipment_status,
+)
+
+__all__ = [
+    "ACTIVE",
+    "CHAIN",
+    "CUSTOMER_KINDS",
+    "TRANSITIONS",
+    "ActiveLeg",
+    "CreatedShipment",
+    "LegInput",
+    "active_legs_for_coils",
+    "active_legs_for_vehicles",
+    "add_coils_to_leg",
+    "advance_leg",
+    "check_transition",
+    "create_shipment",
+    "path_to",
+    "record_shipment_event",
+    "set_coil_location",
+    "set_leg_status",
+    "shipment_status",
+    "sync_shipment_customers",
+    "write_etas",
+]

@@ -1,0 +1,15 @@
+"""Detection: what stored fixes and scans mean for sites, legs, coils and customers.
+
+``Detector.on_fixes`` and ``Detector.on_scans`` run inside the ingester's batch
+transaction; each finding is recorded once (by its dedupe key) in ``shipment_event`` and
+the domain-event outbox, and returned for live publication after commit.
+
+- movement: fence presence (dwell-confirmed), departures and arrivals
+- timing: ETA and delay per moving leg, arrivals never unloaded
+- custody: coil locations from scans, scan-proven leg progress, scan anomalies
+"""
+
+from tracking.detect.detector import Detector
+from tracking.detect.model import DetectedEvent, StoredFix, StoredScan
+
+__all__ = ["DetectedEvent", "Detector", "StoredFix", "StoredScan"]

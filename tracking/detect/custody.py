@@ -1,0 +1,163 @@
+"""From scans to custody: where each coil is, what its scans prove about its leg, and
+the scans that do not add up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from domain import shipments
+from domain.db import Executor
+from domain.shipments import ActiveLeg
+from tracking.detect import reads
+from tracking.detect.legs import LegBook
+from tracking.detect.model import DetectedEvent, StoredScan, key
+from tracking.filters import haversine_km
+from tracking.model import ScanStep
+
+# A scan whose vehicle was farther than this from the scanning site was not where the
+# scan says: a scanner carried off, a wrong vehicle binding, or a label read at the gate
+# of another yard. 2 km clears the largest yard fences measured from their centres.
+FAR_KM = 2.0
+
+ONTO_VEHICLE = (ScanStep.LOADING, ScanStep.TRANSSHIPPING)
+AT_ORIGIN = (ScanStep.LOADING, ScanStep.TRANSSHIPPING, ScanStep.DEPARTING)
+AT_SITE = (ScanStep.ARRIVING, ScanStep.UNLOADING, ScanStep.RECEIVING)
+CHECKS_MANIFEST = (ScanStep.LOADING, ScanStep.UNLOADING)
+
+
+async def follow_scans(
+    tx: Executor, scans: Sequence[StoredScan], book: LegBook, found: list[DetectedEvent],
+    *, far_km: float = FAR_KM,
+) -> dict[int, datetime]:
+    """Apply the scans in time order; returns, per vehicle concerned, its newest scan
+    time (what the lazy arrival checks judge by)."""
+    places = await reads.scan_places(tx, scans)
+    seen: dict[int, datetime] = {}
+    unloading: dict[int, datetime] = {}  # legs with coils coming off, and when last
+    for scan in sorted(scans, key=lambda s: (s.scan.scanned_at, s.scan_id)):
+        place = places.get(scan.scan_id)
+        site_id = place.site_id if place is not None else scan.site_id
+        at = scan.scan.scanned_at
+        _check_distance(scan, place, book, found, far_km)
+        if scan.coil_id is None:
+            _note(found, "unknown_coil", scan, book.current(scan.vehicle_id), site_id)
+            continue
+        leg = _leg_for(book, scan, site_id)
+        for vehicle_id in (scan.vehicle_id, leg.vehicle_id if leg else None):
+            if vehicle_id is not None:
+                seen[vehicle_id] = max(at, seen.get(vehicle_id, at))
+        _check_manifest(scan, book, found, site_id)
+        await _move_coil(tx, scan, leg, site_id)
+        if leg is not None:
+            await _move_leg(tx, book, scan, leg, site_id, found)
+            if scan.scan.step in AT_SITE and site_id == leg.destination_site_id:
+                unloading[leg.id] = max(at, unloading.get(leg.id, at))
+    await _complete(tx, book, unloading, found)
+    return seen
+
+
+def _leg_for(book: LegBook, scan: StoredScan, site_id: int | None) -> ActiveLeg | None:
+    """The leg this scan concerns: among the legs carrying the coil, the scanning
+    vehicle's (or one no vehicle is assigned to yet), then the one starting (or ending)
+    at the scanning site, by step. A coil loaded onto the wrong truck moves no leg."""
+    assert scan.coil_id is not None
+    legs = book.carrying(scan.coil_id)
+    if scan.vehicle_id is not None:
+        legs = ([leg for leg in legs if leg.vehicle_id == scan.vehicle_id]
+                or [leg for leg in legs if leg.vehicle_id is None])
+    at_origin = scan.scan.step in AT_ORIGIN
+    for leg in legs:
+        if site_id == (leg.origin_site_id if at_origin else leg.destination_site_id):
+            return leg
+    return legs[0] if legs else None
+
+
+async def _move_coil(
+    tx: Executor, scan: StoredScan, leg: ActiveLeg | None, site_id: int | None
+) -> None:
+    """Loading puts the coil on the scanning vehicle (or, from a dock scanner, on the
+    vehicle of the leg leaving that dock); arriving, unloading and receiving put it at
+    the site. Only a newer scan moves it (see set_coil_location)."""
+    assert scan.coil_id is not None
+    at, step = scan.scan.scanned_at, scan.scan.step
+    if step in ONTO_VEHICLE:
+        vehicle_id = scan.vehicle_id
+        if vehicle_id is None and leg is not None and site_id in (None, leg.origin_site_id):
+            vehicle_id = leg.vehicle_id
+        if vehicle_id is not None:
+            await shipments.set_coil_location(tx, scan.coil_id, vehicle_id=vehicle_id,
+                                              since=at, scan_id=scan.scan_id)
+    elif step in AT_SITE and site_id is not None:
+        await shipments.set_coil_location(tx, scan.coil_id, site_id=site_id, since=at,
+                                          scan_id=scan.scan_id)
+
+
+async def _move_leg(
+    tx: Executor, book: LegBook, scan: StoredScan, leg: ActiveLeg, site_id: int | None,
+    found: list[DetectedEvent],
+) -> None:
+    at, step = scan.scan.scanned_at, scan.scan.step
+    leg = book.get(leg.id) or leg
+    if step in ONTO_VEHICLE and site_id in (None, leg.origin_site_id):
+        await book.advance(tx, leg, "loading", at, found, "scan")
+    elif step == ScanStep.DEPARTING and site_id in (None, leg.origin_site_id):
+        await book.advance(tx, leg, "departed", at, found, "scan")
+    elif step == ScanStep.ARRIVING and site_id == leg.destination_site_id:
+        await book.advance(tx, leg, "arrived", at, found, "scan")
+
+
+async def _complete(
+    tx: Executor, book: LegBook, unloading: dict[int, datetime], found: list[DetectedEvent]
+) -> None:
+    """A leg is unloaded once every coil of its manifest is at its destination, and
+    received once every one has been scanned in as received."""
+    if not unloading:
+        return
+    manifests = await reads.manifests(tx, list(unloading))
+    for leg_id, at in unloading.items():
+        leg, manifest = book.get(leg_id), manifests.get(leg_id)
+        if leg is None or manifest is None:
+            continue
+        if manifest.received == manifest.coils:
+            await book.advance(tx, leg, "received", at, found, "scan")
+        elif manifest.at_destination == manifest.coils:
+            await book.advance(tx, leg, "unloaded", at, found, "scan")
+
+
+def _check_distance(
+    scan: StoredScan, place: reads.ScanPlace | None, book: LegBook,
+    found: list[DetectedEvent], far_km: float,
+) -> None:
+    if (scan.vehicle_id is None or place is None or place.site_lat is None
+            or place.site_lon is None or place.vehicle_lat is None
+            or place.vehicle_lon is None):
+        return  # no site, or no recent fix of the vehicle: nothing to compare
+    km = haversine_km(place.site_lat, place.site_lon, place.vehicle_lat, place.vehicle_lon)
+    if km > far_km:
+        _note(found, "scan_far_from_vehicle", scan, book.current(scan.vehicle_id),
+              place.site_id, distance_km=round(km, 2))
+
+
+def _check_manifest(
+    scan: StoredScan, book: LegBook, found: list[DetectedEvent], site_id: int | None
+) -> None:
+    """Loading or unloading a coil that none of the scanning vehicle's legs carries.
+    Scans from a dock scanner name no vehicle, so there is no manifest to hold them to."""
+    if scan.scan.step not in CHECKS_MANIFEST or scan.vehicle_id is None:
+        return
+    legs = book.of_vehicle(scan.vehicle_id)
+    if not any(scan.coil_id in leg.coil_ids for leg in legs):
+        _note(found, "coil_not_on_manifest", scan, legs[0] if legs else None, site_id,
+              coil_id=scan.coil_id)
+
+
+def _note(
+    found: list[DetectedEvent], kind: str, scan: StoredScan, leg: ActiveLeg | None,
+    site_id: int | None, **extra: object,
+) -> None:
+    found.append(DetectedEvent(
+        kind, leg.shipment_id if leg else None, leg.id if leg else None, scan.vehicle_id,
+        scan.scan.scanned_at, key(kind, scan.scan_id),
+        {"scan_id": scan.scan_id, "code": scan.scan.code, "step": scan.scan.step.value,
+         "site_id": site_id, **extra}))
