@@ -21,6 +21,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -131,7 +132,12 @@ class MqttSource:
 
     def close(self, timeout: float = 5.0) -> None:
         self.stop_intake()
-        self.client.disconnect()  # queued after the last acknowledgements, so sent after them
+        # The last acknowledgements leave before the goodbye: a broker that sees the
+        # connection go first keeps their messages for the next run.
+        deadline = time.monotonic() + timeout
+        while self.client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.client.disconnect()
         self.disconnected.wait(timeout)
         self.client.loop_stop()
 
@@ -154,6 +160,9 @@ class MqttSource:
             log.error("broker refused subscriptions: %s", failed)
             return
         log.info("subscribed to %d topic filters in group %s", len(reasons), self._group)
+        self._subscribed()
+
+    def _subscribed(self) -> None:
         self.subscribed.set()
         if self.on_subscribed is not None:
             with contextlib.suppress(RuntimeError):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,43 @@ async def test_an_ingester_killed_mid_stream_loses_and_repeats_nothing(
     purge_session(mqtt_broker, client)
     print(f"\n{len(sent)} messages stored in {elapsed:.1f}s ({len(sent) / elapsed:.0f}/s), "
           f"killed after {killed_at}")
+
+
+async def test_a_stopped_ingester_acknowledges_all_it_stored(
+    db: Database, database_url: str, mqtt_broker: Mosquitto, tmp_path: Path,
+    children: list[IngestProcess],
+) -> None:
+    """SIGTERM: the batch under way is committed and acknowledged, the process exits 0,
+    and the next run (same client id) stores the rest: every message exactly once."""
+    await make_fleet(db, trucks=5)
+    sent = [m for device in range(5) for m in track(device, 1000)]
+    client = unique("ing-term")
+    env = {**os.environ, "DATABASE_URL": database_url, "MQTT_URL": mqtt_broker.url,
+           "KEYLINK_INGEST_GROUP": unique("g"), "KEYLINK_INGEST_CLIENT_ID": client,
+           "KEYLINK_LOG_FORMAT": "text", "KEYLINK_INGEST_METRICS_PORT": "0"}
+    env.pop("REDIS_URL", None)
+    log = tmp_path / "ingest.log"
+    children.append(IngestProcess(env, log))
+    children[-1].wait_subscribed()
+    publishing = publish_in_background(mqtt_broker, sent)
+    await eventually(lambda: _reached(database_url, 1000), within=60)
+    assert await asyncio.to_thread(children[-1].stop, signal.SIGTERM) == 0, log.read_text()
+
+    port = free_port(0)
+    children.append(IngestProcess({**env, "KEYLINK_INGEST_METRICS_PORT": str(port)}, log))
+    await eventually(lambda: _reached(database_url, len(sent)), within=120)
+    await asyncio.to_thread(publishing.join, 60)
+    assert await stored(database_url) == expected(sent)
+    metrics = await asyncio.to_thread(_scrape, port)
+    assert 'keylink_ingest_messages_total{outcome="stored",reason=""}' in metrics
+    assert await asyncio.to_thread(children[-1].stop, signal.SIGTERM) == 0
+    purge_session(mqtt_broker, client)
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text: str = r.read().decode()
+        return text
 
 
 async def _reached(url: str, n: int) -> bool:
