@@ -87,8 +87,9 @@ CREATE TABLE shipment_customer (
 CREATE INDEX shipment_customer_org_idx ON shipment_customer (org_id, shipment_id);
 
 -- Every accepted fix. Partitioned by day of fix time; old partitions are dropped after
--- the retention period. (device_id, fix_time) is the idempotency key: a redelivered or
--- republished message is stored once.
+-- the retention period. (vehicle, fix time, device) is the idempotency key: a redelivered
+-- or republished message is stored once, and an AIS gateway relaying several vessels in
+-- the same second keeps each vessel's fix. It also serves a vehicle's track.
 CREATE TABLE position (
     device_id       bigint NOT NULL,
     vehicle_id      bigint NOT NULL,
@@ -100,9 +101,8 @@ CREATE TABLE position (
     heading         real CHECK (heading >= 0 AND heading < 360),
     accuracy_m      real CHECK (accuracy_m >= 0),
     source          text NOT NULL CHECK (source IN ('native', 'owntracks', 'ais')),
-    PRIMARY KEY (device_id, fix_time)
+    PRIMARY KEY (vehicle_id, fix_time, device_id)
 ) PARTITION BY RANGE (fix_time);
-CREATE INDEX position_vehicle_time_idx ON position (vehicle_id, fix_time);
 -- Fixes outside every daily partition (far past, clock errors) land here rather than fail.
 CREATE TABLE position_default PARTITION OF position DEFAULT;
 

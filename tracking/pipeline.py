@@ -309,7 +309,8 @@ def _device_code(topic: str) -> str | None:
 
 
 def _outcome(
-    item: _Item, new_keys: set[tuple[int, datetime]], new_scans: set[tuple[int, datetime, str]]
+    item: _Item, new_keys: set[tuple[int, int, datetime]],
+    new_scans: set[tuple[int, datetime, str]]
 ) -> tuple[Outcome, str]:
     kept = item.positions or item.scans or item.voyages
     if item.rejections:

@@ -40,8 +40,8 @@ class PositionRow:
     received_at: datetime
 
     @property
-    def key(self) -> tuple[int, datetime]:
-        return self.device_id, self.fix.fix_time
+    def key(self) -> tuple[int, int, datetime]:
+        return self.device_id, self.vehicle_id, self.fix.fix_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +84,11 @@ def message_digest(topic: str, payload: bytes) -> bytes:
     return hashlib.sha256(topic.encode() + b"\x00" + payload).digest()
 
 
-async def insert_positions(tx: Transaction, rows: list[PositionRow]) -> set[tuple[int, datetime]]:
-    """Store the rows; returns the (device id, fix time) keys that were not there yet."""
+async def insert_positions(
+    tx: Transaction, rows: list[PositionRow]
+) -> set[tuple[int, int, datetime]]:
+    """Store the rows; returns the (device id, vehicle id, fix time) keys that were not
+    there yet."""
     if not rows:
         return set()
     unique = {row.key: row for row in rows}
@@ -102,9 +105,10 @@ async def insert_positions(tx: Transaction, rows: list[PositionRow]) -> set[tupl
         "incoming_position", records=records, columns=_POSITION_COLUMNS)
     stored = await tx.fetch(
         f"INSERT INTO position ({_COLUMNS}) SELECT {_COLUMNS} FROM incoming_position"
-        " ON CONFLICT (device_id, fix_time) DO NOTHING RETURNING device_id, fix_time"
+        " ON CONFLICT (vehicle_id, fix_time, device_id) DO NOTHING"
+        " RETURNING device_id, vehicle_id, fix_time"
     )
-    return {(r["device_id"], r["fix_time"]) for r in stored}
+    return {(r["device_id"], r["vehicle_id"], r["fix_time"]) for r in stored}
 
 
 _INSERT_SCANS = """
