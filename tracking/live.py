@@ -13,6 +13,7 @@ Keys
 Channels (PUBLISH, JSON text)
   ``vehicles``             every accepted position and every detected event (staff view)
   ``shipment:{id}``        positions of the vehicle carrying the shipment, and its events
+                           of the kinds customers are told of (``CUSTOMER_KINDS``)
   ``org:{id}``             the same for each customer organization the shipment carries
                            coils for (``shipment_customer``)
 
@@ -52,6 +53,7 @@ from prometheus_client import Counter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from domain.shipments import CUSTOMER_KINDS
 from tracking.model import Fix, Source
 
 log = logging.getLogger("keylink.tracking.live")
@@ -130,6 +132,10 @@ class LiveEvent:
         }
 
     def channels(self) -> list[str]:
+        # Fence crossings and scan anomalies are the mill's: an anomaly may name another
+        # customer's coil. Only the kinds customers are told of reach their channels.
+        if self.kind not in CUSTOMER_KINDS:
+            return [ALL_CHANNEL]
         shipment = [] if self.shipment_id is None else [shipment_channel(self.shipment_id)]
         return [ALL_CHANNEL, *shipment, *map(org_channel, self.org_ids)]
 

@@ -119,3 +119,15 @@ async def test_without_redis_publishing_is_a_no_op() -> None:
     live = Live(None)
     assert await live.publish([LivePosition(1, 1, at(NOW), False)])
     assert await live.latest_fixes([1]) == {}
+
+
+def test_mill_only_events_stay_off_customer_channels() -> None:
+    from datetime import UTC, datetime
+
+    from tracking.live import ALL_CHANNEL, LiveEvent
+
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    anomaly = LiveEvent("scan_far_from_vehicle", 12, 31, 7, at, {}, org_ids=(2, 3))
+    arrived = LiveEvent("arrived", 12, 31, 7, at, {}, org_ids=(2, 3))
+    assert anomaly.channels() == [ALL_CHANNEL]
+    assert arrived.channels() == [ALL_CHANNEL, "shipment:12", "org:2", "org:3"]
