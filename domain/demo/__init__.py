@@ -22,6 +22,7 @@ from typing import Any
 
 from domain.db import Database, Executor
 
+from . import tracking
 from .build import build
 from .catalogue import MILL
 from .load import write
@@ -86,7 +87,8 @@ async def seed(
         raise DemoAlreadySeeded("the database already has organization BAOSTEEL")
     # The mill's day: every generated event lies on an earlier China-time day, so none
     # can be in the future wherever the seed runs.
-    data = build(contracts, random_seed, today or datetime.now(CST).date(), step)
+    day = today or datetime.now(CST).date()
+    data = build(contracts, random_seed, day, step)
     material = data.material
     summary = DemoSummary(
         organizations=len(data.orgs), sites=len(data.sites), specs=len(data.specs),
@@ -103,6 +105,7 @@ async def seed(
         if await is_seeded(tx):
             raise DemoAlreadySeeded("the database already has organization BAOSTEEL")
         await write(tx, data, step)
+        await tracking.write(tx, data, day, random_seed, step)
         await tx.execute(
             "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
             " payload, actor) VALUES ('demo.seeded', NULL, 'organization', $1, $2, 'demo')",

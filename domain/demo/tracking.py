@@ -1,0 +1,246 @@
+"""The demo's coils on their way: vehicles, devices, shipments with legs and manifests,
+the tracks, scans and detected events behind them, coherent with now.
+
+FAW-VW's coils go by truck from the Baoshan works to the Yanghang rail yard, by rail
+wagon to Changchun and by truck to the press-shop store; Galanz's by truck to Baoshan
+dock 3, by coastal ship to Beijiao (Foshan) and by truck to its Shunde warehouse. Each
+line's shipped coils form one shipment on the day they left. Shipments of the last
+days are under way now, some late; a few finished lines wait to be loaded. Tracks
+are kept for the legs of the last ``TRACK_DAYS`` days. Times are relative to the
+moment of seeding (on its day), so the simulator can carry on where the data ends.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import count
+from typing import Any
+
+from domain.db import Transaction
+
+from . import fleet
+from .build import DemoData
+from .catalogue import FAW_VW, GALANZ
+from .fleet import Fleet, Planned, Timetable
+from .labels import label
+from .routes import progress, route
+from .schedule import CST
+
+TRACK_DAYS = 10
+# Fix interval per mode: trucks report often, wagons and ships less.
+FIX_EVERY = {"road": timedelta(minutes=2), "rail": timedelta(minutes=10),
+             "water": timedelta(minutes=15)}
+# (mode, origin, destination, pool, hours after the previous leg's arrival, hours planned)
+ITINERARY: dict[str, tuple[tuple[str, str, str, str, float, float], ...]] = {
+    FAW_VW: (("road", "BAOSHAN", "SH-YANGHANG", "truck-sh", 0, 3),
+             ("rail", "SH-YANGHANG", "CHANGCHUN-RAIL", "wagon", 14, 118),
+             ("road", "CHANGCHUN-RAIL", "FAWVW-CC-WH", "truck-cc", 6, 2.5)),
+    GALANZ: (("road", "BAOSHAN", "BAOSHAN-DOCK-3", "truck-sh", 0, 1.5),
+             ("water", "BAOSHAN-DOCK-3", "FOSHAN-BEIJIAO", "ship", 10, 168),
+             ("road", "FOSHAN-BEIJIAO", "GALANZ-SD-WH", "truck-fs", 6, 2.5)),
+}
+
+
+@dataclass(frozen=True)
+class TrackingSummary:
+    vehicles: int
+    devices: int
+    shipments: int
+    legs: int
+    positions: int
+    scans: int
+    events: int
+
+
+@dataclass
+class _Rows:
+    shipments: list[tuple[Any, ...]] = field(default_factory=list)
+    customers: list[tuple[Any, ...]] = field(default_factory=list)
+    legs: list[tuple[Any, ...]] = field(default_factory=list)
+    manifest: list[tuple[Any, ...]] = field(default_factory=list)
+    positions: list[tuple[Any, ...]] = field(default_factory=list)
+    scans: list[tuple[Any, ...]] = field(default_factory=list)
+    locations: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    tracked: set[tuple[int, datetime]] = field(default_factory=set)
+
+
+def seeding_now(today: date) -> datetime:
+    """Now, when seeding for today; midday of ``today`` (China time) otherwise."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    if now.astimezone(CST).date() == today:
+        return now
+    return datetime.combine(today, time(12), CST).astimezone(UTC)
+
+
+async def write(tx: Transaction, data: DemoData, today: date, random_seed: int,
+                step: Callable[[str], None]) -> TrackingSummary:
+    step("writing vehicles, shipments, tracks and scans")
+    rng = random.Random(random_seed * 7919 + 17)
+    now = seeding_now(today)
+    sites = dict(data.sites)
+    fleet_ = Fleet(rng, {c: o.id for c, o in data.orgs.items()})
+    plans = [(customer, coils, [leg.with_vehicle(fleet_.assign(leg)) for leg in legs])
+             for customer, coils, legs in _plans(rng, data, now)]
+    await fleet_.reserve(tx, list(sites))
+    ids = await _reserve(tx, "shipment", len(plans))
+    leg_ids = await _reserve(tx, "shipment_leg", sum(len(p[2]) for p in plans))
+    numbers = count(1)
+    rows = _Rows()
+    for (customer, coils, legs), shipment_id in zip(plans, ids, strict=True):
+        first = legs[0].planned_departure.astimezone(CST)
+        rows.shipments.append((shipment_id, f"SH{first:%y%m%d}-{next(numbers):04d}",
+                               fleet.shipment_status(legs, now), fleet_.carrier(customer),
+                               first - timedelta(days=2), now))
+        rows.customers.append((shipment_id, data.orgs[customer].id))
+        for seq, leg in enumerate(legs, 1):
+            leg_id = next(leg_ids)
+            rows.legs.append(leg.row(leg_id, shipment_id, seq, seq == len(legs), now, sites))
+            rows.manifest += [(leg_id, c.id) for c in coils]
+            _history(rng, rows, leg, leg_id, shipment_id, coils, now, sites, fleet_)
+    await fleet_.write(tx, sites)
+    await _copy(tx, rows)
+    return TrackingSummary(
+        vehicles=len(fleet_.vehicles), devices=len(fleet_.devices), shipments=len(plans),
+        legs=len(rows.legs), positions=len(rows.positions), scans=len(rows.scans),
+        events=len(rows.events))
+
+
+def _plans(rng: random.Random, data: DemoData, now: datetime
+           ) -> list[tuple[str, list[Any], list[Planned]]]:
+    """(customer, coils, legs) per shipment: the shipped coils of each line on the day
+    they left, then a few finished lines waiting to be loaded."""
+    timetable = Timetable(rng)
+    out = []
+    for line in data.lines:
+        shipped = [c for c in line.coils if c.shipped]
+        if line.ship_on is None or not shipped:
+            continue
+        depart = datetime.combine(line.ship_on, time(rng.randint(7, 15), rng.randrange(60)),
+                                  CST).astimezone(UTC)
+        out.append((line.customer.code, shipped, _legs(timetable, line, depart)))
+    waiting = [ln for ln in data.lines if ln.timeline is not None and ln.timeline.all_done
+               and ln.ship_share == 0 and ln.coils and ln.contract is not None]
+    for customer in (FAW_VW, GALANZ):
+        for i, line in enumerate([ln for ln in waiting if ln.customer.code == customer][:2]):
+            depart = now + timedelta(minutes=40 + 200 * i)
+            coils = [c for c in line.coils if c.quality_status == "released"][:8]
+            if coils:
+                out.append((customer, coils, _legs(timetable, line, depart, punctual=True)))
+    out.sort(key=lambda p: p[2][0].planned_departure)
+    return out
+
+
+def _legs(timetable: Timetable, line: Any, depart: datetime, punctual: bool = False
+          ) -> list[Planned]:
+    promised = datetime.combine(line.delivery_to, time(23, 59), CST).astimezone(UTC)
+    legs: list[Planned] = []
+    planned_at = actual_at = depart
+    for mode, origin, dest, pool, gap_h, hours in ITINERARY[line.customer.code]:
+        gap = timedelta(hours=gap_h)
+        planned_dep = timetable.departure(mode, planned_at + gap)
+        # The coils catch the planned train or sailing, or (late) the next one.
+        ready = actual_at + gap
+        scheduled = timetable.departure(mode, max(ready, planned_dep))
+        actual_dep, actual_arr = timetable.run(mode, scheduled, hours, ready, punctual)
+        legs.append(Planned(mode, origin, dest, pool, planned_dep,
+                            planned_dep + timedelta(hours=hours), promised, actual_dep,
+                            actual_arr))
+        planned_at, actual_at = legs[-1].planned_arrival, actual_arr
+    return legs
+
+
+def _history(rng: random.Random, rows: _Rows, leg: Planned, leg_id: int, shipment_id: int,
+             coils: Sequence[Any], now: datetime, sites: dict[str, Any], fleet_: Fleet) -> None:
+    """What the devices reported and detection found for one leg, up to now."""
+    vehicle = leg.vehicle
+    assert vehicle is not None
+    if leg.actual_departure > now + timedelta(hours=1):
+        return
+    origin, dest = sites[leg.origin], sites[leg.destination]
+    final = leg.destination.endswith("-WH")
+    steps = [("loading", leg.actual_departure - timedelta(minutes=50), origin, True)]
+    if leg.actual_arrival <= now:
+        steps.append(("unloading", leg.actual_arrival + timedelta(minutes=40), dest, False))
+        if final:
+            steps.append(("receiving", leg.actual_arrival + timedelta(hours=2), dest, False))
+    for kind, at, site, aboard in steps:
+        if at > now:
+            continue
+        scanner = fleet_.scanner(site.code)
+        for i, coil in enumerate(coils):
+            scanned = at + timedelta(seconds=20 * i)
+            code = label(coil.coil_no, coil.heat.heat_no, gs1=i % 2 == 1)
+            parsed = ({"01": "06901234000122", "21": coil.coil_no, "10": coil.heat.heat_no}
+                      if i % 2 == 1 else {})
+            rows.scans.append((scanner, code, coil.id, kind, site.id, vehicle.id, scanned,
+                               scanned + timedelta(seconds=2), parsed))
+            rows.locations[coil.id] = (coil.id, vehicle.id if aboard else None,
+                                       None if aboard else site.id, scanned)
+    if leg.actual_departure > now:
+        return
+    way = route(leg.origin, leg.destination, (origin.latitude, origin.longitude),
+                (dest.latitude, dest.longitude))
+    _event(rows, shipment_id, leg_id, vehicle.id, "departed", leg.actual_departure,
+           {"site": leg.origin})
+    if leg.late:
+        detected = leg.actual_departure + (leg.planned_arrival - leg.planned_departure) * 0.4
+        if detected <= now:
+            _event(rows, shipment_id, leg_id, vehicle.id, "delayed", detected,
+                   {"planned_arrival": leg.planned_arrival.isoformat(),
+                    "eta": leg.actual_arrival.isoformat()})
+    if leg.actual_arrival <= now:
+        _event(rows, shipment_id, leg_id, vehicle.id, "arrived", leg.actual_arrival,
+               {"site": leg.destination})
+    run = (vehicle.id, leg.actual_departure)
+    if leg.actual_departure < now - timedelta(days=TRACK_DAYS) or run in rows.tracked:
+        return  # too old to keep, or a sailing already tracked for another shipment
+    rows.tracked.add(run)
+    end = min(leg.actual_arrival, now)
+    hours = (leg.actual_arrival - leg.actual_departure).total_seconds() / 3600
+    at = leg.actual_departure
+    while at <= end:
+        elapsed = (at - leg.actual_departure).total_seconds() / 3600
+        share, speed = progress(leg.mode, way.length_km, elapsed, hours)
+        (lat, lon), heading = way.at(share)
+        rows.positions.append((vehicle.device_id, vehicle.id, at, at + timedelta(seconds=3),
+                               round(lat, 6), round(lon, 6),
+                               round(speed * rng.uniform(0.9, 1.1), 1) if speed else 0.0,
+                               round(heading, 1), rng.choice((5.0, 8.0, 12.0)),
+                               "ais" if leg.mode == "water" else "native"))
+        at += FIX_EVERY[leg.mode]
+
+
+def _event(rows: _Rows, shipment_id: int, leg_id: int, vehicle_id: int, kind: str,
+           at: datetime, details: dict[str, Any]) -> None:
+    rows.events.append((shipment_id, leg_id, vehicle_id, kind, at, details,
+                        f"demo:{leg_id}:{kind}", at))
+
+
+async def _reserve(tx: Transaction, table: str, n: int) -> Iterator[int]:
+    """Ids from the table's sequence, drawn before the rows are written (as load.py does)."""
+    rows = await tx.fetch(
+        "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
+        table, n)
+    return iter([r[0] for r in rows])
+
+
+async def _copy(tx: Transaction, rows: _Rows) -> None:
+    from .load import _copy as copy
+
+    await copy(tx, "shipment", "id, number, status, carrier_org_id, created_at, updated_at",
+               rows.shipments)
+    await copy(tx, "shipment_customer", "shipment_id, org_id", rows.customers)
+    await copy(tx, "shipment_leg", fleet.LEG_COLUMNS, rows.legs)
+    await copy(tx, "leg_coil", "leg_id, coil_id", rows.manifest)
+    await copy(tx, "position", "device_id, vehicle_id, fix_time, received_at, latitude, "
+               "longitude, speed_kmh, heading, accuracy_m, source", rows.positions)
+    await copy(tx, "scan_event", "device_id, code, coil_id, step, site_id, vehicle_id, "
+               "scanned_at, received_at, parsed", rows.scans, ["parsed"])
+    await copy(tx, "coil_location", "coil_id, vehicle_id, site_id, since",
+               list(rows.locations.values()))
+    await copy(tx, "shipment_event", "shipment_id, leg_id, vehicle_id, kind, occurred_at, "
+               "details, dedupe_key, recorded_at", rows.events, ["details"])
