@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 
 from api.auth import MILL_ROLES, AuthError, Claims, TokenCodec, bearer
 from api.feed import POLL_SECONDS, EventFeed
+from api.livebus import LiveBus
 from domain import parties
 from domain.db import Database
 from domain.parties import Organization
@@ -77,6 +78,15 @@ class Services:
     organizations: OrganizationCache = field(default_factory=OrganizationCache)
     redis: Any = None
     feed: EventFeed | None = None
+    _live: LiveBus | None = field(default=None, init=False, repr=False)
+
+    @property
+    def live(self) -> LiveBus | None:
+        """The process's one Redis pub/sub connection, opened by the first subscriber
+        that needs it; None without Redis."""
+        if self._live is None and self.redis is not None:
+            self._live = LiveBus(self.redis)
+        return self._live
 
     async def wait_for_events(self) -> None:
         if self.feed is None:
@@ -118,7 +128,7 @@ class Context:
                 raise AuthError("authentication required: send `Authorization: Bearer <token>`")
             claims = self.services.codec.verify(token)
             self._viewer = await self._resolve(claims)
-            self._loaders = Loaders(self.db, self._viewer.scope)
+            self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis)
         return self._viewer
 
     async def _resolve(self, claims: Claims) -> Viewer:

@@ -18,10 +18,11 @@ from resolvers.node import NODE_TYPES, NodeQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.settlements import SettlementQueries
+from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 
 
 @strawberry.type(description="Everything a viewer may read, scoped to its organization.")
-class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries):
+class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries):
     pass
 
 
@@ -33,7 +34,7 @@ class Mutation(ContractMutations, QualityMutations):
 
 @strawberry.type(description="Live streams over graphql-transport-ws on `/graphql`; send the "
                  "token as `Authorization` in the `connection_init` payload.")
-class Subscription(EventSubscriptions):
+class Subscription(EventSubscriptions, ShipmentSubscriptions):
     pass
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 # Every scoped statement binds the scope's organization id (or NULL) as $1.
 P = "$1::bigint"
+# Leg states in which the vehicle has the leg's coils aboard.
+CARRYING = "('loading', 'departed', 'in_transit', 'arrived', 'exception')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +65,28 @@ class Scope:
         """Catalogue specs are public; a spec with a customer's part number is its own."""
         return (f"({P} IS NULL OR {alias}.customer_org_id IS NULL"
                 f" OR {alias}.customer_org_id = {P})")
+
+    @staticmethod
+    def shipment(alias: str) -> str:
+        """A customer sees a shipment exactly when `shipment_customer` lists it for that
+        shipment, that is, when the shipment carries some of its coils."""
+        return (f"({P} IS NULL OR EXISTS (SELECT 1 FROM shipment_customer sc"
+                f" WHERE sc.shipment_id = {alias}.id AND sc.org_id = {P}))")
+
+    @staticmethod
+    def vehicle(alias: str) -> str:
+        """A customer sees what a vehicle is (name, plate, MMSI) once it has been put on a
+        leg of one of its shipments: it is part of that shipment's record."""
+        return (f"({P} IS NULL OR EXISTS (SELECT 1 FROM shipment_leg vl"
+                f" JOIN shipment_customer vc ON vc.shipment_id = vl.shipment_id"
+                f" WHERE vl.vehicle_id = {alias}.id AND vc.org_id = {P}))")
+
+    @staticmethod
+    def vehicle_now(alias: str) -> str:
+        """A customer sees where a vehicle is only while it carries the customer's coils:
+        on a leg of its shipments from loading until unloading. A truck that delivered to
+        one customer yesterday must not show another its rounds today."""
+        return (f"({P} IS NULL OR EXISTS (SELECT 1 FROM shipment_leg vl"
+                f" JOIN shipment_customer vc ON vc.shipment_id = vl.shipment_id"
+                f" WHERE vl.vehicle_id = {alias}.id AND vc.org_id = {P}"
+                f" AND vl.status IN {CARRYING}))")

@@ -12,7 +12,16 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from domain import contracts, material, parties, production, quality, settlements
+from domain import (
+    contracts,
+    material,
+    parties,
+    position_reads,
+    production,
+    quality,
+    settlements,
+    shipment_reads,
+)
 from domain.db import Executor
 from domain.tenancy import Scope
 
@@ -23,9 +32,11 @@ Fetch = Callable[[Executor, Scope, Sequence[Any]], Awaitable[Any]]
 
 
 class Loaders:
-    def __init__(self, db: Executor, scope: Scope) -> None:
+    def __init__(self, db: Executor, scope: Scope, redis: Any = None) -> None:
         self.db = db
         self.scope = scope
+        # Live state (latest fixes); None reads positions from the database alone.
+        self.redis = redis
         self.organization_by_id = self._by_id(parties.organizations_by_ids)
         self.site_by_id = self._by_id(parties.sites_by_ids)
         self.spec_by_id = self._by_id(parties.specs_by_ids)
@@ -54,6 +65,56 @@ class Loaders:
         # Keys: (parent id, page size + 1, after coil id).
         self.coil_page_by_line = DataLoader(self._coil_pages("line_id"))
         self.coil_page_by_heat = DataLoader(self._coil_pages("heat_id"))
+        self._tracking()
+
+    def _tracking(self) -> None:
+        self.shipment_by_id = self._by_id(shipment_reads.shipments_by_ids)
+        self.shipment_by_number = self._by_attr(shipment_reads.shipments_by_numbers, "number")
+        self.shipment_by_coil = self._grouped(shipment_reads.latest_shipment_by_coil, None)
+        self.customers_by_shipment = self._grouped(shipment_reads.customers_by_shipment, [])
+        self.legs_by_shipment = self._grouped(shipment_reads.legs_by_shipment, [])
+        self.leg_by_id = self._by_id(shipment_reads.legs_by_ids)
+        self.vehicle_by_id = self._by_id(position_reads.vehicles_by_ids)
+        self.vehicle_by_code = self._by_attr(position_reads.vehicles_by_codes, "code")
+        self.location_by_coil = self._grouped(shipment_reads.coil_locations, None)
+        self.fix_by_vehicle = DataLoader(self._live(position_reads.latest_fixes))
+        self.fix_by_shipment = DataLoader(self._live(position_reads.shipment_fixes))
+        # Keys: (parent id, page size + 1, keyset after which the page starts).
+        self.manifest_page_by_leg = DataLoader(self._pages(
+            lambda db, scope, ids, n, after: shipment_reads.manifest_pages(
+                db, scope, "leg", ids, n, after)))
+        self.manifest_page_by_shipment = DataLoader(self._pages(
+            lambda db, scope, ids, n, after: shipment_reads.manifest_pages(
+                db, scope, "shipment", ids, n, after)))
+        self.shipment_page_by_contract = DataLoader(
+            self._pages(shipment_reads.shipment_pages_by_contract))
+        self.event_page_by_shipment = DataLoader(self._pages(shipment_reads.event_pages))
+        # Keys: (shipment id, most points, (from, to)), paged like the rest.
+        self.track_by_shipment = DataLoader(self._pages(
+            lambda db, scope, ids, points, period: position_reads.tracks(
+                db, scope, ids, period[0], period[1], points)))
+
+    def _live(self, fetch: Callable[..., Awaitable[dict[int, Any]]]) -> Any:
+        async def load(keys: Sequence[int]) -> list[Any]:
+            found = await fetch(self.db, self.redis, self.scope, keys)
+            return [found.get(k) for k in keys]
+
+        return load
+
+    def _pages(self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]) -> Any:
+        async def load(keys: Sequence[tuple[int, int, Any]]) -> list[Any]:
+            # One statement per distinct page shape, as for coil pages.
+            shapes: dict[tuple[int, Any], list[int]] = defaultdict(list)
+            for parent, limit, after in keys:
+                shapes[(limit, after)].append(parent)
+            pages: dict[tuple[int, int, Any], Any] = {}
+            for (limit, after), parents in shapes.items():
+                found = await fetch(self.db, self.scope, parents, limit, after)
+                for parent in parents:
+                    pages[(parent, limit, after)] = found.get(parent, [])
+            return [pages[k] for k in keys]
+
+        return load
 
     def _by_id(self, fetch: Fetch) -> DataLoader[int, Any]:
         return self._by_attr(fetch, "id")

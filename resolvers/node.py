@@ -16,6 +16,8 @@ from resolvers.loaders import Loaders
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
+from resolvers.shipments.types import Shipment
+from resolvers.shipments.vehicles import Vehicle
 
 # Every Node type: the loader that fetches it (within the viewer's scope) and its maker.
 NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = {
@@ -30,6 +32,8 @@ NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = 
     "QualityCertificate": (lambda x: x.certificate_by_id, QualityCertificate.of),
     "ProcessingFeedback": (lambda x: x.feedback_by_id, ProcessingFeedback.of),
     "Settlement": (lambda x: x.settlement_by_id, Settlement.of),
+    "Shipment": (lambda x: x.shipment_by_id, Shipment.of),
+    "Vehicle": (lambda x: x.vehicle_by_id, Vehicle.of),
 }
 
 

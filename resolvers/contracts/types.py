@@ -19,6 +19,7 @@ from resolvers.relay import DEFAULT_PAGE, Connection, Node
 if TYPE_CHECKING:
     from resolvers.quality.types import Coil
     from resolvers.settlements import Settlement
+    from resolvers.shipments.types import Shipment
 
 
 @strawberry.enum(description="Contract state. Lateness is computed, never a state.")
@@ -231,6 +232,18 @@ class Contract(Node):
 
         found = await loaders(info).settlements_by_contract.load(self.pk)
         return [Settlement.of(s) for s in found]
+
+    @strawberry.field(description="Shipments carrying this contract's coils, newest first.")
+    async def shipments(
+        self, info: Info[Any, Any],
+        first: Annotated[int, strawberry.argument(description="Page size, at most 100.")]
+        = DEFAULT_PAGE,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
+        = None,
+    ) -> Connection[Annotated[Shipment, strawberry.lazy("resolvers.shipments.types")]]:
+        from resolvers.shipments.types import shipment_page
+
+        return await shipment_page(info, self.pk, first, after)
 
     @classmethod
     def of(cls, c: domain.Contract) -> Contract:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -17,6 +17,9 @@ from resolvers.contracts.types import ContractLine
 from resolvers.lookahead import asks_for
 from resolvers.parties import SteelSpec
 from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
+
+if TYPE_CHECKING:
+    from resolvers.shipments.vehicles import CoilLocation
 
 NOT_LOADED: Any = object()
 
@@ -256,6 +259,15 @@ class Coil(Node):
     @strawberry.field(description="Back to slab and heat, forward to its pieces, with quality.")
     def trace(self) -> CoilTrace:
         return CoilTrace(coil=self)
+
+    @strawberry.field(description="Where it is, from its latest scan; null before it is "
+                      "first scanned.")
+    async def location(
+        self, info: Info[Any, Any]
+    ) -> Annotated[CoilLocation, strawberry.lazy("resolvers.shipments.vehicles")] | None:
+        from resolvers.shipments.vehicles import coil_location
+
+        return await coil_location(info, self.pk)
 
     @classmethod
     def of(cls, c: material.Coil) -> Coil:

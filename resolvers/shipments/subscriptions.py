@@ -1,0 +1,257 @@
+"""Live shipments: positions and events as they happen, over graphql-transport-ws.
+
+Each subscription first sends the last known state (the latest fix, from Redis or the
+database; the latest events, from the database), then every change the ingester
+publishes on the live bus (:mod:`api.livebus`). When the bus reports a gap (Redis
+was lost, or this subscriber fell behind) the state is read again and whatever is
+newer than what was sent goes out, so nothing is skipped silently. Without Redis the
+state is read again every few seconds instead. Refusals are errors with
+``extensions.code``: ``UNAUTHENTICATED`` (no or bad token), ``NOT_FOUND`` (no such
+shipment or contract, or not the viewer's: the two look alike), ``FORBIDDEN`` (the
+viewer's role may not watch the fleet). A subscription ends when its token expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain import position_reads, shipment_reads
+from domain.position_reads import Fix
+from resolvers.common import ctx, loaders, viewer
+from resolvers.relay import BadInput, exactly_one, expect_id, to_global_id
+from resolvers.shipments.types import ShipmentEvent
+from resolvers.shipments.vehicles import Position, PositionUpdate
+
+if TYPE_CHECKING:
+    from api.context import Viewer
+
+# Without Redis, how often a subscriber's state is read again.
+POLL_SECONDS = 5.0
+# How often a quiet subscription checks that its token still holds.
+_CHECK_SECONDS = 15.0
+# Events a new subscriber gets first, and a re-read looks back over.
+RECENT_EVENTS = 20
+_REREAD_MARGIN = dt.timedelta(minutes=10)
+# Roles that may watch every vehicle of the fleet.
+FLEET_ROLES = ("logistics", "admin")
+
+
+class NotFound(BadInput):
+    """No such object, or not the viewer's. (A BadInput: an expected, client-side refusal
+    that the error layer reports under its own code.)"""
+
+    code = "NOT_FOUND"
+
+
+class Forbidden(BadInput):
+    code = "FORBIDDEN"
+
+
+Next = Callable[[], Awaitable[dict[str, Any] | None]]
+
+
+@contextlib.asynccontextmanager
+async def _listen(info: Info[Any, Any], who: Viewer, *channels: str) -> AsyncIterator[Next]:
+    """A function returning the next message of ``channels``, or None when the state
+    must be read again. It raises once the token has expired."""
+    bus = ctx(info).services.live
+
+    def left() -> float:
+        return max(who.expires_at - time.time(), 0.0) + 0.05
+
+    if bus is None:
+        async def poll() -> dict[str, Any] | None:
+            await asyncio.sleep(min(POLL_SECONDS, left()))
+            who.check_unexpired()
+            return None
+
+        yield poll
+        return
+    async with bus.subscribe(*channels) as feed:
+        async def receive() -> dict[str, Any] | None:
+            while True:
+                who.check_unexpired()
+                item = await feed.get(min(_CHECK_SECONDS, left()))
+                if item is not None:
+                    return item if isinstance(item, dict) else None
+
+        yield receive
+
+
+def _fresh(info: Info[Any, Any]) -> None:
+    """A subscription's loaders live as long as its connection: forget what may have
+    changed since the last message (leg states, ETAs, positions)."""
+    found = loaders(info)
+    for loader in (found.shipment_by_id, found.legs_by_shipment, found.leg_by_id,
+                   found.fix_by_vehicle, found.fix_by_shipment, found.event_page_by_shipment):
+        loader.clear_all()
+
+
+def _update(fix: Fix, shipment_ids: list[Any]) -> PositionUpdate:
+    return PositionUpdate(
+        position=Position.of(fix), vehicle_pk=fix.vehicle_id,
+        shipment_ids=[to_global_id("Shipment", int(s)) for s in shipment_ids])
+
+
+def _event(msg: dict[str, Any]) -> shipment_reads.ShipmentEvent | None:
+    try:
+        return shipment_reads.ShipmentEvent(
+            id=0, shipment_id=int(msg["shipment_id"]),
+            leg_id=int(msg["leg_id"]) if msg.get("leg_id") is not None else None,
+            vehicle_id=int(msg["vehicle_id"]) if msg.get("vehicle_id") is not None else None,
+            kind=str(msg["kind"]),
+            occurred_at=dt.datetime.fromisoformat(str(msg["occurred_at"]).replace("Z", "+00:00")),
+            details=msg.get("details") or {},
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class _Seen:
+    """Events already sent, by what identifies them on both paths (bus and database)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._order: deque[tuple[Any, ...]] = deque()
+        self._keys: set[tuple[Any, ...]] = set()
+        self._size = size
+        self.latest: dt.datetime | None = None
+
+    def first_time(self, e: shipment_reads.ShipmentEvent) -> bool:
+        key = (e.shipment_id, e.leg_id, e.kind, e.occurred_at)
+        if key in self._keys:
+            return False
+        self._keys.add(key)
+        self._order.append(key)
+        if len(self._order) > self._size:
+            self._keys.discard(self._order.popleft())
+        self.latest = max(self.latest or e.occurred_at, e.occurred_at)
+        return True
+
+
+@strawberry.type
+class ShipmentSubscriptions:
+    @strawberry.subscription(description="Positions of a shipment as its vehicle reports them: "
+                             "first the latest known, then each newer fix.")
+    async def shipment_positions(
+        self, info: Info[Any, Any],
+        shipment_id: Annotated[strawberry.ID, strawberry.argument(
+            description="Global id of the shipment.")],
+    ) -> AsyncGenerator[PositionUpdate, None]:
+        who = await viewer(info)
+        pk = expect_id(shipment_id, "Shipment")
+        if await loaders(info).shipment_by_id.load(pk) is None:
+            raise NotFound(f"no shipment {shipment_id}")
+        db, redis = ctx(info).db, ctx(info).services.redis
+        last: dt.datetime | None = None
+        async with _listen(info, who, f"shipment:{pk}") as receive:
+            msg: dict[str, Any] | None = None
+            while True:
+                if msg is None:
+                    fix = (await position_reads.shipment_fixes(db, redis, who.scope, [pk])).get(pk)
+                    ids: list[Any] = [pk]
+                    if fix is not None and not who.is_customer:
+                        aboard = await position_reads.carried_shipments(
+                            db, who.scope, [fix.vehicle_id])
+                        ids = aboard.get(fix.vehicle_id) or ids
+                else:
+                    fix = position_reads.parse_live_fix(msg)
+                    ids = [pk] if who.is_customer else list(msg.get("shipment_ids") or [pk])
+                if fix is not None and (last is None or fix.fix_time > last):
+                    last = fix.fix_time
+                    _fresh(info)
+                    yield _update(fix, ids)
+                msg = await _next_of(receive, "position")
+
+    @strawberry.subscription(description="Events of one shipment, or of every shipment of a "
+                             "contract: first the latest few, then each new one as detected.")
+    async def shipment_events(
+        self, info: Info[Any, Any],
+        shipment_id: Annotated[strawberry.ID | None, strawberry.argument(
+            description="Global id of the shipment.")] = None,
+        contract_id: Annotated[strawberry.ID | None, strawberry.argument(
+            description="Global id of a contract: events of the shipments carrying its coils."
+        )] = None,
+    ) -> AsyncGenerator[ShipmentEvent, None]:
+        who = await viewer(info)
+        exactly_one(shipment_id, contract_id, "contractId")
+        found = loaders(info)
+        db = ctx(info).db
+        contract_pk: int | None = None
+        if shipment_id is not None:
+            pk = expect_id(shipment_id, "Shipment")
+            if await found.shipment_by_id.load(pk) is None:
+                raise NotFound(f"no shipment {shipment_id}")
+            ids, channel = {pk}, f"shipment:{pk}"
+        else:
+            assert contract_id is not None
+            contract_pk = expect_id(contract_id, "Contract")
+            contract = await found.contract_by_id.load(contract_pk)
+            if contract is None:
+                raise NotFound(f"no contract {contract_id}")
+            ids = await shipment_reads.shipment_ids_of_contract(db, who.scope, contract_pk)
+            channel = f"org:{contract.customer_org_id}"
+        seen = _Seen()
+        async with _listen(info, who, channel) as receive:
+            msg: dict[str, Any] | None = None
+            while True:
+                if msg is None:
+                    since = seen.latest - _REREAD_MARGIN if seen.latest else None
+                    batch = await shipment_reads.recent_events(
+                        db, who.scope, list(ids), RECENT_EVENTS, since)
+                else:
+                    event = _event(msg)
+                    if event is not None and event.shipment_id not in ids \
+                            and contract_pk is not None:
+                        # A shipment planned since the subscription began may carry it.
+                        ids = await shipment_reads.shipment_ids_of_contract(
+                            db, who.scope, contract_pk)
+                    batch = [event] if event is not None and event.shipment_id in ids else []
+                for e in batch:
+                    if seen.first_time(e):
+                        _fresh(info)
+                        yield ShipmentEvent.of(e)
+                msg = await _next_of(receive, "event")
+
+    @strawberry.subscription(description="Every vehicle's fixes as they arrive, for the "
+                             "mill's logistics staff (roles logistics or admin): first each "
+                             "vehicle's latest known fix, then each newer one.")
+    async def vehicle_positions(self, info: Info[Any, Any]) -> AsyncGenerator[PositionUpdate, None]:
+        who = await viewer(info)
+        if who.is_customer or not who.has_any(*FLEET_ROLES):
+            raise Forbidden("watching the fleet needs the role logistics or admin")
+        db, redis = ctx(info).db, ctx(info).services.redis
+        last: dict[int, dt.datetime] = {}
+        async with _listen(info, who, "vehicles") as receive:
+            msg: dict[str, Any] | None = None
+            while True:
+                if msg is None:
+                    vehicles = await position_reads.vehicle_ids_with_fixes(db)
+                    fixes = await position_reads.latest_fixes(db, redis, who.scope, vehicles)
+                    aboard = await position_reads.carried_shipments(db, who.scope, list(fixes))
+                    updates = [(f, aboard.get(v, [])) for v, f in sorted(fixes.items())]
+                else:
+                    fix = position_reads.parse_live_fix(msg)
+                    updates = [(fix, list(msg.get("shipment_ids") or []))] if fix else []
+                for fix, shipments in updates:
+                    if fix.vehicle_id not in last or fix.fix_time > last[fix.vehicle_id]:
+                        last[fix.vehicle_id] = fix.fix_time
+                        _fresh(info)
+                        yield _update(fix, shipments)
+                msg = await _next_of(receive, "position")
+
+
+async def _next_of(receive: Next, kind: str) -> dict[str, Any] | None:
+    """The next message of this kind, or None: read the state again."""
+    while True:
+        msg = await receive()
+        if msg is None or msg.get("type") == kind:
+            return msg
