@@ -71,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("ingest", _ingest, "Run the MQTT ingester.", INGEST_HELP)
 
+    sim = command("simulate", _simulate, "Publish simulated device traffic.", SIMULATE_HELP)
+    sim.add_argument("--rate", type=_positive_float, default=20.0, metavar="MSG_PER_S",
+                     help="messages a second, all devices together (default: 20)")
+    sim.add_argument("--duration", type=_positive_float, metavar="S",
+                     help="stop after this many seconds (default: until Ctrl-C)")
+    sim.add_argument("--vehicles", type=_positive, metavar="N",
+                     help="simulate at most N vehicles, those under way first (default: all)")
+    sim.add_argument("--bad-share", type=_share, default=0.01, metavar="F",
+                     help="share of position messages sent bad: malformed JSON, 0/0 or a "
+                          "jump, for the ingester to reject (default: 0.01)")
+
     devices = commands.add_parser(
         "devices", help="Manage tracking devices and their broker logins.",
         description=DEVICES_HELP, formatter_class=_formatter)
@@ -138,6 +149,16 @@ neither is set, with the secret `keylink dev` keeps in KEYLINK_STATE_DIR, so
 tokens work against a running `keylink dev`. Prints only the token, e.g.
   curl -H "Authorization: Bearer $(keylink token --org FAW-VW --role customer)" ..."""
 
+
+SIMULATE_HELP = """\
+Reads the open shipment legs, their vehicles, devices and manifests from
+DATABASE_URL and publishes to MQTT_URL what the devices would: GPS fixes of
+trucks and rail wagons moving along their routes, AIS sentences from the ships'
+gateways, coil label scans (plain numbers and GS1) at loading and unloading, and
+a share of bad messages. Vehicles carry on from their last stored fix; some legs
+set off during the run go slowly and turn late. One client publishes for every
+device: the development broker takes that; a production broker needs a user
+allowed to write keylink/v1/devices/#. `keylink dev` runs it on its own broker."""
 
 INGEST_HELP = """\
 Subscribes to the device topics through the shared group KEYLINK_INGEST_GROUP on
@@ -281,6 +302,50 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(ingest())
     return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    from collections import Counter
+
+    from api import logs
+    from tracking.simulator import run_simulator
+
+    _need_database(settings)
+    if not settings.mqtt_url:
+        raise UsageError("MQTT_URL is not set (mqtt://host:port)")
+    logs.configure(settings.log_level, settings.log_format)
+    sent: Counter[str] = Counter()
+
+    async def simulate() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_simulator(settings, rate=args.rate, duration=args.duration, stop=stop,
+                            vehicles=args.vehicles, bad_share=args.bad_share, sent=sent)
+
+    try:
+        asyncio.run(simulate())
+    except ConnectionError as exc:
+        print(f"keylink simulate: {exc}", file=sys.stderr)
+        return 1
+    print("sent " + (", ".join(f"{n} {kind}" for kind, n in sorted(sent.items())) or "nothing"))
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
 
 
 def _devices_passwd(settings: Settings, args: argparse.Namespace) -> int:

@@ -47,6 +47,8 @@ DEMO_VIEWERS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Messages a second the device simulator publishes beside `keylink dev`.
+SIMULATOR_RATE = 10.0
 
 BackgroundTask = Callable[[Settings], Coroutine[Any, Any, None]]
 
@@ -64,7 +66,15 @@ def background_tasks(
     tasks: list[BackgroundTask] = []
     if "mqtt" in embedded:
         tasks.append(_ingest)
+        # Simulated devices only ever publish to our own broker, never to a real one.
+        tasks.append(_simulate)
     return tasks
+
+
+async def _simulate(settings: Settings) -> None:
+    from tracking.simulator import run_simulator
+
+    await run_simulator(settings, rate=SIMULATOR_RATE, duration=None, stop=None)
 
 
 async def _ingest(settings: Settings) -> None:
