@@ -45,6 +45,8 @@ from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, Typ
 from strawberry.extensions import SchemaExtension
 
 DEFAULT_PAGE_SIZE = 20
+# Arguments that size what a field returns: a connection's page, a track's points.
+PAGE_ARGUMENTS = ("first", "maxPoints")
 # A list without `first` (a contract's lines, a route's stages, the schema's types) is
 # bounded by the data, not the request; cost counts it as this many.
 ASSUMED_LIST_SIZE = 10
@@ -146,11 +148,12 @@ class _Walker:
         if field_def is None:
             return 1
         args = {a.name.value: a.value for a in node.arguments or ()}
-        if "first" in field_def.args:
-            value: Any = field_def.args["first"].default_value
-            if "first" in args:
-                value = value_from_ast(args["first"], field_def.args["first"].type, self.current)
-            return max(1, value) if isinstance(value, int) else DEFAULT_PAGE_SIZE
+        for size in PAGE_ARGUMENTS:
+            if size in field_def.args:
+                value: Any = field_def.args[size].default_value
+                if size in args:
+                    value = value_from_ast(args[size], field_def.args[size].type, self.current)
+                return max(1, value) if isinstance(value, int) else DEFAULT_PAGE_SIZE
         if "ids" in field_def.args and "ids" in args:
             ids = value_from_ast(args["ids"], field_def.args["ids"].type, self.current)
             return max(1, len(ids)) if isinstance(ids, list) else ASSUMED_LIST_SIZE

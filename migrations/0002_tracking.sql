@@ -40,6 +40,7 @@ CREATE TABLE shipment (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX shipment_status_idx ON shipment (status, id);
 
 CREATE TABLE shipment_leg (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -175,6 +176,8 @@ CREATE TABLE coil_location (
     scan_id         bigint REFERENCES scan_event (id),
     CHECK ((vehicle_id IS NULL) <> (site_id IS NULL))
 );
+-- "Which coils are aboard this vehicle", for custody checks and the live page.
+CREATE INDEX coil_location_vehicle_idx ON coil_location (vehicle_id) WHERE vehicle_id IS NOT NULL;
 
 -- What detection found: departed, arrived, delayed, back on time, geofence enter and
 -- exit, scan anomalies. `dedupe_key` makes a detection idempotent under redelivery.
@@ -190,6 +193,8 @@ CREATE TABLE shipment_event (
     recorded_at     timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX shipment_event_shipment_idx ON shipment_event (shipment_id, occurred_at);
+CREATE INDEX shipment_event_leg_idx ON shipment_event (leg_id, occurred_at);
+CREATE INDEX shipment_event_vehicle_idx ON shipment_event (vehicle_id, occurred_at);
 
 -- A vehicle's state against each fence it is near: inside since when, and whether the
 -- dwell threshold has confirmed the entry.

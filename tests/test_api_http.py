@@ -151,3 +151,10 @@ async def test_nodes_cost_by_the_number_of_ids(api: Api) -> None:
              " coilNo kind weightKg thicknessMm widthMm heat { heatNo grade } } } } } }")
     body = await api.query(query, as_=token("FAW-VW"))
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+async def test_track_points_are_costed_like_a_page(api: Api) -> None:
+    query = """{ shipments(first: 100) { nodes { a: track(maxPoints: 5000) { latitude }
+                 b: track(maxPoints: 5000) { latitude } } } }"""
+    body = await api.query(query, as_=token("FAW-VW"))
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
