@@ -57,6 +57,8 @@ class Feed:
 
     async def get(self, wait_s: float) -> Message | Gap | None:
         """The next message, GAP, or None when ``wait_s`` seconds pass without one."""
+        if not self._queue.empty():  # the common case under load: no timer, no task
+            return self._queue.get_nowait()
         try:
             return await asyncio.wait_for(self._queue.get(), max(wait_s, 0.0))
         except TimeoutError:
