@@ -163,24 +163,25 @@ async def list_contracts(
     return [Contract(**dict(r)) for r in rows]
 
 
-async def contracts_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Contract]:
+async def _contracts(
+    db: Executor, scope: Scope, where: str, keys: Sequence[Any]
+) -> list[Contract]:
     rows = await db.fetch(
-        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE c.id = ANY($2::bigint[])"
+        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE {where}"
         f" AND {Scope.owned('c.customer_org_id')}",
-        scope.org_id, list(ids),
+        scope.org_id, list(keys),
     )
     return [Contract(**dict(r)) for r in rows]
+
+
+async def contracts_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Contract]:
+    return await _contracts(db, scope, "c.id = ANY($2::bigint[])", ids)
 
 
 async def contracts_by_numbers(
     db: Executor, scope: Scope, numbers: Sequence[str]
 ) -> list[Contract]:
-    rows = await db.fetch(
-        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE c.number = ANY($2::text[])"
-        f" AND {Scope.owned('c.customer_org_id')}",
-        scope.org_id, list(numbers),
-    )
-    return [Contract(**dict(r)) for r in rows]
+    return await _contracts(db, scope, "c.number = ANY($2::text[])", numbers)
 
 
 async def lines_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[ContractLine]:

@@ -95,22 +95,20 @@ def _heat(row: Any) -> Heat:
     return Heat(**values)
 
 
-async def heats_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Heat]:
+async def _heats(db: Executor, scope: Scope, where: str, keys: Sequence[Any]) -> list[Heat]:
     rows = await db.fetch(
-        f"SELECT {_HEAT_COLS} FROM heat h WHERE h.id = ANY($2::bigint[])"
-        f" AND {Scope.heat('h')}",
-        scope.org_id, list(ids),
+        f"SELECT {_HEAT_COLS} FROM heat h WHERE {where} AND {Scope.heat('h')}",
+        scope.org_id, list(keys),
     )
     return [_heat(r) for r in rows]
+
+
+async def heats_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Heat]:
+    return await _heats(db, scope, "h.id = ANY($2::bigint[])", ids)
 
 
 async def heats_by_numbers(db: Executor, scope: Scope, numbers: Sequence[str]) -> list[Heat]:
-    rows = await db.fetch(
-        f"SELECT {_HEAT_COLS} FROM heat h WHERE h.heat_no = ANY($2::text[])"
-        f" AND {Scope.heat('h')}",
-        scope.org_id, list(numbers),
-    )
-    return [_heat(r) for r in rows]
+    return await _heats(db, scope, "h.heat_no = ANY($2::text[])", numbers)
 
 
 async def slabs_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Slab]:
@@ -122,22 +120,20 @@ async def slabs_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[S
     return [Slab(**dict(r)) for r in rows]
 
 
-async def coils_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Coil]:
+async def _coils(db: Executor, scope: Scope, where: str, keys: Sequence[Any]) -> list[Coil]:
     rows = await db.fetch(
-        f"SELECT {COIL_COLS} FROM coil c WHERE c.id = ANY($2::bigint[])"
-        f" AND {Scope.owned('c.customer_org_id')}",
-        scope.org_id, list(ids),
+        f"SELECT {COIL_COLS} FROM coil c WHERE {where} AND {Scope.owned('c.customer_org_id')}",
+        scope.org_id, list(keys),
     )
     return [Coil(**dict(r)) for r in rows]
+
+
+async def coils_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Coil]:
+    return await _coils(db, scope, "c.id = ANY($2::bigint[])", ids)
 
 
 async def coils_by_numbers(db: Executor, scope: Scope, numbers: Sequence[str]) -> list[Coil]:
-    rows = await db.fetch(
-        f"SELECT {COIL_COLS} FROM coil c WHERE c.coil_no = ANY($2::text[])"
-        f" AND {Scope.owned('c.customer_org_id')}",
-        scope.org_id, list(numbers),
-    )
-    return [Coil(**dict(r)) for r in rows]
+    return await _coils(db, scope, "c.coil_no = ANY($2::text[])", numbers)
 
 
 async def coil_pages(
