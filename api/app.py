@@ -33,6 +33,10 @@ from domain.db import Database
 log = logging.getLogger("keylink.api")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# How the API is served, by `keylink serve` and `keylink dev` alike. Subscription
+# messages are small JSON: compressing each one costs more CPU than it saves bytes, and
+# under load that CPU is the delivery latency.
+SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None}
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
 

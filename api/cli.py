@@ -222,11 +222,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from api import logs
-    from api.app import create_app
+    from api.app import SERVER_OPTIONS, create_app
 
     logs.configure(settings.log_level, settings.log_format)
     # log_config=None: uvicorn's own records go through our formatter too.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **SERVER_OPTIONS)
     return 0
 
 

@@ -275,13 +275,13 @@ async def _serve(
 ) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import SERVER_OPTIONS, create_app
 
     assert settings.database_url is not None
     await _prepare_database(settings.database_url, settings, contracts, progress)
     server = uvicorn.Server(uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None,
-        timeout_graceful_shutdown=5,
+        create_app(settings), host=settings.host, port=settings.port,
+        timeout_graceful_shutdown=5, **SERVER_OPTIONS,
     ))
     jobs = [asyncio.create_task(job(settings))
             for job in background_tasks(settings, embedded=embedded)]
