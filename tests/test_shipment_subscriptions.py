@@ -36,6 +36,9 @@ FLEET = "subscription { vehiclePositions { position { latitude } vehicle { code 
 async def live(db: Database, redis_url: str) -> AsyncIterator[tuple[str, aioredis.Redis,
                                                                     Services]]:
     client = aioredis.from_url(redis_url)
+    # Redis is shared by the session and every test's database numbers vehicles from 1:
+    # start from an empty live state, whatever ran before.
+    await client.flushdb()
     services = Services(db=db, codec=CODEC, redis=client)
     app = create_app(SETTINGS, services=services)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(0),
