@@ -51,9 +51,15 @@ class Vehicle:
     mmsi: int | None
     imo: int | None
     carrier_org_id: int | None
+    reported_destination: str | None
+    reported_eta: datetime | None
+    voyage_heard_at: datetime | None
 
 
-VEHICLE_COLS = "x.id, x.code, x.kind, x.name, x.plate, x.mmsi, x.imo, x.carrier_org_id"
+VEHICLE_COLS = (
+    "x.id, x.code, x.kind, x.name, x.plate, x.mmsi, x.imo, x.carrier_org_id,"
+    " x.reported_destination, x.reported_eta, x.voyage_heard_at"
+)
 
 
 async def vehicles_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Vehicle]:

@@ -11,6 +11,11 @@ CREATE TABLE vehicle (
     mmsi            bigint UNIQUE CHECK (mmsi BETWEEN 100000000 AND 999999999),
     imo             int CHECK (imo BETWEEN 1000000 AND 9999999),
     carrier_org_id  bigint REFERENCES organization (id),
+    -- What a ship last said of its voyage in AIS static data (message type 5): the
+    -- destination as the crew typed it and their ETA, with when it was heard.
+    reported_destination text,
+    reported_eta    timestamptz,
+    voyage_heard_at timestamptz,
     CHECK (kind <> 'ship' OR mmsi IS NOT NULL)
 );
 

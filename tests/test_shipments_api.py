@@ -257,3 +257,15 @@ async def test_a_page_of_shipments_costs_a_bounded_number_of_statements(
                 data = await demo_api.data(PAGE, {"first": first}, as_=tokens[who])
             assert len(data["shipments"]["nodes"]) >= min(first, 10), "too few shipments"
             assert len(seen) <= 13, (who, first, seen)
+
+
+async def test_a_ship_shows_the_voyage_its_crew_reported(api: Api, world: Tracking) -> None:
+    await api.db.execute(
+        "UPDATE vehicle SET reported_destination = 'CNFOS', reported_eta = $2,"
+        " voyage_heard_at = $3 WHERE id = $1",
+        world.vehicle["SHIP-1"], NOW + timedelta(days=3), NOW)
+    data = await api.data(
+        """query($code: String!) { vehicle(code: $code) { reportedDestination reportedEta
+           voyageHeardAt } }""", {"code": "SHIP-1"}, as_=token(*MILL))
+    assert data["vehicle"]["reportedDestination"] == "CNFOS"
+    assert data["vehicle"]["reportedEta"] == (NOW + timedelta(days=3)).isoformat()

@@ -150,7 +150,7 @@ class Pipeline:
         async with self._db.transaction() as tx:
             new_keys = await insert_positions(tx, rows)
             new_scans = await insert_scans(tx, [s for item in items for s in item.scans])
-            await update_vessels(tx, [v for item in items for v in item.voyages])
+            await update_vessels(tx, [v for item in items for v in item.voyages], self._clock())
             await insert_rejections(tx, [item.rejected_row() for item in items if item.rejections])
             fixes = sorted(
                 (StoredFix(row.vehicle_id, row.device_id, row.fix, ooo)

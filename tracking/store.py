@@ -147,8 +147,11 @@ async def insert_scans(tx: Executor, rows: list[ScanRow]) -> list[StoredScanRow]
     ]
 
 
-async def update_vessels(tx: Executor, voyages: list[VoyageData]) -> None:
-    """Keep each vessel's name and IMO number as its AIS static data reports them."""
+async def update_vessels(
+    tx: Executor, voyages: list[VoyageData], heard_at: datetime
+) -> None:
+    """Keep each vessel's name, IMO number, reported destination and ETA as its AIS
+    static and voyage data reports them."""
     latest = {v.mmsi: v for v in voyages}
     if not latest:
         return
@@ -156,13 +159,19 @@ async def update_vessels(tx: Executor, voyages: list[VoyageData]) -> None:
     # Rewriting an unchanged row would only churn: a ship repeats its static data
     # every six minutes.
     await tx.execute(
-        """UPDATE vehicle v SET name = coalesce(u.name, v.name), imo = coalesce(u.imo, v.imo)
-           FROM unnest($1::bigint[], $2::text[], $3::int[]) AS u(mmsi, name, imo)
+        """UPDATE vehicle v SET name = coalesce(u.name, v.name), imo = coalesce(u.imo, v.imo),
+                  reported_destination = u.destination, reported_eta = u.eta,
+                  voyage_heard_at = $6
+           FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::timestamptz[])
+                AS u(mmsi, name, imo, destination, eta)
            WHERE v.mmsi = u.mmsi
              AND (v.name IS DISTINCT FROM coalesce(u.name, v.name)
-                  OR v.imo IS DISTINCT FROM coalesce(u.imo, v.imo))""",
+                  OR v.imo IS DISTINCT FROM coalesce(u.imo, v.imo)
+                  OR v.reported_destination IS DISTINCT FROM u.destination
+                  OR v.reported_eta IS DISTINCT FROM u.eta)""",
         [v.mmsi for v in values], [v.name or None for v in values],
         [v.imo if v.imo is not None and 1000000 <= v.imo <= 9999999 else None for v in values],
+        [v.destination or None for v in values], [v.eta for v in values], heard_at,
     )
 
 

@@ -56,6 +56,16 @@ class Vehicle(Node):
     )
     mmsi: int | None = strawberry.field(description="A ship's AIS identity (MMSI, 9 digits).")
     imo: int | None = strawberry.field(description="A ship's IMO number (7 digits).")
+    reported_destination: str | None = strawberry.field(
+        description="A ship's destination as its crew last entered it in AIS, unchecked."
+    )
+    reported_eta: dt.datetime | None = strawberry.field(
+        description="The ETA the ship's crew last reported in AIS; the leg's own `eta` is "
+        "computed from its track."
+    )
+    voyage_heard_at: dt.datetime | None = strawberry.field(
+        description="When the ship's AIS voyage data was last received."
+    )
 
     @strawberry.field(
         description="Its latest fix; null when none, or when it carries none of your coils now."
@@ -67,7 +77,8 @@ class Vehicle(Node):
     @classmethod
     def of(cls, v: position_reads.Vehicle) -> Vehicle:
         return cls(pk=v.id, code=v.code, kind=VehicleKind(v.kind), name=v.name, plate=v.plate,
-                   mmsi=v.mmsi, imo=v.imo)
+                   mmsi=v.mmsi, imo=v.imo, reported_destination=v.reported_destination,
+                   reported_eta=v.reported_eta, voyage_heard_at=v.voyage_heard_at)
 
 
 async def vehicle_of(info: Info[Any, Any], pk: int | None) -> Vehicle | None:

@@ -125,12 +125,16 @@ async def test_rejections_are_recorded_once_per_topic_and_payload(db: Database) 
                                        ("t/b", 2, 2, "unknown_device", None)]
 
 
-async def test_vessel_data_updates_name_and_imo(db: Database) -> None:
+async def test_vessel_data_updates_name_imo_and_reported_voyage(db: Database) -> None:
     ids = await fleet(db)
-    await update_vessels(db, [VoyageData("AIS-1", 367380120, 9123456, "GOLDEN GATE", None, None),
-                              VoyageData("AIS-1", 111111111, 9999999, "NOBODY", None, None)])
-    row = await db.fetchrow("SELECT name, imo FROM vehicle WHERE id = $1", ids["ship"])
-    assert row is not None and (row["name"], row["imo"]) == ("GOLDEN GATE", 9123456)
+    heard, eta = datetime(2026, 11, 25, 8, tzinfo=UTC), datetime(2026, 11, 28, 14, tzinfo=UTC)
+    await update_vessels(db, [
+        VoyageData("AIS-1", 367380120, 9123456, "GOLDEN GATE", "CNFOS BEIJIAO", eta),
+        VoyageData("AIS-1", 111111111, 9999999, "NOBODY", None, None)], heard)
+    row = await db.fetchrow("SELECT name, imo, reported_destination, reported_eta,"
+                            " voyage_heard_at FROM vehicle WHERE id = $1", ids["ship"])
+    assert row is not None
+    assert tuple(row) == ("GOLDEN GATE", 9123456, "CNFOS BEIJIAO", eta, heard)
 
 
 async def test_registry_resolves_devices_modes_and_late_registrations(db: Database) -> None:
