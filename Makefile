@@ -20,6 +20,7 @@ lint: $(STAMP)
 
 # Each bench/bench_*.py runs as a module, so that it can import its neighbours.
 bench: $(STAMP)
+	scripts/ensure-mosquitto.sh --clients
 	@set -e; for f in bench/bench_*.py; do \
 		[ -e "$$f" ] || { echo "no benchmarks in bench/"; break; }; \
 		echo "== $$f"; $(VENV)/bin/python -m bench.$$(basename "$$f" .py); \
