@@ -284,7 +284,11 @@ _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")  # connection, rollback, res
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same batch later may succeed (the database is away, restarting,
     or out of connections) rather than the data being at fault."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+    # InternalClientError: a connection left mid-operation when the server went away
+    # (seen on COMMIT after a restart). Nothing was committed; the pool replaces the
+    # connection and the batch is retried, which its idempotent writes make safe.
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError
+                  | asyncpg.exceptions.InternalClientError):
         return True
     if isinstance(exc, asyncpg.PostgresError):
         return str(getattr(exc, "sqlstate", "") or "")[:2] in _TRANSIENT_CLASSES

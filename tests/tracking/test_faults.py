@@ -263,3 +263,13 @@ async def _live_at(redis: aioredis.Redis, vehicle_id: int, fix_time: str) -> boo
     raw = await redis.hget(f"vehicle:{vehicle_id}:latest", "position")
     return raw is not None and datetime.fromisoformat(json.loads(raw)["fix_time"]) == \
         datetime.fromisoformat(fix_time)
+
+
+def test_a_connection_left_mid_operation_is_retried_not_fatal() -> None:
+    import asyncpg
+
+    from tracking.pipeline import is_transient
+
+    assert is_transient(asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 15; another operation (2) is in progress"))
+    assert not is_transient(ValueError("a bug"))
