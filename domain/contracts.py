@@ -10,10 +10,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import events
+from domain import events, preferences
 from domain.calendar import mill_today
 from domain.db import Database, Executor
 from domain.errors import InvalidTransition, NotFound
+from domain.order_lines import NewContractLine as NewContractLine  # callers build lines here
+from domain.order_lines import resolve_lines
 from domain.stage_routes import plan_stages
 from domain.tenancy import Scope
 
@@ -220,25 +222,36 @@ async def confirm_contract(db: Database, contract_id: int, *, actor: str) -> Con
     """draft -> confirmed; every line gets a production order with its stage plan."""
     async with db.transaction() as tx:
         contract = await _lock_contract(tx, contract_id)
-        check_transition(contract.status, "confirmed")
-        lines = (await lines_by_contract_ids(tx, Scope.everything(), [contract_id]))[contract_id]
-        for line in lines:
-            await _create_production_order(tx, contract, line)
-        await tx.execute(
-            "UPDATE contract_line SET status = 'confirmed' WHERE contract_id = $1", contract_id
-        )
-        row = await tx.fetchrow(
-            f"UPDATE contract c SET status = 'confirmed', confirmed_at = now(), updated_at = now()"
-            f" WHERE c.id = $1 RETURNING {_CONTRACT_COLS}",
-            contract_id,
-        )
-        assert row is not None
-        await events.append(
-            tx, "contract.confirmed", org_id=contract.customer_org_id,
-            aggregate_type="contract", aggregate_id=contract_id,
-            payload={"number": contract.number, "lines": len(lines)}, actor=actor,
-        )
-        return Contract(**dict(row))
+        confirmed, line_count = await _confirm_rows(tx, contract)
+        await _confirmed_event(tx, contract, line_count, actor)
+        return confirmed
+
+
+async def _confirm_rows(tx: Executor, contract: Contract) -> tuple[Contract, int]:
+    """The confirmation's changes (orders, states), without its event: (contract, lines)."""
+    contract_id = contract.id
+    check_transition(contract.status, "confirmed")
+    lines = (await lines_by_contract_ids(tx, Scope.everything(), [contract_id]))[contract_id]
+    for line in lines:
+        await _create_production_order(tx, contract, line)
+    await tx.execute(
+        "UPDATE contract_line SET status = 'confirmed' WHERE contract_id = $1", contract_id
+    )
+    row = await tx.fetchrow(
+        f"UPDATE contract c SET status = 'confirmed', confirmed_at = now(), updated_at = now()"
+        f" WHERE c.id = $1 RETURNING {_CONTRACT_COLS}",
+        contract_id,
+    )
+    assert row is not None
+    return Contract(**dict(row)), len(lines)
+
+
+async def _confirmed_event(tx: Executor, contract: Contract, line_count: int, actor: str) -> None:
+    await events.append(
+        tx, "contract.confirmed", org_id=contract.customer_org_id,
+        aggregate_type="contract", aggregate_id=contract.id,
+        payload={"number": contract.number, "lines": line_count}, actor=actor,
+    )
 
 
 async def _create_production_order(tx: Executor, contract: Contract, line: ContractLine) -> None:
@@ -262,3 +275,74 @@ async def _create_production_order(tx: Executor, contract: Contract, line: Contr
         [(order_id, p.stage, p.planned_start, p.planned_end, p.planned_t) for p in plans],
     )
 
+
+
+async def _next_number(tx: Executor) -> str:
+    """`BSC-<year>-<n>`, restarting every (mill) year, never reusing a number in use."""
+    year = mill_today().year
+    last: int = await tx.fetchval(
+        "INSERT INTO contract_number_counter AS k (year, last_no)"
+        " SELECT $1::int, coalesce(max(substring(number FROM '^BSC-[0-9]{4}-([0-9]+)$')::int), 0)"
+        " + 1 FROM contract WHERE number LIKE 'BSC-' || $1::int::text || '-%'"
+        " ON CONFLICT (year) DO UPDATE SET last_no = greatest(k.last_no + 1, EXCLUDED.last_no)"
+        " RETURNING last_no",
+        year,
+    )
+    return f"BSC-{year}-{last:06d}"
+
+
+async def create_contract(
+    tx: Executor,
+    *,
+    customer_org_id: int,
+    lines: Sequence[NewContractLine],
+    actor: str,
+    confirm: bool = False,
+    sales_owner: str | None = None,
+    source: dict[str, Any] | None = None,
+) -> Contract:
+    """A new draft contract from ``lines``, in the caller's transaction, with what the
+    lines leave out taken from the customer's preferences and its latest prices.
+
+    ``confirm`` confirms it at once, production orders and all, as :func:`confirm_contract`
+    does. The sales owner defaults to the one of the customer's latest contract. Appends
+    ``contract.created`` (and ``contract.confirmed``): call it last in the transaction.
+    """
+    kind = await tx.fetchval("SELECT kind FROM organization WHERE id = $1", customer_org_id)
+    if kind != "customer":
+        raise NotFound("no such customer", field="customerId")
+    prefs = await preferences.preferences(tx, customer_org_id)
+    resolved = await resolve_lines(tx, customer_org_id, lines, prefs.currency)
+    if sales_owner is None:
+        sales_owner = await tx.fetchval(
+            "SELECT sales_owner FROM contract WHERE customer_org_id = $1"
+            " AND sales_owner IS NOT NULL ORDER BY id DESC LIMIT 1",
+            customer_org_id,
+        )
+    row = await tx.fetchrow(
+        "INSERT INTO contract AS c (number, customer_org_id, currency, sales_owner, source)"
+        f" VALUES ($1, $2, $3, $4, $5) RETURNING {_CONTRACT_COLS}",
+        await _next_number(tx), customer_org_id, prefs.currency, sales_owner, source,
+    )
+    assert row is not None
+    contract = Contract(**dict(row))
+    await tx.executemany(
+        "INSERT INTO contract_line (contract_id, customer_org_id, line_no, spec_id, quantity_t,"
+        " unit_price, delivery_from, delivery_to, delivery_site_id, transport_mode,"
+        " transit_days, firmness) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        [(contract.id, customer_org_id, x.line_no, x.spec_id, x.quantity_t, x.unit_price,
+          x.delivery_from, x.delivery_to, x.delivery_site_id, x.transport_mode, x.transit_days,
+          x.firmness) for x in resolved],
+    )
+    created = contract
+    if confirm:
+        contract, _ = await _confirm_rows(tx, contract)
+    await events.append(
+        tx, "contract.created", org_id=customer_org_id, aggregate_type="contract",
+        aggregate_id=contract.id,
+        payload={"number": contract.number, "lines": len(resolved), "source": source},
+        actor=actor,
+    )
+    if confirm:
+        await _confirmed_event(tx, created, len(resolved), actor)
+    return contract

@@ -1,0 +1,130 @@
+"""The lines of a new contract as asked for, checked and completed from the customer's
+preferences: what :func:`domain.contracts.create_contract` writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from domain import preferences
+from domain.calendar import mill_today
+from domain.db import Executor
+from domain.errors import Invalid, NotFound
+
+FIRMNESS = ("firm", "commitment_production", "commitment_material", "forecast")
+MAX_LINES = 100
+# The columns' limits: numeric(12, 3) tonnes, numeric(14, 2) prices.
+_MAX_TONNES = Decimal("999999999.999")
+_MAX_PRICE = Decimal("999999999999.99")
+
+
+@dataclass(frozen=True)
+class NewContractLine:
+    """A line as asked for; None takes the customer's default (see ``line_defaults``)."""
+
+    spec_id: int
+    quantity_t: Decimal
+    delivery_from: date
+    delivery_to: date
+    unit_price: Decimal | None = None
+    delivery_site_id: int | None = None
+    transport_mode: str | None = None
+    transit_days: int | None = None
+    firmness: str = "firm"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLine:
+    line_no: int
+    spec_id: int
+    quantity_t: Decimal
+    unit_price: Decimal
+    delivery_from: date
+    delivery_to: date
+    delivery_site_id: int | None
+    transport_mode: str
+    transit_days: int
+    firmness: str
+
+
+def _places(value: Decimal, places: int) -> bool:
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -places
+
+
+def check_line(line: NewContractLine, at: str) -> None:
+    """What can be said of a line without the database; ``at`` prefixes field names."""
+    if not line.quantity_t.is_finite() or line.quantity_t <= 0 or line.quantity_t > _MAX_TONNES:
+        raise Invalid("quantity must be a positive number of tonnes", field=f"{at}quantityT")
+    if not _places(line.quantity_t, 3):
+        raise Invalid("quantity has at most 3 decimals (kilograms)", field=f"{at}quantityT")
+    if line.delivery_to < line.delivery_from:
+        raise Invalid("the delivery window ends before it starts", field=f"{at}deliveryTo")
+    if line.delivery_from < mill_today():
+        raise Invalid("the delivery window starts in the past", field=f"{at}deliveryFrom")
+    price = line.unit_price
+    if price is not None and (not price.is_finite() or price < 0 or price > _MAX_PRICE
+                              or not _places(price, 2)):
+        raise Invalid("unit price must be zero or more, with at most 2 decimals",
+                      field=f"{at}unitPrice")
+    if line.transport_mode is not None and line.transport_mode not in preferences.MODES:
+        raise Invalid("transport mode must be road, rail or water", field=f"{at}transportMode")
+    if line.transit_days is not None and not 0 <= line.transit_days <= 120:
+        raise Invalid("transit days must be between 0 and 120", field=f"{at}transitDays")
+    if line.firmness not in FIRMNESS:
+        raise Invalid(f"firmness must be one of {', '.join(FIRMNESS)}", field=f"{at}firmness")
+
+
+async def resolve_lines(
+    tx: Executor, org_id: int, lines: Sequence[NewContractLine], currency: str
+) -> list[ResolvedLine]:
+    """Check every line and fill what it leaves out from the customer's defaults."""
+    if not lines:
+        raise Invalid("a contract needs at least one line", field="lines")
+    if len(lines) > MAX_LINES:
+        raise Invalid(f"a contract has at most {MAX_LINES} lines", field="lines")
+    for i, line in enumerate(lines):
+        check_line(line, f"lines.{i}.")
+    spec_ids = sorted({line.spec_id for line in lines})
+    allowed = {r["id"] for r in await tx.fetch(
+        "SELECT id FROM steel_spec WHERE id = ANY($2::bigint[])"
+        " AND (customer_org_id IS NULL OR customer_org_id = $1)",
+        org_id, spec_ids,
+    )}
+    prices = await preferences.latest_prices(tx, org_id, spec_ids, currency)
+    defaults: dict[int | None, preferences.LineDefaults] = {}
+    out = []
+    for i, line in enumerate(lines):
+        at = f"lines.{i}."
+        if line.spec_id not in allowed:
+            raise NotFound("no such steel spec for this customer", field=f"{at}specId")
+        price = line.unit_price if line.unit_price is not None else prices.get(line.spec_id)
+        if price is None:
+            raise Invalid(
+                f"no earlier {currency} price of this spec for this customer: give a unit price",
+                field=f"{at}unitPrice",
+            )
+        if line.delivery_site_id is not None and line.delivery_site_id not in defaults:
+            await preferences.check_delivery_site(tx, org_id, line.delivery_site_id,
+                                                  f"{at}deliverySiteId")
+        if line.delivery_site_id not in defaults:
+            defaults[line.delivery_site_id] = await preferences.line_defaults(
+                tx, org_id, delivery_site_id=line.delivery_site_id)
+        d = defaults[line.delivery_site_id]
+        mode = line.transport_mode or d.transport_mode
+        if line.transit_days is not None:
+            days = line.transit_days
+        elif mode == d.transport_mode:
+            days = d.transit_days
+        else:
+            # Another mode than the customer's usual one: its usual days do not apply.
+            days = preferences.FALLBACK_TRANSIT_DAYS[mode]
+        out.append(ResolvedLine(
+            line_no=i + 1, spec_id=line.spec_id, quantity_t=line.quantity_t, unit_price=price,
+            delivery_from=line.delivery_from, delivery_to=line.delivery_to,
+            delivery_site_id=d.delivery_site_id, transport_mode=mode, transit_days=days,
+            firmness=line.firmness,
+        ))
+    return out
