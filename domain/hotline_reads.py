@@ -1,0 +1,135 @@
+"""Reading the hotline: tickets by id, by line, a viewer's page of them, their history,
+and the escalation chain. Customers see their own tickets; the mill sees all."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.db import Executor
+from domain.errors import Invalid
+from domain.hotline import STEP_COLS, TICKET_COLS, UrgeStep, UrgeTicket
+from domain.tenancy import Scope
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    statuses: Sequence[str] = ()
+    # Only tickets this mill user holds now.
+    assignee: str | None = None
+    # Only tickets whose answer is owed and late at this time.
+    overdue_at: datetime | None = None
+    line_id: int | None = None
+
+
+async def tickets_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[UrgeTicket]:
+    rows = await db.fetch(
+        f"SELECT {TICKET_COLS} FROM urge_ticket t WHERE t.id = ANY($2::bigint[])"
+        f" AND {Scope.owned('t.customer_org_id')}",
+        scope.org_id, list(ids),
+    )
+    return [UrgeTicket(**dict(r)) for r in rows]
+
+
+async def tickets_by_line_ids(
+    db: Executor, scope: Scope, line_ids: Sequence[int]
+) -> dict[int, list[UrgeTicket]]:
+    """Every ticket of each line, newest first."""
+    rows = await db.fetch(
+        f"SELECT {TICKET_COLS} FROM urge_ticket t WHERE t.line_id = ANY($2::bigint[])"
+        f" AND {Scope.owned('t.customer_org_id')} ORDER BY t.line_id, t.id DESC",
+        scope.org_id, list(line_ids),
+    )
+    out: dict[int, list[UrgeTicket]] = defaultdict(list)
+    for r in rows:
+        out[r["line_id"]].append(UrgeTicket(**dict(r)))
+    return out
+
+
+async def steps_by_ticket_ids(
+    db: Executor, scope: Scope, ticket_ids: Sequence[int]
+) -> dict[int, list[UrgeStep]]:
+    """Each ticket's whole history, oldest first."""
+    rows = await db.fetch(
+        f"SELECT {STEP_COLS} FROM urge_step s WHERE s.ticket_id = ANY($2::bigint[])"
+        f" AND {Scope.owned('s.customer_org_id')} ORDER BY s.ticket_id, s.id",
+        scope.org_id, list(ticket_ids),
+    )
+    out: dict[int, list[UrgeStep]] = defaultdict(list)
+    for r in rows:
+        out[r["ticket_id"]].append(UrgeStep(**dict(r)))
+    return out
+
+
+async def list_tickets(
+    db: Executor, scope: Scope, flt: TicketFilter, limit: int, after_id: int | None
+) -> list[UrgeTicket]:
+    """A page of tickets, newest first, keyed by id."""
+    args: list[Any] = [scope.org_id]
+    where = [Scope.owned("t.customer_org_id")]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if flt.statuses:
+        where.append(f"t.status = ANY({arg(list(flt.statuses))}::text[])")
+    if flt.assignee is not None:
+        where.append(f"t.assignee = {arg(flt.assignee)}")
+    if flt.overdue_at is not None:
+        where.append(f"t.due_at <= {arg(flt.overdue_at)}")
+    if flt.line_id is not None:
+        where.append(f"t.line_id = {arg(flt.line_id)}")
+    if after_id is not None:
+        where.append(f"t.id < {arg(after_id)}")
+    rows = await db.fetch(
+        f"SELECT {TICKET_COLS} FROM urge_ticket t WHERE {' AND '.join(where)}"
+        f" ORDER BY t.id DESC LIMIT {arg(limit)}",
+        *args,
+    )
+    return [UrgeTicket(**dict(r)) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainLink:
+    level: int
+    subject: str
+    # The customer's own contact (True) or the general one (False).
+    own: bool
+
+
+async def escalation_chain(db: Executor, customer_org_id: int | None) -> list[ChainLink]:
+    """The chain after the sales owner as it applies to a customer (its own contacts
+    before the general ones), or the general chain for None."""
+    rows = await db.fetch(
+        "SELECT DISTINCT ON (level) level, subject, customer_org_id IS NOT NULL AS own"
+        " FROM escalation_contact WHERE customer_org_id IS NULL OR customer_org_id = $1"
+        " ORDER BY level, customer_org_id NULLS LAST",
+        customer_org_id,
+    )
+    return [ChainLink(**dict(r)) for r in rows]
+
+
+async def set_escalation_chain(
+    tx: Executor, customer_org_id: int | None, subjects: Sequence[str]
+) -> list[ChainLink]:
+    """Replace the general chain (None) or a customer's own: ``subjects[0]`` at level 1."""
+    names = [s.strip() for s in subjects]
+    if any(not s or len(s) > 200 for s in names) or len(names) > 20:
+        raise Invalid("give up to 20 non-empty user names", field="subjects")
+    if customer_org_id is not None:
+        kind = await tx.fetchval("SELECT kind FROM organization WHERE id = $1", customer_org_id)
+        if kind != "customer":
+            raise Invalid("escalation chains are kept per customer", field="customerId")
+    await tx.execute(
+        "DELETE FROM escalation_contact WHERE customer_org_id IS NOT DISTINCT FROM $1",
+        customer_org_id,
+    )
+    await tx.executemany(
+        "INSERT INTO escalation_contact (customer_org_id, level, subject) VALUES ($1, $2, $3)",
+        [(customer_org_id, i, s) for i, s in enumerate(names, start=1)],
+    )
+    return await escalation_chain(tx, customer_org_id)
