@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="random seed; the same seed gives the same data (default: 7)")
 
     command("ingest", _ingest, "Run the MQTT ingester.", INGEST_HELP)
+    command("push", _push, "Run the push worker: rules, inbox, webhooks, e-mail.", PUSH_HELP)
 
     sim = command("simulate", _simulate, "Publish simulated device traffic.", SIMULATE_HELP)
     sim.add_argument("--rate", type=_positive_float, default=20.0, metavar="MSG_PER_S",
@@ -168,6 +169,14 @@ the live state in REDIS_URL (optional). Run several for more throughput; each
 needs its own client id (KEYLINK_INGEST_INSTANCE). A message is acknowledged only
 once stored or recorded as rejected. SIGTERM or Ctrl-C finishes the current
 batch and disconnects. Metrics: http://KEYLINK_HOST:KEYLINK_INGEST_METRICS_PORT/metrics."""
+
+PUSH_HELP = """\
+Follows the domain events in DATABASE_URL from a durable cursor, matches them to
+the push rules and delivers them: to the inbox (the `notifications` query and
+subscription), to webhooks signed with HMAC-SHA256 (retried with exponential
+backoff, dead-lettered after KEYLINK_PUSH_MAX_ATTEMPTS tries) and by e-mail
+through KEYLINK_SMTP_URL; it also sends digests and runs the other periodic jobs.
+Run as many as you like: they share the work. SIGTERM or Ctrl-C stops it."""
 
 DEVICES_HELP = """\
 Devices log in to the broker with their device code as user name; the registry
@@ -331,6 +340,27 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         print(f"keylink simulate: {exc}", file=sys.stderr)
         return 1
     print("sent " + (", ".join(f"{n} {kind}" for kind, n in sorted(sent.items())) or "nothing"))
+    return 0
+
+
+def _push(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+
+    from api import logs
+    from push.config import PushConfig
+    from push.worker import run_worker
+
+    url = _need_database(settings)
+    logs.configure(settings.log_level, settings.log_format)
+
+    async def push() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(url, PushConfig.of(settings), stop)
+
+    asyncio.run(push())
     return 0
 
 

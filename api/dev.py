@@ -63,7 +63,7 @@ def background_tasks(
     (``postgres``, ``redis``, ``mqtt``). The ingester runs only on our own broker:
     on one that MQTT_URL names, it would join (and split) the real ingesters' group.
     """
-    tasks: list[BackgroundTask] = []
+    tasks: list[BackgroundTask] = [_push]
     if "mqtt" in embedded:
         tasks.append(_ingest)
         # Simulated devices only ever publish to our own broker, never to a real one.
@@ -75,6 +75,14 @@ async def _simulate(settings: Settings) -> None:
     from tracking.simulator import run_simulator
 
     await run_simulator(settings, rate=SIMULATOR_RATE, duration=None, stop=None)
+
+
+async def _push(settings: Settings) -> None:
+    from push.config import PushConfig
+    from push.worker import run_worker
+
+    assert settings.database_url is not None
+    await run_worker(settings.database_url, PushConfig.of(settings))
 
 
 async def _ingest(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
 from resolvers.events import EventSubscriptions
 from resolvers.node import NODE_TYPES, NodeQueries
+from resolvers.notifications import InboxMutations, InboxQueries, InboxSubscriptions
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.settlements import SettlementQueries
@@ -22,19 +23,20 @@ from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 
 
 @strawberry.type(description="Everything a viewer may read, scoped to its organization.")
-class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries):
+class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
+            InboxQueries):
     pass
 
 
 @strawberry.type(description="Changes; each takes one `input` and returns a payload with "
                  "`errors` for expected failures.")
-class Mutation(ContractMutations, QualityMutations):
+class Mutation(ContractMutations, QualityMutations, InboxMutations):
     pass
 
 
 @strawberry.type(description="Live streams over graphql-transport-ws on `/graphql`; send the "
                  "token as `Authorization` in the `connection_init` payload.")
-class Subscription(EventSubscriptions, ShipmentSubscriptions):
+class Subscription(EventSubscriptions, ShipmentSubscriptions, InboxSubscriptions):
     pass
 
 

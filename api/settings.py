@@ -115,6 +115,22 @@ class Settings:
         "KEYLINK_POSITION_RETENTION_DAYS", 400,
         "Days of positions kept; an ingester drops older daily partitions once an hour.")
 
+    smtp_url: str | None = _setting(
+        "KEYLINK_SMTP_URL", None,
+        "SMTP server for e-mail push rules, `smtp://user:password@host:port` (STARTTLS when "
+        "offered) or `smtps://...` (TLS). Unset: rules cannot choose the e-mail channel.")
+    smtp_from: str = _setting(
+        "KEYLINK_SMTP_FROM", "keylink@localhost", "Sender address of push e-mails.")
+    push_max_attempts: int = _setting(
+        "KEYLINK_PUSH_MAX_ATTEMPTS", 10,
+        "Tries of a webhook or e-mail delivery before it is dead-lettered.")
+    push_retry_base_s: int = _setting(
+        "KEYLINK_PUSH_RETRY_BASE_S", 10,
+        "Wait before the first retry of a failed delivery, in seconds; it doubles with each "
+        "further try, up to an hour.")
+    push_webhook_timeout_s: int = _setting(
+        "KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", 10,
+        "How long a webhook receiver has to answer, in seconds; longer counts as a failure.")
     @property
     def development(self) -> bool:
         return self.environment == "development"
@@ -163,6 +179,13 @@ class Settings:
             rows.append((f.metadata["env"], shown, f.metadata["doc"]))
         return rows
 
+        for env, value in (("KEYLINK_PUSH_MAX_ATTEMPTS", self.push_max_attempts),
+                           ("KEYLINK_PUSH_RETRY_BASE_S", self.push_retry_base_s),
+                           ("KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", self.push_webhook_timeout_s)):
+            if value < 1:
+                raise SettingsError(f"{env} must be a positive integer")
+        if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
     name = f.metadata["env"]

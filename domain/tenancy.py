@@ -90,3 +90,10 @@ class Scope:
                 f" JOIN shipment_customer vc ON vc.shipment_id = vl.shipment_id"
                 f" WHERE vl.vehicle_id = {alias}.id AND vc.org_id = {P}"
                 f" AND vl.status IN {CARRYING}))")
+
+    @staticmethod
+    def notification(alias: str) -> str:
+        """A notification by id: its organization's, or the mill's staff. The inbox itself
+        (lists, counts, marking read) narrows this to the viewer's user in
+        `domain.push.notifications`."""
+        return f"({P} IS NULL OR {alias}.org_id = {P})"

@@ -1,1 +1,2 @@
-"""Push delivery: matching domain events to each recipient's rules and delivering them."""
+"""Push delivery: the worker that follows the domain-event outbox, matches push rules and
+delivers to the inbox, to webhooks (signed) and by e-mail, with retries and digests."""

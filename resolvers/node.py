@@ -13,6 +13,7 @@ from resolvers import parties
 from resolvers.common import loaders, viewer
 from resolvers.contracts.types import Contract, ContractLine
 from resolvers.loaders import Loaders
+from resolvers.notifications.inbox import Notification, notification_by_id
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
@@ -34,6 +35,7 @@ NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = 
     "Settlement": (lambda x: x.settlement_by_id, Settlement.of),
     "Shipment": (lambda x: x.shipment_by_id, Shipment.of),
     "Vehicle": (lambda x: x.vehicle_by_id, Vehicle.of),
+    "Notification": (notification_by_id, Notification.of),
 }
 
 

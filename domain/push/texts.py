@@ -1,0 +1,188 @@
+"""Notification texts in the recipient's language and units, times in its time zone.
+
+Each event type has a title and a body per language; the body's fields come from the
+payload, with weights converted to the recipient's units and times shown in its zone
+(Babel formats both). An event type without a text of its own gets a plain generic one.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+
+from domain.push.locale import Locale
+
+_BABEL = {"en": "en", "zh": "zh_Hans_CN"}
+
+# event type -> language -> (title, body); {fields} come from the payload.
+TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "production.milestone_reached": {
+        "en": ("Contract {contract}: {stage} finished",
+               "Stage {stage} of contract {contract} finished with {tonnes} at {at}."),
+        "zh": ("合同 {contract}：{stage} 完成",
+               "合同 {contract} 的 {stage} 工序已于 {at} 完成，{tonnes}。"),
+    },
+    "contract_line.predicted_late": {
+        "en": ("Contract {contract} predicted late",
+               "Contract {contract} is now predicted {late_days} day(s) late; expected "
+               "delivery {predicted_delivery}."),
+        "zh": ("合同 {contract} 预计延期",
+               "合同 {contract} 预计延期 {late_days} 天，预计交货 {predicted_delivery}。"),
+    },
+    "quality.certificate_issued": {
+        "en": ("Certificate {certificate} issued",
+               "Quality certificate {certificate} was issued for coil {coil} (heat {heat}) "
+               "at {at}."),
+        "zh": ("质保书 {certificate} 已签发",
+               "钢卷 {coil}（炉号 {heat}）的质保书 {certificate} 已于 {at} 签发。"),
+    },
+    "shipment.departed": {
+        "en": ("Shipment {shipment} departed", "Shipment {shipment} departed at {at}."),
+        "zh": ("运单 {shipment} 已发运",
+               "运单 {shipment} 已于 {at} 发运。"),
+    },
+    "shipment.arrived": {
+        "en": ("Shipment {shipment} arrived", "Shipment {shipment} arrived at {at}."),
+        "zh": ("运单 {shipment} 已到达",
+               "运单 {shipment} 已于 {at} 到达。"),
+    },
+    "shipment.delayed": {
+        "en": ("Shipment {shipment} delayed",
+               "Shipment {shipment} is expected at {eta}, {delay_hours} h after the promised "
+               "{promised_by}."),
+        "zh": ("运单 {shipment} 延误",
+               "运单 {shipment} 预计 {eta} 到达，比承诺的 {promised_by} 晚 {delay_hours} 小时。"),
+    },
+    "shipment.back_on_time": {
+        "en": ("Shipment {shipment} back on time",
+               "Shipment {shipment} is expected at {eta}, in time for {promised_by}."),
+        "zh": ("运单 {shipment} 恢复准时",
+               "运单 {shipment} 预计 {eta} 到达，可在 {promised_by} 前送达。"),
+    },
+    "shipment.scan_anomaly": {
+        "en": ("Scan anomaly on {shipment}",
+               "A coil scan did not fit shipment {shipment} at {at}."),
+        "zh": ("运单 {shipment} 扫描异常",
+               "运单 {shipment} 于 {at} 出现与计划不符的钢卷扫描。"),
+    },
+    "bulletin.published": {
+        "en": ("New from the mill: {title}", "{summary}"),
+        "zh": ("钢厂新资讯：{title}",
+               "{summary}"),
+    },
+    "urge.opened": {
+        "en": ("Urge on contract {contract}", "An urge was opened on contract {contract} at {at}."),
+        "zh": ("合同 {contract} 催货",
+               "合同 {contract} 于 {at} 收到催货请求。"),
+    },
+    "urge.answered": {
+        "en": ("Urge on contract {contract} answered",
+               "Your urge on contract {contract} was answered at {at}."),
+        "zh": ("合同 {contract} 催货已答复",
+               "您对合同 {contract} 的催货已于 {at} 答复。"),
+    },
+    "urge.escalated": {
+        "en": ("Urge on contract {contract} escalated",
+               "The urge on contract {contract} was escalated at {at}."),
+        "zh": ("合同 {contract} 催货已升级",
+               "合同 {contract} 的催货已于 {at} 升级。"),
+    },
+}
+
+_GENERIC = {
+    "en": ("{event_type}", "{event_type} at {at}."),
+    "zh": ("{event_type}",
+           "{event_type}，时间 {at}。"),
+}
+_DIGEST = {
+    "en": ("{count} updates", "{count} updates since {since}:"),
+    "zh": ("{count} 条更新",
+           "自 {since} 以来的 {count} 条更新："),
+}
+# Weights are tonnes in events; imperial readers get US short tons (2,000 lb).
+_UNITS = {"metric": (Decimal(1), "t"), "imperial": (Decimal("1.10231131"), "sh tn")}
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    title: str
+    body: str
+
+
+class _Fields(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _when(value: object, locale: Locale) -> str | None:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            return str(value)  # a date: shown as it is
+    return format_datetime(moment.astimezone(locale.zone), "yyyy-MM-dd HH:mm zzz",
+                           tzinfo=locale.zone, locale=_BABEL[locale.language])
+
+
+def weight(tonnes: object, locale: Locale) -> str:
+    factor, symbol = _UNITS.get(locale.units, _UNITS["metric"])
+    try:
+        value = Decimal(str(tonnes)) * factor
+    except InvalidOperation:
+        return str(tonnes)
+    shown = format_decimal(value.quantize(Decimal("0.001")).normalize(),
+                           locale=_BABEL[locale.language])
+    return f"{shown} {symbol}"
+
+
+def _fields(event_type: str, payload: dict[str, Any], occurred_at: datetime,
+            locale: Locale) -> _Fields:
+    f = _Fields({k: v for k, v in payload.items() if isinstance(v, str | int | float | Decimal)})
+    f["event_type"] = event_type
+    f["at"] = _when(occurred_at, locale)
+    details = payload.get("details")
+    if isinstance(details, dict):
+        for key in ("eta", "promised_by"):
+            if key in details:
+                f[key] = _when(details[key], locale) or details[key]
+        if "eta" in details and "promised_by" in details:
+            try:
+                late = datetime.fromisoformat(details["eta"]) - datetime.fromisoformat(
+                    details["promised_by"])
+                f["delay_hours"] = format_decimal(round(late.total_seconds() / 3600, 1),
+                                                  locale=_BABEL[locale.language])
+            except (TypeError, ValueError):
+                pass
+    if "tonnes" in payload:
+        f["tonnes"] = weight(payload["tonnes"], locale)
+    if "body" in payload and "summary" not in payload:
+        body = str(payload["body"])
+        f["summary"] = body if len(body) <= 280 else body[:277] + "..."
+    return f
+
+
+def render(event_type: str, payload: dict[str, Any], occurred_at: datetime,
+           locale: Locale) -> Text:
+    by_language = TEXTS.get(event_type, _GENERIC)
+    title, body = by_language.get(locale.language, by_language["en"])
+    fields = _fields(event_type, payload, occurred_at, locale)
+    fmt = string.Formatter()
+    return Text(fmt.vformat(title, (), fields), fmt.vformat(body, (), fields))
+
+
+def render_digest(items: list[tuple[str, str]], since: datetime, locale: Locale) -> Text:
+    """One text for several: a count in the title, each item's title in the body."""
+    title, head = _DIGEST.get(locale.language, _DIGEST["en"])
+    fields = _Fields(count=len(items), since=_when(since, locale))
+    lines = [head.format_map(fields), *(f"- {t}" for t, _ in items)]
+    return Text(title.format_map(fields), "\n".join(lines))

@@ -1,0 +1,154 @@
+"""Sending: inbox deliveries in batches, webhooks and e-mail concurrently with retries.
+
+A webhook or e-mail delivery is claimed by moving its ``next_attempt_at`` one lease ahead
+(FOR UPDATE SKIP LOCKED, so two workers never claim the same one) and counting the try;
+it is sent outside any transaction, then marked delivered, queued again after an
+exponential backoff, or dead after the last try. A worker that dies mid-send leaves the
+delivery to be retried when the lease runs out: receivers get each delivery at least
+once and drop repeats by its idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from domain.db import Database, Record
+from domain.push import notifications
+from push import mail, signing
+from push.config import PushConfig
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "Keylink-Webhooks/1"
+
+
+async def deliver_inbox(db: Database, limit: int = 1000) -> int:
+    async with db.transaction() as tx:
+        ids = [r["id"] for r in await tx.fetch(
+            "SELECT id FROM push_delivery WHERE status = 'queued' AND channel = 'inbox'"
+            " AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit)]
+        return await notifications.deliver_inbox(tx, ids)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+
+
+class Sender:
+    def __init__(self, db: Database, config: PushConfig,
+                 client: httpx.AsyncClient | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.client = client or httpx.AsyncClient(
+            timeout=config.webhook_timeout_s, follow_redirects=False,
+            headers={"user-agent": USER_AGENT})
+        self._limit = asyncio.Semaphore(config.concurrency)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def run_once(self) -> int:
+        """Claim and send one batch of due webhook and e-mail deliveries."""
+        claimed = await self.db.fetch(
+            "UPDATE push_delivery d SET next_attempt_at = now() + $2::interval,"
+            " attempts = attempts + 1 WHERE d.id IN (SELECT id FROM push_delivery"
+            " WHERE status = 'queued' AND channel <> 'inbox' AND next_attempt_at <= now()"
+            " ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+            " RETURNING d.id, d.channel, d.webhook_id, d.email_to, d.idempotency_key,"
+            " d.event_type, d.title, d.body, d.data, d.attempts",
+            self.config.send_batch, self.config.lease)
+        if not claimed:
+            return 0
+        hooks = await self._webhooks([r["webhook_id"] for r in claimed if r["webhook_id"]])
+        await asyncio.gather(*(self._send(r, hooks) for r in claimed))
+        return len(claimed)
+
+    async def next_due(self) -> datetime | None:
+        due: datetime | None = await self.db.fetchval(
+            "SELECT min(next_attempt_at) FROM push_delivery WHERE status = 'queued'")
+        return due
+
+    async def _webhooks(self, ids: list[int]) -> dict[int, Record]:
+        if not ids:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT id, url, secret, enabled FROM webhook_subscription WHERE id = ANY($1)",
+            list(set(ids)))
+        return {r["id"]: r for r in rows}
+
+    async def _send(self, d: Record, hooks: dict[int, Record]) -> None:
+        async with self._limit:
+            try:
+                if d["channel"] == "webhook":
+                    outcome = await self._post(d, hooks.get(d["webhook_id"]))
+                else:
+                    outcome = await self._mail(d)
+            except Exception as exc:  # one bad delivery must not stop the others
+                log.exception("delivery failed unexpectedly", extra={"delivery": d["id"]})
+                outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        await self._record(d, outcome)
+
+    async def _post(self, d: Record, hook: Record | None) -> Outcome:
+        if hook is None or not hook["enabled"]:
+            return Outcome(False, error="the webhook subscription is gone or disabled")
+        body = webhook_body(d)
+        headers = {
+            "content-type": "application/json",
+            signing.HEADER: signing.sign(hook["secret"], body),
+            "Keylink-Idempotency-Key": str(d["idempotency_key"]),
+            "Keylink-Event-Type": d["event_type"],
+            "Keylink-Delivery-Attempt": str(d["attempts"]),
+        }
+        try:
+            r = await self.client.post(hook["url"], content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
+        if 200 <= r.status_code < 300:
+            return Outcome(True, r.status_code)
+        return Outcome(False, r.status_code, f"HTTP {r.status_code}: {r.text[:200]}")
+
+    async def _mail(self, d: Record) -> Outcome:
+        if not self.config.smtp_url:
+            return Outcome(False, error="e-mail is not configured (KEYLINK_SMTP_URL)")
+        try:
+            await mail.send(self.config.smtp_url, self.config.smtp_from, d["email_to"],
+                            d["title"], d["body"], str(d["idempotency_key"]))
+        except mail.MailError as exc:
+            return Outcome(False, error=str(exc)[:500])
+        return Outcome(True)
+
+    async def _record(self, d: Record, outcome: Outcome) -> None:
+        if outcome.ok:
+            await self.db.execute(
+                "UPDATE push_delivery SET status = 'delivered', delivered_at = now(),"
+                " response_status = $2, last_error = NULL WHERE id = $1",
+                d["id"], outcome.status)
+            return
+        dead = d["attempts"] >= self.config.max_attempts
+        retry_at = datetime.now(UTC) + self.config.backoff(d["attempts"])
+        await self.db.execute(
+            "UPDATE push_delivery SET status = $2, next_attempt_at = $3, response_status = $4,"
+            " last_error = $5 WHERE id = $1",
+            d["id"], "dead" if dead else "queued", retry_at, outcome.status, outcome.error)
+        log.warning("delivery failed", extra={
+            "delivery": d["id"], "attempts": d["attempts"], "dead": dead,
+            "error": outcome.error})
+
+
+def webhook_body(d: Record | dict[str, Any]) -> bytes:
+    """The JSON a webhook receives: the same bytes on every try of one delivery."""
+    doc = {"id": str(d["idempotency_key"]), "type": d["event_type"], "title": d["title"],
+           "body": d["body"], "event": d["data"]}
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode()

@@ -1,0 +1,143 @@
+"""The push worker: match events to rules, deliver, retry, and run periodic jobs.
+
+Three loops share one process: matching (woken by the outbox's NOTIFY, reading forward
+from the durable cursor, then turning inbox deliveries into notifications), sending
+(webhooks and e-mail, woken by the matcher or when the next retry falls due) and the
+periodic jobs of ``PERIODIC_JOBS``. Every step claims its work with row locks (SKIP
+LOCKED), so any number of workers may run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from api.feed import EventFeed
+from domain.db import Database
+from push import sender as sending
+from push.config import PushConfig
+from push.digests import send_digests
+from push.matcher import Matcher
+
+log = logging.getLogger(__name__)
+
+PeriodicJob = Callable[[Database, datetime], Awaitable[int]]
+
+# (name, every_seconds, job): each runs at most once per period across all workers.
+PERIODIC_JOBS: list[tuple[str, float, PeriodicJob]] = [
+    ("digests", 60.0, send_digests),
+]
+
+
+class Worker:
+    def __init__(self, db: Database, config: PushConfig, feed: EventFeed | None = None) -> None:
+        self.db = db
+        self.config = config
+        self.feed = feed
+        self.matcher = Matcher(db, batch=config.match_batch)
+        self.sender = sending.Sender(db, config)
+        self._send_wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        tasks = [asyncio.create_task(loop(), name=f"push-{loop.__name__}")
+                 for loop in (self._match_loop, self._send_loop, self._periodic_loop)]
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper:
+                    task.result()  # a loop that died takes the worker with it, loudly
+        finally:
+            for task in (stopper, *tasks):
+                task.cancel()
+            await asyncio.gather(stopper, *tasks, return_exceptions=True)
+            await self.sender.close()
+
+    async def step(self) -> int:
+        """One pass of matching and inbox delivery; returns how much was done."""
+        events, queued = await self.matcher.run_once()
+        delivered = await sending.deliver_inbox(self.db)
+        if queued:
+            self._send_wake.set()
+        return events + delivered
+
+    async def _match_loop(self) -> None:
+        while True:
+            try:
+                busy = await self.step()
+            except (OSError, ConnectionError) as exc:
+                log.warning("push matching paused", extra={"error": str(exc)})
+                busy = 0
+                await asyncio.sleep(1)
+            if not busy:
+                await self._wait_for_events()
+
+    async def _wait_for_events(self) -> None:
+        if self.feed is not None:
+            await self.feed.wait()
+        else:
+            await asyncio.sleep(self.config.tick_s)
+
+    async def _send_loop(self) -> None:
+        while True:
+            try:
+                sent = await self.sender.run_once()
+                due = None if sent else await self.sender.next_due()
+            except (OSError, ConnectionError) as exc:
+                log.warning("push sending paused", extra={"error": str(exc)})
+                sent, due = 0, None
+            if sent:
+                continue
+            wait = self.config.tick_s
+            if due is not None:
+                wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._send_wake.wait(), wait)
+            self._send_wake.clear()
+
+    async def _periodic_loop(self) -> None:
+        while True:
+            for name, every, job in PERIODIC_JOBS:
+                try:
+                    if await run_periodic(self.db, name, every, job):
+                        self._send_wake.set()
+                except Exception:  # a failing job is logged and tried next period
+                    log.exception("periodic job failed", extra={"job": name})
+            await asyncio.sleep(self.config.tick_s)
+
+
+async def run_periodic(db: Database, name: str, every: float, job: PeriodicJob,
+                       now: datetime | None = None) -> int:
+    """Run ``job`` if its period has passed since it last ran anywhere; its row stays
+    locked meanwhile, so another worker skips it."""
+    now = now or datetime.now(UTC)
+    await db.execute(
+        "INSERT INTO push_job (name) VALUES ($1) ON CONFLICT DO NOTHING", name)
+    async with db.transaction() as tx:
+        row = await tx.fetchrow(
+            "SELECT last_run FROM push_job WHERE name = $1 FOR UPDATE SKIP LOCKED", name)
+        if row is None:
+            return 0  # another worker is running it
+        last: datetime | None = row["last_run"]
+        if last is not None and now - last < timedelta(seconds=every):
+            return 0
+        done = await job(db, now)
+        await tx.execute("UPDATE push_job SET last_run = $2 WHERE name = $1", name, now)
+        return done
+
+
+async def run_worker(database_url: str, config: PushConfig,
+                     stop: asyncio.Event | None = None) -> None:
+    """Run a worker until ``stop`` is set (or forever)."""
+    db = await Database.connect(database_url, min_size=1, max_size=6)
+    feed = EventFeed(database_url)
+    await feed.start()
+    try:
+        await Worker(db, config, feed).run(stop)
+    finally:
+        await feed.stop()
+        await db.close()

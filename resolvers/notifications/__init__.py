@@ -1,0 +1,11 @@
+"""Push over GraphQL: the inbox, its live subscription, push rules, webhook subscriptions
+with their delivery log, and bulletins."""
+
+from resolvers.notifications.inbox import (
+    InboxMutations,
+    InboxQueries,
+    InboxSubscriptions,
+    Notification,
+)
+
+__all__ = ["InboxMutations", "InboxQueries", "InboxSubscriptions", "Notification"]
