@@ -22,7 +22,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api import logs, metrics
+from api import evidence, logs, metrics
 from api.auth import TokenCodec
 from api.context import Context, Services
 from api.feed import EventFeed
@@ -37,6 +37,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 # messages are small JSON: compressing each one costs more CPU than it saves bytes, and
 # under load that CPU is the delivery latency.
 SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None}
+MULTIPART = "multipart/form-data"
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
 
 
@@ -50,7 +51,11 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             keep_alive=True,
             keep_alive_interval=15,
+            # File uploads (GraphQL multipart request spec). Tokens travel in a header,
+            # never a cookie, so a cross-site form cannot post as a signed-in user.
+            multipart_uploads_enabled=True,
         )
+        self.upload_max_bytes = settings.upload_max_bytes
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
@@ -84,11 +89,30 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        too_large = self._oversized_upload(request)
+        if too_large is not None:
+            await too_large(scope, receive, send)
+            return
         try:
             response = await self.run(request)
         except HTTPException as exc:
             response = _http_error(request, exc)
         await response(scope, receive, send)
+
+    def _oversized_upload(self, request: Request) -> Response | None:
+        """A multipart request is refused before it is read when it says it is larger
+        than the upload limit, or does not say how large it is."""
+        if not request.headers.get("content-type", "").lower().startswith(MULTIPART):
+            return None
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= self.upload_max_bytes:
+            return None
+        status = 413 if length.isdigit() else 411
+        message = (f"an upload is limited to {self.upload_max_bytes:,} bytes"
+                   if status == 413 else "an upload must state its Content-Length")
+        code = "PAYLOAD_TOO_LARGE" if status == 413 else "LENGTH_REQUIRED"
+        return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
+                            status_code=status)
 
 
 # Errors that mean nothing was executed: the request itself was at fault.
@@ -236,8 +260,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    app.state.settings = settings
     return app

@@ -13,6 +13,8 @@ from api.limits import Limits, OperationLimits
 from api.settings import Settings
 from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
+from resolvers.disputes.mutations import DisputeMutations
+from resolvers.disputes.queries import DisputeQueries
 from resolvers.events import EventSubscriptions
 from resolvers.node import NODE_TYPES, NodeQueries
 from resolvers.notifications import InboxMutations, InboxQueries, InboxSubscriptions
@@ -24,13 +26,15 @@ from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 
 @strawberry.type(description="Everything a viewer may read, scoped to its organization.")
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
-            InboxQueries):
+            InboxQueries,
+            DisputeQueries):
     pass
 
 
 @strawberry.type(description="Changes; each takes one `input` and returns a payload with "
                  "`errors` for expected failures.")
-class Mutation(ContractMutations, QualityMutations, InboxMutations):
+class Mutation(ContractMutations, QualityMutations, InboxMutations,
+               DisputeMutations):
     pass
 
 

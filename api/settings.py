@@ -17,6 +17,10 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_STATE_DIR = PROJECT_ROOT / ".keylink"
 _DEFAULT_MIGRATIONS = PROJECT_ROOT / "migrations"
+# What domain.evidence can recognize by content (kept here: settings import nothing).
+_EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/pdf",
+                   "text/csv",
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 class SettingsError(ValueError):
@@ -131,6 +135,20 @@ class Settings:
     push_webhook_timeout_s: int = _setting(
         "KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", 10,
         "How long a webhook receiver has to answer, in seconds; longer counts as a failure.")
+    upload_max_bytes: int = _setting(
+        "KEYLINK_UPLOAD_MAX_BYTES", 26214400,
+        "Largest multipart (file upload) request to `/graphql`, in bytes; a larger one is "
+        "refused with 413 before it is read.")
+    evidence_max_bytes: int = _setting(
+        "KEYLINK_EVIDENCE_MAX_BYTES", 10485760,
+        "Largest evidence file of a quality dispute, in bytes.")
+    evidence_types: str = _setting(
+        "KEYLINK_EVIDENCE_TYPES",
+        "image/jpeg,image/png,image/webp,image/tiff,application/pdf,text/csv,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "Comma-separated types an evidence file may be, judged by its content: any of "
+        "those listed in the default.")
+
     @property
     def development(self) -> bool:
         return self.environment == "development"
@@ -163,6 +181,19 @@ class Settings:
                            ("KEYLINK_REGISTRY_REFRESH_S", self.registry_refresh_s)):
             if value < 1:
                 raise SettingsError(f"{env} must be a positive integer")
+
+        for env, value in (("KEYLINK_UPLOAD_MAX_BYTES", self.upload_max_bytes),
+                           ("KEYLINK_EVIDENCE_MAX_BYTES", self.evidence_max_bytes)):
+            if value < 1:
+                raise SettingsError(f"{env} must be a positive integer")
+        unknown = set(self.evidence_type_list) - set(_EVIDENCE_TYPES)
+        if unknown or not self.evidence_type_list:
+            raise SettingsError("KEYLINK_EVIDENCE_TYPES must list some of "
+                                + ", ".join(_EVIDENCE_TYPES))
+
+    @property
+    def evidence_type_list(self) -> tuple[str, ...]:
+        return tuple(t.strip().lower() for t in self.evidence_types.split(",") if t.strip())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

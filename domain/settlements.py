@@ -74,3 +74,38 @@ async def list_settlements(
         scope.org_id, list(statuses), after_id or 0, limit,
     )
     return [Settlement(**dict(r)) for r in rows]
+
+
+async def deduct_claim(tx: Executor, claim_id: int, contract_id: int, amount: Decimal
+                       ) -> str | None:
+    """Deduct an agreed claim on its contract's settlement (the latest that is not void),
+    in the caller's transaction; returns the settlement's number. Without a settlement
+    yet, the claim waits for :func:`apply_agreed_claims`."""
+    row = await tx.fetchrow(
+        "SELECT id, number FROM settlement WHERE contract_id = $1 AND invoice_status <> 'void'"
+        " ORDER BY id DESC LIMIT 1 FOR UPDATE", contract_id)
+    if row is None:
+        return None
+    await tx.execute("UPDATE settlement SET claim_deductions = claim_deductions + $2"
+                     " WHERE id = $1", row["id"], amount)
+    await tx.execute("UPDATE quality_claim SET settlement_id = $2 WHERE id = $1",
+                     claim_id, row["id"])
+    number: str = row["number"]
+    return number
+
+
+async def apply_agreed_claims(tx: Executor, settlement_id: int) -> Decimal:
+    """Deduct on a new settlement the agreed claims of its contract that no settlement
+    carries yet; whoever writes a settlement calls this in the same transaction. Returns
+    what was deducted."""
+    total: Decimal | None = await tx.fetchval(
+        """WITH taken AS (
+             UPDATE quality_claim q SET settlement_id = s.id FROM settlement s
+             WHERE s.id = $1 AND q.contract_id = s.contract_id AND q.settlement_id IS NULL
+               AND q.agreed_amount IS NOT NULL
+             RETURNING q.agreed_amount)
+           UPDATE settlement SET claim_deductions = claim_deductions
+               + (SELECT coalesce(sum(agreed_amount), 0) FROM taken)
+           WHERE id = $1 RETURNING (SELECT coalesce(sum(agreed_amount), 0) FROM taken)""",
+        settlement_id)
+    return total or Decimal(0)

@@ -97,3 +97,26 @@ class Scope:
         (lists, counts, marking read) narrows this to the viewer's user in
         `domain.push.notifications`."""
         return f"({P} IS NULL OR {alias}.org_id = {P})"
+
+    @staticmethod
+    def delivered(alias: str) -> str:
+        """A coil the customer may name in a quality dispute: its own, and delivered to
+        it: now at one of its warehouses, unloaded there from a leg, or already reported
+        processed. The mill (NULL) names none: disputes come from customers."""
+        return (f"({alias}.customer_org_id = {P} AND ("
+                f"EXISTS (SELECT 1 FROM coil_location dl JOIN site ds ON ds.id = dl.site_id"
+                f" WHERE dl.coil_id = {alias}.id AND ds.org_id = {P}"
+                f" AND ds.kind = 'customer_warehouse')"
+                f" OR EXISTS (SELECT 1 FROM leg_coil dlc JOIN shipment_leg dsl"
+                f" ON dsl.id = dlc.leg_id JOIN site ds ON ds.id = dsl.destination_site_id"
+                f" WHERE dlc.coil_id = {alias}.id AND ds.org_id = {P}"
+                f" AND dsl.status IN ('arrived', 'unloaded', 'received'))"
+                f" OR EXISTS (SELECT 1 FROM processing_feedback df"
+                f" WHERE df.coil_id = {alias}.id AND df.customer_org_id = {P})))")
+
+    @staticmethod
+    def notification(alias: str) -> str:
+        """A notification by id: its organization's, or the mill's staff. The inbox itself
+        (lists, counts, marking read) narrows this to the viewer's user in
+        `domain.push.notifications`."""
+        return f"({P} IS NULL OR {alias}.org_id = {P})"

@@ -13,7 +13,10 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from domain import (
+    claims,
     contracts,
+    disputes,
+    evidence,
     material,
     parties,
     position_reads,
@@ -66,6 +69,17 @@ class Loaders:
         self.coil_page_by_line = DataLoader(self._coil_pages("line_id"))
         self.coil_page_by_heat = DataLoader(self._coil_pages("heat_id"))
         self._tracking()
+        self._disputes()
+
+    def _disputes(self) -> None:
+        self.dispute_by_id = self._by_id(disputes.disputes_by_ids)
+        self.dispute_by_number = self._by_attr(disputes.disputes_by_numbers, "number")
+        self.timeline_by_dispute = self._grouped(disputes.timeline, [])
+        self.claim_by_id = self._by_id(claims.claims_by_ids)
+        self.claims_by_dispute = self._grouped(claims.claims_by_dispute_ids, [])
+        self.claims_by_settlement = self._grouped(claims.claims_by_settlement_ids, [])
+        self.evidence_by_id = self._by_id(evidence.evidence_by_ids)
+        self.evidence_by_dispute = self._grouped(evidence.evidence_by_dispute_ids, [])
 
     def _tracking(self) -> None:
         self.shipment_by_id = self._by_id(shipment_reads.shipments_by_ids)

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from resolvers import parties
 from resolvers.common import loaders, viewer
 from resolvers.contracts.types import Contract, ContractLine
+from resolvers.disputes.types import Claim, DisputeEvidence, QualityDispute
 from resolvers.loaders import Loaders
 from resolvers.notifications.inbox import Notification, notification_by_id
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
@@ -35,6 +36,9 @@ NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = 
     "Settlement": (lambda x: x.settlement_by_id, Settlement.of),
     "Shipment": (lambda x: x.shipment_by_id, Shipment.of),
     "Vehicle": (lambda x: x.vehicle_by_id, Vehicle.of),
+    "QualityDispute": (lambda x: x.dispute_by_id, QualityDispute.of),
+    "Claim": (lambda x: x.claim_by_id, Claim.of),
+    "DisputeEvidence": (lambda x: x.evidence_by_id, DisputeEvidence.of),
     "Notification": (notification_by_id, Notification.of),
 }
 

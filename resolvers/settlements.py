@@ -16,6 +16,7 @@ from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_firs
 
 if TYPE_CHECKING:
     from resolvers.contracts.types import Contract
+    from resolvers.disputes.types import Claim
 
 
 @strawberry.enum(description="Where the invoice of a settlement stands.")
@@ -61,6 +62,16 @@ class Settlement(Node):
 
         c = await loaders(info).contract_by_id.load(self.contract_pk)
         return Contract.of(c) if c else None
+
+    @strawberry.field(description="The agreed quality claims deducted on it: their agreed "
+                      "amounts add up to `claimDeductions` (less any deducted before claims "
+                      "were recorded here).")
+    async def claims(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[Claim, strawberry.lazy("resolvers.disputes.types")]]:
+        from resolvers.disputes.types import Claim
+
+        return [Claim.of(c) for c in await loaders(info).claims_by_settlement.load(self.pk)]
 
     @classmethod
     def of(cls, s: domain.Settlement) -> Settlement:

@@ -1,0 +1,193 @@
+"""Evidence files of a quality dispute: photos and measurement reports.
+
+A file is taken only if its content is of an allowed type, judged by its first bytes
+(the declared type must agree, if one is declared), and only up to the size limit; it is
+stored with its SHA-256 and the type found. Only the two parties read it: the customer
+of the dispute and the mill.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain import disputes
+from domain.db import Database, Executor
+from domain.disputes import Actor
+from domain.errors import Invalid, InvalidTransition
+from domain.tenancy import Scope
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Every type the sniffer can recognize; settings choose which of them are allowed.
+KNOWN_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/pdf",
+               "text/csv", XLSX)
+# Declared types that say nothing about the content.
+_UNSPECIFIC = {"", "application/octet-stream", "binary/octet-stream"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"%PDF-", "application/pdf"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+)
+
+
+def sniff(content: bytes) -> str | None:
+    """The type of a file by its content, or None when it is none of KNOWN_TYPES."""
+    for magic, kind in _SIGNATURES:
+        if content.startswith(magic):
+            return kind
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    if content.startswith(b"PK\x03\x04"):
+        return XLSX if _is_workbook(content) else None
+    return "text/csv" if _is_text(content) else None
+
+
+def _is_workbook(content: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, ValueError):
+        return False
+    return "[Content_Types].xml" in names and "xl/workbook.xml" in names
+
+
+def _is_text(content: bytes) -> bool:
+    """UTF-8 text without control characters other than tab and line ends: a CSV or
+    plain measurement table."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return bool(text.strip()) and _CONTROL.search(text) is None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    id: int
+    dispute_id: int
+    customer_org_id: int
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    description: str | None
+    uploaded_by: str
+    uploaded_by_org_id: int
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    filename: str
+    declared_type: str | None
+    content: bytes
+    # True when the sender had more than the limit: `content` holds only a prefix.
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    max_bytes: int
+    allowed_types: frozenset[str]
+
+
+_COLS = ("e.id, e.dispute_id, e.customer_org_id, e.filename, e.content_type, e.size_bytes,"
+         " e.sha256, e.description, e.uploaded_by, e.uploaded_by_org_id, e.uploaded_at")
+
+
+async def evidence_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[Evidence]:
+    rows = await db.fetch(
+        f"SELECT {_COLS} FROM dispute_evidence e WHERE e.id = ANY($2::bigint[])"
+        f" AND {Scope.owned('e.customer_org_id')}", scope.org_id, list(ids))
+    return [Evidence(**dict(r)) for r in rows]
+
+
+async def evidence_by_dispute_ids(db: Executor, scope: Scope, ids: Sequence[int]
+                                  ) -> dict[int, list[Evidence]]:
+    rows = await db.fetch(
+        f"SELECT {_COLS} FROM dispute_evidence e WHERE e.dispute_id = ANY($2::bigint[])"
+        f" AND {Scope.owned('e.customer_org_id')} ORDER BY e.dispute_id, e.id",
+        scope.org_id, list(ids))
+    out: dict[int, list[Evidence]] = {}
+    for r in rows:
+        out.setdefault(r["dispute_id"], []).append(Evidence(**dict(r)))
+    return out
+
+
+async def download(db: Executor, scope: Scope, evidence_id: int
+                   ) -> tuple[Evidence, bytes] | None:
+    """The file and its bytes, if the viewer is a party to its dispute."""
+    row = await db.fetchrow(
+        f"SELECT {_COLS}, e.content FROM dispute_evidence e WHERE e.id = $2"
+        f" AND {Scope.owned('e.customer_org_id')}", scope.org_id, evidence_id)
+    if row is None:
+        return None
+    values = dict(row)
+    content: bytes = values.pop("content")
+    return Evidence(**values), content
+
+
+def clean_filename(name: str) -> str:
+    """The last path component, without control characters, at most 255 characters."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    if not base or base in (".", ".."):
+        raise Invalid("the file needs a name", field="file")
+    return base[-255:]
+
+
+def check(upload: Upload, policy: Policy) -> str:
+    """The content type to store, or an Invalid saying why the file is refused."""
+    if upload.truncated or len(upload.content) > policy.max_bytes:
+        raise Invalid(f"the file is larger than the limit of {policy.max_bytes:,} bytes",
+                      field="file")
+    if not upload.content:
+        raise Invalid("the file is empty", field="file")
+    found = sniff(upload.content)
+    allowed = ", ".join(sorted(policy.allowed_types))
+    if found is None or found not in policy.allowed_types:
+        what = found or "of no type recognized"
+        raise Invalid(f"the file's content is {what}; allowed are {allowed}", field="file")
+    declared = (upload.declared_type or "").split(";")[0].strip().lower()
+    if declared not in _UNSPECIFIC and declared != found and not (
+            found == "text/csv" and declared.startswith("text/")):
+        raise Invalid(f"the file's content is {found}, not {declared} as declared",
+                      field="file")
+    return found
+
+
+async def add(db: Database, actor: Actor, dispute_id: int, upload: Upload,
+              description: str | None, policy: Policy) -> Evidence:
+    """Either party adds a file to an open dispute."""
+    filename = clean_filename(upload.filename)
+    content_type = check(upload, policy)
+    description = disputes.clean_text(description, "description", required=False)
+    digest = hashlib.sha256(upload.content).hexdigest()
+    async with db.transaction() as tx:
+        row = await disputes.lock(tx, actor, dispute_id)
+        if row["status"] not in disputes.OPEN_STATES:
+            raise InvalidTransition(f"the dispute is {row['status']}: it takes no more files",
+                                    field="disputeId")
+        found = await tx.fetchrow(
+            "INSERT INTO dispute_evidence AS e (dispute_id, customer_org_id, filename,"
+            " content_type, size_bytes, sha256, description, content, uploaded_by,"
+            " uploaded_by_org_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            f" RETURNING {_COLS}",
+            dispute_id, row["customer_org_id"], filename, content_type, len(upload.content),
+            digest, description, upload.content, actor.subject, actor.org_id)
+        assert found is not None
+        detail = {"file": filename, "content_type": content_type,
+                  "size_bytes": len(upload.content), "sha256": digest}
+        await disputes.add_step(tx, dispute_id, actor, "evidence_added", None, None,
+                                description, detail)
+        await disputes.dispute_event(tx, row, actor, "evidence_added", detail)
+        return Evidence(**dict(found))

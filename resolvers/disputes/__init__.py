@@ -1,0 +1,1 @@
+"""Quality disputes, their claims and evidence over GraphQL."""

@@ -1,0 +1,60 @@
+"""Dispute queries: one dispute by id or number, and the viewer's disputes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain import disputes
+from resolvers.common import ctx, loaders, viewer
+from resolvers.disputes.types import AFTER, FIRST, DisputeStatus, QualityDispute
+from resolvers.relay import (
+    DEFAULT_PAGE,
+    Connection,
+    after_id,
+    check_first,
+    connection,
+    exactly_one,
+    expect_id,
+)
+
+
+@strawberry.type
+class DisputeQueries:
+    @strawberry.field(description="One quality dispute by id or number; null if unknown or "
+                      "another customer's.")
+    async def dispute(
+        self, info: Info[Any, Any],
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        number: Annotated[str | None, strawberry.argument(
+            description="Dispute number, e.g. `QD-2026-000007`.")] = None,
+    ) -> QualityDispute | None:
+        await viewer(info)
+        exactly_one(id, number, "number")
+        if id is not None:
+            found = await loaders(info).dispute_by_id.load(expect_id(id, "QualityDispute"))
+        else:
+            found = await loaders(info).dispute_by_number.load(number)
+        return QualityDispute.of(found) if found else None
+
+    @strawberry.field(description="Quality disputes the viewer may see, newest first: a "
+                      "customer its own, the mill's staff all.")
+    async def disputes(
+        self, info: Info[Any, Any],
+        status: Annotated[list[DisputeStatus] | None, strawberry.argument(
+            description="Only disputes in these states.")] = None,
+        coil_id: Annotated[strawberry.ID | None, strawberry.argument(
+            description="Only disputes naming this coil.")] = None,
+        first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[QualityDispute]:
+        who = await viewer(info)
+        check_first(first)
+        rows = await disputes.list_disputes(
+            ctx(info).db, who.scope, statuses=[s.value for s in status or []],
+            coil_id=expect_id(coil_id, "Coil") if coil_id is not None else None,
+            limit=first + 1, after_id=after_id(after))
+        return connection([(QualityDispute.of(d), [d.id]) for d in rows], first,
+                          after is not None)
