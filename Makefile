@@ -12,6 +12,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-mosquitto.sh
+	scripts/ensure-chromium.sh
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -14,7 +17,8 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket
@@ -38,7 +42,9 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 # under load that CPU is the delivery latency.
 SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None}
 MULTIPART = "multipart/form-data"
-ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/live", "/live/"})
+# The live page: plain files, no build step (api/static/live/README.md).
+LIVE_DIR = Path(__file__).parent / "static" / "live"
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -61,6 +67,11 @@ class GraphQLApp(GraphQL[Context, None]):
         services: Services = request.app.state.services
         return Context(request=request, response=response, services=services,
                        request_id=logs.request_id.get() or uuid.uuid4().hex)
+
+    def encode_json(self, data: object) -> str:
+        # JSON scalars (geofences, event details) hold what the database stored, read
+        # with exact decimals: they go out as the JSON numbers they were written as.
+        return json.dumps(data, default=_json_number, separators=(",", ":"))
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = await super().get_sub_response(request)
@@ -120,6 +131,12 @@ REQUEST_ERRORS = frozenset({
     "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP",
     "TOO_MANY_ALIASES", "TOO_MANY_TOKENS", "QUERY_TOO_COSTLY",
 })
+
+
+def _json_number(value: object) -> float:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _is_request_error(body: GraphQLHTTPResponse) -> bool:
@@ -223,6 +240,28 @@ async def metrics_endpoint(request: Request) -> Response:
     return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+# Keep the live page to its own origin: scripts, styles and the WebSocket only from
+# here, no framing, no referrer (the page never puts the token in a URL; this makes sure
+# no URL of it leaks elsewhere either).
+LIVE_HEADERS = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self';"
+    " img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none';"
+    " base-uri 'none'; form-action 'self'",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-cache",
+}
+
+
+class LiveFiles(StaticFiles):
+    """The live page's files, served with LIVE_HEADERS."""
+
+    async def get_response(self, path: str, scope: ASGIScope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(LIVE_HEADERS)
+        return response
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
     """The API. Without ``services`` it opens its own database pool and Redis client."""
 
@@ -260,6 +299,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            Mount("/live", LiveFiles(directory=LIVE_DIR, html=True), name="live"),
             Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -1,0 +1,293 @@
+"""The live page in a real browser: Debian's Chromium, headless, driven by Playwright
+(which is never allowed to fetch a browser of its own), against the API, the ingester,
+Redis and Mosquitto. A GPS fix published over MQTT moves the vehicle's marker on the
+customer's map within two seconds; another customer's page never shows that vehicle;
+the page says when it is not live and recovers by itself when the API comes back.
+Screenshots go to tests/artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import redis.asyncio as aioredis
+import uvicorn
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.async_api import BrowserContext, Page, async_playwright
+
+from api.app import create_app
+from api.context import Services
+from api.embedded import Mosquitto, free_port
+from api.feed import EventFeed
+from domain.db import Database
+from domain.shipments.detected import record_shipment_event
+from domain.shipments.manifest import sync_shipment_customers
+from tests.support.api import CODEC, SETTINGS, token
+from tests.tracking.support import OPEN_ROAD, Track, build_track, offset
+from tests.tracking.test_ingester import ingesting, settings_for, unique
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+MARKER = 'g.vehicle[data-vehicle="T1"]'
+
+
+class ApiServer:
+    """The API under uvicorn in this event loop, on a fixed port so that it can be
+    stopped and started again where the page expects it."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.port = free_port(0)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        app = create_app(SETTINGS, services=self.services)
+        self._server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"))
+        self._task = asyncio.create_task(self._server.serve())
+        for _ in range(500):  # uvicorn offers no event for "listening"
+            if self._server.started:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the API did not start")
+
+    async def stop(self) -> None:
+        assert self._server is not None and self._task is not None
+        self._server.should_exit = True
+        await asyncio.wait_for(self._task, 30)
+
+
+@pytest.fixture
+async def api_server(db: Database, database_url: str, redis_url: str
+                     ) -> AsyncIterator[ApiServer]:
+    client = aioredis.from_url(redis_url)
+    await client.flushdb()  # vehicle ids repeat across tests' databases
+    feed = EventFeed(database_url)
+    await feed.start()
+    server = ApiServer(Services(db=db, codec=CODEC, redis=client, feed=feed))
+    await server.start()
+    yield server
+    await server.stop()
+    await feed.stop()
+    await client.flushdb()
+    await client.aclose()
+
+
+def chromium() -> str:
+    assert CHROMIUM.exists(), "no /usr/bin/chromium: scripts/ensure-chromium.sh installs it"
+    return str(CHROMIUM)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[BrowserContext]:
+    with tempfile.TemporaryDirectory(prefix="keylink-chromium-") as profile:
+        async with async_playwright() as pw:
+            context = await pw.chromium.launch_persistent_context(
+                profile, executable_path=chromium(), args=CHROMIUM_ARGS, headless=True,
+                viewport={"width": 1440, "height": 900})
+            try:
+                yield context
+            finally:
+                await context.close()
+
+
+async def faw_only_shipment_in_transit(db: Database) -> Track:
+    """build_track's shipment, with GALANZ's coil taken off: FAW-VW's alone."""
+    t = await build_track(db)
+    assert t.shipment is not None
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM leg_coil WHERE coil_id = $1", t.world.coils["GALANZ"][0])
+        await sync_shipment_customers(tx, t.shipment.id)
+        await tx.execute("UPDATE shipment_leg SET status = 'in_transit', actual_departure ="
+                         " now() - interval '30 minutes' WHERE id = $1", t.leg)
+        await tx.execute("UPDATE shipment SET status = 'in_transit' WHERE id = $1",
+                         t.shipment.id)
+    return t
+
+
+class Gps:
+    """The truck's GPS unit: publishes at QoS 1 and waits for the broker's PUBACK."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def fix(self, lat: float, lon: float, heading: float, at: datetime) -> None:
+        payload = {"ts": at.isoformat(), "lat": lat, "lon": lon, "speed_kmh": 45.0,
+                   "heading": heading, "accuracy_m": 6}
+        info = self.client.publish("keylink/v1/devices/gps-t1/position", json.dumps(payload),
+                                   qos=1)
+        info.wait_for_publish(10)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+async def open_page(context: BrowserContext, url: str, bearer: str, *, via: str,
+                    seen: list[str]) -> Page:
+    page = await context.new_page()
+    page.on("request", lambda request: seen.append(request.url))
+    if via == "form":
+        await page.goto(f"{url}/live")
+        await page.fill("#token", bearer)
+        await page.click("#signin-form button[type=submit]")
+    else:  # the fragment, which browsers never send to the server
+        await page.goto(f"{url}/live/#token={bearer}")
+    await page.wait_for_selector("#connection.live", timeout=15_000)
+    return page
+
+
+async def marker_at(page: Page, lat: float, lon: float, timeout_ms: float) -> None:
+    await page.wait_for_function(
+        """([sel, lat, lon]) => { const m = document.querySelector(sel);
+            return m && Math.abs(+m.dataset.lat - lat) < 1e-9
+                     && Math.abs(+m.dataset.lon - lon) < 1e-9; }""",
+        arg=[MARKER, lat, lon], timeout=timeout_ms)
+
+
+async def test_a_published_fix_moves_the_customers_marker_and_no_one_elses(
+    api_server: ApiServer, browser: BrowserContext, db: Database, database_url: str,
+    redis_url: str, mqtt_broker: Mosquitto,
+) -> None:
+    t = await faw_only_shipment_in_transit(db)
+    ARTIFACTS.mkdir(exist_ok=True)
+    faw_token, galanz_token = token("FAW-VW"), token("GALANZ")
+    requested: list[str] = []
+    settings = settings_for(database_url, redis_url, mqtt_broker, group=unique("g"),
+                            client=unique("c"))
+    gps = Gps(mqtt_broker)
+    try:
+        async with ingesting(settings, mqtt_broker):
+            faw = await open_page(browser, api_server.url, faw_token, via="form",
+                                  seen=requested)
+            galanz = await open_page(browser, api_server.url, galanz_token, via="fragment",
+                                     seen=requested)
+            assert "#token" not in galanz.url, "the token stays in the address bar"
+            assert await faw.locator("li.shipment").count() == 1
+            assert await faw.inner_text("li.shipment .number") == "SH-1"
+            assert await galanz.locator("li.shipment").count() == 0
+
+            # The first fix puts the truck on the map, the next one moves it.
+            now = datetime.now(UTC).replace(microsecond=0)
+            first = OPEN_ROAD
+            gps.fix(*first, heading=120, at=now - timedelta(seconds=60))
+            await marker_at(faw, *first, timeout_ms=10_000)
+            second = offset(*first, north_m=-300, east_m=400)
+            gps.fix(*second, heading=127, at=now)
+            published = time.monotonic()
+            await marker_at(faw, *second, timeout_ms=2_000)
+            moved_in = time.monotonic() - published
+            assert moved_in < 2.0
+            transform = await faw.get_attribute(f"{MARKER} g.body", "transform")
+            assert transform == "rotate(127)", transform
+            await faw.screenshot(path=ARTIFACTS / "live-page-customer.png")
+
+            # GALANZ's page is live and never shows FAW-VW's truck.
+            await galanz.wait_for_timeout(300)
+            assert await galanz.locator(MARKER).count() == 0
+            assert "Live" in await galanz.inner_text("#connection")
+            await galanz.screenshot(path=ARTIFACTS / "live-page-other-customer.png")
+
+            # A delay detected on the shipment reaches FAW-VW's feed and list, not GALANZ's.
+            assert t.shipment is not None
+            async with db.transaction() as tx:
+                await record_shipment_event(
+                    tx, t.shipment.id, t.leg, t.truck, "delayed", datetime.now(UTC),
+                    {"eta": (now + timedelta(hours=5)).isoformat()}, unique("delay"))
+            await faw.wait_for_selector("#event-feed li.ev-delayed", timeout=10_000)
+            assert "SH-1" in await faw.inner_text("#event-feed li.ev-delayed")
+            await faw.wait_for_selector("li.shipment .line4:has-text('delayed')",
+                                        timeout=10_000)
+            assert await galanz.locator("#event-feed li.ev-delayed").count() == 0
+            await notifications_panel_matches_the_schema(faw)
+    finally:
+        gps.close()
+    for url in requested:
+        assert faw_token not in url and galanz_token not in url, url
+
+
+async def notifications_panel_matches_the_schema(page: Page) -> None:
+    """With notifications in the schema the panel lists the unread ones; without, it
+    says they are unavailable and the rest of the page goes on."""
+    from api.schema import build_schema
+
+    offered = "unreadNotificationCount" in str(build_schema(SETTINGS))
+    state = page.locator("#notifications-state")
+    if offered:
+        await page.wait_for_function(
+            "() => !document.querySelector('#notifications-state')"
+            ".textContent.includes('unavailable')", timeout=5_000)
+    else:
+        await state.filter(has_text="unavailable").wait_for(timeout=5_000)
+
+
+async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
+    api_server: ApiServer, browser: BrowserContext, db: Database, database_url: str,
+    redis_url: str, mqtt_broker: Mosquitto,
+) -> None:
+    await faw_only_shipment_in_transit(db)
+    settings = settings_for(database_url, redis_url, mqtt_broker, group=unique("g"),
+                            client=unique("c"))
+    gps = Gps(mqtt_broker)
+    seen: list[str] = []
+    try:
+        async with ingesting(settings, mqtt_broker):
+            page = await open_page(browser, api_server.url, token("FAW-VW"), via="form",
+                                   seen=seen)
+            now = datetime.now(UTC).replace(microsecond=0)
+            gps.fix(*OPEN_ROAD, heading=90, at=now - timedelta(seconds=120))
+            await marker_at(page, *OPEN_ROAD, timeout_ms=10_000)
+
+            await api_server.stop()
+            await page.wait_for_selector("#connection.offline", timeout=10_000)
+            assert await page.is_visible("#not-live")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=ARTIFACTS / "live-page-not-live.png")
+            # What happens while the page is cut off is not lost: the subscription
+            # starts again from the latest fix.
+            moved = offset(*OPEN_ROAD, east_m=600)
+            gps.fix(*moved, heading=95, at=now - timedelta(seconds=60))
+
+            await api_server.start()
+            await page.wait_for_selector("#connection.live", timeout=20_000)
+            assert not await page.is_visible("#not-live")
+            await marker_at(page, *moved, timeout_ms=5_000)
+            later = offset(*moved, east_m=400)
+            gps.fix(*later, heading=95, at=now)
+            await marker_at(page, *later, timeout_ms=2_000)
+    finally:
+        gps.close()
+
+
+async def test_the_page_is_served_with_headers_that_keep_it_to_its_origin(
+    api_server: ApiServer,
+) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=api_server.url) as client:
+        redirect = await client.get("/live")
+        assert redirect.status_code in (307, 308)
+        page = await client.get("/live/")
+        assert page.status_code == 200 and "Keylink live" in page.text
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "connect-src 'self' ws: wss:" in csp
+        assert page.headers["referrer-policy"] == "no-referrer"
+        vendored = await client.get("/live/vendor/graphql-ws-6.4.2.min.js")
+        assert vendored.status_code == 200 and "graphql-transport-ws" in vendored.text
+        assert (await client.get("/live/%2e%2e/app.py")).status_code == 404
+        assert (await client.get("/live/missing.js")).status_code == 404
