@@ -280,7 +280,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         feed = EventFeed(settings.database_url)
         await feed.start()
         app.state.services = Services(
-            db=db, codec=TokenCodec.from_settings(settings), redis=redis, feed=feed
+            db=db, codec=TokenCodec.from_settings(settings), redis=redis, feed=feed,
+            settings=settings,
         )
         log.info("api ready", extra={"environment": settings.environment})
         try:
@@ -299,8 +300,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
-            Mount("/live", LiveFiles(directory=LIVE_DIR, html=True), name="live"),
             Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
+            Mount("/live", LiveFiles(directory=LIVE_DIR, html=True), name="live"),
         ],
         lifespan=lifespan,
     )

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from api.auth import MILL_ROLES, AuthError, Claims, TokenCodec, bearer
 from api.feed import POLL_SECONDS, EventFeed
 from api.livebus import LiveBus
+from api.settings import Settings
 from domain import parties
 from domain.db import Database
 from domain.parties import Organization
@@ -78,6 +79,8 @@ class Services:
     organizations: OrganizationCache = field(default_factory=OrganizationCache)
     redis: Any = None
     feed: EventFeed | None = None
+    # What resolvers read of the configuration (e.g. the hotline's answer time).
+    settings: Settings = field(default_factory=Settings)
     _live: LiveBus | None = field(default=None, init=False, repr=False)
 
     @property

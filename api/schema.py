@@ -10,14 +10,24 @@ from strawberry.types import ExecutionContext
 
 from api.errors import classify
 from api.limits import Limits, OperationLimits
+from api.projection import ProjectingExecutionContext
 from api.settings import Settings
 from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
 from resolvers.disputes.mutations import DisputeMutations
 from resolvers.disputes.queries import DisputeQueries
 from resolvers.events import EventSubscriptions
+from resolvers.hotline import HotlineMutations, HotlineQueries
 from resolvers.node import NODE_TYPES, NodeQueries
-from resolvers.notifications import InboxMutations, InboxQueries, InboxSubscriptions
+from resolvers.notifications import (
+    InboxMutations,
+    InboxQueries,
+    InboxSubscriptions,
+    PushRuleMutations,
+    PushRuleQueries,
+)
+from resolvers.planning import PlanningMutations, PlanningQueries
+from resolvers.preferences import OrderMutations, PreferenceMutations, PreferenceQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.settlements import SettlementQueries
@@ -26,15 +36,16 @@ from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 
 @strawberry.type(description="Everything a viewer may read, scoped to its organization.")
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
-            InboxQueries,
-            DisputeQueries):
+            InboxQueries, PushRuleQueries,
+            DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries):
     pass
 
 
 @strawberry.type(description="Changes; each takes one `input` and returns a payload with "
                  "`errors` for expected failures.")
-class Mutation(ContractMutations, QualityMutations, InboxMutations,
-               DisputeMutations):
+class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMutations,
+               DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
+               PlanningMutations):
     pass
 
 
@@ -66,6 +77,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[make.__self__ for _, make in NODE_TYPES.values()],  # type: ignore[attr-defined]
         extensions=[partial(OperationLimits, limits)],
+        execution_context_class=ProjectingExecutionContext,
     )
 
 

@@ -115,10 +115,6 @@ class Settings:
         "KEYLINK_REGISTRY_REFRESH_S", 60,
         "How often an ingester reloads the device registry, in seconds; an unknown device is "
         "also looked up when it first publishes.")
-    position_retention_days: int = _setting(
-        "KEYLINK_POSITION_RETENTION_DAYS", 400,
-        "Days of positions kept; an ingester drops older daily partitions once an hour.")
-
     smtp_url: str | None = _setting(
         "KEYLINK_SMTP_URL", None,
         "SMTP server for e-mail push rules, `smtp://user:password@host:port` (STARTTLS when "
@@ -135,6 +131,10 @@ class Settings:
     push_webhook_timeout_s: int = _setting(
         "KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", 10,
         "How long a webhook receiver has to answer, in seconds; longer counts as a failure.")
+    position_retention_days: int = _setting(
+        "KEYLINK_POSITION_RETENTION_DAYS", 400,
+        "Days of positions kept; an ingester drops older daily partitions once an hour.")
+
     upload_max_bytes: int = _setting(
         "KEYLINK_UPLOAD_MAX_BYTES", 26214400,
         "Largest multipart (file upload) request to `/graphql`, in bytes; a larger one is "
@@ -148,6 +148,10 @@ class Settings:
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Comma-separated types an evidence file may be, judged by its content: any of "
         "those listed in the default.")
+    urge_answer_minutes: int = _setting(
+        "KEYLINK_URGE_ANSWER_MINUTES", 120,
+        "Minutes the mill has for each answer to an urge (acknowledging it, then promising a "
+        "date) before it escalates to the next person of the chain.")
 
     @property
     def development(self) -> bool:
@@ -175,6 +179,13 @@ class Settings:
             raise SettingsError("KEYLINK_JWT_SECRET must be at least 32 characters long")
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
             raise SettingsError("KEYLINK_DB_POOL_MIN must be >= 1 and <= KEYLINK_DB_POOL_MAX")
+        for env, value in (("KEYLINK_PUSH_MAX_ATTEMPTS", self.push_max_attempts),
+                           ("KEYLINK_PUSH_RETRY_BASE_S", self.push_retry_base_s),
+                           ("KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", self.push_webhook_timeout_s)):
+            if value < 1:
+                raise SettingsError(f"{env} must be a positive integer")
+        if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
         for env, value in (("KEYLINK_INGEST_BATCH_SIZE", self.ingest_batch_size),
                            ("KEYLINK_INGEST_BATCH_MS", self.ingest_batch_ms),
                            ("KEYLINK_POSITION_RETENTION_DAYS", self.position_retention_days),
@@ -186,6 +197,8 @@ class Settings:
                            ("KEYLINK_EVIDENCE_MAX_BYTES", self.evidence_max_bytes)):
             if value < 1:
                 raise SettingsError(f"{env} must be a positive integer")
+        if self.urge_answer_minutes < 1:
+            raise SettingsError("KEYLINK_URGE_ANSWER_MINUTES must be a positive integer")
         unknown = set(self.evidence_type_list) - set(_EVIDENCE_TYPES)
         if unknown or not self.evidence_type_list:
             raise SettingsError("KEYLINK_EVIDENCE_TYPES must list some of "
@@ -210,13 +223,6 @@ class Settings:
             rows.append((f.metadata["env"], shown, f.metadata["doc"]))
         return rows
 
-        for env, value in (("KEYLINK_PUSH_MAX_ATTEMPTS", self.push_max_attempts),
-                           ("KEYLINK_PUSH_RETRY_BASE_S", self.push_retry_base_s),
-                           ("KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", self.push_webhook_timeout_s)):
-            if value < 1:
-                raise SettingsError(f"{env} must be a positive integer")
-        if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
-            raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
     name = f.metadata["env"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from domain import preferences
@@ -128,3 +128,55 @@ async def resolve_lines(
             firmness=line.firmness,
         ))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SiteOption:
+    site_id: int
+    transport_mode: str
+    transit_days: int
+    default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpecOption:
+    spec_id: int
+    last_unit_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderForm:
+    org_id: int
+    defaults: preferences.LineDefaults
+    earliest_delivery_from: date
+    sites: list[SiteOption]
+    specs: list[SpecOption]
+
+
+async def order_form(db: Executor, org_id: int, delivery_site_id: int | None) -> OrderForm:
+    """What a customer's form for a new line offers: its defaults (for the given site),
+    each site it may take delivery at with its route, its own specs and the catalogue
+    specs it has bought with their latest prices, and the earliest window start the mill
+    can plan without being late."""
+    from domain.contracts import MIN_PRODUCTION_TIME  # contracts imports this module
+
+    if delivery_site_id is not None:
+        await preferences.check_delivery_site(db, org_id, delivery_site_id, "deliverySiteId")
+    defaults = await preferences.line_defaults(db, org_id, delivery_site_id=delivery_site_id)
+    prefs = await preferences.preferences(db, org_id)
+    sites = []
+    for site in await preferences.delivery_site_ids(db, org_id):
+        mode, days = await preferences.route(db, org_id, site, prefs.default_delivery_site_id)
+        sites.append(SiteOption(site, mode, days, site == prefs.default_delivery_site_id))
+    spec_ids = [r["id"] for r in await db.fetch(
+        "SELECT s.id FROM steel_spec s WHERE s.customer_org_id = $1 OR (s.customer_org_id IS NULL"
+        " AND EXISTS (SELECT 1 FROM contract_line l WHERE l.spec_id = s.id"
+        " AND l.customer_org_id = $1)) ORDER BY s.customer_org_id NULLS LAST, s.code",
+        org_id,
+    )]
+    prices = await preferences.latest_prices(db, org_id, spec_ids, defaults.currency)
+    earliest = mill_today() + MIN_PRODUCTION_TIME + timedelta(days=defaults.transit_days)
+    return OrderForm(
+        org_id=org_id, defaults=defaults, earliest_delivery_from=earliest, sites=sites,
+        specs=[SpecOption(s, prices.get(s)) for s in spec_ids],
+    )

@@ -131,7 +131,7 @@ async def line_defaults(
             " AND delivery_site_id IS NOT NULL ORDER BY id DESC LIMIT 1",
             org_id,
         )
-    mode, days = await _route(db, org_id, site, prefs.default_delivery_site_id)
+    mode, days = await route(db, org_id, site, prefs.default_delivery_site_id)
     return LineDefaults(
         delivery_site_id=site, transport_mode=mode, transit_days=days,
         currency=prefs.currency, units=prefs.units, language=prefs.language,
@@ -139,9 +139,10 @@ async def line_defaults(
     )
 
 
-async def _route(
+async def route(
     db: Executor, org_id: int, site: int | None, default_site: int | None
 ) -> tuple[str, int]:
+    """(mode, transit days) to ``site`` for this customer, as :func:`line_defaults` says."""
     if site is not None:
         row = await db.fetchrow(
             "SELECT transport_mode, transit_days FROM transport_preference"

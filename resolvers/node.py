@@ -13,8 +13,11 @@ from resolvers import parties
 from resolvers.common import loaders, viewer
 from resolvers.contracts.types import Contract, ContractLine
 from resolvers.disputes.types import Claim, DisputeEvidence, QualityDispute
+from resolvers.hotline.types import UrgeTicket, ticket_by_id
 from resolvers.loaders import Loaders
 from resolvers.notifications.inbox import Notification, notification_by_id
+from resolvers.planning.queries import import_by_id, production_plan_by_id, purchase_plan_by_id
+from resolvers.planning.types import PlanImport, ProductionPlan, PurchasePlan
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
@@ -40,6 +43,10 @@ NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = 
     "Claim": (lambda x: x.claim_by_id, Claim.of),
     "DisputeEvidence": (lambda x: x.evidence_by_id, DisputeEvidence.of),
     "Notification": (notification_by_id, Notification.of),
+    "UrgeTicket": (ticket_by_id, UrgeTicket.of),
+    "PurchasePlan": (purchase_plan_by_id, PurchasePlan.of),
+    "ProductionPlan": (production_plan_by_id, ProductionPlan.of),
+    "PlanImport": (import_by_id, PlanImport.of),
 }
 
 

@@ -17,6 +17,7 @@ from resolvers.parties import Organization, Site, SteelSpec
 from resolvers.relay import DEFAULT_PAGE, Connection, Node
 
 if TYPE_CHECKING:
+    from resolvers.hotline.types import UrgeTicket
     from resolvers.quality.types import Coil
     from resolvers.settlements import Settlement
     from resolvers.shipments.types import Shipment
@@ -176,6 +177,25 @@ class ContractLine(Node):
     async def progress(self, info: Info[Any, Any]) -> LineProgress | None:
         found = await loaders(info).progress_by_line.load(self.pk)
         return LineProgress.of(found) if found else None
+
+    @strawberry.field(description="The customer's urges of this line, newest first; each "
+                      "with its answers and whole history.")
+    async def urge_tickets(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[UrgeTicket, strawberry.lazy("resolvers.hotline.types")]]:
+        from resolvers.hotline.types import UrgeTicket, hotline_loaders
+
+        found = await hotline_loaders(loaders(info)).tickets_by_line.load(self.pk)
+        return [UrgeTicket.of(t) for t in found]
+
+    @strawberry.field(description="The line's unresolved urge, if any.")
+    async def open_urge_ticket(
+        self, info: Info[Any, Any]
+    ) -> Annotated[UrgeTicket, strawberry.lazy("resolvers.hotline.types")] | None:
+        from resolvers.hotline.types import UrgeTicket, hotline_loaders
+
+        found = await hotline_loaders(loaders(info)).tickets_by_line.load(self.pk)
+        return next((UrgeTicket.of(t) for t in found if t.status != "resolved"), None)
 
     @strawberry.field(description="Coils allocated to this line, in production order.")
     async def coils(
