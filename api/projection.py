@@ -1,0 +1,206 @@
+"""Subscription events answered by a compiled projection instead of the general executor.
+
+graphql-core executes a subscription's whole selection set again for every event it
+delivers: it collects the fields, builds a resolve-info object per field, wraps every
+resolver call, and completes each value. For the live streams (thousands of small events a
+second, each selecting a handful of plain attributes) that bookkeeping is most of the cost
+of a delivery. Yet the selection set never changes during a subscription, and most fields
+of an event are plain attributes of the value the subscription yields.
+
+So the first event of a subscription compiles its selection set once into a function that
+reads those attributes and serializes the leaves with the schema's own scalars. It compiles
+only what it can answer exactly as the executor would: object types (no interfaces or
+unions), fields without a resolver, arguments, directives, permissions or field extensions,
+and no schema middleware. Anything else, or a value the projection cannot complete (a
+null where the schema promises a value, a leaf that does not serialize), goes to the
+general executor for that event, which produces the answer and errors the spec asks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    InlineFragmentNode,
+    OperationType,
+    SelectionSetNode,
+)
+from graphql.pyutils import Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+Project = Callable[[Any], Any]
+
+_NOT_COMPILED: Any = object()
+
+
+class _Incomplete(Exception):
+    """The projection cannot complete this value; the executor answers this event."""
+
+
+class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """The executor for every operation; subscription events take the projection when
+    their selection set compiles (see the module's description)."""
+
+    _projection: Any = _NOT_COMPILED
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        if self._projection is _NOT_COMPILED:
+            self._projection = compile_subscription(self)
+        return super().build_per_event_executor(payload)
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        project = self._projection
+        if project is not _NOT_COMPILED and project is not None:
+            try:
+                return ExecutionResult(data=project(self.root_value), errors=None)
+            except _Incomplete:
+                pass
+        return super().execute_operation(serially)
+
+
+def compile_subscription(executor: Any) -> Project | None:
+    """A function from an event to the ``data`` of its result, or None when the
+    operation's selection set needs the general executor."""
+    operation = executor.operation
+    manager = executor.middleware_manager
+    root = executor.schema.subscription_type
+    if operation.operation is not OperationType.SUBSCRIPTION or root is None:
+        return None
+    if manager is not None and manager.middlewares:
+        return None
+    fields = _collect(executor, root, [operation.selection_set])
+    if fields is None or len(fields) != 1:
+        return None
+    ((key, nodes),) = fields.items()
+    field = root.fields.get(nodes[0].name.value)
+    if field is None or any(n.arguments and n is not nodes[0] for n in nodes):
+        return None
+    # The root field of a subscription resolves to the event itself.
+    value = _compile(executor, field.type, nodes)
+    if value is None:
+        return None
+    return lambda event: {key: value(event)}
+
+
+def _compile(executor: Any, type_: GraphQLOutputType, nodes: list[FieldNode]) -> Project | None:
+    if isinstance(type_, GraphQLNonNull):
+        inner = _compile(executor, type_.of_type, nodes)
+        if inner is None:
+            return None
+
+        def required(value: Any) -> Any:
+            if value is None:
+                raise _Incomplete
+            return inner(value)
+
+        return required
+    value = _compile_nullable(executor, type_, nodes)
+    if value is None:
+        return None
+    return lambda v: None if v is None else value(v)
+
+
+def _compile_nullable(
+    executor: Any, type_: GraphQLOutputType, nodes: list[FieldNode]
+) -> Project | None:
+    if isinstance(type_, GraphQLList):
+        item = _compile(executor, type_.of_type, nodes)
+        if item is None:
+            return None
+        return lambda values: [item(v) for v in values]
+    if isinstance(type_, (GraphQLScalarType, GraphQLEnumType)):
+        serialize = type_.serialize
+
+        def leaf(value: Any) -> Any:
+            out = serialize(value)
+            if out is None or out is Undefined:
+                raise _Incomplete
+            return out
+
+        return leaf
+    if isinstance(type_, GraphQLObjectType):
+        return _compile_object(executor, type_, nodes)
+    return None  # interfaces and unions: the executor resolves the concrete type
+
+
+def _compile_object(
+    executor: Any, type_: GraphQLObjectType, nodes: list[FieldNode]
+) -> Project | None:
+    fields = _collect(executor, type_, [n.selection_set for n in nodes if n.selection_set])
+    if not fields:
+        return None
+    entries: list[tuple[str, str | None, Project | None]] = []
+    for key, field_nodes in fields.items():
+        name = field_nodes[0].name.value
+        if name == "__typename":
+            entries.append((key, None, None))
+            continue
+        field = type_.fields.get(name)
+        if field is None or any(n.arguments for n in field_nodes):
+            return None
+        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if definition is None or not definition.is_basic_field or definition.permission_classes:
+            return None
+        value = _compile(executor, field.type, field_nodes)
+        if value is None:
+            return None
+        entries.append((key, definition.python_name, value))
+    type_name = type_.name
+
+    def project(source: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, attribute, value in entries:
+            if attribute is None or value is None:
+                out[key] = type_name
+            else:
+                out[key] = value(getattr(source, attribute))
+        return out
+
+    return project
+
+
+def _collect(
+    executor: Any, type_: GraphQLObjectType, selection_sets: Iterable[SelectionSetNode]
+) -> dict[str, list[FieldNode]] | None:
+    """Fields by response key in document order, as the executor collects them; None
+    when a directive or a type condition other than the type itself is in the way."""
+    fields: dict[str, list[FieldNode]] = {}
+    seen: set[str] = set()
+
+    def visit(selection_set: SelectionSetNode) -> bool:
+        for selection in selection_set.selections:
+            if selection.directives:
+                return False
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                fields.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if condition is not None and condition.name.value != type_.name:
+                    return False
+                if not visit(selection.selection_set):
+                    return False
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in seen:
+                    continue
+                seen.add(name)
+                fragment = executor.fragment_definitions.get(name)
+                if fragment is None or fragment.type_condition.name.value != type_.name:
+                    return False
+                if not visit(fragment.selection_set):
+                    return False
+        return True
+
+    return fields if all(visit(s) for s in selection_sets) else None
