@@ -198,6 +198,12 @@ async def _redis_listener(url: str, since: list[datetime], latencies: list[float
         await client.aclose()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentiles(latencies: list[float]) -> dict[str, float]:
     if not latencies:
         return {"deliveries": 0, "p50_ms": float("nan"), "p99_ms": float("nan")}
@@ -208,7 +214,7 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
 
 async def _round(ws_url: str, redis_url: str, token: str, shipments: list[str], count: int,
                  publisher: Publisher, baseline: BrokerBaseline, rate: float,
-                 seconds: float) -> dict[str, Any]:
+                 seconds: float, pids: dict[str, int]) -> dict[str, Any]:
     since = [datetime.now(UTC) + timedelta(days=1)]
     latencies: list[float] = []
     stored: list[float] = []
@@ -223,11 +229,14 @@ async def _round(ws_url: str, redis_url: str, token: str, shipments: list[str], 
         since[0] = datetime.now(UTC)
         baseline.latencies.clear()
         baseline.measuring = True
+        cpu = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         sent = await asyncio.to_thread(publisher.run, rate, seconds)
         await asyncio.sleep(2)  # let the last deliveries land
         baseline.measuring = False
+        cpu = {name: _cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
         return {"subscribers": count, "published": sent, **_percentiles(latencies),
-                "broker": _percentiles(baseline.latencies), "ingested": _percentiles(stored)}
+                "broker": _percentiles(baseline.latencies), "ingested": _percentiles(stored),
+                "cpu_s": cpu}
     finally:
         for t in tasks:
             t.cancel()
@@ -270,12 +279,14 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             baseline = BrokerBaseline(broker.host, broker.port)
             await asyncio.sleep(2)  # the ingester has subscribed
             try:
+                pids = {"serve": procs[0].pid, "ingest": procs[1].pid}
                 latency = await _round(ws_url, redis.url, token, shipments, args.subscribers,
-                                       publisher, baseline, args.rate, args.seconds)
+                                       publisher, baseline, args.rate, args.seconds, pids)
                 capacity = []
                 for count in args.capacity:
                     capacity.append(await _round(ws_url, redis.url, token, shipments, count,
-                                                 publisher, baseline, TRUCKS, args.seconds))
+                                                 publisher, baseline, TRUCKS, args.seconds,
+                                                 pids))
                     if capacity[-1]["p99_ms"] >= 1000:
                         break
             finally:
@@ -306,6 +317,12 @@ def main() -> None:
           "   (aim: p99 under 250 ms)")
     for name, key in (("broker alone", "broker"), ("stored, on Redis", "ingested")):
         print(f"  {name:21} p50 {lat[key]['p50_ms']:7.1f} ms   p99 {lat[key]['p99_ms']:7.1f} ms")
+    # CPU per message does not drift with the machine's load as latency does.
+    per = {k: 1000 * v / max(lat["deliveries"] if k == "serve" else lat["published"], 1)
+           for k, v in lat["cpu_s"].items()}
+    print(f"  CPU: API {per['serve']:.2f} ms a delivery, ingester {per['ingest']:.2f} ms a fix"
+          f" ({lat['cpu_s']['serve']:.1f} s and {lat['cpu_s']['ingest']:.1f} s of"
+          f" {args.seconds:.0f} s; this machine has {os.cpu_count()} cores)")
     print(f"capacity: fixes at {TRUCKS}/s spread over {TRUCKS} shipments")
     held = 0
     for r in figures["capacity"]:

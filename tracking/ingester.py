@@ -22,6 +22,7 @@ import logging
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +89,10 @@ class MqttSource:
         self._receive_maximum = min(65535, 2 * settings.ingest_batch_size)
         self._loop = loop
         self._queue = queue
+        # Handed over from paho's thread: one loop wake-up for however many messages
+        # arrived meanwhile, rather than one a message (a write to the loop's self-pipe).
+        self._arrived: deque[Delivery] = deque()
+        self._wake_pending = False
         self._lock = threading.Lock()
         self._generation = 0
         self._accepting = True
@@ -180,8 +185,19 @@ class MqttSource:
             return
         delivery = Delivery(Message(msg.topic, bytes(msg.payload), msg.mid, datetime.now(UTC)),
                             self._generation)
-        with contextlib.suppress(RuntimeError):  # the loop is closing: redelivered later
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+        self._arrived.append(delivery)
+        if not self._wake_pending:
+            self._wake_pending = True
+            with contextlib.suppress(RuntimeError):  # the loop is closing: redelivered later
+                self._loop.call_soon_threadsafe(self._hand_over)
+
+    def _hand_over(self) -> None:
+        """On the loop: move what paho's thread received into the queue, in order. The
+        flag is cleared first, so a message appended after this drains wakes again."""
+        self._wake_pending = False
+        arrived, put = self._arrived, self._queue.put_nowait
+        while arrived:
+            put(arrived.popleft())
 
 
 def client_id(settings: Settings) -> str:
@@ -198,13 +214,23 @@ class Ingester:
         self._live = live
         self._queue = queue
         self._source = source
+        # The live update of the batch before: it goes to Redis while the next batch
+        # is stored, one at a time and in order (each waits for the one before).
+        self._publishing: asyncio.Task[bool] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._run(stop)
+        finally:
+            await self._published()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batch = await self._next_batch(stop)
             if batch:
                 await self._handle(batch, stop)
             elif self._live.pending:
+                await self._published()
                 await self._live.publish()
         self._source.stop_intake()
         # What was received before the stop is finished too: it is in flight to this
@@ -239,8 +265,16 @@ class Ingester:
             return False
         self._source.ack(batch)
         BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)
-        await self._live.publish(result.positions, result.events)
+        await self._published()
+        self._publishing = asyncio.create_task(
+            self._live.publish(result.positions, result.events), name="live-publish")
         return True
+
+    async def _published(self) -> None:
+        """Wait for the live update under way, if any (it never raises)."""
+        task, self._publishing = self._publishing, None
+        if task is not None:
+            await task
 
     async def _process(self, batch: list[Delivery], stop: asyncio.Event) -> BatchResult | None:
         messages = [d.message for d in batch]
