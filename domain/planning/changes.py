@@ -1,0 +1,131 @@
+"""A changed car build plan, followed through: the open purchase plan is recomputed, and
+the last approved plan is brought in line, line by line. An unconverted line changes in
+place; a converted line (already a contract line) raises a change request to sales. Each
+difference is kept, so both sides see what the change did."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+from domain import events
+from domain.calendar import mill_today
+from domain.db import Database, Executor
+from domain.errors import InvalidTransition, NotFound
+from domain.planning import inputs, plans
+from domain.planning.calc import PlanEntry
+from domain.planning.proposal import LineProposal, propose
+from domain.tenancy import Scope
+
+ZERO = Decimal(0)
+
+
+async def share_plan(
+    db: Database, org_id: int, entries: Sequence[PlanEntry], *, source: str, actor: str,
+) -> inputs.ProductionPlan:
+    """Store a new version of the car plan and let the purchase plans follow it, all in
+    one transaction."""
+    async with db.transaction() as tx:
+        plan = await inputs.save_plan(tx, org_id, entries, source=source, actor=actor)
+        await follow(tx, plan, actor=actor)
+        return plan
+
+
+async def follow(tx: Executor, plan: inputs.ProductionPlan, *, actor: str) -> None:
+    org_id = plan.customer_org_id
+    status = await tx.fetchval(
+        "SELECT status FROM purchase_plan WHERE customer_org_id = $1"
+        " AND status = ANY($2::text[])", org_id, list(plans.OPEN))
+    if status in ("computed", "rejected"):
+        await plans.compute_in(tx, org_id, actor=actor)
+    decided = await tx.fetchval(
+        "SELECT id FROM purchase_plan WHERE customer_org_id = $1"
+        " AND status IN ('approved', 'converted') ORDER BY id DESC LIMIT 1", org_id)
+    requests = 0
+    if decided is not None:
+        requests = await _bring_in_line(tx, decided, plan, mill_today())
+    await inputs.plan_changed_event(tx, plan, actor=actor)
+    if requests:
+        await events.append(
+            tx, "purchase_plan.change_requested", org_id=org_id,
+            aggregate_type="purchase_plan", aggregate_id=decided,
+            payload={"production_plan_version": plan.version, "requests": requests},
+            actor=actor)
+
+
+async def _bring_in_line(
+    tx: Executor, plan_id: int, production: inputs.ProductionPlan, as_of: date
+) -> int:
+    org_id = production.customer_org_id
+    proposal = await propose(tx, org_id, production.id, as_of)
+    old = {(x.spec_id, x.period_start): x for x in
+           (await plans.lines_of(tx, Scope.everything(), [plan_id]))[plan_id]}
+    new = {(x.spec_id, x.period_start): x for x in proposal.lines}
+    changes: list[tuple[tuple[int, date], Decimal, Decimal, str, int | None, str | None]] = []
+    added: list[LineProposal] = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key), new.get(key)
+        after = now.quantity_t if now else ZERO
+        if was is None:
+            assert now is not None
+            added.append(now)
+            if after:
+                changes.append((key, ZERO, after, "added", None, None))
+            continue
+        if was.contract_line_id is None:
+            await _update_line(tx, was.id, now)
+            if after != was.quantity_t:
+                changes.append((key, was.quantity_t, after, "changed", None, None))
+        elif after != was.quantity_t:
+            changes.append((key, was.quantity_t, after, "change_requested",
+                            was.contract_line_id, "open"))
+    await plans.insert_lines(tx, plan_id, org_id, added)
+    await plans.write_curves(tx, plan_id, proposal)
+    await tx.execute("UPDATE purchase_plan SET production_plan_id = $2 WHERE id = $1",
+                     plan_id, production.id)
+    await tx.executemany(
+        "INSERT INTO purchase_plan_change (plan_id, customer_org_id, production_plan_id,"
+        " spec_id, period_start, before_t, after_t, action, contract_line_id, request_status)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        [(plan_id, org_id, production.id, k[0], k[1], b, a, act, cl, st)
+         for k, b, a, act, cl, st in changes])
+    return sum(1 for c in changes if c[3] == "change_requested")
+
+
+async def _update_line(tx: Executor, line_id: int, now: LineProposal | None) -> None:
+    if now is None:
+        await tx.execute(
+            "UPDATE purchase_plan_line SET gross_t = 0, daily_t = 0, safety_t = 0,"
+            " lead_time_t = 0, net_t = 0, quantity_t = 0, coils = 0, need_date = NULL,"
+            " release_date = NULL WHERE id = $1", line_id)
+        return
+    fields = [f for f in plans.LINE_FIELDS if f not in ("spec_id", "period_start")]
+    sets = ", ".join(f"{f} = ${i + 2}" for i, f in enumerate(fields))
+    await tx.execute(f"UPDATE purchase_plan_line SET {sets} WHERE id = $1",
+                     line_id, *(getattr(now, f) for f in fields))
+
+
+async def answer_request(
+    db: Database, change_id: int, *, accept: bool, actor: str
+) -> plans.PlanChange:
+    """Sales accepts or declines a change request raised against a contract line. The
+    contract itself changes through the contract's own amendment, not here."""
+    async with db.transaction() as tx:
+        row = await tx.fetchrow(
+            "SELECT plan_id, customer_org_id, request_status FROM purchase_plan_change"
+            " WHERE id = $1 FOR UPDATE", change_id)
+        if row is None or row["request_status"] is None:
+            raise NotFound("no such change request", field="changeId")
+        if row["request_status"] != "open":
+            raise InvalidTransition(f"the request is already {row['request_status']}",
+                                    field="changeId")
+        status = "accepted" if accept else "declined"
+        await tx.execute("UPDATE purchase_plan_change SET request_status = $2 WHERE id = $1",
+                         change_id, status)
+        await events.append(
+            tx, "purchase_plan.change_answered", org_id=row["customer_org_id"],
+            aggregate_type="purchase_plan", aggregate_id=row["plan_id"],
+            payload={"change_id": change_id, "answer": status}, actor=actor)
+        found = await plans.changes_of(tx, Scope.everything(), row["plan_id"])
+        return next(c for c in found if c.id == change_id)

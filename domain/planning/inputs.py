@@ -1,0 +1,223 @@
+"""What planning starts from, as the customer and the mill's staff set it: the car build
+plan (versioned), the consumption table, the planning parameters per spec, the transport
+cycles, and the customer's stock reports."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from domain import events
+from domain.db import Executor
+from domain.errors import Invalid, NotFound
+from domain.planning.calc import Consumption, PlanEntry
+
+MAX_HORIZON_DAYS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class ProductionPlan:
+    id: int
+    customer_org_id: int
+    version: int
+    horizon_start: date
+    horizon_end: date
+    source: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumptionRow:
+    model: str
+    spec_code: str
+    kg_per_car: Decimal
+    yield_allowance_pct: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class SpecParams:
+    spec_id: int
+    safety_days: Decimal = Decimal(5)
+    min_order_t: Decimal = Decimal(0)
+    delivery_site_id: int | None = None
+    transport_mode: str | None = None
+
+
+_PLAN_COLS = ("id, customer_org_id, version, horizon_start, horizon_end, source, created_by,"
+              " created_at")
+
+
+def check_entries(entries: Sequence[PlanEntry], known_models: set[str]) -> None:
+    """A plan names known models, and a model's periods never overlap."""
+    if not entries:
+        raise Invalid("a production plan needs at least one entry", field="entries")
+    spans: dict[str, list[tuple[date, date]]] = {}
+    for e in entries:
+        if e.model not in known_models:
+            raise Invalid(f"car model {e.model!r} is not in the consumption table",
+                          field="entries")
+        if e.units < 0 or not 1 <= e.period_days <= 31:
+            raise Invalid("units must be 0 or more and a period 1 to 31 days", field="entries")
+        spans.setdefault(e.model, []).append(
+            (e.period_start, e.period_start + timedelta(days=e.period_days - 1)))
+    for model, ranges in spans.items():
+        ranges.sort()
+        for (_, end), (start, _) in itertools.pairwise(ranges):
+            if start <= end:
+                raise Invalid(f"periods of {model} overlap on {start}", field="entries")
+    first = min(e.period_start for e in entries)
+    last = max(e.period_start + timedelta(days=e.period_days - 1) for e in entries)
+    if (last - first).days >= MAX_HORIZON_DAYS:
+        raise Invalid(f"a plan spans at most {MAX_HORIZON_DAYS} days", field="entries")
+
+
+async def known_models(db: Executor, org_id: int) -> set[str]:
+    rows = await db.fetch(
+        "SELECT DISTINCT model_code FROM consumption_rate WHERE customer_org_id = $1", org_id)
+    return {r["model_code"] for r in rows}
+
+
+async def save_plan(
+    tx: Executor, org_id: int, entries: Sequence[PlanEntry], *, source: str, actor: str
+) -> ProductionPlan:
+    """A new version of the customer's car build plan; the caller follows it up (the
+    purchase plans recompute) in the same transaction."""
+    check_entries(entries, await known_models(tx, org_id))
+    # Versions of one customer are numbered under a lock on its organization row.
+    await tx.execute("SELECT 1 FROM organization WHERE id = $1 FOR UPDATE", org_id)
+    version = await tx.fetchval(
+        "SELECT coalesce(max(version), 0) + 1 FROM production_plan WHERE customer_org_id = $1",
+        org_id)
+    start = min(e.period_start for e in entries)
+    end = max(e.period_start + timedelta(days=e.period_days - 1) for e in entries)
+    row = await tx.fetchrow(
+        "INSERT INTO production_plan (customer_org_id, version, horizon_start, horizon_end,"
+        f" source, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_PLAN_COLS}",
+        org_id, version, start, end, source, actor)
+    assert row is not None
+    await tx.executemany(
+        "INSERT INTO production_plan_entry (plan_id, model_code, period_start, period_days,"
+        " units) VALUES ($1, $2, $3, $4, $5)",
+        [(row["id"], e.model, e.period_start, e.period_days, e.units) for e in entries])
+    return ProductionPlan(**dict(row))
+
+
+async def current_plan(db: Executor, org_id: int) -> ProductionPlan | None:
+    row = await db.fetchrow(
+        f"SELECT {_PLAN_COLS} FROM production_plan WHERE customer_org_id = $1"
+        " ORDER BY version DESC LIMIT 1", org_id)
+    return ProductionPlan(**dict(row)) if row else None
+
+
+async def plans_by_ids(
+    db: Executor, org_id: int | None, ids: Sequence[int]
+) -> list[ProductionPlan]:
+    rows = await db.fetch(
+        f"SELECT {_PLAN_COLS} FROM production_plan WHERE id = ANY($2::bigint[])"
+        " AND ($1::bigint IS NULL OR customer_org_id = $1)", org_id, list(ids))
+    return [ProductionPlan(**dict(r)) for r in rows]
+
+
+async def plan_entries(db: Executor, plan_id: int) -> list[PlanEntry]:
+    rows = await db.fetch(
+        "SELECT model_code, period_start, period_days, units FROM production_plan_entry"
+        " WHERE plan_id = $1 ORDER BY period_start, model_code", plan_id)
+    return [PlanEntry(r["model_code"], r["period_start"], r["period_days"], r["units"])
+            for r in rows]
+
+
+async def consumption_table(db: Executor, org_id: int) -> list[Consumption]:
+    rows = await db.fetch(
+        "SELECT model_code, spec_id, kg_per_car, yield_allowance_pct FROM consumption_rate"
+        " WHERE customer_org_id = $1 ORDER BY model_code, spec_id", org_id)
+    return [Consumption(r["model_code"], r["spec_id"], r["kg_per_car"],
+                        r["yield_allowance_pct"]) for r in rows]
+
+
+async def spec_ids_by_code(db: Executor, org_id: int, codes: Sequence[str]) -> dict[str, int]:
+    """Specs the customer may plan with, by spec code or by its own part number."""
+    rows = await db.fetch(
+        "SELECT id, code, customer_part_number FROM steel_spec"
+        " WHERE (code = ANY($2::text[]) OR customer_part_number = ANY($2::text[]))"
+        " AND (customer_org_id IS NULL OR customer_org_id = $1)", org_id, list(codes))
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r["code"]] = r["id"]
+        if r["customer_part_number"]:
+            out[r["customer_part_number"]] = r["id"]
+    return out
+
+
+async def set_consumption(
+    tx: Executor, org_id: int, rows: Sequence[ConsumptionRow], *, actor: str
+) -> int:
+    """Replace the customer's consumption table; returns the number of rates."""
+    if not rows:
+        raise Invalid("the consumption table needs at least one row", field="rows")
+    specs = await spec_ids_by_code(tx, org_id, sorted({r.spec_code for r in rows}))
+    seen: set[tuple[str, int]] = set()
+    values = []
+    for r in rows:
+        spec = specs.get(r.spec_code)
+        if spec is None:
+            raise NotFound(f"no spec {r.spec_code!r} of yours", field="rows")
+        if r.kg_per_car <= 0 or not 0 <= r.yield_allowance_pct <= 100 or not r.model.strip():
+            raise Invalid(f"{r.model}/{r.spec_code}: kilograms must be above 0 and the"
+                          " allowance 0 to 100 %", field="rows")
+        if (r.model, spec) in seen:
+            raise Invalid(f"{r.model}/{r.spec_code} is given twice", field="rows")
+        seen.add((r.model, spec))
+        values.append((org_id, r.model.strip(), spec, r.kg_per_car, r.yield_allowance_pct))
+    await tx.execute("DELETE FROM consumption_rate WHERE customer_org_id = $1", org_id)
+    await tx.executemany(
+        "INSERT INTO consumption_rate (customer_org_id, model_code, spec_id, kg_per_car,"
+        " yield_allowance_pct) VALUES ($1, $2, $3, $4, $5)", values)
+    return len(values)
+
+
+async def set_spec_params(tx: Executor, org_id: int, params: SpecParams) -> None:
+    if params.safety_days < 0 or params.min_order_t < 0:
+        raise Invalid("safety days and minimum order must not be negative", field="safetyDays")
+    await tx.execute(
+        "INSERT INTO planning_spec (customer_org_id, spec_id, safety_days, min_order_t,"
+        " delivery_site_id, transport_mode) VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (customer_org_id, spec_id) DO UPDATE SET safety_days = $3,"
+        " min_order_t = $4, delivery_site_id = $5, transport_mode = $6",
+        org_id, params.spec_id, params.safety_days, params.min_order_t,
+        params.delivery_site_id, params.transport_mode)
+
+
+async def set_transport_cycle(
+    tx: Executor, org_id: int, site_id: int, mode: str, days: int
+) -> None:
+    if days < 0:
+        raise Invalid("a transport cycle is 0 days or more", field="cycleDays")
+    await tx.execute(
+        "INSERT INTO transport_cycle (customer_org_id, site_id, transport_mode, cycle_days)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (customer_org_id, site_id, transport_mode)"
+        " DO UPDATE SET cycle_days = $4", org_id, site_id, mode, days)
+
+
+async def report_stock(
+    tx: Executor, org_id: int, spec_id: int, *, reported_on: date, consumed_t: Decimal,
+    allocated_t: Decimal | None, actor: str,
+) -> int:
+    if consumed_t < 0 or (allocated_t is not None and allocated_t < 0):
+        raise Invalid("tonnes must not be negative", field="consumedTonnes")
+    report_id: int = await tx.fetchval(
+        "INSERT INTO stock_report (customer_org_id, spec_id, reported_on, consumed_t,"
+        " allocated_t, reported_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        org_id, spec_id, reported_on, consumed_t, allocated_t, actor)
+    return report_id
+
+
+async def plan_changed_event(tx: Executor, plan: ProductionPlan, *, actor: str) -> None:
+    await events.append(
+        tx, "production_plan.changed", org_id=plan.customer_org_id,
+        aggregate_type="production_plan", aggregate_id=plan.id,
+        payload={"version": plan.version, "horizon_start": plan.horizon_start.isoformat(),
+                 "horizon_end": plan.horizon_end.isoformat()}, actor=actor)

@@ -1,0 +1,332 @@
+"""Purchase plans: computed from the car build plan, submitted by the customer, approved
+(and at once converted into contracts) or rejected by the mill's sales, and kept in step
+with the car plan when it changes.
+
+`computed -> submitted -> approved -> converted`, `submitted -> rejected`; a rejected plan
+is recomputed (`rejected -> computed`). A customer works on one open plan at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain import contracts, events
+from domain.calendar import mill_today
+from domain.db import Database, Executor
+from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
+from domain.order_lines import MAX_LINES
+from domain.planning import inputs
+from domain.planning.proposal import LineProposal, Proposal, propose, window_days
+from domain.tenancy import Scope
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "computed": frozenset({"computed", "submitted"}),
+    "submitted": frozenset({"approved", "rejected"}),
+    "approved": frozenset({"converted"}),
+    "converted": frozenset(),
+    "rejected": frozenset({"computed"}),
+}
+OPEN = ("computed", "submitted", "rejected")
+
+
+def check_transition(current: str, target: str) -> None:
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(f"a {current} purchase plan cannot become {target}",
+                                field="planId")
+
+
+@dataclass(frozen=True, slots=True)
+class PurchasePlan:
+    id: int
+    customer_org_id: int
+    production_plan_id: int
+    status: str
+    as_of: date
+    computed_at: datetime
+    submitted_at: datetime | None
+    submitted_by: str | None
+    decided_at: datetime | None
+    decided_by: str | None
+    reject_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLine:
+    id: int
+    plan_id: int
+    customer_org_id: int
+    spec_id: int
+    period_start: date
+    period_end: date
+    gross_t: Decimal
+    daily_t: Decimal
+    safety_t: Decimal
+    lead_time_t: Decimal
+    available_t: Decimal
+    net_t: Decimal
+    quantity_t: Decimal
+    coils: int
+    need_date: date | None
+    release_date: date | None
+    firmness: str
+    delivery_site_id: int | None
+    transport_mode: str
+    transit_days: int
+    contract_line_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    id: int
+    plan_id: int
+    customer_org_id: int
+    production_plan_id: int
+    spec_id: int
+    period_start: date
+    before_t: Decimal
+    after_t: Decimal
+    action: str
+    contract_line_id: int | None
+    request_status: str | None
+    created_at: datetime
+
+
+_PLAN_COLS = ("p.id, p.customer_org_id, p.production_plan_id, p.status, p.as_of, p.computed_at,"
+              " p.submitted_at, p.submitted_by, p.decided_at, p.decided_by, p.reject_reason")
+LINE_FIELDS = [f for f in PlanLine.__slots__ if f not in ("id", "plan_id", "customer_org_id",
+                                                            "contract_line_id")]
+_LINE_COLS = "l.id, l.plan_id, l.customer_org_id, " + ", ".join(
+    f"l.{f}" for f in LINE_FIELDS) + ", l.contract_line_id"
+_CHANGE_COLS = ", ".join(f"c.{f}" for f in PlanChange.__slots__)
+
+
+# Reads ---------------------------------------------------------------------------------
+
+async def plans_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[PurchasePlan]:
+    rows = await db.fetch(
+        f"SELECT {_PLAN_COLS} FROM purchase_plan p WHERE p.id = ANY($2::bigint[])"
+        f" AND {Scope.owned('p.customer_org_id')}", scope.org_id, list(ids))
+    return [PurchasePlan(**dict(r)) for r in rows]
+
+
+async def list_plans(
+    db: Executor, scope: Scope, *, statuses: Sequence[str], after: int | None, limit: int,
+) -> list[PurchasePlan]:
+    """Newest first, keyset by id."""
+    rows = await db.fetch(
+        f"SELECT {_PLAN_COLS} FROM purchase_plan p WHERE {Scope.owned('p.customer_org_id')}"
+        " AND (cardinality($2::text[]) = 0 OR p.status = ANY($2::text[]))"
+        " AND ($3::bigint IS NULL OR p.id < $3) ORDER BY p.id DESC LIMIT $4",
+        scope.org_id, list(statuses), after, limit)
+    return [PurchasePlan(**dict(r)) for r in rows]
+
+
+async def lines_of(
+    db: Executor, scope: Scope, plan_ids: Sequence[int]
+) -> dict[int, list[PlanLine]]:
+    rows = await db.fetch(
+        f"SELECT {_LINE_COLS} FROM purchase_plan_line l WHERE l.plan_id = ANY($2::bigint[])"
+        f" AND {Scope.owned('l.customer_org_id')} ORDER BY l.plan_id, l.spec_id, l.period_start",
+        scope.org_id, list(plan_ids))
+    out: dict[int, list[PlanLine]] = {p: [] for p in plan_ids}
+    for r in rows:
+        out[r["plan_id"]].append(PlanLine(**dict(r)))
+    return out
+
+
+async def changes_of(db: Executor, scope: Scope, plan_id: int) -> list[PlanChange]:
+    rows = await db.fetch(
+        f"SELECT {_CHANGE_COLS} FROM purchase_plan_change c WHERE c.plan_id = $2"
+        f" AND {Scope.owned('c.customer_org_id')} ORDER BY c.id", scope.org_id, plan_id)
+    return [PlanChange(**dict(r)) for r in rows]
+
+
+async def curves_of(db: Executor, scope: Scope, plan_id: int) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT v.spec_id, v.inventory_position, v.days FROM purchase_plan_curve v"
+        " JOIN purchase_plan p ON p.id = v.plan_id"
+        f" WHERE v.plan_id = $2 AND {Scope.owned('p.customer_org_id')} ORDER BY v.spec_id",
+        scope.org_id, plan_id)
+    return [dict(r) for r in rows]
+
+
+# Writes --------------------------------------------------------------------------------
+
+async def _lock(tx: Executor, plan_id: int, org_id: int | None) -> PurchasePlan:
+    row = await tx.fetchrow(
+        f"SELECT {_PLAN_COLS} FROM purchase_plan p WHERE p.id = $1"
+        " AND ($2::bigint IS NULL OR p.customer_org_id = $2) FOR UPDATE", plan_id, org_id)
+    if row is None:
+        raise NotFound("no such purchase plan", field="planId")
+    return PurchasePlan(**dict(row))
+
+
+async def _set_status(tx: Executor, plan_id: int, status: str, sets: str = "",
+                      *args: Any) -> PurchasePlan:
+    row = await tx.fetchrow(
+        f"UPDATE purchase_plan p SET status = $2{sets} WHERE p.id = $1 RETURNING {_PLAN_COLS}",
+        plan_id, status, *args)
+    assert row is not None
+    return PurchasePlan(**dict(row))
+
+
+async def _write_proposal(tx: Executor, plan_id: int, org_id: int, proposal: Proposal) -> None:
+    await tx.execute("DELETE FROM purchase_plan_line WHERE plan_id = $1", plan_id)
+    await tx.execute("DELETE FROM purchase_plan_curve WHERE plan_id = $1", plan_id)
+    await insert_lines(tx, plan_id, org_id, proposal.lines)
+    await write_curves(tx, plan_id, proposal)
+
+
+async def insert_lines(
+    tx: Executor, plan_id: int, org_id: int, lines: Sequence[LineProposal]
+) -> None:
+    cols = ", ".join(LINE_FIELDS)
+    marks = ", ".join(f"${i + 3}" for i in range(len(LINE_FIELDS)))
+    await tx.executemany(
+        f"INSERT INTO purchase_plan_line (plan_id, customer_org_id, {cols}) VALUES ($1, $2,"
+        f" {marks})",
+        [(plan_id, org_id, *(getattr(x, f) for f in LINE_FIELDS)) for x in lines])
+
+
+async def write_curves(tx: Executor, plan_id: int, proposal: Proposal) -> None:
+    await tx.execute("DELETE FROM purchase_plan_curve WHERE plan_id = $1", plan_id)
+    rows = []
+    for spec_id, curve in proposal.curves.items():
+        pos = proposal.positions[spec_id]
+        position = {"warehouse_t": pos.warehouse_t, "in_transit_t": pos.in_transit_t,
+                    "unshipped_t": pos.unshipped_t, "allocated_t": pos.allocated_t,
+                    "position_t": pos.inventory_position_t}
+        days = [{"day": d.day.isoformat(), "demand_t": d.demand_t, "receipt_t": d.receipt_t,
+                 "stock_t": d.stock_t, "safety_t": d.safety_t} for d in curve]
+        rows.append((plan_id, spec_id, position, days))
+    await tx.executemany(
+        "INSERT INTO purchase_plan_curve (plan_id, spec_id, inventory_position, days)"
+        " VALUES ($1, $2, $3, $4)", rows)
+
+
+async def compute(db: Database, org_id: int, *, actor: str,
+                  as_of: date | None = None) -> PurchasePlan:
+    """Compute (or recompute) the customer's open purchase plan from its current car plan."""
+    async with db.transaction() as tx:
+        return await compute_in(tx, org_id, actor=actor, as_of=as_of)
+
+
+async def compute_in(tx: Executor, org_id: int, *, actor: str,
+                     as_of: date | None = None) -> PurchasePlan:
+    plan = await inputs.current_plan(tx, org_id)
+    if plan is None:
+        raise NotFound("share a production plan first: there is none to compute from",
+                       field="customerId")
+    as_of = as_of or mill_today()
+    await tx.execute("SELECT 1 FROM organization WHERE id = $1 FOR UPDATE", org_id)
+    open_id = await tx.fetchval(
+        "SELECT id FROM purchase_plan WHERE customer_org_id = $1"
+        " AND status = ANY($2::text[])", org_id, list(OPEN))
+    proposal = await propose(tx, org_id, plan.id, as_of)
+    if open_id is not None:
+        current = await _lock(tx, open_id, org_id)
+        if current.status == "submitted":
+            raise Conflict("the open purchase plan awaits the mill's decision", field="planId")
+        check_transition(current.status, "computed")
+        await tx.execute(
+            "UPDATE purchase_plan SET status = 'computed', production_plan_id = $2, as_of = $3,"
+            " computed_at = now(), reject_reason = NULL, decided_at = NULL, decided_by = NULL"
+            " WHERE id = $1", open_id, plan.id, as_of)
+        plan_id = open_id
+    else:
+        plan_id = await tx.fetchval(
+            "INSERT INTO purchase_plan (customer_org_id, production_plan_id, as_of)"
+            " VALUES ($1, $2, $3) RETURNING id", org_id, plan.id, as_of)
+    await _write_proposal(tx, plan_id, org_id, proposal)
+    return await _lock(tx, plan_id, org_id)
+
+
+async def submit(db: Database, plan_id: int, *, org_id: int | None, actor: str) -> PurchasePlan:
+    """The customer submits its computed plan to the mill's sales."""
+    async with db.transaction() as tx:
+        plan = await _lock(tx, plan_id, org_id)
+        check_transition(plan.status, "submitted")
+        done = await _set_status(tx, plan_id, "submitted",
+                                 ", submitted_at = now(), submitted_by = $3", actor)
+        await _event(tx, "purchase_plan.submitted", done, actor, {})
+        return done
+
+
+async def reject(db: Database, plan_id: int, *, reason: str, actor: str) -> PurchasePlan:
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("say why the plan is rejected", field="reason")
+    async with db.transaction() as tx:
+        plan = await _lock(tx, plan_id, None)
+        check_transition(plan.status, "rejected")
+        done = await _set_status(
+            tx, plan_id, "rejected",
+            ", decided_at = now(), decided_by = $3, reject_reason = $4", actor, reason)
+        await _event(tx, "purchase_plan.rejected", done, actor, {"reason": reason})
+        return done
+
+
+async def approve(
+    db: Database, plan_id: int, *, actor: str, prices: dict[int, Decimal] | None = None,
+) -> PurchasePlan:
+    """Sales approves a submitted plan; its firm lines become confirmed contracts (with
+    their production orders) in the same transaction, and the plan is converted."""
+    async with db.transaction() as tx:
+        plan = await _lock(tx, plan_id, None)
+        check_transition(plan.status, "approved")
+        approved = await _set_status(tx, plan_id, "approved",
+                                     ", decided_at = now(), decided_by = $3", actor)
+        lines = (await lines_of(tx, Scope.everything(), [plan_id]))[plan_id]
+        firm = [x for x in lines if x.firmness == "firm" and x.quantity_t > 0
+                and x.contract_line_id is None]
+        if not firm:
+            await _event(tx, "purchase_plan.approved", approved, actor, {"firm_lines": 0})
+            return approved
+        check_transition(approved.status, "converted")
+        numbers = await _convert(tx, approved, firm, actor, prices or {})
+        done = await _set_status(tx, plan_id, "converted")
+        await _event(tx, "purchase_plan.approved", approved, actor, {"firm_lines": len(firm)})
+        await _event(tx, "purchase_plan.converted", done, actor,
+                     {"contracts": numbers, "lines": len(firm)})
+        return done
+
+
+async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor: str,
+                   prices: dict[int, Decimal]) -> list[str]:
+    """One confirmed contract per hundred firm lines; each plan line remembers its
+    contract line. A window closes on the day the steel is needed and opens
+    ``window_days`` before, never before today."""
+    width = await window_days(tx, plan.customer_org_id)
+    today = mill_today()
+    numbers = []
+    for chunk in (firm[i:i + MAX_LINES] for i in range(0, len(firm), MAX_LINES)):
+        new = []
+        for x in chunk:
+            need = x.need_date or x.period_start
+            to = max(need, today)
+            new.append(contracts.NewContractLine(
+                spec_id=x.spec_id, quantity_t=x.quantity_t,
+                delivery_from=max(today, to - timedelta(days=width)), delivery_to=to,
+                unit_price=prices.get(x.spec_id), delivery_site_id=x.delivery_site_id,
+                transport_mode=x.transport_mode, transit_days=x.transit_days, firmness="firm"))
+        contract = await contracts.create_contract(
+            tx, customer_org_id=plan.customer_org_id, lines=new, actor=actor, confirm=True,
+            sales_owner=actor, source={"purchase_plan_id": plan.id})
+        rows = await tx.fetch(
+            "SELECT id FROM contract_line WHERE contract_id = $1 ORDER BY line_no", contract.id)
+        await tx.executemany(
+            "UPDATE purchase_plan_line SET contract_line_id = $2 WHERE id = $1",
+            [(x.id, r["id"]) for x, r in zip(chunk, rows, strict=True)])
+        numbers.append(contract.number)
+    return numbers
+
+
+async def _event(tx: Executor, kind: str, plan: PurchasePlan, actor: str,
+                 payload: dict[str, Any]) -> None:
+    await events.append(
+        tx, kind, org_id=plan.customer_org_id, aggregate_type="purchase_plan",
+        aggregate_id=plan.id, payload={"status": plan.status, **payload}, actor=actor)

@@ -1,0 +1,124 @@
+"""From a stored car build plan to purchase-plan lines: the database reads around the
+pure calculation (consumption, parameters, routes, the live stock position)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from domain import preferences
+from domain.db import Executor
+from domain.planning import calc, inputs
+from domain.planning.position import SpecStock, stock_by_spec
+
+
+@dataclass(frozen=True, slots=True)
+class LineProposal:
+    spec_id: int
+    period_start: date
+    period_end: date
+    gross_t: Decimal
+    daily_t: Decimal
+    safety_t: Decimal
+    lead_time_t: Decimal
+    available_t: Decimal
+    net_t: Decimal
+    quantity_t: Decimal
+    coils: int
+    need_date: date | None
+    release_date: date | None
+    firmness: str
+    delivery_site_id: int | None
+    transport_mode: str
+    transit_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    lines: list[LineProposal]
+    # Per spec: the stock position netted against, and the projected stock by day.
+    positions: dict[int, SpecStock]
+    curves: dict[int, tuple[calc.DayStock, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    site_id: int | None
+    mode: str
+    days: int
+
+
+async def _routes(db: Executor, org_id: int, params: dict[int, Any]) -> dict[int, _Route]:
+    cycles = {(r["site_id"], r["transport_mode"]): r["cycle_days"] for r in await db.fetch(
+        "SELECT site_id, transport_mode, cycle_days FROM transport_cycle"
+        " WHERE customer_org_id = $1", org_id)}
+    defaults: dict[int | None, preferences.LineDefaults] = {}
+    out = {}
+    for spec_id, p in params.items():
+        site = p["delivery_site_id"] if p else None
+        if site not in defaults:
+            defaults[site] = await preferences.line_defaults(db, org_id, delivery_site_id=site)
+        d = defaults[site]
+        mode = (p["transport_mode"] if p else None) or d.transport_mode
+        days = cycles.get((d.delivery_site_id, mode))
+        if days is None:
+            days = d.transit_days if mode == d.transport_mode else (
+                preferences.FALLBACK_TRANSIT_DAYS[mode])
+        out[spec_id] = _Route(d.delivery_site_id, mode, days)
+    return out
+
+
+async def propose(db: Executor, org_id: int, plan_id: int, as_of: date) -> Proposal:
+    entries = await inputs.plan_entries(db, plan_id)
+    gross = calc.gross_requirements(entries, await inputs.consumption_table(db, org_id))
+    specs = sorted(gross)
+    rows = await db.fetch(
+        "SELECT s.id, s.coil_nominal_weight_t, p.safety_days, p.min_order_t,"
+        " p.delivery_site_id, p.transport_mode FROM steel_spec s LEFT JOIN planning_spec p"
+        " ON p.spec_id = s.id AND p.customer_org_id = $1 WHERE s.id = ANY($2::bigint[])",
+        org_id, specs)
+    params = {r["id"]: r for r in rows}
+    routes = await _routes(db, org_id, {s: params[s] if params[s]["safety_days"] is not None
+                                        else None for s in specs})
+    positions = await stock_by_spec(db, org_id, specs)
+    zones = await firmness_zones(db, org_id)
+    lines: list[LineProposal] = []
+    curves = {}
+    for s in specs:
+        p, route = params[s], routes[s]
+        result = calc.net_demand(calc.SpecInput(
+            spec_id=s, periods=gross[s],
+            safety_days=p["safety_days"] if p["safety_days"] is not None else Decimal(5),
+            transport_days=route.days,
+            inventory_position_t=positions[s].inventory_position_t,
+            coil_weight_t=p["coil_nominal_weight_t"],
+            min_order_t=p["min_order_t"] or Decimal(0),
+        ))
+        curves[s] = result.curve
+        lines.extend(
+            LineProposal(
+                spec_id=s, period_start=d.start, period_end=d.end, gross_t=d.gross_t,
+                daily_t=d.daily_t, safety_t=d.safety_t, lead_time_t=d.lead_time_t,
+                available_t=d.available_t, net_t=d.net_t, quantity_t=d.order_t,
+                coils=d.coils, need_date=d.need_date, release_date=d.release_date,
+                firmness=zones.of(as_of, d.start), delivery_site_id=route.site_id,
+                transport_mode=route.mode, transit_days=route.days,
+            )
+            for d in result.periods
+        )
+    return Proposal(lines, positions, curves)
+
+
+async def firmness_zones(db: Executor, org_id: int) -> calc.FirmnessZones:
+    row = await db.fetchrow(
+        "SELECT firm_days, production_days, material_days FROM planning_profile"
+        " WHERE customer_org_id = $1", org_id)
+    return calc.FirmnessZones(**dict(row)) if row else calc.FirmnessZones()
+
+
+async def window_days(db: Executor, org_id: int) -> int:
+    days = await db.fetchval(
+        "SELECT window_days FROM planning_profile WHERE customer_org_id = $1", org_id)
+    return 3 if days is None else int(days)

@@ -1,0 +1,6 @@
+"""Production-plan collaboration over GraphQL."""
+
+from resolvers.planning.mutations import PlanningMutations
+from resolvers.planning.queries import PlanningQueries
+
+__all__ = ["PlanningMutations", "PlanningQueries"]

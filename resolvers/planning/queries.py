@@ -1,0 +1,127 @@
+"""Reads of production-plan collaboration: purchase plans, the current car plan, imports
+and the supply-chain stock view, each within the viewer's scope."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain.errors import NotFound
+from domain.planning import imports, inputs, plans
+from domain.planning.stock_view import stock_view
+from domain.tenancy import Scope
+from resolvers.common import ctx, viewer
+from resolvers.loaders import Loaders
+from resolvers.planning.types import (
+    AFTER,
+    FIRST,
+    ProductionPlan,
+    PurchasePlan,
+    PurchasePlanStatus,
+    SpecStockLine,
+)
+from resolvers.relay import DEFAULT_PAGE, BadInput, Connection, after_id, check_first, connection
+from resolvers.relay import expect_id as _expect_id
+
+CUSTOMER = strawberry.argument(
+    description="Global id of the customer (the mill's staff); a customer's own token "
+    "leaves it out.")
+
+
+class ById:
+    """A node fetch within the viewer's scope, for `node(id)`."""
+
+    def __init__(self, x: Loaders,
+                 fetch: Callable[[Any, Scope, Sequence[int]], Awaitable[Sequence[Any]]]) -> None:
+        self._loaders = x
+        self._fetch = fetch
+
+    async def load(self, pk: int) -> Any:
+        found = await self._fetch(self._loaders.db, self._loaders.scope, [pk])
+        return found[0] if found else None
+
+
+async def _production_plans(db: Any, scope: Scope, ids: Sequence[int]) -> Sequence[Any]:
+    return await inputs.plans_by_ids(db, scope.org_id, ids)
+
+
+async def _imports(db: Any, scope: Scope, ids: Sequence[int]) -> Sequence[Any]:
+    return await imports.imports_by_ids(db, scope.org_id, ids)
+
+
+def purchase_plan_by_id(x: Loaders) -> ById:
+    return ById(x, plans.plans_by_ids)
+
+
+def production_plan_by_id(x: Loaders) -> ById:
+    return ById(x, _production_plans)
+
+
+def import_by_id(x: Loaders) -> ById:
+    return ById(x, _imports)
+
+
+async def customer_of(info: Info[Any, Any], customer_id: str | None) -> int | None:
+    """The customer a request is about: the viewer's own organization for a customer
+    token, the given one for the mill's staff; None for another customer or no customer,
+    which reads like an id that does not exist."""
+    who = await viewer(info)
+    if who.is_customer:
+        if customer_id is not None and _expect_id(customer_id, "Organization") != \
+                who.organization.id:
+            return None
+        return who.organization.id
+    if customer_id is None:
+        raise BadInput("the mill's staff name the customer: give `customerId`")
+    pk = _expect_id(customer_id, "Organization")
+    kind = await ctx(info).db.fetchval("SELECT kind FROM organization WHERE id = $1", pk)
+    return pk if kind == "customer" else None
+
+
+async def require_customer(info: Info[Any, Any], customer_id: str | None) -> int:
+    org = await customer_of(info, customer_id)
+    if org is None:
+        raise NotFound("no such customer", field="customerId")
+    return org
+
+
+@strawberry.type
+class PlanningQueries:
+    @strawberry.field(description="Purchase plans you may see, newest first.")
+    async def purchase_plans(
+        self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+        statuses: Annotated[list[PurchasePlanStatus] | None, strawberry.argument(
+            description="Only plans in these states.")] = None,
+    ) -> Connection[PurchasePlan]:
+        who = await viewer(info)
+        check_first(first)
+        found = await plans.list_plans(
+            ctx(info).db, who.scope, statuses=[s.value for s in statuses or ()],
+            after=after_id(after), limit=first + 1)
+        return connection([(PurchasePlan.of(p), [p.id]) for p in found], first,
+                          after is not None)
+
+    @strawberry.field(description="The customer's current car build plan (newest version).")
+    async def production_plan(
+        self, info: Info[Any, Any],
+        customer_id: Annotated[strawberry.ID | None, CUSTOMER] = None,
+    ) -> ProductionPlan | None:
+        org = await customer_of(info, customer_id)
+        plan = await inputs.current_plan(ctx(info).db, org) if org else None
+        return ProductionPlan.of(plan) if plan else None
+
+    @strawberry.field(description="Per spec the customer plans with: work in progress at the "
+                      "mill, finished and allocated, in transit, at its warehouse, days of "
+                      "cover against the safety stock, and the next arrival.")
+    async def supply_chain_stock(
+        self, info: Info[Any, Any],
+        customer_id: Annotated[strawberry.ID | None, CUSTOMER] = None,
+    ) -> list[SpecStockLine]:
+        org = await customer_of(info, customer_id)
+        if org is None:
+            return []
+        return [SpecStockLine.of(v) for v in await stock_view(ctx(info).db, org)]

@@ -1,0 +1,440 @@
+"""GraphQL types of production-plan collaboration: car plans, purchase plans and their
+lines, the differences a changed plan made, file imports and the supply-chain stock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from domain.planning import imports, inputs, plans
+from domain.planning.stock_view import SpecStockView
+from resolvers.common import ctx, loaders
+from resolvers.contracts.types import Contract, ContractLine, Firmness, TransportMode
+from resolvers.parties import Organization, Site, SteelSpec
+from resolvers.relay import (
+    DEFAULT_PAGE,
+    BadInput,
+    Connection,
+    Node,
+    check_first,
+    connection,
+    decode_cursor,
+    expect_id,
+    to_global_id,
+)
+
+T = TypeVar("T")
+FIRST = strawberry.argument(description="Page size, at most 100.")
+AFTER = strawberry.argument(description="Cursor to continue after.")
+
+
+def page_of(items: Sequence[T], first: int, after: str | None,
+            key: Callable[[T], list[Any]]) -> Connection[T]:
+    """A connection over a bounded list already in keyset order."""
+    check_first(first)
+    start = 0
+    cursor = decode_cursor(after)
+    if cursor is not None:
+        keys = [key(x) for x in items]
+        if cursor not in keys:
+            raise BadInput("`after` is not a cursor of this connection")
+        start = keys.index(cursor) + 1
+    rest = items[start:start + first + 1]
+    return connection([(x, key(x)) for x in rest], first, after is not None)
+
+
+@strawberry.enum(description="Where a purchase plan stands.")
+class PurchasePlanStatus(enum.Enum):
+    COMPUTED = "computed"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    CONVERTED = "converted"
+    REJECTED = "rejected"
+
+
+@strawberry.enum(description="What a changed car plan did to a line of an approved plan.")
+class PlanChangeAction(enum.Enum):
+    CHANGED = strawberry.enum_value("changed", description="An unconverted line changed.")
+    ADDED = strawberry.enum_value("added", description="A new spec or period was added.")
+    CHANGE_REQUESTED = strawberry.enum_value(
+        "change_requested", description="The line is a contract line: sales is asked.")
+
+
+@strawberry.enum(description="Sales' answer to a change request.")
+class ChangeRequestStatus(enum.Enum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+@strawberry.enum(description="What a plan file holds.")
+class PlanImportKind(enum.Enum):
+    PLAN = strawberry.enum_value("plan", description="The car build plan: cars per model "
+                                 "and period.")
+    CONSUMPTION = strawberry.enum_value("consumption", description="The consumption table: "
+                                        "kg of a steel (by part number) per car of a model.")
+
+
+@strawberry.enum(description="How far a file import got.")
+class PlanImportStatus(enum.Enum):
+    RUNNING = "running"
+    IMPORTED = "imported"
+    FAILED = "failed"
+
+
+@strawberry.type(description="Cars of one model to build in one period.")
+class PlanEntry:
+    model: str = strawberry.field(description="Car model code.")
+    period_start: dt.date = strawberry.field(description="First day of the period.")
+    period_days: int = strawberry.field(description="Days in the period (7 for a week).")
+    units: int = strawberry.field(description="Cars to build in the period.")
+
+
+@strawberry.type(description="A version of the customer's car build plan.")
+class ProductionPlan(Node):
+    org_id: strawberry.Private[int]
+    version: int = strawberry.field(description="1 for the first plan shared, then +1.")
+    horizon_start: dt.date = strawberry.field(description="First planned day.")
+    horizon_end: dt.date = strawberry.field(description="Last planned day.")
+    source: str = strawberry.field(description="How it came: api, upload or demo.")
+    created_by: str = strawberry.field(description="Who shared it.")
+    created_at: dt.datetime = strawberry.field(description="When it was shared.")
+
+    @classmethod
+    def of(cls, p: inputs.ProductionPlan) -> ProductionPlan:
+        return cls(pk=p.id, org_id=p.customer_org_id, version=p.version,
+                   horizon_start=p.horizon_start, horizon_end=p.horizon_end, source=p.source,
+                   created_by=p.created_by, created_at=p.created_at)
+
+    @strawberry.field(description="Cars per model and period, by period then model.")
+    async def entries(
+        self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[PlanEntry]:
+        rows = await inputs.plan_entries(ctx(info).db, self.pk)
+        items = [PlanEntry(model=e.model, period_start=e.period_start,
+                           period_days=e.period_days, units=e.units) for e in rows]
+        return page_of(items, first, after, lambda e: [e.period_start.isoformat(), e.model])
+
+
+@strawberry.type(description="One spec in one period of a purchase plan: the netting, "
+                 "the proposed order and when it must leave the mill.")
+class PurchasePlanLine:
+    pk: strawberry.Private[int]
+    spec_id: strawberry.Private[int]
+    site_id: strawberry.Private[int | None]
+    contract_line_id: strawberry.Private[int | None]
+    period_start: dt.date = strawberry.field(description="First day of the period.")
+    period_end: dt.date = strawberry.field(description="Last day of the period.")
+    gross_tonnes: Decimal = strawberry.field(description="Gross requirement: cars x kg "
+                                             "per car x (1 + yield allowance).")
+    daily_tonnes: Decimal = strawberry.field(description="Gross / days in the period.")
+    safety_tonnes: Decimal = strawberry.field(description="Safety days x daily demand.")
+    lead_time_tonnes: Decimal = strawberry.field(
+        description="Transport cycle days x daily demand.")
+    available_tonnes: Decimal = strawberry.field(
+        description="Stock position at the period's start (the inventory position for "
+        "the first period, then what earlier periods leave).")
+    net_tonnes: Decimal = strawberry.field(description="max(0, gross + lead time + safety "
+                                           "- available).")
+    quantity_tonnes: Decimal = strawberry.field(
+        description="The order: net rounded up to whole coils and the minimum order.")
+    coils: int = strawberry.field(description="Coils of the spec's nominal weight.")
+    need_date: dt.date | None = strawberry.field(
+        description="Day the steel must be there: when the projected stock would fall "
+        "under the safety stock.")
+    release_date: dt.date | None = strawberry.field(
+        description="Latest day it may leave the mill: need date - transport cycle.")
+    firmness: Firmness = strawberry.field(description="How binding the line is; only firm "
+                                          "lines become contract lines.")
+    transport_mode: TransportMode = strawberry.field(description="How it travels.")
+    transit_days: int = strawberry.field(description="The transport cycle used, in days.")
+
+    @classmethod
+    def of(cls, x: plans.PlanLine) -> PurchasePlanLine:
+        return cls(
+            pk=x.id, spec_id=x.spec_id, site_id=x.delivery_site_id,
+            contract_line_id=x.contract_line_id, period_start=x.period_start,
+            period_end=x.period_end, gross_tonnes=x.gross_t, daily_tonnes=x.daily_t,
+            safety_tonnes=x.safety_t, lead_time_tonnes=x.lead_time_t,
+            available_tonnes=x.available_t, net_tonnes=x.net_t, quantity_tonnes=x.quantity_t,
+            coils=x.coils, need_date=x.need_date, release_date=x.release_date,
+            firmness=Firmness(x.firmness), transport_mode=TransportMode(x.transport_mode),
+            transit_days=x.transit_days)
+
+    @strawberry.field(description="The steel spec.")
+    async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
+        s = await loaders(info).spec_by_id.load(self.spec_id)
+        return SteelSpec.of(s) if s else None
+
+    @strawberry.field(description="Where it is delivered.")
+    async def delivery_site(self, info: Info[Any, Any]) -> Site | None:
+        if self.site_id is None:
+            return None
+        s = await loaders(info).site_by_id.load(self.site_id)
+        return Site.of(s) if s else None
+
+    @strawberry.field(description="The contract line it became, once converted.")
+    async def contract_line(self, info: Info[Any, Any]) -> ContractLine | None:
+        if self.contract_line_id is None:
+            return None
+        line = await loaders(info).line_by_id.load(self.contract_line_id)
+        return ContractLine.of(line) if line else None
+
+
+@strawberry.type(description="What a changed car plan did to one line of an approved plan.")
+class PlanChange:
+    pk: strawberry.Private[int]
+    spec_id: strawberry.Private[int]
+    contract_line_id: strawberry.Private[int | None]
+    period_start: dt.date = strawberry.field(description="The line's period.")
+    before_tonnes: Decimal = strawberry.field(description="Quantity before the change.")
+    after_tonnes: Decimal = strawberry.field(description="Quantity the new plan needs.")
+    action: PlanChangeAction = strawberry.field(description="What was done about it.")
+    request_status: ChangeRequestStatus | None = strawberry.field(
+        description="For a change request: open, accepted or declined.")
+    production_plan_version: int = strawberry.field(
+        description="The car plan version that made the change.")
+    created_at: dt.datetime = strawberry.field(description="When.")
+
+    @strawberry.field(description="Global id, to answer a change request with.")
+    def id(self) -> strawberry.ID:
+        return to_global_id("PlanChange", self.pk)
+
+    @strawberry.field(description="The steel spec.")
+    async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
+        s = await loaders(info).spec_by_id.load(self.spec_id)
+        return SteelSpec.of(s) if s else None
+
+    @strawberry.field(description="The contract line a change request concerns.")
+    async def contract_line(self, info: Info[Any, Any]) -> ContractLine | None:
+        if self.contract_line_id is None:
+            return None
+        line = await loaders(info).line_by_id.load(self.contract_line_id)
+        return ContractLine.of(line) if line else None
+
+
+@strawberry.type(description="A day of the projected stock of a spec.")
+class StockDay:
+    day: dt.date = strawberry.field(description="The day.")
+    demand_tonnes: Decimal = strawberry.field(description="Consumed that day.")
+    receipt_tonnes: Decimal = strawberry.field(description="Proposed orders arriving.")
+    stock_tonnes: Decimal = strawberry.field(description="Projected stock at the day's end.")
+    safety_tonnes: Decimal = strawberry.field(description="The safety stock that day.")
+
+
+@strawberry.type(description="The inventory position a spec was netted against, and its "
+                 "projected stock day by day with the proposed orders.")
+class StockCurve:
+    spec_id: strawberry.Private[int]
+    warehouse_tonnes: Decimal = strawberry.field(
+        description="At the customer's warehouse: received less reported consumption.")
+    in_transit_tonnes: Decimal = strawberry.field(description="On open shipments.")
+    unshipped_tonnes: Decimal = strawberry.field(
+        description="Confirmed contract tonnes not yet shipped.")
+    allocated_tonnes: Decimal = strawberry.field(description="Reported as reserved.")
+    position_tonnes: Decimal = strawberry.field(
+        description="Inventory position: warehouse + in transit + unshipped - allocated.")
+    days: list[StockDay] = strawberry.field(description="Day by day over the horizon.")
+
+    @strawberry.field(description="The steel spec.")
+    async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
+        s = await loaders(info).spec_by_id.load(self.spec_id)
+        return SteelSpec.of(s) if s else None
+
+
+def _curve(row: dict[str, Any]) -> StockCurve:
+    p = row["inventory_position"]
+    return StockCurve(
+        spec_id=row["spec_id"], warehouse_tonnes=Decimal(p["warehouse_t"]),
+        in_transit_tonnes=Decimal(p["in_transit_t"]),
+        unshipped_tonnes=Decimal(p["unshipped_t"]), allocated_tonnes=Decimal(p["allocated_t"]),
+        position_tonnes=Decimal(p["position_t"]),
+        days=[StockDay(day=dt.date.fromisoformat(d["day"]), demand_tonnes=Decimal(d["demand_t"]),
+                       receipt_tonnes=Decimal(d["receipt_t"]),
+                       stock_tonnes=Decimal(d["stock_t"]), safety_tonnes=Decimal(d["safety_t"]))
+              for d in row["days"]])
+
+
+@strawberry.type(description="A purchase plan: the net steel demand of a car plan as "
+                 "orders per spec and period, from computed to converted into contracts.")
+class PurchasePlan(Node):
+    org_id: strawberry.Private[int]
+    production_plan_id: strawberry.Private[int]
+    status: PurchasePlanStatus = strawberry.field(description="Where it stands.")
+    as_of: dt.date = strawberry.field(description="Day it was computed for; firmness is "
+                                      "judged from it.")
+    computed_at: dt.datetime = strawberry.field(description="When it was last computed.")
+    submitted_at: dt.datetime | None = strawberry.field(description="When it was submitted.")
+    submitted_by: str | None = strawberry.field(description="Who submitted it.")
+    decided_at: dt.datetime | None = strawberry.field(
+        description="When sales approved or rejected it.")
+    decided_by: str | None = strawberry.field(description="Who decided.")
+    reject_reason: str | None = strawberry.field(description="Why it was rejected.")
+
+    @classmethod
+    def of(cls, p: plans.PurchasePlan) -> PurchasePlan:
+        return cls(pk=p.id, org_id=p.customer_org_id, production_plan_id=p.production_plan_id,
+                   status=PurchasePlanStatus(p.status), as_of=p.as_of,
+                   computed_at=p.computed_at, submitted_at=p.submitted_at,
+                   submitted_by=p.submitted_by, decided_at=p.decided_at,
+                   decided_by=p.decided_by, reject_reason=p.reject_reason)
+
+    async def _lines(self, info: Info[Any, Any]) -> list[plans.PlanLine]:
+        who = await ctx(info).viewer()
+        return (await plans.lines_of(ctx(info).db, who.scope, [self.pk]))[self.pk]
+
+    @strawberry.field(description="The customer.")
+    async def customer(self, info: Info[Any, Any]) -> Organization | None:
+        o = await loaders(info).organization_by_id.load(self.org_id)
+        return Organization.of(o) if o else None
+
+    @strawberry.field(description="The car plan version it was computed from.")
+    async def production_plan(self, info: Info[Any, Any]) -> ProductionPlan | None:
+        found = await inputs.plans_by_ids(ctx(info).db, None, [self.production_plan_id])
+        return ProductionPlan.of(found[0]) if found else None
+
+    @strawberry.field(description="Lines by spec, then period.")
+    async def lines(
+        self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+        firmness: Annotated[Firmness | None, strawberry.argument(
+            description="Only lines of this firmness.")] = None,
+    ) -> Connection[PurchasePlanLine]:
+        items = [PurchasePlanLine.of(x) for x in await self._lines(info)
+                 if firmness is None or x.firmness == firmness.value]
+        return page_of(items, first, after, lambda x: [x.pk])
+
+    @strawberry.field(description="Tonnes ordered over the whole plan.")
+    async def total_tonnes(self, info: Info[Any, Any]) -> Decimal:
+        return sum((x.quantity_t for x in await self._lines(info)), Decimal(0))
+
+    @strawberry.field(description="Tonnes of the firm lines (those that become contracts).")
+    async def firm_tonnes(self, info: Info[Any, Any]) -> Decimal:
+        return sum((x.quantity_t for x in await self._lines(info) if x.firmness == "firm"),
+                   Decimal(0))
+
+    @strawberry.field(description="The contracts its firm lines became.")
+    async def contracts(self, info: Info[Any, Any]) -> list[Contract]:
+        ids = sorted({x.contract_line_id for x in await self._lines(info)
+                      if x.contract_line_id is not None})
+        lines = await loaders(info).line_by_id.load_many(ids)
+        contract_ids = sorted({x.contract_id for x in lines if x is not None})
+        found = await loaders(info).contract_by_id.load_many(contract_ids)
+        return [Contract.of(c) for c in found if c is not None]
+
+    @strawberry.field(description="The inventory position and projected stock of a spec.")
+    async def stock_curve(
+        self, info: Info[Any, Any],
+        spec_id: Annotated[strawberry.ID, strawberry.argument(description="The spec.")],
+    ) -> StockCurve | None:
+        pk = expect_id(spec_id, "SteelSpec")
+        who = await ctx(info).viewer()
+        rows = await plans.curves_of(ctx(info).db, who.scope, self.pk)
+        return next((_curve(r) for r in rows if r["spec_id"] == pk), None)
+
+    @strawberry.field(description="What changed car plans did to it, oldest first.")
+    async def changes(
+        self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[PlanChange]:
+        who = await ctx(info).viewer()
+        found = await plans.changes_of(ctx(info).db, who.scope, self.pk)
+        versions = {p.id: p.version for p in await inputs.plans_by_ids(
+            ctx(info).db, who.scope.org_id, sorted({c.production_plan_id for c in found}))}
+        items = [PlanChange(
+            pk=c.id, spec_id=c.spec_id, contract_line_id=c.contract_line_id,
+            period_start=c.period_start, before_tonnes=c.before_t, after_tonnes=c.after_t,
+            action=PlanChangeAction(c.action),
+            request_status=ChangeRequestStatus(c.request_status) if c.request_status else None,
+            production_plan_version=versions.get(c.production_plan_id, 0),
+            created_at=c.created_at) for c in found]
+        return page_of(items, first, after, lambda c: [c.pk])
+
+
+@strawberry.type(description="A bad row of an imported file.")
+class ImportRowError:
+    row: int = strawberry.field(description="Row number as the file shows it (heading = 1; "
+                                "0 for the file as a whole).")
+    column: str | None = strawberry.field(description="The customer's column heading.")
+    reason: str = strawberry.field(description="What is wrong.")
+
+
+@strawberry.type(description="A plan or consumption file being imported, with its progress.")
+class PlanImport(Node):
+    org_id: strawberry.Private[int]
+    plan_id: strawberry.Private[int | None]
+    kind: PlanImportKind = strawberry.field(description="Plan or consumption table.")
+    filename: str = strawberry.field(description="The file's name as sent.")
+    status: PlanImportStatus = strawberry.field(description="Running, imported or failed.")
+    rows_total: int = strawberry.field(description="Data rows in the file.")
+    rows_done: int = strawberry.field(description="Rows checked so far.")
+    errors: list[ImportRowError] = strawberry.field(
+        description="Every bad row (the first 200); any bad row imports nothing.")
+    created_at: dt.datetime = strawberry.field(description="When it started.")
+    finished_at: dt.datetime | None = strawberry.field(description="When it ended.")
+
+    @classmethod
+    def of(cls, x: imports.PlanImport) -> PlanImport:
+        return cls(pk=x.id, org_id=x.customer_org_id, plan_id=x.plan_id,
+                   kind=PlanImportKind(x.kind), filename=x.filename,
+                   status=PlanImportStatus(x.status), rows_total=x.rows_total,
+                   rows_done=x.rows_done,
+                   errors=[ImportRowError(row=e["row"], column=e["column"], reason=e["reason"])
+                           for e in x.errors],
+                   created_at=x.created_at, finished_at=x.finished_at)
+
+    @strawberry.field(description="The car plan version it created.")
+    async def production_plan(self, info: Info[Any, Any]) -> ProductionPlan | None:
+        if self.plan_id is None:
+            return None
+        found = await inputs.plans_by_ids(ctx(info).db, None, [self.plan_id])
+        return ProductionPlan.of(found[0]) if found else None
+
+
+@strawberry.type(description="Where a customer's steel of one spec is, across the chain.")
+class SpecStockLine:
+    spec_id: strawberry.Private[int]
+    mill_wip_tonnes: Decimal = strawberry.field(
+        description="Ordered on open contract lines and not yet made.")
+    mill_finished_tonnes: Decimal = strawberry.field(
+        description="Made, allocated to the customer, not yet loaded.")
+    in_transit_tonnes: Decimal = strawberry.field(description="On open shipments.")
+    warehouse_tonnes: Decimal = strawberry.field(
+        description="At the customer's warehouse: received less reported consumption.")
+    unshipped_tonnes: Decimal = strawberry.field(
+        description="Confirmed contract tonnes not yet shipped.")
+    allocated_tonnes: Decimal = strawberry.field(description="Reported as reserved.")
+    position_tonnes: Decimal = strawberry.field(description="The inventory position.")
+    daily_demand_tonnes: Decimal = strawberry.field(
+        description="What the current car plan consumes a day now.")
+    safety_days: Decimal = strawberry.field(description="Safety stock, in days.")
+    days_of_cover: Decimal | None = strawberry.field(
+        description="Warehouse stock / daily demand; null when nothing is consumed.")
+    below_safety: bool = strawberry.field(description="Cover is under the safety days.")
+    next_arrival: dt.datetime | None = strawberry.field(
+        description="ETA (or planned arrival) of the next shipment bringing it.")
+    next_delivery_from: dt.date | None = strawberry.field(
+        description="Start of the next open contract delivery window.")
+
+    @classmethod
+    def of(cls, v: SpecStockView) -> SpecStockLine:
+        s = v.stock
+        return cls(spec_id=v.spec_id, mill_wip_tonnes=s.mill_wip_t,
+                   mill_finished_tonnes=s.mill_finished_t, in_transit_tonnes=s.in_transit_t,
+                   warehouse_tonnes=s.warehouse_t, unshipped_tonnes=s.unshipped_t,
+                   allocated_tonnes=s.allocated_t, position_tonnes=s.inventory_position_t,
+                   daily_demand_tonnes=v.daily_demand_t, safety_days=v.safety_days,
+                   days_of_cover=v.days_of_cover, below_safety=v.below_safety,
+                   next_arrival=v.next_arrival, next_delivery_from=v.next_delivery_from)
+
+    @strawberry.field(description="The steel spec.")
+    async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
+        s = await loaders(info).spec_by_id.load(self.spec_id)
+        return SteelSpec.of(s) if s else None

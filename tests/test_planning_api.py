@@ -1,0 +1,341 @@
+"""Production-plan collaboration over GraphQL, end to end: a plan file in the customer's
+format, the purchase plan computed from live stock, submitted, approved and converted
+into a confirmed contract, and a changed plan followed through."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook
+
+from domain.calendar import mill_today
+from resolvers.relay import to_global_id
+from tests.support.api import Api, token
+from tests.support.factory import World, build
+
+FAW = token("FAW-VW", subject="planner.faw")
+GALANZ = token("GALANZ", subject="planner.galanz")
+SALES = token("BAOSTEEL", "sales", subject="sales.mill")
+
+SET_TABLE = """mutation($input: SetConsumptionTableInput!) { setConsumptionTable(input: $input) {
+    rates errors { field message code } } }"""
+SET_PARAMS = """mutation($input: SetPlanningParametersInput!) {
+    setPlanningParameters(input: $input) { ok errors { field message code } } }"""
+SET_CYCLE = """mutation($input: SetTransportCycleInput!) {
+    setTransportCycle(input: $input) { ok errors { field message code } } }"""
+SET_FORMAT = """mutation($input: SetPlanFormatInput!) { setPlanFormat(input: $input) {
+    ok errors { field message code } } }"""
+IMPORT = """mutation($input: ImportPlanFileInput!) { importPlanFile(input: $input) {
+    planImport { id status } errors { field message code } } }"""
+IMPORT_STATE = """query($id: ID!) { node(id: $id) { ... on PlanImport {
+    status rowsTotal rowsDone errors { row column reason }
+    productionPlan { version entries(first: 100) { nodes { model periodStart units } } } } } }"""
+COMPUTE = """mutation($input: ComputePurchasePlanInput!) { computePurchasePlan(input: $input) {
+    purchasePlan { id status } errors { field message code } } }"""
+STEP = """mutation($input: PurchasePlanInput!) { submitPurchasePlan(input: $input) {
+    purchasePlan { id status submittedBy } errors { field message code } } }"""
+APPROVE = """mutation($input: ApprovePurchasePlanInput!) { approvePurchasePlan(input: $input) {
+    purchasePlan { id status decidedBy } errors { field message code } } }"""
+REJECT = """mutation($input: RejectPurchasePlanInput!) { rejectPurchasePlan(input: $input) {
+    purchasePlan { id status rejectReason } errors { field message code } } }"""
+SHARE = """mutation($input: ShareProductionPlanInput!) { shareProductionPlan(input: $input) {
+    productionPlan { version horizonStart horizonEnd } errors { field message code } } }"""
+PLAN = """query($id: ID!) { node(id: $id) { ... on PurchasePlan {
+    status totalTonnes firmTonnes productionPlan { version }
+    lines(first: 100) { nodes { periodStart grossTonnes netTonnes quantityTonnes coils
+        needDate releaseDate firmness transitDays availableTonnes
+        contractLine { quantityT deliveryWindow { start end } status } } }
+    contracts { number status lines { quantityT progress { currentStage } } }
+    changes(first: 100) { nodes { id periodStart beforeTonnes afterTonnes action
+        requestStatus productionPlanVersion } } } } }"""
+
+
+def weeks(n: int, units: dict[str, int], start: date | None = None) -> list[dict[str, Any]]:
+    start = start or mill_today()
+    return [{"model": m, "periodStart": (start + timedelta(weeks=w)).isoformat(),
+             "units": u, "periodDays": 7} for w in range(n) for m, u in units.items()]
+
+
+async def setup_faw(api: Api) -> World:
+    """Consumption of FAW-VW's spec by two models, 5 safety days, 7 days by rail."""
+    w = await build(api.db)
+    got = await api.data(SET_TABLE, {"input": {"rates": [
+        {"model": "SAGITAR", "spec": "PN-FAW-VW", "kgPerCar": "40"},
+        {"model": "MAGOTAN", "spec": "PN-FAW-VW", "kgPerCar": "52.5"}]}}, as_=FAW)
+    assert got["setConsumptionTable"] == {"rates": 2, "errors": []}
+    spec = to_global_id("SteelSpec", w.spec["FAW-VW"])
+    got = await api.data(SET_PARAMS, {"input": {"specId": spec, "safetyDays": "5"}}, as_=FAW)
+    assert got["setPlanningParameters"]["errors"] == []
+    got = await api.data(SET_CYCLE, {"input": {"siteId": to_global_id("Site", w.site["FAW-VW"]),
+                                               "transportMode": "RAIL", "cycleDays": 7}}, as_=FAW)
+    assert got["setTransportCycle"]["errors"] == []
+    return w
+
+
+async def upload(api: Api, name: str, content: bytes, *, as_: str,
+                 kind: str = "PLAN") -> dict[str, Any]:
+    operations = {"query": IMPORT, "variables": {"input": {"file": None, "kind": kind}}}
+    r = await api.client.post(
+        "/graphql", headers={"authorization": f"Bearer {as_}"},
+        data={"operations": json.dumps(operations),
+              "map": json.dumps({"0": ["variables.input.file"]})},
+        files={"0": (name, content, "application/octet-stream")})
+    body: dict[str, Any] = r.json()
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["importPlanFile"]
+    return result
+
+
+async def finished(api: Api, job_id: str, *, as_: str) -> dict[str, Any]:
+    for _ in range(200):
+        node: dict[str, Any] = (await api.data(IMPORT_STATE, {"id": job_id}, as_=as_))["node"]
+        if node["status"] != "RUNNING":
+            return node
+        await asyncio.sleep(0.05)
+    raise AssertionError("the import did not finish")
+
+
+def faw_csv(rows: list[tuple[str, str, str]]) -> bytes:
+    text = "车型,周开始,计划产量\n" + "".join(f"{m},{d},{u}\n" for m, d, u in rows)
+    return text.encode("gb18030")
+
+
+async def configure_format(api: Api, w: World) -> None:
+    got = await api.data(SET_FORMAT, {"input": {
+        "customerId": to_global_id("Organization", w.org["FAW-VW"]),
+        "columns": [{"field": "model", "column": "车型"},
+                    {"field": "period_start", "column": "周开始"},
+                    {"field": "units", "column": "计划产量"}],
+        "models": [{"name": "速腾", "model": "SAGITAR"}, {"name": "迈腾", "model": "MAGOTAN"}],
+        "dateFormat": "%Y/%m/%d"}}, as_=SALES)
+    assert got["setPlanFormat"] == {"ok": True, "errors": []}
+
+
+async def test_plan_file_to_contract_and_a_changed_plan(api: Api) -> None:
+    w = await setup_faw(api)
+    await configure_format(api, w)
+    today = mill_today()
+    days = [(today + timedelta(weeks=k)).strftime("%Y/%m/%d") for k in range(8)]
+    rows = [(m, d, str(u)) for d in days for m, u in (("速腾", 2100), ("迈腾", 1400))]
+
+    # Given a plan file in FAW-VW's own format, when it is imported:
+    started = await upload(api, "排产计划.csv", faw_csv(rows), as_=FAW)
+    assert started["errors"] == []
+    job = await finished(api, started["planImport"]["id"], as_=FAW)
+    assert job["status"] == "IMPORTED", job
+    assert (job["rowsTotal"], job["rowsDone"]) == (16, 16)
+    entries = job["productionPlan"]["entries"]["nodes"]
+    assert entries[0] == {"model": "MAGOTAN", "periodStart": today.isoformat(), "units": 1400}
+
+    # Then the purchase plan nets it against live stock.
+    computed = await api.data(COMPUTE, {"input": {}}, as_=FAW)
+    plan_id = computed["computePurchasePlan"]["purchasePlan"]["id"]
+    plan = (await api.data(PLAN, {"id": plan_id}, as_=FAW))["node"]
+    lines = plan["lines"]["nodes"]
+    # 2,100 x 40 kg + 1,400 x 52.5 kg = 157.5 t a week, 22.5 t a day.
+    assert {x["grossTonnes"] for x in lines} == {"157.500"}
+    first = lines[0]
+    # The line in production (120 t confirmed, unshipped) is the only stock.
+    assert first["availableTonnes"] == "120.000"
+    # 157.5 + 7 x 22.5 + 5 x 22.5 - 120 = 307.5 t: 26 coils of 12 t.
+    assert (first["netTonnes"], first["coils"], first["quantityTonnes"]) == (
+        "307.500", 26, "312.000")
+    assert first["transitDays"] == 7 and first["firmness"] == "FIRM"
+    assert [x["firmness"] for x in lines[4:]] == ["COMMITMENT_PRODUCTION"] * 4
+    for x in lines:
+        if x["coils"]:
+            assert (date.fromisoformat(x["needDate"]) - date.fromisoformat(x["releaseDate"])
+                    ).days == 7
+
+    # Sales cannot approve what was not submitted; the customer cannot approve at all.
+    early = await api.data(APPROVE, {"input": {"planId": plan_id}}, as_=SALES)
+    assert early["approvePurchasePlan"]["errors"][0]["code"] == "INVALID_TRANSITION"
+    submitted = await api.data(STEP, {"input": {"planId": plan_id}}, as_=FAW)
+    assert submitted["submitPurchasePlan"]["purchasePlan"]["status"] == "SUBMITTED"
+    own = await api.data(APPROVE, {"input": {"planId": plan_id}}, as_=FAW)
+    assert own["approvePurchasePlan"]["errors"][0]["code"] == "FORBIDDEN"
+
+    approved = await api.data(APPROVE, {"input": {"planId": plan_id}}, as_=SALES)
+    assert approved["approvePurchasePlan"]["purchasePlan"]["status"] == "CONVERTED"
+
+    # The firm lines are a confirmed contract with production orders, in `contracts`.
+    plan = (await api.data(PLAN, {"id": plan_id}, as_=FAW))["node"]
+    (contract,) = plan["contracts"]
+    assert contract["status"] == "CONFIRMED"
+    firm = [x for x in plan["lines"]["nodes"] if x["firmness"] == "FIRM" and x["coils"]]
+    assert [x["contractLine"]["quantityT"] for x in firm] == [
+        x["quantityTonnes"] for x in firm]
+    assert all(x["contractLine"] is None for x in plan["lines"]["nodes"]
+               if x["firmness"] != "FIRM")
+    assert Decimal(plan["firmTonnes"]) == sum(Decimal(x["quantityTonnes"]) for x in firm)
+    need = firm[1]["needDate"]
+    assert firm[1]["contractLine"]["deliveryWindow"]["end"] == need
+    listed = await api.data(
+        """query($n: [String!]) { contracts(filter: {number: $n}) { nodes { number
+            lines { progress { currentStage } } } } }""", {"n": [contract["number"]]}, as_=FAW)
+    (found,) = listed["contracts"]["nodes"]
+    assert found["lines"][0]["progress"]["currentStage"] == "STEELMAKING"
+    kinds = [r["event_type"] for r in await api.db.fetch(
+        "SELECT event_type FROM domain_event WHERE aggregate_type = 'purchase_plan'"
+        " ORDER BY seq")]
+    assert kinds == ["purchase_plan.submitted", "purchase_plan.approved",
+                     "purchase_plan.converted"]
+
+    # When the car plan changes: more cars in week 2, fewer in week 6.
+    changed = weeks(8, {"SAGITAR": 2100, "MAGOTAN": 1400})
+    changed[2]["units"] = 4200
+    changed[10]["units"] = 700
+    shared = await api.data(SHARE, {"input": {"entries": changed}}, as_=FAW)
+    assert shared["shareProductionPlan"]["productionPlan"]["version"] == 2
+    plan = (await api.data(PLAN, {"id": plan_id}, as_=FAW))["node"]
+    assert plan["productionPlan"]["version"] == 2
+    diffs = plan["changes"]["nodes"]
+    requested = [d for d in diffs if d["action"] == "CHANGE_REQUESTED"]
+    changed_in_place = [d for d in diffs if d["action"] == "CHANGED"]
+    assert requested and all(d["requestStatus"] == "OPEN" for d in requested)
+    assert changed_in_place and all(d["requestStatus"] is None for d in changed_in_place)
+    converted_periods = {x["periodStart"] for x in firm}
+    assert {d["periodStart"] for d in requested} <= converted_periods
+    # An unconverted line takes the new quantity; a converted one keeps its contract.
+    by_period = {x["periodStart"]: x for x in plan["lines"]["nodes"]}
+    for d in changed_in_place:
+        assert by_period[d["periodStart"]]["quantityTonnes"] == d["afterTonnes"]
+    for d in requested:
+        assert by_period[d["periodStart"]]["quantityTonnes"] == d["beforeTonnes"]
+    events = [r["event_type"] for r in await api.db.fetch(
+        "SELECT event_type FROM domain_event WHERE event_type LIKE 'p%' ORDER BY seq")]
+    assert events[-2:] == ["production_plan.changed", "purchase_plan.change_requested"]
+
+    answer = await api.data(
+        """mutation($input: AnswerChangeRequestInput!) { answerPlanChangeRequest(input: $input)
+        { change { requestStatus } errors { code } } }""",
+        {"input": {"changeId": requested[0]["id"], "accept": True}}, as_=SALES)
+    assert answer["answerPlanChangeRequest"]["change"]["requestStatus"] == "ACCEPTED"
+
+
+async def test_a_file_with_a_bad_row_imports_nothing(api: Api) -> None:
+    w = await setup_faw(api)
+    await configure_format(api, w)
+    today = mill_today().strftime("%Y/%m/%d")
+    rows = [("速腾", today, "100"), ("捷达", today, "50"), ("迈腾", "next week", "10"),
+            ("速腾", "2026/13/40", "-3")]
+    job = await finished(api, (await upload(api, "plan.csv", faw_csv(rows), as_=FAW))
+                         ["planImport"]["id"], as_=FAW)
+    assert job["status"] == "FAILED" and job["productionPlan"] is None
+    assert job["errors"] == [
+        {"row": 3, "column": "车型", "reason": "car model '捷达' is not in the consumption table"},
+        {"row": 4, "column": "周开始", "reason": "not a date like %Y/%m/%d"},
+        {"row": 5, "column": "周开始", "reason": "not a date like %Y/%m/%d"},
+        {"row": 5, "column": "计划产量", "reason": "not a whole number of cars, 0 or more"},
+    ]
+    assert await api.db.fetchval("SELECT count(*) FROM production_plan") == 0
+
+    missing = await finished(api, (await upload(
+        api, "plan.csv", b"model,date\nSAGITAR,2026-01-01\n", as_=FAW))
+        ["planImport"]["id"], as_=FAW)
+    assert {e["column"] for e in missing["errors"]} == {"车型", "周开始", "计划产量"}
+    assert all(e["row"] == 1 for e in missing["errors"])
+
+
+async def test_xlsx_consumption_table_and_plan_with_standard_headings(api: Api) -> None:
+    await build(api.db)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["model", "part_number", "kg_per_car", "yield_allowance_pct"])
+    sheet.append(["SAGITAR", "PN-FAW-VW", 40, 5])
+    buf = io.BytesIO()
+    book.save(buf)
+    job = await finished(api, (await upload(api, "bom.xlsx", buf.getvalue(), as_=FAW,
+                                            kind="CONSUMPTION"))["planImport"]["id"], as_=FAW)
+    assert job["status"] == "IMPORTED", job
+    assert await api.db.fetchval("SELECT yield_allowance_pct FROM consumption_rate") == 5
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["model", "period_start", "units", "period_days"])
+    start = mill_today()
+    for d in range(3):
+        sheet.append(["SAGITAR", start + timedelta(days=d), 100, 1])
+    buf = io.BytesIO()
+    book.save(buf)
+    job = await finished(api, (await upload(api, "plan.xlsx", buf.getvalue(), as_=FAW))
+                         ["planImport"]["id"], as_=FAW)
+    assert job["status"] == "IMPORTED", job
+    assert len(job["productionPlan"]["entries"]["nodes"]) == 3
+
+
+async def test_reject_with_a_reason_then_recompute(api: Api) -> None:
+    await setup_faw(api)
+    await api.data(SHARE, {"input": {"entries": weeks(4, {"SAGITAR": 1000})}}, as_=FAW)
+    plan_id = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
+        "computePurchasePlan"]["purchasePlan"]["id"]
+    await api.data(STEP, {"input": {"planId": plan_id}}, as_=FAW)
+    again = await api.data(COMPUTE, {"input": {}}, as_=FAW)
+    assert again["computePurchasePlan"]["errors"][0]["code"] == "CONFLICT"
+    blank = await api.data(REJECT, {"input": {"planId": plan_id, "reason": " "}}, as_=SALES)
+    assert blank["rejectPurchasePlan"]["errors"][0]["field"] == "reason"
+    rejected = await api.data(REJECT, {"input": {"planId": plan_id,
+                                                 "reason": "capacity in week 2"}}, as_=SALES)
+    assert rejected["rejectPurchasePlan"]["purchasePlan"] == {
+        "id": plan_id, "status": "REJECTED", "rejectReason": "capacity in week 2"}
+    recomputed = await api.data(COMPUTE, {"input": {}}, as_=FAW)
+    assert recomputed["computePurchasePlan"]["purchasePlan"] == {"id": plan_id,
+                                                                 "status": "COMPUTED"}
+
+
+async def test_another_customer_sees_nothing_and_cannot_act(api: Api) -> None:
+    w = await setup_faw(api)
+    await api.data(SHARE, {"input": {"entries": weeks(2, {"SAGITAR": 1000})}}, as_=FAW)
+    plan_id = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
+        "computePurchasePlan"]["purchasePlan"]["id"]
+    assert (await api.data(PLAN, {"id": plan_id}, as_=GALANZ))["node"] is None
+    stolen = await api.data(STEP, {"input": {"planId": plan_id}}, as_=GALANZ)
+    assert stolen["submitPurchasePlan"]["errors"][0]["code"] == "NOT_FOUND"
+    listed = await api.data("{ purchasePlans { nodes { id } } }", as_=GALANZ)
+    assert listed["purchasePlans"]["nodes"] == []
+    faw = to_global_id("Organization", w.org["FAW-VW"])
+    peek = await api.data("""query($c: ID) { productionPlan(customerId: $c) { version }
+        supplyChainStock(customerId: $c) { warehouseTonnes } }""", {"c": faw}, as_=GALANZ)
+    assert peek == {"productionPlan": None, "supplyChainStock": []}
+    staff = await api.data("""query($c: ID) { productionPlan(customerId: $c) { version } }""",
+                           {"c": faw}, as_=SALES)
+    assert staff["productionPlan"] == {"version": 1}
+    bad = await api.data(SHARE, {"input": {"entries": weeks(1, {"POLO": 5})}}, as_=FAW)
+    assert bad["shareProductionPlan"]["errors"][0]["message"] == (
+        "car model 'POLO' is not in the consumption table")
+
+
+async def test_supply_chain_stock_view(api: Api) -> None:
+    w = await setup_faw(api)
+    await api.data(SHARE, {"input": {"entries": weeks(2, {"SAGITAR": 700})}}, as_=FAW)
+    spec = to_global_id("SteelSpec", w.spec["FAW-VW"])
+    got = await api.data("""mutation($input: ReportStockInput!) { reportStock(input: $input)
+        { ok errors { message } } }""", {"input": {"specId": spec, "consumedTonnes": "1",
+                                                    "allocatedTonnes": "2"}}, as_=FAW)
+    assert got["reportStock"]["ok"] is True
+    # One coil of the line received at the customer's warehouse.
+    device = await api.db.fetchval(
+        "INSERT INTO device (code, kind, site_id) VALUES ('SCAN-WH', 'scanner', $1) RETURNING id",
+        w.site["FAW-VW"])
+    await api.db.execute(
+        "INSERT INTO scan_event (device_id, code, coil_id, step, site_id, scanned_at,"
+        " received_at) VALUES ($1, 'FAW-VW-0', $2, 'receiving', $3, now(), now())",
+        device, w.coils["FAW-VW"][0], w.site["FAW-VW"])
+    view = await api.data("""{ supplyChainStock { spec { code } millWipTonnes
+        millFinishedTonnes inTransitTonnes warehouseTonnes unshippedTonnes allocatedTonnes
+        positionTonnes dailyDemandTonnes safetyDays daysOfCover belowSafety } }""", as_=FAW)
+    (line,) = view["supplyChainStock"]
+    assert line == {
+        "spec": {"code": "SP-FAW-VW"}, "millWipTonnes": "108.300",
+        "millFinishedTonnes": "7.800", "inTransitTonnes": "0.000",
+        "warehouseTonnes": "2.900", "unshippedTonnes": "120.000", "allocatedTonnes": "2.000",
+        "positionTonnes": "120.900", "dailyDemandTonnes": "4.000", "safetyDays": "5.00",
+        "daysOfCover": "0.7", "belowSafety": True,
+    }
