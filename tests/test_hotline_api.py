@@ -1,0 +1,142 @@
+"""The hotline over GraphQL: the customer urges, the owner at the mill sees it assigned to
+them at once and answers; a late answer escalates and the customer sees that, with the
+whole history on the line; the other customer sees nothing of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from domain import events, hotline
+from domain.calendar import mill_today
+from resolvers.relay import to_global_id
+from tests.support.api import Api, token
+from tests.support.factory import World, build
+
+URGE = """mutation($input: UrgeContractLineInput!) { urgeContractLine(input: $input) {
+    ticket { id number status assignee escalationLevel dueAt overdue answerWithinMinutes }
+    errors { field message code } } }"""
+ACK = """mutation($id: ID!) { acknowledgeUrge(input: {ticketId: $id, note: "on it"}) {
+    ticket { status } errors { field message code } } }"""
+PROMISE = """mutation($id: ID!, $d: Date!) { promiseUrge(input: {ticketId: $id,
+    promisedDate: $d}) { ticket { status promisedDate } errors { field message code } } }"""
+RESOLVE = """mutation($id: ID!) { resolveUrge(input: {ticketId: $id,
+    resolution: "shipped by rail"}) { ticket { status resolution } errors { code } } }"""
+MINE = """{ urgeTickets(filter: {assignedToMe: true}) { nodes { number status
+    line { contract { number } } } } }"""
+LINE = """query($id: ID!) { node(id: $id) { ... on ContractLine {
+    openUrgeTicket { number status assignee escalationLevel }
+    urgeTickets { number status promisedDate
+      history { action actor assignee escalationLevel note promisedDate } } } } }"""
+
+
+async def _world(api: Api) -> World:
+    w = await build(api.db)
+    await api.db.execute("UPDATE contract SET sales_owner = 'sales.zhang' WHERE id = $1",
+                         w.contract["FAW-VW"])
+    return w
+
+
+async def _urge(api: Api, w: World) -> dict[str, object]:
+    body = await api.data(URGE, {"input": {
+        "lineId": to_global_id("ContractLine", w.line["FAW-VW"]),
+        "reason": "body shop runs dry on the 10th",
+        "neededBy": (mill_today() + timedelta(days=20)).isoformat()}},
+        as_=token("FAW-VW", subject="buyer.faw"))
+    assert body["urgeContractLine"]["errors"] == []
+    ticket: dict[str, object] = body["urgeContractLine"]["ticket"]
+    return ticket
+
+
+async def test_urge_reaches_the_owner_who_answers_and_the_customer_sees_it(api: Api) -> None:
+    w = await _world(api)
+    ticket = await _urge(api, w)
+    assert (ticket["status"], ticket["assignee"], ticket["escalationLevel"],
+            ticket["overdue"], ticket["answerWithinMinutes"]) == ("OPEN", "sales.zhang", 0,
+                                                                  False, 120)
+    opened = [e for e in await events.read_after(api.db, 0) if e.event_type == "urge.opened"]
+    assert opened[0].payload["notify_users"] == ["sales.zhang"]
+
+    zhang = token("BAOSTEEL", "sales", subject="sales.zhang")
+    mine = await api.data(MINE, as_=zhang)
+    assert mine["urgeTickets"]["nodes"] == [{"number": ticket["number"], "status": "OPEN",
+                                             "line": {"contract": {"number": "C-FAW-VW"}}}]
+    other = await api.data(MINE, as_=token("BAOSTEEL", "sales", subject="sales.liu"))
+    assert other["urgeTickets"]["nodes"] == []
+
+    as_customer = await api.data(ACK, {"id": ticket["id"]}, as_=token("FAW-VW"))
+    assert as_customer["acknowledgeUrge"]["errors"][0]["code"] == "FORBIDDEN"
+    early = await api.data(RESOLVE, {"id": ticket["id"]}, as_=zhang)
+    assert early["resolveUrge"]["errors"][0]["code"] == "INVALID_TRANSITION"
+    assert (await api.data(ACK, {"id": ticket["id"]}, as_=zhang))["acknowledgeUrge"][
+        "ticket"]["status"] == "ACKNOWLEDGED"
+    promised = (mill_today() + timedelta(days=18)).isoformat()
+    past = await api.data(PROMISE, {"id": ticket["id"], "d": "2020-01-01"}, as_=zhang)
+    assert past["promiseUrge"]["errors"][0]["field"] == "promisedDate"
+    assert (await api.data(PROMISE, {"id": ticket["id"], "d": promised}, as_=zhang))[
+        "promiseUrge"]["ticket"] == {"status": "PROMISED", "promisedDate": promised}
+
+    line = to_global_id("ContractLine", w.line["FAW-VW"])
+    seen = (await api.data(LINE, {"id": line}, as_=token("FAW-VW")))["node"]
+    assert seen["openUrgeTicket"]["status"] == "PROMISED"
+    [t] = seen["urgeTickets"]
+    assert t["promisedDate"] == promised
+    assert [(h["action"], h["actor"]) for h in t["history"]] == [
+        ("OPENED", "buyer.faw"), ("ACKNOWLEDGED", "sales.zhang"), ("PROMISED", "sales.zhang")]
+    assert t["history"][1]["note"] == "on it"
+
+    done = await api.data(RESOLVE, {"id": ticket["id"]}, as_=zhang)
+    assert done["resolveUrge"]["ticket"] == {"status": "RESOLVED",
+                                             "resolution": "shipped by rail"}
+    seen = (await api.data(LINE, {"id": line}, as_=token("FAW-VW")))["node"]
+    assert seen["openUrgeTicket"] is None and seen["urgeTickets"][0]["status"] == "RESOLVED"
+
+
+async def test_a_late_answer_escalates_and_the_customer_sees_it(api: Api) -> None:
+    w = await _world(api)
+    admin = token("BAOSTEEL", "admin", subject="it.admin")
+    chain = await api.data("""mutation { setEscalationChain(input: {subjects:
+        ["sales.manager", "sales.director"]}) { chain { level subject customerSpecific }
+        errors { code } } }""", as_=admin)
+    assert chain["setEscalationChain"]["chain"] == [
+        {"level": 1, "subject": "sales.manager", "customerSpecific": False},
+        {"level": 2, "subject": "sales.director", "customerSpecific": False}]
+    refused = await api.data("""mutation { setEscalationChain(input: {subjects: ["x"]}) {
+        errors { code } } }""", as_=token("BAOSTEEL", "sales"))
+    assert refused["setEscalationChain"]["errors"][0]["code"] == "FORBIDDEN"
+
+    ticket = await _urge(api, w)
+    due = datetime.fromisoformat(str(ticket["dueAt"]))
+    assert timedelta(minutes=119) < due - datetime.now(UTC) <= timedelta(minutes=120)
+    assert await hotline.escalate_overdue(api.db, due - timedelta(seconds=1)) == 0
+    assert await hotline.escalate_overdue(api.db, due) == 1
+
+    line = to_global_id("ContractLine", w.line["FAW-VW"])
+    seen = (await api.data(LINE, {"id": line}, as_=token("FAW-VW")))["node"]
+    assert seen["openUrgeTicket"] == {"number": ticket["number"], "status": "OPEN",
+                                      "assignee": "sales.manager", "escalationLevel": 1}
+    assert [h["action"] for h in seen["urgeTickets"][0]["history"]] == ["OPENED", "ESCALATED"]
+    manager = token("BAOSTEEL", "sales", subject="sales.manager")
+    assert len((await api.data(MINE, as_=manager))["urgeTickets"]["nodes"]) == 1
+    escalated = [e for e in await events.read_after(api.db, 0)
+                 if e.event_type == "urge.escalated"]
+    assert escalated[0].org_id == w.org["FAW-VW"]
+    assert escalated[0].payload["notify_users"] == ["sales.manager", "sales.zhang"]
+
+
+async def test_the_other_customer_sees_nothing_of_it(api: Api) -> None:
+    w = await _world(api)
+    ticket = await _urge(api, w)
+    galanz = token("GALANZ")
+    node = "query($id: ID!) { node(id: $id) { __typename } }"
+    assert (await api.data(node, {"id": ticket["id"]}, as_=token("FAW-VW")))["node"] == {
+        "__typename": "UrgeTicket"}
+    assert await api.query(node, {"id": ticket["id"]}, as_=galanz) == {"data": {"node": None}}
+    listed = await api.data("{ urgeTickets { nodes { number } } }", as_=galanz)
+    assert listed["urgeTickets"]["nodes"] == []
+    stolen = await api.data(URGE, {"input": {
+        "lineId": to_global_id("ContractLine", w.line["FAW-VW"]), "reason": "mine?",
+        "neededBy": mill_today().isoformat()}}, as_=galanz)
+    assert stolen["urgeContractLine"]["errors"][0]["code"] == "NOT_FOUND"
+    not_staff = await api.query("{ urgeTickets(filter: {assignedToMe: true}) { nodes { id } } }",
+                                as_=galanz)
+    assert not_staff["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
