@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 import uvicorn
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page, Route, async_playwright
 
 from api.app import create_app
 from api.context import Services
@@ -195,7 +195,6 @@ async def test_a_published_fix_moves_the_customers_marker_and_no_one_elses(
             assert moved_in < 2.0
             transform = await faw.get_attribute(f"{MARKER} g.body", "transform")
             assert transform == "rotate(127)", transform
-            await faw.screenshot(path=ARTIFACTS / "live-page-customer.png")
 
             # GALANZ's page is live and never shows FAW-VW's truck.
             await galanz.wait_for_timeout(300)
@@ -214,26 +213,73 @@ async def test_a_published_fix_moves_the_customers_marker_and_no_one_elses(
             await faw.wait_for_selector("li.shipment .line4:has-text('delayed')",
                                         timeout=10_000)
             assert await galanz.locator("#event-feed li.ev-delayed").count() == 0
-            await notifications_panel_matches_the_schema(faw)
+
+            # Selecting the shipment shows its track (both fixes) and its coils.
+            await faw.click("li.shipment")
+            await faw.wait_for_selector("#detail .coils li", timeout=5_000)
+            assert await faw.locator("#detail .coils li").count() == 2
+            assert "2 fixes" in await faw.inner_text("#detail")
+            assert await faw.locator("g.layer-track path").count() == 1
+            await faw.screenshot(path=ARTIFACTS / "live-page-customer.png")
     finally:
         gps.close()
     for url in requested:
         assert faw_token not in url and galanz_token not in url, url
 
 
-async def notifications_panel_matches_the_schema(page: Page) -> None:
-    """With notifications in the schema the panel lists the unread ones; without, it
-    says they are unavailable and the rest of the page goes on."""
-    from api.schema import build_schema
+async def notify(db: Database, org_id: int, title: str) -> None:
+    await db.execute("INSERT INTO notification (org_id, event_type, title, body) VALUES"
+                     " ($1, 'shipment.delayed', $2, 'ETA moved past the promised window')",
+                     org_id, title)
 
-    offered = "unreadNotificationCount" in str(build_schema(SETTINGS))
-    state = page.locator("#notifications-state")
-    if offered:
-        await page.wait_for_function(
-            "() => !document.querySelector('#notifications-state')"
-            ".textContent.includes('unavailable')", timeout=5_000)
-    else:
-        await state.filter(has_text="unavailable").wait_for(timeout=5_000)
+
+async def test_unread_notifications_arrive_live_and_are_marked_read(
+    api_server: ApiServer, browser: BrowserContext, db: Database,
+) -> None:
+    t = await faw_only_shipment_in_transit(db)
+    await notify(db, t.world.org["FAW-VW"], "SH-1 is late")
+    seen: list[str] = []
+    faw = await open_page(browser, api_server.url, token("FAW-VW"), via="form", seen=seen)
+    galanz = await open_page(browser, api_server.url, token("GALANZ"), via="form", seen=seen)
+    notes = faw.locator("#notification-list li")
+    await notes.first.wait_for(timeout=5_000)
+    assert await faw.inner_text("#unread") == "1"
+    await notify(db, t.world.org["FAW-VW"], "SH-1 is later still")
+    await faw.wait_for_function(
+        "() => document.querySelectorAll('#notification-list li').length === 2", timeout=10_000)
+    assert await faw.inner_text("#unread") == "2"
+    assert await notes.first.locator(".title").inner_text() == "SH-1 is later still"
+    await notes.first.locator("button").click()
+    await faw.wait_for_function(
+        "() => document.querySelector('#unread').textContent === '1'", timeout=5_000)
+    assert await notes.count() == 1
+    assert await db.fetchval("SELECT count(*) FROM notification WHERE read_at IS NULL") == 1
+    assert await galanz.locator("#notification-list li").count() == 0
+    assert "No unread" in await galanz.inner_text("#notifications-state")
+
+
+async def test_a_server_without_notifications_leaves_the_rest_of_the_page_working(
+    api_server: ApiServer, browser: BrowserContext, db: Database,
+) -> None:
+    """An API from before notifications: the panel says so, the shipments still show."""
+    await faw_only_shipment_in_transit(db)
+    page = await browser.new_page()
+    # The answer such a server gives to the notifications query.
+    refusal = {"data": None, "errors": [{
+        "message": "Cannot query field 'unreadNotificationCount' on type 'Query'.",
+        "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]}
+
+    async def older_server(route: Route) -> None:
+        if "unreadNotificationCount" in (route.request.post_data or ""):
+            await route.fulfill(json=refusal)
+        else:
+            await route.continue_()
+
+    await page.route("**/graphql", older_server)
+    await page.goto(f"{api_server.url}/live/#token={token('FAW-VW')}")
+    await page.wait_for_selector("#connection.live", timeout=15_000)
+    await page.locator("#notifications-state", has_text="unavailable").wait_for(timeout=5_000)
+    assert await page.locator("li.shipment").count() == 1
 
 
 async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
@@ -291,3 +337,24 @@ async def test_the_page_is_served_with_headers_that_keep_it_to_its_origin(
         assert vendored.status_code == 200 and "graphql-transport-ws" in vendored.text
         assert (await client.get("/live/%2e%2e/app.py")).status_code == 404
         assert (await client.get("/live/missing.js")).status_code == 404
+
+
+async def test_fences_stored_with_exact_decimals_are_served_as_json_numbers(
+    api_server: ApiServer, db: Database,
+) -> None:
+    """The map draws fences from `Site.geofence`: JSON read with exact decimals must go
+    out as numbers, over HTTP and over the WebSocket alike."""
+    import httpx
+
+    t = await faw_only_shipment_in_transit(db)
+    ring = [[121.47, 31.39], [121.49, 31.39], [121.49, 31.41], [121.47, 31.41],
+            [121.47, 31.39]]
+    await db.execute("UPDATE site SET geofence = $2 WHERE id = $1", t.site["plant"],
+                     {"type": "Polygon", "coordinates": [ring]})
+    query = "{ shipments { nodes { legs { origin { code geofence } } } } }"
+    async with httpx.AsyncClient(base_url=api_server.url) as client:
+        got = await client.post("/graphql", json={"query": query},
+                                headers={"Authorization": f"Bearer {token('FAW-VW')}"})
+    assert got.status_code == 200, got.text
+    origin = got.json()["data"]["shipments"]["nodes"][0]["legs"][0]["origin"]
+    assert origin["geofence"] == {"type": "Polygon", "coordinates": [ring]}

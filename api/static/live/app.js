@@ -34,6 +34,9 @@ const Q_DETAIL = `query($id: ID!) { shipment(id: $id) {
 const Q_NOTIFICATIONS = `{ unreadNotificationCount
   notifications(first: 20, unreadOnly: true) { nodes { id sequence eventType title body createdAt readAt } } }`;
 
+const M_MARK_READ = `mutation($input: MarkNotificationsReadInput!) {
+  markNotificationsRead(input: $input) { marked { id } unreadCount errors { message } } }`;
+
 const POSITION = "position { fixTime latitude longitude speedKmh heading } shipmentIds vehicle { id code kind name }";
 const S_SHIPMENT_POSITIONS = `subscription($id: ID!) { shipmentPositions(shipmentId: $id) { ${POSITION} } }`;
 const S_VEHICLE_POSITIONS = `subscription { vehiclePositions { ${POSITION} } }`;
@@ -424,6 +427,7 @@ class LivePage {
     }
     this.unread = data.unreadNotificationCount;
     this.notes = data.notifications.nodes;
+    $("mark-all-read").onclick = () => this.markRead({ upToSequence: Math.max(0, ...this.notes.map((n) => n.sequence)) });
     this.renderNotifications();
     const seqs = this.notes.map((n) => n.sequence);
     const vars = { after: seqs.length ? Math.max(...seqs) : null };
@@ -443,11 +447,29 @@ class LivePage {
     const badge = $("unread");
     badge.hidden = !this.unread;
     badge.textContent = String(this.unread);
+    $("mark-all-read").hidden = !this.notes.length;
     $("notifications-state").textContent = this.unread ? "" : "No unread notifications.";
-    $("notification-list").replaceChildren(...this.notes.slice(0, 30).map((n) => h("li", {},
-      h("div", { class: "title" }, n.title),
+    $("notification-list").replaceChildren(...this.notes.slice(0, 30).map((n) => h("li", { "data-id": n.id },
+      h("div", { class: "note-head" },
+        h("span", { class: "title" }, n.title),
+        h("button", { class: "link small", title: "Mark read", onclick: () => this.markRead({ ids: [n.id] }) }, "mark read")),
       n.body ? h("div", { class: "body" }, n.body) : null,
       h("div", { class: "muted small" }, `${words(n.eventType.replace(".", " "))} · ${when(n.createdAt)}`))));
+  }
+
+  async markRead(input) {
+    try {
+      const { markNotificationsRead: done } = await this.api.query(M_MARK_READ, { input });
+      if (done.errors.length) throw new Error(done.errors.map((e) => e.message).join("; "));
+      const marked = new Set(done.marked.map((n) => n.id));
+      const upTo = input.upToSequence ?? -1;
+      this.notes = this.notes.filter((n) => !marked.has(n.id) && n.sequence > upTo
+        && !(input.ids || []).includes(n.id));
+      this.unread = done.unreadCount;
+      this.renderNotifications();
+    } catch (e) {
+      $("notifications-state").textContent = `Could not mark read: ${e.message}`;
+    }
   }
 
   // ---- connection ------------------------------------------------------------

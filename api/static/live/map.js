@@ -309,6 +309,6 @@ export class LiveMap {
     const nice = [1, 2, 5].flatMap((m) => [1, 10, 100, 1000, 10000, 100000, 1000000].map((p) => m * p))
       .sort((a, b) => a - b).filter((m) => m <= target).pop() || 1;
     this.scaleBar.style.width = `${Math.round(nice / metresPerPx)}px`;
-    this.scaleBar.textContent = nice >= 1000 ? `${nice / 1000} km` : `${nice} m`;
+    this.scaleBar.dataset.label = nice >= 1000 ? `${nice / 1000} km` : `${nice} m`;
   }
 }
