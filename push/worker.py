@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from api.feed import EventFeed
 from domain.db import Database
+from domain.hotline import escalate_overdue
 from push import sender as sending
 from push.config import PushConfig
 from push.digests import send_digests
@@ -29,6 +30,8 @@ PeriodicJob = Callable[[Database, datetime], Awaitable[int]]
 # (name, every_seconds, job): each runs at most once per period across all workers.
 PERIODIC_JOBS: list[tuple[str, float, PeriodicJob]] = [
     ("digests", 60.0, send_digests),
+    # Urges whose answer is late go to the next person of the escalation chain.
+    ("urge-escalation", 30.0, escalate_overdue),
 ]
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from domain import events, hotline
+from domain import events, hotline, hotline_reads
 from domain.calendar import mill_today
+from push.config import PushConfig
+from push.worker import PERIODIC_JOBS, Worker, run_periodic
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
 from tests.support.factory import World, build
@@ -140,3 +142,28 @@ async def test_the_other_customer_sees_nothing_of_it(api: Api) -> None:
     not_staff = await api.query("{ urgeTickets(filter: {assignedToMe: true}) { nodes { id } } }",
                                 as_=galanz)
     assert not_staff["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+INBOX = "{ notifications { nodes { eventType title } } }"
+
+
+async def test_the_owner_hears_at_once_through_the_push_worker(api: Api) -> None:
+    w = await _world(api)
+    async with api.db.transaction() as tx:
+        await hotline_reads.set_escalation_chain(tx, None, ["sales.manager"])
+    ticket = await _urge(api, w)
+    worker = Worker(api.db, PushConfig())
+    assert await worker.step() > 0
+    zhang = token("BAOSTEEL", "sales", subject="sales.zhang")
+    inbox = (await api.data(INBOX, as_=zhang))["notifications"]["nodes"]
+    assert [n["eventType"] for n in inbox] == ["urge.opened"]
+    assert "C-FAW-VW" in inbox[0]["title"]
+
+    # The worker's periodic job escalates once the answer is late.
+    [(name, _, job)] = [j for j in PERIODIC_JOBS if j[0] == "urge-escalation"]
+    due = datetime.fromisoformat(str(ticket["dueAt"]))
+    assert await run_periodic(api.db, name, 30.0, job, now=due + timedelta(seconds=1)) == 1
+    await worker.step()
+    manager = token("BAOSTEEL", "sales", subject="sales.manager")
+    inbox = (await api.data(INBOX, as_=manager))["notifications"]["nodes"]
+    assert [n["eventType"] for n in inbox] == ["urge.escalated"]
