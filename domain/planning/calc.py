@@ -182,16 +182,17 @@ def _schedule(spec: SpecInput, lines: list[PeriodDemand]) -> SpecDemand:
     curve: list[DayStock] = []
     stock = spec.inventory_position_t
     for line in lines:
+        demand = line.gross_t / line.days
+        shown = _t(demand)
         for k in range(line.days):
             day = line.start + timedelta(days=k)
-            demand = line.gross_t / line.days
             receipt = ZERO
             while pending and stock - demand + receipt < line.safety_t:
                 i = pending.pop(0)
                 need[i] = day
                 receipt += lines[i].order_t
             stock = stock - demand + receipt
-            curve.append(DayStock(day, _t(demand), receipt, _t(stock), line.safety_t))
+            curve.append(DayStock(day, shown, receipt, stock.quantize(KG), line.safety_t))
     after = (lines[-1].end + timedelta(days=1)) if lines else None
     for i in pending:
         assert after is not None
