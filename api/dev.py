@@ -381,6 +381,8 @@ def banner(e: Endpoints) -> str:
         "Keylink is running. Ctrl-C stops everything.",
         "",
         f"  GraphQL   {e.graphql_url}   (open it in a browser for GraphiQL)",
+        f"  Live      {e.graphql_url.removesuffix('/graphql')}/live   (the live map; sign in"
+        " with a token below)",
         f"  MQTT      {e.mqtt_host}:{e.mqtt_port}   (topics keylink/v1/devices/<id>/...)",
         *(["            anonymous publishing allowed (dev broker); the ingester stores "
            "what registered devices send"] if e.ingesting else []),

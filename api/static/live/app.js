@@ -171,7 +171,12 @@ class LivePage {
   }
 
   wire() {
-    $("customer-filter").onchange = (e) => { this.customer = e.target.value; this.render(); this.map.fit(); };
+    $("customer-filter").onchange = (e) => {
+      this.customer = e.target.value;
+      this.render();
+      this.renderFeed();
+      this.map.fit();
+    };
     $("late-only").onchange = (e) => { this.lateOnly = e.target.checked; this.render(); };
     $("zoom-in").onclick = () => this.map.zoom(0.5);
     $("zoom-out").onclick = () => this.map.zoom(2);
@@ -401,8 +406,16 @@ class LivePage {
     if (this.feed.length > FEED_MAX) this.feed.length = FEED_MAX;
   }
 
+  // With a customer chosen, the events of that customer's shipments.
+  inFeed(e) {
+    if (!this.customer) return true;
+    const s = e.shipmentId && this.shipments.get(e.shipmentId);
+    return Boolean(s && s.customerCodes.includes(this.customer));
+  }
+
   renderFeed() {
-    $("event-feed").replaceChildren(...(this.feed.length ? this.feed.map((e) => h("li", {
+    const items = this.feed.filter((e) => this.inFeed(e));
+    $("event-feed").replaceChildren(...(items.length ? items.map((e) => h("li", {
       class: `ev ev-${e.kind}${e.fresh ? " fresh" : ""}`,
       onclick: () => { if (e.shipmentId && this.shipments.has(e.shipmentId)) this.select(e.shipmentId); },
     },
