@@ -113,10 +113,3 @@ class Scope:
                 f" AND dsl.status IN ('arrived', 'unloaded', 'received'))"
                 f" OR EXISTS (SELECT 1 FROM processing_feedback df"
                 f" WHERE df.coil_id = {alias}.id AND df.customer_org_id = {P})))")
-
-    @staticmethod
-    def notification(alias: str) -> str:
-        """A notification by id: its organization's, or the mill's staff. The inbox itself
-        (lists, counts, marking read) narrows this to the viewer's user in
-        `domain.push.notifications`."""
-        return f"({P} IS NULL OR {alias}.org_id = {P})"

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import time
 
 HEADER = "Keylink-Signature"
 TOLERANCE_S = 300
-
-
-def new_secret() -> str:
-    return "whsec_" + secrets.token_hex(24)
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:

@@ -7,5 +7,7 @@ from resolvers.notifications.inbox import (
     InboxSubscriptions,
     Notification,
 )
+from resolvers.notifications.rules import PushRuleMutations, PushRuleQueries
 
-__all__ = ["InboxMutations", "InboxQueries", "InboxSubscriptions", "Notification"]
+__all__ = ["InboxMutations", "InboxQueries", "InboxSubscriptions", "Notification",
+           "PushRuleMutations", "PushRuleQueries"]
