@@ -149,7 +149,7 @@ class LivePage {
     this.map.fit();
     if (this.fleet) {
       this.stops.push(this.api.subscribe(S_VEHICLE_POSITIONS, {}, (d) => this.position(d.vehiclePositions),
-        () => this.watchEachShipment()));
+        () => { this.fleet = false; this.watchEachShipment(); }));
     }
     const events = { after: null };
     this.stops.push(this.api.subscribe(S_EVENTS, events, (d) => {
@@ -263,6 +263,15 @@ class LivePage {
       }
     }
     routes.sort((a, b) => a.selected - b.selected);
+    if (!this.fleet) {
+      // Followed shipment by shipment: a vehicle none of them is on any more goes.
+      for (const [id, v] of this.vehicles) {
+        if (!v.shipmentIds.some((s) => this.shipments.has(s))) {
+          this.vehicles.delete(id);
+          this.map.removeVehicle(id);
+        }
+      }
+    }
     this.map.setSites([...sites.values()]);
     this.map.setRoutes(routes);
     for (const v of this.vehicles.values()) this.drawVehicle(v);
