@@ -25,6 +25,7 @@ from domain.db import Database, Executor
 from . import tracking
 from .build import build
 from .catalogue import MILL
+from .hotline import write as customer_ways
 from .load import write
 from .schedule import CST
 
@@ -106,6 +107,7 @@ async def seed(
             raise DemoAlreadySeeded("the database already has organization BAOSTEEL")
         await write(tx, data, step)
         await tracking.write(tx, data, day, random_seed, step)
+        await customer_ways(tx, data, day, step)
         await tx.execute(
             "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
             " payload, actor) VALUES ('demo.seeded', NULL, 'organization', $1, $2, 'demo')",
