@@ -20,6 +20,8 @@ from resolvers.events import EventSubscriptions
 from resolvers.hotline import HotlineMutations, HotlineQueries
 from resolvers.node import NODE_TYPES, NodeQueries
 from resolvers.notifications import (
+    BulletinMutations,
+    BulletinQueries,
     InboxMutations,
     InboxQueries,
     InboxSubscriptions,
@@ -36,7 +38,7 @@ from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 
 @strawberry.type(description="Everything a viewer may read, scoped to its organization.")
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
-            InboxQueries, PushRuleQueries,
+            InboxQueries, PushRuleQueries, BulletinQueries,
             DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries):
     pass
 
@@ -44,6 +46,7 @@ class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, Shi
 @strawberry.type(description="Changes; each takes one `input` and returns a payload with "
                  "`errors` for expected failures.")
 class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMutations,
+               BulletinMutations,
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations):
     pass

@@ -15,6 +15,7 @@ from resolvers.contracts.types import Contract, ContractLine
 from resolvers.disputes.types import Claim, DisputeEvidence, QualityDispute
 from resolvers.hotline.types import UrgeTicket, ticket_by_id
 from resolvers.loaders import Loaders
+from resolvers.notifications.bulletins import Bulletin, bulletin_by_id
 from resolvers.notifications.inbox import Notification, notification_by_id
 from resolvers.planning.queries import import_by_id, production_plan_by_id, purchase_plan_by_id
 from resolvers.planning.types import PlanImport, ProductionPlan, PurchasePlan
@@ -43,6 +44,7 @@ NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = 
     "Claim": (lambda x: x.claim_by_id, Claim.of),
     "DisputeEvidence": (lambda x: x.evidence_by_id, DisputeEvidence.of),
     "Notification": (notification_by_id, Notification.of),
+    "Bulletin": (bulletin_by_id, Bulletin.of),
     "UrgeTicket": (ticket_by_id, UrgeTicket.of),
     "PurchasePlan": (purchase_plan_by_id, PurchasePlan.of),
     "ProductionPlan": (production_plan_by_id, ProductionPlan.of),

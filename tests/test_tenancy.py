@@ -32,8 +32,10 @@ async def test_every_node_type_of_one_customer_is_invisible_to_the_other(api: Ap
     faw, galanz = token("FAW-VW"), token("GALANZ")
     galanz_ids = _own_ids(w, "GALANZ")
     # Vehicle and Shipment are walked in test_shipments_api.py, over tracking data;
-    # UrgeTicket in test_hotline_api.py.
-    walked = set(galanz_ids) | {"Heat", "Slab", "Vehicle", "Shipment", "UrgeTicket"}
+    # UrgeTicket in test_hotline_api.py; Notification and Bulletin (open to every viewer)
+    # in test_notifications_api.py.
+    walked = set(galanz_ids) | {"Heat", "Slab", "Vehicle", "Shipment", "UrgeTicket",
+                                "Notification", "Bulletin"}
     assert walked == set(NODE_TYPES), "a node type is not walked"
     for type_name, pks in galanz_ids.items():
         for pk in pks:
