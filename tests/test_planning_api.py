@@ -91,6 +91,17 @@ async def upload(api: Api, name: str, content: bytes, *, as_: str,
     return result
 
 
+async def sales_total(api: Api) -> Decimal:
+    today = mill_today()
+    got = await api.data("""query($a: Date!, $b: Date!) { salesPlan(fromMonth: $a, toMonth: $b,
+        first: 100) { nodes { month tonnes customer { code } } } }""",
+        {"a": (today - timedelta(days=90)).isoformat(),
+         "b": (today + timedelta(days=400)).isoformat()}, as_=SALES)
+    rows = got["salesPlan"]["nodes"]
+    assert {r["customer"]["code"] for r in rows} == {"FAW-VW"}
+    return sum((Decimal(r["tonnes"]) for r in rows), Decimal(0))
+
+
 async def finished(api: Api, job_id: str, *, as_: str) -> dict[str, Any]:
     for _ in range(200):
         node: dict[str, Any] = (await api.data(IMPORT_STATE, {"id": job_id}, as_=as_))["node"]
@@ -186,6 +197,9 @@ async def test_plan_file_to_contract_and_a_changed_plan(api: Api) -> None:
     assert kinds == ["purchase_plan.submitted", "purchase_plan.approved",
                      "purchase_plan.converted"]
 
+    sold = await sales_total(api)
+    assert sold == Decimal(plan["totalTonnes"])
+
     # When the car plan changes: more cars in week 2, fewer in week 6.
     changed = weeks(8, {"SAGITAR": 2100, "MAGOTAN": 1400})
     changed[2]["units"] = 4200
@@ -207,6 +221,9 @@ async def test_plan_file_to_contract_and_a_changed_plan(api: Api) -> None:
         assert by_period[d["periodStart"]]["quantityTonnes"] == d["afterTonnes"]
     for d in requested:
         assert by_period[d["periodStart"]]["quantityTonnes"] == d["beforeTonnes"]
+    # The mill's sales plan follows the changed lines.
+    assert await sales_total(api) == sum(Decimal(x["quantityTonnes"])
+                                         for x in plan["lines"]["nodes"]) != sold
     events = [r["event_type"] for r in await api.db.fetch(
         "SELECT event_type FROM domain_event WHERE event_type LIKE 'p%' ORDER BY seq")]
     assert events[-2:] == ["production_plan.changed", "purchase_plan.change_requested"]

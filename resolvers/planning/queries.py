@@ -3,6 +3,7 @@ and the supply-chain stock view, each within the viewer's scope."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from strawberry.types import Info
 
 from domain.errors import NotFound
 from domain.planning import imports, inputs, plans
+from domain.planning.sales_plan import sales_plan
 from domain.planning.stock_view import stock_view
 from domain.tenancy import Scope
 from resolvers.common import ctx, viewer
@@ -21,7 +23,9 @@ from resolvers.planning.types import (
     ProductionPlan,
     PurchasePlan,
     PurchasePlanStatus,
+    SalesPlanRow,
     SpecStockLine,
+    page_of,
 )
 from resolvers.relay import DEFAULT_PAGE, BadInput, Connection, after_id, check_first, connection
 from resolvers.relay import expect_id as _expect_id
@@ -125,3 +129,22 @@ class PlanningQueries:
         if org is None:
             return []
         return [SpecStockLine.of(v) for v in await stock_view(ctx(info).db, org)]
+
+    @strawberry.field(description="The mill's sales plan from the agreed purchase plans: "
+                      "tonnes per month of release, customer and spec (a customer sees its "
+                      "own).")
+    async def sales_plan(
+        self, info: Info[Any, Any],
+        from_month: Annotated[dt.date, strawberry.argument(description="First month (any day "
+                                                           "of it).")],
+        to_month: Annotated[dt.date, strawberry.argument(description="Last month (any day "
+                                                         "of it).")],
+        first: Annotated[int, FIRST] = DEFAULT_PAGE, after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[SalesPlanRow]:
+        who = await viewer(info)
+        rows = await sales_plan(ctx(info).db, who.scope, from_month, to_month)
+        items = [SalesPlanRow(org_id=r.customer_org_id, spec_id=r.spec_id, month=r.month,
+                              tonnes=r.tonnes, firm_tonnes=r.firm_tonnes,
+                              contracted_tonnes=r.contracted_tonnes) for r in rows]
+        return page_of(items, first, after,
+                       lambda r: [r.month.isoformat(), r.org_id, r.spec_id])

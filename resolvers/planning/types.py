@@ -438,3 +438,24 @@ class SpecStockLine:
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
         s = await loaders(info).spec_by_id.load(self.spec_id)
         return SteelSpec.of(s) if s else None
+
+
+@strawberry.type(description="Tonnes of one spec for one customer in one month of the "
+                 "mill's sales plan, by the month the steel must leave the mill.")
+class SalesPlanRow:
+    org_id: strawberry.Private[int]
+    spec_id: strawberry.Private[int]
+    month: dt.date = strawberry.field(description="First day of the month.")
+    tonnes: Decimal = strawberry.field(description="All agreed purchase-plan tonnes.")
+    firm_tonnes: Decimal = strawberry.field(description="Of which firm.")
+    contracted_tonnes: Decimal = strawberry.field(description="Of which already contracted.")
+
+    @strawberry.field(description="The customer.")
+    async def customer(self, info: Info[Any, Any]) -> Organization | None:
+        o = await loaders(info).organization_by_id.load(self.org_id)
+        return Organization.of(o) if o else None
+
+    @strawberry.field(description="The steel spec.")
+    async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
+        s = await loaders(info).spec_by_id.load(self.spec_id)
+        return SteelSpec.of(s) if s else None
