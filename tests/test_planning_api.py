@@ -14,6 +14,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from domain.calendar import mill_today
+from domain.planning import imports
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
 from tests.support.factory import World, build
@@ -356,3 +357,35 @@ async def test_supply_chain_stock_view(api: Api) -> None:
         "positionTonnes": "120.900", "dailyDemandTonnes": "4.000", "safetyDays": "5.00",
         "daysOfCover": "0.7", "belowSafety": True,
     }
+
+
+async def test_a_long_import_shows_its_progress(api: Api) -> None:
+    w = await build(api.db)
+    models = [f"M{i:02d}" for i in range(20)]
+    await api.data(SET_TABLE, {"input": {"rates": [
+        {"model": m, "spec": "PN-FAW-VW", "kgPerCar": "10"} for m in models]}}, as_=FAW)
+    start = mill_today()
+    lines = ["model,period_start,units,period_days"] + [
+        f"{m},{(start + timedelta(days=d)).isoformat()},{100 + d},1"
+        for d in range(150) for m in models]
+    content = ("\n".join(lines) + "\n").encode()
+    org = w.org["FAW-VW"]
+    job = await imports.start(api.db, org, "plan", "long.csv", actor="planner")
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while True:
+            seen.append(await api.db.fetchval(
+                "SELECT rows_done FROM plan_import WHERE id = $1", job))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await imports.run(api.db, job, org, "plan", "long.csv", content, actor="planner")
+    finally:
+        watcher.cancel()
+    state = await api.db.fetchrow("SELECT status, rows_done, rows_total FROM plan_import"
+                                  " WHERE id = $1", job)
+    assert tuple(state) == ("imported", 3000, 3000)
+    assert any(0 < n < 3000 for n in seen), seen
+    assert seen == sorted(seen)
