@@ -386,6 +386,6 @@ async def test_a_long_import_shows_its_progress(api: Api) -> None:
         watcher.cancel()
     state = await api.db.fetchrow("SELECT status, rows_done, rows_total FROM plan_import"
                                   " WHERE id = $1", job)
-    assert tuple(state) == ("imported", 3000, 3000)
+    assert state is not None and tuple(state) == ("imported", 3000, 3000)
     assert any(0 < n < 3000 for n in seen), seen
     assert seen == sorted(seen)
