@@ -16,6 +16,7 @@ import pytest
 
 from api.app import create_app
 from api.context import Services
+from api.settings import Settings, SettingsError
 from domain import disputes, evidence
 from domain.db import Database
 from domain.errors import Invalid, InvalidTransition
@@ -111,6 +112,11 @@ async def test_a_photo_goes_up_and_only_the_two_parties_get_it_back(client: Clie
     assert denied.status_code == 404 and denied.json()["errors"][0]["extensions"]["code"] \
         == "NOT_FOUND"
     assert (await client.http.get(path)).status_code == 401
+    node = {"query": "query($id: ID!) { node(id: $id) { id } }", "variables": {"id": e["id"]}}
+    for who, seen in ((faw, True), (token("GALANZ"), False)):
+        r = await client.http.post("/graphql", json=node,
+                                   headers={"authorization": f"Bearer {who}"})
+        assert (r.json()["data"]["node"] is not None) is seen
     assert (await client.http.get("/evidence/nonsense", headers={
         "authorization": f"Bearer {faw}"})).status_code == 404
     # The mill adds its measurement report; GALANZ can neither add nor list.
@@ -180,3 +186,14 @@ def test_sniffing_judges_the_content() -> None:
     for other in (zipped.getvalue(), b"GIF89a\x01\x00", b"\x00\x01binary", b"   "):
         assert evidence.sniff(other) is None
     assert evidence.clean_filename("C:\\Users\\qa\\edge\x07.jpg") == "edge.jpg"
+
+
+def test_evidence_settings_are_checked() -> None:
+    for bad in ("image/gif", "", "image/jpeg,text/html"):
+        with pytest.raises(SettingsError, match="KEYLINK_EVIDENCE_TYPES"):
+            Settings.from_env({"KEYLINK_EVIDENCE_TYPES": bad or " , "})
+    with pytest.raises(SettingsError, match="KEYLINK_EVIDENCE_MAX_BYTES"):
+        Settings.from_env({"KEYLINK_EVIDENCE_MAX_BYTES": "0"})
+    assert Settings.from_env({"KEYLINK_EVIDENCE_TYPES": " IMAGE/PNG , application/pdf"}
+                             ).evidence_type_list == ("image/png", "application/pdf")
+    assert set(Settings().evidence_type_list) == set(evidence.KNOWN_TYPES)
