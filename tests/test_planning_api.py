@@ -389,3 +389,67 @@ async def test_a_long_import_shows_its_progress(api: Api) -> None:
     assert state is not None and tuple(state) == ("imported", 3000, 3000)
     assert any(0 < n < 3000 for n in seen), seen
     assert seen == sorted(seen)
+
+
+async def test_the_design_example_from_live_stock(api: Api) -> None:
+    """DESIGN.md's worked example with its stock made of real records: 320 t at the
+    warehouse (324 t received by scan, 4 t reported consumed), 180 t on a shipment under
+    way, 250 t confirmed and not yet shipped."""
+    w = await setup_faw(api)
+    org, line, spec = w.org["FAW-VW"], w.line["FAW-VW"], w.spec["FAW-VW"]
+    await api.db.execute("UPDATE contract_line SET quantity_t = 1000, shipped_t = 750"
+                         " WHERE id = $1", line)
+    coils = []
+    for i in range(27 + 15):
+        coils.append(await api.db.fetchval(
+            "INSERT INTO coil (coil_no, kind, heat_id, spec_id, line_id, customer_org_id,"
+            " thickness_mm, width_mm, weight_kg, produced_at) VALUES ($1, 'cold_rolled', $2,"
+            " $3, $4, $5, 0.8, 1250, 12000, now()) RETURNING id",
+            f"X{i:03d}", w.heat, spec, line, org))
+    device = await api.db.fetchval(
+        "INSERT INTO device (code, kind, site_id) VALUES ('WH-1', 'scanner', $1) RETURNING id",
+        w.site["FAW-VW"])
+    await api.db.executemany(
+        "INSERT INTO scan_event (device_id, code, coil_id, step, site_id, scanned_at,"
+        " received_at) VALUES ($1, $2, $3, 'receiving', $4, now(), now())",
+        [(device, f"X{i:03d}", c, w.site["FAW-VW"]) for i, c in enumerate(coils[:27])])
+    shipment = await api.db.fetchval(
+        "INSERT INTO shipment (number, status) VALUES ('SH-1', 'in_transit') RETURNING id")
+    leg = await api.db.fetchval(
+        "INSERT INTO shipment_leg (shipment_id, seq, mode, origin_site_id,"
+        " destination_site_id, planned_departure, planned_arrival, status) VALUES"
+        " ($1, 1, 'rail', $2, $3, now(), now() + interval '5 days', 'in_transit') RETURNING id",
+        shipment, w.site["plant"], w.site["FAW-VW"])
+    await api.db.executemany("INSERT INTO leg_coil VALUES ($1, $2)",
+                             [(leg, c) for c in coils[27:]])
+    spec_gid = to_global_id("SteelSpec", spec)
+    await api.data("""mutation($input: ReportStockInput!) { reportStock(input: $input)
+        { ok } }""", {"input": {"specId": spec_gid, "consumedTonnes": "4"}}, as_=FAW)
+
+    start = mill_today()
+    await api.data(SHARE, {"input": {"entries": [
+        {"model": "SAGITAR", "periodStart": start.isoformat(), "units": 12000, "periodDays": 30},
+        {"model": "MAGOTAN", "periodStart": start.isoformat(), "units": 8000, "periodDays": 30},
+    ]}}, as_=FAW)
+    plan_id = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
+        "computePurchasePlan"]["purchasePlan"]["id"]
+    got = await api.data("""query($id: ID!, $spec: ID!) { node(id: $id) { ... on PurchasePlan {
+        lines { nodes { grossTonnes dailyTonnes safetyTonnes leadTimeTonnes availableTonnes
+                        netTonnes coils quantityTonnes releaseDate needDate } }
+        stockCurve(specId: $spec) { warehouseTonnes inTransitTonnes unshippedTonnes
+            positionTonnes days { day stockTonnes receiptTonnes } } } } }""",
+        {"id": plan_id, "spec": spec_gid}, as_=FAW)
+    (line_,) = got["node"]["lines"]["nodes"]
+    assert line_ == {
+        "grossTonnes": "900.000", "dailyTonnes": "30.000", "safetyTonnes": "150.000",
+        "leadTimeTonnes": "210.000", "availableTonnes": "750.000", "netTonnes": "510.000",
+        "coils": 43, "quantityTonnes": "516.000",
+        "releaseDate": (start + timedelta(days=13)).isoformat(),
+        "needDate": (start + timedelta(days=20)).isoformat(),
+    }
+    curve = got["node"]["stockCurve"]
+    assert (curve["warehouseTonnes"], curve["inTransitTonnes"], curve["unshippedTonnes"],
+            curve["positionTonnes"]) == ("320.000", "180.000", "250.000", "750.000")
+    assert len(curve["days"]) == 30
+    assert curve["days"][20]["receiptTonnes"] == "516.000"
+    assert curve["days"][19]["stockTonnes"] == "150.000"
