@@ -30,6 +30,8 @@ from domain.db import Database
 from domain.shipments.detected import record_shipment_event
 from domain.shipments.manifest import sync_shipment_customers
 from tests.support.api import CODEC, SETTINGS, token
+from tests.support.factory import build
+from tests.support.shipments import Tracking, build_tracking
 from tests.tracking.support import OPEN_ROAD, Track, build_track, offset
 from tests.tracking.test_ingester import ingesting, settings_for, unique
 
@@ -193,6 +195,7 @@ async def test_a_published_fix_moves_the_customers_marker_and_no_one_elses(
             await marker_at(faw, *second, timeout_ms=2_000)
             moved_in = time.monotonic() - published
             assert moved_in < 2.0
+            print(f"marker moved {moved_in * 1000:.0f} ms after the broker took the fix")
             transform = await faw.get_attribute(f"{MARKER} g.body", "transform")
             assert transform == "rotate(127)", transform
 
@@ -358,3 +361,54 @@ async def test_fences_stored_with_exact_decimals_are_served_as_json_numbers(
     assert got.status_code == 200, got.text
     origin = got.json()["data"]["shipments"]["nodes"][0]["legs"][0]["origin"]
     assert origin["geofence"] == {"type": "Polygon", "coordinates": [ring]}
+
+
+async def test_staff_see_every_customers_shipments_and_filter_by_customer(
+    api_server: ApiServer, browser: BrowserContext, db: Database, redis_url: str,
+) -> None:
+    t = await build_tracking(db, await build(db))
+    seen: list[str] = []
+    staff = await open_page(browser, api_server.url, token("BAOSTEEL", "logistics"),
+                            via="form", seen=seen)
+    numbers = staff.locator("li.shipment .number")
+    await staff.wait_for_function(
+        "() => document.querySelectorAll('g.vehicle').length === 3", timeout=10_000)
+    assert sorted(await numbers.all_inner_texts()) == ["SH-FAW", "SH-GALANZ", "SH-SHARED"]
+    options = await staff.locator("#customer-filter option").all_inner_texts()
+    assert [o.split(" ")[0] for o in options[1:]] == ["FAW-VW", "GALANZ"]
+
+    await staff.select_option("#customer-filter", "GALANZ")
+    assert sorted(await numbers.all_inner_texts()) == ["SH-GALANZ", "SH-SHARED"]
+    visible = staff.locator("g.vehicle:not(.hidden)")
+    assert [await m.get_attribute("data-vehicle") for m in await visible.all()] == ["SHIP-1"]
+    # The fleet stream moves the ship for staff, as the ingester announces it.
+    redis = aioredis.from_url(redis_url)
+    try:
+        await redis.publish("vehicles", live_fix(t, "SHIP-1", ["galanz"], 31.0, 122.0))
+    finally:
+        await redis.aclose()
+    await staff.wait_for_function(
+        """() => { const m = document.querySelector('g.vehicle[data-vehicle="SHIP-1"]');
+                   return m && m.dataset.lat === '31' && m.dataset.lon === '122'; }""",
+        timeout=2_000)
+    await staff.select_option("#customer-filter", "")
+    assert await staff.locator("g.vehicle.hidden").count() == 0
+    await staff.screenshot(path=ARTIFACTS / "live-page-staff.png")
+
+    # The customer sees its own two shipments and only the vehicle on its own.
+    faw = await open_page(browser, api_server.url, token("FAW-VW"), via="form", seen=seen)
+    await faw.wait_for_selector('g.vehicle[data-vehicle="WAG-1"]', timeout=10_000)
+    assert sorted(await faw.locator("li.shipment .number").all_inner_texts()) == [
+        "SH-FAW", "SH-SHARED"]
+    assert await faw.locator("#customer-filter-box").is_hidden()
+    assert await faw.locator('g.vehicle[data-vehicle="SHIP-1"]').count() == 0
+
+
+def live_fix(t: Tracking, vehicle: str, shipments: list[str], lat: float, lon: float) -> str:
+    """A position as the ingester publishes it on the live bus."""
+    return json.dumps({
+        "type": "position", "vehicle_id": t.vehicle[vehicle], "device_id": 1,
+        "shipment_ids": [t.shipment[s] for s in shipments],
+        "fix_time": datetime.now(UTC).isoformat(), "lat": lat, "lon": lon,
+        "speed_kmh": 20.0, "heading": 45.0, "accuracy_m": 10.0, "source": "ais",
+        "out_of_order": False, "latest": True})
