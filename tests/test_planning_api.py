@@ -9,11 +9,13 @@ import io
 import json
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
 
 from domain.calendar import mill_today
+from domain.demo import planning as demo_planning
 from domain.planning import imports
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
@@ -453,3 +455,20 @@ async def test_the_design_example_from_live_stock(api: Api) -> None:
     assert len(curve["days"]) == 30
     assert curve["days"][20]["receiptTonnes"] == "516.000"
     assert curve["days"][19]["stockTonnes"] == "150.000"
+
+
+async def test_the_sample_file_of_the_readme_imports_with_the_demo_format(api: Api) -> None:
+    w = await build(api.db)
+    await api.data(SET_TABLE, {"input": {"rates": [
+        {"model": m, "spec": "PN-FAW-VW", "kgPerCar": "40"} for m in demo_planning.WEEKLY]}},
+        as_=FAW)
+    await api.db.execute(
+        "INSERT INTO plan_format (customer_org_id, columns, models, updated_by)"
+        " VALUES ($1, $2, $3, 'staff')", w.org["FAW-VW"], demo_planning.FORMAT,
+        demo_planning.MODEL_NAMES)
+    content = (Path(__file__).parent / "data" / "planning" / "faw-vw-plan.csv").read_bytes()
+    job = await finished(api, (await upload(api, "faw-vw-plan.csv", content, as_=FAW))
+                         ["planImport"]["id"], as_=FAW)
+    assert (job["status"], job["rowsTotal"], job["errors"]) == ("IMPORTED", 16, [])
+    entries = job["productionPlan"]["entries"]["nodes"]
+    assert {e["model"] for e in entries} == set(demo_planning.WEEKLY)
