@@ -22,7 +22,7 @@ from typing import Any
 
 from domain.db import Database, Executor
 
-from . import disputes, tracking
+from . import disputes, planning, tracking
 from .build import build
 from .catalogue import MILL
 from .hotline import write as customer_ways
@@ -108,6 +108,7 @@ async def seed(
         await write(tx, data, step)
         await tracking.write(tx, data, day, random_seed, step)
         await customer_ways(tx, data, day, step)
+        await planning.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
         await tx.execute(
             "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
