@@ -55,6 +55,35 @@ export class LiveMap {
     for (const pin of this.pins) this.place(pin);
     this.drawGrid(k);
     this.drawScale(k);
+    this.declutter();
+  }
+
+  // Labels that would overlap a marker or an earlier label are hidden (the marker keeps
+  // its tooltip): vehicles first, then sites. Runs at most once a frame.
+  declutter() {
+    if (this.declutterPending) return;
+    this.declutterPending = true;
+    requestAnimationFrame(() => {
+      this.declutterPending = false;
+      const k = this.unit;
+      const boxes = [];
+      const at = (pin) => [(pin._x - this.view.x) / k, (pin._y - this.view.y) / k];
+      const free = (b) => !boxes.some((o) => b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1]);
+      const shown = [...this.vehicles.values()].filter(({ pin }) => !pin.classList.contains("hidden"));
+      for (const { pin } of shown) {
+        const [x, y] = at(pin);
+        boxes.push([x - 10, y - 10, x + 10, y + 10]);
+      }
+      const place = (pin, text, dx) => {
+        const [x, y] = at(pin);
+        const box = [x + dx, y - 8, x + dx + text.textContent.length * 6.8, y + 6];
+        const ok = free(box);
+        text.style.display = ok ? "" : "none";
+        if (ok) boxes.push(box);
+      };
+      for (const { pin, label } of shown) place(pin, label, 13);
+      for (const { pin } of this.sites.values()) place(pin, pin.querySelector("text"), 8);
+    });
   }
 
   place(pin) {
@@ -90,6 +119,7 @@ export class LiveMap {
       pin.addEventListener("click", (e) => { e.stopPropagation(); this.onSite?.(site); });
       this.sites.set(site.id, { site, pin, fence });
     }
+    this.declutter();
     for (const [id, entry] of this.sites) {
       if (!seen.has(id)) {
         this.drop(entry.pin);
@@ -173,6 +203,7 @@ export class LiveMap {
     label.textContent = v.code;
     const speed = v.speedKmh == null ? "" : ` · ${Math.round(v.speedKmh)} km/h`;
     const heading = v.heading == null ? "" : ` · heading ${Math.round(v.heading)}°`;
+    this.declutter();
     tip.textContent = `${v.name || v.code} (${v.kind.toLowerCase().replace("_", " ")})${speed}${heading}\nfix ${new Date(v.fixTime).toLocaleString()}`;
   }
 
