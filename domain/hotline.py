@@ -110,19 +110,22 @@ async def next_contact(
 
 async def _event(
     tx: Executor, kind: str, t: UrgeTicket, actor: str, notify: list[str | None],
-    note: str | None = None,
+    note: str | None = None, line: tuple[str, int] | None = None,
 ) -> None:
-    line = await tx.fetchrow(
-        "SELECT l.line_no, c.number FROM contract_line l JOIN contract c ON c.id = l.contract_id"
-        " WHERE l.id = $1", t.line_id,
-    )
-    assert line is not None
+    """Append ``urge.<kind>``; ``line`` is (contract number, line no) when known."""
+    if line is None:
+        row = await tx.fetchrow(
+            "SELECT c.number, l.line_no FROM contract_line l"
+            " JOIN contract c ON c.id = l.contract_id WHERE l.id = $1", t.line_id,
+        )
+        assert row is not None
+        line = (row["number"], row["line_no"])
     users = list(dict.fromkeys(u for u in notify if u))
     await events.append(
         tx, f"urge.{kind}", org_id=t.customer_org_id, aggregate_type="urge_ticket",
         aggregate_id=t.id, actor=actor,
         payload={
-            "ticket": t.number, "contract": line["number"], "lineNo": line["line_no"],
+            "ticket": t.number, "contract": line[0], "lineNo": line[1],
             "lineId": t.line_id, "status": t.status, "neededBy": t.needed_by.isoformat(),
             "promisedDate": t.promised_date.isoformat() if t.promised_date else None,
             "assignee": t.assignee, "level": t.level,
@@ -289,39 +292,53 @@ async def resolve(
                          "resolved_at = $3, resolution = $4, due_at = NULL", (text,), now)
 
 
+ESCALATION_BATCH = 200
+
+
 async def escalate_overdue(db: Database, now: datetime) -> int:
     """Hand every ticket whose answer is overdue to the next person of its chain, once
     per level; tickets at the end of their chain stay overdue where they are. Safe to
     run from several processes at once: rows another run holds are skipped, and an
-    escalated ticket is due again only after a fresh answer time."""
+    escalated ticket is due again only after a fresh answer time. Works in batches, each
+    its own short transaction."""
+    total = 0
+    while True:
+        done = await _escalate_batch(db, now)
+        total += done
+        if done < ESCALATION_BATCH:
+            return total
+
+
+async def _escalate_batch(db: Database, now: datetime) -> int:
     async with db.transaction() as tx:
         rows = await tx.fetch(
-            f"SELECT {TICKET_COLS}, n.subject AS next_subject FROM urge_ticket t"
-            " CROSS JOIN LATERAL (SELECT e.subject FROM escalation_contact e"
+            "WITH due AS (SELECT t.id, t.level, t.assignee AS previous, n.subject"
+            " FROM urge_ticket t CROSS JOIN LATERAL (SELECT e.subject FROM escalation_contact e"
             "   WHERE e.level = t.level + 1"
             "   AND (e.customer_org_id = t.customer_org_id OR e.customer_org_id IS NULL)"
             "   ORDER BY e.customer_org_id NULLS LAST LIMIT 1) n"
             " WHERE t.due_at <= $1 AND t.status <> 'resolved'"
-            " ORDER BY t.due_at, t.id FOR UPDATE OF t SKIP LOCKED",
-            now,
+            " ORDER BY t.due_at, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED)"
+            " UPDATE urge_ticket t SET assignee = due.subject, level = t.level + 1,"
+            " due_at = $1::timestamptz + t.answer_within, updated_at = $1"
+            f" FROM due WHERE t.id = due.id AND t.level = due.level"
+            f" RETURNING {TICKET_COLS}, due.previous, (SELECT c.number FROM contract c"
+            "   WHERE c.id = t.contract_id) AS contract_number, (SELECT l.line_no FROM"
+            "   contract_line l WHERE l.id = t.line_id) AS line_no",
+            now, ESCALATION_BATCH,
         )
-        done: list[tuple[UrgeTicket, str | None]] = []
-        for row in rows:
-            before = _ticket({k: v for k, v in dict(row).items() if k != "next_subject"})
-            updated = await tx.fetchrow(
-                "UPDATE urge_ticket t SET assignee = $2, level = level + 1,"
-                " due_at = $3::timestamptz + answer_within, updated_at = $3"
-                f" WHERE t.id = $1 AND t.level = $4 RETURNING {TICKET_COLS}",
-                before.id, row["next_subject"], now, before.level,
-            )
-            if updated is None:
-                continue
-            ticket = _ticket(updated)
-            note = (f"no answer from {before.assignee or 'anyone'} in time;"
-                    f" now with {ticket.assignee}")
-            await _step(tx, ticket, "escalated", "system", now, note)
-            done.append((ticket, before.assignee))
-        for ticket, previous in done:
-            await _event(tx, "escalated", ticket, "system", [ticket.assignee, previous],
-                         "the answer was late")
+        extra = ("previous", "contract_number", "line_no")
+        done = [(_ticket({k: v for k, v in dict(r).items() if k not in extra}), r)
+                for r in rows]
+        await tx.executemany(
+            "INSERT INTO urge_step (ticket_id, customer_org_id, action, actor, occurred_at,"
+            " note, needed_by, promised_date, assignee, level)"
+            " VALUES ($1, $2, 'escalated', 'system', $3, $4, $5, $6, $7, $8)",
+            [(t.id, t.customer_org_id, now,
+              f"no answer from {r['previous'] or 'anyone'} in time; now with {t.assignee}",
+              t.needed_by, t.promised_date, t.assignee, t.level) for t, r in done],
+        )
+        for t, r in done:
+            await _event(tx, "escalated", t, "system", [t.assignee, r["previous"]],
+                         "the answer was late", line=(r["contract_number"], r["line_no"]))
         return len(done)

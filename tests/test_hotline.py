@@ -176,3 +176,25 @@ async def test_without_a_sales_owner_the_first_contact_holds_it(db: Database) ->
                      w.contract["FAW-VW"])
     t = await _open(db, w)
     assert (t.assignee, t.level) == ("sales.manager", 1)
+
+
+async def test_escalation_works_through_a_backlog_in_batches(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = await _setup(db)
+    await db.execute(
+        "INSERT INTO contract_line (contract_id, customer_org_id, line_no, spec_id, quantity_t,"
+        " unit_price, delivery_from, delivery_to, transport_mode, status)"
+        " SELECT $1, $2, g, $3, 10, 5000, $4::date, $4::date + 10, 'rail', 'confirmed'"
+        " FROM generate_series(2, 6) g",
+        w.contract["FAW-VW"], w.org["FAW-VW"], w.spec["FAW-VW"], TODAY + timedelta(days=30))
+    lines = [r["id"] for r in await db.fetch(
+        "SELECT id FROM contract_line WHERE contract_id = $1 ORDER BY id", w.contract["FAW-VW"])]
+    for line in lines:
+        await hotline.open_urge(db, Scope.customer(w.org["FAW-VW"]), line_id=line,
+                                reason="late", needed_by=TODAY, actor="b", answer_within=ANSWER,
+                                now=T0)
+    monkeypatch.setattr(hotline, "ESCALATION_BATCH", 2)
+    assert await hotline.escalate_overdue(db, T0 + ANSWER) == len(lines) == 6
+    steps = await db.fetchval("SELECT count(*) FROM urge_step WHERE action = 'escalated'")
+    assert steps == 6
