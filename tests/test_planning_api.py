@@ -316,6 +316,17 @@ async def test_another_customer_sees_nothing_and_cannot_act(api: Api) -> None:
     plan_id = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
         "computePurchasePlan"]["purchasePlan"]["id"]
     assert (await api.data(PLAN, {"id": plan_id}, as_=GALANZ))["node"] is None
+    job = (await upload(api, "plan.csv", b"model,period_start,units\n", as_=FAW))[
+        "planImport"]["id"]
+    production = to_global_id("ProductionPlan", await api.db.fetchval(
+        "SELECT id FROM production_plan WHERE customer_org_id = $1", w.org["FAW-VW"]))
+    node = "query($id: ID!) { node(id: $id) { __typename id } }"
+    for gid, kind in ((plan_id, "PurchasePlan"), (job, "PlanImport"),
+                      (production, "ProductionPlan")):
+        assert (await api.data(node, {"id": gid}, as_=FAW))["node"]["__typename"] == kind
+        stolen = await api.query(node, {"id": gid}, as_=GALANZ)
+        missing = await api.query(node, {"id": to_global_id(kind, 10**9)}, as_=GALANZ)
+        assert stolen == missing == {"data": {"node": None}}, kind
     stolen = await api.data(STEP, {"input": {"planId": plan_id}}, as_=GALANZ)
     assert stolen["submitPurchasePlan"]["errors"][0]["code"] == "NOT_FOUND"
     listed = await api.data("{ purchasePlans { nodes { id } } }", as_=GALANZ)
