@@ -351,8 +351,8 @@ async def record(
     db: Database, actor: Actor, dispute_id: int, kind: str, text: str,
     block_coil_ids: Sequence[int] = (),
 ) -> Dispute:
-    """Quality staff keep an 8D record. A containment may block suspect coils (of the same
-    heat as a named coil, not yet consumed) so that they go no further."""
+    """Quality staff keep an 8D record. A containment may block suspect coils (of the heats
+    of the disputed coils) so that they go no further."""
     if kind not in RECORDS:
         raise Invalid(f"records are {', '.join(RECORDS)}", field="kind")
     body = clean_text(text, "text", required=True)

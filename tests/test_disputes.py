@@ -285,3 +285,31 @@ async def test_containment_finds_the_heat_and_the_siblings_and_where_they_are(ap
     with pytest.raises(DomainError, match="heats of this dispute"):
         await disputes.record(api.db, staff(w, "quality"), d.id, "containment", "x",
                               [stranger])
+
+
+PAGED = """query($id: ID!, $after: String, $coil: ID!) {
+    dispute(id: $id) { timeline(first: 2, after: $after) { nodes { action }
+                       pageInfo { hasNextPage endCursor } } }
+    disputes(coilId: $coil) { nodes { number } } }"""
+
+
+async def test_the_timeline_pages_and_disputes_filter_by_coil(api: Api) -> None:
+    w = await delivered_world(api.db)
+    quality = staff(w, "quality")
+    d = await disputes.open_dispute(api.db, customer(w), dispute_input(w.coils["FAW-VW"][:1]))
+    await disputes.transition(api.db, quality, d.id, "process", None)
+    await disputes.record(api.db, quality, d.id, "containment", "held")
+    gid, faw = to_global_id("QualityDispute", d.id), token("FAW-VW")
+    actions, after = [], None
+    for _ in range(3):
+        data = await api.data(PAGED, {"id": gid, "after": after,
+                                      "coil": to_global_id("Coil", w.coils["FAW-VW"][0])},
+                              as_=faw)
+        page = data["dispute"]["timeline"]
+        actions.append([n["action"] for n in page["nodes"]])
+        after = page["pageInfo"]["endCursor"]
+        assert data["disputes"]["nodes"] == [{"number": d.number}]
+    assert actions == [["opened", "process"], ["containment"], []]
+    other = await api.data(PAGED, {"id": gid, "coil": to_global_id("Coil", w.coils["FAW-VW"][1])},
+                           as_=faw)
+    assert other["disputes"]["nodes"] == []
