@@ -134,3 +134,44 @@ def test_the_live_position_stream_compiles() -> None:
     executor = ProjectingExecutionContext.build(
         schema._schema, parse(query), raw_variable_values={"id": "x"})
     assert compile_subscription(executor) is not None
+
+
+QUERY_PAGES = [
+    # The contracts page of the benchmark: lines, specs, progress, coils, certificates.
+    """{ contracts(first: 20) { nodes { number status lines { lineNo quantityT
+        spec { grade thicknessMm widthMm coating }
+        progress { currentStage shareDone predictedFinish isLate lateDays
+                   stages { stage plannedEnd actualEnd completed } }
+        coils(first: 10) { nodes { coilNo weightKg kind qualityStatus
+                   certificate { certNo contentHash yieldStrengthMpa } } } } } } }""",
+    # Aliases, fragments, __typename, nested lists of plain objects.
+    """query { c: contracts(first: 5) { nodes { ...C } } }
+       fragment C on Contract { __typename number lines { n: lineNo ...L } }
+       fragment L on ContractLine { progress { stages { __typename stage s: stage } } }""",
+    """{ contracts(first: 3) { nodes { lines { coils(first: 2) { nodes { trace {
+         heat { heatNo grade weightT chemistry { element massPercent } }
+         certificate { certNo } inspections { kind result inspectedAt } } } } } } } }""",
+]
+
+
+@pytest.mark.parametrize("query", QUERY_PAGES)
+async def test_queries_answer_the_same_with_and_without_the_projection(
+    demo_api: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch, query: str,
+) -> None:
+    compiled: list[Any] = []
+    compile_object = projection._compile_object
+
+    def counting(*args: Any) -> Any:
+        found = compile_object(*args)
+        compiled.append(found)
+        return found
+
+    monkeypatch.setattr(projection, "_compile_object", counting)
+    for who in ("faw", "mill"):
+        fast = await demo_api.query(query, as_=tokens[who])
+        with monkeypatch.context() as m:
+            m.setattr(projection, "_compile_selection", lambda *_: None)
+            general = await demo_api.query(query, as_=tokens[who])
+        assert "errors" not in general, general
+        assert fast == general
+    assert any(f is not None for f in compiled), "no selection of this query compiled"
