@@ -149,7 +149,7 @@ async def open_page(context: BrowserContext, url: str, bearer: str, *, via: str,
         await page.fill("#token", bearer)
         await page.click("#signin-form button[type=submit]")
     else:  # the fragment, which browsers never send to the server
-        await page.goto(f"{url}/live/#token={bearer}")
+        await page.goto(f"{url}/live#token={bearer}")  # as README says; kept past the redirect
     await page.wait_for_selector("#connection.live", timeout=15_000)
     return page
 
