@@ -4,6 +4,7 @@ production exactly as confirming later does."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -158,3 +159,37 @@ async def test_another_customers_spec_site_or_no_price_is_refused(db: Database) 
             tx, customer_org_id=faw, actor="buyer",
             lines=[_line(w, spec_id=catalogue, unit_price=Decimal("4990"))])
     assert made.sales_owner is None and made.currency == "CNY"
+
+
+async def test_contracts_created_at_once_get_distinct_numbers(db: Database) -> None:
+    w = await build(db)
+
+    async def one() -> str:
+        async with db.transaction() as tx:
+            made = await contracts.create_contract(tx, customer_org_id=w.org["FAW-VW"],
+                                                   lines=[_line(w)], actor="buyer")
+        return made.number
+
+    numbers = await asyncio.gather(*(one() for _ in range(6)))
+    assert len(set(numbers)) == 6
+    assert sorted(numbers) == [f"BSC-{TODAY.year}-{i:06d}" for i in range(1, 7)]
+
+
+async def test_preferences_change_field_by_field(db: Database) -> None:
+    w = await build(db)
+    faw = w.org["FAW-VW"]
+    async with db.transaction() as tx:
+        await preferences.set_preferences(tx, faw, PreferenceChanges(
+            default_delivery_site_id=w.site["FAW-VW"], units="imperial"), actor="a")
+        after = await preferences.set_preferences(tx, faw, PreferenceChanges(
+            language="en-GB"), actor="b")
+    assert (after.default_delivery_site_id, after.units, after.language, after.updated_by) == (
+        w.site["FAW-VW"], "imperial", "en-GB", "b")
+    async with db.transaction() as tx:
+        cleared = await preferences.set_preferences(tx, faw, PreferenceChanges(
+            clear_default_site=True), actor="b")
+        assert await preferences.set_transport_preference(
+            tx, faw, w.site["FAW-VW"], "water", 9, actor="b")
+        assert await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"])
+        assert not await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"])
+    assert cleared.default_delivery_site_id is None and cleared.units == "imperial"
