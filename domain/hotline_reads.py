@@ -23,6 +23,7 @@ class TicketFilter:
     # Only tickets whose answer is owed and late at this time.
     overdue_at: datetime | None = None
     line_id: int | None = None
+    customer_org_id: int | None = None
 
 
 async def tickets_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[UrgeTicket]:
@@ -83,6 +84,8 @@ async def list_tickets(
         where.append(f"t.due_at <= {arg(flt.overdue_at)}")
     if flt.line_id is not None:
         where.append(f"t.line_id = {arg(flt.line_id)}")
+    if flt.customer_org_id is not None:
+        where.append(f"t.customer_org_id = {arg(flt.customer_org_id)}")
     if after_id is not None:
         where.append(f"t.id < {arg(after_id)}")
     rows = await db.fetch(

@@ -64,6 +64,12 @@ async def test_urge_reaches_the_owner_who_answers_and_the_customer_sees_it(api: 
                                              "line": {"contract": {"number": "C-FAW-VW"}}}]
     other = await api.data(MINE, as_=token("BAOSTEEL", "sales", subject="sales.liu"))
     assert other["urgeTickets"]["nodes"] == []
+    by_customer = """query($c: ID!) { urgeTickets(filter: {customerId: $c}) { nodes {
+        number } } }"""
+    for cust, expected in (("FAW-VW", [ticket["number"]]), ("GALANZ", [])):
+        found = await api.data(by_customer, {"c": to_global_id("Organization", w.org[cust])},
+                               as_=zhang)
+        assert [t["number"] for t in found["urgeTickets"]["nodes"]] == expected
 
     as_customer = await api.data(ACK, {"id": ticket["id"]}, as_=token("FAW-VW"))
     assert as_customer["acknowledgeUrge"]["errors"][0]["code"] == "FORBIDDEN"

@@ -32,6 +32,8 @@ class UrgeTicketFilter:
         default=False, description="Only tickets whose next answer is late.")
     line_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only tickets of this contract line.")
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only tickets of this customer (for the mill's staff).")
 
 
 @strawberry.type(description="One person of the escalation chain.")
@@ -65,6 +67,7 @@ class HotlineQueries:
             assignee=who.subject if f.assigned_to_me else None,
             overdue_at=dt.datetime.now(dt.UTC) if f.overdue_only else None,
             line_id=expect_id(f.line_id, "ContractLine") if f.line_id else None,
+            customer_org_id=expect_id(f.customer_id, "Organization") if f.customer_id else None,
         )
         rows = await hotline_reads.list_tickets(ctx(info).db, who.scope, flt, first + 1,
                                                 after_id(after))
