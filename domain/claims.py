@@ -259,7 +259,8 @@ def _agreed(data: ClaimStep, claim: Any, note: str | None) -> Decimal | None:
 
 async def _event(tx: Executor, dispute: Any, actor: Actor, claim_id: int, happening: str,
                  payload: dict[str, Any]) -> None:
+    about = await disputes.facets(tx, dispute["id"])
     await events.append(
         tx, f"claim.{happening}", org_id=dispute["customer_org_id"],
         aggregate_type="quality_claim", aggregate_id=claim_id, actor=actor.subject,
-        payload={"dispute": dispute["number"], **payload})
+        payload={"dispute": dispute["number"], **about, **payload})

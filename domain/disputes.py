@@ -255,11 +255,9 @@ async def open_dispute(db: Database, actor: Actor, data: DisputeInput) -> Disput
         coils = [r["coil_no"] for r in sorted(rows, key=lambda r: r["coil_no"])]
         await add_step(tx, pk, actor, "opened", None, "established", description,
                        {"coils": coils, "defect_kind": data.defect_kind})
-        await events.append(
-            tx, "dispute.opened", org_id=actor.org_id, aggregate_type="quality_dispute",
-            aggregate_id=pk, actor=actor.subject,
-            payload={"dispute": number, "coils": coils, "defect_kind": data.defect_kind,
-                     "affected_t": data.affected_t})
+        await dispute_event(
+            tx, {"id": pk, "number": number, "customer_org_id": actor.org_id}, actor, "opened",
+            {"coils": coils, "defect_kind": data.defect_kind, "affected_t": data.affected_t})
         return await _reload(tx, pk)
 
 
@@ -339,12 +337,27 @@ async def transition(
         return await _reload(tx, dispute_id)
 
 
+async def facets(tx: Executor, dispute_id: int) -> dict[str, list[str]]:
+    """The contracts and grades of a dispute's coils, for its events' payloads: push rules
+    that filter by contract or grade match on them."""
+    row = await tx.fetchrow(
+        "SELECT array_remove(array_agg(DISTINCT k.number), NULL) AS contract,"
+        " array_agg(DISTINCT coalesce(s.grade, h.grade)) AS grade FROM dispute_coil dc"
+        " JOIN coil c ON c.id = dc.coil_id JOIN heat h ON h.id = c.heat_id"
+        " LEFT JOIN steel_spec s ON s.id = c.spec_id"
+        " LEFT JOIN contract_line l ON l.id = c.line_id"
+        " LEFT JOIN contract k ON k.id = l.contract_id WHERE dc.dispute_id = $1", dispute_id)
+    assert row is not None
+    return {"contract": sorted(row["contract"] or []), "grade": sorted(row["grade"] or [])}
+
+
 async def dispute_event(tx: Executor, row: Any, actor: Actor, happening: str,
                         payload: dict[str, Any]) -> None:
+    about = await facets(tx, row["id"])
     await events.append(
         tx, f"dispute.{happening}", org_id=row["customer_org_id"],
         aggregate_type="quality_dispute", aggregate_id=row["id"], actor=actor.subject,
-        payload={"dispute": row["number"], **payload})
+        payload={"dispute": row["number"], **about, **payload})
 
 
 async def record(

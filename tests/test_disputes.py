@@ -208,6 +208,11 @@ async def test_a_full_course_over_graphql_with_timeline_and_events(api: Api) -> 
                      "dispute.root_cause_recorded", "dispute.claiming", "dispute.correcting",
                      "dispute.corrective_action_recorded", "dispute.verification_recorded",
                      "dispute.completed"]
+    # Push rules that filter by contract or grade find disputes by their coils'.
+    payload = await api.db.fetchval(
+        "SELECT payload FROM domain_event WHERE event_type = 'dispute.opened'")
+    assert (payload["contract"], payload["grade"], payload["dispute"]) == (
+        ["C-FAW-VW"], ["DC04"], d["number"])
 
 
 async def test_another_customer_neither_sees_nor_moves_a_dispute(api: Api) -> None:
