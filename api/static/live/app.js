@@ -85,6 +85,7 @@ const globalId = (type, pk) => btoa(`${type}:${pk}`).replaceAll("+", "-").replac
 // What a shipment row needs, worked out once per read.
 function summarize(s) {
   const legs = [...s.legs].sort((a, b) => a.seq - b.seq);
+  for (const leg of legs) for (const site of [leg.origin, leg.destination]) if (site) SITES.set(site.id, site);
   const last = legs[legs.length - 1];
   const promised = legs.map((l) => l.promisedBy).filter(Boolean).sort().pop() || null;
   const finalEta = last?.actualArrival || last?.eta || (s.currentLeg?.seq === last?.seq ? s.eta : null);
@@ -374,11 +375,11 @@ class LivePage {
       h("h4", {}, `Coils (${coils.length}${shipment.coils.pageInfo.hasNextPage ? "+" : ""})`),
       h("ul", { class: "coils" }, coils.map((c) => h("li", {},
         h("span", { class: "coil-no" }, c.coilNo),
-        h("span", { class: "muted" }, ` ${c.spec?.grade || ""}${c.spec?.coating ? `+${c.spec.coating}` : ""} ${Number(c.thicknessMm)}×${Number(c.widthMm)} mm`),
+        h("span", { class: "muted" }, ` ${c.spec?.grade || ""}${c.spec?.coating ? ` ${c.spec.coating}` : ""} ${Number(c.thicknessMm)}×${Number(c.widthMm)} mm`),
         h("span", { class: "weight" }, `${(Number(c.weightKg) / 1000).toFixed(2)} t`)))),
       h("h4", {}, "Events"),
       h("ol", { class: "detail-events" }, [...shipment.events.nodes].reverse().slice(0, 12).map((e) =>
-        h("li", { class: `ev ev-${e.kind}` }, h("span", { class: "kind" }, words(e.kind)),
+        h("li", { class: `ev ev-${e.kind} tone-${tone(e.kind)}` }, h("span", { class: "kind" }, words(e.kind)),
           ` ${siteOf(e.details)}`, h("span", { class: "muted" }, when(e.occurredAt))))),
       h("p", { class: "muted small" }, `Track: ${shipment.track.length} fixes`));
   }
@@ -425,7 +426,7 @@ class LivePage {
   renderFeed() {
     const items = this.feed.filter((e) => this.inFeed(e));
     $("event-feed").replaceChildren(...(items.length ? items.map((e) => h("li", {
-      class: `ev ev-${e.kind}${e.fresh ? " fresh" : ""}`,
+      class: `ev ev-${e.kind} tone-${tone(e.kind)}${e.fresh ? " fresh" : ""}`,
       onclick: () => { if (e.shipmentId && this.shipments.has(e.shipmentId)) this.select(e.shipmentId); },
     },
     h("div", {}, h("span", { class: "kind" }, words(e.kind)), " ", h("strong", {}, e.number || e.vehicle || ""),
@@ -528,9 +529,25 @@ class LivePage {
   }
 }
 
+// Sites by global id, from every leg read: events name a site by its database id.
+const SITES = new Map();
+
 function siteOf(details) {
-  const site = details?.site || details?.site_code;
+  const known = details?.site_id != null ? SITES.get(globalId("Site", details.site_id)) : null;
+  const site = details?.site || details?.site_code || known?.code;
   return site ? `${site} ` : "";
+}
+
+// How an event kind is shown: trouble, good news, movement, or anything else.
+const TROUBLE = new Set(["delayed", "scan_anomaly", "arrival_without_unload", "coil_not_on_manifest",
+  "scan_far_from_vehicle", "unknown_coil", "exception"]);
+const GOOD = new Set(["arrived", "unloaded", "received", "back_on_time"]);
+const MOVE = new Set(["departed", "geofence_entered", "geofence_exited", "geofence_enter", "geofence_exit"]);
+
+function tone(kind) {
+  if (TROUBLE.has(kind)) return "bad";
+  if (GOOD.has(kind)) return "good";
+  return MOVE.has(kind) ? "move" : "info";
 }
 
 function detailText(e) {
@@ -540,6 +557,7 @@ function detailText(e) {
   if (d.delay_minutes != null) parts.push(`${Math.round(d.delay_minutes)} min late`);
   if (d.reason) parts.push(String(d.reason).replaceAll("_", " "));
   if (d.coil) parts.push(`coil ${d.coil}`);
+  else if (d.code) parts.push(`scanned ${d.code}${d.step ? ` (${d.step})` : ""}`);
   if (e.vehicle && e.number) parts.push(e.vehicle);
   return parts.length ? ` · ${parts.join(" · ")}` : "";
 }
