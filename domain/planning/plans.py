@@ -181,15 +181,29 @@ async def _write_proposal(tx: Executor, plan_id: int, org_id: int, proposal: Pro
     await write_curves(tx, plan_id, proposal)
 
 
+# The SQL type of each line field, for inserting a whole plan as arrays in one statement.
+_LINE_TYPES = {
+    "spec_id": "bigint", "period_start": "date", "period_end": "date", "gross_t": "numeric",
+    "daily_t": "numeric", "safety_t": "numeric", "lead_time_t": "numeric",
+    "available_t": "numeric", "net_t": "numeric", "quantity_t": "numeric", "coils": "int",
+    "need_date": "date", "release_date": "date", "firmness": "text",
+    "delivery_site_id": "bigint", "transport_mode": "text", "transit_days": "int",
+}
+
+
 async def insert_lines(
     tx: Executor, plan_id: int, org_id: int, lines: Sequence[LineProposal]
 ) -> None:
+    """One statement for the whole plan: a row per line from parallel arrays (a row at a
+    time costs a round trip each, a quarter of a second for 1,300 lines)."""
+    if not lines:
+        return
     cols = ", ".join(LINE_FIELDS)
-    marks = ", ".join(f"${i + 3}" for i in range(len(LINE_FIELDS)))
-    await tx.executemany(
-        f"INSERT INTO purchase_plan_line (plan_id, customer_org_id, {cols}) VALUES ($1, $2,"
-        f" {marks})",
-        [(plan_id, org_id, *(getattr(x, f) for f in LINE_FIELDS)) for x in lines])
+    arrays = ", ".join(f"${i + 3}::{_LINE_TYPES[f]}[]" for i, f in enumerate(LINE_FIELDS))
+    await tx.execute(
+        f"INSERT INTO purchase_plan_line (plan_id, customer_org_id, {cols})"
+        f" SELECT $1, $2, * FROM unnest({arrays})",
+        plan_id, org_id, *([getattr(x, f) for x in lines] for f in LINE_FIELDS))
 
 
 async def write_curves(tx: Executor, plan_id: int, proposal: Proposal) -> None:
@@ -200,8 +214,11 @@ async def write_curves(tx: Executor, plan_id: int, proposal: Proposal) -> None:
         position = {"warehouse_t": pos.warehouse_t, "in_transit_t": pos.in_transit_t,
                     "unshipped_t": pos.unshipped_t, "allocated_t": pos.allocated_t,
                     "position_t": pos.inventory_position_t}
-        days = [{"day": d.day.isoformat(), "demand_t": d.demand_t, "receipt_t": d.receipt_t,
-                 "stock_t": d.stock_t, "safety_t": d.safety_t} for d in curve]
+        # Exact decimals as JSON strings, written here rather than by the encoder's
+        # fallback, which is called once per number.
+        days = [{"day": d.day.isoformat(), "demand_t": str(d.demand_t),
+                 "receipt_t": str(d.receipt_t), "stock_t": str(d.stock_t),
+                 "safety_t": str(d.safety_t)} for d in curve]
         rows.append((plan_id, spec_id, position, days))
     await tx.executemany(
         "INSERT INTO purchase_plan_curve (plan_id, spec_id, inventory_position, days)"
