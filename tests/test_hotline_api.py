@@ -6,12 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
+import pytest
+
+from api.app import create_app
+from api.context import Services
+from api.settings import Settings, SettingsError
 from domain import events, hotline, hotline_reads
 from domain.calendar import mill_today
+from domain.db import Database
 from push.config import PushConfig
 from push.worker import PERIODIC_JOBS, Worker, run_periodic
 from resolvers.relay import to_global_id
-from tests.support.api import Api, token
+from tests.support.api import CODEC, SETTINGS, Api, token
 from tests.support.factory import World, build
 
 URGE = """mutation($input: UrgeContractLineInput!) { urgeContractLine(input: $input) {
@@ -173,3 +180,19 @@ async def test_the_owner_hears_at_once_through_the_push_worker(api: Api) -> None
     manager = token("BAOSTEEL", "sales", subject="sales.manager")
     inbox = (await api.data(INBOX, as_=manager))["notifications"]["nodes"]
     assert [n["eventType"] for n in inbox] == ["urge.escalated"]
+
+
+async def test_the_answer_time_is_the_setting(db: Database) -> None:
+    with pytest.raises(SettingsError, match="KEYLINK_URGE_ANSWER_MINUTES"):
+        Settings.from_env({"KEYLINK_URGE_ANSWER_MINUTES": "0"})
+    settings = SETTINGS.replace(urge_answer_minutes=15)
+    services = Services(db=db, codec=CODEC, settings=settings)
+    app = create_app(settings, services=services)
+    app.state.services = services
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://keylink.test") as client:
+        w = await _world(Api(client, db))
+        ticket = await _urge(Api(client, db), w)
+    assert ticket["answerWithinMinutes"] == 15
+    due = datetime.fromisoformat(str(ticket["dueAt"]))
+    assert timedelta(minutes=14) < due - datetime.now(UTC) <= timedelta(minutes=15)
