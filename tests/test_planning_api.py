@@ -292,13 +292,23 @@ async def test_xlsx_consumption_table_and_plan_with_standard_headings(api: Api) 
 
 
 async def test_reject_with_a_reason_then_recompute(api: Api) -> None:
-    await setup_faw(api)
+    w = await setup_faw(api)
     await api.data(SHARE, {"input": {"entries": weeks(4, {"SAGITAR": 1000})}}, as_=FAW)
     plan_id = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
         "computePurchasePlan"]["purchasePlan"]["id"]
     await api.data(STEP, {"input": {"planId": plan_id}}, as_=FAW)
     again = await api.data(COMPUTE, {"input": {}}, as_=FAW)
     assert again["computePurchasePlan"]["errors"][0]["code"] == "CONFLICT"
+    # The car plan changes while sales decides: the submitted plan says it is stale.
+    await api.data(SHARE, {"input": {"entries": weeks(4, {"SAGITAR": 1200})}}, as_=FAW)
+    stale = """query($id: ID!) { node(id: $id) { ... on PurchasePlan { isStale } } }"""
+    assert (await api.data(stale, {"id": plan_id}, as_=SALES))["node"] == {"isStale": True}
+    mine = await api.data("""query($c: ID) { purchasePlans(customerId: $c) { nodes { id } } }""",
+                          {"c": to_global_id("Organization", w.org["FAW-VW"])}, as_=SALES)
+    assert mine["purchasePlans"]["nodes"] == [{"id": plan_id}]
+    other = await api.data("""query($c: ID) { purchasePlans(customerId: $c) { nodes { id } } }""",
+                           {"c": to_global_id("Organization", w.org["GALANZ"])}, as_=SALES)
+    assert other["purchasePlans"]["nodes"] == []
     blank = await api.data(REJECT, {"input": {"planId": plan_id, "reason": " "}}, as_=SALES)
     assert blank["rejectPurchasePlan"]["errors"][0]["field"] == "reason"
     rejected = await api.data(REJECT, {"input": {"planId": plan_id,
@@ -308,6 +318,7 @@ async def test_reject_with_a_reason_then_recompute(api: Api) -> None:
     recomputed = await api.data(COMPUTE, {"input": {}}, as_=FAW)
     assert recomputed["computePurchasePlan"]["purchasePlan"] == {"id": plan_id,
                                                                  "status": "COMPUTED"}
+    assert (await api.data(stale, {"id": plan_id}, as_=FAW))["node"] == {"isStale": False}
 
 
 async def test_another_customer_sees_nothing_and_cannot_act(api: Api) -> None:

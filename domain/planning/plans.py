@@ -115,13 +115,15 @@ async def plans_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[P
 
 async def list_plans(
     db: Executor, scope: Scope, *, statuses: Sequence[str], after: int | None, limit: int,
+    customer_org_id: int | None = None,
 ) -> list[PurchasePlan]:
     """Newest first, keyset by id."""
     rows = await db.fetch(
         f"SELECT {_PLAN_COLS} FROM purchase_plan p WHERE {Scope.owned('p.customer_org_id')}"
         " AND (cardinality($2::text[]) = 0 OR p.status = ANY($2::text[]))"
-        " AND ($3::bigint IS NULL OR p.id < $3) ORDER BY p.id DESC LIMIT $4",
-        scope.org_id, list(statuses), after, limit)
+        " AND ($3::bigint IS NULL OR p.id < $3)"
+        " AND ($5::bigint IS NULL OR p.customer_org_id = $5) ORDER BY p.id DESC LIMIT $4",
+        scope.org_id, list(statuses), after, limit, customer_org_id)
     return [PurchasePlan(**dict(r)) for r in rows]
 
 

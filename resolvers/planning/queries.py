@@ -100,12 +100,17 @@ class PlanningQueries:
         after: Annotated[str | None, AFTER] = None,
         statuses: Annotated[list[PurchasePlanStatus] | None, strawberry.argument(
             description="Only plans in these states.")] = None,
+        customer_id: Annotated[strawberry.ID | None, strawberry.argument(
+            description="Only this customer's plans.")] = None,
     ) -> Connection[PurchasePlan]:
         who = await viewer(info)
         check_first(first)
+        org = await customer_of(info, customer_id) if customer_id else None
+        if customer_id and org is None:
+            return connection([], first, after is not None)
         found = await plans.list_plans(
             ctx(info).db, who.scope, statuses=[s.value for s in statuses or ()],
-            after=after_id(after), limit=first + 1)
+            after=after_id(after), limit=first + 1, customer_org_id=org)
         return connection([(PurchasePlan.of(p), [p.id]) for p in found], first,
                           after is not None)
 

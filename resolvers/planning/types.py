@@ -300,6 +300,13 @@ class PurchasePlan(Node):
         found = await inputs.plans_by_ids(ctx(info).db, None, [self.production_plan_id])
         return ProductionPlan.of(found[0]) if found else None
 
+    @strawberry.field(description="The car plan changed since: a newer version exists that "
+                      "this plan does not follow yet (a submitted plan waits for the mill's "
+                      "decision; rejected, it is recomputed from the newest).")
+    async def is_stale(self, info: Info[Any, Any]) -> bool:
+        current = await inputs.current_plan(ctx(info).db, self.org_id)
+        return current is not None and current.id != self.production_plan_id
+
     @strawberry.field(description="Lines by spec, then period.")
     async def lines(
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
