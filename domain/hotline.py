@@ -110,9 +110,10 @@ async def next_contact(
 
 async def _event(
     tx: Executor, kind: str, t: UrgeTicket, actor: str, notify: list[str | None],
-    note: str | None = None, line: tuple[str, int] | None = None,
+    note: str | None = None, line: tuple[str, int] | None = None, again: bool = False,
 ) -> None:
-    """Append ``urge.<kind>``; ``line`` is (contract number, line no) when known."""
+    """Append ``urge.<kind>``; ``line`` is (contract number, line no) when known;
+    ``again`` marks a repeated urge of an open ticket."""
     if line is None:
         row = await tx.fetchrow(
             "SELECT c.number, l.line_no FROM contract_line l"
@@ -130,7 +131,7 @@ async def _event(
             "promisedDate": t.promised_date.isoformat() if t.promised_date else None,
             "assignee": t.assignee, "level": t.level,
             "dueAt": t.due_at.isoformat() if t.due_at else None, "note": note,
-            "notify_users": users,
+            "again": again, "notify_users": users,
         },
     )
 
@@ -214,7 +215,7 @@ async def _urge_again(
     )
     ticket = _ticket(row)
     await _step(tx, ticket, "urged_again", actor, at, text)
-    await _event(tx, "opened", ticket, actor, [ticket.assignee], text)
+    await _event(tx, "opened", ticket, actor, [ticket.assignee], text, again=True)
     return ticket
 
 

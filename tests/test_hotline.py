@@ -110,6 +110,8 @@ async def test_urging_again_adds_to_the_open_ticket(db: Database) -> None:
     assert again.id == first.id and again.needed_by == TODAY + timedelta(days=15)
     steps = (await hotline_reads.steps_by_ticket_ids(db, Scope.everything(), [first.id]))
     assert [s.action for s in steps[first.id]] == ["opened", "urged_again"]
+    opened = [e.payload["again"] for e in await _urge_events(db)]
+    assert opened == [False, True]
 
 
 async def test_a_late_answer_escalates_on_time_once_per_level(db: Database) -> None:
