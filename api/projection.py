@@ -57,6 +57,7 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     _projection: Any = _NOT_COMPILED
     _objects: dict[tuple[str, tuple[int, ...]], Project | None] | None = None
+    _fields: dict[tuple[str, tuple[int, ...]], Project | None] | None = None
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if self._projection is _NOT_COMPILED:
@@ -91,6 +92,57 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 pass
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context)
+
+    def execute_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any,
+        path: Any, position_context: Any,
+    ) -> Any:
+        # An object with one field that needs its resolver (a loader, an argument) still
+        # has its plain fields answered here, each without the executor's bookkeeping.
+        compiled = self._fields
+        if compiled is None:
+            compiled = self._fields = {}
+        key = (parent_type.name, tuple(id(d.node) for d in field_details_list))
+        project = compiled.get(key, _NOT_COMPILED)
+        if project is _NOT_COMPILED:
+            project = compiled[key] = _compile_field(self, parent_type, field_details_list)
+        if project is not None:
+            try:
+                return project(source)
+            except Exception:  # the executor answers this one, errors and all
+                pass
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context)
+
+
+def _compile_field(
+    executor: Any, parent_type: GraphQLObjectType, field_details_list: Any
+) -> Project | None:
+    """One field of ``parent_type`` read from its source object, when it is plain."""
+    if any(d.defer_usage is not None or d.fragment_variable_values
+           for d in field_details_list):
+        return None
+    manager = executor.middleware_manager
+    if manager is not None and manager.middlewares:
+        return None
+    nodes = [d.node for d in field_details_list]
+    if any(n.directives or n.arguments for n in nodes):
+        return None
+    name = nodes[0].name.value
+    if name == "__typename":
+        type_name = parent_type.name
+        return lambda _source: type_name
+    field = parent_type.fields.get(name)
+    if field is None:
+        return None
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if definition is None or not definition.is_basic_field or definition.permission_classes:
+        return None
+    value = _compile(executor, field.type, nodes)
+    if value is None:
+        return None
+    attribute = definition.python_name
+    return lambda source: value(getattr(source, attribute))
 
 
 def _compile_selection(
