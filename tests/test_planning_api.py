@@ -494,3 +494,30 @@ async def test_the_sample_file_of_the_readme_imports_with_the_demo_format(api: A
     assert (job["status"], job["rowsTotal"], job["errors"]) == ("IMPORTED", 16, [])
     entries = job["productionPlan"]["entries"]["nodes"]
     assert {e["model"] for e in entries} == set(demo_planning.WEEKLY)
+
+
+async def test_approval_without_a_price_leaves_the_plan_submitted(api: Api) -> None:
+    await setup_faw(api)
+    spec = await api.db.fetchval(
+        "INSERT INTO steel_spec (code, grade, standard, product, thickness_mm, width_mm)"
+        " VALUES ('BS-DC01', 'DC01', 'EN 10130', 'cold_rolled', 1.0, 1250) RETURNING id")
+    await api.data(SET_TABLE, {"input": {"rates": [
+        {"model": "SAGITAR", "spec": "PN-FAW-VW", "kgPerCar": "40"},
+        {"model": "SAGITAR", "spec": "BS-DC01", "kgPerCar": "12"}]}}, as_=FAW)
+    await api.data(SHARE, {"input": {"entries": weeks(2, {"SAGITAR": 2000})}}, as_=FAW)
+    plan_id = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
+        "computePurchasePlan"]["purchasePlan"]["id"]
+    await api.data(STEP, {"input": {"planId": plan_id}}, as_=FAW)
+    refused = await api.data(APPROVE, {"input": {"planId": plan_id}}, as_=SALES)
+    (error,) = refused["approvePurchasePlan"]["errors"]
+    assert error["code"] == "INVALID" and error["field"].endswith("unitPrice")
+    plan = (await api.data(PLAN, {"id": plan_id}, as_=SALES))["node"]
+    assert plan["status"] == "SUBMITTED" and plan["contracts"] == []
+    assert await api.db.fetchval("SELECT count(*) FROM contract") == 2
+
+    priced = await api.data(APPROVE, {"input": {"planId": plan_id, "unitPrices": [
+        {"specId": to_global_id("SteelSpec", spec), "unitPrice": "4950.00"}]}}, as_=SALES)
+    assert priced["approvePurchasePlan"]["purchasePlan"]["status"] == "CONVERTED"
+    prices = {r["spec_id"]: r["unit_price"] for r in await api.db.fetch(
+        "SELECT spec_id, unit_price FROM contract_line WHERE status = 'confirmed'")}
+    assert prices[spec] == Decimal("4950.00")
