@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -180,7 +181,9 @@ async def test_a_full_course_over_graphql_with_timeline_and_events(api: Api) -> 
     assert refused["errors"] == [{"field": None, "code": "FORBIDDEN",
                                   "message": "to process a dispute needs the role admin or "
                                              "quality"}]
-    assert (await move("PROCESS", quality))["errors"] == []
+    processed = await move("PROCESS", quality)
+    assert processed["errors"] == []
+    assert processed["dispute"]["availableActions"] == ["REJECT", "CLAIM"]  # type: ignore[index]
     await keep("CONTAINMENT", "held 14 coils of heat 26H00001 at Baoshan")
     await keep("ROOT_CAUSE", "worn work roll on stand 3")
     assert (await move("CLAIM", quality))["errors"] == []
@@ -318,3 +321,19 @@ async def test_the_timeline_pages_and_disputes_filter_by_coil(api: Api) -> None:
     other = await api.data(PAGED, {"id": gid, "coil": to_global_id("Coil", w.coils["FAW-VW"][1])},
                            as_=faw)
     assert other["disputes"]["nodes"] == []
+
+
+async def test_concurrent_steps_on_one_dispute_take_effect_once(db: Database) -> None:
+    w = await delivered_world(db)
+    d = await disputes.open_dispute(db, customer(w), dispute_input(w.coils["FAW-VW"][:1]))
+    results = await asyncio.gather(
+        disputes.transition(db, staff(w, "quality"), d.id, "process", None),
+        disputes.transition(db, customer(w), d.id, "withdraw", "found the cause ourselves"),
+        return_exceptions=True)
+    done = [r for r in results if isinstance(r, disputes.Dispute)]
+    refused = [r for r in results if isinstance(r, InvalidTransition)]
+    assert len(done) == 1 and len(refused) == 1
+    steps = await db.fetch("SELECT action FROM dispute_step WHERE dispute_id = $1"
+                           " ORDER BY id", d.id)
+    assert [s["action"] for s in steps] == ["opened", "process" if done[0].status
+                                            == "processing" else "withdraw"]
