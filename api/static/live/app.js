@@ -3,114 +3,18 @@
 
 import { Api } from "./gql.js";
 import { LiveMap } from "./map.js";
+import { NotificationsPanel } from "./notifications.js";
+import {
+  Q_DETAIL, Q_SHIPMENT, Q_SHIPMENTS, Q_VIEWER, S_EVENTS, S_SHIPMENT_POSITIONS, S_VEHICLE_POSITIONS,
+} from "./queries.js";
+import { $, ago, detailText, globalId, h, siteOf, span, summarize, TIME, tone, when, words } from "./ui.js";
 
 const OPEN = ["PLANNED", "LOADING", "DEPARTED", "IN_TRANSIT", "ARRIVED", "EXCEPTION"];
 const FLEET_ROLES = ["logistics", "admin"];
-const PAGE_SIZE = 50;
 const MAX_PAGES = 6;
 const REFRESH_MS = 60000;
 const FEED_MAX = 100;
 const STORE_KEY = "keylink.live.token";
-
-const SITE_FIELDS = "id code name kind latitude longitude geofence geofenceRadiusM";
-const SHIPMENT_FIELDS = `id number status delayed eta
-  customers { code name }
-  currentLeg { seq }
-  legs { seq mode status plannedDeparture plannedArrival promisedBy actualDeparture
-         actualArrival eta delayed vehicle { id code kind name }
-         origin { ${SITE_FIELDS} } destination { ${SITE_FIELDS} } }
-  coils(first: 100) { nodes { weightKg } pageInfo { hasNextPage } }
-  events(first: 50) { nodes { kind occurredAt details } pageInfo { hasNextPage } }`;
-
-const Q_VIEWER = "{ viewer { subject roles isCustomer organization { code name } } }";
-const Q_SHIPMENTS = `query($after: String, $status: [ShipmentStatus!]) {
-  shipments(first: ${PAGE_SIZE}, after: $after, filter: {status: $status}) {
-    nodes { ${SHIPMENT_FIELDS} } pageInfo { hasNextPage endCursor } } }`;
-const Q_SHIPMENT = `query($id: ID!) { shipment(id: $id) { ${SHIPMENT_FIELDS} } }`;
-const Q_DETAIL = `query($id: ID!) { shipment(id: $id) {
-  id track(maxPoints: 500) { latitude longitude fixTime }
-  coils(first: 100) { nodes { coilNo weightKg thicknessMm widthMm spec { grade coating } } pageInfo { hasNextPage } }
-  events(first: 100) { nodes { kind occurredAt details leg { seq } } } } }`;
-const Q_NOTIFICATIONS = `{ unreadNotificationCount
-  notifications(first: 20, unreadOnly: true) { nodes { id sequence eventType title body createdAt readAt } } }`;
-
-const M_MARK_READ = `mutation($input: MarkNotificationsReadInput!) {
-  markNotificationsRead(input: $input) { marked { id } unreadCount errors { message } } }`;
-
-const POSITION = "position { fixTime latitude longitude speedKmh heading } shipmentIds vehicle { id code kind name }";
-const S_SHIPMENT_POSITIONS = `subscription($id: ID!) { shipmentPositions(shipmentId: $id) { ${POSITION} } }`;
-const S_VEHICLE_POSITIONS = `subscription { vehiclePositions { ${POSITION} } }`;
-const S_EVENTS = `subscription($after: Int) { events(after: $after) {
-  seq eventType aggregateType aggregateId payload occurredAt } }`;
-const S_NOTIFICATIONS = `subscription($after: Int) { notifications(after: $after) {
-  id sequence eventType title body createdAt readAt } }`;
-
-const $ = (id) => document.getElementById(id);
-
-// A DOM element: h("li", {class: "x"}, "text", child, ...). Text is never parsed as HTML.
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v == null) continue;
-    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children.flat()) {
-    if (child == null || child === false) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-const DATE_TIME = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
-const TIME = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-const when = (iso) => (iso ? DATE_TIME.format(new Date(iso)) : "—");
-const words = (s) => String(s).toLowerCase().replaceAll("_", " ");
-
-function ago(iso) {
-  const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
-  if (s < 0) return `in ${span(-s)}`;
-  return s < 45 ? "just now" : `${span(s)} ago`;
-}
-
-function span(seconds) {
-  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
-  return `${Math.round(seconds / 86400)} d`;
-}
-
-const globalId = (type, pk) => btoa(`${type}:${pk}`).replaceAll("+", "-").replaceAll("/", "_");
-
-// What a shipment row needs, worked out once per read.
-function summarize(s) {
-  const legs = [...s.legs].sort((a, b) => a.seq - b.seq);
-  for (const leg of legs) for (const site of [leg.origin, leg.destination]) if (site) SITES.set(site.id, site);
-  const last = legs[legs.length - 1];
-  const promised = legs.map((l) => l.promisedBy).filter(Boolean).sort().pop() || null;
-  const finalEta = last?.actualArrival || last?.eta || (s.currentLeg?.seq === last?.seq ? s.eta : null);
-  const etaKind = last?.actualArrival ? "arrived" : finalEta ? "ETA" : "planned";
-  const arrival = finalEta || last?.plannedArrival || null;
-  const lateMs = promised && arrival ? Date.parse(arrival) - Date.parse(promised) : 0;
-  const tonnes = s.coils.nodes.reduce((t, c) => t + Number(c.weightKg), 0) / 1000;
-  const events = s.events.nodes;
-  return {
-    ...s,
-    legs,
-    modes: [...new Set(legs.map((l) => words(l.mode)))].join(" → "),
-    coilCount: `${s.coils.nodes.length}${s.coils.pageInfo.hasNextPage ? "+" : ""}`,
-    tonnes,
-    promised,
-    arrival,
-    etaKind,
-    lateMs,
-    // Late means the arrival falls after the promised window; without a promise, being
-    // behind the plan is all there is to go by.
-    late: promised ? lateMs > 0 : s.delayed,
-    latest: events.length ? events[events.length - 1] : null,
-    customerCodes: (s.customers || []).map((c) => c.code),
-  };
-}
 
 class LivePage {
   constructor(token) {
@@ -160,13 +64,15 @@ class LivePage {
       events.after = e.seq;  // a reconnect resumes after the last one seen
       this.domainEvent(e);
     }));
-    this.notifications();
+    this.notes = new NotificationsPanel(this.api);
+    this.notes.start();
     this.timers.push(setInterval(() => this.loadShipments().catch(() => {}), REFRESH_MS));
     this.timers.push(setInterval(() => this.tick(), 1000));
   }
 
   stop() {
     for (const stop of [...this.stops, ...this.positionSubs.values()]) stop();
+    this.notes?.stop();
     for (const t of this.timers) clearInterval(t);
     this.api.close();
   }
@@ -435,65 +341,6 @@ class LivePage {
       : [h("li", { class: "empty" }, "Nothing has happened yet.")]));
   }
 
-  // ---- notifications ---------------------------------------------------------
-
-  async notifications() {
-    const state = $("notifications-state");
-    let data;
-    try {
-      data = await this.api.query(Q_NOTIFICATIONS);
-    } catch (e) {
-      state.textContent = e.code === "GRAPHQL_VALIDATION_FAILED"
-        ? "Notifications unavailable: this server does not offer them." : `Notifications unavailable: ${e.message}`;
-      $("notification-list").replaceChildren();
-      return;
-    }
-    this.unread = data.unreadNotificationCount;
-    this.notes = data.notifications.nodes;
-    $("mark-all-read").onclick = () => this.markRead({ upToSequence: Math.max(0, ...this.notes.map((n) => n.sequence)) });
-    this.renderNotifications();
-    const seqs = this.notes.map((n) => n.sequence);
-    const vars = { after: seqs.length ? Math.max(...seqs) : null };
-    this.stops.push(this.api.subscribe(S_NOTIFICATIONS, vars, (d) => {
-      const n = d.notifications;
-      vars.after = Math.max(vars.after ?? 0, n.sequence);
-      if (this.notes.some((m) => m.id === n.id)) return;
-      if (!n.readAt) {
-        this.notes.unshift(n);
-        this.unread += 1;
-      }
-      this.renderNotifications();
-    }, (e) => { state.textContent = `Live notifications stopped: ${e.message}`; }));
-  }
-
-  renderNotifications() {
-    const badge = $("unread");
-    badge.hidden = !this.unread;
-    badge.textContent = String(this.unread);
-    $("mark-all-read").hidden = !this.notes.length;
-    $("notifications-state").textContent = this.unread ? "" : "No unread notifications.";
-    $("notification-list").replaceChildren(...this.notes.slice(0, 30).map((n) => h("li", { "data-id": n.id },
-      h("div", { class: "note-head" },
-        h("span", { class: "title" }, n.title),
-        h("button", { class: "link small", title: "Mark read", onclick: () => this.markRead({ ids: [n.id] }) }, "mark read")),
-      n.body ? h("div", { class: "body" }, n.body) : null,
-      h("div", { class: "muted small" }, `${words(n.eventType.replace(".", " "))} · ${when(n.createdAt)}`))));
-  }
-
-  async markRead(input) {
-    try {
-      const { markNotificationsRead: done } = await this.api.query(M_MARK_READ, { input });
-      if (done.errors.length) throw new Error(done.errors.map((e) => e.message).join("; "));
-      const marked = new Set(done.marked.map((n) => n.id));
-      const upTo = input.upToSequence ?? -1;
-      this.notes = this.notes.filter((n) => !marked.has(n.id) && n.sequence > upTo
-        && !(input.ids || []).includes(n.id));
-      this.unread = done.unreadCount;
-      this.renderNotifications();
-    } catch (e) {
-      $("notifications-state").textContent = `Could not mark read: ${e.message}`;
-    }
-  }
 
   // ---- connection ------------------------------------------------------------
 
@@ -529,40 +376,6 @@ class LivePage {
   }
 }
 
-// Sites by global id, from every leg read: events name a site by its database id.
-const SITES = new Map();
-
-function siteOf(details) {
-  const known = details?.site_id != null ? SITES.get(globalId("Site", details.site_id)) : null;
-  const site = details?.site || details?.site_code || known?.code;
-  return site ? `${site} ` : "";
-}
-
-// How an event kind is shown: trouble, good news, movement, or anything else.
-const TROUBLE = new Set(["delayed", "scan_anomaly", "arrival_without_unload", "coil_not_on_manifest",
-  "scan_far_from_vehicle", "unknown_coil", "exception"]);
-const GOOD = new Set(["arrived", "unloaded", "received", "back_on_time"]);
-const MOVE = new Set(["departed", "geofence_entered", "geofence_exited", "geofence_enter", "geofence_exit"]);
-
-function tone(kind) {
-  if (TROUBLE.has(kind)) return "bad";
-  if (GOOD.has(kind)) return "good";
-  return MOVE.has(kind) ? "move" : "info";
-}
-
-function detailText(e) {
-  const d = e.details || {};
-  const parts = [];
-  if (d.eta) parts.push(`ETA ${when(d.eta)}`);
-  if (d.delay_minutes != null) parts.push(`${Math.round(d.delay_minutes)} min late`);
-  if (d.reason) parts.push(String(d.reason).replaceAll("_", " "));
-  if (d.coil) parts.push(`coil ${d.coil}`);
-  else if (d.code) parts.push(`scanned ${d.code}${d.step ? ` (${d.step})` : ""}`);
-  if (e.vehicle && e.number) parts.push(e.vehicle);
-  return parts.length ? ` · ${parts.join(" · ")}` : "";
-}
-
-// ---- sign in and out -----------------------------------------------------------
 
 let page = null;
 
