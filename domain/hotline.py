@@ -148,10 +148,11 @@ async def _step(
     )
 
 
-def _text(value: str | None, field: str, *, required: bool) -> str | None:
+def _text(value: str | None, field: str, *, required: str | None = None) -> str | None:
+    """Trimmed text; ``required`` is the message when it must not be empty."""
     text = (value or "").strip()
     if required and not text:
-        raise Invalid("say what is late and why it matters", field=field)
+        raise Invalid(required, field=field)
     if len(text) > 2000:
         raise Invalid("at most 2,000 characters", field=field)
     return text or None
@@ -162,7 +163,7 @@ async def open_urge(
     answer_within: timedelta, now: datetime | None = None,
 ) -> UrgeTicket:
     """The customer urges a line; urging a line that has an unresolved ticket adds to it."""
-    text = _text(reason, "reason", required=True)
+    text = _text(reason, "reason", required="say what is late and why it matters")
     assert text is not None
     if needed_by < mill_today():
         raise Invalid("the date needed is in the past", field="neededBy")
@@ -261,7 +262,7 @@ async def acknowledge(
 ) -> UrgeTicket:
     """open -> acknowledged; a promised date is owed next, within the answer time."""
     return await _answer(db, ticket_id, "acknowledged", actor,
-                         _text(note, "note", required=False),
+                         _text(note, "note"),
                          "acknowledged_at = $3, due_at = $3::timestamptz + answer_within", (), now)
 
 
@@ -278,7 +279,7 @@ async def promise(
     the promised day."""
     if promised_date < mill_today():
         raise Invalid("the promised date is in the past", field="promisedDate")
-    return await _answer(db, ticket_id, "promised", actor, _text(note, "note", required=False),
+    return await _answer(db, ticket_id, "promised", actor, _text(note, "note"),
                          "promised_at = $3, promised_date = $4, due_at = $5",
                          (promised_date, end_of_day(promised_date)), now)
 
@@ -288,7 +289,7 @@ async def resolve(
     now: datetime | None = None,
 ) -> UrgeTicket:
     """promised -> resolved, with what was done; nothing more is owed."""
-    text = _text(resolution, "resolution", required=True)
+    text = _text(resolution, "resolution", required="say how it was resolved")
     return await _answer(db, ticket_id, "resolved", actor, text,
                          "resolved_at = $3, resolution = $4, due_at = NULL", (text,), now)
 

@@ -62,6 +62,8 @@ async def test_the_owner_hears_at_once_and_answers_step_by_step(db: Database) ->
     # A revised promise is another step on a promised ticket.
     t = await hotline.promise(db, t.id, promised_date=TODAY + timedelta(days=19),
                               actor="sales.wang")
+    with pytest.raises(Invalid, match="how it was resolved"):
+        await hotline.resolve(db, t.id, resolution="  ", actor="sales.zhang")
     t = await hotline.resolve(db, t.id, resolution="shipped by rail on the 14th",
                               actor="sales.zhang")
     assert t.status == "resolved" and t.due_at is None and t.resolved_at is not None
