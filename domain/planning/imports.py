@@ -323,6 +323,8 @@ async def imports_by_ids(
 async def start(db: Database, org_id: int, kind: str, filename: str, *, actor: str) -> int:
     if kind not in FIELDS:
         raise Invalid("an import is of a plan or a consumption table", field="kind")
+    if not filename.lower().endswith((".csv", ".txt", ".xlsx")):
+        raise BadFile("send a .csv or .xlsx file", field="file")
     job: int = await db.fetchval(
         "INSERT INTO plan_import (customer_org_id, kind, filename, created_by)"
         " VALUES ($1, $2, $3, $4) RETURNING id", org_id, kind, filename, actor)
