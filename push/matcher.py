@@ -8,7 +8,7 @@ deliveries it produced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +16,9 @@ from domain import events
 from domain.db import Database, Executor
 from domain.events import DomainEvent
 from domain.push.facets import facets_of
-from domain.push.locale import LocaleCache
+from domain.push.locale import Locale, LocaleCache
 from domain.push.matching import Rule, RuleIndex, quiet_until
-from domain.push.texts import render
+from domain.push.texts import Text, render
 from push import rules_index
 
 _INSERT = """
@@ -34,7 +34,6 @@ class Matcher:
     db: Database
     batch: int = 500
     index: RuleIndex | None = None
-    matched: int = field(default=0)
 
     async def run_once(self) -> tuple[int, int]:
         """Match one batch: (events read, deliveries queued). (0, 0) when there is
@@ -58,20 +57,35 @@ class Matcher:
     async def _deliveries(self, tx: Executor, batch: list[DomainEvent]) -> list[tuple[Any, ...]]:
         assert self.index is not None
         facets = await facets_of(tx, batch)
-        locales = LocaleCache(tx)
+        texts = _Texts(LocaleCache(tx))
         now = datetime.now(UTC)
         rows: list[tuple[Any, ...]] = []
         for e in batch:
             for rule in self.index.match(e.org_id, e.event_type, facets[e.seq]):
-                rows.append(await _for_rule(rule, e, locales, now))
-            rows.extend(await _direct(e, locales, now))
+                rows.append(await _for_rule(rule, e, texts, now))
+            rows.extend(await _direct(e, texts, now))
         return rows
 
 
-async def _for_rule(rule: Rule, e: DomainEvent, locales: LocaleCache,
+class _Texts:
+    """Each event's text once per recipient locale, however many rules it matched."""
+
+    def __init__(self, locales: LocaleCache) -> None:
+        self.locales = locales
+        self._done: dict[tuple[int, Locale], Text] = {}
+
+    async def of(self, e: DomainEvent, org_id: int | None) -> tuple[Locale, Text]:
+        locale = await self.locales.get(org_id)
+        key = (e.seq, locale)
+        text = self._done.get(key)
+        if text is None:
+            text = self._done[key] = render(e.event_type, e.payload, e.occurred_at, locale)
+        return locale, text
+
+
+async def _for_rule(rule: Rule, e: DomainEvent, texts: _Texts,
                     now: datetime) -> tuple[Any, ...]:
-    locale = await locales.get(rule.org_id)
-    text = render(e.event_type, e.payload, e.occurred_at, locale)
+    locale, text = await texts.of(e, rule.org_id)
     if rule.cadence == "instant":
         status = "queued"
         due = quiet_until(now, rule.quiet_start, rule.quiet_end, locale.zone) or now
@@ -81,7 +95,7 @@ async def _for_rule(rule: Rule, e: DomainEvent, locales: LocaleCache,
             rule.email_to, e.event_type, text.title, text.body, _data(e), status, due)
 
 
-async def _direct(e: DomainEvent, locales: LocaleCache, now: datetime) -> list[tuple[Any, ...]]:
+async def _direct(e: DomainEvent, texts: _Texts, now: datetime) -> list[tuple[Any, ...]]:
     """``notify_users`` reach those users' inboxes at once; ``notify_org`` the event's
     organization's."""
     out: list[tuple[Any, ...]] = []
@@ -92,8 +106,7 @@ async def _direct(e: DomainEvent, locales: LocaleCache, now: datetime) -> list[t
     if e.payload.get("notify_org") is True and e.org_id is not None:
         recipients.append((e.org_id, None))
     for org_id, subject in recipients:
-        locale = await locales.get(org_id if org_id is not None else e.org_id)
-        text = render(e.event_type, e.payload, e.occurred_at, locale)
+        _, text = await texts.of(e, org_id if org_id is not None else e.org_id)
         out.append((None, e.seq, org_id, subject, "inbox", None, None, e.event_type,
                     text.title, text.body, _data(e), "queued", now))
     return out

@@ -111,7 +111,12 @@ class Sender:
             "Keylink-Delivery-Attempt": str(d["attempts"]),
         }
         try:
-            r = await self.client.post(hook["url"], content=body, headers=headers)
+            try:
+                r = await self.client.post(hook["url"], content=body, headers=headers)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                # Most often a kept-alive connection the receiver had just closed: one more
+                # try at once, on a fresh connection, rather than a backoff.
+                r = await self.client.post(hook["url"], content=body, headers=headers)
         except httpx.HTTPError as exc:
             return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
         if 200 <= r.status_code < 300:

@@ -15,13 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from api.feed import EventFeed
 from domain.db import Database
 from domain.hotline import escalate_overdue
 from push import sender as sending
 from push.config import PushConfig
 from push.digests import send_digests
 from push.matcher import Matcher
+from push.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,11 @@ PERIODIC_JOBS: list[tuple[str, float, PeriodicJob]] = [
 
 
 class Worker:
-    def __init__(self, db: Database, config: PushConfig, feed: EventFeed | None = None) -> None:
+    def __init__(self, db: Database, config: PushConfig, wakeup: Wakeup | None = None) -> None:
         self.db = db
         self.config = config
-        self.feed = feed
+        # Without one (tests), the loops poll every tick.
+        self._events = wakeup.event if wakeup is not None else asyncio.Event()
         self.matcher = Matcher(db, batch=config.match_batch)
         self.sender = sending.Sender(db, config)
         self._send_wake = asyncio.Event()
@@ -70,6 +71,8 @@ class Worker:
 
     async def _match_loop(self) -> None:
         while True:
+            # Cleared before reading: a commit from now on wakes the wait below at once.
+            self._events.clear()
             try:
                 busy = await self.step()
             except (OSError, ConnectionError) as exc:
@@ -77,16 +80,12 @@ class Worker:
                 busy = 0
                 await asyncio.sleep(1)
             if not busy:
-                await self._wait_for_events()
-
-    async def _wait_for_events(self) -> None:
-        if self.feed is not None:
-            await self.feed.wait()
-        else:
-            await asyncio.sleep(self.config.tick_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._events.wait(), self.config.tick_s * 5)
 
     async def _send_loop(self) -> None:
         while True:
+            self._send_wake.clear()
             try:
                 sent = await self.sender.run_once()
                 due = None if sent else await self.sender.next_due()
@@ -100,7 +99,6 @@ class Worker:
                 wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._send_wake.wait(), wait)
-            self._send_wake.clear()
 
     async def _periodic_loop(self) -> None:
         while True:
@@ -137,10 +135,10 @@ async def run_worker(database_url: str, config: PushConfig,
                      stop: asyncio.Event | None = None) -> None:
     """Run a worker until ``stop`` is set (or forever)."""
     db = await Database.connect(database_url, min_size=1, max_size=6)
-    feed = EventFeed(database_url)
-    await feed.start()
+    wakeup = Wakeup(database_url)
+    await wakeup.start()
     try:
-        await Worker(db, config, feed).run(stop)
+        await Worker(db, config, wakeup).run(stop)
     finally:
-        await feed.stop()
+        await wakeup.stop()
         await db.close()

@@ -3,6 +3,8 @@ recipients, quiet hours and digests, and the inbox they fill."""
 
 from __future__ import annotations
 
+import asyncio
+import time as clock
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +14,7 @@ from domain.db import Database
 from domain.push.matching import Facets, Rule, RuleIndex, passes, period_end, quiet_until
 from push.config import PushConfig
 from push.digests import send_digests
+from push.wakeup import Wakeup
 from push.worker import Worker
 from tests.support.api import Api, token
 from tests.support.factory import World, build
@@ -181,3 +184,22 @@ async def test_quiet_hours_hold_back_and_digests_bundle(db: Database) -> None:
     [n] = await db.fetch("SELECT event_type, title, body, data FROM notification")
     assert n["event_type"] == "digest" and n["title"] == "3 条更新"
     assert n["body"].count("- 合同 C-FAW-VW") == 3 and len(n["data"]["items"]) == 3
+
+
+async def test_a_commit_wakes_an_idle_worker_at_once(db: Database, database_url: str) -> None:
+    w = await build(db)
+    wakeup = Wakeup(database_url)
+    await wakeup.start()
+    # Without the wake-up, this worker would look again only after minutes.
+    task = asyncio.create_task(Worker(db, PushConfig(tick_s=60), wakeup).run())
+    try:
+        await asyncio.sleep(0.5)  # idle and waiting
+        started = clock.monotonic()
+        await _event(db, w, "FAW-VW", "urge.opened", notify_users=["owner.sales"])
+        while not await db.fetchval("SELECT count(*) FROM notification"):
+            assert clock.monotonic() - started < 3, "the worker was not woken"
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await wakeup.stop()

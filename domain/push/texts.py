@@ -13,12 +13,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from babel import Locale as BabelLocale
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
 from domain.push.locale import Locale
 
-_BABEL = {"en": "en", "zh": "zh_Hans_CN"}
+# Parsed once: parsing a locale costs more than formatting with it.
+_BABEL = {"en": BabelLocale.parse("en"), "zh": BabelLocale.parse("zh_Hans_CN")}
 
 # event type -> language -> (title, body); {fields} come from the payload.
 TEXTS: dict[str, dict[str, tuple[str, str]]] = {
