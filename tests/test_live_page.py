@@ -393,6 +393,13 @@ async def test_staff_see_every_customers_shipments_and_filter_by_customer(
         timeout=2_000)
     await staff.select_option("#customer-filter", "")
     assert await staff.locator("g.vehicle.hidden").count() == 0
+    # SH-FAW's wagon runs nine hours behind: the shipment leads the list, marked late,
+    # and is all that "late only" keeps.
+    assert (await numbers.all_inner_texts())[0] == "SH-FAW"
+    assert await staff.locator("li.shipment.late .number").all_inner_texts() == ["SH-FAW"]
+    await staff.check("#late-only")
+    assert await numbers.all_inner_texts() == ["SH-FAW"]
+    await staff.uncheck("#late-only")
     await staff.screenshot(path=ARTIFACTS / "live-page-staff.png")
 
     # The customer sees its own two shipments and only the vehicle on its own.

@@ -59,7 +59,8 @@ export class LiveMap {
   }
 
   // Labels that would overlap a marker or an earlier label are hidden (the marker keeps
-  // its tooltip): vehicles first, then sites. Runs at most once a frame.
+  // its tooltip): the selected shipment's vehicles first, then late ones, other
+  // vehicles, and sites last. Runs at most once a frame.
   declutter() {
     if (this.declutterPending) return;
     this.declutterPending = true;
@@ -69,7 +70,9 @@ export class LiveMap {
       const boxes = [];
       const at = (pin) => [(pin._x - this.view.x) / k, (pin._y - this.view.y) / k];
       const free = (b) => !boxes.some((o) => b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1]);
-      const shown = [...this.vehicles.values()].filter(({ pin }) => !pin.classList.contains("hidden"));
+      const rank = ({ pin }) => (pin.classList.contains("selected") ? 0 : pin.classList.contains("late") ? 1 : 2);
+      const shown = [...this.vehicles.values()].filter(({ pin }) => !pin.classList.contains("hidden"))
+        .sort((a, b) => rank(a) - rank(b));
       for (const { pin } of shown) {
         const [x, y] = at(pin);
         boxes.push([x - 10, y - 10, x + 10, y + 10]);
