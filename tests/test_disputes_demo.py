@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from api.settings import PROJECT_ROOT
 from domain import containment
 from domain.db import Database, Executor, Transaction
 from domain.tenancy import Scope
@@ -121,3 +122,21 @@ async def test_suspects_page_through_and_a_customer_sees_only_its_own(demo_api: 
             after = page["pageInfo"]["endCursor"]
         assert seen == [numbers[c][0] for c in sorted(expected) if keep(numbers[c][1])]
     assert (await demo_api.data(PAGE, {"id": gid}, as_=token("GALANZ")))["dispute"] is None
+
+
+async def test_the_readme_example_runs_on_the_demo(demo_api: Api) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Quality disputes"):]
+    example = section[section.index("```graphql") + 10:section.index("```\n", 10)]
+    number = await demo_api.db.fetchval("SELECT number FROM quality_dispute ORDER BY id"
+                                        " LIMIT 1")
+    query = example.replace("QD-2026-000001", number)
+    for who in (token("FAW-VW"), token("BAOSTEEL", "quality")):
+        d = (await demo_api.data(query, as_=who))["dispute"]
+        assert d["status"] == "CORRECTING"
+        assert [s["action"] for s in d["timeline"]["nodes"]][:3] == [
+            "opened", "process", "containment"]
+        claim = d["claims"]["nodes"][0]
+        assert (claim["status"], claim["agreedAmount"]) == ("PARTIALLY_AGREED", "12400.50")
+        assert d["evidence"]["nodes"] == [] and d["suspects"]["nodes"]
+    assert (await demo_api.data(query, as_=token("GALANZ")))["dispute"] is None

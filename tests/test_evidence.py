@@ -126,6 +126,13 @@ async def test_a_photo_goes_up_and_only_the_two_parties_get_it_back(client: Clie
     foreign = await client.upload(dispute, "x.jpg", JPEG, "image/jpeg", as_=token("GALANZ"))
     assert foreign["errors"][0]["code"] == "NOT_FOUND"
     assert await stored(client.db) == (2, 2, 2)
+    listed = {"query": "query($id: ID!) { dispute(id: $id) { evidence(first: 1) {"
+              " nodes { filename uploadedBy } pageInfo { hasNextPage } } } }",
+              "variables": {"id": dispute}}
+    r = await client.http.post("/graphql", json=listed, headers={"authorization": f"Bearer {faw}"})
+    assert r.json()["data"]["dispute"]["evidence"] == {
+        "nodes": [{"filename": "edge 1.jpg", "uploadedBy": "buyer.faw"}],
+        "pageInfo": {"hasNextPage": True}}
 
 
 @pytest.mark.parametrize(("name", "content", "ctype", "says"), [

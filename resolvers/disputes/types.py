@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -28,8 +29,18 @@ from resolvers.relay import (
 from resolvers.settlements import Settlement
 from resolvers.shipments.vehicles import Vehicle, site_of, vehicle_of
 
+T = TypeVar("T")
 FIRST = strawberry.argument(description="Page size, at most 100.")
 AFTER = strawberry.argument(description="Cursor to start after.")
+
+
+def _page(rows: list[Any], make: Callable[[Any], T], first: int, after: str | None
+          ) -> Connection[T]:
+    """A page of a dispute's few, id-ordered children, loaded whole by their loader."""
+    check_first(first)
+    start = after_id(after) or 0
+    rest = [r for r in rows if r.id > start][:first + 1]
+    return connection([(make(r), [r.id]) for r in rest], first, after is not None)
 
 
 @strawberry.enum(description="Where a quality dispute stands (8D-aligned).")
@@ -325,21 +336,24 @@ class QualityDispute(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[DisputeStep]:
-        check_first(first)
-        start = after_id(after) or 0
-        steps = [s for s in await loaders(info).timeline_by_dispute.load(self.pk)
-                 if s.id > start]
-        return connection([(DisputeStep.of(s), [s.id]) for s in steps[:first + 1]], first,
-                          after is not None)
+        found = await loaders(info).timeline_by_dispute.load(self.pk)
+        return _page(found, DisputeStep.of, first, after)
 
     @strawberry.field(description="Claims for compensation, oldest first.")
-    async def claims(self, info: Info[Any, Any]) -> list[Claim]:
-        return [Claim.of(c) for c in await loaders(info).claims_by_dispute.load(self.pk)]
+    async def claims(
+        self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[Claim]:
+        found = await loaders(info).claims_by_dispute.load(self.pk)
+        return _page(found, Claim.of, first, after)
 
     @strawberry.field(description="Evidence files, oldest first.")
-    async def evidence(self, info: Info[Any, Any]) -> list[DisputeEvidence]:
+    async def evidence(
+        self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[DisputeEvidence]:
         found = await loaders(info).evidence_by_dispute.load(self.pk)
-        return [DisputeEvidence.of(e) for e in found]
+        return _page(found, DisputeEvidence.of, first, after)
 
     @strawberry.field(description="Containment: the other coils of the disputed coils' heats "
                       "(siblings from the same parent coil marked), where each is now and what "
