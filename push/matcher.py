@@ -8,7 +8,7 @@ deliveries it produced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ class Matcher:
     db: Database
     batch: int = 500
     index: RuleIndex | None = None
+    locales: LocaleCache = field(default_factory=LocaleCache)
 
     async def run_once(self) -> tuple[int, int]:
         """Match one batch: (events read, deliveries queued). (0, 0) when there is
@@ -57,7 +58,7 @@ class Matcher:
     async def _deliveries(self, tx: Executor, batch: list[DomainEvent]) -> list[tuple[Any, ...]]:
         assert self.index is not None
         facets = await facets_of(tx, batch)
-        texts = _Texts(LocaleCache(tx))
+        texts = _Texts(tx, self.locales)
         now = datetime.now(UTC)
         rows: list[tuple[Any, ...]] = []
         for e in batch:
@@ -70,12 +71,13 @@ class Matcher:
 class _Texts:
     """Each event's text once per recipient locale, however many rules it matched."""
 
-    def __init__(self, locales: LocaleCache) -> None:
+    def __init__(self, db: Executor, locales: LocaleCache) -> None:
+        self.db = db
         self.locales = locales
         self._done: dict[tuple[int, Locale], Text] = {}
 
     async def of(self, e: DomainEvent, org_id: int | None) -> tuple[Locale, Text]:
-        locale = await self.locales.get(org_id)
+        locale = await self.locales.get(self.db, org_id)
         key = (e.seq, locale)
         text = self._done.get(key)
         if text is None:

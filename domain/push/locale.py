@@ -7,6 +7,7 @@ mill's own) get English, metric, China time.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,13 +48,19 @@ async def locale_of(db: Executor, org_id: int | None) -> Locale:
 
 
 class LocaleCache:
-    """Locales by organization for one batch of work."""
+    """Locales by organization, kept for ``ttl_s`` seconds: preferences change rarely, and
+    reading them costs several statements per organization. A changed language shows in
+    texts after at most that long."""
 
-    def __init__(self, db: Executor) -> None:
-        self._db = db
-        self._found: dict[int | None, Locale] = {}
+    def __init__(self, ttl_s: float = 30.0) -> None:
+        self._ttl = ttl_s
+        self._found: dict[int | None, tuple[float, Locale]] = {}
 
-    async def get(self, org_id: int | None) -> Locale:
-        if org_id not in self._found:
-            self._found[org_id] = await locale_of(self._db, org_id)
-        return self._found[org_id]
+    async def get(self, db: Executor, org_id: int | None) -> Locale:
+        now = time.monotonic()
+        hit = self._found.get(org_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        locale = await locale_of(db, org_id)
+        self._found[org_id] = (now, locale)
+        return locale
