@@ -108,6 +108,10 @@ async def test_a_photo_goes_up_and_only_the_two_parties_get_it_back(client: Clie
         assert r.headers["content-type"] == "image/jpeg"
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "filename*=UTF-8''edge%201.jpg" in r.headers["content-disposition"]
+    etag = f'"{e["sha256"]}"'
+    again = await client.http.get(path, headers={"authorization": f"Bearer {faw}",
+                                                 "if-none-match": etag})
+    assert again.status_code == 304 and again.content == b""
     denied = await client.http.get(path, headers={"authorization": f"Bearer {token('GALANZ')}"})
     assert denied.status_code == 404 and denied.json()["errors"][0]["extensions"]["code"] \
         == "NOT_FOUND"
