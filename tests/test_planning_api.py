@@ -203,7 +203,7 @@ async def test_plan_file_to_contract_and_a_changed_plan(api: Api) -> None:
     sold = await sales_total(api)
     assert sold == Decimal(plan["totalTonnes"])
 
-    # When the car plan changes: more cars in week 2, fewer in week 6.
+    # When the car plan changes: more cars in the second week, fewer in the sixth.
     changed = weeks(8, {"SAGITAR": 2100, "MAGOTAN": 1400})
     changed[2]["units"] = 4200
     changed[10]["units"] = 700
@@ -218,6 +218,10 @@ async def test_plan_file_to_contract_and_a_changed_plan(api: Api) -> None:
     assert changed_in_place and all(d["requestStatus"] is None for d in changed_in_place)
     converted_periods = {x["periodStart"] for x in firm}
     assert {d["periodStart"] for d in requested} <= converted_periods
+    # The week before the first changed one is untouched: the plan's own contracts, now
+    # confirmed and unshipped, are not netted a second time.
+    assert today.isoformat() not in {d["periodStart"] for d in diffs}, diffs
+    assert (today + timedelta(weeks=1)).isoformat() in {d["periodStart"] for d in requested}
     # An unconverted line takes the new quantity; a converted one keeps its contract.
     by_period = {x["periodStart"]: x for x in plan["lines"]["nodes"]}
     for d in changed_in_place:

@@ -58,7 +58,8 @@ async def _bring_in_line(
     tx: Executor, plan_id: int, production: inputs.ProductionPlan, as_of: date
 ) -> int:
     org_id = production.customer_org_id
-    proposal = await propose(tx, org_id, production.id, as_of)
+    proposal = await propose(tx, org_id, production.id, as_of,
+                             baseline=await plans.positions_of(tx, plan_id))
     old = {(x.spec_id, x.period_start): x for x in
            (await plans.lines_of(tx, Scope.everything(), [plan_id]))[plan_id]}
     new = {(x.spec_id, x.period_start): x for x in proposal.lines}

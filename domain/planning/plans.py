@@ -20,6 +20,7 @@ from domain.db import Database, Executor
 from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from domain.order_lines import MAX_LINES
 from domain.planning import inputs
+from domain.planning.position import SpecStock
 from domain.planning.proposal import LineProposal, Proposal, propose, window_days
 from domain.tenancy import Scope
 
@@ -145,6 +146,19 @@ async def changes_of(db: Executor, scope: Scope, plan_id: int) -> list[PlanChang
         f"SELECT {_CHANGE_COLS} FROM purchase_plan_change c WHERE c.plan_id = $2"
         f" AND {Scope.owned('c.customer_org_id')} ORDER BY c.id", scope.org_id, plan_id)
     return [PlanChange(**dict(r)) for r in rows]
+
+
+async def positions_of(tx: Executor, plan_id: int) -> dict[int, SpecStock]:
+    """The stock positions a plan was computed from, per spec."""
+    out = {}
+    for r in await curves_of(tx, Scope.everything(), plan_id):
+        p = r["inventory_position"]
+        out[r["spec_id"]] = SpecStock(
+            spec_id=r["spec_id"], warehouse_t=Decimal(p["warehouse_t"]),
+            in_transit_t=Decimal(p["in_transit_t"]), unshipped_t=Decimal(p["unshipped_t"]),
+            allocated_t=Decimal(p["allocated_t"]), mill_wip_t=Decimal(0),
+            mill_finished_t=Decimal(0), next_arrival=None)
+    return out
 
 
 async def curves_of(db: Executor, scope: Scope, plan_id: int) -> list[dict[str, Any]]:

@@ -70,7 +70,13 @@ async def _routes(db: Executor, org_id: int, params: dict[int, Any]) -> dict[int
     return out
 
 
-async def propose(db: Executor, org_id: int, plan_id: int, as_of: date) -> Proposal:
+async def propose(
+    db: Executor, org_id: int, plan_id: int, as_of: date,
+    baseline: dict[int, SpecStock] | None = None,
+) -> Proposal:
+    """Lines for the car plan ``plan_id``. ``baseline`` replaces the live stock position
+    of the specs it names: a plan brought in line with a changed car plan nets against
+    the position it was computed from, since its own contracts are live stock now."""
     entries = await inputs.plan_entries(db, plan_id)
     gross = calc.gross_requirements(entries, await inputs.consumption_table(db, org_id))
     specs = sorted(gross)
@@ -82,7 +88,7 @@ async def propose(db: Executor, org_id: int, plan_id: int, as_of: date) -> Propo
     params = {r["id"]: r for r in rows}
     routes = await _routes(db, org_id, {s: params[s] if params[s]["safety_days"] is not None
                                         else None for s in specs})
-    positions = await stock_by_spec(db, org_id, specs)
+    positions = {**await stock_by_spec(db, org_id, specs), **(baseline or {})}
     zones = await firmness_zones(db, org_id)
     lines: list[LineProposal] = []
     curves = {}
