@@ -111,6 +111,14 @@ class _Runner:
         await self._target.executemany(sql, args)
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (unlock, close cursors, unlisten, reset
+    settings): one round trip on every release, and a request releases a connection per
+    statement. Pooled connections never carry session state here: LISTEN and session
+    advisory locks use connections of their own, and nothing SETs a session setting. The
+    pool still rolls back a transaction left open."""
+
+
 class Transaction(_Runner):
     def __init__(self, conn: Any) -> None:  # a Connection or its pool proxy
         self._target = conn
@@ -126,7 +134,7 @@ class Database(_Runner):
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10) -> Database:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection,
-            command_timeout=60,
+            command_timeout=60, reset=_keep_session,
         )
         return cls(pool)
 
