@@ -9,6 +9,7 @@ whose `rows_done` / `rows_total` a client reads while it runs.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterator, Sequence
@@ -335,7 +336,8 @@ async def run(db: Database, job: int, org_id: int, kind: str, filename: str, con
               *, actor: str) -> None:
     """Read, check and import the file; the job row says how far it got and what failed."""
     try:
-        heading, body = read_table(filename, content)
+        # Reading and checking are CPU work: off the event loop, which serves requests.
+        heading, body = await asyncio.to_thread(read_table, filename, content)
         await db.execute("UPDATE plan_import SET rows_total = $2 WHERE id = $1", job, len(body))
         fmt = await plan_format(db, org_id)
         errors = await _check(db, job, org_id, kind, fmt, heading, body)
@@ -358,15 +360,16 @@ async def _check(db: Database, job: int, org_id: int, kind: str, fmt: PlanFormat
     if kind == "plan":
         models = await inputs.known_models(db, org_id)
         for i in range(0, max(len(body), 1), PROGRESS_EVERY):
-            _, found = plan_rows(fmt, heading, body[i:i + PROGRESS_EVERY], models)
+            _, found = await asyncio.to_thread(
+                plan_rows, fmt, heading, body[i:i + PROGRESS_EVERY], models)
             errors.extend(found)
             await _progress(db, job, min(i + PROGRESS_EVERY, len(body)))
         # Duplicates and overlaps across chunks: the whole file once more.
-        _, found = plan_rows(fmt, heading, body, models)
+        _, found = await asyncio.to_thread(plan_rows, fmt, heading, body, models)
         errors = sorted(set(errors) | set(found), key=lambda e: (e.row, e.column or ""))
     else:
         specs = await _part_specs(db, org_id, fmt, heading, body)
-        _, errors = consumption_rows(fmt, heading, body, specs)
+        _, errors = await asyncio.to_thread(consumption_rows, fmt, heading, body, specs)
         await _progress(db, job, len(body))
     return errors
 
@@ -382,7 +385,8 @@ async def _part_specs(db: Executor, org_id: int, fmt: PlanFormat, heading: Seque
 async def _save(db: Database, org_id: int, kind: str, fmt: PlanFormat, heading: list[str],
                 body: list[tuple[int, list[Any]]], actor: str) -> int | None:
     if kind == "plan":
-        entries, _ = plan_rows(fmt, heading, body, await inputs.known_models(db, org_id))
+        models = await inputs.known_models(db, org_id)
+        entries, _ = await asyncio.to_thread(plan_rows, fmt, heading, body, models)
         plan = await changes.share_plan(db, org_id, entries, source="upload", actor=actor)
         return plan.id
     specs = await _part_specs(db, org_id, fmt, heading, body)
