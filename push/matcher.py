@@ -3,18 +3,21 @@ matches (and its direct recipients), and queue a delivery for each, in one trans
 
 The cursor row is locked with SKIP LOCKED: while one worker matches, another skips to
 sending, so two workers never match the same event and the cursor moves only with the
-deliveries it produced.
+deliveries it produced. What goes to an inbox at once is written as a notification in
+the same transaction; the rest (webhooks, e-mail, quiet hours, digests) becomes a
+delivery row for the sender and the digest job.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain import events
 from domain.db import Database, Executor
 from domain.events import DomainEvent
+from domain.push import notifications
 from domain.push.facets import facets_of
 from domain.push.locale import Locale, LocaleCache
 from domain.push.matching import Rule, RuleIndex, quiet_until
@@ -27,6 +30,35 @@ INSERT INTO push_delivery (rule_id, event_seq, org_id, user_subject, channel, we
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT DO NOTHING
 """
+_NOTIFY = """
+INSERT INTO notification (org_id, user_subject, event_seq, event_type, title, body, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+
+class Out(NamedTuple):
+    """One thing to deliver, in the column order of ``_INSERT``."""
+
+    rule_id: int | None
+    event_seq: int
+    org_id: int | None
+    user_subject: str | None
+    channel: str
+    webhook_id: int | None
+    email_to: str | None
+    event_type: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    status: str
+    due: datetime
+
+    def to_inbox_now(self, now: datetime) -> bool:
+        return self.channel == "inbox" and self.status == "queued" and self.due <= now
+
+    def notification(self) -> tuple[Any, ...]:
+        return (self.org_id, self.user_subject, self.event_seq, self.event_type, self.title,
+                self.body, self.data)
 
 
 @dataclass
@@ -37,8 +69,9 @@ class Matcher:
     locales: LocaleCache = field(default_factory=LocaleCache)
 
     async def run_once(self) -> tuple[int, int]:
-        """Match one batch: (events read, deliveries queued). (0, 0) when there is
-        nothing new or another worker holds the cursor."""
+        """Match one batch: (events read, deliveries queued for sending). (0, 0) when
+        there is nothing new or another worker holds the cursor."""
+        now = datetime.now(UTC)
         async with self.db.transaction() as tx:
             cursor = await tx.fetchval(
                 "SELECT seq FROM push_cursor WHERE name = 'match' FOR UPDATE SKIP LOCKED")
@@ -48,24 +81,29 @@ class Matcher:
             if not batch:
                 return 0, 0
             self.index = await rules_index.current(tx, self.index)
-            rows = await self._deliveries(tx, batch)
-            if rows:
-                await tx.executemany(_INSERT, rows)
+            found = await self._deliveries(tx, batch, now)
+            later = [o for o in found if not o.to_inbox_now(now)]
+            if later:
+                await tx.executemany(_INSERT, later)
             await tx.execute("UPDATE push_cursor SET seq = $1 WHERE name = 'match'",
                              batch[-1].seq)
-        return len(batch), len(rows)
+            at_once = [o.notification() for o in found if o.to_inbox_now(now)]
+            if at_once:
+                await notifications.lock_inbox(tx)  # held to commit: ids in commit order
+                await tx.executemany(_NOTIFY, at_once)
+        return len(batch), len(later)
 
-    async def _deliveries(self, tx: Executor, batch: list[DomainEvent]) -> list[tuple[Any, ...]]:
+    async def _deliveries(self, tx: Executor, batch: list[DomainEvent],
+                          now: datetime) -> list[Out]:
         assert self.index is not None
         facets = await facets_of(tx, batch)
         texts = _Texts(tx, self.locales)
-        now = datetime.now(UTC)
-        rows: list[tuple[Any, ...]] = []
+        out: list[Out] = []
         for e in batch:
             for rule in self.index.match(e.org_id, e.event_type, facets[e.seq]):
-                rows.append(await _for_rule(rule, e, texts, now))
-            rows.extend(await _direct(e, texts, now))
-        return rows
+                out.append(await _for_rule(rule, e, texts, now))
+            out.extend(await _direct(e, texts, now))
+        return out
 
 
 class _Texts:
@@ -85,32 +123,31 @@ class _Texts:
         return locale, text
 
 
-async def _for_rule(rule: Rule, e: DomainEvent, texts: _Texts,
-                    now: datetime) -> tuple[Any, ...]:
+async def _for_rule(rule: Rule, e: DomainEvent, texts: _Texts, now: datetime) -> Out:
     locale, text = await texts.of(e, rule.org_id)
     if rule.cadence == "instant":
         status = "queued"
         due = quiet_until(now, rule.quiet_start, rule.quiet_end, locale.zone) or now
     else:
         status, due = "held", now
-    return (rule.id, e.seq, rule.org_id, rule.user_subject, rule.channel, rule.webhook_id,
-            rule.email_to, e.event_type, text.title, text.body, _data(e), status, due)
+    return Out(rule.id, e.seq, rule.org_id, rule.user_subject, rule.channel, rule.webhook_id,
+               rule.email_to, e.event_type, text.title, text.body, _data(e), status, due)
 
 
-async def _direct(e: DomainEvent, texts: _Texts, now: datetime) -> list[tuple[Any, ...]]:
+async def _direct(e: DomainEvent, texts: _Texts, now: datetime) -> list[Out]:
     """``notify_users`` reach those users' inboxes at once; ``notify_org`` the event's
     organization's."""
-    out: list[tuple[Any, ...]] = []
     users = e.payload.get("notify_users")
     recipients: list[tuple[int | None, str | None]] = []
     if isinstance(users, list):
         recipients += [(None, u) for u in dict.fromkeys(users) if isinstance(u, str) and u]
     if e.payload.get("notify_org") is True and e.org_id is not None:
         recipients.append((e.org_id, None))
+    out = []
     for org_id, subject in recipients:
         _, text = await texts.of(e, org_id if org_id is not None else e.org_id)
-        out.append((None, e.seq, org_id, subject, "inbox", None, None, e.event_type,
-                    text.title, text.body, _data(e), "queued", now))
+        out.append(Out(None, e.seq, org_id, subject, "inbox", None, None, e.event_type,
+                       text.title, text.body, _data(e), "queued", now))
     return out
 
 
