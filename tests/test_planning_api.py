@@ -533,3 +533,23 @@ async def test_approval_without_a_price_leaves_the_plan_submitted(api: Api) -> N
     prices = {r["spec_id"]: r["unit_price"] for r in await api.db.fetch(
         "SELECT spec_id, unit_price FROM contract_line WHERE status = 'confirmed'")}
     assert prices[spec] == Decimal("4950.00")
+
+
+async def test_the_demo_has_a_faw_vw_purchase_plan_to_explore(demo_api: Api) -> None:
+    got = await demo_api.data("""{ productionPlan { version horizonStart horizonEnd }
+        purchasePlans { nodes { status totalTonnes firmTonnes
+            lines(first: 100, firmness: FIRM) { nodes { spec { customerPartNumber }
+                coils quantityTonnes releaseDate transitDays } } } }
+        supplyChainStock { spec { customerPartNumber } dailyDemandTonnes safetyDays } }""",
+        as_=FAW)
+    assert got["productionPlan"]["version"] == 1
+    (plan,) = got["purchasePlans"]["nodes"]
+    assert plan["status"] == "COMPUTED" and Decimal(plan["totalTonnes"]) > 0
+    firm = plan["lines"]["nodes"]
+    assert firm and all(x["transitDays"] == 7 for x in firm)
+    assert {x["spec"]["customerPartNumber"] for x in firm} == set(
+        part for parts in demo_planning.CONSUMPTION.values() for part in parts)
+    stock = got["supplyChainStock"]
+    assert all(Decimal(s["dailyDemandTonnes"]) > 0 for s in stock)
+    galanz = await demo_api.data("{ purchasePlans { nodes { id } } }", as_=GALANZ)
+    assert galanz["purchasePlans"]["nodes"] == []
