@@ -73,6 +73,7 @@ class LivePage {
   stop() {
     for (const stop of [...this.stops, ...this.positionSubs.values()]) stop();
     this.notes?.stop();
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.api.close();
   }
@@ -345,6 +346,7 @@ class LivePage {
   // ---- connection ------------------------------------------------------------
 
   connection(state, reconnected) {
+    if (this.stopped) return;
     this.state = state;
     if (state === "offline" && !this.lostAt) this.lostAt = Date.now();
     if (state === "live") this.lostAt = null;

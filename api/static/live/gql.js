@@ -44,9 +44,8 @@ export class Api {
           this.setState("live", again);
         },
         closed: () => this.setState("offline"),
+        // Anything the server sends (results, its pings, pongs to ours) proves it is there.
         message: () => { this.lastMessage = Date.now(); },
-        ping: () => { this.lastMessage = Date.now(); },
-        pong: () => { this.lastMessage = Date.now(); },
       },
     });
     this.watchdog = setInterval(() => {
