@@ -79,7 +79,7 @@ def _check(data: RuleInput, smtp: bool) -> None:
 
 async def create_rule(db: Executor, owner: Owner, data: RuleInput, *, smtp: bool) -> Any:
     _check(data, smtp)
-    watch = owner.org_id if owner.is_customer else data.watch_org_id
+    watch = await _watched(db, owner, data.watch_org_id)
     if data.webhook_id is not None and data.channel == "webhook":
         found = await db.fetchval(
             "SELECT 1 FROM webhook_subscription WHERE id = $1 AND org_id = $2",
@@ -101,6 +101,19 @@ async def create_rule(db: Executor, owner: Owner, data: RuleInput, *, smtp: bool
         data.webhook_id if data.channel == "webhook" else None,
         data.email_to if data.channel == "email" else None, data.quiet_start, data.quiet_end,
         data.cadence, owner.subject)
+
+
+async def _watched(db: Executor, owner: Owner, asked: int | None) -> int | None:
+    """Whose events a rule follows: a customer's own; for the mill, the customer asked
+    for, or every one (None)."""
+    if owner.is_customer:
+        if asked not in (None, owner.org_id):
+            raise Invalid("a customer's rules follow its own events", field="customerId")
+        return owner.org_id
+    if asked is not None and await db.fetchval(
+            "SELECT 1 FROM organization WHERE id = $1 AND kind = 'customer'", asked) is None:
+        raise NotFound("no such customer", field="customerId")
+    return asked
 
 
 # $1: the organization, $2: the user: the organization's rules and the user's own.
