@@ -305,6 +305,15 @@ async def test_xlsx_consumption_table_and_plan_with_standard_headings(api: Api) 
 
 async def test_reject_with_a_reason_then_recompute(api: Api) -> None:
     w = await setup_faw(api)
+    profile = """mutation($input: SetPlanningProfileInput!) { setPlanningProfile(input: $input)
+        { ok errors { field code } } }"""
+    faw = to_global_id("Organization", w.org["FAW-VW"])
+    refused = await api.data(profile, {"input": {"customerId": faw, "firmDays": 14}}, as_=FAW)
+    assert refused["setPlanningProfile"]["errors"][0]["code"] == "FORBIDDEN"
+    bad = await api.data(profile, {"input": {"customerId": faw, "firmDays": 60}}, as_=SALES)
+    assert bad["setPlanningProfile"]["errors"] == [{"field": "firmDays", "code": "INVALID"}]
+    done = await api.data(profile, {"input": {"customerId": faw, "firmDays": 7}}, as_=SALES)
+    assert done["setPlanningProfile"]["ok"] is True
     await api.data(SHARE, {"input": {"entries": weeks(4, {"SAGITAR": 1000})}}, as_=FAW)
     plan_id = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
         "computePurchasePlan"]["purchasePlan"]["id"]
@@ -327,6 +336,10 @@ async def test_reject_with_a_reason_then_recompute(api: Api) -> None:
                                                  "reason": "capacity in week 2"}}, as_=SALES)
     assert rejected["rejectPurchasePlan"]["purchasePlan"] == {
         "id": plan_id, "status": "REJECTED", "rejectReason": "capacity in week 2"}
+    firmness = """query($id: ID!) { node(id: $id) { ... on PurchasePlan {
+        lines { nodes { firmness } } } } }"""
+    lines = (await api.data(firmness, {"id": plan_id}, as_=FAW))["node"]["lines"]["nodes"]
+    assert [x["firmness"] for x in lines] == ["FIRM"] + ["COMMITMENT_PRODUCTION"] * 3
     recomputed = await api.data(COMPUTE, {"input": {}}, as_=FAW)
     assert recomputed["computePurchasePlan"]["purchasePlan"] == {"id": plan_id,
                                                                  "status": "COMPUTED"}

@@ -221,3 +221,27 @@ async def plan_changed_event(tx: Executor, plan: ProductionPlan, *, actor: str) 
         aggregate_type="production_plan", aggregate_id=plan.id,
         payload={"version": plan.version, "horizon_start": plan.horizon_start.isoformat(),
                  "horizon_end": plan.horizon_end.isoformat()}, actor=actor)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    firm_days: int = 28
+    production_days: int = 56
+    material_days: int = 91
+    window_days: int = 3
+
+
+async def set_profile(tx: Executor, org_id: int, p: Profile) -> None:
+    """How far ahead a period is firm, committed for production or for material, and how
+    many days a delivery window opens before the day the steel is needed."""
+    if not 0 <= p.firm_days <= p.production_days <= p.material_days <= MAX_HORIZON_DAYS:
+        raise Invalid("zones must grow: firm <= production <= material days, all 0 to"
+                      f" {MAX_HORIZON_DAYS}", field="firmDays")
+    if not 0 <= p.window_days <= 31:
+        raise Invalid("a delivery window is 0 to 31 days", field="windowDays")
+    await tx.execute(
+        "INSERT INTO planning_profile (customer_org_id, firm_days, production_days,"
+        " material_days, window_days) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (customer_org_id) DO UPDATE SET firm_days = $2, production_days = $3,"
+        " material_days = $4, window_days = $5",
+        org_id, p.firm_days, p.production_days, p.material_days, p.window_days)

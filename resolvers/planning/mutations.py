@@ -130,6 +130,20 @@ class PlanningInputPayload:
     errors: list[UserError] = strawberry.field(description="Why it was not.")
 
 
+@strawberry.input(description="Firmness zones and delivery windows of a customer's plans.")
+class SetPlanningProfileInput:
+    customer_id: strawberry.ID = strawberry.field(description="Global id of the customer.")
+    firm_days: int = strawberry.field(default=28, description="Periods starting sooner than "
+                                      "this many days ahead are firm.")
+    production_days: int = strawberry.field(
+        default=56, description="Sooner than this: commitment for production.")
+    material_days: int = strawberry.field(
+        default=91, description="Sooner than this: commitment for material; later: forecast.")
+    window_days: int = strawberry.field(
+        default=3, description="A contract line's window opens this many days before the "
+        "need date.")
+
+
 @strawberry.input(description="A standard field and the customer's column heading for it.")
 class ColumnMappingInput:
     field: str = strawberry.field(description="Standard field: model, period_start, units, "
@@ -308,6 +322,22 @@ class PlanningMutations:
                 actor=who.subject)
 
         return await _input_change(info, input.customer_id, change)
+
+    @strawberry.mutation(description="Set a customer's firmness zones and delivery-window "
+                         "width; they apply from the next computation (roles: sales, admin).")
+    async def set_planning_profile(
+        self, info: Info[Any, Any], input: Annotated[SetPlanningProfileInput, INPUT],
+    ) -> PlanningInputPayload:
+        async def run(who: Viewer) -> bool:
+            org = await require_customer(info, input.customer_id)
+            async with ctx(info).db.transaction() as tx:
+                await inputs.set_profile(tx, org, inputs.Profile(
+                    input.firm_days, input.production_days, input.material_days,
+                    input.window_days))
+            return True
+
+        ok, errors = await attempt(info, SALES, run)
+        return PlanningInputPayload(ok=bool(ok), errors=errors)
 
     @strawberry.mutation(description="Configure how a customer's plan files are read "
                          "(roles: sales, admin).")
