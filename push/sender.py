@@ -46,6 +46,9 @@ class Outcome:
 
 
 class Sender:
+    """Sends in the background, up to ``concurrency`` deliveries at once: a receiver that
+    answers slowly holds only its own deliveries, never a whole batch of others'."""
+
     def __init__(self, db: Database, config: PushConfig,
                  client: httpx.AsyncClient | None = None) -> None:
         self.db = db
@@ -53,13 +56,28 @@ class Sender:
         self.client = client or httpx.AsyncClient(
             timeout=config.webhook_timeout_s, follow_redirects=False,
             headers={"user-agent": USER_AGENT})
-        self._limit = asyncio.Semaphore(config.concurrency)
+        # Set when there may be more to send: new deliveries queued, or room freed.
+        self.wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
+        """Stop; deliveries still in flight are tried again once their lease runs out."""
+        for task in self._inflight:
+            task.cancel()
+        await asyncio.gather(*self._inflight, return_exceptions=True)
         await self.client.aclose()
 
+    async def idle(self) -> None:
+        """Wait for the deliveries in flight to finish."""
+        while self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
     async def run_once(self) -> int:
-        """Claim and send one batch of due webhook and e-mail deliveries."""
+        """Claim due webhook and e-mail deliveries, as many as there is room for, and
+        start sending them; returns how many were claimed."""
+        room = min(self.config.send_batch, self.config.concurrency - len(self._inflight))
+        if room <= 0:
+            return 0
         claimed = await self.db.fetch(
             "UPDATE push_delivery d SET next_attempt_at = now() + $2::interval,"
             " attempts = attempts + 1 WHERE d.id IN (SELECT id FROM push_delivery"
@@ -67,12 +85,23 @@ class Sender:
             " ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)"
             " RETURNING d.id, d.channel, d.webhook_id, d.email_to, d.idempotency_key,"
             " d.event_type, d.title, d.body, d.data, d.attempts",
-            self.config.send_batch, self.config.lease)
+            room, self.config.lease)
         if not claimed:
             return 0
         hooks = await self._webhooks([r["webhook_id"] for r in claimed if r["webhook_id"]])
-        await asyncio.gather(*(self._send(r, hooks) for r in claimed))
+        for r in claimed:
+            task = asyncio.create_task(self._send(r, hooks))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
         return len(claimed)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self.wake.set()
+
+    @property
+    def full(self) -> bool:
+        return len(self._inflight) >= self.config.concurrency
 
     async def next_due(self) -> datetime | None:
         due: datetime | None = await self.db.fetchval(
@@ -88,16 +117,20 @@ class Sender:
         return {r["id"]: r for r in rows}
 
     async def _send(self, d: Record, hooks: dict[int, Record]) -> None:
-        async with self._limit:
-            try:
-                if d["channel"] == "webhook":
-                    outcome = await self._post(d, hooks.get(d["webhook_id"]))
-                else:
-                    outcome = await self._mail(d)
-            except Exception as exc:  # one bad delivery must not stop the others
-                log.exception("delivery failed unexpectedly", extra={"delivery": d["id"]})
-                outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
-        await self._record(d, outcome)
+        try:
+            if d["channel"] == "webhook":
+                outcome = await self._post(d, hooks.get(d["webhook_id"]))
+            else:
+                outcome = await self._mail(d)
+        except Exception as exc:  # one bad delivery must not stop the others
+            log.exception("delivery failed unexpectedly", extra={"delivery": d["id"]})
+            outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        try:
+            await self._record(d, outcome)
+        except (OSError, ConnectionError):
+            # Unrecorded: the lease runs out and it is tried again (at least once).
+            log.warning("delivery outcome not recorded", exc_info=True,
+                        extra={"delivery": d["id"]})
 
     async def _post(self, d: Record, hook: Record | None) -> Outcome:
         if hook is None or not hook["enabled"]:

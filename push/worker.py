@@ -43,7 +43,6 @@ class Worker:
         self._events = wakeup.event if wakeup is not None else asyncio.Event()
         self.matcher = Matcher(db, batch=config.match_batch)
         self.sender = sending.Sender(db, config)
-        self._send_wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -66,7 +65,7 @@ class Worker:
         events, queued = await self.matcher.run_once()
         delivered = await sending.deliver_inbox(self.db)
         if queued:
-            self._send_wake.set()
+            self.sender.wake.set()
         return events + delivered
 
     async def _match_loop(self) -> None:
@@ -84,28 +83,30 @@ class Worker:
                     await asyncio.wait_for(self._events.wait(), self.config.tick_s * 5)
 
     async def _send_loop(self) -> None:
+        sender = self.sender
         while True:
-            self._send_wake.clear()
+            sender.wake.clear()
             try:
-                sent = await self.sender.run_once()
-                due = None if sent else await self.sender.next_due()
+                claimed = await sender.run_once()
+                due = None if claimed or sender.full else await sender.next_due()
             except (OSError, ConnectionError) as exc:
                 log.warning("push sending paused", extra={"error": str(exc)})
-                sent, due = 0, None
-            if sent:
+                claimed, due = 0, None
+            if claimed and not sender.full:
                 continue
+            # Woken by new deliveries or freed room; else when the next retry falls due.
             wait = self.config.tick_s
             if due is not None:
                 wait = min(wait, max(0.0, (due - datetime.now(UTC)).total_seconds()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._send_wake.wait(), wait)
+                await asyncio.wait_for(sender.wake.wait(), wait)
 
     async def _periodic_loop(self) -> None:
         while True:
             for name, every, job in PERIODIC_JOBS:
                 try:
                     if await run_periodic(self.db, name, every, job):
-                        self._send_wake.set()
+                        self.sender.wake.set()
                 except Exception:  # a failing job is logged and tried next period
                     log.exception("periodic job failed", extra={"job": name})
             await asyncio.sleep(self.config.tick_s)

@@ -51,6 +51,7 @@ class Receiver:
 
     port: int
     status: int = 200
+    delay: float = 0.0
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
@@ -61,6 +62,7 @@ class Receiver:
 
     async def _hook(self, request: Request) -> Response:
         body = await request.body()
+        await asyncio.sleep(self.delay)
         self.received.append((dict(request.headers), body))
         return Response(status_code=self.status)
 
@@ -242,3 +244,34 @@ async def test_rules_are_checked_and_fenced(api: Api, db: Database) -> None:
         {"name": "late trains", "minDelayHours": "6.00", "quietStart": "22:00:00",
          "cadence": "DAILY"}]
     assert (await api.data(listed, as_=token("GALANZ")))["pushRules"]["nodes"] == []
+
+
+async def test_a_slow_receiver_holds_up_only_its_own_deliveries(
+    api: Api, db: Database, worker: Worker
+) -> None:
+    w = await build(db)
+    slow, fast = Receiver(free_port(), delay=3.0), Receiver(free_port())
+    await slow.start()
+    await fast.start()
+    try:
+        await _subscribe(api, slow.url, token("FAW-VW", subject="buyer.faw"))
+        await _subscribe(api, fast.url, token("GALANZ", subject="buyer.galanz"))
+        await _shipment_events(db, w, 3)  # Faw's, to the slow receiver
+        async with db.transaction() as tx:
+            await events.append(tx, "shipment.arrived", org_id=w.org["GALANZ"],
+                                aggregate_type="shipment", aggregate_id=1, actor=None,
+                                payload={"shipment": "SH-G"})
+        started = asyncio.get_running_loop().time()
+
+        async def galanz_served() -> bool:
+            return len(fast.received) == 1
+        await _until(galanz_served)
+        assert asyncio.get_running_loop().time() - started < 2.5
+        assert slow.received == []  # still being answered
+
+        async def faw_served() -> bool:
+            return len(slow.received) == 3
+        await _until(faw_served)
+    finally:
+        await slow.stop()
+        await fast.stop()
