@@ -1,192 +1,37 @@
-"""Changes of production-plan collaboration. The customer shares its car plan, its
-consumption table, its stock reports and planning parameters (the mill's sales may do
-it on its behalf), computes and submits purchase plans; sales approves or rejects them
-and answers change requests; staff configure each customer's file format."""
+"""Purchase-plan steps: the customer computes and submits; sales approves (converting
+the firm lines into a confirmed contract) or rejects, and answers the change requests a
+changed car plan raises."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import logging
 from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from api.context import Viewer
-from domain import preferences
-from domain.calendar import mill_today
-from domain.errors import DomainError, NotFound
-from domain.planning import changes, imports, inputs, plans
-from domain.planning.calc import PlanEntry
+from domain.planning import changes, plans
 from resolvers.common import INPUT, UserError, attempt, ctx
-from resolvers.contracts.types import TransportMode
+from resolvers.planning.input_mutations import (
+    CUSTOMER_SIDE,
+    SALES,
+    PlanningInputMutations,
+    customer_field,
+)
 from resolvers.planning.queries import require_customer
 from resolvers.planning.types import (
     ChangeRequestStatus,
     PlanChange,
     PlanChangeAction,
-    PlanImport,
-    PlanImportKind,
-    ProductionPlan,
     PurchasePlan,
 )
 from resolvers.relay import expect_id
 
-log = logging.getLogger(__name__)
-
-CUSTOMER_SIDE = ("customer", "sales", "admin")
-SALES = ("sales", "admin")
-# Imports run beside the request; held here so that they are not collected mid-way.
-_RUNNING: set[asyncio.Task[None]] = set()
-
-
-def _customer_field() -> Any:
-    return strawberry.field(default=None, description="Global id of the customer; the "
-                            "mill's staff give it, a customer's token leaves it out.")
-
-
-@strawberry.input(description="Cars of one model to build in one period.")
-class PlanEntryInput:
-    model: str = strawberry.field(description="Car model code, as in the consumption table.")
-    period_start: dt.date = strawberry.field(description="First day of the period.")
-    units: int = strawberry.field(description="Cars to build in the period.")
-    period_days: int = strawberry.field(default=7, description="Days in the period: 1 for "
-                                        "a daily plan, 7 for a weekly one.")
-
-
-@strawberry.input(description="A new version of the car build plan.")
-class ShareProductionPlanInput:
-    entries: list[PlanEntryInput] = strawberry.field(description="The whole plan.")
-    customer_id: strawberry.ID | None = _customer_field()
-
-
-@strawberry.type(description="Result of `shareProductionPlan`.")
-class ShareProductionPlanPayload:
-    production_plan: ProductionPlan | None = strawberry.field(description="The new version.")
-    errors: list[UserError] = strawberry.field(description="Why it was not stored.")
-
-
-@strawberry.input(description="Kilograms of a steel spec one car of a model takes.")
-class ConsumptionRateInput:
-    model: str = strawberry.field(description="Car model code.")
-    spec: str = strawberry.field(description="Spec code or your part number.")
-    kg_per_car: Decimal = strawberry.field(description="Kilograms per car.")
-    yield_allowance_pct: Decimal = strawberry.field(
-        default=Decimal(0), description="Extra for blanking scrap and losses, in percent.")
-
-
-@strawberry.input(description="The whole consumption table; it replaces the one before.")
-class SetConsumptionTableInput:
-    rates: list[ConsumptionRateInput] = strawberry.field(description="Every rate.")
-    customer_id: strawberry.ID | None = _customer_field()
-
-
-@strawberry.type(description="Result of `setConsumptionTable`.")
-class SetConsumptionTablePayload:
-    rates: int | None = strawberry.field(description="How many rates the table now has.")
-    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
-
-
-@strawberry.input(description="Planning parameters of one spec.")
-class SetPlanningParametersInput:
-    spec_id: strawberry.ID = strawberry.field(description="Global id of the steel spec.")
-    safety_days: Decimal = strawberry.field(default=Decimal(5),
-                                            description="Safety stock in days of demand.")
-    min_order_tonnes: Decimal = strawberry.field(default=Decimal(0),
-                                                 description="Minimum order in tonnes.")
-    delivery_site_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Delivery site; default: your preferences.")
-    transport_mode: TransportMode | None = strawberry.field(
-        default=None, description="Transport mode; default: your preferences.")
-    customer_id: strawberry.ID | None = _customer_field()
-
-
-@strawberry.input(description="Days from leaving the mill to usable at a site, by a mode.")
-class SetTransportCycleInput:
-    site_id: strawberry.ID = strawberry.field(description="Global id of the delivery site.")
-    transport_mode: TransportMode = strawberry.field(description="Road, rail or water.")
-    cycle_days: int = strawberry.field(description="Days, e.g. 7 by rail to Changchun.")
-    customer_id: strawberry.ID | None = _customer_field()
-
-
-@strawberry.input(description="What the warehouse consumed, and what it holds for other uses.")
-class ReportStockInput:
-    spec_id: strawberry.ID = strawberry.field(description="Global id of the steel spec.")
-    consumed_tonnes: Decimal = strawberry.field(description="Tonnes consumed since the "
-                                                "last report.")
-    allocated_tonnes: Decimal | None = strawberry.field(
-        default=None, description="Tonnes now reserved for other uses; null: unchanged.")
-    reported_on: dt.date | None = strawberry.field(default=None,
-                                                   description="Day of the report; today.")
-    customer_id: strawberry.ID | None = _customer_field()
-
-
-@strawberry.type(description="Result of a change to planning inputs.")
-class PlanningInputPayload:
-    ok: bool = strawberry.field(description="The change was stored.")
-    errors: list[UserError] = strawberry.field(description="Why it was not.")
-
-
-@strawberry.input(description="Firmness zones and delivery windows of a customer's plans.")
-class SetPlanningProfileInput:
-    customer_id: strawberry.ID = strawberry.field(description="Global id of the customer.")
-    firm_days: int = strawberry.field(default=28, description="Periods starting sooner than "
-                                      "this many days ahead are firm.")
-    production_days: int = strawberry.field(
-        default=56, description="Sooner than this: commitment for production.")
-    material_days: int = strawberry.field(
-        default=91, description="Sooner than this: commitment for material; later: forecast.")
-    window_days: int = strawberry.field(
-        default=3, description="A contract line's window opens this many days before the "
-        "need date.")
-
-
-@strawberry.input(description="A standard field and the customer's column heading for it.")
-class ColumnMappingInput:
-    field: str = strawberry.field(description="Standard field: model, period_start, units, "
-                                  "period_days, part_number, kg_per_car, yield_allowance_pct.")
-    column: str = strawberry.field(description="The heading in the customer's files.")
-
-
-@strawberry.input(description="A name the customer uses for a car model.")
-class ModelMappingInput:
-    name: str = strawberry.field(description="As in the customer's files.")
-    model: str = strawberry.field(description="The model code of the consumption table.")
-
-
-@strawberry.input(description="The format conversion of a customer's plan files.")
-class SetPlanFormatInput:
-    customer_id: strawberry.ID = strawberry.field(description="Global id of the customer.")
-    columns: list[ColumnMappingInput] = strawberry.field(description="Column headings.")
-    models: list[ModelMappingInput] = strawberry.field(default_factory=list,
-                                                       description="Model names.")
-    date_format: str = strawberry.field(default="%Y-%m-%d",
-                                        description="strftime format of dates in text.")
-    default_period_days: int = strawberry.field(
-        default=7, description="Period length when a file has no period column.")
-
-
-@strawberry.input(description="A plan or consumption file in the customer's own format.")
-class ImportPlanFileInput:
-    file: Upload = strawberry.field(description="CSV (UTF-8 or GB18030) or XLSX.")
-    kind: PlanImportKind = strawberry.field(default=PlanImportKind.PLAN,
-                                            description="What the file holds.")
-    customer_id: strawberry.ID | None = _customer_field()
-
-
-@strawberry.type(description="Result of `importPlanFile`: the running import; read it "
-                 "again with `node(id)` for its progress and bad rows.")
-class ImportPlanFilePayload:
-    plan_import: PlanImport | None = strawberry.field(description="The import.")
-    errors: list[UserError] = strawberry.field(description="Why it did not start.")
-
 
 @strawberry.input(description="Compute (or recompute) the open purchase plan.")
 class ComputePurchasePlanInput:
-    customer_id: strawberry.ID | None = _customer_field()
+    customer_id: strawberry.ID | None = customer_field()
 
 
 @strawberry.input(description="A purchase plan to act on.")
@@ -236,149 +81,8 @@ def _plan(who: Viewer, plan_id: str) -> tuple[int, int | None]:
     return expect_id(plan_id, "PurchasePlan"), who.scope.org_id
 
 
-async def _input_change(info: Info[Any, Any], customer_id: str | None,
-                        change: Any) -> PlanningInputPayload:
-    async def run(who: Viewer) -> bool:
-        org = await require_customer(info, customer_id)
-        async with ctx(info).db.transaction() as tx:
-            await change(tx, org, who)
-        return True
-
-    ok, errors = await attempt(info, CUSTOMER_SIDE, run)
-    return PlanningInputPayload(ok=bool(ok), errors=errors)
-
-
 @strawberry.type
-class PlanningMutations:
-    @strawberry.mutation(description="Share a new version of the car build plan; the open "
-                         "purchase plan is recomputed and an approved one follows it "
-                         "(roles: customer, sales, admin).")
-    async def share_production_plan(
-        self, info: Info[Any, Any], input: Annotated[ShareProductionPlanInput, INPUT],
-    ) -> ShareProductionPlanPayload:
-        async def run(who: Viewer) -> ProductionPlan:
-            org = await require_customer(info, input.customer_id)
-            entries = [PlanEntry(e.model, e.period_start, e.period_days, e.units)
-                       for e in input.entries]
-            plan = await changes.share_plan(ctx(info).db, org, entries, source="api",
-                                            actor=who.subject)
-            return ProductionPlan.of(plan)
-
-        plan, errors = await attempt(info, CUSTOMER_SIDE, run)
-        return ShareProductionPlanPayload(production_plan=plan, errors=errors)
-
-    @strawberry.mutation(description="Replace the consumption table (roles: customer, "
-                         "sales, admin).")
-    async def set_consumption_table(
-        self, info: Info[Any, Any], input: Annotated[SetConsumptionTableInput, INPUT],
-    ) -> SetConsumptionTablePayload:
-        async def run(who: Viewer) -> int:
-            org = await require_customer(info, input.customer_id)
-            rows = [inputs.ConsumptionRow(r.model, r.spec, r.kg_per_car, r.yield_allowance_pct)
-                    for r in input.rates]
-            async with ctx(info).db.transaction() as tx:
-                return await inputs.set_consumption(tx, org, rows, actor=who.subject)
-
-        count, errors = await attempt(info, CUSTOMER_SIDE, run)
-        return SetConsumptionTablePayload(rates=count, errors=errors)
-
-    @strawberry.mutation(description="Safety days, minimum order and route of a spec "
-                         "(roles: customer, sales, admin).")
-    async def set_planning_parameters(
-        self, info: Info[Any, Any], input: Annotated[SetPlanningParametersInput, INPUT],
-    ) -> PlanningInputPayload:
-        async def change(tx: Any, org: int, who: Viewer) -> None:
-            await inputs.set_spec_params(tx, org, inputs.SpecParams(
-                spec_id=await _own_spec(tx, org, input.spec_id),
-                safety_days=input.safety_days, min_order_t=input.min_order_tonnes,
-                delivery_site_id=await _own_site(tx, org, input.delivery_site_id),
-                transport_mode=input.transport_mode.value if input.transport_mode else None))
-
-        return await _input_change(info, input.customer_id, change)
-
-    @strawberry.mutation(description="The transport cycle to a site by a mode (roles: "
-                         "customer, sales, admin).")
-    async def set_transport_cycle(
-        self, info: Info[Any, Any], input: Annotated[SetTransportCycleInput, INPUT],
-    ) -> PlanningInputPayload:
-        async def change(tx: Any, org: int, who: Viewer) -> None:
-            site = await _own_site(tx, org, input.site_id)
-            assert site is not None
-            await inputs.set_transport_cycle(tx, org, site, input.transport_mode.value,
-                                             input.cycle_days)
-
-        return await _input_change(info, input.customer_id, change)
-
-    @strawberry.mutation(description="Report warehouse consumption and allocation of a spec "
-                         "(roles: customer, sales, admin).")
-    async def report_stock(
-        self, info: Info[Any, Any], input: Annotated[ReportStockInput, INPUT],
-    ) -> PlanningInputPayload:
-        async def change(tx: Any, org: int, who: Viewer) -> None:
-            await inputs.report_stock(
-                tx, org, await _own_spec(tx, org, input.spec_id),
-                reported_on=input.reported_on or mill_today(),
-                consumed_t=input.consumed_tonnes, allocated_t=input.allocated_tonnes,
-                actor=who.subject)
-
-        return await _input_change(info, input.customer_id, change)
-
-    @strawberry.mutation(description="Set a customer's firmness zones and delivery-window "
-                         "width; they apply from the next computation (roles: sales, admin).")
-    async def set_planning_profile(
-        self, info: Info[Any, Any], input: Annotated[SetPlanningProfileInput, INPUT],
-    ) -> PlanningInputPayload:
-        async def run(who: Viewer) -> bool:
-            org = await require_customer(info, input.customer_id)
-            async with ctx(info).db.transaction() as tx:
-                await inputs.set_profile(tx, org, inputs.Profile(
-                    input.firm_days, input.production_days, input.material_days,
-                    input.window_days))
-            return True
-
-        ok, errors = await attempt(info, SALES, run)
-        return PlanningInputPayload(ok=bool(ok), errors=errors)
-
-    @strawberry.mutation(description="Configure how a customer's plan files are read "
-                         "(roles: sales, admin).")
-    async def set_plan_format(
-        self, info: Info[Any, Any], input: Annotated[SetPlanFormatInput, INPUT],
-    ) -> PlanningInputPayload:
-        async def run(who: Viewer) -> bool:
-            org = await require_customer(info, input.customer_id)
-            fmt = imports.PlanFormat(
-                columns={c.field: c.column for c in input.columns},
-                models={m.name: m.model for m in input.models},
-                date_format=input.date_format, default_period_days=input.default_period_days)
-            async with ctx(info).db.transaction() as tx:
-                await imports.set_plan_format(tx, org, fmt, actor=who.subject)
-            return True
-
-        ok, errors = await attempt(info, SALES, run)
-        return PlanningInputPayload(ok=bool(ok), errors=errors)
-
-    @strawberry.mutation(description="Import a plan or consumption file in the customer's "
-                         "format; it runs on after the answer (roles: customer, sales, admin).")
-    async def import_plan_file(
-        self, info: Info[Any, Any], input: Annotated[ImportPlanFileInput, INPUT],
-    ) -> ImportPlanFilePayload:
-        async def run(who: Viewer) -> PlanImport:
-            org = await require_customer(info, input.customer_id)
-            upload: Any = input.file
-            content: bytes = await upload.read(imports.MAX_FILE_BYTES + 1)
-            name = upload.filename or "plan"
-            db = ctx(info).db
-            kind = str(input.kind.value)
-            job = await imports.start(db, org, kind, name, actor=who.subject)
-            task = asyncio.create_task(_import(db, job, org, kind, name, content, who.subject))
-            _RUNNING.add(task)
-            task.add_done_callback(_RUNNING.discard)
-            found = await imports.imports_by_ids(db, None, [job])
-            return PlanImport.of(found[0])
-
-        job, errors = await attempt(info, CUSTOMER_SIDE, run)
-        return ImportPlanFilePayload(plan_import=job, errors=errors)
-
+class PlanningMutations(PlanningInputMutations):
     @strawberry.mutation(description="Compute the open purchase plan from the current car "
                          "plan and live stock (roles: customer, sales, admin).")
     async def compute_purchase_plan(
@@ -449,35 +153,3 @@ class PlanningMutations:
 
         change, errors = await attempt(info, SALES, run)
         return AnswerChangeRequestPayload(change=change, errors=errors)
-
-
-async def _own_spec(tx: Any, org: int, spec_id: str) -> int:
-    pk = expect_id(spec_id, "SteelSpec")
-    ok = await tx.fetchval(
-        "SELECT true FROM steel_spec WHERE id = $1 AND (customer_org_id IS NULL"
-        " OR customer_org_id = $2)", pk, org)
-    if not ok:
-        raise NotFound("no such steel spec for this customer", field="specId")
-    return pk
-
-
-async def _own_site(tx: Any, org: int, site_id: str | None) -> int | None:
-    if site_id is None:
-        return None
-    pk = expect_id(site_id, "Site")
-    await preferences.check_delivery_site(tx, org, pk, "siteId")
-    return pk
-
-
-async def _import(db: Any, job: int, org: int, kind: str, name: str, content: bytes,
-                  actor: str) -> None:
-    try:
-        await imports.run(db, job, org, kind, name, content, actor=actor)
-    except DomainError:
-        raise
-    except Exception:
-        log.exception("plan import %s failed", job)
-        await db.execute(
-            "UPDATE plan_import SET status = 'failed', finished_at = now(),"
-            " errors = '[{\"row\": 0, \"column\": null, \"reason\": \"internal error\"}]'"
-            " WHERE id = $1", job)

@@ -17,14 +17,13 @@ from domain.planning.stock_view import stock_view
 from domain.tenancy import Scope
 from resolvers.common import ctx, viewer
 from resolvers.loaders import Loaders
+from resolvers.planning.stock_types import SalesPlanRow, SpecStockLine
 from resolvers.planning.types import (
     AFTER,
     FIRST,
     ProductionPlan,
     PurchasePlan,
     PurchasePlanStatus,
-    SalesPlanRow,
-    SpecStockLine,
     page_of,
 )
 from resolvers.relay import DEFAULT_PAGE, BadInput, Connection, after_id, check_first, connection
