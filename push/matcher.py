@@ -73,14 +73,16 @@ class Matcher:
         there is nothing new or another worker holds the cursor."""
         now = datetime.now(UTC)
         async with self.db.transaction() as tx:
-            cursor = await tx.fetchval(
-                "SELECT seq FROM push_cursor WHERE name = 'match' FOR UPDATE SKIP LOCKED")
-            if cursor is None:
+            here = await tx.fetchrow(
+                "SELECT c.seq, v.version FROM push_cursor c, push_rule_version v"
+                " WHERE c.name = 'match' FOR UPDATE OF c SKIP LOCKED")
+            if here is None:
                 return 0, 0
-            batch = await events.read_after(tx, cursor, limit=self.batch)
+            batch = await events.read_after(tx, here["seq"], limit=self.batch)
             if not batch:
                 return 0, 0
-            self.index = await rules_index.current(tx, self.index)
+            if self.index is None or self.index.version != here["version"]:
+                self.index = await rules_index.load(tx)
             found = await self._deliveries(tx, batch, now)
             later = [o for o in found if not o.to_inbox_now(now)]
             if later:

@@ -24,10 +24,3 @@ async def load(db: Executor) -> RuleIndex:
             d[key] = frozenset(d[key])
         rules.append(Rule(**d))
     return RuleIndex.of(rules, version)
-
-
-async def current(db: Executor, index: RuleIndex | None) -> RuleIndex:
-    version = await db.fetchval("SELECT version FROM push_rule_version")
-    if index is not None and index.version == version:
-        return index
-    return await load(db)

@@ -28,6 +28,20 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "Keylink-Webhooks/1"
 
+# Claim due deliveries (any channel) with a lease, with their webhook's address and secret.
+_CLAIM = """
+WITH claimed AS (
+    UPDATE push_delivery d SET next_attempt_at = now() + $2::interval,
+        attempts = attempts + 1
+    WHERE d.id IN (SELECT id FROM push_delivery WHERE status = 'queued'
+                   AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $1
+                   FOR UPDATE SKIP LOCKED)
+    RETURNING d.id, d.channel, d.webhook_id, d.email_to, d.idempotency_key, d.event_type,
+        d.title, d.body, d.data, d.attempts)
+SELECT c.*, w.url, w.secret, w.enabled AS hook_enabled
+FROM claimed c LEFT JOIN webhook_subscription w ON w.id = c.webhook_id ORDER BY c.id
+"""
+
 
 async def deliver_inbox(db: Database, limit: int = 1000) -> int:
     async with db.transaction() as tx:
@@ -73,24 +87,22 @@ class Sender:
             await asyncio.gather(*self._inflight, return_exceptions=True)
 
     async def run_once(self) -> int:
-        """Claim due webhook and e-mail deliveries, as many as there is room for, and
-        start sending them; returns how many were claimed."""
+        """Claim due deliveries, as many as there is room for: write the inbox ones at once
+        and start sending the others; returns how many were claimed."""
         room = min(self.config.send_batch, self.config.concurrency - len(self._inflight))
         if room <= 0:
             return 0
-        claimed = await self.db.fetch(
-            "UPDATE push_delivery d SET next_attempt_at = now() + $2::interval,"
-            " attempts = attempts + 1 WHERE d.id IN (SELECT id FROM push_delivery"
-            " WHERE status = 'queued' AND channel <> 'inbox' AND next_attempt_at <= now()"
-            " ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-            " RETURNING d.id, d.channel, d.webhook_id, d.email_to, d.idempotency_key,"
-            " d.event_type, d.title, d.body, d.data, d.attempts",
-            room, self.config.lease)
+        claimed = await self.db.fetch(_CLAIM, room, self.config.lease)
         if not claimed:
             return 0
-        hooks = await self._webhooks([r["webhook_id"] for r in claimed if r["webhook_id"]])
+        inbox = [r["id"] for r in claimed if r["channel"] == "inbox"]
+        if inbox:  # quiet hours over, or a digest: written here, in one statement
+            async with self.db.transaction() as tx:
+                await notifications.deliver_inbox(tx, inbox)
         for r in claimed:
-            task = asyncio.create_task(self._send(r, hooks))
+            if r["channel"] == "inbox":
+                continue
+            task = asyncio.create_task(self._send(r))
             self._inflight.add(task)
             task.add_done_callback(self._done)
         return len(claimed)
@@ -108,18 +120,10 @@ class Sender:
             "SELECT min(next_attempt_at) FROM push_delivery WHERE status = 'queued'")
         return due
 
-    async def _webhooks(self, ids: list[int]) -> dict[int, Record]:
-        if not ids:
-            return {}
-        rows = await self.db.fetch(
-            "SELECT id, url, secret, enabled FROM webhook_subscription WHERE id = ANY($1)",
-            list(set(ids)))
-        return {r["id"]: r for r in rows}
-
-    async def _send(self, d: Record, hooks: dict[int, Record]) -> None:
+    async def _send(self, d: Record) -> None:
         try:
             if d["channel"] == "webhook":
-                outcome = await self._post(d, hooks.get(d["webhook_id"]))
+                outcome = await self._post(d)
             else:
                 outcome = await self._mail(d)
         except Exception as exc:  # one bad delivery must not stop the others
@@ -132,24 +136,24 @@ class Sender:
             log.warning("delivery outcome not recorded", exc_info=True,
                         extra={"delivery": d["id"]})
 
-    async def _post(self, d: Record, hook: Record | None) -> Outcome:
-        if hook is None or not hook["enabled"]:
+    async def _post(self, d: Record) -> Outcome:
+        if d["url"] is None or not d["hook_enabled"]:
             return Outcome(False, error="the webhook subscription is gone or disabled")
         body = webhook_body(d)
         headers = {
             "content-type": "application/json",
-            signing.HEADER: signing.sign(hook["secret"], body),
+            signing.HEADER: signing.sign(d["secret"], body),
             "Keylink-Idempotency-Key": str(d["idempotency_key"]),
             "Keylink-Event-Type": d["event_type"],
             "Keylink-Delivery-Attempt": str(d["attempts"]),
         }
         try:
             try:
-                r = await self.client.post(hook["url"], content=body, headers=headers)
+                r = await self.client.post(d["url"], content=body, headers=headers)
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                 # Most often a kept-alive connection the receiver had just closed: one more
                 # try at once, on a fresh connection, rather than a backoff.
-                r = await self.client.post(hook["url"], content=body, headers=headers)
+                r = await self.client.post(d["url"], content=body, headers=headers)
         except httpx.HTTPError as exc:
             return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
         if 200 <= r.status_code < 300:

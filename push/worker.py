@@ -61,7 +61,8 @@ class Worker:
             await self.sender.close()
 
     async def step(self) -> int:
-        """One pass of matching and inbox delivery; returns how much was done."""
+        """One pass of matching and of inbox deliveries due (tools and tests; the loops
+        leave the latter to the sender); returns how much was done."""
         events, queued = await self.matcher.run_once()
         delivered = await sending.deliver_inbox(self.db)
         if queued:
@@ -73,7 +74,9 @@ class Worker:
             # Cleared before reading: a commit from now on wakes the wait below at once.
             self._events.clear()
             try:
-                busy = await self.step()
+                busy, queued = await self.matcher.run_once()
+                if queued:
+                    self.sender.wake.set()
             except (OSError, ConnectionError) as exc:
                 log.warning("push matching paused", extra={"error": str(exc)})
                 busy = 0

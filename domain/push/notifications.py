@@ -125,6 +125,6 @@ async def deliver_inbox(tx: Executor, delivery_ids: Sequence[int]) -> int:
         " d.data FROM push_delivery d WHERE d.id = ANY($1) ORDER BY d.id"
         " ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id", list(delivery_ids))
     await tx.execute(
-        "UPDATE push_delivery SET status = 'delivered', delivered_at = now(),"
-        " attempts = attempts + 1 WHERE id = ANY($1)", list(delivery_ids))
+        "UPDATE push_delivery SET status = 'delivered', delivered_at = now()"
+        " WHERE id = ANY($1)", list(delivery_ids))
     return len(inserted)
