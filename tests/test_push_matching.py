@@ -203,3 +203,16 @@ async def test_a_commit_wakes_an_idle_worker_at_once(db: Database, database_url:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await wakeup.stop()
+
+
+def test_texts_of_later_areas_read_naturally_in_both_languages() -> None:
+    from domain.push.locale import Locale
+    from domain.push.texts import render
+
+    at = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    payload = {"dispute": "QD-2026-0001", "grade": ["DC04"]}
+    en = render("dispute.rejected", payload, at, Locale("en", "metric", "Europe/Berlin"))
+    assert en.title == "Quality dispute QD-2026-0001: rejected"
+    assert en.body == "Quality dispute QD-2026-0001: rejected, at 2026-11-25 05:00 +0100."
+    zh = render("purchase_plan.approved", {"status": "approved"}, at, Locale("zh"))
+    assert zh.title == "采购计划：已批准" and "2026-11-25 12:00 +0800" in zh.body

@@ -97,11 +97,29 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-_GENERIC = {
-    "en": ("{event_type}", "{event_type} at {at}."),
-    "zh": ("{event_type}",
-           "{event_type}，时间 {at}。"),
+# Events without a text of their own: "<area> <reference>: <happening>".
+_AREAS = {
+    "contract": ("Contract", "合同"), "contract_line": ("Contract line", "合同行"),
+    "production": ("Production", "生产"), "quality": ("Quality", "质量"),
+    "shipment": ("Shipment", "运单"), "urge": ("Urge", "催货"),
+    "dispute": ("Quality dispute", "质量异议"), "claim": ("Claim", "索赔"),
+    "purchase_plan": ("Purchase plan", "采购计划"),
+    "production_plan": ("Production plan", "生产计划"), "bulletin": ("Bulletin", "资讯"),
 }
+_HAPPENINGS_ZH = {
+    "created": "已创建", "confirmed": "已确认", "in_production": "已投产", "changed": "已变更",
+    "submitted": "已提交", "approved": "已批准", "rejected": "已驳回", "converted": "已转为合同",
+    "change_requested": "申请变更", "change_answered": "变更已答复",
+    "established": "已立案", "processing": "处理中", "claiming": "进入索赔",
+    "correcting": "整改中", "completed": "已完成", "withdrawn": "已撤回",
+    "assessed": "已评估", "agreed": "已同意", "partially_agreed": "部分同意",
+    "credited": "已冲账", "feedback_recorded": "反馈已记录",
+    "progress_recorded": "进度已记录", "acknowledged": "已受理", "promised": "已承诺",
+    "resolved": "已解决",
+}
+_REFERENCES = ("dispute", "number", "contract", "shipment", "ticket", "certificate")
+_GENERIC = {"en": ("{subject}: {happening}", "{subject}: {happening}, at {at}."),
+            "zh": ("{subject}：{happening}", "{subject}：{happening}，时间 {at}。")}
 _DIGEST = {
     "en": ("{count} updates", "{count} updates since {since}:"),
     "zh": ("{count} 条更新",
@@ -173,11 +191,27 @@ def _fields(event_type: str, payload: dict[str, Any], occurred_at: datetime,
     return f
 
 
+def _generic(event_type: str, payload: dict[str, Any], fields: _Fields,
+             language: str) -> tuple[str, str]:
+    area, _, happening = event_type.partition(".")
+    zh = language == "zh"
+    names = _AREAS.get(area, (area.replace("_", " ").capitalize(), area))
+    reference = next((str(payload[k]) for k in _REFERENCES
+                      if isinstance(payload.get(k), str | int)), None)
+    fields["subject"] = names[1 if zh else 0] + (f" {reference}" if reference else "")
+    fields["happening"] = (_HAPPENINGS_ZH.get(happening, happening) if zh
+                           else happening.replace("_", " "))
+    return _GENERIC["zh" if zh else "en"]
+
+
 def render(event_type: str, payload: dict[str, Any], occurred_at: datetime,
            locale: Locale) -> Text:
-    by_language = TEXTS.get(event_type, _GENERIC)
-    title, body = by_language.get(locale.language, by_language["en"])
     fields = _fields(event_type, payload, occurred_at, locale)
+    by_language = TEXTS.get(event_type)
+    if by_language is None:
+        title, body = _generic(event_type, payload, fields, locale.language)
+    else:
+        title, body = by_language.get(locale.language, by_language["en"])
     fmt = string.Formatter()
     return Text(fmt.vformat(title, (), fields), fmt.vformat(body, (), fields))
 
