@@ -5,7 +5,7 @@ organizations, and event-to-webhook latency at a steady 200 events a second.
 
 Runs against an embedded PostgreSQL unless DATABASE_URL is set (a scratch database:
 it adds organizations, rules and events). The worker is `keylink push` in its own
-process, as in production; the webhook receiver is a real HTTP server in this one.
+process, as in production; the webhook receiver is a real HTTP server in another.
 
 1. Throughput: a backlog of events (types and facets spread over the organizations)
    is committed at once; the worker's rate from the first to the last delivery done
@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +37,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -65,35 +67,61 @@ def _free_port() -> int:
 
 
 class Receiver:
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.sent_at: dict[str, float] = {}
-        self.count = 0
-        self.port = _free_port()
+    """The webhook endpoint, in a process of its own (`receive` below) so that neither the
+    producer nor the worker shares its CPU time; it writes each first arrival to a file."""
 
-    async def hook(self, request: Request) -> Response:
+    def __init__(self, out: Path) -> None:
+        self.port = _free_port()
+        self.out = out
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_push", "receive", str(self.port),
+             str(self.out)], cwd=PROJECT_ROOT)
+        for _ in range(300):
+            with socket.socket() as s, contextlib.suppress(OSError):
+                s.connect(("127.0.0.1", self.port))
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the webhook receiver did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(10)
+
+    def arrivals(self) -> tuple[int, dict[str, tuple[float, float | None]]]:
+        """(posts received, first arrival and sent_at by idempotency key)."""
+        posts, first = 0, {}
+        if self.out.exists():
+            for line in self.out.read_text().splitlines():
+                key, arrived, sent = line.split(" ")
+                posts += 1
+                if key not in first:
+                    first[key] = (float(arrived), float(sent) if sent != "-" else None)
+        return posts, first
+
+
+def receive(port: int, out: Path) -> None:
+    sink = out.open("a", buffering=1)
+
+    async def hook(request: Request) -> Response:
         now = time.time()
-        body = json.loads(await request.body())
-        self.count += 1
-        key = body["id"]
-        if key not in self.arrivals:
-            self.arrivals[key] = now
-            sent = body["event"]["payload"].get("sent_at")
-            if sent is not None:
-                self.sent_at[key] = float(sent)
+        try:
+            body = json.loads(await request.body())
+        except ClientDisconnect:  # a worker stopped mid-request at the end of a phase
+            return Response(status_code=499)
+        sent = body["event"]["payload"].get("sent_at") if "event" in body else None
+        sink.write(f"{body['id']} {now} {sent if sent is not None else '-'}\n")
         return Response(status_code=204)
 
-    async def serve(self) -> uvicorn.Server:
-        app = Starlette(routes=[Route("/hook", self.hook, methods=["POST"])])
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                               log_level="warning", lifespan="off",
-                                               access_log=False))
-        asyncio.get_running_loop().create_task(server.serve())
-        for _ in range(500):  # uvicorn offers no event for "listening"
-            if server.started:
-                break
-            await asyncio.sleep(0.02)
-        return server
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 async def _setup(db: Database, receiver: Receiver, rng: random.Random) -> list[int]:
@@ -110,7 +138,7 @@ async def _setup(db: Database, receiver: Receiver, rng: random.Random) -> list[i
         hook = await db.fetchval(
             "INSERT INTO webhook_subscription (org_id, url, secret, created_by) VALUES"
             " ($1, $2, 'whsec_bench', 'bench') RETURNING id",
-            org, f"http://127.0.0.1:{receiver.port}/hook")
+            org, receiver.url)
         for r in range(RULES_PER_ORG):
             types = rng.sample(TYPES, rng.randint(1, 3))
             grades = rng.sample(GRADES, 2) if rng.random() < 0.4 else []
@@ -162,6 +190,7 @@ async def _throughput(url: str, db: Database, orgs: list[int], n: int, rules: bo
     if not rules:
         await db.execute("UPDATE push_rule SET enabled = false")
     first = await db.fetchval("SELECT coalesce(max(id), 0) FROM push_delivery")
+    first_note = await db.fetchval("SELECT coalesce(max(id), 0) FROM notification")
     worker = _start_worker(url)
     try:
         await asyncio.sleep(2)  # the worker is up and idle before the clock starts
@@ -178,14 +207,14 @@ async def _throughput(url: str, db: Database, orgs: list[int], n: int, rules: bo
     if not rules:
         await db.execute("UPDATE push_rule SET enabled = true")
     counts = await db.fetchrow(
-        "SELECT count(*) FILTER (WHERE channel = 'inbox') AS inbox,"
+        "SELECT (SELECT count(*) FROM notification WHERE id > $2) AS inbox,"
         " count(*) FILTER (WHERE channel = 'webhook') AS webhook,"
         " count(*) FILTER (WHERE status = 'delivered') AS delivered"
-        " FROM push_delivery WHERE id > $1", first)
+        " FROM push_delivery WHERE id > $1", first, first_note)
     assert counts is not None
     return {"events": n, "seconds": seconds, "events_per_s": n / seconds,
             "inbox": counts["inbox"], "webhook": counts["webhook"],
-            "delivered": counts["delivered"]}
+            "webhooks_delivered": counts["delivered"]}
 
 
 def _matching(rng: random.Random) -> dict[str, float]:
@@ -212,8 +241,7 @@ async def _latency(url: str, db: Database, receiver: Receiver, orgs: list[int], 
                    seconds: float) -> dict[str, float]:
     hook = await db.fetchval(
         "INSERT INTO webhook_subscription (org_id, url, secret, created_by) VALUES"
-        " ($1, $2, 'whsec_bench', 'bench') RETURNING id",
-        orgs[0], f"http://127.0.0.1:{receiver.port}/hook")
+        " ($1, $2, 'whsec_bench', 'bench') RETURNING id", orgs[0], receiver.url)
     await db.execute(
         "INSERT INTO push_rule (org_id, watch_org_id, name, event_types, channel, webhook_id,"
         " created_by) VALUES ($1, $1, 'latency', '{bench.tick}', 'webhook', $2, 'bench')",
@@ -232,9 +260,11 @@ async def _latency(url: str, db: Database, receiver: Receiver, orgs: list[int], 
         behind = time.perf_counter() - start - seconds
         deadline = time.perf_counter() + 30
         while True:
-            if len(receiver.sent_at) >= n or time.perf_counter() > deadline:
+            arrived = receiver.arrivals()[1]
+            if sum(1 for _, sent in arrived.values() if sent) >= n \
+                    or time.perf_counter() > deadline:
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
     finally:
         worker.terminate()
         worker.wait(10)
@@ -248,7 +278,7 @@ async def _latency(url: str, db: Database, receiver: Receiver, orgs: list[int], 
         " FROM push_delivery d JOIN domain_event e ON e.seq = d.event_seq"
         " WHERE d.event_type = 'bench.tick'")
     assert stages is not None
-    latencies = sorted(receiver.arrivals[k] - s for k, s in receiver.sent_at.items())
+    latencies = sorted(at - sent for at, sent in receiver.arrivals()[1].values() if sent)
     if len(latencies) < n:
         raise RuntimeError(f"only {len(latencies)} of {n} webhooks arrived")
 
@@ -276,8 +306,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await migrate(url, PROJECT_ROOT / "migrations")
             db = await Database.connect(url, min_size=1, max_size=4)
-            receiver = Receiver()
-            http = await receiver.serve()
+            receiver = Receiver(Path(tmp) / "arrivals.txt")
+            receiver.start()
             try:
                 orgs = await _setup(db, receiver, rng)
                 baseline = await _throughput(url, db, orgs, args.events, False, rng)
@@ -285,16 +315,19 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 matching = _matching(rng)
                 latency = await _latency(url, db, receiver, orgs, args.rate, args.seconds)
             finally:
-                http.should_exit = True
+                receiver.stop()
                 await db.close()
             return {"baseline": baseline, "push": push, "matching": matching,
-                    "latency": latency, "webhooks_received": receiver.count}
+                    "latency": latency, "webhook_posts": receiver.arrivals()[0]}
         finally:
             if server is not None:
                 server.cleanup()
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["receive"]:
+        receive(int(sys.argv[2]), Path(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--rate", type=float, default=200.0)

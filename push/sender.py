@@ -67,9 +67,12 @@ class Sender:
                  client: httpx.AsyncClient | None = None) -> None:
         self.db = db
         self.config = config
+        # As many kept-alive connections as deliveries in flight: none reopened per send.
         self.client = client or httpx.AsyncClient(
             timeout=config.webhook_timeout_s, follow_redirects=False,
-            headers={"user-agent": USER_AGENT})
+            headers={"user-agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=config.concurrency,
+                                max_keepalive_connections=config.concurrency))
         # Set when there may be more to send: new deliveries queued, or room freed.
         self.wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
