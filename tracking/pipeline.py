@@ -3,7 +3,8 @@
 1. decode       topic + payload -> readings (fixes, scans, vessel data), or a rejection
 2. resolve      the device, its vehicle and mode, the scan's site, from the registry
 3. filter       each fix against its vehicle's latest accepted fix (earlier ones of the
-                same batch count)
+                same batch count); two fixes in a row that agree with each other but
+                not with that reference replace it (see ``Challengers``)
 4. store        one transaction: positions and scans (idempotent), vessel data, the
                 rejected messages with their reasons
 5. detect       on the rows that are new only, in a savepoint: a detector failure is
@@ -22,9 +23,10 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import asyncpg
@@ -110,6 +112,64 @@ class BatchResult:
         self.events += other.events
 
 
+class Challengers:
+    """Fixes rejected for an impossible jump, kept so that a bad reference cannot stick.
+
+    The jump check judges a fix by the vehicle's latest accepted one. When that one was
+    itself wrong (a glitch right after power-up, a first fix with nothing before it to
+    judge it by), every true fix after it would look like a jump. So each vehicle's
+    latest jump-rejected fix is kept: when the next fix, within ``WINDOW``, also fails
+    against the reference but passes against that one, two fixes agree on where the
+    vehicle is, and the second is accepted and becomes the reference. One bad fix alone
+    never moves the reference. Changes take effect when the batch commits (it may be
+    retried); the memory is per process and bounded.
+    """
+
+    WINDOW = timedelta(minutes=10)
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._held: OrderedDict[int, Fix] = OrderedDict()
+        self._pending: dict[int, Fix | None] = {}
+
+    def confirms(self, vehicle_id: int, fix: Fix, check: Callable[[Fix], None]) -> bool:
+        """True when ``fix`` agrees with the vehicle's held challenger (``check`` raises
+        Rejection otherwise); else ``fix`` becomes the challenger. For a fix that failed
+        the jump check against the reference."""
+        held = (self._pending[vehicle_id] if vehicle_id in self._pending
+                else self._held.get(vehicle_id))
+        if held is not None and held.fix_time < fix.fix_time <= held.fix_time + self.WINDOW:
+            try:
+                check(held)
+            except Rejection:
+                pass
+            else:
+                self._pending[vehicle_id] = None
+                return True
+        if held is None or fix.fix_time >= held.fix_time:
+            self._pending[vehicle_id] = fix
+        return False
+
+    def accepted(self, vehicle_id: int) -> None:
+        """A fix of the vehicle passed on its own: no challenger is needed any more."""
+        if self._held.get(vehicle_id) is not None or self._pending.get(vehicle_id):
+            self._pending[vehicle_id] = None
+
+    def commit(self) -> None:
+        for vehicle_id, fix in self._pending.items():
+            if fix is None:
+                self._held.pop(vehicle_id, None)
+            else:
+                self._held[vehicle_id] = fix
+                self._held.move_to_end(vehicle_id)
+        self._pending.clear()
+        while len(self._held) > self._size:
+            self._held.popitem(last=False)
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+
 class Pipeline:
     def __init__(
         self, db: Database, registry: Registry, detector: Detecting, latest: LatestFixes,
@@ -123,6 +183,7 @@ class Pipeline:
         self._partitions = partitions
         self._limits = limits or FilterLimits()
         self._clock = clock
+        self._challengers = Challengers()
 
     async def process(self, messages: list[Message]) -> BatchResult:
         """Run the batch through every stage and commit it. Raises only when the
@@ -142,6 +203,7 @@ class Pipeline:
             return await self._refuse(messages[0], exc)
 
     async def _process(self, messages: list[Message]) -> BatchResult:
+        self._challengers.discard()  # what a failed attempt at this batch noted
         await self._registry.refresh_if_due()
         items = [await self._resolve(m) for m in messages]
         latest = await self._filter(items)
@@ -161,6 +223,7 @@ class Pipeline:
             events = await self._detect(tx, fixes, scans)
             result = await _live_result(tx, fixes, events)
         self._latest.update(latest)
+        self._challengers.commit()
         new_scan_keys = {s.row.key for s in new_scans}
         for item in items:
             outcome, reason = _outcome(item, new_keys, new_scan_keys)
@@ -240,12 +303,26 @@ class Pipeline:
                     check_fix(row.fix, now=now, previous=None if same else previous, mode=mode,
                               limits=self._limits)
                 except Rejection as r:
-                    item.rejections.append(r)
-                    continue
+                    if r.reason is not Reason.IMPOSSIBLE_SPEED or not self._reanchors(
+                            row, mode, now):
+                        item.rejections.append(r)
+                        continue
+                else:
+                    self._challengers.accepted(row.vehicle_id)
                 item.positions.append((row, is_out_of_order(row.fix, previous)))
                 if previous is None or row.fix.fix_time > previous.fix_time:
                     latest[row.vehicle_id] = row.fix
         return latest
+
+    def _reanchors(self, row: PositionRow, mode: Mode, now: datetime) -> bool:
+        def check(challenger: Fix) -> None:
+            check_fix(row.fix, now=now, previous=challenger, mode=mode, limits=self._limits)
+
+        if self._challengers.confirms(row.vehicle_id, row.fix, check):
+            log.info("vehicle %d: two fixes agree against its last accepted fix; that one"
+                     " was wrong and is replaced", row.vehicle_id)
+            return True
+        return False
 
     async def _detect(
         self, tx: Transaction, fixes: list[StoredFix], scans: list[StoredScan]
