@@ -50,6 +50,17 @@ async def settlements_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> 
     return [Settlement(**dict(r)) for r in rows]
 
 
+async def settlements_by_numbers(
+    db: Executor, scope: Scope, numbers: Sequence[str]
+) -> list[Settlement]:
+    rows = await db.fetch(
+        f"SELECT {_COLS} FROM settlement s WHERE s.number = ANY($2::text[])"
+        f" AND {Scope.owned('s.customer_org_id')}",
+        scope.org_id, list(numbers),
+    )
+    return [Settlement(**dict(r)) for r in rows]
+
+
 async def settlements_by_contract_ids(
     db: Executor, scope: Scope, contract_ids: Sequence[int]
 ) -> dict[int, list[Settlement]]:

@@ -12,7 +12,16 @@ from strawberry.types import Info
 
 from domain import settlements as domain
 from resolvers.common import ctx, loaders, viewer
-from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
+from resolvers.relay import (
+    DEFAULT_PAGE,
+    Connection,
+    Node,
+    after_id,
+    check_first,
+    connection,
+    exactly_one,
+    expect_id,
+)
 
 if TYPE_CHECKING:
     from resolvers.contracts.types import Contract
@@ -87,6 +96,23 @@ class Settlement(Node):
 
 @strawberry.type
 class SettlementQueries:
+    @strawberry.field(description="One settlement by id or number; null if unknown or "
+                      "another customer's.")
+    async def settlement(
+        self, info: Info[Any, Any],
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="Global id.")] = None,
+        number: Annotated[str | None, strawberry.argument(
+            description="Settlement number.")] = None,
+    ) -> Settlement | None:
+        who = await viewer(info)
+        exactly_one(id, number, "number")
+        if id is not None:
+            found = await loaders(info).settlement_by_id.load(expect_id(id, "Settlement"))
+        else:
+            rows = await domain.settlements_by_numbers(ctx(info).db, who.scope, [number or ""])
+            found = rows[0] if rows else None
+        return Settlement.of(found) if found else None
+
     @strawberry.field(description="Settlements the viewer may see, oldest first.")
     async def settlements(
         self, info: Info[Any, Any],

@@ -209,3 +209,20 @@ async def test_the_customer_sees_its_own_settlement_with_the_deduction(api: Api)
         "SELECT event_type FROM domain_event WHERE event_type LIKE 'claim.%' AND org_id = $1"
         " ORDER BY seq", w.org["FAW-VW"])]
     assert kinds == ["claim.submitted", "claim.assessed", "claim.partially_agreed"]
+
+
+async def test_a_settlement_by_number_for_its_customer_only(api: Api) -> None:
+    w = await delivered_world(api.db)
+    q = """query($n: String, $id: ID) { settlement(number: $n, id: $id) { number
+           actualWeightT unitPrice totalAmount invoiceStatus } }"""
+    mine = await api.data(q, {"n": "ST-FAW-VW"}, as_=token("FAW-VW"))
+    assert mine["settlement"] == {"number": "ST-FAW-VW", "actualWeightT": "11.712",
+                                  "unitPrice": "5200.50", "totalAmount": "62108.26",
+                                  "invoiceStatus": "DRAFT"}
+    by_id = await api.data(q, {"id": to_global_id("Settlement", w.settlement["FAW-VW"])},
+                           as_=token("BAOSTEEL", "finance"))
+    assert by_id == mine
+    for n in ("ST-FAW-VW", "ST-NONE"):
+        assert (await api.data(q, {"n": n}, as_=token("GALANZ")))["settlement"] is None
+    both = await api.query(q, {"n": "ST-FAW-VW", "id": "x"}, as_=token("FAW-VW"))
+    assert both["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
