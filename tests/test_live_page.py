@@ -88,7 +88,9 @@ async def api_server(db: Database, database_url: str, redis_url: str
 
 
 def chromium() -> str:
+    """Debian's Chromium; and the screenshots' directory made ready."""
     assert CHROMIUM.exists(), "no /usr/bin/chromium: scripts/ensure-chromium.sh installs it"
+    ARTIFACTS.mkdir(exist_ok=True)
     return str(CHROMIUM)
 
 
@@ -167,7 +169,6 @@ async def test_a_published_fix_moves_the_customers_marker_and_no_one_elses(
     redis_url: str, mqtt_broker: Mosquitto,
 ) -> None:
     t = await faw_only_shipment_in_transit(db)
-    ARTIFACTS.mkdir(exist_ok=True)
     faw_token, galanz_token = token("FAW-VW"), token("GALANZ")
     requested: list[str] = []
     settings = settings_for(database_url, redis_url, mqtt_broker, group=unique("g"),
@@ -305,7 +306,6 @@ async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
             await api_server.stop()
             await page.wait_for_selector("#connection.offline", timeout=10_000)
             assert await page.is_visible("#not-live")
-            ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=ARTIFACTS / "live-page-not-live.png")
             # What happens while the page is cut off is not lost: the subscription
             # starts again from the latest fix.
