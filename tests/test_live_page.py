@@ -323,6 +323,21 @@ async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
         gps.close()
 
 
+async def test_a_rejected_token_is_said_so_and_not_kept(
+    api_server: ApiServer, browser: BrowserContext,
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{api_server.url}/live")
+    await page.fill("#token", "not-a-token")
+    await page.check("#remember")
+    await page.click("#signin-form button[type=submit]")
+    error = page.locator("#signin-error")
+    await error.filter(has_text="not accepted").wait_for(timeout=5_000)
+    assert await page.is_hidden("#app")
+    kept = await page.evaluate("[sessionStorage.length, localStorage.length]")
+    assert kept == [0, 0]
+
+
 async def test_the_page_is_served_with_headers_that_keep_it_to_its_origin(
     api_server: ApiServer,
 ) -> None:

@@ -397,21 +397,22 @@ function storedToken() {
 async function signIn(token, remember) {
   token = token.trim().replace(/^Bearer\s+/i, "");
   page?.stop();
-  page = new LivePage(token);
+  const next = new LivePage(token);
+  page = next;
   try {
-    await page.start();
+    await next.start();
   } catch (e) {
-    page.stop();
-    page = null;
+    next.stop();
+    if (page === next) page = null;
     showSignIn(e.code === "UNAUTHENTICATED" ? "That token was not accepted (expired or not valid)."
-      : `Could not reach the server: ${e.message}`);
+      : `Could not load the page: ${e.message}`);
     return;
   }
   sessionStorage.setItem(STORE_KEY, token);
   if (remember) localStorage.setItem(STORE_KEY, token);
   $("signin").hidden = true;
   $("app").hidden = false;
-  page.map.fit();
+  next.map.fit();
 }
 
 function showSignIn(message) {
