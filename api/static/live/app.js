@@ -270,6 +270,8 @@ class LivePage {
       h("div", { class: "detail-head" },
         h("h3", {}, s.number),
         h("button", { class: "link", onclick: () => this.select(null), "aria-label": "Close" }, "×")),
+      h("p", { class: "muted small" }, `${words(s.status)} · ${s.modes} · ${s.coilCount} coils · ${s.tonnes.toFixed(1)} t`,
+        s.customerCodes.length && !this.viewer.isCustomer ? ` · for ${s.customerCodes.join(", ")}` : null),
       h("table", { class: "legs" },
         h("thead", {}, h("tr", {}, ["#", "mode", "from → to", "vehicle", "arrival"].map((t) => h("th", {}, t)))),
         h("tbody", {}, s.legs.map((l) => h("tr", { class: l.delayed ? "late" : "" },

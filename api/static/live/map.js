@@ -5,6 +5,7 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const METRES_PER_DEGREE = 111320;
+const GLIDE_MS = 600;
 const STEPS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20];
 
 export const mercY = (lat) =>
@@ -195,9 +196,7 @@ export class LiveMap {
       this.vehicles.set(v.id, entry);
     }
     const { pin, body, label, tip } = entry;
-    pin._x = v.longitude;
-    pin._y = mercY(v.latitude);
-    this.place(pin);
+    this.glide(pin, v.longitude, mercY(v.latitude));
     pin.dataset.lat = String(v.latitude);
     pin.dataset.lon = String(v.longitude);
     pin.setAttribute("class", `vehicle kind-${v.kind.toLowerCase()}${v.late ? " late" : ""}${v.selected ? " selected" : ""}${v.hidden ? " hidden" : ""}`);
@@ -208,6 +207,30 @@ export class LiveMap {
     const heading = v.heading == null ? "" : ` · heading ${Math.round(v.heading)}°`;
     this.declutter();
     tip.textContent = `${v.name || v.code} (${v.kind.toLowerCase().replace("_", " ")})${speed}${heading}\nfix ${new Date(v.fixTime).toLocaleString()}`;
+  }
+
+  // Moves a marker to its new place over a moment, so the eye can follow it; a jump
+  // across much of the view, or a hidden page, is shown at once.
+  glide(pin, x, y) {
+    cancelAnimationFrame(pin._glide);
+    const [x0, y0] = [pin._x, pin._y];
+    const far = Math.hypot(x - x0, y - y0) > this.view.w / 4;
+    if (x === x0 && y === y0) return;
+    if (far || document.hidden) {
+      Object.assign(pin, { _x: x, _y: y });
+      this.place(pin);
+      return;
+    }
+    const start = performance.now();
+    const step = (now) => {
+      const t = Math.min(1, (now - start) / GLIDE_MS);
+      const e = t * (2 - t);
+      Object.assign(pin, { _x: x0 + (x - x0) * e, _y: y0 + (y - y0) * e });
+      this.place(pin);
+      if (t < 1) pin._glide = requestAnimationFrame(step);
+      else this.declutter();
+    };
+    pin._glide = requestAnimationFrame(step);
   }
 
   removeVehicle(id) {
