@@ -291,10 +291,21 @@ async def test_xlsx_consumption_table_and_plan_with_standard_headings(api: Api) 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
+    # A title and a blank line above the heading, as planners' sheets often have.
+    sheet.append(["FAW-VW daily build plan"])
+    sheet.append([])
     sheet.append(["model", "period_start", "units", "period_days"])
     start = mill_today()
     for d in range(3):
         sheet.append(["SAGITAR", start + timedelta(days=d), 100, 1])
+    sheet.append(["SAGITAR", start + timedelta(days=3), 100.5, 1])
+    buf = io.BytesIO()
+    book.save(buf)
+    job = await finished(api, (await upload(api, "plan.xlsx", buf.getvalue(), as_=FAW))
+                         ["planImport"]["id"], as_=FAW)
+    assert job["errors"] == [{"row": 7, "column": "units",
+                              "reason": "not a whole number of cars, 0 or more"}]
+    sheet.delete_rows(7)
     buf = io.BytesIO()
     book.save(buf)
     job = await finished(api, (await upload(api, "plan.xlsx", buf.getvalue(), as_=FAW))

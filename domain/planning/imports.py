@@ -21,7 +21,7 @@ from domain.errors import DomainError, Invalid
 from domain.planning import changes, inputs
 from domain.planning.calc import PlanEntry
 from domain.planning.tables import MAX_FILE_BYTES as MAX_FILE_BYTES
-from domain.planning.tables import BadFile, read_table
+from domain.planning.tables import BadFile, Table, read_table
 
 MAX_REPORTED = 200
 # How often a running import writes its progress.
@@ -77,8 +77,8 @@ _IMPORT_COLS = ("id, customer_org_id, kind, filename, status, rows_total, rows_d
 
 # Converting rows ------------------------------------------------------------------------
 
-def _columns(kind: str, fmt: PlanFormat, heading: Sequence[str]) -> tuple[dict[str, int],
-                                                                          list[RowError]]:
+def _columns(kind: str, fmt: PlanFormat, heading: Sequence[str],
+             heading_row: int = 1) -> tuple[dict[str, int], list[RowError]]:
     where: dict[str, int] = {}
     errors = []
     for standard, required in FIELDS[kind].items():
@@ -86,7 +86,7 @@ def _columns(kind: str, fmt: PlanFormat, heading: Sequence[str]) -> tuple[dict[s
         if name in heading:
             where[standard] = heading.index(name)
         elif required:
-            errors.append(RowError(1, name, f"the column {name!r} is missing"))
+            errors.append(RowError(heading_row, name, f"the column {name!r} is missing"))
     return where, errors
 
 
@@ -115,9 +115,9 @@ def _whole(value: Any) -> int:
 
 def plan_rows(
     fmt: PlanFormat, heading: Sequence[str], body: Sequence[tuple[int, list[Any]]],
-    models: set[str],
+    models: set[str], heading_row: int = 1,
 ) -> tuple[list[PlanEntry], list[RowError]]:
-    where, errors = _columns("plan", fmt, heading)
+    where, errors = _columns("plan", fmt, heading, heading_row)
     if errors:
         return [], errors
     entries: list[PlanEntry] = []
@@ -178,9 +178,9 @@ def _overlaps(entries: list[PlanEntry], rows: dict[tuple[str, date], int],
 
 def consumption_rows(
     fmt: PlanFormat, heading: Sequence[str], body: Sequence[tuple[int, list[Any]]],
-    specs: dict[str, int],
+    specs: dict[str, int], heading_row: int = 1,
 ) -> tuple[list[inputs.ConsumptionRow], list[RowError]]:
-    where, errors = _columns("consumption", fmt, heading)
+    where, errors = _columns("consumption", fmt, heading, heading_row)
     if errors:
         return [], errors
     out = []
@@ -270,14 +270,16 @@ async def run(db: Database, job: int, org_id: int, kind: str, filename: str, con
     """Read, check and import the file; the job row says how far it got and what failed."""
     try:
         # Reading and checking are CPU work: off the event loop, which serves requests.
-        heading, body = await asyncio.to_thread(read_table, filename, content)
-        await db.execute("UPDATE plan_import SET rows_total = $2 WHERE id = $1", job, len(body))
         fmt = await plan_format(db, org_id)
-        errors = await _check(db, job, org_id, kind, fmt, heading, body)
+        wanted = [fmt.heading(f) for f, required in FIELDS[kind].items() if required]
+        table = await asyncio.to_thread(read_table, filename, content, wanted)
+        body = table.body
+        await db.execute("UPDATE plan_import SET rows_total = $2 WHERE id = $1", job, len(body))
+        errors = await _check(db, job, org_id, kind, fmt, table)
         if errors:
             await _finish(db, job, "failed", errors, len(body))
             return
-        plan_id = await _save(db, org_id, kind, fmt, heading, body, actor)
+        plan_id = await _save(db, org_id, kind, fmt, table, actor)
     except DomainError as exc:
         await _finish(db, job, "failed", [RowError(0, None, exc.message)], 0)
         return
@@ -287,22 +289,23 @@ async def run(db: Database, job: int, org_id: int, kind: str, filename: str, con
 
 
 async def _check(db: Database, job: int, org_id: int, kind: str, fmt: PlanFormat,
-                 heading: list[str], body: list[tuple[int, list[Any]]]) -> list[RowError]:
+                 table: Table) -> list[RowError]:
     """Check the rows a chunk at a time, writing the progress after each chunk."""
+    heading, body, at = table.heading, table.body, table.heading_row
     errors: list[RowError] = []
     if kind == "plan":
         models = await inputs.known_models(db, org_id)
         for i in range(0, max(len(body), 1), PROGRESS_EVERY):
             _, found = await asyncio.to_thread(
-                plan_rows, fmt, heading, body[i:i + PROGRESS_EVERY], models)
+                plan_rows, fmt, heading, body[i:i + PROGRESS_EVERY], models, at)
             errors.extend(found)
             await _progress(db, job, min(i + PROGRESS_EVERY, len(body)))
         # Duplicates and overlaps across chunks: the whole file once more.
-        _, found = await asyncio.to_thread(plan_rows, fmt, heading, body, models)
+        _, found = await asyncio.to_thread(plan_rows, fmt, heading, body, models, at)
         errors = sorted(set(errors) | set(found), key=lambda e: (e.row, e.column or ""))
     else:
         specs = await _part_specs(db, org_id, fmt, heading, body)
-        _, errors = await asyncio.to_thread(consumption_rows, fmt, heading, body, specs)
+        _, errors = await asyncio.to_thread(consumption_rows, fmt, heading, body, specs, at)
         await _progress(db, job, len(body))
     return errors
 
@@ -315,8 +318,9 @@ async def _part_specs(db: Executor, org_id: int, fmt: PlanFormat, heading: Seque
     return await inputs.spec_ids_by_code(db, org_id, sorted(parts))
 
 
-async def _save(db: Database, org_id: int, kind: str, fmt: PlanFormat, heading: list[str],
-                body: list[tuple[int, list[Any]]], actor: str) -> int | None:
+async def _save(db: Database, org_id: int, kind: str, fmt: PlanFormat, table: Table,
+                actor: str) -> int | None:
+    heading, body = table.heading, table.body
     if kind == "plan":
         models = await inputs.known_models(db, org_id)
         entries, _ = await asyncio.to_thread(plan_rows, fmt, heading, body, models)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import load_workbook
@@ -20,8 +21,21 @@ class BadFile(Invalid):
     """The file cannot be read at all (not CSV/XLSX, too large, no heading)."""
 
 
-def read_table(filename: str, content: bytes) -> tuple[list[str], list[tuple[int, list[Any]]]]:
-    """The heading and the non-empty rows (with their row numbers) of a CSV or XLSX."""
+# Title lines above the heading (a sheet's name, a plan month) are looked past this far.
+HEADING_SEARCH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    heading_row: int
+    heading: list[str]
+    # Non-empty rows below the heading, with their row numbers as the file counts them.
+    body: list[tuple[int, list[Any]]]
+
+
+def read_table(filename: str, content: bytes, wanted: Collection[str] = ()) -> Table:
+    """The heading and the rows below it of a CSV or XLSX. The heading is the first row
+    holding every ``wanted`` name (among the first rows), else the first non-empty row."""
     if len(content) > MAX_FILE_BYTES:
         raise BadFile(f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB", field="file")
     name = filename.lower()
@@ -31,20 +45,21 @@ def read_table(filename: str, content: bytes) -> tuple[list[str], list[tuple[int
         rows = _csv_rows(content)
     else:
         raise BadFile("send a .csv or .xlsx file", field="file")
-    heading: list[str] | None = None
-    body: list[tuple[int, list[Any]]] = []
+    found: list[tuple[int, list[Any]]] = []
     for number, cells in rows:
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
-        if heading is None:
-            heading = [str(c).strip() if c is not None else "" for c in cells]
-            continue
-        body.append((number, list(cells)))
-        if len(body) > MAX_ROWS:
+        found.append((number, list(cells)))
+        if len(found) > MAX_ROWS + HEADING_SEARCH:
             raise BadFile(f"a file has at most {MAX_ROWS} rows", field="file")
-    if heading is None:
+    if not found:
         raise BadFile("the file is empty", field="file")
-    return heading, body
+    texts = [[str(c).strip() if c is not None else "" for c in cells] for _, cells in
+             found[:HEADING_SEARCH]]
+    at = next((i for i, t in enumerate(texts) if set(wanted) <= set(t)), 0)
+    if len(found) - at - 1 > MAX_ROWS:
+        raise BadFile(f"a file has at most {MAX_ROWS} rows", field="file")
+    return Table(found[at][0], texts[at], found[at + 1:])
 
 
 def _csv_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
