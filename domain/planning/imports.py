@@ -71,8 +71,17 @@ class PlanImport:
     finished_at: datetime | None
 
 
-_IMPORT_COLS = ("id, customer_org_id, kind, filename, status, rows_total, rows_done, errors,"
-                " plan_id, created_by, created_at, finished_at")
+# An import takes seconds; one still running after this long lost its process (a restart)
+# and reads as failed, so that the customer knows to send the file again.
+ABANDONED_AFTER = "30 minutes"
+_ABANDONED = f"(status = 'running' AND created_at < now() - interval '{ABANDONED_AFTER}')"
+_IMPORT_COLS = (
+    f"id, customer_org_id, kind, filename, CASE WHEN {_ABANDONED} THEN 'failed' ELSE status"
+    f" END AS status, rows_total, rows_done, CASE WHEN {_ABANDONED} THEN jsonb_build_array("
+    " jsonb_build_object('row', 0, 'column', NULL, 'reason', 'the import stopped before it"
+    " finished: send the file again')) ELSE errors END AS errors, plan_id, created_by,"
+    " created_at, finished_at"
+)
 
 
 # Converting rows ------------------------------------------------------------------------
