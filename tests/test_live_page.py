@@ -338,6 +338,24 @@ async def test_a_rejected_token_is_said_so_and_not_kept(
     assert kept == [0, 0]
 
 
+async def test_signing_out_and_in_as_another_customer_starts_afresh(
+    api_server: ApiServer, browser: BrowserContext, db: Database,
+) -> None:
+    await faw_only_shipment_in_transit(db)
+    seen: list[str] = []
+    page = await open_page(browser, api_server.url, token("FAW-VW"), via="form", seen=seen)
+    assert await page.locator("li.shipment").count() == 1
+    await page.click("#signout")
+    await page.wait_for_selector("#signin", state="visible")
+    assert await page.evaluate("sessionStorage.length + localStorage.length") == 0
+    await page.fill("#token", token("GALANZ"))
+    await page.click("#signin-form button[type=submit]")
+    await page.wait_for_selector("#connection.live", timeout=15_000)
+    assert await page.locator("li.shipment").count() == 0
+    assert await page.locator("svg#map > g.layer-sites").count() == 1
+    assert await page.locator("svg#map g.site").count() == 0
+
+
 async def test_the_page_is_served_with_headers_that_keep_it_to_its_origin(
     api_server: ApiServer,
 ) -> None:

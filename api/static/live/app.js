@@ -35,7 +35,10 @@ class LivePage {
     this.lastSeq = null;
     this.lastUpdate = null;
     this.pending = new Map();
-    this.map = new LiveMap($("map"), {
+    // A map of its own: a page signed in before leaves no layers or listeners behind.
+    const svg = $("map").cloneNode(false);
+    $("map").replaceWith(svg);
+    this.map = new LiveMap(svg, {
       onVehicle: (id) => this.selectVehicle(id),
       onSite: () => {},
       scaleBar: $("scale-bar"),
@@ -43,6 +46,12 @@ class LivePage {
   }
 
   async start() {
+    // Nothing of a page signed in before stays on screen.
+    this.tick();
+    $("detail").hidden = true;
+    $("late-only").checked = false;
+    $("event-feed").replaceChildren();
+    $("notification-list").replaceChildren();
     const { viewer } = await this.api.query(Q_VIEWER);
     this.viewer = viewer;
     this.fleet = !viewer.isCustomer && viewer.roles.some((r) => FLEET_ROLES.includes(r));
