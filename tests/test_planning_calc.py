@@ -140,3 +140,11 @@ def test_rounding_never_falls_below_the_net(spec: SpecInput) -> None:
             assert p.order_t >= spec.min_order_t
             assert p.release_date is not None and p.need_date is not None
             assert (p.need_date - p.release_date).days == spec.transport_days
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs())
+def test_with_the_proposed_orders_no_day_ends_under_the_safety_stock(spec: SpecInput) -> None:
+    result = net_demand(spec)
+    for d in result.curve:
+        assert d.stock_t >= d.safety_t - Decimal("0.001"), (d, result.periods)
