@@ -52,6 +52,8 @@ class LivePage {
     $("late-only").checked = false;
     $("event-feed").replaceChildren();
     $("notification-list").replaceChildren();
+    $("unread").hidden = true;
+    $("mark-all-read").hidden = true;
     const { viewer } = await this.api.query(Q_VIEWER);
     this.viewer = viewer;
     this.fleet = !viewer.isCustomer && viewer.roles.some((r) => FLEET_ROLES.includes(r));
