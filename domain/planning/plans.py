@@ -53,6 +53,9 @@ class PurchasePlan:
     decided_at: datetime | None
     decided_by: str | None
     reject_reason: str | None
+    # Tonnes over all lines, and over the firm ones.
+    total_t: Decimal
+    firm_t: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +99,14 @@ class PlanChange:
     created_at: datetime
 
 
-_PLAN_COLS = ("p.id, p.customer_org_id, p.production_plan_id, p.status, p.as_of, p.computed_at,"
-              " p.submitted_at, p.submitted_by, p.decided_at, p.decided_by, p.reject_reason")
+_PLAN_COLS = (
+    "p.id, p.customer_org_id, p.production_plan_id, p.status, p.as_of, p.computed_at,"
+    " p.submitted_at, p.submitted_by, p.decided_at, p.decided_by, p.reject_reason,"
+    " (SELECT coalesce(sum(x.quantity_t), 0) FROM purchase_plan_line x"
+    "  WHERE x.plan_id = p.id) AS total_t,"
+    " (SELECT coalesce(sum(x.quantity_t), 0) FROM purchase_plan_line x"
+    "  WHERE x.plan_id = p.id AND x.firmness = 'firm') AS firm_t"
+)
 LINE_FIELDS = [f for f in PlanLine.__slots__ if f not in ("id", "plan_id", "customer_org_id",
                                                             "contract_line_id")]
 _LINE_COLS = "l.id, l.plan_id, l.customer_org_id, " + ", ".join(

@@ -276,6 +276,11 @@ class PurchasePlan(Node):
         description="When sales approved or rejected it.")
     decided_by: str | None = strawberry.field(description="Who decided.")
     reject_reason: str | None = strawberry.field(description="Why it was rejected.")
+    total_tonnes: Decimal = strawberry.field(description="Tonnes ordered over the whole plan.")
+    firm_tonnes: Decimal = strawberry.field(
+        description="Tonnes of the firm lines (those that become contracts).")
+    # The plan's lines, read once however many fields ask for them.
+    loaded: strawberry.Private[list[plans.PlanLine] | None] = None
 
     @classmethod
     def of(cls, p: plans.PurchasePlan) -> PurchasePlan:
@@ -283,11 +288,14 @@ class PurchasePlan(Node):
                    status=PurchasePlanStatus(p.status), as_of=p.as_of,
                    computed_at=p.computed_at, submitted_at=p.submitted_at,
                    submitted_by=p.submitted_by, decided_at=p.decided_at,
-                   decided_by=p.decided_by, reject_reason=p.reject_reason)
+                   decided_by=p.decided_by, reject_reason=p.reject_reason,
+                   total_tonnes=p.total_t, firm_tonnes=p.firm_t)
 
     async def _lines(self, info: Info[Any, Any]) -> list[plans.PlanLine]:
-        who = await ctx(info).viewer()
-        return (await plans.lines_of(ctx(info).db, who.scope, [self.pk]))[self.pk]
+        if self.loaded is None:
+            who = await ctx(info).viewer()
+            self.loaded = (await plans.lines_of(ctx(info).db, who.scope, [self.pk]))[self.pk]
+        return self.loaded
 
     @strawberry.field(description="The customer.")
     async def customer(self, info: Info[Any, Any]) -> Organization | None:
@@ -316,15 +324,6 @@ class PurchasePlan(Node):
         items = [PurchasePlanLine.of(x) for x in await self._lines(info)
                  if firmness is None or x.firmness == firmness.value]
         return page_of(items, first, after, lambda x: [x.pk])
-
-    @strawberry.field(description="Tonnes ordered over the whole plan.")
-    async def total_tonnes(self, info: Info[Any, Any]) -> Decimal:
-        return sum((x.quantity_t for x in await self._lines(info)), Decimal(0))
-
-    @strawberry.field(description="Tonnes of the firm lines (those that become contracts).")
-    async def firm_tonnes(self, info: Info[Any, Any]) -> Decimal:
-        return sum((x.quantity_t for x in await self._lines(info) if x.firmness == "firm"),
-                   Decimal(0))
 
     @strawberry.field(description="The contracts its firm lines became.")
     async def contracts(self, info: Info[Any, Any]) -> list[Contract]:
