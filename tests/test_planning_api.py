@@ -376,6 +376,18 @@ async def test_another_customer_sees_nothing_and_cannot_act(api: Api) -> None:
         assert stolen == missing == {"data": {"node": None}}, kind
     stolen = await api.data(STEP, {"input": {"planId": plan_id}}, as_=GALANZ)
     assert stolen["submitPurchasePlan"]["errors"][0]["code"] == "NOT_FOUND"
+    by_sales = await api.data(STEP, {"input": {"planId": plan_id}}, as_=SALES)
+    assert by_sales["submitPurchasePlan"]["errors"][0]["code"] == "FORBIDDEN"
+    faw_id = to_global_id("Organization", w.org["FAW-VW"])
+    for_other = await api.data(COMPUTE, {"input": {"customerId": faw_id}}, as_=GALANZ)
+    assert for_other["computePurchasePlan"]["errors"][0]["code"] == "NOT_FOUND"
+    reject = await api.data(REJECT, {"input": {"planId": plan_id, "reason": "no"}}, as_=FAW)
+    assert reject["rejectPurchasePlan"]["errors"][0]["code"] == "FORBIDDEN"
+    as_logistics = await api.data(APPROVE, {"input": {"planId": plan_id}},
+                                  as_=token("BAOSTEEL", "logistics"))
+    assert as_logistics["approvePurchasePlan"]["errors"][0]["code"] == "FORBIDDEN"
+    computed_by_sales = await api.data(COMPUTE, {"input": {"customerId": faw_id}}, as_=SALES)
+    assert computed_by_sales["computePurchasePlan"]["purchasePlan"]["id"] == plan_id
     listed = await api.data("{ purchasePlans { nodes { id } } }", as_=GALANZ)
     assert listed["purchasePlans"]["nodes"] == []
     faw = to_global_id("Organization", w.org["FAW-VW"])
