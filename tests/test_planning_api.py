@@ -51,7 +51,7 @@ SHARE = """mutation($input: ShareProductionPlanInput!) { shareProductionPlan(inp
 PLAN = """query($id: ID!) { node(id: $id) { ... on PurchasePlan {
     status totalTonnes firmTonnes productionPlan { version }
     lines(first: 100) { nodes { periodStart grossTonnes netTonnes quantityTonnes coils
-        needDate releaseDate firmness transitDays availableTonnes
+        needDate releaseDate releaseOverdue firmness transitDays availableTonnes
         contractLine { quantityT deliveryWindow { start end } status } } }
     contracts { number status lines { quantityT progress { currentStage } } }
     changes(first: 100) { nodes { id periodStart beforeTonnes afterTonnes action
@@ -160,6 +160,10 @@ async def test_plan_file_to_contract_and_a_changed_plan(api: Api) -> None:
     assert (first["netTonnes"], first["coils"], first["quantityTonnes"]) == (
         "307.500", 26, "312.000")
     assert first["transitDays"] == 7 and first["firmness"] == "FIRM"
+    # Stock is already under the safety stock: the first order is needed today, so it
+    # should have left the mill a week ago.
+    assert first["needDate"] == today.isoformat() and first["releaseOverdue"] is True
+    assert not any(x["releaseOverdue"] for x in lines[1:])
     assert [x["firmness"] for x in lines[4:]] == ["COMMITMENT_PRODUCTION"] * 4
     for x in lines:
         if x["coils"]:

@@ -154,9 +154,12 @@ class PurchasePlanLine:
                                           "lines become contract lines.")
     transport_mode: TransportMode = strawberry.field(description="How it travels.")
     transit_days: int = strawberry.field(description="The transport cycle used, in days.")
+    release_overdue: bool = strawberry.field(
+        description="The release date is before the day the plan was computed for: the "
+        "steel can no longer arrive before the stock falls under the safety stock.")
 
     @classmethod
-    def of(cls, x: plans.PlanLine) -> PurchasePlanLine:
+    def of(cls, x: plans.PlanLine, as_of: dt.date) -> PurchasePlanLine:
         return cls(
             pk=x.id, spec_id=x.spec_id, site_id=x.delivery_site_id,
             contract_line_id=x.contract_line_id, period_start=x.period_start,
@@ -165,7 +168,8 @@ class PurchasePlanLine:
             available_tonnes=x.available_t, net_tonnes=x.net_t, quantity_tonnes=x.quantity_t,
             coils=x.coils, need_date=x.need_date, release_date=x.release_date,
             firmness=Firmness(x.firmness), transport_mode=TransportMode(x.transport_mode),
-            transit_days=x.transit_days)
+            transit_days=x.transit_days,
+            release_overdue=x.release_date is not None and x.release_date < as_of)
 
     @strawberry.field(description="The steel spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
@@ -321,7 +325,7 @@ class PurchasePlan(Node):
         firmness: Annotated[Firmness | None, strawberry.argument(
             description="Only lines of this firmness.")] = None,
     ) -> Connection[PurchasePlanLine]:
-        items = [PurchasePlanLine.of(x) for x in await self._lines(info)
+        items = [PurchasePlanLine.of(x, self.as_of) for x in await self._lines(info)
                  if firmness is None or x.firmness == firmness.value]
         return page_of(items, first, after, lambda x: [x.pk])
 
