@@ -541,8 +541,16 @@ async def test_the_sample_file_of_the_readme_imports_with_the_demo_format(api: A
         " VALUES ($1, $2, $3, 'staff')", w.org["FAW-VW"], demo_planning.FORMAT,
         demo_planning.MODEL_NAMES)
     content = (Path(__file__).parent / "data" / "planning" / "faw-vw-plan.csv").read_bytes()
-    job = await finished(api, (await upload(api, "faw-vw-plan.csv", content, as_=FAW))
-                         ["planImport"]["id"], as_=FAW)
+    # The request exactly as README.md shows it with curl.
+    readme = ('{"query": "mutation($f: Upload!) { importPlanFile(input: {file: $f}) {'
+              ' planImport { id status } errors { message } } }", "variables": {"f": null}}')
+    r = await api.client.post(
+        "/graphql", headers={"authorization": f"Bearer {FAW}"},
+        data={"operations": readme, "map": '{"0": ["variables.f"]}'},
+        files={"0": ("faw-vw-plan.csv", content, "text/csv")})
+    started = r.json()["data"]["importPlanFile"]
+    assert started["errors"] == []
+    job = await finished(api, started["planImport"]["id"], as_=FAW)
     assert (job["status"], job["rowsTotal"], job["errors"]) == ("IMPORTED", 16, [])
     entries = job["productionPlan"]["entries"]["nodes"]
     assert {e["model"] for e in entries} == set(demo_planning.WEEKLY)
