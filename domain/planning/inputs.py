@@ -87,8 +87,10 @@ async def save_plan(
     """A new version of the customer's car build plan; the caller follows it up (the
     purchase plans recompute) in the same transaction."""
     check_entries(entries, await known_models(tx, org_id))
-    # Versions of one customer are numbered under a lock on its organization row.
-    await tx.execute("SELECT 1 FROM organization WHERE id = $1 FOR UPDATE", org_id)
+    # Versions of one customer are numbered under a lock on its organization row; NO KEY
+    # UPDATE, so that rows that merely refer to the organization (events, lines) are never
+    # held up by it.
+    await tx.execute("SELECT 1 FROM organization WHERE id = $1 FOR NO KEY UPDATE", org_id)
     version = await tx.fetchval(
         "SELECT coalesce(max(version), 0) + 1 FROM production_plan WHERE customer_org_id = $1",
         org_id)

@@ -184,7 +184,8 @@ async def curves_of(db: Executor, scope: Scope, plan_id: int) -> list[dict[str, 
 async def _lock(tx: Executor, plan_id: int, org_id: int | None) -> PurchasePlan:
     row = await tx.fetchrow(
         f"SELECT {_PLAN_COLS} FROM purchase_plan p WHERE p.id = $1"
-        " AND ($2::bigint IS NULL OR p.customer_org_id = $2) FOR UPDATE", plan_id, org_id)
+        " AND ($2::bigint IS NULL OR p.customer_org_id = $2) FOR NO KEY UPDATE",
+        plan_id, org_id)
     if row is None:
         raise NotFound("no such purchase plan", field="planId")
     return PurchasePlan(**dict(row))
@@ -264,7 +265,7 @@ async def compute_in(tx: Executor, org_id: int, *, actor: str,
         raise NotFound("share a production plan first: there is none to compute from",
                        field="customerId")
     as_of = as_of or mill_today()
-    await tx.execute("SELECT 1 FROM organization WHERE id = $1 FOR UPDATE", org_id)
+    await tx.execute("SELECT 1 FROM organization WHERE id = $1 FOR NO KEY UPDATE", org_id)
     open_id = await tx.fetchval(
         "SELECT id FROM purchase_plan WHERE customer_org_id = $1"
         " AND status = ANY($2::text[])", org_id, list(OPEN))
