@@ -1,8 +1,8 @@
 """Vehicles and where they are: the latest fix (live state in Redis, the database behind
 it) and a shipment's track, thinned in SQL.
 
-The ingester keeps each vehicle's latest fix in Redis, in the hash
-``vehicle:{id}:latest`` (see ``tracking/live.py``). When Redis is not configured, holds
+The ingester keeps each vehicle's latest fix in Redis, field ``{id}`` of the hash
+``vehicles:latest`` (see ``tracking/live.py``). When Redis is not configured, holds
 nothing for a vehicle or is down, the newest row of ``position`` stands in.
 Visibility follows ``domain/tenancy.py``: a customer sees the vehicles put on legs of
 its shipments, where one is only while it carries the customer's coils, and a
@@ -91,8 +91,8 @@ async def carried_shipments(
     return out
 
 
-def live_key(vehicle_id: int) -> str:
-    return f"vehicle:{vehicle_id}:latest"
+# The hash of every vehicle's latest position message, by vehicle id (tracking/live.py).
+LIVE_KEY = "vehicles:latest"
 
 
 def _number(value: Any) -> float | None:
@@ -116,15 +116,12 @@ def parse_live_fix(data: Mapping[str, Any]) -> Fix | None:
 
 
 async def read_live(redis: Any, vehicle_ids: Sequence[int]) -> dict[int, Fix]:
-    """The latest fixes Redis holds for these vehicles: the ``position`` field of each
-    ``vehicle:{id}:latest`` hash. Empty when Redis is not configured or away."""
+    """The latest fixes Redis holds for these vehicles: their fields of the
+    ``vehicles:latest`` hash. Empty when Redis is not configured or away."""
     if redis is None or not vehicle_ids:
         return {}
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for vid in vehicle_ids:
-                pipe.hget(live_key(vid), "position")
-            found = await pipe.execute()
+        found = await redis.hmget(LIVE_KEY, [str(vid) for vid in vehicle_ids])
     except (OSError, RedisError) as exc:
         # The database still knows where everything was; live state is a shortcut.
         log.warning("live state unavailable: %s", exc)

@@ -101,7 +101,7 @@ async def test_positions_start_from_live_state_then_follow_the_bus(
     t = await build_tracking(db, await build(db))
     wagon = t.vehicle["WAG-1"]
     latest = _position(t, "WAG-1", ["faw"], 40.25, 0)
-    await redis.hset(f"vehicle:{wagon}:latest", mapping={"fix_ms": 1, "position": latest})
+    await redis.hset("vehicles:latest", mapping={f"{wagon}:ms": 1, str(wagon): latest})
     gid = to_global_id("Shipment", t.shipment["faw"])
     ws = await _subscribe(url, token("FAW-VW"), POSITIONS, {"id": gid})
     first = _data(await _next(ws), "shipmentPositions")

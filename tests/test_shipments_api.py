@@ -224,8 +224,8 @@ async def test_latest_position_comes_from_live_state_when_redis_has_it(
     message = {"type": "position", "vehicle_id": wagon, "shipment_ids": [w.shipment["faw"]],
                "fix_time": fix_time.isoformat(), "lat": 40.5, "lon": 118.25,
                "speed_kmh": 71.5, "heading": 12.0, "accuracy_m": 6.0, "latest": True}
-    await redis.hset(f"vehicle:{wagon}:latest", mapping={
-        "fix_ms": int(fix_time.timestamp() * 1000), "position": json.dumps(message)})
+    await redis.hset("vehicles:latest", mapping={
+        f"{wagon}:ms": int(fix_time.timestamp() * 1000), str(wagon): json.dumps(message)})
     q = """{ shipment(number: "SH-FAW") { latestPosition { latitude longitude speedKmh } }
              vehicle(code: "WAG-1") { latestPosition { latitude } } }"""
     data = await api.data(q, as_=token("FAW-VW"))

@@ -4,10 +4,12 @@ Written by the ingester after a batch is committed and acknowledged; read by the
 GraphQL subscriptions of any API replica.
 
 Keys
-  ``vehicle:{id}:latest``  hash; field ``position`` is the vehicle's newest position
-                           message (JSON, below), field ``fix_ms`` its fix time in epoch
+  ``vehicles:latest``      hash; field ``{id}`` is vehicle id's newest position message
+                           (JSON, below), field ``{id}:ms`` its fix time in epoch
                            milliseconds. Only a newer fix replaces it: a late, out-of-order
                            fix is stored and published but never moves the marker back.
+                           One key, so that a batch's updates are one script call that
+                           Redis Cluster accepts (a script may touch keys of one slot).
   ``vehicles:geo``         GEO set of every vehicle's newest position, member = vehicle id.
 
 Channels (PUBLISH, JSON text)
@@ -53,6 +55,7 @@ from prometheus_client import Counter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from domain.position_reads import LIVE_KEY as LATEST_KEY
 from domain.shipments import CUSTOMER_KINDS
 from tracking.model import Fix, Source
 
@@ -68,18 +71,51 @@ ALL_CHANNEL = "vehicles"
 # Redis GEO accepts latitudes within the Web Mercator square only.
 _GEO_MAX_LAT = 85.05112878
 
-# Replaces the stored position only when the new fix is newer, so two ingesters (or a
-# late fix) cannot move a vehicle back. One key per script keeps it Redis Cluster safe.
+# Replaces each vehicle's stored position only when the new fix is newer, so that two
+# ingesters (or a late fix) cannot move a vehicle back. ARGV[1] is lines in pairs: the
+# vehicle id and the fix time in ms, separated by a space, then the position message.
+# Returns 1 for each vehicle moved, 0 for each kept, in order.
 _SET_IF_NEWER = """
-local cur = redis.call('HGET', KEYS[1], 'fix_ms')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'fix_ms', ARGV[1], 'position', ARGV[2])
-return 1
+local moved, head = {}, nil
+for line in string.gmatch(ARGV[1], '[^\\n]+') do
+  if head == nil then
+    head = line
+  else
+    local id, ms = string.match(head, '^(%S+) (%S+)$')
+    local cur = redis.call('HGET', KEYS[1], id .. ':ms')
+    if cur and tonumber(cur) >= tonumber(ms) then
+      moved[#moved + 1] = 0
+    else
+      redis.call('HSET', KEYS[1], id .. ':ms', ms, id, line)
+      moved[#moved + 1] = 1
+    end
+    head = nil
+  end
+end
+return moved
 """
 
-
-def latest_key(vehicle_id: int) -> str:
-    return f"vehicle:{vehicle_id}:latest"
+# Every message of a batch in one call and one argument: a reply a batch rather than one a
+# message, and one argument for the client to encode (both cost the client more than
+# Redis spends publishing). ARGV[1] is lines in pairs: the channels, separated by spaces,
+# then the message (JSON holds no raw newline). No keys: it runs on any cluster node.
+_PUBLISH_ALL = """
+local n, channels = 0, nil
+for line in string.gmatch(ARGV[1], '[^\\n]+') do
+  if channels == nil then
+    channels = line
+  else
+    for channel in string.gmatch(channels, '%S+') do
+      redis.call('PUBLISH', channel, line)
+      n = n + 1
+    end
+    channels = nil
+  end
+end
+return n
+"""
+# Messages a call publishes at most: keeps each script short, since Redis runs one at a time.
+_PUBLISH_CHUNK = 1000
 
 
 def shipment_channel(shipment_id: int) -> str:
@@ -156,6 +192,7 @@ class Live:
     ) -> None:
         self._redis = client
         self._script = None if client is None else client.register_script(_SET_IF_NEWER)
+        self._publish_all = None if client is None else client.register_script(_PUBLISH_ALL)
         self._retry_seconds = retry_seconds
         self._not_before = 0.0
         # What failed to reach Redis: the newest position per vehicle, and the events.
@@ -200,10 +237,7 @@ class Live:
         if self._redis is None or not ids or time.monotonic() < self._not_before:
             return {}
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for vehicle_id in ids:
-                    pipe.hget(latest_key(vehicle_id), "position")
-                values = await pipe.execute()
+            values = await self._redis.hmget(LATEST_KEY, [str(v) for v in ids])
         except Exception as exc:
             LIVE_ERRORS.inc()
             self._not_before = time.monotonic() + self._retry_seconds
@@ -213,31 +247,26 @@ class Live:
 
     async def _send(self, positions: list[LivePosition], events: list[LiveEvent]) -> None:
         assert self._redis is not None and self._script is not None
+        assert self._publish_all is not None
         newest: dict[int, LivePosition] = {}
         for p in positions:
             if p.vehicle_id not in newest or p.fix.fix_time > newest[p.vehicle_id].fix.fix_time:
                 newest[p.vehicle_id] = p
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for p in newest.values():
-                await self._script(
-                    keys=[latest_key(p.vehicle_id)],
-                    args=[_ms(p.fix.fix_time), json.dumps(p.message(latest=True))],
-                    client=pipe,
-                )
-            moved = await pipe.execute()
+        lines = "\n".join(f"{p.vehicle_id} {_ms(p.fix.fix_time)}\n"
+                           f"{json.dumps(p.message(latest=True))}" for p in newest.values())
+        moved = await self._script(keys=[LATEST_KEY], args=[lines]) if newest else []
         live = {p.vehicle_id: p for p, ok in zip(newest.values(), moved, strict=True) if ok}
+        where = [value for p in live.values() if abs(p.fix.latitude) <= _GEO_MAX_LAT
+                 for value in (p.fix.longitude, p.fix.latitude, str(p.vehicle_id))]
+        messages = [_line(p.channels(), json.dumps(p.message(latest=live.get(p.vehicle_id) is p)))
+                    for p in positions]
+        messages += [_line(e.channels(), json.dumps(e.message(), default=str)) for e in events]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for p in live.values():
-                if abs(p.fix.latitude) <= _GEO_MAX_LAT:
-                    pipe.geoadd(GEO_KEY, (p.fix.longitude, p.fix.latitude, str(p.vehicle_id)))
-            for p in positions:
-                text = json.dumps(p.message(latest=live.get(p.vehicle_id) is p))
-                for channel in p.channels():
-                    pipe.publish(channel, text)
-            for e in events:
-                text = json.dumps(e.message(), default=str)
-                for channel in e.channels():
-                    pipe.publish(channel, text)
+            if where:
+                pipe.geoadd(GEO_KEY, where)
+            for start in range(0, len(messages), _PUBLISH_CHUNK):
+                chunk = "\n".join(messages[start:start + _PUBLISH_CHUNK])
+                await self._publish_all(args=[chunk], client=pipe)
             await pipe.execute()
 
     def _keep(self, p: LivePosition) -> None:
@@ -248,6 +277,11 @@ class Live:
 
 class _Deferred(Exception):
     """Redis failed a moment ago; do not wait on it again yet."""
+
+
+def _line(channels: list[str], text: str) -> str:
+    """One message for _PUBLISH_ALL: its channels, a newline, its JSON text."""
+    return f"{' '.join(channels)}\n{text}"
 
 
 def _ms(t: datetime) -> int:

@@ -260,7 +260,7 @@ async def test_redis_away_does_not_stop_storage_and_live_updates_resume(
 
 
 async def _live_at(redis: aioredis.Redis, vehicle_id: int, fix_time: str) -> bool:
-    raw = await redis.hget(f"vehicle:{vehicle_id}:latest", "position")
+    raw = await redis.hget("vehicles:latest", str(vehicle_id))
     return raw is not None and datetime.fromisoformat(json.loads(raw)["fix_time"]) == \
         datetime.fromisoformat(fix_time)
 

@@ -346,7 +346,7 @@ async def test_a_shipment_subscriber_sees_the_positions_stored(
             with publisher(mqtt_broker) as p:
                 await asyncio.to_thread(p.publish, track(0, 3, NOW - timedelta(minutes=5)))
             seen = await _messages(pubsub, 6)
-        latest = json.loads(await redis.hget(f"vehicle:{fleet.trucks[0]}:latest", "position"))
+        latest = json.loads(await redis.hget("vehicles:latest", str(fleet.trucks[0])))
         geo = await redis.geopos("vehicles:geo", str(fleet.trucks[0]))
     finally:
         await pubsub.aclose()

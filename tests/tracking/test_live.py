@@ -69,6 +69,21 @@ async def test_positions_and_events_reach_their_channels(client: aioredis.Redis)
                   "vehicle_id": v, "occurred_at": NOW.isoformat(), "details": {"site": "WH-1"}}
 
 
+async def test_messages_arrive_whole_and_in_order(client: aioredis.Redis) -> None:
+    """A batch goes to Redis as one text: details with newlines and spaces, and more
+    messages than one call carries, arrive as sent, in the order sent."""
+    v = vehicle()
+    pubsub = client.pubsub()
+    await pubsub.subscribe("shipment:78")
+    live = Live(client)
+    details = {"note": "line one\nline two  \t end", "empty": ""}
+    events = [LiveEvent("delayed", 78, i, v, NOW, {**details, "n": i}) for i in range(2500)]
+    assert await live.publish([], events)
+    got = await received(pubsub, 2500)
+    await pubsub.aclose()
+    assert [m["details"] for _, m in got] == [{**details, "n": i} for i in range(2500)]
+
+
 async def test_a_late_fix_never_moves_the_live_marker_back(client: aioredis.Redis) -> None:
     v = vehicle()
     live = Live(client)
@@ -79,7 +94,7 @@ async def test_a_late_fix_never_moves_the_live_marker_back(client: aioredis.Redi
     [(_, late)] = await received(pubsub, 1)
     await pubsub.aclose()
     assert late["latest"] is False and late["out_of_order"] is True
-    stored = json.loads(await client.hget(f"vehicle:{v}:latest", "position"))
+    stored = json.loads(await client.hget("vehicles:latest", str(v)))
     assert stored["lat"] == 31.5
     [(lon, lat)] = await client.geopos("vehicles:geo", str(v))
     assert abs(lat - 31.5) < 1e-4 and abs(lon - 121.5) < 1e-4
@@ -108,7 +123,7 @@ async def test_redis_away_is_counted_and_caught_up_when_it_returns(tmp_path: Pat
         server.start()
         assert await live.publish()  # the kept update goes out on the next attempt
         assert not live.pending
-        stored = json.loads(await client.hget(f"vehicle:{v}:latest", "position"))
+        stored = json.loads(await client.hget("vehicles:latest", str(v)))
         assert stored["fix_time"] == NOW.isoformat()
     finally:
         await client.aclose()
