@@ -60,7 +60,8 @@ class Feed:
         if not self._queue.empty():  # the common case under load: no timer, no task
             return self._queue.get_nowait()
         try:
-            return await asyncio.wait_for(self._queue.get(), max(wait_s, 0.0))
+            async with asyncio.timeout(max(wait_s, 0.0)):  # no task of its own, unlike wait_for
+                return await self._queue.get()
         except TimeoutError:
             return None
 

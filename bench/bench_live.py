@@ -8,6 +8,9 @@ shipment under way; a publishing process sends their GPS fixes over MQTT (each f
 is its publish time) while this process holds GraphQL `shipmentPositions` subscriptions
 over graphql-transport-ws, one WebSocket each, measuring fix time to delivery.
 
+Each round opens its subscriptions and waits until every one has sent its first answer
+(the last known state) before publishing, so the figures are of delivery, not set-up.
+
 1. latency: `--subscribers` subscriptions (one per shipment), fixes at `--rate` per
    second: p50 / p99 (aim: p99 under 250 ms);
 2. capacity: more and more subscriptions spread over the shipments, fixes at one per
@@ -115,9 +118,11 @@ class Publisher:
         self.step = [0] * TRUCKS
 
     def run(self, rate: float, seconds: float) -> int:
-        sent, started = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - started) < seconds:
-            due = int(elapsed * rate)
+        """Publishes ``rate * seconds`` fixes over ``seconds``; returns how many."""
+        sent, started, total = 0, time.perf_counter(), round(rate * seconds)
+        while sent < total:
+            elapsed = time.perf_counter() - started
+            due = min(int(elapsed * rate), total)
             while sent < due:
                 truck = sent % TRUCKS
                 self.step[truck] += 1
@@ -217,13 +222,16 @@ async def _subscriber(url: str, token: str, shipment: str, since: list[datetime]
         await ws.recv()
         await ws.send(json.dumps({"id": "1", "type": "subscribe",
                                   "payload": {"query": SUB, "variables": {"id": shipment}}}))
-        opened[0] += 1
-        if opened[0] >= goal:
-            ready.set()
+        first = True
         async for raw in ws:
             msg = json.loads(raw)
             if msg.get("type") != "next" or "data" not in msg["payload"]:
                 continue
+            if first:  # the last known state: the subscription is under way
+                first = False
+                opened[0] += 1
+                if opened[0] >= goal:
+                    ready.set()
             fix = datetime.fromisoformat(
                 msg["payload"]["data"]["shipmentPositions"]["position"]["fixTime"])
             if fix >= since[0]:
@@ -278,7 +286,13 @@ async def _round(ws_url: str, redis_url: str, token: str, shipments: list[str], 
              for i in range(count)]
     tasks.append(asyncio.create_task(_redis_listener(redis_url, since, stored)))
     try:
-        await asyncio.wait_for(ready.wait(), 120)
+        try:
+            await asyncio.wait_for(ready.wait(), 120)
+        except TimeoutError:
+            # Not even set up in two minutes: this process holds no more than that.
+            return {"subscribers": count, "started": opened[0], "published": 0,
+                    **_percentiles([]), "broker": _percentiles([]),
+                    "ingested": _percentiles([]), "cpu_s": {}}
         await asyncio.sleep(1)
         since[0] = datetime.now(UTC)
         baseline.send("start")
@@ -331,6 +345,10 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             publisher = Helper(_publisher_main, broker.host, broker.port)
             baseline = Helper(_baseline_main, broker.host, broker.port)
             await asyncio.sleep(2)  # the ingester has subscribed
+            # One fix per truck first: each subscription then starts with a last known
+            # state, and is counted as under way once that has arrived.
+            await publisher.ask((TRUCKS, 1.0))
+            await asyncio.sleep(2)
             try:
                 pids = {"serve": procs[0].pid, "ingest": procs[1].pid}
                 latency = await _round(ws_url, redis.url, token, shipments, args.subscribers,
@@ -340,7 +358,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                     capacity.append(await _round(ws_url, redis.url, token, shipments, count,
                                                  publisher, baseline, TRUCKS, args.seconds,
                                                  pids))
-                    if capacity[-1]["p99_ms"] >= 1000:
+                    if not capacity[-1]["p99_ms"] < 1000:  # NaN when none were delivered
                         break
             finally:
                 publisher.close()
@@ -379,6 +397,10 @@ def main() -> None:
     print(f"capacity: fixes at {TRUCKS}/s spread over {TRUCKS} shipments")
     held = 0
     for r in figures["capacity"]:
+        if "started" in r:
+            print(f"  {r['subscribers']:5d} subscriptions  only {r['started']} set up"
+                  " within two minutes")
+            continue
         print(f"  {r['subscribers']:5d} subscriptions  p50 {r['p50_ms']:7.1f} ms"
               f"   p99 {r['p99_ms']:7.1f} ms   ({r['deliveries']} deliveries)")
         if r["p99_ms"] < 1000 and r["deliveries"]:
