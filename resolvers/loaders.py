@@ -26,6 +26,7 @@ from domain import (
     shipment_reads,
 )
 from domain.db import Executor
+from domain.planning import inputs, plans
 from domain.tenancy import Scope
 
 K = TypeVar("K")
@@ -70,6 +71,7 @@ class Loaders:
         self.coil_page_by_heat = DataLoader(self._coil_pages("heat_id"))
         self._tracking()
         self._disputes()
+        self._planning()
 
     def _disputes(self) -> None:
         self.dispute_by_id = self._by_id(disputes.disputes_by_ids)
@@ -80,6 +82,12 @@ class Loaders:
         self.claims_by_settlement = self._grouped(claims.claims_by_settlement_ids, [])
         self.evidence_by_id = self._by_id(evidence.evidence_by_ids)
         self.evidence_by_dispute = self._grouped(evidence.evidence_by_dispute_ids, [])
+
+    def _planning(self) -> None:
+        self.plan_lines_by_purchase_plan = self._grouped(plans.lines_of, [])
+        self.plan_changes_by_purchase_plan = self._grouped(plans.changes_by_plans, [])
+        self.production_plan_by_id = self._by_id(inputs.plans_in_scope)
+        self.current_production_plan_by_customer = self._grouped(inputs.current_plans, None)
 
     def _tracking(self) -> None:
         self.shipment_by_id = self._by_id(shipment_reads.shipments_by_ids)

@@ -14,6 +14,7 @@ from domain import events
 from domain.db import Executor
 from domain.errors import Invalid, NotFound
 from domain.planning.calc import Consumption, PlanEntry
+from domain.tenancy import Scope
 
 MAX_HORIZON_DAYS = 400
 
@@ -122,6 +123,25 @@ async def plans_by_ids(
         f"SELECT {_PLAN_COLS} FROM production_plan WHERE id = ANY($2::bigint[])"
         " AND ($1::bigint IS NULL OR customer_org_id = $1)", org_id, list(ids))
     return [ProductionPlan(**dict(r)) for r in rows]
+
+
+async def plans_in_scope(db: Executor, scope: Scope, ids: Sequence[int]) -> list[ProductionPlan]:
+    """Car plan versions by id, for a loader."""
+    rows = await db.fetch(
+        f"SELECT {_PLAN_COLS} FROM production_plan WHERE id = ANY($2::bigint[])"
+        f" AND {Scope.owned('customer_org_id')}", scope.org_id, list(ids))
+    return [ProductionPlan(**dict(r)) for r in rows]
+
+
+async def current_plans(
+    db: Executor, scope: Scope, org_ids: Sequence[int]
+) -> dict[int, ProductionPlan]:
+    """Each customer's newest car plan version, for a loader."""
+    rows = await db.fetch(
+        f"SELECT DISTINCT ON (customer_org_id) {_PLAN_COLS} FROM production_plan"
+        f" WHERE customer_org_id = ANY($2::bigint[]) AND {Scope.owned('customer_org_id')}"
+        " ORDER BY customer_org_id, version DESC", scope.org_id, list(org_ids))
+    return {r["customer_org_id"]: ProductionPlan(**dict(r)) for r in rows}
 
 
 async def plan_entries(db: Executor, plan_id: int) -> list[PlanEntry]:

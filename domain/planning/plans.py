@@ -151,10 +151,20 @@ async def lines_of(
 
 
 async def changes_of(db: Executor, scope: Scope, plan_id: int) -> list[PlanChange]:
+    return (await changes_by_plans(db, scope, [plan_id]))[plan_id]
+
+
+async def changes_by_plans(
+    db: Executor, scope: Scope, plan_ids: Sequence[int]
+) -> dict[int, list[PlanChange]]:
     rows = await db.fetch(
-        f"SELECT {_CHANGE_COLS} FROM purchase_plan_change c WHERE c.plan_id = $2"
-        f" AND {Scope.owned('c.customer_org_id')} ORDER BY c.id", scope.org_id, plan_id)
-    return [PlanChange(**dict(r)) for r in rows]
+        f"SELECT {_CHANGE_COLS} FROM purchase_plan_change c WHERE c.plan_id = ANY($2::bigint[])"
+        f" AND {Scope.owned('c.customer_org_id')} ORDER BY c.plan_id, c.id",
+        scope.org_id, list(plan_ids))
+    out: dict[int, list[PlanChange]] = {p: [] for p in plan_ids}
+    for r in rows:
+        out[r["plan_id"]].append(PlanChange(**dict(r)))
+    return out
 
 
 async def positions_of(tx: Executor, plan_id: int) -> dict[int, SpecStock]:

@@ -20,12 +20,7 @@ from resolvers.planning.input_mutations import (
     customer_field,
 )
 from resolvers.planning.queries import require_customer
-from resolvers.planning.types import (
-    ChangeRequestStatus,
-    PlanChange,
-    PlanChangeAction,
-    PurchasePlan,
-)
+from resolvers.planning.types import PlanChange, PurchasePlan
 from resolvers.relay import expect_id
 
 
@@ -144,12 +139,7 @@ class PlanningMutations(PlanningInputMutations):
             c = await changes.answer_request(ctx(info).db, expect_id(input.change_id,
                                              "PlanChange"), accept=input.accept,
                                              actor=who.subject)
-            return PlanChange(
-                pk=c.id, spec_id=c.spec_id, contract_line_id=c.contract_line_id,
-                period_start=c.period_start, before_tonnes=c.before_t, after_tonnes=c.after_t,
-                action=PlanChangeAction(c.action),
-                request_status=ChangeRequestStatus(c.request_status) if c.request_status
-                else None, production_plan_version=0, created_at=c.created_at)
+            return (await PlanChange.of_many(info, [c]))[0]
 
         change, errors = await attempt(info, SALES, run)
         return AnswerChangeRequestPayload(change=change, errors=errors)

@@ -206,6 +206,19 @@ class PlanChange:
         description="The car plan version that made the change.")
     created_at: dt.datetime = strawberry.field(description="When.")
 
+    @classmethod
+    async def of_many(cls, info: Info[Any, Any], found: Sequence[plans.PlanChange]
+                      ) -> list[PlanChange]:
+        versions = {p.id: p.version for p in await loaders(info).production_plan_by_id.load_many(
+            sorted({c.production_plan_id for c in found})) if p is not None}
+        return [cls(
+            pk=c.id, spec_id=c.spec_id, contract_line_id=c.contract_line_id,
+            period_start=c.period_start, before_tonnes=c.before_t, after_tonnes=c.after_t,
+            action=PlanChangeAction(c.action),
+            request_status=ChangeRequestStatus(c.request_status) if c.request_status else None,
+            production_plan_version=versions.get(c.production_plan_id, 0),
+            created_at=c.created_at) for c in found]
+
     @strawberry.field(description="Global id, to answer a change request with.")
     def id(self) -> strawberry.ID:
         return to_global_id("PlanChange", self.pk)
@@ -297,8 +310,7 @@ class PurchasePlan(Node):
 
     async def _lines(self, info: Info[Any, Any]) -> list[plans.PlanLine]:
         if self.loaded is None:
-            who = await ctx(info).viewer()
-            self.loaded = (await plans.lines_of(ctx(info).db, who.scope, [self.pk]))[self.pk]
+            self.loaded = await loaders(info).plan_lines_by_purchase_plan.load(self.pk)
         return self.loaded
 
     @strawberry.field(description="The customer.")
@@ -308,14 +320,14 @@ class PurchasePlan(Node):
 
     @strawberry.field(description="The car plan version it was computed from.")
     async def production_plan(self, info: Info[Any, Any]) -> ProductionPlan | None:
-        found = await inputs.plans_by_ids(ctx(info).db, None, [self.production_plan_id])
-        return ProductionPlan.of(found[0]) if found else None
+        found = await loaders(info).production_plan_by_id.load(self.production_plan_id)
+        return ProductionPlan.of(found) if found else None
 
     @strawberry.field(description="The car plan changed since: a newer version exists that "
                       "this plan does not follow yet (a submitted plan waits for the mill's "
                       "decision; rejected, it is recomputed from the newest).")
     async def is_stale(self, info: Info[Any, Any]) -> bool:
-        current = await inputs.current_plan(ctx(info).db, self.org_id)
+        current = await loaders(info).current_production_plan_by_customer.load(self.org_id)
         return current is not None and current.id != self.production_plan_id
 
     @strawberry.field(description="Lines by spec, then period.")
@@ -353,17 +365,8 @@ class PurchasePlan(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[PlanChange]:
-        who = await ctx(info).viewer()
-        found = await plans.changes_of(ctx(info).db, who.scope, self.pk)
-        versions = {p.id: p.version for p in await inputs.plans_by_ids(
-            ctx(info).db, who.scope.org_id, sorted({c.production_plan_id for c in found}))}
-        items = [PlanChange(
-            pk=c.id, spec_id=c.spec_id, contract_line_id=c.contract_line_id,
-            period_start=c.period_start, before_tonnes=c.before_t, after_tonnes=c.after_t,
-            action=PlanChangeAction(c.action),
-            request_status=ChangeRequestStatus(c.request_status) if c.request_status else None,
-            production_plan_version=versions.get(c.production_plan_id, 0),
-            created_at=c.created_at) for c in found]
+        found = await loaders(info).plan_changes_by_purchase_plan.load(self.pk)
+        items = await PlanChange.of_many(info, found)
         return page_of(items, first, after, lambda c: [c.pk])
 
 
@@ -403,5 +406,5 @@ class PlanImport(Node):
     async def production_plan(self, info: Info[Any, Any]) -> ProductionPlan | None:
         if self.plan_id is None:
             return None
-        found = await inputs.plans_by_ids(ctx(info).db, None, [self.plan_id])
-        return ProductionPlan.of(found[0]) if found else None
+        found = await loaders(info).production_plan_by_id.load(self.plan_id)
+        return ProductionPlan.of(found) if found else None

@@ -1,0 +1,62 @@
+"""A page of purchase plans costs a fixed number of SQL statements, however many plans
+it holds: lines, car plans, changes and contracts come through per-request loaders."""
+
+from __future__ import annotations
+
+from domain.db import count_statements
+from tests.support.api import Api, token
+
+FAW = token("FAW-VW", subject="planner.faw")
+SALES = token("BAOSTEEL", "sales", subject="sales.mill")
+
+PAGE = """query($first: Int!) { purchasePlans(first: $first) { nodes { status totalTonnes
+    isStale customer { code } productionPlan { version }
+    lines(first: 5) { nodes { quantityTonnes spec { grade } deliverySite { code }
+        contractLine { status } } }
+    contracts { number }
+    changes(first: 5) { nodes { afterTonnes productionPlanVersion spec { grade } } } } } }"""
+
+
+async def _copies(api: Api, n: int) -> None:
+    """``n`` decided copies of the demo's plan, each with its lines and a change."""
+    source = await api.db.fetchval("SELECT id FROM purchase_plan ORDER BY id LIMIT 1")
+    for _ in range(n):
+        copy = await api.db.fetchval(
+            "INSERT INTO purchase_plan (customer_org_id, production_plan_id, as_of, status)"
+            " SELECT customer_org_id, production_plan_id, as_of, 'approved' FROM purchase_plan"
+            " WHERE id = $1 RETURNING id", source)
+        await api.db.execute(
+            "INSERT INTO purchase_plan_line (plan_id, customer_org_id, spec_id, period_start,"
+            " period_end, gross_t, daily_t, safety_t, lead_time_t, available_t, net_t,"
+            " quantity_t, coils, need_date, release_date, firmness, delivery_site_id,"
+            " transport_mode, transit_days) SELECT $2, customer_org_id, spec_id, period_start,"
+            " period_end, gross_t, daily_t, safety_t, lead_time_t, available_t, net_t,"
+            " quantity_t, coils, need_date, release_date, firmness, delivery_site_id,"
+            " transport_mode, transit_days FROM purchase_plan_line WHERE plan_id = $1",
+            source, copy)
+        await api.db.execute(
+            "INSERT INTO purchase_plan_change (plan_id, customer_org_id, production_plan_id,"
+            " spec_id, period_start, before_t, after_t, action)"
+            " SELECT $2, customer_org_id, $3, spec_id, period_start, quantity_t,"
+            " quantity_t + 12, 'changed' FROM purchase_plan_line WHERE plan_id = $1 LIMIT 2",
+            source, copy, await api.db.fetchval(
+                "SELECT production_plan_id FROM purchase_plan WHERE id = $1", source))
+
+
+async def _statements(api: Api, first: int, as_: str) -> tuple[int, list[dict]]:
+    await api.data("{ viewer { subject } }", as_=as_)  # warm the organization cache
+    with count_statements() as seen:
+        data = await api.data(PAGE, {"first": first}, as_=as_)
+    return len(seen), data["purchasePlans"]["nodes"]
+
+
+async def test_a_page_of_plans_costs_the_same_for_two_or_eight(demo_api: Api) -> None:
+    await _copies(demo_api, 7)
+    for who in (SALES, FAW):
+        small, few = await _statements(demo_api, 2, who)
+        large, many = await _statements(demo_api, 8, who)
+        assert len(few) == 2 and len(many) == 8
+        assert all(p["lines"]["nodes"] and p["productionPlan"]["version"] == 1 for p in many)
+        assert sum(len(p["changes"]["nodes"]) for p in many) == 14
+        assert large == small, f"{large} statements for 8 plans, {small} for 2"
+        assert large <= 12
