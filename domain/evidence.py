@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import filetype  # type: ignore[import-untyped]
+
 from domain import disputes
 from domain.db import Database, Executor
 from domain.disputes import Actor
@@ -30,24 +32,21 @@ KNOWN_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "applicati
 # Declared types that say nothing about the content.
 _UNSPECIFIC = {"", "application/octet-stream", "binary/octet-stream"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"%PDF-", "application/pdf"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-)
 
 
 def sniff(content: bytes) -> str | None:
-    """The type of a file by its content, or None when it is none of KNOWN_TYPES."""
-    for magic, kind in _SIGNATURES:
-        if content.startswith(magic):
-            return kind
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    if content.startswith(b"PK\x03\x04"):
+    """The type of a file by its content, or None when it is none of KNOWN_TYPES.
+
+    The `filetype` library reads the magic numbers. Two judgements it does not make are
+    kept here: it calls any ZIP an XLSX once an entry's name starts with ``xl/``, so the
+    workbook's own parts are looked for; and text has no magic number, so UTF-8 text
+    without control characters counts as CSV."""
+    kind = filetype.guess(content)
+    mime = str(kind.mime) if kind is not None else None
+    if mime == XLSX:
         return XLSX if _is_workbook(content) else None
+    if mime is not None:
+        return mime if mime in KNOWN_TYPES else None
     return "text/csv" if _is_text(content) else None
 
 

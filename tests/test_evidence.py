@@ -187,14 +187,21 @@ async def test_allowed_types_follow_the_settings_and_closed_disputes_take_no_fil
 
 
 def test_sniffing_judges_the_content() -> None:
+    tiff = b"II*\x00\x08\x00\x00\x00" + b"\x00" * 16
     assert [evidence.sniff(b) for b in (JPEG, PNG, PDF, xlsx(), b"a,b\n1,2\n",
-                                        b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"II*\x00\x08")] == [
+                                        b"RIFF\x00\x00\x00\x00WEBPVP8 ", tiff)] == [
         "image/jpeg", "image/png", "application/pdf", evidence.XLSX, "text/csv",
         "image/webp", "image/tiff"]
+    # A ZIP is a workbook only with a workbook's parts: a name under xl/ is not enough.
+    fake = io.BytesIO()
+    with zipfile.ZipFile(fake, "w") as z:
+        z.writestr("xl/macro.bin", b"MZ")
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("payload.exe", b"MZ")
-    for other in (zipped.getvalue(), b"GIF89a\x01\x00", b"\x00\x01binary", b"   "):
+    # Types the library knows but that are not evidence, and bytes of no type at all.
+    for other in (fake.getvalue(), zipped.getvalue(), b"GIF89a\x01\x00\x01\x00\x00",
+                  b"MZ\x90\x00" + b"\x00" * 100, b"\x00\x01binary", b"   "):
         assert evidence.sniff(other) is None
     assert evidence.clean_filename("C:\\Users\\qa\\edge\x07.jpg") == "edge.jpg"
 
