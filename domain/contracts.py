@@ -13,7 +13,7 @@ from typing import Any
 from domain import events, preferences
 from domain.calendar import mill_today
 from domain.db import Database, Executor
-from domain.errors import InvalidTransition, NotFound
+from domain.errors import Invalid, InvalidTransition, NotFound
 from domain.order_lines import NewContractLine as NewContractLine  # callers build lines here
 from domain.order_lines import resolve_lines
 from domain.stage_routes import plan_stages
@@ -346,3 +346,64 @@ async def create_contract(
     if confirm:
         await _confirmed_event(tx, created, len(resolved), actor)
     return contract
+
+
+# A line's quantity and window may change until it has shipped in full.
+AMENDABLE = frozenset({"draft", "confirmed", "in_production", "partially_shipped"})
+
+
+async def amend_line(
+    tx: Executor, line_id: int, *, quantity_t: Decimal, delivery_from: date, delivery_to: date,
+    actor: str, reason: dict[str, Any] | None = None,
+) -> ContractLine:
+    """Change a line's quantity and delivery window, in the caller's transaction.
+
+    A line may grow in any state until it has shipped in full; it may shrink, but never
+    below what is already made (the most tonnes any of its stages reports) or shipped,
+    and never to nothing. Its production order and the planned tonnes of each stage
+    follow. Appends ``contract.line_amended``: call it last in the transaction.
+    """
+    row = await tx.fetchrow(
+        f"SELECT {_LINE_COLS} FROM contract_line l WHERE l.id = $1 FOR UPDATE", line_id)
+    if row is None:
+        raise NotFound("no such contract line", field="lineId")
+    line = ContractLine(**dict(row))
+    if line.status not in AMENDABLE:
+        raise InvalidTransition(f"a {line.status} contract line can no longer change",
+                                field="quantityT")
+    if quantity_t <= 0:
+        raise Invalid("a contract line cannot shrink to nothing", field="quantityT")
+    made = await tx.fetchval(
+        "SELECT coalesce(max(actual_t), 0) FROM production_stage_status WHERE line_id = $1",
+        line_id)
+    floor = max(made, line.shipped_t)
+    if quantity_t < floor:
+        raise Invalid(f"{floor} t of the line are already made or shipped: it cannot "
+                      f"shrink to {quantity_t} t", field="quantityT")
+    if delivery_to < delivery_from:
+        raise Invalid("the delivery window ends before it starts", field="deliveryTo")
+    updated = await tx.fetchrow(
+        "UPDATE contract_line l SET quantity_t = $2, delivery_from = $3, delivery_to = $4"
+        f" WHERE l.id = $1 RETURNING {_LINE_COLS}", line_id, quantity_t, delivery_from,
+        delivery_to)
+    assert updated is not None
+    await tx.execute(
+        "UPDATE production_stage_plan s SET planned_t = greatest(0.001,"
+        " round(s.planned_t * $2 / o.quantity_t, 3)) FROM production_order o"
+        " WHERE o.line_id = $1 AND s.order_id = o.id", line_id, quantity_t)
+    await tx.execute("UPDATE production_order SET quantity_t = $2 WHERE line_id = $1",
+                     line_id, quantity_t)
+    number = await tx.fetchval(
+        "UPDATE contract SET updated_at = now() WHERE id = $1 RETURNING number",
+        line.contract_id)
+    await events.append(
+        tx, "contract.line_amended", org_id=line.customer_org_id, aggregate_type="contract",
+        aggregate_id=line.contract_id,
+        payload={"number": number, "line_no": line.line_no,
+                 "quantity_t": {"before": line.quantity_t, "after": quantity_t},
+                 "delivery_window": {
+                     "before": [line.delivery_from.isoformat(), line.delivery_to.isoformat()],
+                     "after": [delivery_from.isoformat(), delivery_to.isoformat()]},
+                 **({"reason": reason} if reason else {})},
+        actor=actor)
+    return ContractLine(**dict(updated))

@@ -183,9 +183,14 @@ CREATE TABLE purchase_plan_change (
     period_start    date NOT NULL,
     before_t        numeric(12, 3) NOT NULL,
     after_t         numeric(12, 3) NOT NULL,
+    -- The coils and need date the new car plan gives the line (none when it needs nothing):
+    -- what an accepted request brings the contract line to.
+    after_coils     int NOT NULL DEFAULT 0,
+    after_need_date date,
     action          text NOT NULL CHECK (action IN ('changed', 'added', 'change_requested')),
     contract_line_id bigint REFERENCES contract_line (id),
-    request_status  text CHECK (request_status IN ('open', 'accepted', 'declined')),
+    -- superseded: a later car plan raised a newer request for the same contract line.
+    request_status  text CHECK (request_status IN ('open', 'accepted', 'declined', 'superseded')),
     created_at      timestamptz NOT NULL DEFAULT now(),
     CHECK ((action = 'change_requested') = (request_status IS NOT NULL))
 );

@@ -54,7 +54,7 @@ PLAN = """query($id: ID!) { node(id: $id) { ... on PurchasePlan {
         needDate releaseDate releaseOverdue firmness transitDays availableTonnes
         contractLine { quantityT deliveryWindow { start end } status } } }
     contracts { number status lines { quantityT progress { currentStage } } }
-    changes(first: 100) { nodes { id periodStart beforeTonnes afterTonnes action
+    changes(first: 100) { nodes { id periodStart beforeTonnes afterTonnes afterNeedDate action
         requestStatus productionPlanVersion } } } } }"""
 
 

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from domain import events
+from domain import contracts, events
 from domain.calendar import mill_today
 from domain.db import Database, Executor
 from domain.errors import InvalidTransition, NotFound
 from domain.planning import inputs, plans
 from domain.planning.calc import PlanEntry
-from domain.planning.proposal import LineProposal, propose
+from domain.planning.proposal import LineProposal, propose, window_days
 from domain.tenancy import Scope
 
 ZERO = Decimal(0)
@@ -63,7 +63,8 @@ async def _bring_in_line(
     old = {(x.spec_id, x.period_start): x for x in
            (await plans.lines_of(tx, Scope.everything(), [plan_id]))[plan_id]}
     new = {(x.spec_id, x.period_start): x for x in proposal.lines}
-    changes: list[tuple[tuple[int, date], Decimal, Decimal, str, int | None, str | None]] = []
+    changes: list[tuple[tuple[int, date], Decimal, LineProposal | None, str, int | None,
+                        str | None]] = []
     added: list[LineProposal] = []
     for key in sorted(old.keys() | new.keys()):
         was, now = old.get(key), new.get(key)
@@ -72,25 +73,34 @@ async def _bring_in_line(
             assert now is not None
             added.append(now)
             if after:
-                changes.append((key, ZERO, after, "added", None, None))
+                changes.append((key, ZERO, now, "added", None, None))
             continue
         if was.contract_line_id is None:
             await _update_line(tx, was.id, now)
             if after != was.quantity_t:
-                changes.append((key, was.quantity_t, after, "changed", None, None))
-        elif after != was.quantity_t:
-            changes.append((key, was.quantity_t, after, "change_requested",
+                changes.append((key, was.quantity_t, now, "changed", None, None))
+        elif after != was.quantity_t or (now and now.need_date != was.need_date):
+            changes.append((key, was.quantity_t, now, "change_requested",
                             was.contract_line_id, "open"))
     await plans.insert_lines(tx, plan_id, org_id, added)
     await plans.write_curves(tx, plan_id, proposal)
     await tx.execute("UPDATE purchase_plan SET production_plan_id = $2 WHERE id = $1",
                      plan_id, production.id)
+    # A newer request for a contract line replaces the one still open for it.
+    await tx.execute(
+        "UPDATE purchase_plan_change SET request_status = 'superseded'"
+        " WHERE plan_id = $1 AND request_status = 'open'"
+        " AND contract_line_id = ANY($2::bigint[])",
+        plan_id, [c[4] for c in changes if c[4] is not None])
     await tx.executemany(
         "INSERT INTO purchase_plan_change (plan_id, customer_org_id, production_plan_id,"
-        " spec_id, period_start, before_t, after_t, action, contract_line_id, request_status)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        [(plan_id, org_id, production.id, k[0], k[1], b, a, act, cl, st)
-         for k, b, a, act, cl, st in changes])
+        " spec_id, period_start, before_t, after_t, after_coils, after_need_date, action,"
+        " contract_line_id, request_status)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        [(plan_id, org_id, production.id, k[0], k[1], b,
+          now.quantity_t if now else ZERO, now.coils if now else 0,
+          now.need_date if now else None, act, cl, st)
+         for k, b, now, act, cl, st in changes])
     return sum(1 for c in changes if c[3] == "change_requested")
 
 
@@ -110,8 +120,10 @@ async def _update_line(tx: Executor, line_id: int, now: LineProposal | None) -> 
 async def answer_request(
     db: Database, change_id: int, *, accept: bool, actor: str
 ) -> plans.PlanChange:
-    """Sales accepts or declines a change request raised against a contract line. The
-    contract itself changes through the contract's own amendment, not here."""
+    """Sales accepts or declines a change request raised against a contract line. An
+    accepted request brings the contract line (quantity and delivery window, within what
+    its state allows: see :func:`domain.contracts.amend_line`) and the plan line to what
+    the changed car plan needs; a declined one leaves both as they were."""
     async with db.transaction() as tx:
         row = await tx.fetchrow(
             "SELECT plan_id, customer_org_id, request_status FROM purchase_plan_change"
@@ -124,9 +136,31 @@ async def answer_request(
         status = "accepted" if accept else "declined"
         await tx.execute("UPDATE purchase_plan_change SET request_status = $2 WHERE id = $1",
                          change_id, status)
+        found = await plans.changes_of(tx, Scope.everything(), row["plan_id"])
+        change = next(c for c in found if c.id == change_id)
+        if accept:
+            await _apply(tx, change, actor)
         await events.append(
             tx, "purchase_plan.change_answered", org_id=row["customer_org_id"],
             aggregate_type="purchase_plan", aggregate_id=row["plan_id"],
             payload={"change_id": change_id, "answer": status}, actor=actor)
-        found = await plans.changes_of(tx, Scope.everything(), row["plan_id"])
-        return next(c for c in found if c.id == change_id)
+        return change
+
+
+async def _apply(tx: Executor, change: plans.PlanChange, actor: str) -> None:
+    """The contract line and the plan line take the request's quantity and need date."""
+    assert change.contract_line_id is not None
+    line = await tx.fetchrow(
+        "SELECT id, transit_days, need_date FROM purchase_plan_line WHERE plan_id = $1"
+        " AND contract_line_id = $2", change.plan_id, change.contract_line_id)
+    assert line is not None
+    need = change.after_need_date or line["need_date"] or change.period_start
+    start, end = plans.delivery_window(
+        need, await window_days(tx, change.customer_org_id), mill_today())
+    await tx.execute(
+        "UPDATE purchase_plan_line SET quantity_t = $2, coils = $3, need_date = $4,"
+        " release_date = $4::date - transit_days WHERE id = $1",
+        line["id"], change.after_t, change.after_coils, need)
+    await contracts.amend_line(
+        tx, change.contract_line_id, quantity_t=change.after_t, delivery_from=start,
+        delivery_to=end, actor=actor, reason={"plan_change_id": change.id})

@@ -93,6 +93,8 @@ class PlanChange:
     period_start: date
     before_t: Decimal
     after_t: Decimal
+    after_coils: int
+    after_need_date: date | None
     action: str
     contract_line_id: int | None
     request_status: str | None
@@ -351,19 +353,17 @@ async def approve(
 async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor: str,
                    prices: dict[int, Decimal]) -> list[str]:
     """One confirmed contract per hundred firm lines; each plan line remembers its
-    contract line. A window closes on the day the steel is needed and opens
-    ``window_days`` before, never before today."""
+    contract line, with the window :func:`delivery_window` gives."""
     width = await window_days(tx, plan.customer_org_id)
     today = mill_today()
     numbers = []
     for chunk in (firm[i:i + MAX_LINES] for i in range(0, len(firm), MAX_LINES)):
         new = []
         for x in chunk:
-            need = x.need_date or x.period_start
-            to = max(need, today)
+            start, end = delivery_window(x.need_date or x.period_start, width, today)
             new.append(contracts.NewContractLine(
                 spec_id=x.spec_id, quantity_t=x.quantity_t,
-                delivery_from=max(today, to - timedelta(days=width)), delivery_to=to,
+                delivery_from=start, delivery_to=end,
                 unit_price=prices.get(x.spec_id), delivery_site_id=x.delivery_site_id,
                 transport_mode=x.transport_mode, transit_days=x.transit_days, firmness="firm"))
         contract = await contracts.create_contract(
@@ -376,6 +376,13 @@ async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor
             [(x.id, r["id"]) for x, r in zip(chunk, rows, strict=True)])
         numbers.append(contract.number)
     return numbers
+
+
+def delivery_window(need: date, width: int, today: date) -> tuple[date, date]:
+    """A contract line's window: it closes on the day the steel is needed and opens
+    ``width`` days before, never before today."""
+    end = max(need, today)
+    return max(today, end - timedelta(days=width)), end
 
 
 async def _event(tx: Executor, kind: str, plan: PurchasePlan, actor: str,

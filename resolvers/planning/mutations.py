@@ -131,7 +131,9 @@ class PlanningMutations(PlanningInputMutations):
         return PurchasePlanPayload(purchase_plan=plan, errors=errors)
 
     @strawberry.mutation(description="Sales accepts or declines a change request raised by "
-                         "a changed car plan (roles: sales, admin).")
+                         "a changed car plan; accepted, the contract line takes the new "
+                         "quantity and delivery window, never shrinking below what is made "
+                         "or shipped (roles: sales, admin).")
     async def answer_plan_change_request(
         self, info: Info[Any, Any], input: Annotated[AnswerChangeRequestInput, INPUT],
     ) -> AnswerChangeRequestPayload:

@@ -67,9 +67,12 @@ class PlanChangeAction(enum.Enum):
 
 @strawberry.enum(description="Sales' answer to a change request.")
 class ChangeRequestStatus(enum.Enum):
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
+    OPEN = strawberry.enum_value("open", description="Awaits sales' answer.")
+    ACCEPTED = strawberry.enum_value(
+        "accepted", description="The contract line took the new quantity and window.")
+    DECLINED = strawberry.enum_value("declined", description="The contract line stays.")
+    SUPERSEDED = strawberry.enum_value(
+        "superseded", description="A later car plan raised a newer request for the line.")
 
 
 @strawberry.enum(description="What a plan file holds.")
@@ -199,6 +202,9 @@ class PlanChange:
     period_start: dt.date = strawberry.field(description="The line's period.")
     before_tonnes: Decimal = strawberry.field(description="Quantity before the change.")
     after_tonnes: Decimal = strawberry.field(description="Quantity the new plan needs.")
+    after_need_date: dt.date | None = strawberry.field(
+        description="Day the new plan needs the steel; an accepted request's contract line "
+        "closes its delivery window on it.")
     action: PlanChangeAction = strawberry.field(description="What was done about it.")
     request_status: ChangeRequestStatus | None = strawberry.field(
         description="For a change request: open, accepted or declined.")
@@ -214,7 +220,7 @@ class PlanChange:
         return [cls(
             pk=c.id, spec_id=c.spec_id, contract_line_id=c.contract_line_id,
             period_start=c.period_start, before_tonnes=c.before_t, after_tonnes=c.after_t,
-            action=PlanChangeAction(c.action),
+            after_need_date=c.after_need_date, action=PlanChangeAction(c.action),
             request_status=ChangeRequestStatus(c.request_status) if c.request_status else None,
             production_plan_version=versions.get(c.production_plan_id, 0),
             created_at=c.created_at) for c in found]
