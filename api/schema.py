@@ -28,7 +28,7 @@ from resolvers.notifications import (
     PushRuleMutations,
     PushRuleQueries,
 )
-from resolvers.planning import PlanningMutations, PlanningQueries
+from resolvers.planning import PlanningMutations, PlanningQueries, PlanningSubscriptions
 from resolvers.preferences import OrderMutations, PreferenceMutations, PreferenceQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
@@ -54,7 +54,8 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
 
 @strawberry.type(description="Live streams over graphql-transport-ws on `/graphql`; send the "
                  "token as `Authorization` in the `connection_init` payload.")
-class Subscription(EventSubscriptions, ShipmentSubscriptions, InboxSubscriptions):
+class Subscription(EventSubscriptions, ShipmentSubscriptions, InboxSubscriptions,
+                   PlanningSubscriptions):
     pass
 
 

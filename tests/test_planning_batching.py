@@ -3,6 +3,8 @@ it holds: lines, car plans, changes and contracts come through per-request loade
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.db import count_statements
 from tests.support.api import Api, token
 
@@ -43,7 +45,7 @@ async def _copies(api: Api, n: int) -> None:
                 "SELECT production_plan_id FROM purchase_plan WHERE id = $1", source))
 
 
-async def _statements(api: Api, first: int, as_: str) -> tuple[int, list[dict]]:
+async def _statements(api: Api, first: int, as_: str) -> tuple[int, list[dict[str, Any]]]:
     await api.data("{ viewer { subject } }", as_=as_)  # warm the organization cache
     with count_statements() as seen:
         data = await api.data(PAGE, {"first": first}, as_=as_)

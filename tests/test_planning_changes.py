@@ -54,7 +54,8 @@ async def change_week(api: Api, plan_id: str, week: int, sagitar: int) -> dict[s
     found = [d for d in plan["changes"]["nodes"] if d["periodStart"] == period
              and d["action"] == "CHANGE_REQUESTED" and d["requestStatus"] == "OPEN"]
     assert len(found) == 1, plan["changes"]["nodes"]
-    return found[0]
+    request: dict[str, Any] = found[0]
+    return request
 
 
 async def contract_line(api: Api, plan_id: str, period: str) -> dict[str, Any]:
