@@ -32,7 +32,7 @@ from resolvers.planning import PlanningMutations, PlanningQueries, PlanningSubsc
 from resolvers.preferences import OrderMutations, PreferenceMutations, PreferenceQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
-from resolvers.settlements import SettlementQueries
+from resolvers.settlements import SettlementMutations, SettlementQueries
 from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 
 
@@ -48,7 +48,7 @@ class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, Shi
 class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMutations,
                BulletinMutations,
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
-               PlanningMutations):
+               PlanningMutations, SettlementMutations):
     pass
 
 

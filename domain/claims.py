@@ -188,6 +188,12 @@ async def transition(db: Database, actor: Actor, data: ClaimStep) -> Claim:
         raise Invalid(f"actions are {', '.join(TRANSITIONS)}", field="action")
     note = disputes.clean_text(data.note, "note", required=False)
     async with db.transaction() as tx:
+        # The contract first, as drawing up its settlement does: an agreement and a new
+        # settlement never miss each other, and the two never deadlock.
+        await tx.execute(
+            "SELECT 1 FROM contract k JOIN quality_claim q ON q.contract_id = k.id"
+            f" WHERE q.id = $2 AND {Scope.owned('q.customer_org_id')} FOR NO KEY UPDATE OF k",
+            actor.scope.org_id, data.claim_id)
         claim = await tx.fetchrow(
             "SELECT q.id, q.number, q.dispute_id, q.contract_id, q.status, q.amount,"
             " q.currency, q.agreed_amount FROM quality_claim q WHERE q.id = $2"

@@ -107,13 +107,16 @@ async def deduct_claim(tx: Executor, claim_id: int, contract_id: int, amount: De
 
 async def apply_agreed_claims(tx: Executor, settlement_id: int) -> Decimal:
     """Deduct on a new settlement the agreed claims of its contract that no settlement
-    carries yet; whoever writes a settlement calls this in the same transaction. Returns
-    what was deducted."""
+    carries yet, or only a void one; whoever writes a settlement calls this in the same
+    transaction. Returns what was deducted. (A void settlement keeps its figures as they
+    were; its claims move on to the settlement that replaces it.)"""
     total: Decimal | None = await tx.fetchval(
         """WITH taken AS (
              UPDATE quality_claim q SET settlement_id = s.id FROM settlement s
-             WHERE s.id = $1 AND q.contract_id = s.contract_id AND q.settlement_id IS NULL
+             WHERE s.id = $1 AND q.contract_id = s.contract_id
                AND q.agreed_amount IS NOT NULL
+               AND (q.settlement_id IS NULL OR q.settlement_id IN (SELECT v.id FROM settlement v
+                    WHERE v.contract_id = s.contract_id AND v.invoice_status = 'void'))
              RETURNING q.agreed_amount)
            UPDATE settlement SET claim_deductions = claim_deductions
                + (SELECT coalesce(sum(agreed_amount), 0) FROM taken)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain import disputes, settling
 from domain import settlements as domain
-from resolvers.common import ctx, loaders, viewer
+from resolvers.common import INPUT, UserError, attempt, ctx, loaders, viewer
 from resolvers.relay import (
     DEFAULT_PAGE,
     Connection,
@@ -24,6 +25,7 @@ from resolvers.relay import (
 )
 
 if TYPE_CHECKING:
+    from api.context import Viewer
     from resolvers.contracts.types import Contract
     from resolvers.disputes.types import Claim
 
@@ -42,11 +44,14 @@ class Settlement(Node):
     number: str = strawberry.field(description="Settlement number.")
     currency: str = strawberry.field(description="ISO 4217 currency.")
     theoretical_weight_t: Decimal = strawberry.field(
-        description="Tonnes by nominal dimensions."
+        description="Tonnes by nominal dimensions: each coil's weight scaled by its spec's "
+        "nominal thickness and width over its own."
     )
     actual_weight_t: Decimal = strawberry.field(description="Tonnes weighed.")
-    unit_price: Decimal = strawberry.field(description="Price per tonne.")
-    goods_amount: Decimal = strawberry.field(description="Actual tonnes times unit price.")
+    unit_price: Decimal = strawberry.field(
+        description="Price per tonne: the lines' prices weighted by their weighed tonnes.")
+    goods_amount: Decimal = strawberry.field(
+        description="Each line's weighed tonnes times its price, to the cent, summed.")
     surcharges: Decimal = strawberry.field(description="Grade, coating, size extras.")
     freight: Decimal = strawberry.field(description="Transport charged.")
     claim_deductions: Decimal = strawberry.field(description="Agreed quality claims deducted.")
@@ -130,3 +135,83 @@ class SettlementQueries:
             limit=first + 1, after_id=after_id(after),
         )
         return connection([(Settlement.of(s), [s.id]) for s in rows], first, after is not None)
+
+
+@strawberry.enum(description="A step on a settlement's invoice (roles: finance, admin).")
+class SettlementAction(enum.Enum):
+    ISSUE = strawberry.enum_value(
+        "issue", description="draft -> issued, on `on` (default today), due `paymentDays` later.")
+    PAY = strawberry.enum_value(
+        "pay", description="issued or overdue -> paid, on `on` (default today).")
+    MARK_OVERDUE = strawberry.enum_value(
+        "mark_overdue", description="issued -> overdue, once its due day has passed.")
+    VOID = strawberry.enum_value(
+        "void", description="draft, issued or overdue -> void, with a `note`; the contract "
+        "may then get a new settlement, which takes over the agreed claims.")
+
+
+@strawberry.input(description="Draw up the settlement of a contract whose coils have left "
+                  "the mill.")
+class DrawUpSettlementInput:
+    contract_id: strawberry.ID = strawberry.field(description="Global id of the contract.")
+    surcharges: Decimal = strawberry.field(
+        default=Decimal(0), description="Grade, coating and size extras, to the cent.")
+    freight: Decimal = strawberry.field(
+        default=Decimal(0), description="Transport charged, to the cent.")
+
+
+@strawberry.input(description="Move a settlement's invoice on.")
+class TransitionSettlementInput:
+    settlement_id: strawberry.ID = strawberry.field(description="Global id of the settlement.")
+    action: SettlementAction = strawberry.field(description="The step to take.")
+    on: dt.date | None = strawberry.field(
+        default=None, description="The day it happened (the mill's calendar); default today.")
+    payment_days: int = strawberry.field(
+        default=30, description="For issue: days until payment is due (0 to 365).")
+    note: str | None = strawberry.field(default=None, description="Why; required to void.")
+
+
+@strawberry.type(description="Result of a settlement mutation.")
+class SettlementPayload:
+    settlement: Settlement | None = strawberry.field(description="The settlement after it.")
+    errors: list[UserError] = strawberry.field(description="Why nothing changed.")
+
+
+FINANCE = ("finance", "admin")
+
+
+def _actor(who: Viewer) -> disputes.Actor:
+    return disputes.Actor(who.subject, who.organization.id, who.roles, who.is_customer)
+
+
+@strawberry.type
+class SettlementMutations:
+    @strawberry.mutation(description="Finance draws up a contract's settlement from its lines' "
+                         "prices and its shipped coils' weights, deducting agreed claims "
+                         "(roles: finance, admin).")
+    async def draw_up_settlement(
+        self, info: Info[Any, Any], input: Annotated[DrawUpSettlementInput, INPUT],
+    ) -> SettlementPayload:
+        async def run(who: Viewer) -> Settlement:
+            found = await settling.draw_up(
+                ctx(info).db, _actor(who), expect_id(input.contract_id, "Contract"),
+                surcharges=input.surcharges, freight=input.freight)
+            return Settlement.of(found)
+
+        found, errors = await attempt(info, FINANCE, run)
+        return SettlementPayload(settlement=found, errors=errors)
+
+    @strawberry.mutation(description="Finance moves a settlement's invoice on; see "
+                         "`SettlementAction`.")
+    async def transition_settlement(
+        self, info: Info[Any, Any], input: Annotated[TransitionSettlementInput, INPUT],
+    ) -> SettlementPayload:
+        async def run(who: Viewer) -> Settlement:
+            found = await settling.move_invoice(ctx(info).db, _actor(who), settling.InvoiceInput(
+                settlement_id=expect_id(input.settlement_id, "Settlement"),
+                action=input.action.name.lower(), on=input.on, payment_days=input.payment_days,
+                note=input.note))
+            return Settlement.of(found)
+
+        found, errors = await attempt(info, FINANCE, run)
+        return SettlementPayload(settlement=found, errors=errors)
