@@ -110,3 +110,21 @@ async def timeline(db: Executor, scope: Scope, dispute_ids: Sequence[int]
     for r in rows:
         out.setdefault(r["dispute_id"], []).append(Step(**dict(r)))
     return out
+
+
+async def dispute_pages_by_coil(
+    db: Executor, scope: Scope, coil_ids: Sequence[int], limit: int, after_id: int | None
+) -> dict[int, list[Dispute]]:
+    """A page of the disputes naming each coil, newest first, in one statement."""
+    rows = await db.fetch(
+        f"SELECT x.coil AS for_coil, p.* FROM unnest($2::bigint[]) AS x(coil)"
+        f" CROSS JOIN LATERAL (SELECT {_COLS} FROM dispute_coil n"
+        f" JOIN quality_dispute d ON d.id = n.dispute_id WHERE n.coil_id = x.coil"
+        f" AND {Scope.owned('d.customer_org_id')} AND d.id < $3"
+        " ORDER BY d.id DESC LIMIT $4) p",
+        scope.org_id, list(coil_ids), after_id or 2**63 - 1, limit)
+    out: dict[int, list[Dispute]] = {}
+    for r in rows:
+        values = dict(r)
+        out.setdefault(values.pop("for_coil"), []).append(_dispute(values))
+    return out

@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from domain import (
     claims,
     contracts,
+    dispute_reads,
     disputes,
     evidence,
     material,
@@ -76,6 +77,7 @@ class Loaders:
     def _disputes(self) -> None:
         self.dispute_by_id = self._by_id(disputes.disputes_by_ids)
         self.dispute_by_number = self._by_attr(disputes.disputes_by_numbers, "number")
+        self.dispute_page_by_coil = DataLoader(self._pages(dispute_reads.dispute_pages_by_coil))
         self.timeline_by_dispute = self._grouped(disputes.timeline, [])
         self.claim_by_id = self._by_id(claims.claims_by_ids)
         self.claims_by_dispute = self._grouped(claims.claims_by_dispute_ids, [])

@@ -337,3 +337,34 @@ async def test_concurrent_steps_on_one_dispute_take_effect_once(db: Database) ->
                            " ORDER BY id", d.id)
     assert [s["action"] for s in steps] == ["opened", "process" if done[0].status
                                             == "processing" else "withdraw"]
+
+
+COIL_DISPUTES = """query($id: ID!, $after: String) { dispute(id: $id) { coils {
+    coilNo disputes(first: 1, after: $after) { nodes { number }
+                                              pageInfo { hasNextPage endCursor } } } } }"""
+
+
+async def test_a_coil_lists_the_disputes_that_name_it(api: Api) -> None:
+    w = await delivered_world(api.db)
+    faw_coils = w.coils["FAW-VW"]
+    older = await disputes.open_dispute(api.db, customer(w), dispute_input(faw_coils[:1]))
+    newer = await disputes.open_dispute(api.db, customer(w), dispute_input(faw_coils[:2]))
+    await disputes.open_dispute(api.db, customer(w, "GALANZ"),
+                                dispute_input(w.coils["GALANZ"][:1]))
+    gid = to_global_id("QualityDispute", newer.id)
+    for who in (token("FAW-VW"), token("BAOSTEEL", "quality")):
+        coils = (await api.data(COIL_DISPUTES, {"id": gid}, as_=who))["dispute"]["coils"]
+        got = {c["coilNo"]: ([n["number"] for n in c["disputes"]["nodes"]],
+                             c["disputes"]["pageInfo"]["hasNextPage"]) for c in coils}
+        assert got == {"FAW-VW-0": ([newer.number], True), "FAW-VW-1": ([newer.number], False)}
+        cursor = coils[0]["disputes"]["pageInfo"]["endCursor"]
+        rest = (await api.data(COIL_DISPUTES, {"id": gid, "after": cursor}, as_=who)
+                )["dispute"]["coils"][0]["disputes"]
+        assert [n["number"] for n in rest["nodes"]] == [older.number]
+        assert rest["pageInfo"]["hasNextPage"] is False
+    assert (await api.data(COIL_DISPUTES, {"id": gid}, as_=token("GALANZ")))["dispute"] is None
+    # Another customer reaching the coil some other way still learns of no dispute.
+    other = await api.data('query($id: ID!) { node(id: $id) { ... on Coil { disputes {'
+                           ' nodes { number } } } } }',
+                           {"id": to_global_id("Coil", faw_coils[0])}, as_=token("GALANZ"))
+    assert other["node"] is None

@@ -19,6 +19,7 @@ from resolvers.parties import SteelSpec
 from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
 
 if TYPE_CHECKING:
+    from resolvers.disputes.types import QualityDispute
     from resolvers.shipments.vehicles import CoilLocation
 
 NOT_LOADED: Any = object()
@@ -268,6 +269,23 @@ class Coil(Node):
         from resolvers.shipments.vehicles import coil_location
 
         return await coil_location(info, self.pk)
+
+    @strawberry.field(description="Quality disputes naming this coil, newest first: a "
+                      "customer sees its own, the mill's staff all.")
+    async def disputes(
+        self, info: Info[Any, Any],
+        first: Annotated[int, strawberry.argument(description="Page size, at most 100.")]
+        = DEFAULT_PAGE,
+        after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
+        = None,
+    ) -> Connection[Annotated[QualityDispute, strawberry.lazy("resolvers.disputes.types")]]:
+        from resolvers.disputes.types import QualityDispute
+
+        check_first(first)
+        rows = await loaders(info).dispute_page_by_coil.load((self.pk, first + 1,
+                                                              after_id(after)))
+        return connection([(QualityDispute.of(d), [d.id]) for d in rows], first,
+                          after is not None)
 
     @classmethod
     def of(cls, c: material.Coil) -> Coil:
