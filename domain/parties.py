@@ -81,6 +81,19 @@ async def sites_by_ids(db: Executor, scope: Scope, ids: Sequence[int]) -> list[S
     return [Site(**dict(r)) for r in rows]
 
 
+async def list_sites(
+    db: Executor, scope: Scope, limit: int, after_id: int | None = None
+) -> list[Site]:
+    """The sites the viewer may see (the same rule as `sites_by_ids`), in id order, a
+    keyset page at a time."""
+    rows = await db.fetch(
+        f"SELECT {_SITE_COLS} FROM site s WHERE {Scope.site('s')}"
+        " AND ($2::bigint IS NULL OR s.id > $2) ORDER BY s.id LIMIT $3",
+        scope.org_id, after_id, limit,
+    )
+    return [Site(**dict(r)) for r in rows]
+
+
 _SPEC_COLS = (
     "id, code, grade, standard, product, thickness_mm, width_mm, coating, customer_org_id,"
     " customer_part_number, coil_nominal_weight_t"

@@ -1,4 +1,5 @@
-"""Shipment queries: `shipments` (filtered keyset pages), `shipment` and `vehicle`."""
+"""Shipment queries: `shipments` (filtered keyset pages), `shipment`, `vehicle` and the
+`sites` they travel between."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import shipment_reads
+from domain import parties, shipment_reads
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.types import TransportMode
+from resolvers.parties import Site
 from resolvers.relay import (
     DEFAULT_PAGE,
     Connection,
@@ -98,3 +100,19 @@ class ShipmentQueries:
         else:
             found = await loaders(info).vehicle_by_code.load(code)
         return Vehicle.of(found) if found else None
+
+    @strawberry.field(description="Sites the viewer may see, with their geofences, in a "
+                      "keyset page: a customer's own warehouses, the shared ports and "
+                      "stations, and the mill's plants.")
+    async def sites(
+        self, info: Info[Any, Any],
+        first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[Site]:
+        who = await viewer(info)
+        check_first(first)
+        rows = await parties.list_sites(ctx(info).db, who.scope, first + 1, after_id(after))
+        cache = loaders(info).site_by_id
+        for row in rows:
+            cache.prime(row.id, row)
+        return connection([(Site.of(s), [s.id]) for s in rows], first, after is not None)
