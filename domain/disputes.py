@@ -150,6 +150,10 @@ async def open_dispute(db: Database, actor: Actor, data: DisputeInput) -> Disput
             missing = sorted(set(coil_ids) - {r["id"] for r in rows})
             raise NotFound(f"{len(missing)} of the coils are not coils delivered to you",
                            field="coilIds")
+        weighed = sum((r["weight_kg"] for r in rows), Decimal(0)) / 1000
+        if data.affected_t > weighed:
+            raise Invalid(f"the coils named weigh {weighed.normalize():f} t: no more than "
+                          "that can be affected", field="affectedTonnes")
         if data.found_site_id is not None and await tx.fetchval(
                 f"SELECT 1 FROM site s WHERE s.id = $2 AND {Scope.site('s')}",
                 actor.org_id, data.found_site_id) is None:

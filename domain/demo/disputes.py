@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, cast
 
 from domain import claims, disputes
@@ -61,6 +61,13 @@ async def _delivered(tx: Transaction, org_id: int, *, siblings: bool,
     return [r["id"] for r in rows]
 
 
+async def _affected(tx: Transaction, coils: Sequence[int], tonnes: str) -> Decimal:
+    """The tonnes a dispute says are affected, never more than its coils weigh."""
+    weighed: Decimal = await tx.fetchval(
+        "SELECT sum(weight_kg) / 1000 FROM coil WHERE id = ANY($1::bigint[])", list(coils))
+    return min(Decimal(tonnes), weighed).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+
+
 async def write(tx: Transaction) -> int:
     """Write the demo disputes; returns how many."""
     db = cast(Database, _Savepoints(tx))
@@ -74,7 +81,8 @@ async def write(tx: Transaction) -> int:
     if pair:
         d = await disputes.open_dispute(db, faw, DisputeInput(
             pair, "surface", "Periodic roll marks every 1.57 m on the top side, visible "
-            "after e-coating on door outer panels.", Decimal("8.400"), "processing"))
+            "after e-coating on door outer panels.", await _affected(tx, pair, "8.400"),
+            "processing"))
         await disputes.transition(db, quality, d.id, "process", "samples requested")
         await disputes.record(db, quality, d.id, "containment",
                               "Suspect coils of the heat held at Baoshan and in transit; "
@@ -95,7 +103,7 @@ async def write(tx: Transaction) -> int:
     if single:
         d = await disputes.open_dispute(db, faw, DisputeInput(
             single, "dimension", "Thickness 0.06 mm under tolerance at the tail end.",
-            Decimal("4.100"), "incoming_inspection"))
+            await _affected(tx, single, "4.100"), "incoming_inspection"))
         await disputes.transition(db, quality, d.id, "process", None)
         await claims.submit(db, faw, claims.ClaimInput(d.id, Decimal("3200.00"), "CNY",
                                                        "replacement"))
@@ -104,6 +112,6 @@ async def write(tx: Transaction) -> int:
     if single:
         await disputes.open_dispute(db, galanz, DisputeInput(
             single, "coating", "White rust spots on the outer laps after storage.",
-            Decimal("2.000"), "storage"))
+            await _affected(tx, single, "2.000"), "storage"))
         written += 1
     return written
