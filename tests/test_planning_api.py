@@ -435,7 +435,8 @@ async def test_supply_chain_stock_view(api: Api) -> None:
     }
 
 
-async def test_a_long_import_shows_its_progress(api: Api) -> None:
+async def long_plan_file(api: Api) -> tuple[World, bytes]:
+    """A daily plan of 20 models over 150 days: 3,000 rows, six steps of progress."""
     w = await build(api.db)
     models = [f"M{i:02d}" for i in range(20)]
     await api.data(SET_TABLE, {"input": {"rates": [
@@ -444,7 +445,11 @@ async def test_a_long_import_shows_its_progress(api: Api) -> None:
     lines = ["model,period_start,units,period_days"] + [
         f"{m},{(start + timedelta(days=d)).isoformat()},{100 + d},1"
         for d in range(150) for m in models]
-    content = ("\n".join(lines) + "\n").encode()
+    return w, ("\n".join(lines) + "\n").encode()
+
+
+async def test_a_long_import_shows_its_progress(api: Api) -> None:
+    w, content = await long_plan_file(api)
     org = w.org["FAW-VW"]
     job = await imports.start(api.db, org, "plan", "long.csv", actor="planner")
     seen: list[int] = []

@@ -8,7 +8,6 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,13 +17,11 @@ from websockets.typing import Subprotocol
 
 from api.app import create_app
 from api.context import Services
-from domain.calendar import mill_today
 from domain.db import Database
 from domain.planning import imports
 from resolvers.relay import to_global_id
 from tests.support.api import CODEC, SETTINGS, Api
-from tests.support.factory import build
-from tests.test_planning_api import FAW, GALANZ, SET_TABLE
+from tests.test_planning_api import FAW, GALANZ, long_plan_file
 
 SUB = """subscription($id: ID!) { planImport(id: $id) { status rowsDone rowsTotal
     errors { row reason } productionPlan { version } } }"""
@@ -65,15 +62,7 @@ async def _messages(url: str, bearer: str, job_id: str) -> AsyncIterator[dict[st
 async def test_a_front_end_follows_a_long_import_to_its_end(
     server: str, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w = await build(api.db)
-    models = [f"M{i:02d}" for i in range(20)]
-    await api.data(SET_TABLE, {"input": {"rates": [
-        {"model": m, "spec": "PN-FAW-VW", "kgPerCar": "10"} for m in models]}}, as_=FAW)
-    start = mill_today()
-    lines = ["model,period_start,units,period_days"] + [
-        f"{m},{(start + timedelta(days=d)).isoformat()},{100 + d},1"
-        for d in range(150) for m in models]
-    content = ("\n".join(lines) + "\n").encode()
+    w, content = await long_plan_file(api)
     org = w.org["FAW-VW"]
     job = await imports.start(api.db, org, "plan", "long.csv", actor="planner")
     gid = to_global_id("PlanImport", job)
