@@ -184,6 +184,11 @@ async def test_a_published_fix_moves_the_customers_marker_and_no_one_elses(
             assert await faw.locator("li.shipment").count() == 1
             assert await faw.inner_text("li.shipment .number") == "SH-1"
             assert await galanz.locator("li.shipment").count() == 0
+            # Every site each may see is drawn with its fence, a shipment's or not (the
+            # port is on no leg); never another customer's warehouse.
+            assert await site_codes(faw) == ["BAOSHAN", "LUOJING", "WH-FAW-VW", "WH-NEAR"]
+            assert await site_codes(galanz) == ["BAOSHAN", "LUOJING", "WH-GALANZ"]
+            assert await faw.locator("g.layer-fences > *").count() == 4
 
             # The first fix puts the truck on the map, the next one moves it.
             now = datetime.now(UTC).replace(microsecond=0)
@@ -353,7 +358,12 @@ async def test_signing_out_and_in_as_another_customer_starts_afresh(
     await page.wait_for_selector("#connection.live", timeout=15_000)
     assert await page.locator("li.shipment").count() == 0
     assert await page.locator("svg#map > g.layer-sites").count() == 1
-    assert await page.locator("svg#map g.site").count() == 0
+    # GALANZ's own warehouse and the shared sites; none of FAW-VW's.
+    assert await site_codes(page) == ["BAOSHAN", "LUOJING", "WH-GALANZ"]
+
+
+async def site_codes(page: Page) -> list[str]:
+    return sorted(await page.locator("svg#map g.site text").all_text_contents())
 
 
 async def test_the_page_is_served_with_headers_that_keep_it_to_its_origin(

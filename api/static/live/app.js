@@ -5,9 +5,9 @@ import { Api } from "./gql.js";
 import { LiveMap } from "./map.js";
 import { NotificationsPanel } from "./notifications.js";
 import {
-  Q_DETAIL, Q_SHIPMENT, Q_SHIPMENTS, Q_VIEWER, S_EVENTS, S_SHIPMENT_POSITIONS, S_VEHICLE_POSITIONS,
+  Q_DETAIL, Q_SHIPMENT, Q_SHIPMENTS, Q_SITES, Q_VIEWER, S_EVENTS, S_SHIPMENT_POSITIONS, S_VEHICLE_POSITIONS,
 } from "./queries.js";
-import { $, ago, detailText, globalId, h, siteOf, span, summarize, TIME, tone, when, words } from "./ui.js";
+import { $, ago, detailText, globalId, h, siteOf, SITES, span, summarize, TIME, tone, when, words } from "./ui.js";
 
 const OPEN = ["PLANNED", "LOADING", "DEPARTED", "IN_TRANSIT", "ARRIVED", "EXCEPTION"];
 const FLEET_ROLES = ["logistics", "admin"];
@@ -23,6 +23,7 @@ class LivePage {
       onAuthFailure: (message) => signOut(`The server did not accept the token: ${message}`),
     });
     this.shipments = new Map();
+    this.sites = new Map();
     this.vehicles = new Map();
     this.positionSubs = new Map();
     this.stops = [];
@@ -61,6 +62,7 @@ class LivePage {
       h("span", { class: "muted" }, ` · ${viewer.subject} · ${viewer.isCustomer ? "customer" : viewer.roles.join(", ")}`));
     $("customer-filter-box").hidden = viewer.isCustomer;
     this.wire();
+    await this.loadSites();
     await this.loadShipments();
     this.map.fit();
     if (this.fleet) {
@@ -121,6 +123,20 @@ class LivePage {
     this.render();
   }
 
+  // Every site the viewer may see, with its fence, whether a shipment goes there or not.
+  async loadSites() {
+    let after = null;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const { sites } = await this.api.query(Q_SITES, { after });
+      for (const site of sites.nodes) {
+        this.sites.set(site.id, site);
+        SITES.set(site.id, site);
+      }
+      if (!sites.pageInfo.hasNextPage) break;
+      after = sites.pageInfo.endCursor;
+    }
+  }
+
   async refreshShipment(id) {
     const { shipment } = await this.api.query(Q_SHIPMENT, { id });
     if (shipment) this.shipments.set(id, summarize(shipment));
@@ -172,7 +188,7 @@ class LivePage {
     $("shipment-count").textContent = `${shown.length}${lateCount ? ` · ${lateCount} late` : ""}`;
     $("shipment-list").replaceChildren(...(shown.length ? shown.map((s) => this.row(s))
       : [h("li", { class: "empty" }, this.shipments.size ? "No shipment matches the filter." : "No open shipments.")]));
-    const sites = new Map();
+    const sites = new Map(this.sites);
     const routes = [];
     for (const s of shown) {
       for (const leg of s.legs) {

@@ -16,6 +16,8 @@ export const Q_VIEWER = "{ viewer { subject roles isCustomer organization { code
 export const Q_SHIPMENTS = `query($after: String, $status: [ShipmentStatus!]) {
   shipments(first: ${PAGE_SIZE}, after: $after, filter: {status: $status}) {
     nodes { ${SHIPMENT_FIELDS} } pageInfo { hasNextPage endCursor } } }`;
+export const Q_SITES = `query($after: String) { sites(first: 100, after: $after) {
+  nodes { ${SITE_FIELDS} } pageInfo { hasNextPage endCursor } } }`;
 export const Q_SHIPMENT = `query($id: ID!) { shipment(id: $id) { ${SHIPMENT_FIELDS} } }`;
 export const Q_DETAIL = `query($id: ID!) { shipment(id: $id) {
   id track(maxPoints: 500) { latitude longitude fixTime }
