@@ -35,7 +35,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def sniff(content: bytes) -> str | None:
-    """The type of a file by its content, or None when it is none of KNOWN_TYPES.
+    """The type of a file by its content (any the library knows, so that a refusal can
+    name it), or None when it is of no type recognized.
 
     The `filetype` library reads the magic numbers. Two judgements it does not make are
     kept here: it calls any ZIP an XLSX once an entry's name starts with ``xl/``, so the
@@ -44,9 +45,9 @@ def sniff(content: bytes) -> str | None:
     kind = filetype.guess(content)
     mime = str(kind.mime) if kind is not None else None
     if mime == XLSX:
-        return XLSX if _is_workbook(content) else None
+        return XLSX if _is_workbook(content) else "application/zip"
     if mime is not None:
-        return mime if mime in KNOWN_TYPES else None
+        return mime
     return "text/csv" if _is_text(content) else None
 
 

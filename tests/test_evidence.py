@@ -142,7 +142,9 @@ async def test_a_photo_goes_up_and_only_the_two_parties_get_it_back(client: Clie
 @pytest.mark.parametrize(("name", "content", "ctype", "says"), [
     ("big.jpg", JPEG + b"\x00" * LIMIT, "image/jpeg", "larger than the limit of 8,000 bytes"),
     ("tool.exe", b"MZ\x90\x00" + b"\x00" * 100, "application/octet-stream",
-     "of no type recognized"),
+     "content is application/x-msdownload; allowed are application/pdf"),
+    ("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00", "image/gif",
+     "content is image/gif; allowed are"),
     ("photo.jpg", PNG, "image/jpeg", "content is image/png, not image/jpeg as declared"),
     ("page.html", b"<html><script>alert(1)</script></html>\x00", "text/html",
      "of no type recognized"),
@@ -199,9 +201,12 @@ def test_sniffing_judges_the_content() -> None:
     zipped = io.BytesIO()
     with zipfile.ZipFile(zipped, "w") as z:
         z.writestr("payload.exe", b"MZ")
-    # Types the library knows but that are not evidence, and bytes of no type at all.
-    for other in (fake.getvalue(), zipped.getvalue(), b"GIF89a\x01\x00\x01\x00\x00",
-                  b"MZ\x90\x00" + b"\x00" * 100, b"\x00\x01binary", b"   "):
+    # Types the library knows but that are not evidence are named; bytes of no type are not.
+    assert [evidence.sniff(b) for b in (fake.getvalue(), zipped.getvalue(),
+                                        b"GIF89a\x01\x00\x01\x00\x00",
+                                        b"MZ\x90\x00" + b"\x00" * 100)] == [
+        "application/zip", "application/zip", "image/gif", "application/x-msdownload"]
+    for other in (b"\x00\x01binary", b"   "):
         assert evidence.sniff(other) is None
     assert evidence.clean_filename("C:\\Users\\qa\\edge\x07.jpg") == "edge.jpg"
 
