@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import disputes, settling
 from domain import settlements as domain
+from domain import settling
 from resolvers.common import INPUT, UserError, attempt, ctx, loaders, viewer
+from resolvers.disputes import actor
 from resolvers.relay import (
     DEFAULT_PAGE,
     Connection,
@@ -180,10 +181,6 @@ class SettlementPayload:
 FINANCE = ("finance", "admin")
 
 
-def _actor(who: Viewer) -> disputes.Actor:
-    return disputes.Actor(who.subject, who.organization.id, who.roles, who.is_customer)
-
-
 @strawberry.type
 class SettlementMutations:
     @strawberry.mutation(description="Finance draws up a contract's settlement from its lines' "
@@ -194,7 +191,7 @@ class SettlementMutations:
     ) -> SettlementPayload:
         async def run(who: Viewer) -> Settlement:
             found = await settling.draw_up(
-                ctx(info).db, _actor(who), expect_id(input.contract_id, "Contract"),
+                ctx(info).db, actor(who), expect_id(input.contract_id, "Contract"),
                 surcharges=input.surcharges, freight=input.freight)
             return Settlement.of(found)
 
@@ -207,7 +204,7 @@ class SettlementMutations:
         self, info: Info[Any, Any], input: Annotated[TransitionSettlementInput, INPUT],
     ) -> SettlementPayload:
         async def run(who: Viewer) -> Settlement:
-            found = await settling.move_invoice(ctx(info).db, _actor(who), settling.InvoiceInput(
+            found = await settling.move_invoice(ctx(info).db, actor(who), settling.InvoiceInput(
                 settlement_id=expect_id(input.settlement_id, "Settlement"),
                 action=input.action.name.lower(), on=input.on, payment_days=input.payment_days,
                 note=input.note))

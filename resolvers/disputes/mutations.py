@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from domain import claims, disputes, evidence
 from resolvers.common import INPUT, UserError, attempt, ctx
+from resolvers.disputes import actor
 from resolvers.disputes.types import (
     Claim,
     ClaimAction,
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
     from api.context import Viewer
 
 ANYONE = ("customer", "sales", "production", "quality", "logistics", "finance", "admin")
-
-
-def actor(who: Viewer) -> disputes.Actor:
-    return disputes.Actor(who.subject, who.organization.id, who.roles, who.is_customer)
 
 
 @strawberry.input(description="A defect found on coils delivered to you.")

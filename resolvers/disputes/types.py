@@ -15,6 +15,7 @@ from strawberry.types import Info
 from domain import claims, containment, disputes, evidence
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.types import Contract, ContractLine
+from resolvers.disputes import actor
 from resolvers.parties import Organization, Site
 from resolvers.quality.types import Coil, QualityStatus
 from resolvers.relay import (
@@ -372,9 +373,9 @@ class QualityDispute(Node):
     @strawberry.field(description="The transitions the viewer may take now.")
     async def available_actions(self, info: Info[Any, Any]) -> list[DisputeAction]:
         who = await viewer(info)
-        actor = disputes.Actor(who.subject, who.organization.id, who.roles, who.is_customer)
+        me = actor(who)
         return [DisputeAction[name.upper()] for name, t in disputes.TRANSITIONS.items()
-                if t.source == self.row.status and actor.may(t.roles)]
+                if t.source == self.row.status and me.may(t.roles)]
 
     @classmethod
     def of(cls, d: disputes.Dispute) -> QualityDispute:
