@@ -363,6 +363,11 @@ async def amend_line(
     and never to nothing. Its production order and the planned tonnes of each stage
     follow. Appends ``contract.line_amended``: call it last in the transaction.
     """
+    # The contract first, as recording progress locks it: what is made cannot grow
+    # between the check below and the change.
+    await tx.execute(
+        "SELECT 1 FROM contract WHERE id = (SELECT contract_id FROM contract_line"
+        " WHERE id = $1) FOR UPDATE", line_id)
     row = await tx.fetchrow(
         f"SELECT {_LINE_COLS} FROM contract_line l WHERE l.id = $1 FOR UPDATE", line_id)
     if row is None:

@@ -130,6 +130,7 @@ async def test_a_line_in_production_never_shrinks_below_what_is_made(api: Api) -
                          as_=SALES)
     (error,) = got["answerPlanChangeRequest"]["errors"]
     assert error["code"] == "INVALID" and f"{made} t" in error["message"], error
+    assert error["field"] == "changeId"
     line = await contract_line(api, plan_id, request["periodStart"])
     assert line["contract_line"]["quantityT"] == request["beforeTonnes"]
     assert line["contract_line"]["status"] == "IN_PRODUCTION"
@@ -157,3 +158,18 @@ async def test_the_customer_cannot_answer_its_own_request(api: Api) -> None:
                          as_=FAW)
     assert got["answerPlanChangeRequest"]["errors"][0]["code"] == "FORBIDDEN"
     assert from_global_id(request["id"])[0] == "PlanChange"
+
+
+async def test_a_shipped_line_no_longer_changes(api: Api) -> None:
+    plan_id = await converted(api)
+    request = await change_week(api, plan_id, 1, 4200)
+    pk = await line_pk(api, request["periodStart"])
+    await api.db.execute("UPDATE contract_line SET status = 'shipped', shipped_t = quantity_t"
+                         " WHERE id = $1", pk)
+    got = await api.data(ANSWER, {"input": {"changeId": request["id"], "accept": True}},
+                         as_=SALES)
+    (error,) = got["answerPlanChangeRequest"]["errors"]
+    assert error["code"] == "INVALID_TRANSITION" and "shipped" in error["message"], error
+    plan = (await api.data(PLAN, {"id": plan_id}, as_=FAW))["node"]
+    (still,) = [d for d in plan["changes"]["nodes"] if d["id"] == request["id"]]
+    assert still["requestStatus"] == "OPEN"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from domain import contracts, events
 from domain.calendar import mill_today
 from domain.db import Database, Executor
-from domain.errors import InvalidTransition, NotFound
+from domain.errors import DomainError, InvalidTransition, NotFound
 from domain.planning import inputs, plans
 from domain.planning.calc import PlanEntry
 from domain.planning.proposal import LineProposal, propose, window_days
@@ -161,6 +161,11 @@ async def _apply(tx: Executor, change: plans.PlanChange, actor: str) -> None:
         "UPDATE purchase_plan_line SET quantity_t = $2, coils = $3, need_date = $4,"
         " release_date = $4::date - transit_days WHERE id = $1",
         line["id"], change.after_t, change.after_coils, need)
-    await contracts.amend_line(
-        tx, change.contract_line_id, quantity_t=change.after_t, delivery_from=start,
-        delivery_to=end, actor=actor, reason={"plan_change_id": change.id})
+    try:
+        await contracts.amend_line(
+            tx, change.contract_line_id, quantity_t=change.after_t, delivery_from=start,
+            delivery_to=end, actor=actor, reason={"plan_change_id": change.id})
+    except DomainError as exc:
+        # Said of the request sales answers, not of a contract-line field it never gave.
+        raise type(exc)(f"the contract line cannot take it: {exc.message}",
+                        field="changeId") from exc
