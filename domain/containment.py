@@ -9,6 +9,7 @@ reaches a line. A customer sees only its own suspect coils.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,27 +46,42 @@ async def suspects(
     db: Executor, scope: Scope, dispute_id: int, *, limit: int, after_id: int | None
 ) -> list[Suspect]:
     """One page of the dispute's suspect coils in coil id order."""
+    pages = await suspect_pages(db, scope, [dispute_id], limit, after_id)
+    return pages.get(dispute_id, [])
+
+
+async def suspect_pages(
+    db: Executor, scope: Scope, dispute_ids: Sequence[int], limit: int, after_id: int | None
+) -> dict[int, list[Suspect]]:
+    """One page of suspect coils for each of these disputes, in one statement."""
     rows = await db.fetch(
-        f"""WITH named AS (
-              SELECT c.id, c.heat_id FROM dispute_coil dc JOIN coil c ON c.id = dc.coil_id
-              JOIN quality_dispute d ON d.id = dc.dispute_id
-              WHERE dc.dispute_id = $2 AND {Scope.owned('d.customer_org_id')}),
-            siblings AS (
-              SELECT DISTINCT g2.child_coil_id AS id FROM named n
-              JOIN genealogy_edge g1 ON g1.child_coil_id = n.id AND g1.parent_coil_id IS NOT NULL
-              JOIN genealogy_edge g2 ON g2.parent_coil_id = g1.parent_coil_id)
-            SELECT c.id AS coil_id, c.coil_no, c.heat_id,
-                   c.id IN (SELECT id FROM siblings) AS same_parent,
-                   {_WHERE_NOW} AS where_now, cl.site_id, cl.vehicle_id, cl.since,
-                   c.quality_status, c.line_id, l.contract_id, c.customer_org_id
-            FROM coil c
-            LEFT JOIN coil_location cl ON cl.coil_id = c.id
-            LEFT JOIN site s ON s.id = cl.site_id
-            LEFT JOIN contract_line l ON l.id = c.line_id
-            WHERE c.heat_id IN (SELECT heat_id FROM named)
-              AND c.id NOT IN (SELECT id FROM named)
-              AND {Scope.owned('c.customer_org_id')}
-              AND c.id > $3
-            ORDER BY c.id LIMIT $4""",
-        scope.org_id, dispute_id, after_id or 0, limit)
-    return [Suspect(**dict(r)) for r in rows]
+        f"""SELECT x.dispute AS for_dispute, p.* FROM unnest($2::bigint[]) AS x(dispute)
+            CROSS JOIN LATERAL (
+              SELECT c.id AS coil_id, c.coil_no, c.heat_id,
+                     EXISTS (SELECT 1 FROM dispute_coil dn JOIN genealogy_edge g1
+                               ON g1.child_coil_id = dn.coil_id
+                               AND g1.parent_coil_id IS NOT NULL
+                             JOIN genealogy_edge g2 ON g2.parent_coil_id = g1.parent_coil_id
+                             WHERE dn.dispute_id = x.dispute AND g2.child_coil_id = c.id)
+                       AS same_parent,
+                     {_WHERE_NOW} AS where_now, cl.site_id, cl.vehicle_id, cl.since,
+                     c.quality_status, c.line_id, l.contract_id, c.customer_org_id
+              FROM coil c
+              LEFT JOIN coil_location cl ON cl.coil_id = c.id
+              LEFT JOIN site s ON s.id = cl.site_id
+              LEFT JOIN contract_line l ON l.id = c.line_id
+              WHERE c.heat_id IN (
+                      SELECT n.heat_id FROM dispute_coil dc JOIN coil n ON n.id = dc.coil_id
+                      JOIN quality_dispute d ON d.id = dc.dispute_id
+                      WHERE dc.dispute_id = x.dispute AND {Scope.owned('d.customer_org_id')})
+                AND c.id NOT IN (SELECT dx.coil_id FROM dispute_coil dx
+                                 WHERE dx.dispute_id = x.dispute)
+                AND {Scope.owned('c.customer_org_id')}
+                AND c.id > $3
+              ORDER BY c.id LIMIT $4) p""",
+        scope.org_id, list(dispute_ids), after_id or 0, limit)
+    out: dict[int, list[Suspect]] = {}
+    for r in rows:
+        values = dict(r)
+        out.setdefault(values.pop("for_dispute"), []).append(Suspect(**values))
+    return out

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 
 from domain import (
     claims,
+    containment,
     contracts,
     dispute_reads,
     disputes,
@@ -78,6 +79,7 @@ class Loaders:
         self.dispute_by_id = self._by_id(disputes.disputes_by_ids)
         self.dispute_by_number = self._by_attr(disputes.disputes_by_numbers, "number")
         self.dispute_page_by_coil = DataLoader(self._pages(dispute_reads.dispute_pages_by_coil))
+        self.suspect_page_by_dispute = DataLoader(self._pages(containment.suspect_pages))
         self.timeline_by_dispute = self._grouped(disputes.timeline, [])
         self.claim_by_id = self._by_id(claims.claims_by_ids)
         self.claims_by_dispute = self._grouped(claims.claims_by_dispute_ids, [])
@@ -89,6 +91,7 @@ class Loaders:
         self.plan_lines_by_purchase_plan = self._grouped(plans.lines_of, [])
         self.plan_changes_by_purchase_plan = self._grouped(plans.changes_by_plans, [])
         self.production_plan_by_id = self._by_id(inputs.plans_in_scope)
+        self.plan_entries_by_production_plan = self._grouped(inputs.entries_by_plans, [])
         self.current_production_plan_by_customer = self._grouped(inputs.current_plans, None)
 
     def _tracking(self) -> None:

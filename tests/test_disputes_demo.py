@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from api.settings import PROJECT_ROOT
 from domain import containment
-from domain.db import Database, Executor, Transaction
+from domain.db import Database, Executor, Transaction, count_statements
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
@@ -140,3 +140,28 @@ async def test_the_readme_example_runs_on_the_demo(demo_api: Api) -> None:
         assert (claim["status"], claim["agreedAmount"]) == ("PARTIALLY_AGREED", "12400.50")
         assert d["evidence"]["nodes"] == [] and d["suspects"]["nodes"]
     assert (await demo_api.data(query, as_=token("GALANZ")))["dispute"] is None
+
+
+LISTED = """query($first: Int!) { disputes(first: $first) { nodes { number
+    suspects(first: 100) { nodes { sameParent coil { coilNo } } } } } }"""
+
+
+async def test_suspects_of_a_page_of_disputes_cost_a_fixed_number_of_statements(
+        demo_api: Api) -> None:
+    counts, pages = [], []
+    await demo_api.data(LISTED, {"first": 1}, as_=token("BAOSTEEL", "quality"))  # warm up
+    for first in (1, 3):
+        with count_statements() as seen:
+            pages.append((await demo_api.data(LISTED, {"first": first},
+                                              as_=token("BAOSTEEL", "quality")))["disputes"])
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+    nodes = pages[1]["nodes"]
+    assert len(nodes) == 3 and pages[0]["nodes"] == nodes[:1]
+    for node in nodes:
+        pk = await demo_api.db.fetchval("SELECT id FROM quality_dispute WHERE number = $1",
+                                        node["number"])
+        alone = await containment.suspects(demo_api.db, Scope.everything(), pk, limit=100,
+                                           after_id=None)
+        assert [n["coil"]["coilNo"] for n in node["suspects"]["nodes"]] == [
+            s.coil_no for s in alone] and alone

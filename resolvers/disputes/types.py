@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from domain import claims, containment, disputes, evidence
-from resolvers.common import ctx, loaders, viewer
+from resolvers.common import loaders, viewer
 from resolvers.contracts.types import Contract, ContractLine
 from resolvers.disputes import actor
 from resolvers.parties import Organization, Site
@@ -363,10 +363,9 @@ class QualityDispute(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[SuspectCoil]:
-        who = await viewer(info)
         check_first(first)
-        rows = await containment.suspects(ctx(info).db, who.scope, self.pk, limit=first + 1,
-                                          after_id=after_id(after))
+        rows = await loaders(info).suspect_page_by_dispute.load((self.pk, first + 1,
+                                                                 after_id(after)))
         return connection([(SuspectCoil.of(r), [r.coil_id]) for r in rows], first,
                           after is not None)
 
