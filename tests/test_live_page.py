@@ -295,11 +295,19 @@ async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
     api_server: ApiServer, browser: BrowserContext, db: Database, database_url: str,
     redis_url: str, mqtt_broker: Mosquitto,
 ) -> None:
-    await faw_only_shipment_in_transit(db)
+    t = await faw_only_shipment_in_transit(db)
+    assert t.shipment is not None
     settings = settings_for(database_url, redis_url, mqtt_broker, group=unique("g"),
                             client=unique("c"))
     gps = Gps(mqtt_broker)
     seen: list[str] = []
+
+    async def happened(kind: str) -> None:
+        assert t.shipment is not None
+        async with db.transaction() as tx:
+            await record_shipment_event(tx, t.shipment.id, t.leg, t.truck, kind,
+                                        datetime.now(UTC), {}, unique(kind))
+
     try:
         async with ingesting(settings, mqtt_broker):
             page = await open_page(browser, api_server.url, token("FAW-VW"), via="form",
@@ -307,6 +315,8 @@ async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
             now = datetime.now(UTC).replace(microsecond=0)
             gps.fix(*OPEN_ROAD, heading=90, at=now - timedelta(seconds=120))
             await marker_at(page, *OPEN_ROAD, timeout_ms=10_000)
+            await happened("delayed")
+            await page.wait_for_selector("#event-feed li.ev-delayed", timeout=10_000)
 
             await api_server.stop()
             await page.wait_for_selector("#connection.offline", timeout=10_000)
@@ -316,14 +326,24 @@ async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
             # starts again from the latest fix.
             moved = offset(*OPEN_ROAD, east_m=600)
             gps.fix(*moved, heading=95, at=now - timedelta(seconds=60))
+            await happened("back_on_time")
 
             await api_server.start()
             await page.wait_for_selector("#connection.live", timeout=20_000)
             assert not await page.is_visible("#not-live")
             await marker_at(page, *moved, timeout_ms=5_000)
+            # The event of the gap arrives once; the ones seen before are not repeated.
+            await page.wait_for_selector("#event-feed li.ev-back_on_time", timeout=10_000)
             later = offset(*moved, east_m=400)
             gps.fix(*later, heading=95, at=now)
             await marker_at(page, *later, timeout_ms=2_000)
+            await happened("arrived")
+            await page.wait_for_selector("#event-feed li.ev-arrived", timeout=10_000)
+            for kind in ("delayed", "back_on_time", "arrived"):
+                assert await page.locator(f"#event-feed li.ev-{kind}").count() == 1, kind
+            # One marker for the truck, where its latest fix is, and one row for SH-1.
+            assert await page.locator("g.vehicle").count() == 1
+            assert await page.locator("li.shipment").count() == 1
     finally:
         gps.close()
 

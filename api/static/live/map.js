@@ -74,10 +74,26 @@ export class LiveMap {
       const rank = ({ pin }) => (pin.classList.contains("selected") ? 0 : pin.classList.contains("late") ? 1 : 2);
       const shown = [...this.vehicles.values()].filter(({ pin }) => !pin.classList.contains("hidden"))
         .sort((a, b) => rank(a) - rank(b));
-      for (const { pin } of shown) {
-        const [x, y] = at(pin);
+      // Vehicles on top of one another (a yard, a port) show as one marker with their
+      // count, the most important of them on top.
+      const heads = [];
+      for (const entry of shown) {
+        const [x, y] = at(entry.pin);
+        const head = heads.find((o) => Math.hypot(o.x - x, o.y - y) < 14);
+        if (head) head.under.push(entry);
+        else heads.push({ x, y, entry, under: [] });
         boxes.push([x - 10, y - 10, x + 10, y + 10]);
       }
+      for (const { entry, under } of heads) {
+        entry.label.textContent = entry.code + (under.length ? ` +${under.length}` : "");
+        entry.pin.classList.toggle("stacked", under.length > 0);
+        if (under.length) entry.pin.parentNode.appendChild(entry.pin);
+        for (const other of under) {
+          other.label.textContent = other.code;
+          other.label.style.display = "none";
+        }
+      }
+      const hidden = new Set(heads.flatMap(({ under }) => under.map((o) => o.pin)));
       const place = (pin, text, dx) => {
         const [x, y] = at(pin);
         const box = [x + dx, y - 8, x + dx + text.textContent.length * 6.8, y + 6];
@@ -85,7 +101,7 @@ export class LiveMap {
         text.style.display = ok ? "" : "none";
         if (ok) boxes.push(box);
       };
-      for (const { pin, label } of shown) place(pin, label, 13);
+      for (const { pin, label } of shown) if (!hidden.has(pin)) place(pin, label, 13);
       for (const { pin } of this.sites.values()) place(pin, pin.querySelector("text"), 8);
     });
   }
@@ -192,7 +208,7 @@ export class LiveMap {
       const label = el("text", { x: 13, y: 4 }, pin);
       const tip = el("title", {}, pin);
       pin.addEventListener("click", (e) => { e.stopPropagation(); this.onVehicle?.(v.id); });
-      entry = { pin, body, label, tip };
+      entry = { pin, body, label, tip, code: v.code };
       this.vehicles.set(v.id, entry);
     }
     const { pin, body, label, tip } = entry;
