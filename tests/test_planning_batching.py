@@ -12,7 +12,7 @@ FAW = token("FAW-VW", subject="planner.faw")
 SALES = token("BAOSTEEL", "sales", subject="sales.mill")
 
 PAGE = """query($first: Int!) { purchasePlans(first: $first) { nodes { status totalTonnes
-    isStale customer { code } productionPlan { version }
+    isStale customer { code } productionPlan { version entries(first: 3) { nodes { units } } }
     lines(first: 5) { nodes { quantityTonnes spec { grade } deliverySite { code }
         contractLine { status } } }
     contracts { number }
@@ -20,13 +20,26 @@ PAGE = """query($first: Int!) { purchasePlans(first: $first) { nodes { status to
 
 
 async def _copies(api: Api, n: int) -> None:
-    """``n`` decided copies of the demo's plan, each with its lines and a change."""
+    """``n`` decided copies of the demo's plan, each with its lines, a change and a car
+    plan version of its own."""
     source = await api.db.fetchval("SELECT id FROM purchase_plan ORDER BY id LIMIT 1")
-    for _ in range(n):
+    car_plan = await api.db.fetchval(
+        "SELECT production_plan_id FROM purchase_plan WHERE id = $1", source)
+    for k in range(n):
+        # Each copy from a car plan version of its own, with the same entries.
+        version = await api.db.fetchval(
+            "INSERT INTO production_plan (customer_org_id, version, horizon_start, horizon_end,"
+            " source, created_by) SELECT customer_org_id, version + $2, horizon_start,"
+            " horizon_end, source, created_by FROM production_plan WHERE id = $1 RETURNING id",
+            car_plan, k + 1)
+        await api.db.execute(
+            "INSERT INTO production_plan_entry (plan_id, model_code, period_start,"
+            " period_days, units) SELECT $2, model_code, period_start, period_days, units"
+            " FROM production_plan_entry WHERE plan_id = $1", car_plan, version)
         copy = await api.db.fetchval(
             "INSERT INTO purchase_plan (customer_org_id, production_plan_id, as_of, status)"
-            " SELECT customer_org_id, production_plan_id, as_of, 'approved' FROM purchase_plan"
-            " WHERE id = $1 RETURNING id", source)
+            " SELECT customer_org_id, $2, as_of, 'approved' FROM purchase_plan"
+            " WHERE id = $1 RETURNING id", source, version)
         await api.db.execute(
             "INSERT INTO purchase_plan_line (plan_id, customer_org_id, spec_id, period_start,"
             " period_end, gross_t, daily_t, safety_t, lead_time_t, available_t, net_t,"
@@ -41,8 +54,7 @@ async def _copies(api: Api, n: int) -> None:
             " spec_id, period_start, before_t, after_t, action)"
             " SELECT $2, customer_org_id, $3, spec_id, period_start, quantity_t,"
             " quantity_t + 12, 'changed' FROM purchase_plan_line WHERE plan_id = $1 LIMIT 2",
-            source, copy, await api.db.fetchval(
-                "SELECT production_plan_id FROM purchase_plan WHERE id = $1", source))
+            source, copy, version)
 
 
 async def _statements(api: Api, first: int, as_: str) -> tuple[int, list[dict[str, Any]]]:
@@ -58,7 +70,10 @@ async def test_a_page_of_plans_costs_the_same_for_two_or_eight(demo_api: Api) ->
         small, few = await _statements(demo_api, 2, who)
         large, many = await _statements(demo_api, 8, who)
         assert len(few) == 2 and len(many) == 8
-        assert all(p["lines"]["nodes"] and p["productionPlan"]["version"] == 1 for p in many)
+        assert all(p["lines"]["nodes"] and len(p["productionPlan"]["entries"]["nodes"]) == 3
+                   for p in many)
+        assert [p["productionPlan"]["version"] for p in many] == [8, 7, 6, 5, 4, 3, 2, 1]
+        assert [p["isStale"] for p in many] == [False] + [True] * 7
         assert sum(len(p["changes"]["nodes"]) for p in many) == 14
         assert large == small, f"{large} statements for 8 plans, {small} for 2"
         assert large <= 12

@@ -145,11 +145,23 @@ async def current_plans(
 
 
 async def plan_entries(db: Executor, plan_id: int) -> list[PlanEntry]:
+    return (await entries_by_plans(db, Scope.everything(), [plan_id]))[plan_id]
+
+
+async def entries_by_plans(
+    db: Executor, scope: Scope, plan_ids: Sequence[int]
+) -> dict[int, list[PlanEntry]]:
+    """Each car plan version's entries, by period then model."""
     rows = await db.fetch(
-        "SELECT model_code, period_start, period_days, units FROM production_plan_entry"
-        " WHERE plan_id = $1 ORDER BY period_start, model_code", plan_id)
-    return [PlanEntry(r["model_code"], r["period_start"], r["period_days"], r["units"])
-            for r in rows]
+        "SELECT e.plan_id, e.model_code, e.period_start, e.period_days, e.units"
+        " FROM production_plan_entry e JOIN production_plan p ON p.id = e.plan_id"
+        f" WHERE e.plan_id = ANY($2::bigint[]) AND {Scope.owned('p.customer_org_id')}"
+        " ORDER BY e.plan_id, e.period_start, e.model_code", scope.org_id, list(plan_ids))
+    out: dict[int, list[PlanEntry]] = {p: [] for p in plan_ids}
+    for r in rows:
+        out[r["plan_id"]].append(
+            PlanEntry(r["model_code"], r["period_start"], r["period_days"], r["units"]))
+    return out
 
 
 async def consumption_table(db: Executor, org_id: int) -> list[Consumption]:

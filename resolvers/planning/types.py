@@ -119,7 +119,7 @@ class ProductionPlan(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[PlanEntry]:
-        rows = await inputs.plan_entries(ctx(info).db, self.pk)
+        rows = await loaders(info).plan_entries_by_production_plan.load(self.pk)
         items = [PlanEntry(model=e.model, period_start=e.period_start,
                            period_days=e.period_days, units=e.units) for e in rows]
         return page_of(items, first, after, lambda e: [e.period_start.isoformat(), e.model])
