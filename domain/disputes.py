@@ -16,7 +16,7 @@ kept in ``dispute_step`` with who, when, what and why; each also goes to the out
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -136,8 +136,14 @@ def _check_input(data: DisputeInput) -> str:
     return description
 
 
-async def open_dispute(db: Database, actor: Actor, data: DisputeInput) -> Dispute:
-    """The customer opens a dispute on coils delivered to it; any other coil is unknown."""
+# Stores a new dispute's first files in its transaction; returns what each file is.
+Attach = Callable[[Executor, int], Awaitable[list[dict[str, Any]]]]
+
+
+async def open_dispute(db: Database, actor: Actor, data: DisputeInput,
+                       attach: Attach | None = None) -> Dispute:
+    """The customer opens a dispute on coils delivered to it; any other coil is unknown.
+    ``attach`` stores evidence files with it, in the same transaction."""
     if not actor.may(CUSTOMER):
         raise Forbidden("a dispute is opened by the customer that received the coils")
     description = _check_input(data)
@@ -172,9 +178,11 @@ async def open_dispute(db: Database, actor: Actor, data: DisputeInput) -> Disput
         coils = [r["coil_no"] for r in sorted(rows, key=lambda r: r["coil_no"])]
         await add_step(tx, pk, actor, "opened", None, "established", description,
                        {"coils": coils, "defect_kind": data.defect_kind})
+        files = await attach(tx, pk) if attach is not None else []
         await dispute_event(
             tx, {"id": pk, "number": number, "customer_org_id": actor.org_id}, actor, "opened",
-            {"coils": coils, "defect_kind": data.defect_kind, "affected_t": data.affected_t})
+            {"coils": coils, "defect_kind": data.defect_kind, "affected_t": data.affected_t,
+             **({"files": files} if files else {})})
         return await _reload(tx, pk)
 
 

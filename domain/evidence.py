@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import filetype  # type: ignore[import-untyped]
 
@@ -165,29 +166,71 @@ def check(upload: Upload, policy: Policy) -> str:
     return found
 
 
+MAX_FILES_AT_OPENING = 10
+
+
 async def add(db: Database, actor: Actor, dispute_id: int, upload: Upload,
               description: str | None, policy: Policy) -> Evidence:
     """Either party adds a file to an open dispute."""
-    filename = clean_filename(upload.filename)
-    content_type = check(upload, policy)
-    description = disputes.clean_text(description, "description", required=False)
-    digest = hashlib.sha256(upload.content).hexdigest()
+    filename, content_type, description = _checked(upload, description, policy)
     async with db.transaction() as tx:
         row = await disputes.lock(tx, actor, dispute_id)
         if row["status"] not in disputes.OPEN_STATES:
             raise InvalidTransition(f"the dispute is {row['status']}: it takes no more files",
                                     field="disputeId")
-        found = await tx.fetchrow(
-            "INSERT INTO dispute_evidence AS e (dispute_id, customer_org_id, filename,"
-            " content_type, size_bytes, sha256, description, content, uploaded_by,"
-            " uploaded_by_org_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            f" RETURNING {_COLS}",
-            dispute_id, row["customer_org_id"], filename, content_type, len(upload.content),
-            digest, description, upload.content, actor.subject, actor.org_id)
-        assert found is not None
-        detail = {"file": filename, "content_type": content_type,
-                  "size_bytes": len(upload.content), "sha256": digest}
-        await disputes.add_step(tx, dispute_id, actor, "evidence_added", None, None,
-                                description, detail)
+        found, detail = await _store(tx, actor, row["id"], row["customer_org_id"], upload,
+                                     filename, content_type, description)
         await disputes.dispute_event(tx, row, actor, "evidence_added", detail)
-        return Evidence(**dict(found))
+        return found
+
+
+async def open_with_files(db: Database, actor: Actor, data: disputes.DisputeInput,
+                          uploads: Sequence[Upload], policy: Policy) -> disputes.Dispute:
+    """The customer opens a dispute with its first files: all are stored, or, if one is
+    refused, nothing is (neither the dispute nor any file)."""
+    if len(uploads) > MAX_FILES_AT_OPENING:
+        raise Invalid(f"at most {MAX_FILES_AT_OPENING} files with the opening; add more "
+                      "afterwards", field="files")
+    checked = []
+    for i, upload in enumerate(uploads):
+        try:
+            checked.append((upload, *_checked(upload, None, policy)))
+        except Invalid as refused:
+            raise Invalid(f"file {i + 1} ({upload.filename}): {refused.message}",
+                          field="files") from None
+
+    async def attach(tx: Executor, dispute_id: int) -> list[dict[str, Any]]:
+        out = []
+        for upload, filename, content_type, _ in checked:
+            _, detail = await _store(tx, actor, dispute_id, actor.org_id, upload, filename,
+                                     content_type, None)
+            out.append(detail)
+        return out
+
+    return await disputes.open_dispute(db, actor, data, attach)
+
+
+def _checked(upload: Upload, description: str | None, policy: Policy
+             ) -> tuple[str, str, str | None]:
+    return (clean_filename(upload.filename), check(upload, policy),
+            disputes.clean_text(description, "description", required=False))
+
+
+async def _store(tx: Executor, actor: Actor, dispute_id: int, customer_org_id: int,
+                 upload: Upload, filename: str, content_type: str, description: str | None
+                 ) -> tuple[Evidence, dict[str, Any]]:
+    """The file's row and its step; the caller appends the event."""
+    digest = hashlib.sha256(upload.content).hexdigest()
+    found = await tx.fetchrow(
+        "INSERT INTO dispute_evidence AS e (dispute_id, customer_org_id, filename,"
+        " content_type, size_bytes, sha256, description, content, uploaded_by,"
+        " uploaded_by_org_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        f" RETURNING {_COLS}",
+        dispute_id, customer_org_id, filename, content_type, len(upload.content), digest,
+        description, upload.content, actor.subject, actor.org_id)
+    assert found is not None
+    detail: dict[str, Any] = {"file": filename, "content_type": content_type,
+                              "size_bytes": len(upload.content), "sha256": digest}
+    await disputes.add_step(tx, dispute_id, actor, "evidence_added", None, None,
+                            description, detail)
+    return Evidence(**dict(found)), detail

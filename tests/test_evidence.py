@@ -220,3 +220,50 @@ def test_evidence_settings_are_checked() -> None:
     assert Settings.from_env({"KEYLINK_EVIDENCE_TYPES": " IMAGE/PNG , application/pdf"}
                              ).evidence_type_list == ("image/png", "application/pdf")
     assert set(Settings().evidence_type_list) == set(evidence.KNOWN_TYPES)
+
+
+OPEN = """mutation($input: OpenDisputeInput!) { openDispute(input: $input) {
+    dispute { number timeline { nodes { action detail } }
+              evidence { nodes { filename contentType sha256 } } }
+    errors { field message code } } }"""
+
+
+async def test_a_dispute_opens_with_its_files_or_not_at_all(client: Client) -> None:
+    w = await delivered_world(client.db)
+    faw = token("FAW-VW")
+
+    async def open_with(files: list[tuple[str, bytes, str]]) -> dict[str, Any]:
+        ops = {"query": OPEN, "variables": {"input": {
+            "coilIds": [to_global_id("Coil", w.coils["FAW-VW"][0])], "defectKind": "SURFACE",
+            "description": "edge cracks", "affectedTonnes": "1.5",
+            "foundDuring": "INCOMING_INSPECTION", "files": [None] * len(files)}}}
+        r = await client.http.post(
+            "/graphql", headers={"authorization": f"Bearer {faw}"},
+            data={"operations": json.dumps(ops), "map": json.dumps(
+                {str(i): [f"variables.input.files.{i}"] for i in range(len(files))})},
+            files={str(i): f for i, f in enumerate(files)})
+        body: dict[str, Any] = r.json()["data"]["openDispute"]
+        return body
+
+    refused = await open_with([("edge.jpg", JPEG, "image/jpeg"),
+                               ("page.html", b"<html>\x00</html>", "text/html")])
+    assert refused["dispute"] is None
+    assert refused["errors"][0]["field"] == "files"
+    assert refused["errors"][0]["message"].startswith("file 2 (page.html): ")
+    assert await client.db.fetchval("SELECT count(*) FROM quality_dispute") == 0
+    assert await stored(client.db) == (0, 0, 0)
+
+    opened = await open_with([("edge.jpg", JPEG, "image/jpeg"),
+                              ("report.pdf", PDF, "application/pdf")])
+    assert opened["errors"] == []
+    d = opened["dispute"]
+    assert [(e["filename"], e["contentType"]) for e in d["evidence"]["nodes"]] == [
+        ("edge.jpg", "image/jpeg"), ("report.pdf", "application/pdf")]
+    assert [s["action"] for s in d["timeline"]["nodes"]] == [
+        "opened", "evidence_added", "evidence_added"]
+    event = await client.db.fetchval(
+        "SELECT payload FROM domain_event WHERE event_type = 'dispute.opened'")
+    assert [f["sha256"] for f in event["files"]] == [
+        hashlib.sha256(JPEG).hexdigest(), hashlib.sha256(PDF).hexdigest()]
+    # One event for the opening, not one per file.
+    assert await stored(client.db) == (2, 2, 0)

@@ -42,6 +42,10 @@ class OpenDisputeInput:
     found_during: FoundDuring = strawberry.field(description="Where you found it.")
     found_site_id: strawberry.ID | None = strawberry.field(
         default=None, description="Global id of the site where it was found.")
+    files: list[Upload] = strawberry.field(
+        default_factory=list, description="Evidence files to store with it (at most 10, "
+        "sent as a GraphQL multipart request; the same types and size limit as "
+        "`addDisputeEvidence`). If one is refused, nothing is stored.")
 
 
 @strawberry.input(description="Move a dispute on.")
@@ -136,7 +140,13 @@ class DisputeMutations:
                 affected_t=input.affected_tonnes, found_during=input.found_during.value,
                 found_site_id=(expect_id(input.found_site_id, "Site")
                                if input.found_site_id is not None else None))
-            return QualityDispute.of(await disputes.open_dispute(ctx(info).db, actor(who), data))
+            if not input.files:
+                return QualityDispute.of(await disputes.open_dispute(ctx(info).db, actor(who),
+                                                                     data))
+            policy = _policy(info)
+            uploads = [await _read(f, policy.max_bytes) for f in input.files]
+            return QualityDispute.of(await evidence.open_with_files(
+                ctx(info).db, actor(who), data, uploads, policy))
 
         found, errors = await attempt(info, ANYONE, run)
         return DisputePayload(dispute=found, errors=errors)
