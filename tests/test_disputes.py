@@ -152,7 +152,7 @@ async def test_a_customer_names_only_its_own_delivered_coils(db: Database) -> No
         with pytest.raises(Invalid):
             await disputes.open_dispute(db, faw, bad)
     # A coil of 3,900 kg: at most 3.9 t can be affected.
-    with pytest.raises(Invalid, match="weigh 3.9 t") as too_much:
+    with pytest.raises(Invalid, match=r"weigh 3\.9 t") as too_much:
         await disputes.open_dispute(db, faw, DisputeInput(
             w.coils["FAW-VW"][:1], "surface", "x", Decimal("3.901"), "storage"))
     assert too_much.value.field == "affectedTonnes"
