@@ -222,6 +222,6 @@ async def _event(tx: Executor, s: Settlement, contract: str, actor: Actor, happe
     await events.append(
         tx, f"settlement.{happening}", org_id=s.customer_org_id, aggregate_type="settlement",
         aggregate_id=s.id, actor=actor.subject,
-        payload={"settlement": s.number, "contract": [contract],
+        payload={"settlement": s.number, "number": s.number, "contract": [contract],
                  "currency": s.currency.strip(), **payload})
 

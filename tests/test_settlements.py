@@ -101,6 +101,8 @@ async def test_drawn_up_from_the_shipped_coils_with_the_agreed_claims(db: Databa
     assert event is not None and event["org_id"] == w.org["FAW-VW"]
     assert event["payload"]["total_amount"] == "62745.95"
     assert event["payload"]["contract"] == ["C-FAW-VW"]
+    # Notification texts name a settlement by its number, as they name a dispute.
+    assert event["payload"]["number"] == s.number
 
 
 async def test_who_and_when_a_settlement_may_be_drawn_up(db: Database) -> None:
