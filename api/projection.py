@@ -56,8 +56,9 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     selection is all plain attributes (see the module's description)."""
 
     _projection: Any = _NOT_COMPILED
-    _objects: dict[tuple[str, tuple[int, ...]], Project | None] | None = None
-    _fields: dict[tuple[str, tuple[int, ...]], Project | None] | None = None
+    # Compiled selections by (compiler, type, field nodes); shared with the copies made from
+    # this executor (per event, per deferred fragment).
+    _compiled: dict[tuple[Any, str, tuple[int, ...]], Project | None] | None = None
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if self._projection is _NOT_COMPILED:
@@ -77,14 +78,7 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self, return_type: GraphQLObjectType, field_details_list: Any, path: Any,
         result: Any, position_context: Any,
     ) -> Any:
-        compiled = self._objects
-        if compiled is None:
-            # Shared with the copies made from this executor (per event, per defer).
-            compiled = self._objects = {}
-        key = (return_type.name, tuple(id(d.node) for d in field_details_list))
-        project = compiled.get(key, _NOT_COMPILED)
-        if project is _NOT_COMPILED:
-            project = compiled[key] = _compile_selection(self, return_type, field_details_list)
+        project = self._compiled_for(_compile_selection, return_type, field_details_list)
         if project is not None:
             try:
                 return project(result)
@@ -99,13 +93,7 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         # An object with one field that needs its resolver (a loader, an argument) still
         # has its plain fields answered here, each without the executor's bookkeeping.
-        compiled = self._fields
-        if compiled is None:
-            compiled = self._fields = {}
-        key = (parent_type.name, tuple(id(d.node) for d in field_details_list))
-        project = compiled.get(key, _NOT_COMPILED)
-        if project is _NOT_COMPILED:
-            project = compiled[key] = _compile_field(self, parent_type, field_details_list)
+        project = self._compiled_for(_compile_field, parent_type, field_details_list)
         if project is not None:
             try:
                 return project(source)
@@ -113,6 +101,18 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 pass
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context)
+
+    def _compiled_for(
+        self, compile_: Callable[[Any, GraphQLObjectType, Any], Project | None],
+        type_: GraphQLObjectType, field_details_list: Any,
+    ) -> Project | None:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = {}
+        key = (compile_, type_.name, tuple(id(d.node) for d in field_details_list))
+        if key not in compiled:
+            compiled[key] = compile_(self, type_, field_details_list)
+        return compiled[key]
 
 
 def _compile_field(
