@@ -304,24 +304,28 @@ async def record(
             raise InvalidTransition(
                 f"a {kind} cannot be recorded while the dispute is {row['status']}",
                 field="kind")
-        blocked = await _block(tx, dispute_id, block_coil_ids)
+        blocked = await _block(tx, dispute_id, row["customer_org_id"], block_coil_ids)
         await tx.execute(f"UPDATE quality_dispute SET {kind} = $2, updated_at = now()"
                          " WHERE id = $1", dispute_id, body)
-        detail = {"blocked": blocked} if blocked else {}
+        detail = blocked if block_coil_ids else {}
         await add_step(tx, dispute_id, actor, kind, None, None, body, detail)
         await dispute_event(tx, row, actor, f"{kind}_recorded", {"text": body, **detail})
         return await _reload(tx, dispute_id)
 
 
-async def _block(tx: Executor, dispute_id: int, coil_ids: Sequence[int]) -> list[str]:
+async def _block(tx: Executor, dispute_id: int, customer_org_id: int,
+                 coil_ids: Sequence[int]) -> dict[str, Any]:
+    """Block suspect coils. The step and the event go to the dispute's customer, so they
+    name only its own coils; the others (another customer's, the mill's) are counted."""
     if not coil_ids:
-        return []
+        return {}
     rows = await tx.fetch(
         "UPDATE coil c SET quality_status = 'blocked' WHERE c.id = ANY($2::bigint[])"
         " AND c.heat_id IN (SELECT n.heat_id FROM dispute_coil dc JOIN coil n"
-        " ON n.id = dc.coil_id WHERE dc.dispute_id = $1) RETURNING c.coil_no",
-        dispute_id, list(set(coil_ids)))
+        " ON n.id = dc.coil_id WHERE dc.dispute_id = $1) RETURNING c.coil_no,"
+        " c.customer_org_id", dispute_id, list(set(coil_ids)))
     if len(rows) != len(set(coil_ids)):
         raise Invalid("only coils of the heats of this dispute can be blocked",
                       field="blockCoilIds")
-    return sorted(r["coil_no"] for r in rows)
+    own = sorted(r["coil_no"] for r in rows if r["customer_org_id"] == customer_org_id)
+    return {"blocked": own, "blocked_elsewhere": len(rows) - len(own)}
