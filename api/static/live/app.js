@@ -109,13 +109,16 @@ class LivePage {
   async loadShipments() {
     const found = new Map();
     let after = null;
+    let more = false;
     for (let page = 0; page < MAX_PAGES; page++) {
       const { shipments } = await this.api.query(Q_SHIPMENTS, { after, status: OPEN });
       for (const s of shipments.nodes) found.set(s.id, summarize(s));
-      if (!shipments.pageInfo.hasNextPage) break;
+      more = shipments.pageInfo.hasNextPage;
+      if (!more) break;
       after = shipments.pageInfo.endCursor;
     }
     this.shipments = found;
+    this.more = more;  // more open shipments than the page follows: the count says so
     if (this.selected && !found.has(this.selected)) this.select(null);
     if (this.feed.length === 0) this.seedFeed();
     this.customers();
@@ -185,7 +188,8 @@ class LivePage {
     const shown = [...this.shipments.values()].filter((s) => this.visible(s)).sort((a, b) =>
       (b.late - a.late) || (Date.parse(a.arrival || 0) - Date.parse(b.arrival || 0)));
     const lateCount = shown.filter((s) => s.late).length;
-    $("shipment-count").textContent = `${shown.length}${lateCount ? ` · ${lateCount} late` : ""}`;
+    $("shipment-count").textContent = `${shown.length}${this.more ? "+" : ""}${lateCount ? ` · ${lateCount} late` : ""}`;
+    $("shipment-count").title = this.more ? `Only the newest ${this.shipments.size} open shipments are followed here.` : "";
     $("shipment-list").replaceChildren(...(shown.length ? shown.map((s) => this.row(s))
       : [h("li", { class: "empty" }, this.shipments.size ? "No shipment matches the filter." : "No open shipments.")]));
     const sites = new Map(this.sites);
@@ -229,7 +233,7 @@ class LivePage {
       s.delayed && !s.late ? h("span", { class: "flag behind", title: "behind its planned arrival, still within the promised window" }, "behind plan") : null),
     h("div", { class: "line2" },
       h("span", { class: "mode" }, s.modes),
-      ` · ${s.coilCount} coils · ${s.tonnes.toFixed(1)} t`,
+      ` · ${s.coilCount} · ${s.tonnes.toFixed(1)} t`,
       !this.viewer.isCustomer && s.customerCodes.length ? ` · ${s.customerCodes.join(", ")}` : null),
     h("div", { class: "line3" }, eta, against, lateness),
     s.latest ? h("div", { class: "line4 muted" }, `${words(s.latest.kind)} ${siteOf(s.latest.details)}· ${ago(s.latest.occurredAt)}`) : null);
@@ -297,7 +301,7 @@ class LivePage {
       h("div", { class: "detail-head" },
         h("h3", {}, s.number),
         h("button", { class: "link", onclick: () => this.select(null), "aria-label": "Close" }, "×")),
-      h("p", { class: "muted small" }, `${words(s.status)} · ${s.modes} · ${s.coilCount} coils · ${s.tonnes.toFixed(1)} t`,
+      h("p", { class: "muted small" }, `${words(s.status)} · ${s.modes} · ${s.coilCount} · ${s.tonnes.toFixed(1)} t`,
         s.customerCodes.length && !this.viewer.isCustomer ? ` · for ${s.customerCodes.join(", ")}` : null),
       h("table", { class: "legs" },
         h("thead", {}, h("tr", {}, ["#", "mode", "from → to", "vehicle", "arrival"].map((t) => h("th", {}, t)))),

@@ -89,7 +89,8 @@ export function summarize(s) {
     ...s,
     legs,
     modes: [...new Set(legs.map((l) => words(l.mode)))].join(" → "),
-    coilCount: `${s.coils.nodes.length}${s.coils.pageInfo.hasNextPage ? "+" : ""}`,
+    coilCount: `${s.coils.nodes.length}${s.coils.pageInfo.hasNextPage ? "+" : ""}`
+      + (s.coils.nodes.length === 1 && !s.coils.pageInfo.hasNextPage ? " coil" : " coils"),
     tonnes,
     promised,
     arrival,
