@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 import uvicorn
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.async_api import BrowserContext, Page, Route, async_playwright
+from playwright.async_api import BrowserContext, Page, Route, WebSocketRoute, async_playwright
 
 from api.app import create_app
 from api.context import Services
@@ -346,6 +346,30 @@ async def test_the_page_says_when_it_is_not_live_and_reconnects_by_itself(
             assert await page.locator("li.shipment").count() == 1
     finally:
         gps.close()
+
+
+async def test_a_websocket_that_never_connects_is_said_not_live_until_it_does(
+    api_server: ApiServer, browser: BrowserContext, db: Database,
+) -> None:
+    """A proxy that holds WebSockets open and never passes them on: the shipments read
+    over HTTP still show, and the page says it is not live rather than "connecting" for
+    ever; once the way is open it goes live by itself."""
+    await faw_only_shipment_in_transit(db)
+    blocked = True
+
+    async def proxy(ws: WebSocketRoute) -> None:
+        if not blocked:
+            ws.connect_to_server()
+
+    page = await browser.new_page()
+    await page.route_web_socket("**/graphql", proxy)
+    await page.goto(f"{api_server.url}/live#token={token('FAW-VW')}")
+    await page.wait_for_selector("#connection.offline", timeout=20_000)
+    assert await page.is_visible("#not-live")
+    assert await page.locator("li.shipment").count() == 1
+    blocked = False
+    await page.wait_for_selector("#connection.live", timeout=20_000)
+    assert not await page.is_visible("#not-live")
 
 
 async def test_a_rejected_token_is_said_so_and_not_kept(

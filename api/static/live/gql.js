@@ -7,6 +7,7 @@ const RETRY_CAP_MS = 8000;
 // The server pings every 15 s; a connection silent for longer than this is dead even
 // when the socket has not noticed yet (a laptop waking, a proxy dropping it).
 const SILENCE_MS = 40000;
+const ACK_WAIT_MS = 8000;
 
 export class GraphQLError extends Error {
   constructor(errors) {
@@ -24,26 +25,31 @@ export class Api {
     this.state = "connecting";
     this.lastMessage = Date.now();
     this.everConnected = false;
+    this.failed = false;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.client = window.graphqlWs.createClient({
       url: `${scheme}//${location.host}/graphql`,
       connectionParams: () => ({ Authorization: `Bearer ${this.token}` }),
       lazy: false,
       keepAlive: 10000,
+      // A socket that opens but is never acknowledged (a proxy holding it) is a failure.
+      connectionAckWaitTimeout: ACK_WAIT_MS,
       retryAttempts: Infinity,
       shouldRetry: () => true,
       retryWait: (retries) => new Promise((resolve) => setTimeout(
         resolve, Math.min(RETRY_CAP_MS, 500 * 2 ** retries) + Math.random() * 300)),
       onNonLazyError: () => this.setState("offline"),
       on: {
-        connecting: () => this.setState(this.everConnected ? "offline" : "connecting"),
+        // Only the very first attempt is "connecting"; once one has failed, or a live
+        // connection dropped, the page is not live until a connection is made.
+        connecting: () => this.setState(this.everConnected || this.failed ? "offline" : "connecting"),
         connected: () => {
           const again = this.everConnected;
           this.everConnected = true;
           this.lastMessage = Date.now();
           this.setState("live", again);
         },
-        closed: () => this.setState("offline"),
+        closed: () => { this.failed = true; this.setState("offline"); },
         // Anything the server sends (results, its pings, pongs to ours) proves it is there.
         message: () => { this.lastMessage = Date.now(); },
       },
