@@ -94,15 +94,26 @@ export class LiveMap {
         }
       }
       const hidden = new Set(heads.flatMap(({ under }) => under.map((o) => o.pin)));
-      const place = (pin, text, dx) => {
+      // A label goes to the first free spot of those offered (its text's start and
+      // baseline, in pixels from the marker), or is hidden.
+      const place = (pin, text, spots) => {
         const [x, y] = at(pin);
-        const box = [x + dx, y - 8, x + dx + text.textContent.length * 6.8, y + 6];
-        const ok = free(box);
-        text.style.display = ok ? "" : "none";
-        if (ok) boxes.push(box);
+        const w = text.textContent.length * 6.8;
+        for (const [dx, dy] of spots(w)) {
+          const box = [x + dx, y + dy - 12, x + dx + w, y + dy + 2];
+          if (!free(box)) continue;
+          text.setAttribute("x", dx);
+          text.setAttribute("y", dy);
+          text.style.display = "";
+          boxes.push(box);
+          return;
+        }
+        text.style.display = "none";
       };
-      for (const { pin, label } of shown) if (!hidden.has(pin)) place(pin, label, 13);
-      for (const { pin } of this.sites.values()) place(pin, pin.querySelector("text"), 8);
+      for (const { pin, label } of shown) if (!hidden.has(pin)) place(pin, label, () => [[13, 4]]);
+      // A site under a vehicle still says which it is: right, left, below or above.
+      const around = (w) => [[8, 4], [-w - 8, 4], [-w / 2, 22], [-w / 2, -12], [-w / 2, 34], [-w / 2, -24]];
+      for (const { pin } of this.sites.values()) place(pin, pin.querySelector("text"), around);
     });
   }
 
