@@ -173,3 +173,20 @@ async def test_a_shipped_line_no_longer_changes(api: Api) -> None:
     plan = (await api.data(PLAN, {"id": plan_id}, as_=FAW))["node"]
     (still,) = [d for d in plan["changes"]["nodes"] if d["id"] == request["id"]]
     assert still["requestStatus"] == "OPEN"
+
+
+async def test_a_newer_approved_plan_supersedes_the_open_requests(api: Api) -> None:
+    plan_id = await converted(api)
+    request = await change_week(api, plan_id, 1, 4200)
+    newer = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
+        "computePurchasePlan"]["purchasePlan"]["id"]
+    assert newer != plan_id
+    await api.data(STEP, {"input": {"planId": newer}}, as_=FAW)
+    got = await api.data(APPROVE, {"input": {"planId": newer}}, as_=SALES)
+    assert got["approvePurchasePlan"]["errors"] == []
+    plan = (await api.data(PLAN, {"id": plan_id}, as_=FAW))["node"]
+    (old,) = [d for d in plan["changes"]["nodes"] if d["id"] == request["id"]]
+    assert old["requestStatus"] == "SUPERSEDED"
+    late = await api.data(ANSWER, {"input": {"changeId": request["id"], "accept": True}},
+                          as_=SALES)
+    assert late["answerPlanChangeRequest"]["errors"][0]["code"] == "INVALID_TRANSITION"

@@ -335,6 +335,11 @@ async def approve(
         check_transition(plan.status, "approved")
         approved = await _set_status(tx, plan_id, "approved",
                                      ", decided_at = now(), decided_by = $3", actor)
+        # This plan now follows the car plan; what earlier plans still ask is answered here.
+        await tx.execute(
+            "UPDATE purchase_plan_change SET request_status = 'superseded'"
+            " WHERE customer_org_id = $1 AND request_status = 'open' AND plan_id <> $2",
+            plan.customer_org_id, plan_id)
         lines = (await lines_of(tx, Scope.everything(), [plan_id]))[plan_id]
         firm = [x for x in lines if x.firmness == "firm" and x.quantity_t > 0
                 and x.contract_line_id is None]
