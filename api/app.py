@@ -241,11 +241,12 @@ async def metrics_endpoint(request: Request) -> Response:
 
 
 # Keep the live page to its own origin: scripts, styles and the WebSocket only from
-# here, no framing, no referrer (the page never puts the token in a URL; this makes sure
+# here ('self' covers ws: and wss: to the same host under CSP 3; a bare `ws:` would let
+# a script reach any host), no framing, no referrer (the page never puts the token in a URL; this makes sure
 # no URL of it leaks elsewhere either).
 LIVE_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self';"
-    " img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none';"
+    " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"
     " base-uri 'none'; form-action 'self'",
     "referrer-policy": "no-referrer",
     "x-content-type-options": "nosniff",

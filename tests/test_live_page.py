@@ -421,7 +421,7 @@ async def test_the_page_is_served_with_headers_that_keep_it_to_its_origin(
         page = await client.get("/live/")
         assert page.status_code == 200 and "Keylink live" in page.text
         csp = page.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "connect-src 'self' ws: wss:" in csp
+        assert "script-src 'self'" in csp and "connect-src 'self';" in csp
         assert page.headers["referrer-policy"] == "no-referrer"
         vendored = await client.get("/live/vendor/graphql-ws-6.4.2.min.js")
         assert vendored.status_code == 200 and "graphql-transport-ws" in vendored.text
