@@ -110,9 +110,10 @@ export class LiveMap {
         }
         text.style.display = "none";
       };
-      for (const { pin, label } of shown) if (!hidden.has(pin)) place(pin, label, () => [[13, 4]]);
-      // A site under a vehicle still says which it is: right, left, below or above.
-      const around = (w) => [[8, 4], [-w - 8, 4], [-w / 2, 22], [-w / 2, -12], [-w / 2, 34], [-w / 2, -24]];
+      // Right of the marker where there is room, else left, below or above: a site under
+      // a vehicle, or a vehicle beside another, still says which it is.
+      const around = (w) => [[13, 4], [-w - 13, 4], [-w / 2, 24], [-w / 2, -14], [-w / 2, 36], [-w / 2, -26]];
+      for (const { pin, label } of shown) if (!hidden.has(pin)) place(pin, label, around);
       for (const { pin } of this.sites.values()) place(pin, pin.querySelector("text"), around);
     });
   }
