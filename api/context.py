@@ -131,7 +131,8 @@ class Context:
                 raise AuthError("authentication required: send `Authorization: Bearer <token>`")
             claims = self.services.codec.verify(token)
             self._viewer = await self._resolve(claims)
-            self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis)
+            self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis,
+                                    self._viewer.subject, self._viewer.organization.id)
         return self._viewer
 
     async def _resolve(self, claims: Claims) -> Viewer:

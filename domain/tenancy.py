@@ -99,6 +99,15 @@ class Scope:
         return f"({P} IS NULL OR {alias}.org_id = {P})"
 
     @staticmethod
+    def inbox(alias: str) -> str:
+        """A notification in the viewer's own inbox, for everyone (staff included): one
+        addressed to its whole organization, or to its user alone. Here $1 is the viewer's
+        own organization id (the mill's for its staff) and $2 its user (the token's sub)."""
+        return (f"(({alias}.user_subject IS NULL AND {alias}.org_id = {P}) OR"
+                f" ({alias}.user_subject = $2 AND ({alias}.org_id IS NULL"
+                f" OR {alias}.org_id = {P})))")
+
+    @staticmethod
     def delivered(alias: str) -> str:
         """A coil the customer may name in a quality dispute: its own, and delivered to
         it: now at one of its warehouses, unloaded there from a leg, or already reported

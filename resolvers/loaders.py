@@ -38,9 +38,14 @@ Fetch = Callable[[Executor, Scope, Sequence[Any]], Awaitable[Any]]
 
 
 class Loaders:
-    def __init__(self, db: Executor, scope: Scope, redis: Any = None) -> None:
+    def __init__(self, db: Executor, scope: Scope, redis: Any = None,
+                 subject: str | None = None, own_org_id: int | None = None) -> None:
         self.db = db
         self.scope = scope
+        # The viewer's user and its own organization (the mill's, for staff): what is
+        # addressed to one user (the inbox) is fenced by them, not by the scope alone.
+        self.subject = subject
+        self.own_org_id = own_org_id
         # Live state (latest fixes); None reads positions from the database alone.
         self.redis = redis
         self.organization_by_id = self._by_id(parties.organizations_by_ids)

@@ -1,5 +1,5 @@
-"""The inbox by id: `node` finds a notification for its organization only; pages follow
-each other without gaps."""
+"""The inbox by id: `node` finds a notification only in the viewer's own inbox (its
+organization's, or addressed to its user); pages follow each other without gaps."""
 
 from __future__ import annotations
 
@@ -44,5 +44,34 @@ async def test_notifications_by_id_and_by_page(api: Api, db: Database) -> None:
     assert (await api.data(NODE, {"id": gid}, as_=galanz))["node"]["__typename"] == \
         "Notification"
     assert (await api.data(NODE, {"id": gid}, as_=token("FAW-VW")))["node"] is None
+    # Not in the mill's inbox either: node(id) finds what `notifications` lists.
     mill = token("BAOSTEEL", "sales", subject="staff")
-    assert (await api.data(NODE, {"id": gid}, as_=mill))["node"] is not None
+    assert (await api.data(NODE, {"id": gid}, as_=mill))["node"] is None
+
+
+async def test_a_notification_for_one_user_is_hidden_from_colleagues(
+    api: Api, db: Database
+) -> None:
+    w = await build(db)
+    await db.execute("INSERT INTO push_rule (org_id, user_subject, watch_org_id, name,"
+                     " event_types, channel, created_by) VALUES ($1, 'buyer.one', $1, 'mine',"
+                     " '{contract.confirmed}', 'inbox', 'buyer.one')", w.org["GALANZ"])
+    async with db.transaction() as tx:
+        await events.append(tx, "contract.confirmed", org_id=w.org["GALANZ"],
+                            aggregate_type="contract", aggregate_id=w.contract["GALANZ"],
+                            actor="sales", payload={"number": "N-1"})
+    worker = Worker(db, PushConfig())
+    while await worker.step():
+        pass
+    mine = token("GALANZ", subject="buyer.one")
+    listed = (await api.data("{ notifications(first: 5) { nodes { id forUser } } }",
+                             as_=mine))["notifications"]["nodes"]
+    assert len(listed) == 1 and listed[0]["forUser"]
+    gid = listed[0]["id"]
+    assert (await api.data(NODE, {"id": gid}, as_=mine))["node"]["title"]
+    colleague = token("GALANZ", subject="buyer.two")
+    assert (await api.data(NODE, {"id": gid}, as_=colleague))["node"] is None
+    assert (await api.data("query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+                           {"ids": [gid]}, as_=colleague))["nodes"] == [None]
+    assert (await api.data("{ notifications(first: 5) { nodes { id } } }",
+                           as_=colleague))["notifications"]["nodes"] == []

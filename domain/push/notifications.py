@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.db import Executor
+from domain.tenancy import Scope
 
 # "INBOX" as bytes.
 _INBOX_LOCK = 0x494E424F58
@@ -43,8 +44,7 @@ class Recipient:
 
 
 # $1: the organization, $2: the user.
-_MINE = "((n.user_subject IS NULL AND n.org_id = $1) OR (n.user_subject = $2" \
-        " AND (n.org_id IS NULL OR n.org_id = $1)))"
+_MINE = Scope.inbox("n")
 
 
 async def lock_inbox(tx: Executor) -> None:
@@ -75,16 +75,6 @@ async def by_ids(db: Executor, who: Recipient, ids: Sequence[int]) -> list[Notif
     rows = await db.fetch(
         f"SELECT {_COLS} FROM notification n WHERE {_MINE} AND n.id = ANY($3)",
         who.org_id, who.subject, list(ids))
-    return [Notification(**dict(r)) for r in rows]
-
-
-async def by_ids_in_scope(db: Executor, org_id: int | None, ids: Sequence[int]) -> list[Any]:
-    """For ``node(id)``: the viewer's organization's notifications (all, for the mill)."""
-    from domain.tenancy import Scope
-
-    rows = await db.fetch(
-        f"SELECT {_COLS} FROM notification n WHERE {Scope.notification('n')}"
-        " AND n.id = ANY($2)", org_id, list(ids))
     return [Notification(**dict(r)) for r in rows]
 
 
