@@ -108,6 +108,10 @@ async def next_contact(
     return found
 
 
+# What the customer hears of without a push rule of its own (see push.matcher._direct).
+CUSTOMER_HEARS = frozenset({"acknowledged", "promised", "resolved", "escalated"})
+
+
 async def _event(
     tx: Executor, kind: str, t: UrgeTicket, actor: str, notify: list[str | None],
     note: str | None = None, line: tuple[str, int] | None = None, again: bool = False,
@@ -132,6 +136,8 @@ async def _event(
             "assignee": t.assignee, "level": t.level,
             "dueAt": t.due_at.isoformat() if t.due_at else None, "note": note,
             "again": again, "notify_users": users,
+            # The mill's answers (and an escalation) reach the customer's inbox by default.
+            "notify_org": kind in CUSTOMER_HEARS,
         },
     )
 

@@ -13,6 +13,8 @@ class PushConfig:
     match_batch: int = 500
     send_batch: int = 100
     concurrency: int = 32
+    # Requests in flight (and kept-alive connections) per receiver; see push.sender.
+    per_host: int = 4
     max_attempts: int = 10
     retry_base: timedelta = timedelta(seconds=10)
     retry_cap: timedelta = timedelta(hours=1)

@@ -102,9 +102,13 @@ class Matcher:
         texts = _Texts(tx, self.locales)
         out: list[Out] = []
         for e in batch:
-            for rule in self.index.match(e.org_id, e.event_type, facets[e.seq]):
+            matched = self.index.match(e.org_id, e.event_type, facets[e.seq])
+            for rule in matched:
                 out.append(await _for_rule(rule, e, texts, now))
-            out.extend(await _direct(e, texts, now))
+            # An organization whose own inbox rule took the event gets it as that rule
+            # says (quiet hours, digest), not a second time by default.
+            ruled = {r.org_id for r in matched if r.channel == "inbox"}
+            out.extend(await _direct(e, texts, now, ruled))
         return out
 
 
@@ -136,14 +140,16 @@ async def _for_rule(rule: Rule, e: DomainEvent, texts: _Texts, now: datetime) ->
                rule.email_to, e.event_type, text.title, text.body, _data(e), status, due)
 
 
-async def _direct(e: DomainEvent, texts: _Texts, now: datetime) -> list[Out]:
+async def _direct(e: DomainEvent, texts: _Texts, now: datetime,
+                  ruled: set[int] | frozenset[int] = frozenset()) -> list[Out]:
     """``notify_users`` reach those users' inboxes at once; ``notify_org`` the event's
-    organization's."""
+    organization's, unless one of its own inbox rules (``ruled``) already took it."""
     users = e.payload.get("notify_users")
     recipients: list[tuple[int | None, str | None]] = []
     if isinstance(users, list):
         recipients += [(None, u) for u in dict.fromkeys(users) if isinstance(u, str) and u]
-    if e.payload.get("notify_org") is True and e.org_id is not None:
+    if e.payload.get("notify_org") is True and e.org_id is not None \
+            and e.org_id not in ruled:
         recipients.append((e.org_id, None))
     out = []
     for org_id, subject in recipients:

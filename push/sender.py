@@ -61,33 +61,55 @@ class Outcome:
 
 class Sender:
     """Sends in the background, up to ``concurrency`` deliveries at once: a receiver that
-    answers slowly holds only its own deliveries, never a whole batch of others'."""
+    answers slowly holds only its own deliveries, never a whole batch of others'.
 
-    def __init__(self, db: Database, config: PushConfig,
-                 client: httpx.AsyncClient | None = None) -> None:
+    Each receiver (scheme, host and port) has an HTTP client of its own with at most
+    ``per_host`` kept-alive connections, and never more requests in flight than that:
+    httpcore looks over every connection of a pool (and every request waiting in it) on
+    each request, so one pool of many connections costs milliseconds of CPU per send and
+    had made the worker, not the receivers, the limit."""
+
+    def __init__(self, db: Database, config: PushConfig) -> None:
         self.db = db
         self.config = config
-        # As many kept-alive connections as deliveries in flight: none reopened per send.
-        self.client = client or httpx.AsyncClient(
-            timeout=config.webhook_timeout_s, follow_redirects=False,
-            headers={"user-agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=config.concurrency,
-                                max_keepalive_connections=config.concurrency))
+        self._clients: dict[str, tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
         # Set when there may be more to send: new deliveries queued, or room freed.
         self.wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        # Outcomes not yet written: one statement (and one commit) per batch of them,
+        # not per delivery.
+        self._outcomes: list[tuple[Record, Outcome]] = []
+        self._recorder: asyncio.Task[None] | None = None
+
+    def _client(self, url: str) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        origin = httpx.URL(url)
+        key = f"{origin.scheme}://{origin.host}:{origin.port}"
+        found = self._clients.get(key)
+        if found is None:
+            n = self.config.per_host
+            found = (httpx.AsyncClient(
+                timeout=self.config.webhook_timeout_s, follow_redirects=False,
+                headers={"user-agent": USER_AGENT},
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)),
+                asyncio.Semaphore(n))
+            self._clients[key] = found
+        return found
 
     async def close(self) -> None:
         """Stop; deliveries still in flight are tried again once their lease runs out."""
         for task in self._inflight:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
-        await self.client.aclose()
+        await self._recorded()
+        for client, _ in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
     async def idle(self) -> None:
         """Wait for the deliveries in flight to finish."""
         while self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._recorded()
 
     async def run_once(self) -> int:
         """Claim due deliveries, as many as there is room for: write the inbox ones at once
@@ -132,12 +154,24 @@ class Sender:
         except Exception as exc:  # one bad delivery must not stop the others
             log.exception("delivery failed unexpectedly", extra={"delivery": d["id"]})
             outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
-        try:
-            await self._record(d, outcome)
-        except (OSError, ConnectionError):
-            # Unrecorded: the lease runs out and it is tried again (at least once).
-            log.warning("delivery outcome not recorded", exc_info=True,
-                        extra={"delivery": d["id"]})
+        self._outcomes.append((d, outcome))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_pending())
+
+    async def _recorded(self) -> None:
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
+
+    async def _record_pending(self) -> None:
+        """Write the outcomes gathered so far, and those that arrive meanwhile."""
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                await self._record(batch)
+            except (OSError, ConnectionError):
+                # Unrecorded: the lease runs out and they are tried again (at least once).
+                log.warning("delivery outcomes not recorded", exc_info=True,
+                            extra={"deliveries": [d["id"] for d, _ in batch]})
 
     async def _post(self, d: Record) -> Outcome:
         if d["url"] is None or not d["hook_enabled"]:
@@ -151,12 +185,14 @@ class Sender:
             "Keylink-Delivery-Attempt": str(d["attempts"]),
         }
         try:
-            try:
-                r = await self.client.post(d["url"], content=body, headers=headers)
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-                # Most often a kept-alive connection the receiver had just closed: one more
-                # try at once, on a fresh connection, rather than a backoff.
-                r = await self.client.post(d["url"], content=body, headers=headers)
+            client, room = self._client(d["url"])
+            async with room:
+                try:
+                    r = await client.post(d["url"], content=body, headers=headers)
+                except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                    # Most often a kept-alive connection the receiver had just closed: one
+                    # more try at once, on a fresh connection, rather than a backoff.
+                    r = await client.post(d["url"], content=body, headers=headers)
         except httpx.HTTPError as exc:
             return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
         if 200 <= r.status_code < 300:
@@ -173,22 +209,31 @@ class Sender:
             return Outcome(False, error=str(exc)[:500])
         return Outcome(True)
 
-    async def _record(self, d: Record, outcome: Outcome) -> None:
-        if outcome.ok:
-            await self.db.execute(
-                "UPDATE push_delivery SET status = 'delivered', delivered_at = now(),"
-                " response_status = $2, last_error = NULL WHERE id = $1",
-                d["id"], outcome.status)
-            return
-        dead = d["attempts"] >= self.config.max_attempts
-        retry_at = datetime.now(UTC) + self.config.backoff(d["attempts"])
+    async def _record(self, batch: list[tuple[Record, Outcome]]) -> None:
+        """Delivered, queued again after a backoff, or dead after the last try: the whole
+        batch in one statement."""
+        now = datetime.now(UTC)
+        rows: list[tuple[int, str, datetime | None, int | None, str | None]] = []
+        for d, outcome in batch:
+            if outcome.ok:
+                rows.append((d["id"], "delivered", None, outcome.status, None))
+                continue
+            dead = d["attempts"] >= self.config.max_attempts
+            rows.append((d["id"], "dead" if dead else "queued",
+                         now + self.config.backoff(d["attempts"]), outcome.status,
+                         outcome.error))
+            log.warning("delivery failed", extra={
+                "delivery": d["id"], "attempts": d["attempts"], "dead": dead,
+                "error": outcome.error})
+        ids, states, retries, codes, errors = (list(c) for c in zip(*rows, strict=True))
         await self.db.execute(
-            "UPDATE push_delivery SET status = $2, next_attempt_at = $3, response_status = $4,"
-            " last_error = $5 WHERE id = $1",
-            d["id"], "dead" if dead else "queued", retry_at, outcome.status, outcome.error)
-        log.warning("delivery failed", extra={
-            "delivery": d["id"], "attempts": d["attempts"], "dead": dead,
-            "error": outcome.error})
+            "UPDATE push_delivery d SET status = o.status,"
+            " delivered_at = CASE WHEN o.status = 'delivered' THEN now() END,"
+            " next_attempt_at = coalesce(o.retry_at, d.next_attempt_at),"
+            " response_status = o.code, last_error = o.error"
+            " FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[],"
+            " $5::text[]) AS o(id, status, retry_at, code, error) WHERE d.id = o.id",
+            ids, states, retries, codes, errors)
 
 
 def webhook_body(d: Record | dict[str, Any]) -> bytes:

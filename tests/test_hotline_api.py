@@ -158,6 +158,7 @@ async def test_the_other_customer_sees_nothing_of_it(api: Api) -> None:
 
 
 INBOX = "{ notifications { nodes { eventType title } } }"
+TEXTS = "{ notifications { nodes { eventType title body } } }"
 
 
 async def test_the_owner_hears_at_once_through_the_push_worker(api: Api) -> None:
@@ -196,3 +197,38 @@ async def test_the_answer_time_is_the_setting(db: Database) -> None:
     assert ticket["answerWithinMinutes"] == 15
     due = datetime.fromisoformat(str(ticket["dueAt"]))
     assert timedelta(minutes=14) < due - datetime.now(UTC) <= timedelta(minutes=15)
+
+
+async def test_the_customer_hears_each_answer_in_its_inbox_without_a_rule(api: Api) -> None:
+    w = await _world(api)
+    ticket = await _urge(api, w)
+    zhang = token("BAOSTEEL", "sales", subject="sales.zhang")
+    worker = Worker(api.db, PushConfig())
+    assert (await api.data(ACK, {"id": ticket["id"]}, as_=zhang))["acknowledgeUrge"][
+        "errors"] == []
+    promised = (mill_today() + timedelta(days=15)).isoformat()
+    assert (await api.data(PROMISE, {"id": ticket["id"], "d": promised}, as_=zhang))[
+        "promiseUrge"]["errors"] == []
+    while await worker.step():
+        pass
+    buyer = token("FAW-VW", subject="buyer.faw")
+    inbox = (await api.data(TEXTS, as_=buyer))["notifications"]["nodes"]
+    # Newest first; its own urge is not echoed back to it.
+    assert [n["eventType"] for n in inbox] == ["urge.promised", "urge.acknowledged"]
+    assert promised in inbox[0]["title"] and "C-FAW-VW" in inbox[0]["body"]
+    # The other customer hears nothing of it.
+    other = (await api.data(INBOX, as_=token("GALANZ")))["notifications"]["nodes"]
+    assert other == []
+
+    # With an inbox rule of its own for urges, the resolution arrives once, by the rule.
+    await api.db.execute(
+        "INSERT INTO push_rule (org_id, watch_org_id, name, event_types, channel, created_by)"
+        " VALUES ($1, $1, 'urges', '{urge.*}', 'inbox', 'buyer.faw')", w.org["FAW-VW"])
+    assert (await api.data(RESOLVE, {"id": ticket["id"]}, as_=zhang))["resolveUrge"][
+        "errors"] == []
+    while await worker.step():
+        pass
+    inbox = (await api.data(TEXTS, as_=buyer))["notifications"]["nodes"]
+    assert [n["eventType"] for n in inbox] == [
+        "urge.resolved", "urge.promised", "urge.acknowledged"]
+    assert "shipped by rail" in inbox[0]["body"]

@@ -79,21 +79,43 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
                "{summary}"),
     },
     "urge.opened": {
-        "en": ("Urge on contract {contract}", "An urge was opened on contract {contract} at {at}."),
+        "en": ("Urge on contract {contract}",
+               "Line {lineNo} of contract {contract} was urged at {at} ({ticket}): needed "
+               "by {neededBy}."),
         "zh": ("合同 {contract} 催货",
-               "合同 {contract} 于 {at} 收到催货请求。"),
+               "合同 {contract} 第 {lineNo} 行于 {at} 被催货（{ticket}）：需在 {neededBy} "
+               "前交付。"),
     },
-    "urge.answered": {
-        "en": ("Urge on contract {contract} answered",
-               "Your urge on contract {contract} was answered at {at}."),
-        "zh": ("合同 {contract} 催货已答复",
-               "您对合同 {contract} 的催货已于 {at} 答复。"),
+    "urge.acknowledged": {
+        "en": ("Urge {ticket} acknowledged",
+               "The mill acknowledged your urge {ticket} on line {lineNo} of contract "
+               "{contract} at {at}; a promised date follows."),
+        "zh": ("催货 {ticket} 已受理",
+               "钢厂已于 {at} 受理您对合同 {contract} 第 {lineNo} 行的催货 {ticket}，"
+               "随后将承诺交货日期。"),
+    },
+    "urge.promised": {
+        "en": ("Urge {ticket}: delivery promised for {promisedDate}",
+               "The mill promised line {lineNo} of contract {contract} for {promisedDate} "
+               "(you need it by {neededBy}); answered at {at}."),
+        "zh": ("催货 {ticket}：承诺 {promisedDate} 交货",
+               "钢厂承诺合同 {contract} 第 {lineNo} 行于 {promisedDate} 交货"
+               "（您的需求日期 {neededBy}），答复时间 {at}。"),
+    },
+    "urge.resolved": {
+        "en": ("Urge {ticket} resolved",
+               "Your urge {ticket} on line {lineNo} of contract {contract} was resolved at "
+               "{at}: {note}"),
+        "zh": ("催货 {ticket} 已解决",
+               "您对合同 {contract} 第 {lineNo} 行的催货 {ticket} 已于 {at} 解决：{note}"),
     },
     "urge.escalated": {
-        "en": ("Urge on contract {contract} escalated",
-               "The urge on contract {contract} was escalated at {at}."),
-        "zh": ("合同 {contract} 催货已升级",
-               "合同 {contract} 的催货已于 {at} 升级。"),
+        "en": ("Urge {ticket} escalated",
+               "The urge {ticket} on line {lineNo} of contract {contract} was not answered "
+               "in time and went to the next person (level {level}) at {at}."),
+        "zh": ("催货 {ticket} 已升级",
+               "合同 {contract} 第 {lineNo} 行的催货 {ticket} 未按时答复，已于 {at} "
+               "升级至下一级负责人（第 {level} 级）。"),
     },
 }
 
@@ -105,6 +127,7 @@ _AREAS = {
     "dispute": ("Quality dispute", "质量异议"), "claim": ("Claim", "索赔"),
     "purchase_plan": ("Purchase plan", "采购计划"),
     "production_plan": ("Production plan", "生产计划"), "bulletin": ("Bulletin", "资讯"),
+    "settlement": ("Settlement", "结算"),
 }
 _HAPPENINGS_ZH = {
     "created": "已创建", "confirmed": "已确认", "in_production": "已投产", "changed": "已变更",
@@ -115,7 +138,14 @@ _HAPPENINGS_ZH = {
     "assessed": "已评估", "agreed": "已同意", "partially_agreed": "部分同意",
     "credited": "已冲账", "feedback_recorded": "反馈已记录",
     "progress_recorded": "进度已记录", "acknowledged": "已受理", "promised": "已承诺",
-    "resolved": "已解决",
+    "resolved": "已解决", "opened": "已提出", "line_amended": "合同行已修改",
+    "drawn_up": "已编制", "issued": "已开具", "paid": "已付款", "overdue": "已逾期",
+    "voided": "已作废", "departed": "已发运", "arrived": "已到达", "delayed": "延误",
+    "back_on_time": "恢复准时", "unloaded": "已卸货", "received": "已签收",
+    "arrival_without_unload": "到达未卸货", "scan_anomaly": "扫描异常",
+    "containment_recorded": "围堵措施已记录", "root_cause_recorded": "根本原因已记录",
+    "corrective_action_recorded": "纠正措施已记录",
+    "preventive_action_recorded": "预防措施已记录",
 }
 _REFERENCES = ("dispute", "number", "contract", "shipment", "ticket", "certificate")
 _GENERIC = {"en": ("{subject}: {happening}", "{subject}: {happening}, at {at}."),
