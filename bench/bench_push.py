@@ -52,7 +52,7 @@ ORGS = 50
 RULES_PER_ORG = 20
 TYPES = ["production.milestone_reached", "contract_line.predicted_late",
          "quality.certificate_issued", "shipment.departed", "shipment.arrived",
-         "shipment.delayed", "shipment.back_on_time", "urge.answered", "dispute.opened",
+         "shipment.delayed", "shipment.back_on_time", "urge.promised", "dispute.opened",
          "claim.assessed"]
 GRADES = ["DC04", "DC06", "HC340LA", "DX51D+Z", "DX54D+Z", "SPCC"]
 MODES = ["road", "rail", "water"]
