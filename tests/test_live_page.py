@@ -429,6 +429,22 @@ async def test_the_page_is_served_with_headers_that_keep_it_to_its_origin(
         assert (await client.get("/live/missing.js")).status_code == 404
 
 
+async def test_the_page_cannot_open_a_websocket_to_another_host(
+    api_server: ApiServer, browser: BrowserContext,
+) -> None:
+    """The CSP keeps the WebSocket to the API's own origin: a script on the page cannot
+    carry the token off over a socket to somewhere else."""
+    page = await browser.new_page()
+    await page.goto(f"{api_server.url}/live")
+    outcome = await page.evaluate("""() => new Promise((done) => {
+        document.addEventListener("securitypolicyviolation",
+            (e) => done(e.effectiveDirective), { once: true });
+        setTimeout(() => done("allowed"), 3000);
+        try { new WebSocket("ws://127.0.0.2:9/steal"); } catch (e) { done(e.name); }
+    })""")
+    assert outcome in ("connect-src", "SecurityError"), outcome
+
+
 async def test_fences_stored_with_exact_decimals_are_served_as_json_numbers(
     api_server: ApiServer, db: Database,
 ) -> None:
