@@ -67,6 +67,7 @@ class Matcher:
     batch: int = 500
     index: RuleIndex | None = None
     locales: LocaleCache = field(default_factory=LocaleCache)
+    mill_org_id: int | None = None
 
     async def run_once(self) -> tuple[int, int]:
         """Match one batch: (events read, deliveries queued for sending). (0, 0) when
@@ -95,6 +96,14 @@ class Matcher:
                 await tx.executemany(_NOTIFY, at_once)
         return len(batch), len(later)
 
+    async def _mill(self, tx: Executor) -> int | None:
+        """The mill's organization: users named in an event are its staff, and read in
+        its language, units and zone."""
+        if self.mill_org_id is None:
+            self.mill_org_id = await tx.fetchval(
+                "SELECT id FROM organization WHERE kind = 'mill' ORDER BY id LIMIT 1")
+        return self.mill_org_id
+
     async def _deliveries(self, tx: Executor, batch: list[DomainEvent],
                           now: datetime) -> list[Out]:
         assert self.index is not None
@@ -108,7 +117,7 @@ class Matcher:
             # An organization whose own inbox rule took the event gets it as that rule
             # says (quiet hours, digest), not a second time by default.
             ruled = {r.org_id for r in matched if r.channel == "inbox"}
-            out.extend(await _direct(e, texts, now, ruled))
+            out.extend(await _direct(e, texts, now, ruled, await self._mill(tx)))
         return out
 
 
@@ -141,9 +150,11 @@ async def _for_rule(rule: Rule, e: DomainEvent, texts: _Texts, now: datetime) ->
 
 
 async def _direct(e: DomainEvent, texts: _Texts, now: datetime,
-                  ruled: set[int] | frozenset[int] = frozenset()) -> list[Out]:
-    """``notify_users`` reach those users' inboxes at once; ``notify_org`` the event's
-    organization's, unless one of its own inbox rules (``ruled``) already took it."""
+                  ruled: set[int] | frozenset[int] = frozenset(),
+                  staff_org: int | None = None) -> list[Out]:
+    """``notify_users`` (the mill's staff, in the mill's ``staff_org`` locale) reach those
+    users' inboxes at once; ``notify_org`` the event's organization's, unless one of its
+    own inbox rules (``ruled``) already took it."""
     users = e.payload.get("notify_users")
     recipients: list[tuple[int | None, str | None]] = []
     if isinstance(users, list):
@@ -153,7 +164,7 @@ async def _direct(e: DomainEvent, texts: _Texts, now: datetime,
         recipients.append((e.org_id, None))
     out = []
     for org_id, subject in recipients:
-        _, text = await texts.of(e, org_id if org_id is not None else e.org_id)
+        _, text = await texts.of(e, org_id if org_id is not None else staff_org)
         out.append(Out(None, e.seq, org_id, subject, "inbox", None, None, e.event_type,
                        text.title, text.body, _data(e), "queued", now))
     return out

@@ -201,6 +201,9 @@ async def test_the_answer_time_is_the_setting(db: Database) -> None:
 
 async def test_the_customer_hears_each_answer_in_its_inbox_without_a_rule(api: Api) -> None:
     w = await _world(api)
+    # The customer reads English; the mill's staff read the mill's language (Chinese).
+    await api.db.execute("INSERT INTO customer_preference (org_id, language) VALUES ($1, 'en')",
+                         w.org["FAW-VW"])
     ticket = await _urge(api, w)
     zhang = token("BAOSTEEL", "sales", subject="sales.zhang")
     worker = Worker(api.db, PushConfig())
@@ -211,11 +214,14 @@ async def test_the_customer_hears_each_answer_in_its_inbox_without_a_rule(api: A
         "promiseUrge"]["errors"] == []
     while await worker.step():
         pass
+    zhang_inbox = (await api.data(TEXTS, as_=zhang))["notifications"]["nodes"]
+    assert [n["title"] for n in zhang_inbox] == ["合同 C-FAW-VW 催货"]
     buyer = token("FAW-VW", subject="buyer.faw")
     inbox = (await api.data(TEXTS, as_=buyer))["notifications"]["nodes"]
     # Newest first; its own urge is not echoed back to it.
     assert [n["eventType"] for n in inbox] == ["urge.promised", "urge.acknowledged"]
-    assert promised in inbox[0]["title"] and "C-FAW-VW" in inbox[0]["body"]
+    assert inbox[0]["title"] == f"Urge {ticket['number']}: delivery promised for {promised}"
+    assert "C-FAW-VW" in inbox[0]["body"]
     # The other customer hears nothing of it.
     other = (await api.data(INBOX, as_=token("GALANZ")))["notifications"]["nodes"]
     assert other == []
