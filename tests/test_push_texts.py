@@ -26,7 +26,8 @@ VARYING = {
                 "corrective_action_recorded", "preventive_action_recorded"],
     "settlement": ["drawn_up", "issued", "paid", "overdue", "voided"],
     "shipment": ["departed", "arrived", "delayed", "back_on_time", "unloaded", "received",
-                 "arrival_without_unload", "scan_anomaly"],
+                 "arrival_without_unload", "geofence_entered", "geofence_exited",
+                 "scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil"],
     "urge": ["opened", "acknowledged", "promised", "resolved", "escalated"],
     "purchase_plan": ["submitted", "rejected", "approved", "converted"],
 }
@@ -76,3 +77,13 @@ def test_each_urge_step_has_its_own_complete_text(language: str) -> None:
     assert "2026-12-08" in promised.title
     assert "shipped by rail" in render("urge.resolved", URGE, AT, _locale(language)).body
     assert "urge.answered" not in TEXTS  # never emitted
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_scan_anomalies_name_the_coil(language: str) -> None:
+    payload = {"kind": "coil_not_on_manifest", "shipment": None,
+               "details": {"code": "C26-0042", "step": "load", "distance_km": 3.2}}
+    for kind in ("scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil"):
+        text = render(f"shipment.{kind}", payload, AT, _locale(language))
+        assert "C26-0042" in text.title and "?" not in text.title + text.body, text
+

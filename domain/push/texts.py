@@ -67,11 +67,26 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("运单 {shipment} 恢复准时",
                "运单 {shipment} 预计 {eta} 到达，可在 {promised_by} 前送达。"),
     },
-    "shipment.scan_anomaly": {
-        "en": ("Scan anomaly on {shipment}",
-               "A coil scan did not fit shipment {shipment} at {at}."),
-        "zh": ("运单 {shipment} 扫描异常",
-               "运单 {shipment} 于 {at} 出现与计划不符的钢卷扫描。"),
+    # Scan anomalies: the mill's staff hear of them (they may name another's coil).
+    "shipment.scan_far_from_vehicle": {
+        "en": ("Scan anomaly: {code} scanned far from its vehicle",
+               "Coil {code} was scanned ({step}) at {at}, {distance_km} km from its "
+               "vehicle's last position."),
+        "zh": ("扫描异常：{code} 扫描位置远离车辆",
+               "钢卷 {code} 于 {at} 扫描（{step}），距车辆最近位置 {distance_km} 公里。"),
+    },
+    "shipment.coil_not_on_manifest": {
+        "en": ("Scan anomaly: {code} not on the manifest",
+               "Coil {code} was scanned ({step}) at {at} on a vehicle none of whose legs "
+               "carries it."),
+        "zh": ("扫描异常：{code} 不在装运清单上",
+               "钢卷 {code} 于 {at} 扫描（{step}），但该车辆的运段均不载此卷。"),
+    },
+    "shipment.unknown_coil": {
+        "en": ("Scan anomaly: unknown code {code}",
+               "Code {code}, scanned ({step}) at {at}, names no known coil."),
+        "zh": ("扫描异常：未知编码 {code}",
+               "于 {at} 扫描（{step}）的编码 {code} 不对应任何已知钢卷。"),
     },
     "bulletin.published": {
         "en": ("New from the mill: {title}", "{summary}"),
@@ -142,7 +157,8 @@ _HAPPENINGS_ZH = {
     "drawn_up": "已编制", "issued": "已开具", "paid": "已付款", "overdue": "已逾期",
     "voided": "已作废", "departed": "已发运", "arrived": "已到达", "delayed": "延误",
     "back_on_time": "恢复准时", "unloaded": "已卸货", "received": "已签收",
-    "arrival_without_unload": "到达未卸货", "scan_anomaly": "扫描异常",
+    "arrival_without_unload": "到达未卸货", "geofence_entered": "进入地理围栏",
+    "geofence_exited": "离开地理围栏",
     "containment_recorded": "围堵措施已记录", "root_cause_recorded": "根本原因已记录",
     "corrective_action_recorded": "纠正措施已记录",
     "preventive_action_recorded": "预防措施已记录",
@@ -205,6 +221,9 @@ def _fields(event_type: str, payload: dict[str, Any], occurred_at: datetime,
         for key in ("eta", "promised_by"):
             if key in details:
                 f[key] = _when(details[key], locale) or details[key]
+        for key in ("code", "step", "distance_km"):  # a scan's
+            if key in details and key not in f:
+                f[key] = details[key]
         if "eta" in details and "promised_by" in details:
             try:
                 late = datetime.fromisoformat(details["eta"]) - datetime.fromisoformat(
