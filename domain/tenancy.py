@@ -92,13 +92,6 @@ class Scope:
                 f" AND vl.status IN {CARRYING}))")
 
     @staticmethod
-    def notification(alias: str) -> str:
-        """A notification by id: its organization's, or the mill's staff. The inbox itself
-        (lists, counts, marking read) narrows this to the viewer's user in
-        `domain.push.notifications`."""
-        return f"({P} IS NULL OR {alias}.org_id = {P})"
-
-    @staticmethod
     def inbox(alias: str) -> str:
         """A notification in the viewer's own inbox, for everyone (staff included): one
         addressed to its whole organization, or to its user alone. Here $1 is the viewer's
