@@ -242,8 +242,8 @@ async def metrics_endpoint(request: Request) -> Response:
 
 # Keep the live page to its own origin: scripts, styles and the WebSocket only from
 # here ('self' covers ws: and wss: to the same host under CSP 3; a bare `ws:` would let
-# a script reach any host), no framing, no referrer (the page never puts the token in a URL; this makes sure
-# no URL of it leaks elsewhere either).
+# a script reach any host), no framing, no referrer (the page never puts the token in a
+# URL; this makes sure no URL of it leaks elsewhere either).
 LIVE_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self';"
     " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none';"
