@@ -316,7 +316,8 @@ async def record(
 async def _block(tx: Executor, dispute_id: int, customer_org_id: int,
                  coil_ids: Sequence[int]) -> dict[str, Any]:
     """Block suspect coils. The step and the event go to the dispute's customer, so they
-    name only its own coils; the others (another customer's, the mill's) are counted."""
+    name only its own coils and count only the mill's unallocated ones: another customer's
+    blocked coils are neither named nor counted."""
     if not coil_ids:
         return {}
     rows = await tx.fetch(
@@ -328,4 +329,5 @@ async def _block(tx: Executor, dispute_id: int, customer_org_id: int,
         raise Invalid("only coils of the heats of this dispute can be blocked",
                       field="blockCoilIds")
     own = sorted(r["coil_no"] for r in rows if r["customer_org_id"] == customer_org_id)
-    return {"blocked": own, "blocked_elsewhere": len(rows) - len(own)}
+    return {"blocked": own,
+            "blocked_at_mill": sum(1 for r in rows if r["customer_org_id"] is None)}

@@ -289,12 +289,12 @@ async def test_containment_finds_the_heat_and_the_siblings_and_where_they_are(ap
     status = await api.db.fetch("SELECT coil_no, quality_status FROM coil WHERE"
                                 " quality_status = 'blocked' ORDER BY coil_no")
     assert [r["coil_no"] for r in status] == ["FAW-VW-2", "GALANZ-1"]
-    # FAW-VW's timeline and events name its own coil, and only count GALANZ's.
+    # FAW-VW's timeline and events name its own coil, and neither name nor count GALANZ's.
     step = await api.db.fetchval("SELECT detail FROM dispute_step WHERE action = 'containment'")
     event = await api.db.fetchval("SELECT payload FROM domain_event"
                                   " WHERE event_type = 'dispute.containment_recorded'")
-    assert step == {"blocked": ["FAW-VW-2"], "blocked_elsewhere": 1}
-    assert (event["blocked"], event["blocked_elsewhere"]) == (["FAW-VW-2"], 1)
+    assert step == {"blocked": ["FAW-VW-2"], "blocked_at_mill": 0}
+    assert (event["blocked"], event["blocked_at_mill"]) == (["FAW-VW-2"], 0)
     assert "GALANZ-1" not in str(await api.data(DISPUTE, {"id": gid}, as_=token("FAW-VW")))
     other_heat = await api.db.fetchval(
         "INSERT INTO heat (heat_no, grade, tapped_at, weight_t) VALUES ('X', 'DC04', now(), 1)"

@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.db import Database
 from resolvers.relay import to_global_id
-from tests.support.api import Api
+from tests.support.api import Api, token
 
 # A primary key no table reaches in the demo.
 NOWHERE = 2**40
@@ -294,3 +294,43 @@ async def test_sites_show_no_other_customers_warehouse(
     assert "FAW-VW" not in {(s["owner"] or {}).get("code") for s in seen}
     q = "query($id: ID!) { node(id: $id) { id } }"
     assert (await demo_api.data(q, {"id": warehouse}, as_=tokens["galanz"]))["node"] is None
+
+
+async def test_a_containment_neither_names_nor_counts_another_customers_coils(
+    api: Api
+) -> None:
+    # The heat of FAW-VW's disputed coil also went to GALANZ; quality blocks a coil of
+    # each. FAW-VW's timeline and the event it is sent carry its own coil alone.
+    from domain import disputes
+    from tests.test_disputes import customer, delivered_world, dispute_input
+
+    w = await delivered_world(api.db)
+    await api.db.execute("DELETE FROM coil_location WHERE coil_id = ANY($1::bigint[])",
+                         [w.coils["GALANZ"][1], w.coils["FAW-VW"][2]])
+    d = await disputes.open_dispute(api.db, customer(w), dispute_input(w.coils["FAW-VW"][:1]))
+    gid = to_global_id("QualityDispute", d.id)
+    mill = token("BAOSTEEL", "quality")
+    moved = await api.data("""mutation($i: TransitionDisputeInput!) {
+        transitionDispute(input: $i) { errors { message } } }""",
+        {"i": {"disputeId": gid, "action": "PROCESS"}}, as_=mill)
+    assert moved["transitionDispute"]["errors"] == []
+    done = await api.data("""mutation($i: RecordDisputeActionInput!) {
+        recordDisputeAction(input: $i) { errors { message } } }""", {"i": {
+        "disputeId": gid, "kind": "CONTAINMENT", "text": "hold them",
+        "blockCoilIds": [to_global_id("Coil", w.coils["FAW-VW"][2]),
+                         to_global_id("Coil", w.coils["GALANZ"][1])]}}, as_=mill)
+    assert done["recordDisputeAction"]["errors"] == []
+    blocked = await api.db.fetchval("SELECT count(*) FROM coil WHERE id = ANY($1::bigint[])"
+                                    " AND quality_status = 'blocked'",
+                                    [w.coils["FAW-VW"][2], w.coils["GALANZ"][1]])
+    assert blocked == 2
+    q = """query($id: ID!) { dispute(id: $id) { timeline(first: 100) {
+           nodes { action detail } } } }"""
+    steps = (await api.data(q, {"id": gid}, as_=token("FAW-VW"))
+             )["dispute"]["timeline"]["nodes"]
+    containment = [s["detail"] for s in steps if s["action"] == "containment"]
+    assert containment == [{"blocked": [await api.db.fetchval(
+        "SELECT coil_no FROM coil WHERE id = $1", w.coils["FAW-VW"][2])], "blocked_at_mill": 0}]
+    event = await api.db.fetchval("SELECT payload FROM domain_event"
+                                  " WHERE event_type = 'dispute.containment_recorded'")
+    assert event["blocked_at_mill"] == 0 and len(event["blocked"]) == 1
