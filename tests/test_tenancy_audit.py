@@ -231,26 +231,44 @@ async def test_push_names_no_other_customer(
         **rule, "customerId": to_global_id("Organization", NOWHERE)}}, as_=g))
     assert theirs["createPushRule"]["rule"] is None
     assert _errors(theirs["createPushRule"]) == _errors(none["createPushRule"])
+
+
+async def test_push_rules_and_notifications_of_another_customer_are_unknown(
+    api: Api
+) -> None:
+    from tests.support.factory import build
+
+    w = await build(api.db)
+    faw, g = token("FAW-VW", subject="buyer.faw"), token("GALANZ", subject="buyer.galanz")
+    made = await api.data("""mutation($input: CreatePushRuleInput!) { createPushRule(
+        input: $input) { rule { id } errors { message } } }""",
+        {"input": {"name": "delays", "eventTypes": ["shipment.*"]}}, as_=faw)
+    rule = made["createPushRule"]["rule"]["id"]
     m = """mutation($input: PushIdInput!) { deletePushRule(input: $input) {
            deletedId errors { field code message } } }"""
-    faw_rule = await seeded_db.fetchval(
-        "SELECT id FROM push_rule WHERE org_id = $1 ORDER BY id LIMIT 1", ids["faw"])
-    if faw_rule is not None:
-        await _same_as_unknown(demo_api, g, m, "deletePushRule",
-                               {"id": to_global_id("PushRule", faw_rule)},
-                               {"id": to_global_id("PushRule", NOWHERE)})
-    note = await seeded_db.fetchval(
-        "SELECT id FROM notification WHERE org_id = $1 ORDER BY id LIMIT 1", ids["faw"])
-    if note is not None:
-        m = """mutation($ids: [ID!]) { markNotificationsRead(input: {ids: $ids}) {
-               marked { id } errors { field code message } } }"""
-        got = (await demo_api.data(m, {"ids": [to_global_id("Notification", note)]},
-                                   as_=g))["markNotificationsRead"]
-        none = (await demo_api.data(m, {"ids": [to_global_id("Notification", NOWHERE)]},
-                                    as_=g))["markNotificationsRead"]
-        assert got["marked"] == [] and _errors(got) == _errors(none)
-        assert await seeded_db.fetchval("SELECT read_at FROM notification WHERE id = $1",
-                                        note) is None
+    await _same_as_unknown(api, g, m, "deletePushRule", {"id": rule},
+                           {"id": to_global_id("PushRule", NOWHERE)})
+    assert await api.db.fetchval("SELECT count(*) FROM push_rule") == 1
+    listed = await api.data("{ pushRules { nodes { id } } }", as_=g)
+    assert listed["pushRules"]["nodes"] == []
+
+    note = await api.db.fetchval(
+        "INSERT INTO notification (org_id, event_type, title, body) VALUES"
+        " ($1, 'shipment.delayed', 'late', 'a truck is late') RETURNING id", w.org["FAW-VW"])
+    gid = to_global_id("Notification", note)
+    q = "query($id: ID!) { node(id: $id) { id } }"
+    assert (await api.data(q, {"id": gid}, as_=faw))["node"] == {"id": gid}
+    assert (await api.data(q, {"id": gid}, as_=g))["node"] is None
+    m = """mutation($ids: [ID!]) { markNotificationsRead(input: {ids: $ids}) {
+           marked { id } unreadCount errors { field code message } } }"""
+    got = (await api.data(m, {"ids": [gid]}, as_=g))["markNotificationsRead"]
+    none = (await api.data(m, {"ids": [to_global_id("Notification", NOWHERE)]},
+                           as_=g))["markNotificationsRead"]
+    assert got == none and got["marked"] == [] and got["unreadCount"] == 0
+    assert await api.db.fetchval("SELECT read_at FROM notification WHERE id = $1",
+                                 note) is None
+    assert (await api.data("{ unreadNotificationCount }", as_=faw)
+            )["unreadNotificationCount"] == 1
 
 
 async def test_planning_names_no_other_customer(
