@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
@@ -48,6 +49,18 @@ def exactly_one(id: str | None, other: str | None, other_name: str) -> None:
     """Lookups take an `id` or a number, never both, never neither."""
     if (id is None) == (other is None):
         raise BadInput(f"give exactly one of `id` and `{other_name}`")
+
+
+async def by_id_or_number(
+    id: str | None, number: str | None, type_name: str,
+    by_id: DataLoader[int, Any], by_number: DataLoader[str, Any],
+) -> Any:
+    """The object a lookup by `id` or `number` names (exactly one of them), or None."""
+    exactly_one(id, number, "number")
+    if id is not None:
+        return await by_id.load(expect_id(id, type_name))
+    assert number is not None
+    return await by_number.load(number)
 
 
 def expect_id(gid: str, type_name: str) -> int:

@@ -17,11 +17,10 @@ from resolvers.relay import (
     MAX_PK,
     BadInput,
     Connection,
+    by_id_or_number,
     check_first,
     connection,
     decode_cursor,
-    exactly_one,
-    expect_id,
 )
 
 
@@ -144,10 +143,7 @@ class ContractQueries:
         = None,
     ) -> Contract | None:
         await viewer(info)
-        exactly_one(id, number, "number")
-        if id is not None:
-            found = await loaders(info).contract_by_id.load(expect_id(id, "Contract"))
-        else:
-            found = await loaders(info).contract_by_number.load(number)
+        found = await by_id_or_number(id, number, "Contract", loaders(info).contract_by_id,
+                                      loaders(info).contract_by_number)
         return Contract.of(found) if found else None
 

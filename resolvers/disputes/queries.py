@@ -14,9 +14,9 @@ from resolvers.relay import (
     DEFAULT_PAGE,
     Connection,
     after_id,
+    by_id_or_number,
     check_first,
     connection,
-    exactly_one,
     expect_id,
 )
 
@@ -32,11 +32,8 @@ class DisputeQueries:
             description="Dispute number, e.g. `QD-2026-000007`.")] = None,
     ) -> QualityDispute | None:
         await viewer(info)
-        exactly_one(id, number, "number")
-        if id is not None:
-            found = await loaders(info).dispute_by_id.load(expect_id(id, "QualityDispute"))
-        else:
-            found = await loaders(info).dispute_by_number.load(number)
+        found = await by_id_or_number(id, number, "QualityDispute", loaders(info).dispute_by_id,
+                                      loaders(info).dispute_by_number)
         return QualityDispute.of(found) if found else None
 
     @strawberry.field(description="Quality disputes the viewer may see, newest first: a "

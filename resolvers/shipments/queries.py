@@ -16,6 +16,7 @@ from resolvers.relay import (
     DEFAULT_PAGE,
     Connection,
     after_id,
+    by_id_or_number,
     check_first,
     connection,
     exactly_one,
@@ -79,11 +80,8 @@ class ShipmentQueries:
         = None,
     ) -> Shipment | None:
         await viewer(info)
-        exactly_one(id, number, "number")
-        if id is not None:
-            found = await loaders(info).shipment_by_id.load(expect_id(id, "Shipment"))
-        else:
-            found = await loaders(info).shipment_by_number.load(number)
+        found = await by_id_or_number(id, number, "Shipment", loaders(info).shipment_by_id,
+                                      loaders(info).shipment_by_number)
         return Shipment.of(found) if found else None
 
     @strawberry.field(description="One vehicle by id or code; null if unknown or, for a "
