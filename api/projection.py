@@ -67,11 +67,9 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         project = self._projection
-        if project is not _NOT_COMPILED and project is not None:
-            try:
-                return ExecutionResult(data=project(self.root_value), errors=None)
-            except Exception:  # the executor answers this one, errors and all
-                pass
+        data = _project(None if project is _NOT_COMPILED else project, self.root_value)
+        if data is not _NOT_COMPILED:
+            return ExecutionResult(data=data, errors=None)
         return super().execute_operation(serially)
 
     def collect_and_execute_subfields(
@@ -79,11 +77,9 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         result: Any, position_context: Any,
     ) -> Any:
         project = self._compiled_for(_compile_selection, return_type, field_details_list)
-        if project is not None:
-            try:
-                return project(result)
-            except Exception:  # the executor answers this one, errors and all
-                pass
+        value = _project(project, result)
+        if value is not _NOT_COMPILED:
+            return value
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context)
 
@@ -94,11 +90,9 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # An object with one field that needs its resolver (a loader, an argument) still
         # has its plain fields answered here, each without the executor's bookkeeping.
         project = self._compiled_for(_compile_field, parent_type, field_details_list)
-        if project is not None:
-            try:
-                return project(source)
-            except Exception:  # the executor answers this one, errors and all
-                pass
+        value = _project(project, source)
+        if value is not _NOT_COMPILED:
+            return value
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context)
 
@@ -115,15 +109,31 @@ class ProjectingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return compiled[key]
 
 
+def _project(project: Project | None, source: Any) -> Any:
+    """What ``project`` makes of ``source``; _NOT_COMPILED when there is no projection or
+    it cannot complete the value (the executor then answers, errors and all)."""
+    if project is None:
+        return _NOT_COMPILED
+    try:
+        return project(source)
+    except Exception:
+        return _NOT_COMPILED
+
+
+def _plain_context(executor: Any, field_details_list: Any = ()) -> bool:
+    """No schema middleware, deferred fragment or fragment variable in the way."""
+    manager = executor.middleware_manager
+    if manager is not None and manager.middlewares:
+        return False
+    return not any(d.defer_usage is not None or d.fragment_variable_values
+                   for d in field_details_list)
+
+
 def _compile_field(
     executor: Any, parent_type: GraphQLObjectType, field_details_list: Any
 ) -> Project | None:
     """One field of ``parent_type`` read from its source object, when it is plain."""
-    if any(d.defer_usage is not None or d.fragment_variable_values
-           for d in field_details_list):
-        return None
-    manager = executor.middleware_manager
-    if manager is not None and manager.middlewares:
+    if not _plain_context(executor, field_details_list):
         return None
     nodes = [d.node for d in field_details_list]
     if any(n.directives or n.arguments for n in nodes):
@@ -148,11 +158,7 @@ def _compile_field(
 def _compile_selection(
     executor: Any, type_: GraphQLObjectType, field_details_list: Any
 ) -> Project | None:
-    if any(d.defer_usage is not None or d.fragment_variable_values
-           for d in field_details_list):
-        return None
-    manager = executor.middleware_manager
-    if manager is not None and manager.middlewares:
+    if not _plain_context(executor, field_details_list):
         return None
     return _compile_object(executor, type_, [d.node for d in field_details_list])
 
@@ -161,11 +167,10 @@ def compile_subscription(executor: Any) -> Project | None:
     """A function from an event to the ``data`` of its result, or None when the
     operation's selection set needs the general executor."""
     operation = executor.operation
-    manager = executor.middleware_manager
     root = executor.schema.subscription_type
     if operation.operation is not OperationType.SUBSCRIPTION or root is None:
         return None
-    if manager is not None and manager.middlewares:
+    if not _plain_context(executor):
         return None
     fields = _collect(executor, root, [operation.selection_set])
     if fields is None or len(fields) != 1:
