@@ -252,15 +252,15 @@ class Live:
         for p in positions:
             if p.vehicle_id not in newest or p.fix.fix_time > newest[p.vehicle_id].fix.fix_time:
                 newest[p.vehicle_id] = p
-        lines = "\n".join(f"{p.vehicle_id} {_ms(p.fix.fix_time)}\n"
-                           f"{json.dumps(p.message(latest=True))}" for p in newest.values())
+        lines = "\n".join(_pair([str(p.vehicle_id), str(_ms(p.fix.fix_time))],
+                                 json.dumps(p.message(latest=True))) for p in newest.values())
         moved = await self._script(keys=[LATEST_KEY], args=[lines]) if newest else []
         live = {p.vehicle_id: p for p, ok in zip(newest.values(), moved, strict=True) if ok}
         where = [value for p in live.values() if abs(p.fix.latitude) <= _GEO_MAX_LAT
                  for value in (p.fix.longitude, p.fix.latitude, str(p.vehicle_id))]
-        messages = [_line(p.channels(), json.dumps(p.message(latest=live.get(p.vehicle_id) is p)))
+        messages = [_pair(p.channels(), json.dumps(p.message(latest=live.get(p.vehicle_id) is p)))
                     for p in positions]
-        messages += [_line(e.channels(), json.dumps(e.message(), default=str)) for e in events]
+        messages += [_pair(e.channels(), json.dumps(e.message(), default=str)) for e in events]
         async with self._redis.pipeline(transaction=False) as pipe:
             if where:
                 pipe.geoadd(GEO_KEY, where)
@@ -279,9 +279,10 @@ class _Deferred(Exception):
     """Redis failed a moment ago; do not wait on it again yet."""
 
 
-def _line(channels: list[str], text: str) -> str:
-    """One message for _PUBLISH_ALL: its channels, a newline, its JSON text."""
-    return f"{' '.join(channels)}\n{text}"
+def _pair(head: list[str], text: str) -> str:
+    """One entry of the scripts' argument: words on a line (a vehicle and its fix time, or
+    a message's channels), a newline, then the JSON text, which holds no raw newline."""
+    return f"{' '.join(head)}\n{text}"
 
 
 def _ms(t: datetime) -> int:
