@@ -9,7 +9,6 @@ speed while there are few of them.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,20 +59,31 @@ def typical_speed(recent_speeds_kmh: list[float], mode: Mode) -> float:
     cruise = CRUISE_KMH[mode]
     if samples:
         n = len(samples)
-        speed = (n * statistics.median(samples) + PRIOR_SAMPLES * cruise) / (n + PRIOR_SAMPLES)
+        speed = (n * _median(samples) + PRIOR_SAMPLES * cruise) / (n + PRIOR_SAMPLES)
     else:
         speed = cruise
     return min(max(speed, CRAWL_KMH[mode]), MAX_SPEED_KMH[mode])
 
 
+def _median(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
 def _steadiness(samples: list[float]) -> float:
-    """1 for a steady speed, falling as speeds scatter (by coefficient of variation)."""
-    if len(samples) < 2:
+    """1 for a steady speed, falling as speeds scatter (by coefficient of variation).
+    Plain float arithmetic: ``statistics.pstdev`` computes exactly, with fractions, which
+    made it the ingester's single largest cost (this runs for every moving leg of every
+    batch), for a precision that a confidence of three decimals cannot show."""
+    n = len(samples)
+    if n < 2:
         return 0.6  # one sample or none: say little either way
-    mean = statistics.fmean(samples)
+    mean = math.fsum(samples) / n
     if mean <= 0:
         return 0.3  # standing still: when it moves again is anyone's guess
-    return 1.0 / (1.0 + statistics.pstdev(samples) / mean)
+    spread = math.sqrt(math.fsum((s - mean) ** 2 for s in samples) / n)
+    return 1.0 / (1.0 + spread / mean)
 
 
 def estimate(

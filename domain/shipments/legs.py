@@ -120,7 +120,13 @@ async def _write_status(tx: Executor, leg_id: int, status: str, at: datetime) ->
 
 
 async def write_etas(tx: Executor, etas: Sequence[tuple[int, datetime, float, bool]]) -> None:
-    """(leg id, eta, confidence, delayed) for each leg, in one round trip."""
-    await tx.executemany(
-        "UPDATE shipment_leg SET eta = $2, eta_confidence = $3, delayed = $4 WHERE id = $1",
-        [(leg, eta, round(conf, 3), delayed) for leg, eta, conf, delayed in etas])
+    """(leg id, eta, confidence, delayed) for each leg, in one statement (an
+    ``executemany`` would have the server execute one update a leg)."""
+    if not etas:
+        return
+    legs, times, confidences, delays = zip(*etas, strict=True)
+    await tx.execute(
+        "UPDATE shipment_leg l SET eta = e.eta, eta_confidence = e.confidence,"
+        " delayed = e.delayed FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[],"
+        " $4::bool[]) AS e(id, eta, confidence, delayed) WHERE l.id = e.id",
+        list(legs), list(times), [round(c, 3) for c in confidences], list(delays))

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tracking.eta import (
     BACK_ON_TIME_MARGIN,
     CRAWL_KMH,
     CRUISE_KMH,
     DETOUR,
+    _median,
+    _steadiness,
     estimate,
     is_delayed,
     typical_speed,
@@ -91,3 +96,10 @@ def test_delay_against_the_promise_with_margin_to_come_back() -> None:
     assert is_delayed(promise - timedelta(minutes=5), promise, was_delayed=True)
     assert not is_delayed(promise - BACK_ON_TIME_MARGIN, promise, was_delayed=True)
 
+
+
+@given(st.lists(st.floats(min_value=0.1, max_value=900.0), min_size=2, max_size=40))
+def test_float_median_and_scatter_agree_with_the_statistics_module(speeds: list[float]) -> None:
+    assert _median(speeds) == pytest.approx(statistics.median(speeds))
+    expected = 1.0 / (1.0 + statistics.pstdev(speeds) / statistics.fmean(speeds))
+    assert _steadiness(speeds) == pytest.approx(expected, rel=1e-9, abs=1e-12)

@@ -57,15 +57,20 @@ async def save_presences(
                for v, sites in after.items() for s, p in sites.items()
                if before.get(v, {}).get(s) != p]
     gone = [(v, s) for v, sites in before.items() for s in sites if s not in after.get(v, {})]
+    # One statement each over arrays, rather than one execution a row.
     if upserts:
-        await tx.executemany(
+        await tx.execute(
             "INSERT INTO geofence_presence (vehicle_id, site_id, entered_at, confirmed, last_fix)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (vehicle_id, site_id) DO UPDATE SET"
+            " SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::bool[],"
+            " $5::timestamptz[]) ON CONFLICT (vehicle_id, site_id) DO UPDATE SET"
             " entered_at = EXCLUDED.entered_at, confirmed = EXCLUDED.confirmed,"
-            " last_fix = EXCLUDED.last_fix", upserts)
+            " last_fix = EXCLUDED.last_fix", *map(list, zip(*upserts, strict=True)))
     if gone:
-        await tx.executemany(
-            "DELETE FROM geofence_presence WHERE vehicle_id = $1 AND site_id = $2", gone)
+        await tx.execute(
+            "DELETE FROM geofence_presence g USING unnest($1::bigint[], $2::bigint[])"
+            " AS d(vehicle_id, site_id)"
+            " WHERE g.vehicle_id = d.vehicle_id AND g.site_id = d.site_id",
+            *map(list, zip(*gone, strict=True)))
 
 
 async def newest_elsewhere(tx: Executor, fixes: Sequence[StoredFix]) -> dict[int, datetime]:
