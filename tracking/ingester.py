@@ -37,11 +37,18 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from domain.db import Database
+from tracking import fragments, topics
 from tracking import live as live_state
-from tracking import topics
 from tracking.detect import Detector
 from tracking.model import Message
-from tracking.pipeline import DETECTION_ERRORS, MESSAGES, BatchResult, Pipeline, is_transient
+from tracking.pipeline import (
+    DETECTION_ERRORS,
+    MESSAGES,
+    BatchResult,
+    Pipeline,
+    count_incomplete,
+    is_transient,
+)
 from tracking.registry import LatestFixes, Registry
 from tracking.store import Partitions, drop_old_positions, latest_positions
 
@@ -331,6 +338,18 @@ async def _maintain(db: Database, partitions: Partitions, keep_days: int) -> Non
         await asyncio.sleep(MAINTENANCE_SECONDS)
 
 
+async def _expire_fragments(db: Database) -> None:
+    """AIS sentences whose message stayed incomplete become rejected messages: they are
+    swept every ``ASSEMBLY_TTL`` by every ingester (each row is taken by one)."""
+    while True:
+        await asyncio.sleep(fragments.ASSEMBLY_TTL.total_seconds())
+        try:
+            count_incomplete(await fragments.expire(db, datetime.now(UTC)))
+        except Exception:
+            log.warning("sweeping incomplete AIS messages failed; trying again later",
+                        exc_info=True)
+
+
 async def _connect_database(url: str, stop: asyncio.Event) -> Database | None:
     delay = 0.5
     while not stop.is_set():
@@ -368,14 +387,16 @@ async def run_ingester(
     source = MqttSource(settings, asyncio.get_running_loop(), queue)
     if ready is not None:
         source.on_subscribed = ready.set
-    maintenance = asyncio.create_task(
-        _maintain(db, partitions, settings.position_retention_days))
+    maintenance = [asyncio.create_task(_maintain(db, partitions,
+                                                 settings.position_retention_days)),
+                   asyncio.create_task(_expire_fragments(db))]
     try:
         source.start()
         await Ingester(settings, pipeline, live, queue, source).run(stop)
     finally:
-        maintenance.cancel()
-        await asyncio.gather(maintenance, return_exceptions=True)
+        for task in maintenance:
+            task.cancel()
+        await asyncio.gather(*maintenance, return_exceptions=True)
         await asyncio.to_thread(source.close)
         if redis is not None:
             await redis.aclose()

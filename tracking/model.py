@@ -31,6 +31,7 @@ class Reason(enum.StrEnum):
     POOR_ACCURACY = "poor_accuracy"  # reported accuracy worse than the accepted bound
     UNKNOWN_STEP = "unknown_step"  # a scan step outside the protocol
     UNKNOWN_SITE = "unknown_site"  # a scan naming a site the registry lacks
+    INCOMPLETE = "incomplete"  # an AIS message whose other sentences never came
 
 
 class Rejection(Exception):
@@ -112,7 +113,21 @@ class VoyageData:
     eta: datetime | None  # AIS gives month, day, hour, minute: resolved to the next such time
 
 
-Reading = Fix | Scan | VoyageData
+@dataclass(frozen=True, slots=True)
+class AisFragment:
+    """One sentence of a multi-sentence AIS message whose other sentences were not in
+    the same MQTT message: kept in the database until its group is whole (see
+    ``tracking.fragments``), which may happen on another ingester."""
+
+    device: str
+    channel: str
+    seq_id: int  # -1 when the sentence carries none
+    count: int
+    number: int
+    sentence: str  # the NMEA line as received
+
+
+Reading = Fix | Scan | VoyageData | AisFragment
 
 
 class Mode(enum.StrEnum):

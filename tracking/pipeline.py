@@ -1,22 +1,29 @@
 """The ingest pipeline, in order, for one batch of MQTT messages:
 
-1. decode       topic + payload -> readings (fixes, scans, vessel data), or a rejection
+1. decode       topic + payload -> readings (fixes, scans, vessel data, sentences of
+                AIS messages split over several MQTT messages), or a rejection
 2. resolve      the device, its vehicle and mode, the scan's site, from the registry
-3. filter       each fix against its vehicle's latest accepted fix (earlier ones of the
+                then, in one transaction:
+3. assemble     AIS sentences kept with those stored before, by any ingester; a group
+                made whole here is decoded for the message that completed it
+                (``tracking.fragments``)
+4. filter       each fix against its vehicle's latest accepted fix (earlier ones of the
                 same batch count); two fixes in a row that agree with each other but
                 not with that reference replace it (see ``Challengers``)
-4. store        one transaction: positions and scans (idempotent), vessel data, the
-                rejected messages with their reasons
-5. detect       on the rows that are new only, in a savepoint: a detector failure is
+5. store        positions and scans (idempotent), vessel data, the rejected messages
+                with their reasons
+6. detect       on the rows that are new only, in a savepoint: a detector failure is
                 logged and loses no data; a duplicate fires nothing
-6. commit       then, and only then, the caller acknowledges every message of the batch
+7. commit       then, and only then, the caller acknowledges every message of the batch
                 and publishes ``BatchResult.positions`` / ``.events`` to the live state
 
 Every message ends stored, duplicate (stored before), partial (some readings rejected),
-rejected with a reason, or ignored (valid, nothing to keep); each outcome is counted in
-``keylink_ingest_messages_total``. A database that is away raises (see ``is_transient``)
-so that the caller retries the batch and acknowledges nothing; a batch the database
-refuses for its data is split, and a single message it still refuses is rejected.
+rejected with a reason, held (an AIS sentence waiting for the rest of its message; if
+that never comes, the message is later counted as rejected, ``incomplete``), or ignored
+(valid, nothing to keep); each outcome is counted in ``keylink_ingest_messages_total``.
+A database that is away raises (see ``is_transient``) so that the caller retries the
+batch and acknowledges nothing; a batch the database refuses for its data is split, and
+a single message it still refuses is rejected.
 """
 
 from __future__ import annotations
@@ -33,11 +40,23 @@ import asyncpg
 from prometheus_client import Counter
 
 from domain.db import Database, Transaction
-from tracking import decoders, topics
+from tracking import decoders, fragments, topics
+from tracking.decoders import ais
 from tracking.detect import DetectedEvent, StoredFix, StoredScan
 from tracking.filters import FilterLimits, check_fix, is_out_of_order
 from tracking.live import LiveEvent, LivePosition
-from tracking.model import Fix, Message, Mode, Reason, Rejection, Scan, Source, VoyageData
+from tracking.model import (
+    AisFragment,
+    Fix,
+    Message,
+    Mode,
+    Reading,
+    Reason,
+    Rejection,
+    Scan,
+    Source,
+    VoyageData,
+)
 from tracking.registry import Device, LatestFixes, Registry
 from tracking.store import (
     Partitions,
@@ -69,6 +88,7 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"  # everything it carries was stored before (a redelivery)
     PARTIAL = "partial"  # stored, but some of its readings were rejected
     REJECTED = "rejected"
+    HELD = "held"  # an AIS sentence kept until the rest of its message arrives
     IGNORED = "ignored"  # valid, with nothing to keep (e.g. an OwnTracks status)
 
 
@@ -88,6 +108,8 @@ class _Item:
     positions: list[tuple[PositionRow, bool]] = field(default_factory=list)  # out of order?
     scans: list[ScanRow] = field(default_factory=list)
     voyages: list[VoyageData] = field(default_factory=list)
+    fragments: list[AisFragment] = field(default_factory=list)
+    held: bool = False  # one of its fragments was new
     rejections: list[Rejection] = field(default_factory=list)
 
     def rejected_row(self) -> RejectedRow:
@@ -206,10 +228,14 @@ class Pipeline:
         self._challengers.discard()  # what a failed attempt at this batch noted
         await self._registry.refresh_if_due()
         items = [await self._resolve(m) for m in messages]
-        latest = await self._filter(items)
-        rows = [row for item in items for row, _ in item.positions]
-        await self._partitions.ensure(self._db, {r.fix.fix_time.date() for r in rows})
         async with self._db.transaction() as tx:
+            # Fragments first: their group locks come before any other lock the batch
+            # takes, in every batch (see tracking.fragments).
+            incomplete = await self._assemble(tx, items)
+            latest = await self._filter(items)
+            rows = [row for item in items for row, _ in item.positions]
+            # On a connection of its own; nothing this transaction holds stands in its way.
+            await self._partitions.ensure(self._db, {r.fix.fix_time.date() for r in rows})
             new_keys = await insert_positions(tx, rows)
             new_scans = await insert_scans(tx, [s for item in items for s in item.scans])
             await update_vessels(tx, [v for item in items for v in item.voyages], self._clock())
@@ -224,6 +250,7 @@ class Pipeline:
             result = await _live_result(tx, fixes, events)
         self._latest.update(latest)
         self._challengers.commit()
+        count_incomplete(incomplete)
         new_scan_keys = {s.row.key for s in new_scans}
         for item in items:
             outcome, reason = _outcome(item, new_keys, new_scan_keys)
@@ -244,16 +271,47 @@ class Pipeline:
             return item
         item.readings = len(readings)
         for reading in readings:
+            await self._add(item, reading)
+        return item
+
+    async def _add(self, item: _Item, reading: Reading) -> None:
+        received_at = item.message.received_at
+        try:
+            if isinstance(reading, Fix):
+                item.fixes.append(await self._resolve_fix(reading, received_at))
+            elif isinstance(reading, Scan):
+                item.scans.append(await self._resolve_scan(reading, received_at))
+            elif isinstance(reading, AisFragment):
+                _usable(await self._registry.device(reading.device), reading.device,
+                        "ais_gateway")
+                item.fragments.append(reading)
+            else:
+                item.voyages.append(await self._resolve_voyage(reading))
+        except Rejection as r:
+            item.rejections.append(r)
+
+    async def _assemble(self, tx: Transaction, items: list[_Item]) -> int:
+        """Returns how many earlier messages it found incomplete and rejected."""
+        held = [fragments.Held(f, item.message, i)
+                for i, item in enumerate(items) for f in item.fragments]
+        if not held:
+            return 0
+        done = await fragments.assemble(tx, held, self._clock())
+        for i, h in enumerate(held):
+            if i not in done.duplicates:
+                items[h.index].held = True
+        for index, sentences in done.completed:
+            item = items[index]
             try:
-                if isinstance(reading, Fix):
-                    item.fixes.append(await self._resolve_fix(reading, message.received_at))
-                elif isinstance(reading, Scan):
-                    item.scans.append(await self._resolve_scan(reading, message.received_at))
-                else:
-                    item.voyages.append(await self._resolve_voyage(reading))
+                readings = ais.decode_group(item.fragments[0].device, sentences,
+                                            item.message.received_at)
             except Rejection as r:
                 item.rejections.append(r)
-        return item
+                continue
+            for reading in readings:
+                await self._add(item, reading)
+        await insert_rejections(tx, done.rejected)
+        return len({r.digest for r in done.rejected})
 
     async def _resolve_fix(self, fix: Fix, received_at: datetime) -> tuple[PositionRow, Mode]:
         if fix.source is Source.AIS:
@@ -355,6 +413,13 @@ class Pipeline:
         return BatchResult(outcomes=[(Outcome.REJECTED, Reason.MALFORMED.value)])
 
 
+def count_incomplete(messages: int) -> None:
+    """Held messages whose AIS message never became whole are rejected after all."""
+    if messages:
+        MESSAGES.labels(outcome=Outcome.REJECTED.value,
+                        reason=Reason.INCOMPLETE.value).inc(messages)
+
+
 _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")  # connection, rollback, resources, shutdown
 
 
@@ -393,12 +458,15 @@ def _outcome(
     item: _Item, new_keys: set[tuple[int, int, datetime]],
     new_scans: set[tuple[int, datetime, str]]
 ) -> tuple[Outcome, str]:
-    kept = item.positions or item.scans or item.voyages
+    kept = item.positions or item.scans or item.voyages or item.held
     if item.rejections:
         reason = item.rejections[0].reason.value
         return (Outcome.PARTIAL if kept else Outcome.REJECTED), reason
     if not kept:
-        return Outcome.IGNORED, "no_readings"
+        return ((Outcome.DUPLICATE, "") if item.fragments
+                else (Outcome.IGNORED, "no_readings"))
+    if item.held and not (item.positions or item.scans or item.voyages):
+        return Outcome.HELD, ""
     fresh = (item.voyages or any(row.key in new_keys for row, _ in item.positions)
              or any(s.key in new_scans for s in item.scans))
     return (Outcome.STORED if fresh else Outcome.DUPLICATE), ""

@@ -114,12 +114,13 @@ class Traffic:
         self.journeys: dict[int, Journey] = {}
         self.leads: list[Journey] = []
         self.current: list[Journey] = []
-        self.scans: deque[Message] = deque()
+        self.queued: deque[Message] = deque()  # sent before the next fix
         self.done: dict[int, set[str]] = {}
         self.sent: Counter[str] = Counter()
         self.positions: Counter[int] = Counter()
         self._turn = 0
         self._ais_seq = 0
+        self._voyages = 0
 
     def update(self, journeys: list[Journey], now: datetime) -> None:
         """Take the registry's open legs; what was scanned already is remembered. Each
@@ -148,8 +149,8 @@ class Traffic:
 
     def next(self, now: datetime) -> Message | None:
         self._scan_due(now)
-        if self.scans:
-            return self._count(self.scans.popleft())
+        if self.queued:
+            return self._count(self.queued.popleft())
         if not self.leads:
             return None
         journey = self.leads[self._turn]
@@ -185,7 +186,7 @@ class Traffic:
             for i, (coil_no, heat_no) in enumerate(j.coils):
                 body = {"ts": _ts(now + timedelta(milliseconds=i)), "step": step,
                         "code": label(coil_no, heat_no, gs1=i % 2 == 1), "site": stop.code}
-                self.scans.append(Message(_topic(stop.scanner, "scan"),
+                self.queued.append(Message(_topic(stop.scanner, "scan"),
                                           json.dumps(body).encode(), "scan"))
 
     def _position(self, j: Journey, now: datetime) -> Message:
@@ -210,6 +211,14 @@ class Traffic:
                 "hour": eta.hour, "minute": eta.minute, "draught": 6.2, "epfd": 1,
                 "to_bow": 60, "to_stern": 40, "to_port": 8, "to_starboard": 8,
             }, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=j.leg_id % 10)
+            self._voyages += 1
+            if self._voyages % 2 == 1:
+                # Some gateways forward sentence by sentence: the second half follows as
+                # a message of its own, which another ingester of the group may receive.
+                first, *rest = lines
+                self.queued.extend(Message(_topic(j.device, "ais"), line.encode(), "voyage")
+                                   for line in rest)
+                return Message(_topic(j.device, "ais"), first.encode(), "voyage")
             return Message(_topic(j.device, "ais"), "\n".join(lines).encode(), "voyage")
         lines = encode_dict({
             "msg_type": 1, "mmsi": mmsi, "status": 0 if kmh else 5, "lat": round(lat, 5),

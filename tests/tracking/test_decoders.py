@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 
 from tracking import topics
 from tracking.decoders import MAX_PAYLOAD_BYTES, ais, decode
-from tracking.model import Fix, Reason, Rejection, Scan, ScanStep, Source, VoyageData
+from tracking.model import (
+    AisFragment,
+    Fix,
+    Reason,
+    Rejection,
+    Scan,
+    ScanStep,
+    Source,
+    VoyageData,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 AT = datetime(2026, 11, 25, 8, 0, 30, 250000, tzinfo=UTC)
@@ -31,6 +40,13 @@ def nmea(body: str) -> bytes:
     """A sentence with a correct checksum, for edge cases no capture shows."""
     checksum = functools.reduce(operator.xor, body.encode(), 0)
     return f"!{body}*{checksum:02X}".encode()
+
+
+def with_seq(line: bytes, seq: int) -> bytes:
+    """The sentence under another sequence id, its checksum made anew."""
+    fields = line.decode().removeprefix("!").split("*")[0].split(",")
+    fields[3] = str(seq)
+    return nmea(",".join(fields))
 
 
 def ais_of(name: str, device: str = "GW-EVERGREEN") -> list[object]:
@@ -211,30 +227,31 @@ def test_ais_other_types_carry_nothing() -> None:
     assert ais_of("ais-type4-base-station.nmea") == []
 
 
-def test_ais_fragments_complete_across_messages_within_the_ttl() -> None:
-    assembler = ais.FragmentAssembler()
+def test_ais_halves_in_separate_messages_come_out_as_fragments() -> None:
     first, second = payload("ais-type5-golden-gate.nmea").splitlines()
-    assert ais.decode("GW-1", first, AT, assembler) == []
-    assert ais.decode("GW-2", second, AT, assembler) == []  # another gateway's group
-    assert len(assembler) == 2
-    (voyage,) = ais.decode("GW-1", second, AT + timedelta(seconds=29), assembler)
+    (head,) = ais.decode("GW-1", first, AT)
+    (tail,) = ais.decode("GW-1", second, AT)
+    assert head == AisFragment("GW-1", "A", 4, 2, 1, first.decode())
+    assert isinstance(tail, AisFragment) and tail.number == 2
+    (voyage,) = ais.decode_group("GW-1", [head.sentence, tail.sentence], AT)
     assert isinstance(voyage, VoyageData) and voyage.mmsi == 368060190
-    ais.decode("GW-1", first, AT, assembler)
-    assert ais.decode("GW-1", second, AT + timedelta(seconds=31), assembler) == []
 
 
 def test_ais_fragments_in_reverse_order_within_one_message() -> None:
     first, second = payload("ais-type5-golden-gate.nmea").splitlines()
-    (voyage,) = ais.decode("GW-1", second + b"\r\n" + first, AT, ais.FragmentAssembler())
+    (voyage,) = ais.decode("GW-1", second + b"\r\n" + first, AT)
     assert isinstance(voyage, VoyageData) and voyage.name == "P/V_GOLDEN_GATE"
 
 
-def test_ais_assembler_is_bounded() -> None:
-    assembler = ais.FragmentAssembler(max_groups=3)
+def test_a_repeated_sentence_number_starts_another_message() -> None:
+    # Two first halves under one sequence id: the first message is left unfinished.
     first = payload("ais-type5-golden-gate.nmea").splitlines()[0]
-    for n in range(5):
-        ais.decode(f"GW-{n}", first, AT + timedelta(seconds=n), assembler)
-    assert len(assembler) == 3
+    other, second = payload("ais-type5-ever-diadem.nmea").splitlines()
+    readings = ais.decode("GW-1", b"\n".join([first, with_seq(other, 4), with_seq(second, 4)]),
+                          AT)
+    assert readings[0] == AisFragment("GW-1", "A", 4, 2, 1, first.decode())
+    assert isinstance(readings[1], VoyageData) and readings[1].mmsi == 351759000
+    assert len(readings) == 2
 
 
 @pytest.mark.parametrize("body", [

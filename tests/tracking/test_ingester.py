@@ -30,6 +30,8 @@ from api import cli
 from api.embedded import Mosquitto, free_port
 from api.settings import Settings
 from domain.db import Database
+from tests.tracking.test_decoders import with_seq
+from tests.tracking.test_fragments import EVER, GOLDEN
 from tracking.devices import hash_password, verify_password
 from tracking.ingester import REGISTRY, run_ingester
 from tracking.model import Reason
@@ -246,6 +248,7 @@ async def test_every_rejection_reason_is_recorded_and_counted(
     t = NOW - timedelta(minutes=10)
     gps = "keylink/v1/devices/GPS-0/position"
     scan = "keylink/v1/devices/SCAN-1/scan"
+    ais = "keylink/v1/devices/AIS-1/ais"
     cases: list[tuple[Reason, str, bytes]] = [
         (Reason.MALFORMED, gps, b"not json"),
         (Reason.OVERSIZED, gps, b"[" + b" " * 70_000 + b"]"),
@@ -265,17 +268,22 @@ async def test_every_rejection_reason_is_recorded_and_counted(
             {"ts": t.isoformat(), "code": "BX25C0012345", "step": "juggling"}).encode()),
         (Reason.UNKNOWN_SITE, scan, json.dumps({"ts": t.isoformat(), "code": "BX25C0012345",
                                                 "step": "loading", "site": "NOWHERE"}).encode()),
+        # The first half of an AIS message, then the first half of the next message under
+        # the same sequence id (published after the cases): this one will never be whole.
+        (Reason.INCOMPLETE, ais, with_seq(GOLDEN[0], 1)),
     ]
     assert {reason for reason, _, _ in cases} == set(Reason)
     accepted = (gps, position(t))  # the fix the impossible jump is judged against
     ignored = ("owntracks/driver/phone", b'{"_type": "lwt", "tst": 1}')
+    held = (ais, EVER[0])
     before = outcomes()
     settings = settings_for(database_url, None, mqtt_broker, group=unique("g"),
                             client=unique("ing"))
     async with ingesting(settings, mqtt_broker):
         with publisher(mqtt_broker) as p:
             await asyncio.to_thread(
-                p.publish, [accepted, *[(topic, body) for _, topic, body in cases], ignored])
+                p.publish, [accepted, *[(topic, body) for _, topic, body in cases], ignored,
+                            held])
         await eventually(lambda: _equals(count(db, "SELECT count(*) FROM rejected_message"),
                                          len(cases)))
     rows = await db.fetch("SELECT reason, topic, device_code FROM rejected_message")
@@ -284,6 +292,7 @@ async def test_every_rejection_reason_is_recorded_and_counted(
         assert delta(before, "rejected", reason.value) == 1, reason
     assert delta(before, "stored") == 1
     assert delta(before, "ignored", "no_readings") == 1  # the OwnTracks lwt
+    await eventually(lambda: _at_least(delta(before, "held"), 2))
     assert await count(db, "SELECT count(*) FROM position") == 1
 
 
@@ -330,6 +339,32 @@ async def test_two_ingesters_in_one_group_store_every_message_once(
     assert delta(before, "duplicate") == 0
     assert REGISTRY.get_sample_value("keylink_detection_errors_total") == detection_errors
     assert await count(db, "SELECT count(*) FROM rejected_message") == 0
+
+
+async def test_ais_halves_in_separate_messages_are_assembled_across_two_ingesters(
+    db: Database, database_url: str, mqtt_broker: Mosquitto,
+) -> None:
+    """A gateway that publishes each sentence on its own: the shared group hands the two
+    halves of a message to either ingester, and every message is still assembled once."""
+    await make_fleet(db)
+    await db.execute("INSERT INTO vehicle (code, kind, name, mmsi) VALUES"
+                     " ('EVER', 'ship', 'unnamed', 351759000)")
+    group = unique("g")
+    sent = [("keylink/v1/devices/AIS-1/ais", with_seq(line, seq))
+            for seq in range(10) for line in EVER]
+    before = outcomes()
+    first = settings_for(database_url, None, mqtt_broker, group=group, client=unique("ing-a"))
+    second = settings_for(database_url, None, mqtt_broker, group=group, client=unique("ing-b"))
+    async with ingesting(first, mqtt_broker), ingesting(second, mqtt_broker):
+        with publisher(mqtt_broker) as p:
+            await asyncio.to_thread(p.publish, sent)
+        await eventually(lambda: _equals(
+            count(db, "SELECT count(*) FROM ais_fragment WHERE assembled"), len(sent)))
+    assert delta(before, "held") == 10
+    assert delta(before, "stored") == 10
+    assert await count(db, "SELECT count(*) FROM ais_fragment WHERE NOT assembled") == 0
+    assert await count(db, "SELECT count(*) FROM rejected_message") == 0
+    assert await db.fetchval("SELECT name FROM vehicle WHERE code = 'EVER'") == "EVER DIADEM"
 
 
 async def test_a_shipment_subscriber_sees_the_positions_stored(

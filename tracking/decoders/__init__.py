@@ -3,7 +3,7 @@
 :func:`decode` picks the decoder by topic kind: one module per format (``native``,
 ``owntracks``, ``ais``, ``scan``). It raises only :class:`~tracking.model.Rejection`;
 an empty list means a valid message with nothing to store (an OwnTracks ``lwt``, an AIS
-message type we do not track, the first half of an AIS message). Plausibility (ranges,
+message type we do not track). Plausibility (ranges,
 time, speed) is the filters' business, not the decoders'.
 """
 

@@ -6,14 +6,11 @@ vessel they name (``Fix.mmsi``); static and voyage data (type 5) becomes VoyageD
 every other type is valid and carries nothing to store. Any line that is not an AIS
 sentence, fails its checksum or is cut short rejects the whole message.
 
-A multi-sentence message (type 5 spans two) is assembled from its fragments, keyed by
-(device, radio channel, sequence id). Fragments normally share one MQTT message; a group
-left incomplete at its end is kept by a small per-process assembler for
-``ASSEMBLY_TTL`` and completed by the next message from the same device. Limits of that:
-the fragments live only in this process's memory, so a restart, or a shared
-subscription handing the next message to another ingester, loses the group; and a
-redelivered second half finds its first half already consumed. Gateways should publish
-whole groups in one message.
+A multi-sentence message (type 5 spans two) is assembled from its sentences, keyed by
+(radio channel, sequence id). Sentences of a group that are all in one MQTT message are
+assembled here; a group that message leaves incomplete comes out as ``AisFragment``
+readings, which the pipeline keeps in the database until the rest arrives, whichever
+ingester of the shared group it reaches (``tracking.fragments``).
 
 Position reports carry no date, only the UTC second of the fix: the fix time is the
 latest time at or before ``received_at`` with that second (``received_at`` itself when
@@ -24,18 +21,14 @@ past stays in the past, since an overdue ship is not due a year later.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from pyais.messages import AISSentence, NMEASentenceFactory
 
-from tracking.model import Fix, Reading, Reason, Rejection, Source, VoyageData
+from tracking.model import AisFragment, Fix, Reading, Reason, Rejection, Source, VoyageData
 
-ASSEMBLY_TTL: Final = timedelta(seconds=30)
-# Bounds the memory a gateway sending only first halves can take.
-MAX_PENDING_GROUPS: Final = 256
 OVERDUE_ETA: Final = timedelta(days=7)
 
 KNOT_KMH: Final = 1.852
@@ -45,81 +38,50 @@ STATIC_VOYAGE_TYPE: Final = 5
 HIGH_ACCURACY_M: Final = 10.0
 LOW_ACCURACY_M: Final = 100.0
 
-_GroupKey = tuple[str, str, int | None]
 
-
-@dataclass
-class _Group:
-    count: int
-    started: datetime
-    parts: dict[int, AISSentence] = field(default_factory=dict)
-
-
-class FragmentAssembler:
-    """Collects the fragments of multi-sentence AIS messages until a group is whole."""
-
-    def __init__(
-        self, ttl: timedelta = ASSEMBLY_TTL, max_groups: int = MAX_PENDING_GROUPS
-    ) -> None:
-        self._ttl = ttl
-        self._max_groups = max_groups
-        self._groups: dict[_GroupKey, _Group] = {}
-        # Broker callbacks may arrive on a client thread.
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._groups)
-
-    def add(self, device: str, part: AISSentence, received_at: datetime) -> AISSentence | None:
-        """The assembled sentence once ``part`` completes its group, else None."""
-        if part.frag_cnt == 1:
-            return part
-        key = (device, part.channel, part.seq_id)
-        with self._lock:
-            self._expire(received_at)
-            group = self._groups.get(key)
-            # Sequence ids cycle through 0-9: a repeated or differently sized fragment
-            # starts a new message and the unfinished one is abandoned.
-            if group is None or group.count != part.frag_cnt or part.frag_num in group.parts:
-                group = _Group(count=part.frag_cnt, started=received_at)
-            group.parts[part.frag_num] = part
-            if len(group.parts) < group.count:
-                self._groups[key] = group
-                self._evict()
-                return None
-            self._groups.pop(key, None)
-        ordered = [group.parts[number] for number in sorted(group.parts)]
-        return AISSentence.assemble_from_iterable(ordered)
-
-    def _expire(self, now: datetime) -> None:
-        for key in [k for k, g in self._groups.items() if now - g.started > self._ttl]:
-            del self._groups[key]
-
-    def _evict(self) -> None:
-        while len(self._groups) > self._max_groups:
-            oldest = min(self._groups, key=lambda k: self._groups[k].started)
-            del self._groups[oldest]
-
-
-ASSEMBLER: Final = FragmentAssembler()
-
-
-def decode(
-    device: str,
-    payload: bytes,
-    received_at: datetime,
-    assembler: FragmentAssembler | None = None,
-) -> list[Reading]:
-    assembler = ASSEMBLER if assembler is None else assembler
-    # Every line is checked before any fragment is kept, so that a rejected message
-    # leaves nothing behind in the assembler.
+def decode(device: str, payload: bytes, received_at: datetime) -> list[Reading]:
+    # Every line is checked before anything is read from it, so that a message with a
+    # bad line is rejected whole and leaves no fragment behind.
     sentences = [_sentence(line) for line in _lines(payload)]
     readings: list[Reading] = []
+    groups: dict[tuple[str, int], dict[int, AISSentence]] = {}
     for part in sentences:
-        whole = assembler.add(device, part, received_at)
-        if whole is not None:
-            readings.extend(_reading(device, whole, received_at))
+        if part.frag_cnt == 1:
+            readings.extend(_reading(device, part, received_at))
+            continue
+        # A repeated sentence number starts another message under the same key (sequence
+        # ids cycle through 0-9): the unfinished one is passed on as fragments.
+        key = (part.channel or "", -1 if part.seq_id is None else int(part.seq_id))
+        group = groups.setdefault(key, {})
+        if part.frag_num in group or any(p.frag_cnt != part.frag_cnt for p in group.values()):
+            readings.extend(_fragments(device, key, group))
+            group = groups[key] = {}
+        group[part.frag_num] = part
+        if len(group) == part.frag_cnt:
+            readings.extend(_reading(device, _assemble(group), received_at))
+            del groups[key]
+    for key, group in groups.items():
+        readings.extend(_fragments(device, key, group))
     return readings
+
+
+def decode_group(device: str, sentences: Sequence[str], received_at: datetime) -> list[Reading]:
+    """The readings of a group whose sentences came in several MQTT messages, in
+    sentence order; ``received_at`` is when its last sentence arrived."""
+    parts = [_sentence(line.encode("ascii")) for line in sentences]
+    return _reading(device, _assemble({p.frag_num: p for p in parts}), received_at)
+
+
+def _assemble(group: dict[int, AISSentence]) -> AISSentence:
+    return AISSentence.assemble_from_iterable([group[n] for n in sorted(group)])
+
+
+def _fragments(device: str, key: tuple[str, int], group: dict[int, AISSentence]
+               ) -> list[Reading]:
+    channel, seq_id = key
+    return [AisFragment(device, channel, seq_id, part.frag_cnt, number,
+                        part.raw.decode("ascii").strip())
+            for number, part in sorted(group.items())]
 
 
 def _lines(payload: bytes) -> list[bytes]:

@@ -1,0 +1,190 @@
+"""Multi-sentence AIS messages whose sentences came in separate MQTT messages.
+
+A gateway that publishes each NMEA sentence as a message of its own splits a type 5
+(static and voyage data) message in two, and the shared subscription may hand the two
+halves to two ingesters. So a sentence whose group is not whole in its own message
+(``AisFragment``) is kept in ``ais_fragment``, in the batch's transaction, and every
+ingester completes groups from there:
+
+- a transaction-scoped advisory lock per group (device, channel, sequence id), taken
+  before anything else in the batch, so that two halves stored at the same moment by
+  two ingesters are not each stored alone; taken in key order, so that two batches
+  never wait on each other in a circle;
+- a group is whole when it has every sentence number of its count; its rows are then
+  marked assembled and kept for ``ASSEMBLY_TTL``, so that a sentence redelivered later
+  is known as a duplicate rather than starting a group of its own;
+- sequence ids cycle through 0-9: a sentence number that a pending group already has
+  with other text, or another count, starts a new group, and the unfinished one is
+  recorded as rejected (``incomplete``);
+- a group still incomplete after ``ASSEMBLY_TTL`` is recorded as rejected by
+  ``expire``, which the ingester runs periodically: nothing received disappears.
+
+The sentences of one group are sent back to back, so the time allowed is short: sequence
+ids come round again soon on a busy gateway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from domain.db import Database, Executor
+from tracking.model import AisFragment, Message, Reason
+from tracking.store import RejectedRow, insert_rejections
+
+ASSEMBLY_TTL: Final = timedelta(seconds=60)
+# The first key of the two-key advisory locks taken here (a key space of its own).
+LOCK_CLASS: Final = 0x41495346  # "AISF"
+
+_GroupKey = tuple[str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A fragment, the message that carried it, and that message's place in its batch."""
+
+    fragment: AisFragment
+    message: Message
+    index: int
+
+    @property
+    def key(self) -> _GroupKey:
+        f = self.fragment
+        return f.device, f.channel, f.seq_id
+
+
+@dataclass(slots=True)
+class _Part:
+    number: int
+    count: int
+    sentence: str
+    row_id: int | None  # None: arrived in this batch
+    held: Held | None = None
+    device: str | None = None
+    topic: str = ""
+    payload: bytes = b""
+    received_at: datetime | None = None
+
+    def near(self, at: datetime) -> bool:
+        assert self.received_at is not None
+        return abs(at - self.received_at) <= ASSEMBLY_TTL
+
+
+@dataclass(slots=True)
+class Assembly:
+    completed: list[tuple[int, list[str]]] = field(default_factory=list)  # index, sentences
+    duplicates: set[int] = field(default_factory=set)  # indexes into the held list
+    rejected: list[RejectedRow] = field(default_factory=list)  # abandoned groups
+
+
+async def assemble(tx: Executor, held: list[Held], now: datetime) -> Assembly:
+    """Store the fragments of a batch and complete what groups they can, in its
+    transaction. The caller decodes each completed group for the message at ``index``
+    (the one whose sentence completed it) and records ``rejected``."""
+    keys = sorted({h.key for h in held})
+    await tx.execute(
+        "SELECT pg_advisory_xact_lock($1::int, hashtext(k)) FROM unnest($2::text[]) AS k",
+        LOCK_CLASS, [f"{d}/{c}/{s}" for d, c, s in keys])
+    rows = await tx.fetch(
+        "SELECT id, device_code, channel, seq_id, frag_count, frag_num, sentence,"
+        " received_at, assembled, topic, payload FROM ais_fragment"
+        " WHERE (device_code, channel, seq_id) IN"
+        "  (SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[])) ORDER BY id",
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+    pending: dict[_GroupKey, list[_Part]] = {k: [] for k in keys}
+    done: dict[_GroupKey, list[_Part]] = {k: [] for k in keys}
+    for r in rows:
+        key = (r["device_code"], r["channel"], r["seq_id"])
+        (done if r["assembled"] else pending)[key].append(_Part(
+            r["frag_num"], r["frag_count"], r["sentence"], r["id"], device=r["device_code"],
+            topic=r["topic"], payload=bytes(r["payload"]), received_at=r["received_at"]))
+    out = Assembly()
+    assembled: list[_Part] = []
+    abandoned: list[_Part] = []
+    for i, h in enumerate(held):
+        f, at = h.fragment, h.message.received_at
+        # Times are each sentence's own arrival, not the clock: a batch retried while
+        # the database was away still completes its groups.
+        near = [p for p in done[h.key] if p.near(at)]
+        group = pending[h.key]
+        if group and not group[-1].near(at):  # left unfinished long before
+            abandoned += group
+            group = pending[h.key] = []
+        seen = (f.number, f.sentence)
+        if any((p.number, p.sentence) == seen for p in near + group):
+            out.duplicates.add(i)
+            continue
+        if group and (group[0].count != f.count or any(p.number == f.number for p in group)):
+            abandoned += group
+            group = pending[h.key] = []
+        group.append(_Part(f.number, f.count, f.sentence, None, h, received_at=at))
+        if len(group) == f.count:
+            out.completed.append((h.index, [p.sentence for p in sorted(group,
+                                                                       key=lambda p: p.number)]))
+            done[h.key] += group
+            assembled += group
+            pending[h.key] = []
+    stored = [p for group in pending.values() for p in group if p.row_id is None]
+    new_assembled = [p for p in assembled if p.row_id is None]
+    await _insert(tx, [(p, False) for p in stored] + [(p, True) for p in new_assembled])
+    old = [p.row_id for p in assembled if p.row_id is not None]
+    if old:
+        await tx.execute("UPDATE ais_fragment SET assembled = true WHERE id = ANY($1)", old)
+    gone = [p.row_id for p in abandoned if p.row_id is not None]
+    if gone:
+        await tx.execute("DELETE FROM ais_fragment WHERE id = ANY($1)", gone)
+    out.rejected = [_rejection(p, "a sentence of the next message with the same sequence"
+                               " id came first") for p in abandoned]
+    return out
+
+
+async def expire(db: Database, now: datetime) -> int:
+    """Remove rows older than ``ASSEMBLY_TTL``, recording the messages of groups that
+    stayed incomplete as rejected; returns how many such messages. Rows a batch is
+    working on are left for the next round."""
+    async with db.transaction() as tx:
+        rows = await tx.fetch(
+            "DELETE FROM ais_fragment WHERE id IN (SELECT id FROM ais_fragment"
+            " WHERE received_at <= $1 FOR UPDATE SKIP LOCKED)"
+            " RETURNING device_code, frag_count, frag_num, sentence, received_at, assembled,"
+            " topic, payload",
+            now - ASSEMBLY_TTL)
+        rejected = [_rejection(_Part(r["frag_num"], r["frag_count"], r["sentence"], 0,
+                                     device=r["device_code"], topic=r["topic"],
+                                     payload=bytes(r["payload"]),
+                                     received_at=r["received_at"]),
+                               f"the rest did not arrive within {ASSEMBLY_TTL.seconds} s")
+                    for r in rows if not r["assembled"]]
+        await insert_rejections(tx, rejected)
+    return len({(r.topic, r.payload) for r in rejected})
+
+
+async def _insert(tx: Executor, parts: list[tuple[_Part, bool]]) -> None:
+    if not parts:
+        return
+    held = [(p.held, assembled) for p, assembled in parts if p.held is not None]
+    await tx.execute(
+        "INSERT INTO ais_fragment (device_code, channel, seq_id, frag_count, frag_num,"
+        " sentence, received_at, assembled, topic, payload)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[],"
+        " $5::smallint[], $6::text[], $7::timestamptz[], $8::bool[], $9::text[], $10::bytea[])",
+        [h.fragment.device for h, _ in held], [h.fragment.channel for h, _ in held],
+        [h.fragment.seq_id for h, _ in held], [h.fragment.count for h, _ in held],
+        [h.fragment.number for h, _ in held], [h.fragment.sentence for h, _ in held],
+        [h.message.received_at for h, _ in held], [a for _, a in held],
+        [h.message.topic for h, _ in held], [h.message.payload for h, _ in held])
+
+
+def _rejection(part: _Part, why: str) -> RejectedRow:
+    if part.held is not None:
+        m = part.held.message
+        topic, payload, received_at = m.topic, m.payload, m.received_at
+        device: str | None = part.held.fragment.device
+    else:
+        assert part.received_at is not None
+        topic, payload, received_at, device = (part.topic, part.payload, part.received_at,
+                                               part.device)
+    return RejectedRow(topic, payload, received_at, Reason.INCOMPLETE.value,
+                       f"AIS sentence {part.number} of {part.count}, its message incomplete:"
+                       f" {why}", device)
