@@ -8,7 +8,7 @@ ingester completes groups from there:
 
 - a transaction-scoped advisory lock per group (device, channel, sequence id), taken
   before anything else in the batch, so that two halves stored at the same moment by
-  two ingesters are not each stored alone; taken in key order, so that two batches
+  two ingesters are not each stored alone; taken in lock id order, so that two batches
   never wait on each other in a circle;
 - a group is whole when it has every sentence number of its count; its rows are then
   marked assembled and kept for ``ASSEMBLY_TTL``, so that a sentence redelivered later
@@ -83,8 +83,10 @@ async def assemble(tx: Executor, held: list[Held], now: datetime) -> Assembly:
     transaction. The caller decodes each completed group for the message at ``index``
     (the one whose sentence completed it) and records ``rejected``."""
     keys = sorted({h.key for h in held})
+    # In the order of the lock ids themselves, so that two batches take them in one order.
     await tx.execute(
-        "SELECT pg_advisory_xact_lock($1::int, hashtext(k)) FROM unnest($2::text[]) AS k",
+        "SELECT pg_advisory_xact_lock($1::int, h) FROM (SELECT DISTINCT hashtext(k) AS h"
+        " FROM unnest($2::text[]) AS k ORDER BY h) AS ids",
         LOCK_CLASS, [f"{d}/{c}/{s}" for d, c, s in keys])
     rows = await tx.fetch(
         "SELECT id, device_code, channel, seq_id, frag_count, frag_num, sentence,"
