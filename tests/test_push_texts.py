@@ -27,7 +27,8 @@ VARYING = {
     "settlement": ["drawn_up", "issued", "paid", "overdue", "voided"],
     "shipment": ["departed", "arrived", "delayed", "back_on_time", "unloaded", "received",
                  "arrival_without_unload", "geofence_entered", "geofence_exited",
-                 "scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil"],
+                 "scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil",
+                 "blocked_coil_loaded"],
     "urge": ["opened", "acknowledged", "promised", "resolved", "escalated"],
     "purchase_plan": ["submitted", "rejected", "approved", "converted"],
 }
@@ -83,7 +84,8 @@ def test_each_urge_step_has_its_own_complete_text(language: str) -> None:
 def test_scan_anomalies_name_the_coil(language: str) -> None:
     payload = {"kind": "coil_not_on_manifest", "shipment": None,
                "details": {"code": "C26-0042", "step": "load", "distance_km": 3.2}}
-    for kind in ("scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil"):
+    for kind in ("scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil",
+                 "blocked_coil_loaded"):
         text = render(f"shipment.{kind}", payload, AT, _locale(language))
         assert "C26-0042" in text.title and "?" not in text.title + text.body, text
 

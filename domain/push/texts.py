@@ -82,6 +82,13 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("扫描异常：{code} 不在装运清单上",
                "钢卷 {code} 于 {at} 扫描（{step}），但该车辆的运段均不载此卷。"),
     },
+    "shipment.blocked_coil_loaded": {
+        "en": ("Scan anomaly: blocked coil {code} loaded",
+               "Coil {code} is on quality hold and was scanned ({step}) at {at}: it should "
+               "not be leaving."),
+        "zh": ("扫描异常：封存钢卷 {code} 被装车",
+               "钢卷 {code} 处于质量封存状态，却于 {at} 被扫描（{step}），不应发出。"),
+    },
     "shipment.unknown_coil": {
         "en": ("Scan anomaly: unknown code {code}",
                "Code {code}, scanned ({step}) at {at}, names no known coil."),

@@ -241,6 +241,24 @@ async def test_scan_anomalies(db: Database) -> None:
     assert await scans(db, d, [at_dock]) == []  # the truck is at the dock
 
 
+async def test_loading_a_coil_on_quality_hold_is_an_anomaly(db: Database) -> None:
+    t = await build_track(db)
+    d = Detector(clock=Clock())
+    await db.execute("UPDATE coil SET quality_status = 'blocked' WHERE id = $1", t.coils[0])
+    held, cleared = [
+        await store_scan(db, t, device=t.dock_scanner, code=await coil_no(db, coil),
+                         step=ScanStep.LOADING, at=(-5 + i) * M, vehicle=t.truck)
+        for i, coil in enumerate(t.coils[:2])]
+    found = await scans(db, d, [held, cleared])
+    assert [(e.kind, e.details["coil_id"], e.leg_id) for e in found] == [
+        ("blocked_coil_loaded", t.coils[0], t.leg)]
+    assert await outbox(db, "shipment.blocked_coil_loaded") == [None]  # the mill's alone
+    # Unloading it at the customer is no anomaly: it is coming back or being set aside.
+    off = await store_scan(db, t, device=t.warehouse_scanner, code=await coil_no(db, t.coils[0]),
+                           step=ScanStep.UNLOADING, at=60 * M)
+    assert "blocked_coil_loaded" not in [e.kind for e in await scans(db, d, [off])]
+
+
 async def test_a_coil_loaded_onto_the_wrong_truck_moves_no_leg(db: Database) -> None:
     t = await build_track(db)
     d = Detector(clock=Clock())

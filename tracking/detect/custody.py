@@ -1,5 +1,6 @@
 """From scans to custody: where each coil is, what its scans prove about its leg, and
-the scans that do not add up."""
+the scans that do not add up (far from the vehicle, an unknown code, a coil not on the
+manifest, a coil on quality hold loaded)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ async def follow_scans(
             if vehicle_id is not None:
                 seen[vehicle_id] = max(at, seen.get(vehicle_id, at))
         _check_manifest(scan, book, found, site_id)
+        if place is not None and place.coil_blocked and scan.scan.step in ONTO_VEHICLE:
+            # On quality hold (a dispute's containment, say): it should not be leaving.
+            _note(found, "blocked_coil_loaded", scan, leg or book.current(scan.vehicle_id),
+                  site_id, coil_id=scan.coil_id)
         await _move_coil(tx, scan, leg, site_id)
         if leg is not None:
             await _move_leg(tx, book, scan, leg, site_id, found)

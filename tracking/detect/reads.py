@@ -110,15 +110,19 @@ class ScanPlace:
     site_lon: float | None
     vehicle_lat: float | None
     vehicle_lon: float | None
+    coil_blocked: bool = False  # the scanned coil is on quality hold
 
 
 async def scan_places(tx: Executor, scans: Sequence[StoredScan]) -> dict[int, ScanPlace]:
     rows = await tx.fetch(
         "SELECT s.scan_id, st.id AS site_id, st.latitude AS site_lat, st.longitude AS site_lon,"
-        " p.latitude AS vehicle_lat, p.longitude AS vehicle_lon"
+        " p.latitude AS vehicle_lat, p.longitude AS vehicle_lon,"
+        " coalesce(c.quality_status = 'blocked', false) AS coil_blocked"
         " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
-        "             $5::timestamptz[]) AS s(scan_id, device_id, site_id, vehicle_id, at)"
+        "             $5::timestamptz[], $8::bigint[])"
+        "  AS s(scan_id, device_id, site_id, vehicle_id, at, coil_id)"
         " LEFT JOIN device d ON d.id = s.device_id"
+        " LEFT JOIN coil c ON c.id = s.coil_id"
         " LEFT JOIN site st ON st.id = coalesce(s.site_id, d.site_id)"
         " LEFT JOIN LATERAL (SELECT latitude, longitude FROM position p"
         "  WHERE p.vehicle_id = s.vehicle_id"
@@ -126,9 +130,10 @@ async def scan_places(tx: Executor, scans: Sequence[StoredScan]) -> dict[int, Sc
         "  ORDER BY p.fix_time DESC LIMIT 1) p ON true",
         [s.scan_id for s in scans], [s.device_id for s in scans], [s.site_id for s in scans],
         [s.vehicle_id for s in scans], [s.scan.scanned_at for s in scans],
-        POSITION_BEFORE_SCAN, POSITION_AFTER_SCAN)
+        POSITION_BEFORE_SCAN, POSITION_AFTER_SCAN, [s.coil_id for s in scans])
     return {r["scan_id"]: ScanPlace(r["site_id"], r["site_lat"], r["site_lon"],
-                                    r["vehicle_lat"], r["vehicle_lon"]) for r in rows}
+                                    r["vehicle_lat"], r["vehicle_lon"], r["coil_blocked"])
+            for r in rows}
 
 
 @dataclass(frozen=True, slots=True)

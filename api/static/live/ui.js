@@ -49,7 +49,7 @@ export function siteOf(details) {
 
 // How an event kind is shown: trouble, good news, movement, or anything else.
 const TROUBLE = new Set(["delayed", "scan_anomaly", "arrival_without_unload", "coil_not_on_manifest",
-  "scan_far_from_vehicle", "unknown_coil", "exception"]);
+  "scan_far_from_vehicle", "unknown_coil", "blocked_coil_loaded", "exception"]);
 const GOOD = new Set(["arrived", "unloaded", "received", "back_on_time"]);
 const MOVE = new Set(["departed", "geofence_entered", "geofence_exited", "geofence_enter", "geofence_exit"]);
 
