@@ -93,8 +93,8 @@ class Outcome(enum.StrEnum):
 
 
 class Detecting(Protocol):
-    async def on_fixes(self, tx: Transaction, fixes: list[StoredFix]) -> list[DetectedEvent]: ...
-    async def on_scans(self, tx: Transaction, scans: list[StoredScan]) -> list[DetectedEvent]: ...
+    async def on_batch(self, tx: Transaction, fixes: list[StoredFix],
+                       scans: list[StoredScan]) -> list[DetectedEvent]: ...
 
 
 @dataclass(slots=True)
@@ -389,10 +389,7 @@ class Pipeline:
             return []
         try:
             async with tx.connection.transaction():  # a savepoint
-                events = await self._detector.on_fixes(tx, fixes) if fixes else []
-                if scans:
-                    events += await self._detector.on_scans(tx, scans)
-                return events
+                return await self._detector.on_batch(tx, fixes, scans)
         except Exception as exc:
             if is_transient(exc):
                 raise

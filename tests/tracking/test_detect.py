@@ -92,6 +92,32 @@ async def test_leaving_the_plant_departs_the_leg_and_tells_each_customer(db: Dat
     assert leg["eta"] is not None and 0 < leg["eta_confidence"] <= 1
 
 
+async def test_a_departure_ships_the_contract_lines_of_the_coils_aboard(db: Database) -> None:
+    t = await build_track(db)
+    d = Detector(clock=Clock())
+    faw, galanz = t.world.contract["FAW-VW"], t.world.contract["GALANZ"]
+    # GALANZ's line made 4 t: its one coil aboard (3.9 t) ships it, inside the tolerance.
+    await db.execute("UPDATE contract_line SET quantity_t = 4 WHERE contract_id = $1", galanz)
+    await drive(db, t, d, AT_PLANT)
+    assert await outbox(db, "contract.partially_shipped") == []  # not gone yet
+    await drive(db, t, d, LEAVING)
+    rows = {r["contract_id"]: r for r in await db.fetch(
+        "SELECT l.contract_id, l.shipped_t, l.status, k.status AS contract_status"
+        " FROM contract_line l JOIN contract k ON k.id = l.contract_id")}
+    aboard = {r["line_id"]: r["t"] for r in await db.fetch(
+        "SELECT c.line_id, sum(c.weight_kg) / 1000.0 AS t FROM coil c WHERE c.id = ANY($1)"
+        " GROUP BY c.line_id", t.coils)}
+    assert rows[faw]["shipped_t"] == round(aboard[t.world.line["FAW-VW"]], 3)
+    assert (rows[faw]["status"], rows[faw]["contract_status"]) == (
+        "partially_shipped", "partially_shipped")  # two coils of a 120 t line
+    assert (rows[galanz]["status"], rows[galanz]["contract_status"]) == ("shipped", "shipped")
+    assert await outbox(db, "contract.partially_shipped") == [t.world.org["FAW-VW"]]
+    assert await outbox(db, "contract.shipped") == [t.world.org["GALANZ"]]
+    # Driving on moves nothing further: the leg departed once.
+    await drive(db, t, d, ON_ROAD)
+    assert await outbox(db, "contract.partially_shipped") == [t.world.org["FAW-VW"]]
+
+
 async def test_entering_the_destination_arrives_at_the_entry_time(db: Database) -> None:
     t = await build_track(db)
     d = Detector(clock=Clock())

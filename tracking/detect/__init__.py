@@ -1,8 +1,9 @@
 """Detection: what stored fixes and scans mean for sites, legs, coils and customers.
 
-``Detector.on_fixes`` and ``Detector.on_scans`` run inside the ingester's batch
-transaction; each finding is recorded once (by its dedupe key) in ``shipment_event`` and
-the domain-event outbox, and returned for live publication after commit.
+``Detector.on_batch`` runs inside the ingester's batch transaction; each finding is
+recorded once (by its dedupe key) in ``shipment_event`` and the domain-event outbox, and
+returned for live publication after commit. A departure also moves the contracts whose
+coils left (``domain.shipping``).
 
 - movement: fence presence (dwell-confirmed), departures and arrivals
 - timing: ETA and delay per moving leg, arrivals never unloaded

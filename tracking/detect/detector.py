@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from domain import shipments
+from domain import shipments, shipping
 from domain.db import Executor
 from tracking.detect import reads
 from tracking.detect.custody import FAR_KM, follow_scans
@@ -25,6 +25,8 @@ from tracking.geofence import FenceIndex
 # An arrived leg whose manifest has seen no unloading scan this long after arrival is
 # reported: a customer's receiving shift turns a truck round in well under six hours.
 UNLOAD_GRACE = timedelta(hours=6)
+# Who the events of contracts moved by tracking name as their actor.
+ACTOR = "tracking"
 # Sites change rarely (a new warehouse, a redrawn fence); minutes of staleness are fine.
 REFRESH_EVERY = timedelta(minutes=5)
 
@@ -67,9 +69,36 @@ class Detector:
             return await self.refresh(tx)
         return self._fences
 
+    async def on_batch(
+        self, tx: Executor, fixes: Sequence[StoredFix], scans: Sequence[StoredScan]
+    ) -> list[DetectedEvent]:
+        """Everything a batch's new fixes and scans tell; returns the events that are new.
+
+        Rows first, the outbox last: the findings, and the contracts whose coils a
+        departure took off the mill's hands (``domain.shipping``), are written after
+        every row update of the batch, since the outbox's lock is held to commit and a
+        contract's writers lock the contract before they append."""
+        found: list[DetectedEvent] = []
+        departed: list[int] = []
+        if fixes:
+            departed += await self._fixes(tx, fixes, found)
+        if scans:
+            departed += await self._scans(tx, scans, found)
+        moved = await shipping.follow_departure(tx, departed)
+        new = await _record(tx, found)
+        await shipping.announce(tx, moved, actor=ACTOR)
+        return new
+
     async def on_fixes(self, tx: Executor, fixes: Sequence[StoredFix]) -> list[DetectedEvent]:
+        return await self.on_batch(tx, fixes, [])
+
+    async def on_scans(self, tx: Executor, scans: Sequence[StoredScan]) -> list[DetectedEvent]:
+        return await self.on_batch(tx, [], scans)
+
+    async def _fixes(self, tx: Executor, fixes: Sequence[StoredFix],
+                     found: list[DetectedEvent]) -> list[int]:
         """Fence presence, departures, arrivals, ETAs and delays from newly stored fixes;
-        returns the events that are new. Out-of-order fixes are history: they fire
+        returns the legs that departed. Out-of-order fixes are history: they fire
         nothing and move no state; so are fixes older than one another batch stored
         (read after taking the vehicle's lock, so that batch has committed)."""
         live = [f for f in fixes if not f.out_of_order]
@@ -85,19 +114,17 @@ class Detector:
         vehicles = sorted({f.vehicle_id for f in live})
         book = LegBook(leg for legs in (await shipments.active_legs_for_vehicles(
             tx, vehicles)).values() for leg in legs)
-        found: list[DetectedEvent] = []
         await follow_fixes(tx, fences, live, book, found)
         latest = latest_fixes(live)
         await update_etas(tx, fences, latest, book, self._clock(), found)
         await check_unloads(tx, book, {v: f.fix.fix_time for v, f in latest.items()},
                             self._unload_grace, found)
-        return await _record(tx, found)
+        return book.departed
 
-    async def on_scans(self, tx: Executor, scans: Sequence[StoredScan]) -> list[DetectedEvent]:
+    async def _scans(self, tx: Executor, scans: Sequence[StoredScan],
+                     found: list[DetectedEvent]) -> list[int]:
         """Custody, scan-proven leg progress and scan anomalies from newly stored scans;
-        returns the events that are new."""
-        if not scans:
-            return []
+        returns the legs that departed."""
         vehicles = sorted({s.vehicle_id for s in scans if s.vehicle_id is not None})
         await reads.lock_vehicles(tx, vehicles)
         by_vehicle = await shipments.active_legs_for_vehicles(tx, vehicles)
@@ -105,10 +132,9 @@ class Detector:
         coils = sorted({s.coil_id for s in scans if s.coil_id is not None})
         if coils:
             book.add(await shipments.active_legs_for_coils(tx, coils))
-        found: list[DetectedEvent] = []
         seen = await follow_scans(tx, scans, book, found, far_km=self._far_km)
         await check_unloads(tx, book, seen, self._unload_grace, found)
-        return await _record(tx, found)
+        return book.departed
 
 
 async def _record(tx: Executor, found: list[DetectedEvent]) -> list[DetectedEvent]:

@@ -18,6 +18,7 @@ MILESTONES = frozenset({"departed", "arrived", "unloaded", "received"})
 class LegBook:
     def __init__(self, legs: Iterable[ActiveLeg] = ()) -> None:
         self._legs: dict[int, ActiveLeg] = {}
+        self.departed: list[int] = []  # legs that set off in this batch
         self.add(legs)
 
     def add(self, legs: Iterable[ActiveLeg]) -> None:
@@ -60,6 +61,8 @@ class LegBook:
             actual_arrival=at if "arrived" in steps else leg.actual_arrival,
         )
         self._legs[leg.id] = moved
+        if "departed" in steps:
+            self.departed.append(leg.id)
         for status in steps:
             if status in MILESTONES:
                 site = leg.origin_site_id if status == "departed" else leg.destination_site_id
