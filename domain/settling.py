@@ -9,22 +9,27 @@ The invoice then moves::
     issued --mark_overdue (past due)--> overdue --pay--> paid
     draft | issued | overdue --void (with a reason)--> void
 
-Each step appends a ``settlement.*`` event for the customer. Amounts are exact to the cent.
+Paying settles a contract whose goods have all left the mill (``contract.settled``);
+invoices past their due day are marked overdue by the push worker (``mark_overdue``)
+when finance has not done so. Each step appends a ``settlement.*`` event for the
+customer. Amounts are exact to the cent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain import events
+from domain.calendar import MILL_TZ
 from domain.checks import bounded
 from domain.db import Database, Executor
 from domain.disputes import Actor, clean_text
 from domain.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from domain.settlements import Settlement, apply_agreed_claims, settlements_by_ids
+from domain.shipping import LEFT_MILL
 from domain.tenancy import Scope
 
 FINANCE = frozenset({"finance", "admin"})
@@ -32,15 +37,6 @@ CENT = Decimal("0.01")
 KG = Decimal("0.001")
 # A contract is settled once goods have left the mill, and before it is closed.
 SETTLEABLE = ("partially_shipped", "shipped", "settled")
-# Left the mill: aboard a leg that has set off, or at (or processed by) the customer.
-SHIPPED = """(EXISTS (SELECT 1 FROM leg_coil lc JOIN shipment_leg g ON g.id = lc.leg_id
-                WHERE lc.coil_id = c.id
-                  AND g.status NOT IN ('planned', 'loading', 'cancelled'))
-        OR EXISTS (SELECT 1 FROM coil_location cl JOIN site s ON s.id = cl.site_id
-                   WHERE cl.coil_id = c.id AND s.kind = 'customer_warehouse')
-        OR EXISTS (SELECT 1 FROM processing_feedback f WHERE f.coil_id = c.id))"""
-
-
 @dataclass(frozen=True, slots=True)
 class InvoiceStep:
     sources: frozenset[str]
@@ -98,7 +94,7 @@ SELECT l.id, l.line_no, l.unit_price, count(c.id) AS coils,
        coalesce(sum(c.weight_kg * s.thickness_mm * s.width_mm
                     / (c.thickness_mm * c.width_mm)), 0) AS theoretical_kg
 FROM contract_line l JOIN steel_spec s ON s.id = l.spec_id
-LEFT JOIN coil c ON c.line_id = l.id AND {SHIPPED}
+LEFT JOIN coil c ON c.line_id = l.id AND {LEFT_MILL}
 WHERE l.contract_id = $1 AND l.status <> 'cancelled'
 GROUP BY l.id ORDER BY l.line_no"""
 
@@ -179,6 +175,11 @@ async def move_invoice(db: Database, actor: Actor, data: InvoiceInput) -> Settle
         raise Invalid("must be between 0 and 365 days", field="paymentDays")
     async with db.transaction() as tx:
         today: date = await tx.fetchval("SELECT mill_today()")
+        contract_id = await tx.fetchval(
+            "SELECT contract_id FROM settlement WHERE id = $1", data.settlement_id)
+        if contract_id is not None:
+            # The contract first, as claims and drawing up lock it: the order is one.
+            await _lock_contract(tx, contract_id)
         row = await tx.fetchrow(
             "SELECT s.id, s.number, s.invoice_status, s.issued_on, s.due_on, k.number AS"
             " contract FROM settlement s JOIN contract k ON k.id = s.contract_id"
@@ -200,7 +201,46 @@ async def move_invoice(db: Database, actor: Actor, data: InvoiceInput) -> Settle
         await _event(tx, found, row["contract"], actor, EVENTS[data.action], {
             "from": row["invoice_status"], "on": on.isoformat(), "note": note,
             "total_amount": found.total_amount})
+        if data.action == "pay":
+            await _settle_contract(tx, contract_id, actor)
         return found
+
+
+async def _settle_contract(tx: Executor, contract_id: int, actor: Actor) -> None:
+    """Paid, a contract whose goods have all left the mill is settled."""
+    settled = await tx.fetchrow(
+        "UPDATE contract SET status = 'settled', updated_at = now()"
+        " WHERE id = $1 AND status = 'shipped' RETURNING number, customer_org_id", contract_id)
+    if settled is None:
+        return
+    await tx.execute("UPDATE contract_line SET status = 'settled'"
+                     " WHERE contract_id = $1 AND status = 'shipped'", contract_id)
+    await events.append(
+        tx, "contract.settled", org_id=settled["customer_org_id"], aggregate_type="contract",
+        aggregate_id=contract_id, actor=actor.subject, payload={"contract": settled["number"]})
+
+
+# Who marks invoices overdue when no one of finance has.
+SYSTEM = Actor(subject="keylink:invoice-watch", org_id=0, roles=frozenset({"finance"}),
+               is_customer=False)
+
+
+async def mark_overdue(db: Database, now: datetime) -> int:
+    """Issued invoices past their due day become overdue, each with its
+    ``settlement.overdue`` event, as finance would mark them: a periodic job of the push
+    worker. Returns how many."""
+    today = now.astimezone(MILL_TZ).date()
+    due = await db.fetch(
+        "SELECT id FROM settlement WHERE invoice_status = 'issued' AND due_on < $1"
+        " ORDER BY due_on, id", today)
+    done = 0
+    for row in due:
+        try:
+            await move_invoice(db, SYSTEM, InvoiceInput(row["id"], "mark_overdue", on=today))
+        except InvalidTransition:
+            continue  # paid, voided or marked meanwhile
+        done += 1
+    return done
 
 
 def _day(data: InvoiceInput, row: Any, today: date) -> date:

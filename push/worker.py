@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.db import Database
 from domain.hotline import escalate_overdue
+from domain.settling import mark_overdue
 from push import sender as sending
 from push.config import PushConfig
 from push.digests import send_digests
@@ -32,6 +33,8 @@ PERIODIC_JOBS: list[tuple[str, float, PeriodicJob]] = [
     ("digests", 60.0, send_digests),
     # Urges whose answer is late go to the next person of the escalation chain.
     ("urge-escalation", 30.0, escalate_overdue),
+    # Issued invoices past their due day are marked overdue (settlement.overdue).
+    ("invoice-overdue", 3600.0, mark_overdue),
 ]
 
 

@@ -31,6 +31,7 @@ VARYING = {
                  "blocked_coil_loaded"],
     "urge": ["opened", "acknowledged", "promised", "resolved", "escalated"],
     "purchase_plan": ["submitted", "rejected", "approved", "converted"],
+    "contract": ["partially_shipped", "shipped"],  # contract.settled is a literal
 }
 
 

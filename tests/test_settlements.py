@@ -5,7 +5,7 @@ an event, every sum exact to the cent."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -220,3 +220,40 @@ async def test_finance_draws_up_over_graphql_and_the_customer_sees_its_own(api: 
     again = await api.data(DRAW, {"input": {"contractId": contract}},
                            as_=token("BAOSTEEL", "finance"))
     assert again["drawUpSettlement"]["errors"][0]["code"] == "CONFLICT"
+
+
+async def test_overdue_invoices_are_marked_and_paying_settles_a_shipped_contract(
+    db: Database,
+) -> None:
+    w = await build(db)
+    finance = staff(w, "finance")
+    today = await db.fetchval("SELECT mill_today()")
+    late, current = w.settlement["FAW-VW"], w.settlement["GALANZ"]
+    await settling.move_invoice(db, finance, InvoiceInput(
+        late, "issue", on=today - timedelta(days=40), payment_days=30))
+    await settling.move_invoice(db, finance, InvoiceInput(current, "issue", payment_days=30))
+    now = datetime.now(UTC)
+    assert await settling.mark_overdue(db, now) == 1
+    assert await settling.mark_overdue(db, now) == 0  # marked once
+    statuses = {r["id"]: r["invoice_status"] for r in await db.fetch(
+        "SELECT id, invoice_status FROM settlement")}
+    assert (statuses[late], statuses[current]) == ("overdue", "issued")
+    event = await db.fetchrow("SELECT actor, org_id FROM domain_event"
+                              " WHERE event_type = 'settlement.overdue'")
+    assert event is not None and event["actor"] == settling.SYSTEM.subject
+    assert event["org_id"] == w.org["FAW-VW"]
+    # Paid: FAW-VW's contract has shipped everything, so it is settled; GALANZ's has not.
+    await db.execute("UPDATE contract SET status = 'shipped' WHERE id = $1",
+                     w.contract["FAW-VW"])
+    await db.execute("UPDATE contract_line SET status = 'shipped' WHERE contract_id = $1",
+                     w.contract["FAW-VW"])
+    for sid in (late, current):
+        await settling.move_invoice(db, finance, InvoiceInput(sid, "pay"))
+    contracts = {r["id"]: r["status"] for r in await db.fetch("SELECT id, status FROM contract")}
+    assert contracts[w.contract["FAW-VW"]] == "settled"
+    assert contracts[w.contract["GALANZ"]] == "in_production"
+    assert await db.fetchval("SELECT status FROM contract_line WHERE contract_id = $1",
+                             w.contract["FAW-VW"]) == "settled"
+    assert [r["org_id"] for r in await db.fetch(
+        "SELECT org_id FROM domain_event WHERE event_type = 'contract.settled'")] == [
+            w.org["FAW-VW"]]
