@@ -114,10 +114,15 @@ async def assemble(tx: Executor, held: list[Held], now: datetime) -> Assembly:
             abandoned += group
             group = pending[h.key] = []
         seen = (f.number, f.sentence)
-        if any((p.number, p.sentence) == seen for p in near + group):
+        fits = (bool(group) and group[0].count == f.count
+                and all(p.number != f.number for p in group))
+        # The sentence a pending group lacks joins it, even if an earlier message had the
+        # same text (the second half of type 5 often does); otherwise the same text seen
+        # lately is a redelivery.
+        if not fits and any((p.number, p.sentence) == seen for p in near + group):
             out.duplicates.add(i)
             continue
-        if group and (group[0].count != f.count or any(p.number == f.number for p in group)):
+        if group and not fits:
             abandoned += group
             group = pending[h.key] = []
         group.append(_Part(f.number, f.count, f.sentence, None, h, received_at=at))

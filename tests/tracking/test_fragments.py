@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from domain.db import Database
-from tests.tracking.test_decoders import with_seq
+from tests.tracking.test_decoders import nmea, with_seq
 from tests.tracking.test_reanchor import _pipeline
 from tests.tracking.test_store import fleet
 from tracking import fragments
@@ -106,6 +106,24 @@ async def test_a_redelivered_half_is_a_duplicate(db: Database) -> None:
     await pipeline.process([message(EVER[0]), message(EVER[1], 1)])
     again = await pipeline.process([message(EVER[1], 2), message(EVER[0], 3)])
     assert again.outcomes == [(Outcome.DUPLICATE, ""), (Outcome.DUPLICATE, "")]
+    assert await db.fetchval("SELECT count(*) FROM ais_fragment WHERE NOT assembled") == 0
+    assert await _rejected(db) == []
+
+
+async def test_a_second_half_like_an_earlier_one_completes_its_own_message(
+    db: Database,
+) -> None:
+    """The second sentence of type 5 is mostly padding: the next message under the same
+    sequence id often ends in the very same text, and that is no redelivery."""
+    await _ships(db)
+    pipeline = await _pipeline(db)
+    await pipeline.process([message(EVER[0]), message(EVER[1], 1)])
+    fields = EVER[0].decode().removeprefix("!").split("*")[0].split(",")
+    fields[5] = fields[5].replace("2222222216", "2222222226")  # another ETA, say
+    renewed = nmea(",".join(fields))
+    assert (await pipeline.process([message(renewed, 10)])).outcomes == [(Outcome.HELD, "")]
+    done = await pipeline.process([message(EVER[1], 11)])
+    assert done.outcomes == [(Outcome.STORED, "")]
     assert await db.fetchval("SELECT count(*) FROM ais_fragment WHERE NOT assembled") == 0
     assert await _rejected(db) == []
 
