@@ -200,6 +200,9 @@ def test_a_journey_loads_drives_unloads_and_is_received() -> None:
     assert [(m["kind"], m.get("step")) for m in arrived] == [
         ("scan", "unloading"), ("scan", "unloading"), ("scan", "receiving"),
         ("scan", "receiving"), ("position", None)]
+    # Each scan is a message of its own: a scanner's is known by device, time and code.
+    scans = [m for m in loading + arrived if m["kind"] == "scan"]
+    assert len({(m["device"], m["ts"], m["code"]) for m in scans}) == len(scans)
     assert (arrived[-1]["lat"], arrived[-1]["lon"], arrived[-1]["speed_kmh"]) == (
         31.5, 121.6, 0.0)
     # Then it waits there; nothing is scanned twice.

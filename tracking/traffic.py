@@ -182,9 +182,12 @@ class Traffic:
     def _scans(self, j: Journey, stop: Stop, steps: list[str], now: datetime) -> None:
         if stop.scanner is None:
             return
-        for step in steps:
+        for k, step in enumerate(steps):
+            # A second apart per step (unloading, then receiving): a scanner's message is
+            # known by device, time and code, so the same instant twice would be a repeat.
+            at = now - timedelta(seconds=len(steps) - 1 - k)
             for i, (coil_no, heat_no) in enumerate(j.coils):
-                body = {"ts": _ts(now + timedelta(milliseconds=i)), "step": step,
+                body = {"ts": _ts(at + timedelta(milliseconds=i)), "step": step,
                         "code": label(coil_no, heat_no, gs1=i % 2 == 1), "site": stop.code}
                 self.queued.append(Message(_topic(stop.scanner, "scan"),
                                           json.dumps(body).encode(), "scan"))
