@@ -109,7 +109,8 @@ class _Item:
     scans: list[ScanRow] = field(default_factory=list)
     voyages: list[VoyageData] = field(default_factory=list)
     fragments: list[AisFragment] = field(default_factory=list)
-    held: bool = False  # one of its fragments was new
+    held: bool = False  # a sentence of it waits for the rest of its message
+    completed: bool = False  # a sentence of it completed a message
     rejections: list[Rejection] = field(default_factory=list)
 
     def rejected_row(self) -> RejectedRow:
@@ -296,12 +297,12 @@ class Pipeline:
                 for i, item in enumerate(items) for f in item.fragments]
         if not held:
             return 0
-        done = await fragments.assemble(tx, held, self._clock())
-        for i, h in enumerate(held):
-            if i not in done.duplicates:
-                items[h.index].held = True
+        done = await fragments.assemble(tx, held)
+        for index in done.waiting:
+            items[index].held = True
         for index, sentences in done.completed:
             item = items[index]
+            item.completed = True
             try:
                 readings = ais.decode_group(item.fragments[0].device, sentences,
                                             item.message.received_at)
@@ -311,7 +312,7 @@ class Pipeline:
             for reading in readings:
                 await self._add(item, reading)
         await insert_rejections(tx, done.rejected)
-        return len({r.digest for r in done.rejected})
+        return fragments.messages(done.rejected)
 
     async def _resolve_fix(self, fix: Fix, received_at: datetime) -> tuple[PositionRow, Mode]:
         if fix.source is Source.AIS:
@@ -455,15 +456,16 @@ def _outcome(
     item: _Item, new_keys: set[tuple[int, int, datetime]],
     new_scans: set[tuple[int, datetime, str]]
 ) -> tuple[Outcome, str]:
-    kept = item.positions or item.scans or item.voyages or item.held
+    data = item.positions or item.scans or item.voyages
     if item.rejections:
         reason = item.rejections[0].reason.value
-        return (Outcome.PARTIAL if kept else Outcome.REJECTED), reason
-    if not kept:
-        return ((Outcome.DUPLICATE, "") if item.fragments
-                else (Outcome.IGNORED, "no_readings"))
-    if item.held and not (item.positions or item.scans or item.voyages):
-        return Outcome.HELD, ""
+        return (Outcome.PARTIAL if data or item.held else Outcome.REJECTED), reason
+    if not data:
+        if item.held:
+            return Outcome.HELD, ""
+        if item.fragments and not item.completed:
+            return Outcome.DUPLICATE, ""  # every sentence of it was waiting already
+        return Outcome.IGNORED, "no_readings"
     fresh = (item.voyages or any(row.key in new_keys for row, _ in item.positions)
              or any(s.key in new_scans for s in item.scans))
     return (Outcome.STORED if fresh else Outcome.DUPLICATE), ""

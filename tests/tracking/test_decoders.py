@@ -42,10 +42,12 @@ def nmea(body: str) -> bytes:
     return f"!{body}*{checksum:02X}".encode()
 
 
-def with_seq(line: bytes, seq: int) -> bytes:
-    """The sentence under another sequence id, its checksum made anew."""
+def with_seq(line: bytes, seq: int, channel: str | None = None) -> bytes:
+    """The sentence under another sequence id (and radio channel), its checksum made
+    anew."""
     fields = line.decode().removeprefix("!").split("*")[0].split(",")
     fields[3] = str(seq)
+    fields[4] = channel or fields[4]
     return nmea(",".join(fields))
 
 

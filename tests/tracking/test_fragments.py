@@ -62,19 +62,25 @@ async def test_a_message_split_over_two_batches_is_assembled(db: Database) -> No
 async def test_halves_on_two_ingesters_at_once_are_assembled_once(db: Database) -> None:
     await _ships(db)
     one, other = await _pipeline(db), await _pipeline(db)
+
+    def ever(n: int, seq: int) -> Message:
+        return message(with_seq(EVER[n], seq), seq)
+
+    def golden(n: int, seq: int) -> Message:  # heard on the other radio channel
+        return message(with_seq(GOLDEN[n], seq, "B"), seq)
+
     for seq in range(10):
         # Each ingester stores one half of each of two messages, at the same moment.
-        a, b = await asyncio.gather(
-            one.process([message(with_seq(EVER[0], seq), seq),
-                         message(with_seq(GOLDEN[1], seq), seq)]),
-            other.process([message(with_seq(GOLDEN[0], seq), seq),
-                           message(with_seq(EVER[1], seq), seq)]))
+        a, b = await asyncio.gather(one.process([ever(0, seq), golden(1, seq)]),
+                                    other.process([golden(0, seq), ever(1, seq)]))
         outcomes = sorted(o for o, _ in a.outcomes + b.outcomes)
         assert outcomes == sorted([Outcome.HELD, Outcome.HELD, Outcome.STORED,
                                    Outcome.STORED]), seq
     assert await db.fetchval("SELECT count(*) FROM ais_fragment WHERE NOT assembled") == 0
     assert await db.fetchval("SELECT count(*) FROM ais_fragment WHERE assembled") == 40
-    assert (await _names(db))[GOLDEN_MMSI][0] == "P/V_GOLDEN_GATE"
+    names = await _names(db)
+    assert names[EVER_MMSI] == ("EVER DIADEM", "NEW YORK")
+    assert names[GOLDEN_MMSI][0] == "P/V_GOLDEN_GATE"
     assert await _rejected(db) == []
 
 
@@ -88,10 +94,10 @@ def _held(line: bytes) -> fragments.Held:
 async def test_the_second_half_waits_for_the_first_to_commit(db: Database) -> None:
     async def other_half() -> fragments.Assembly:
         async with db.transaction() as tx:
-            return await fragments.assemble(tx, [_held(EVER[1])], T0)
+            return await fragments.assemble(tx, [_held(EVER[1])])
 
     async with db.transaction() as tx:
-        await fragments.assemble(tx, [_held(EVER[0])], T0)
+        await fragments.assemble(tx, [_held(EVER[0])])
         second = asyncio.create_task(other_half())
         await asyncio.sleep(0.5)
         # Without the group's lock it would have found nothing and kept its half alone.
@@ -100,14 +106,28 @@ async def test_the_second_half_waits_for_the_first_to_commit(db: Database) -> No
     assert done.completed == [(0, [EVER[0].decode(), EVER[1].decode()])]
 
 
-async def test_a_redelivered_half_is_a_duplicate(db: Database) -> None:
+async def test_sentences_delivered_again_are_never_rejected(db: Database) -> None:
     await _ships(db)
     pipeline = await _pipeline(db)
-    await pipeline.process([message(EVER[0]), message(EVER[1], 1)])
-    again = await pipeline.process([message(EVER[1], 2), message(EVER[0], 3)])
-    assert again.outcomes == [(Outcome.DUPLICATE, ""), (Outcome.DUPLICATE, "")]
+    await pipeline.process([message(GOLDEN[0])])
+    # Delivered again while it waits: a duplicate.
+    again = await pipeline.process([message(GOLDEN[0], 1)])
+    assert again.outcomes == [(Outcome.DUPLICATE, "")]
+    await pipeline.process([message(GOLDEN[1], 2)])
+    # Delivered again after its message was assembled, the second half alone: it waits
+    # like the start of a new message, and the sweep drops it as the repeat it was.
+    late = await pipeline.process([message(GOLDEN[1], 20)])
+    assert late.outcomes == [(Outcome.HELD, "")]
+    assert await fragments.expire(db, T0 + fragments.ASSEMBLY_TTL + timedelta(seconds=21)) == 0
     assert await db.fetchval("SELECT count(*) FROM ais_fragment WHERE NOT assembled") == 0
+    # Both halves again: assembled again, which changes nothing.
+    twice = await pipeline.process([message(GOLDEN[0], 30), message(GOLDEN[1], 31)])
+    assert twice.outcomes == [(Outcome.HELD, ""), (Outcome.STORED, "")]
+    assert (await _names(db))[GOLDEN_MMSI][0] == "P/V_GOLDEN_GATE"
     assert await _rejected(db) == []
+    # Assembled sentences are kept a day, then swept without a trace.
+    assert await fragments.expire(db, T0 + fragments.KEEP_ASSEMBLED + timedelta(minutes=1)) == 0
+    assert await db.fetchval("SELECT count(*) FROM ais_fragment") == 0
 
 
 async def test_a_second_half_like_an_earlier_one_completes_its_own_message(
