@@ -109,6 +109,9 @@ class ProgressInput:
     note: str | None = None
 
 
+PRODUCING = ("confirmed", "in_production", "partially_shipped")
+
+
 async def record_progress(db: Database, data: ProgressInput, *, actor: str) -> LineProgress:
     """Record what a stage did; the contract moves to in_production on the first event.
 
@@ -129,8 +132,9 @@ async def record_progress(db: Database, data: ProgressInput, *, actor: str) -> L
         )
         if line is None:
             raise NotFound("no such contract line", field="lineId")
-        if line["order_id"] is None or line["status"] not in ("confirmed", "in_production") \
-                or line["contract_status"] not in ("confirmed", "in_production"):
+        # The rest of a contract is still made while its first coils are on their way.
+        if line["order_id"] is None or line["status"] not in PRODUCING \
+                or line["contract_status"] not in PRODUCING:
             raise Invalid(
                 f"a {line['status']} line takes no production progress", field="lineId"
             )

@@ -22,8 +22,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from domain import events
-from domain.calendar import MILL_TZ
+from domain import events, shipping
 from domain.checks import bounded
 from domain.db import Database, Executor
 from domain.disputes import Actor, clean_text
@@ -210,14 +209,16 @@ async def _settle_contract(tx: Executor, contract_id: int, actor: Actor) -> None
     """Paid, a contract whose goods have all left the mill is settled."""
     settled = await tx.fetchrow(
         "UPDATE contract SET status = 'settled', updated_at = now()"
-        " WHERE id = $1 AND status = 'shipped' RETURNING number, customer_org_id", contract_id)
+        " WHERE id = $1 AND status = 'shipped' RETURNING number, customer_org_id,"
+        " (SELECT sum(shipped_t) FROM contract_line WHERE contract_id = $1) AS shipped_t",
+        contract_id)
     if settled is None:
         return
     await tx.execute("UPDATE contract_line SET status = 'settled'"
                      " WHERE contract_id = $1 AND status = 'shipped'", contract_id)
-    await events.append(
-        tx, "contract.settled", org_id=settled["customer_org_id"], aggregate_type="contract",
-        aggregate_id=contract_id, actor=actor.subject, payload={"contract": settled["number"]})
+    await shipping.announce(tx, [shipping.ContractMoved(
+        contract_id, settled["number"], settled["customer_org_id"], "settled",
+        settled["shipped_t"])], actor=actor.subject)
 
 
 # Who marks invoices overdue when no one of finance has.
@@ -229,16 +230,17 @@ async def mark_overdue(db: Database, now: datetime) -> int:
     """Issued invoices past their due day become overdue, each with its
     ``settlement.overdue`` event, as finance would mark them: a periodic job of the push
     worker. Returns how many."""
-    today = now.astimezone(MILL_TZ).date()
+    # The mill's day as the database tells it, the day move_invoice judges by (``now``,
+    # the periodic job's time, would disagree near midnight if the clocks differ).
     due = await db.fetch(
-        "SELECT id FROM settlement WHERE invoice_status = 'issued' AND due_on < $1"
-        " ORDER BY due_on, id", today)
+        "SELECT id FROM settlement WHERE invoice_status = 'issued' AND due_on < mill_today()"
+        " ORDER BY due_on, id")
     done = 0
     for row in due:
         try:
-            await move_invoice(db, SYSTEM, InvoiceInput(row["id"], "mark_overdue", on=today))
-        except InvalidTransition:
-            continue  # paid, voided or marked meanwhile
+            await move_invoice(db, SYSTEM, InvoiceInput(row["id"], "mark_overdue"))
+        except (InvalidTransition, Invalid):
+            continue  # paid, voided or marked meanwhile, or the day turned over
         done += 1
     return done
 

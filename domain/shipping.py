@@ -25,8 +25,9 @@ from domain import events
 from domain.db import Executor
 
 TOLERANCE: Final = Decimal("0.05")
-# Statuses a departure may move on from.
-_OPEN: Final = ("confirmed", "in_production", "partially_shipped")
+# Statuses a departure may move on from. A contract still `confirmed` (no production
+# recorded) keeps its status: the state machine goes through in_production.
+_OPEN: Final = ("in_production", "partially_shipped")
 
 LEFT_MILL: Final = """(EXISTS (SELECT 1 FROM leg_coil lc JOIN shipment_leg g ON g.id = lc.leg_id
                 WHERE lc.coil_id = c.id
@@ -37,17 +38,17 @@ LEFT_MILL: Final = """(EXISTS (SELECT 1 FROM leg_coil lc JOIN shipment_leg g ON 
 
 
 @dataclass(frozen=True, slots=True)
-class ContractShipped:
-    """A contract whose status a departure moved."""
+class ContractMoved:
+    """A contract whose status its coils or its invoice moved."""
 
     contract_id: int
     number: str
     customer_org_id: int
-    status: str  # partially_shipped or shipped
+    status: str  # partially_shipped, shipped or settled
     shipped_t: Decimal
 
 
-async def follow_departure(tx: Executor, leg_ids: Sequence[int]) -> list[ContractShipped]:
+async def follow_departure(tx: Executor, leg_ids: Sequence[int]) -> list[ContractMoved]:
     """The legs have set off: update the lines of the coils aboard and their contracts;
     returns the contracts whose status moved (see ``announce``)."""
     if not leg_ids:
@@ -82,13 +83,12 @@ async def follow_departure(tx: Executor, leg_ids: Sequence[int]) -> list[Contrac
            UPDATE contract k SET status = d.status, updated_at = now() FROM derived d
            WHERE k.id = d.contract_id AND k.status IN {_OPEN!r} AND k.status <> d.status
            RETURNING k.id, k.number, k.customer_org_id, k.status, d.shipped_t""", contracts)
-    return [ContractShipped(r["id"], r["number"], r["customer_org_id"], r["status"],
+    return [ContractMoved(r["id"], r["number"], r["customer_org_id"], r["status"],
                             r["shipped_t"]) for r in moved]
 
 
-async def announce(tx: Executor, moved: Sequence[ContractShipped], *, actor: str) -> None:
-    """A ``contract.partially_shipped`` or ``contract.shipped`` event for each, to its
-    customer."""
+async def announce(tx: Executor, moved: Sequence[ContractMoved], *, actor: str) -> None:
+    """A ``contract.<status>`` event for each, to its customer."""
     for c in moved:
         await events.append(
             tx, f"contract.{c.status}", org_id=c.customer_org_id, aggregate_type="contract",

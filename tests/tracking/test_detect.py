@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from domain.db import Database
 from domain.errors import Conflict, Invalid, InvalidTransition
+from domain.production import ProgressInput, record_progress
 from domain.shipments import (
     LegInput,
     create_shipment,
@@ -116,6 +118,10 @@ async def test_a_departure_ships_the_contract_lines_of_the_coils_aboard(db: Data
     # Driving on moves nothing further: the leg departed once.
     await drive(db, t, d, ON_ROAD)
     assert await outbox(db, "contract.partially_shipped") == [t.world.org["FAW-VW"]]
+    # The rest of FAW-VW's line is still being made, and says so.
+    progress = await record_progress(db, ProgressInput(
+        t.world.line["FAW-VW"], "steelmaking", Decimal(20), False), actor="mes")
+    assert progress.schedule.line_id == t.world.line["FAW-VW"]
 
 
 async def test_entering_the_destination_arrives_at_the_entry_time(db: Database) -> None:
