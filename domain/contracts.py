@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import events, preferences
+from domain import events, preferences, shipping
 from domain.calendar import mill_today
 from domain.db import Database, Executor
 from domain.errors import Invalid, InvalidTransition, NotFound
@@ -398,6 +398,11 @@ async def amend_line(
         " WHERE o.line_id = $1 AND s.order_id = o.id", line_id, quantity_t)
     await tx.execute("UPDATE production_order SET quantity_t = $2 WHERE line_id = $1",
                      line_id, quantity_t)
+    # Shrunk to what has left the mill, the line (and maybe its contract) has shipped.
+    moved = await shipping.follow_lines(tx, [line_id])
+    updated = await tx.fetchrow(
+        f"SELECT {_LINE_COLS} FROM contract_line l WHERE l.id = $1", line_id)
+    assert updated is not None
     number = await tx.fetchval(
         "UPDATE contract SET updated_at = now() WHERE id = $1 RETURNING number",
         line.contract_id)
@@ -411,4 +416,5 @@ async def amend_line(
                      "after": [delivery_from.isoformat(), delivery_to.isoformat()]},
                  **({"reason": reason} if reason else {})},
         actor=actor)
+    await shipping.announce(tx, moved, actor=actor)
     return ContractLine(**dict(updated))

@@ -8,7 +8,8 @@ the last tonnes of an order), ``partially_shipped`` before; its contract is ``sh
 once every line that is not cancelled is. Statuses only move forward: a line or contract
 already shipped, settled, closed or cancelled keeps its status.
 
-Row updates and events are separate steps (``follow_departure``, then ``announce``): a
+Row updates and events are separate steps (``follow_departure`` or ``follow_lines``,
+then ``announce``): a
 transaction that updates several contracts does so before it appends to the outbox,
 whose lock is held to commit, as every writer of contracts does, so that no two
 transactions wait on each other in a circle.
@@ -56,22 +57,29 @@ async def follow_departure(tx: Executor, leg_ids: Sequence[int]) -> list[Contrac
     line_ids = [r["line_id"] for r in await tx.fetch(
         "SELECT DISTINCT c.line_id FROM leg_coil lc JOIN coil c ON c.id = lc.coil_id"
         " WHERE lc.leg_id = ANY($1) AND c.line_id IS NOT NULL", list(leg_ids))]
+    return await follow_lines(tx, line_ids)
+
+
+async def follow_lines(tx: Executor, line_ids: Sequence[int]) -> list[ContractMoved]:
+    """Each line's shipped tonnes and status, and its contract's status, as they are now
+    (after a departure, or a change of the line's quantity); returns the contracts
+    whose status moved (see ``announce``)."""
     if not line_ids:
         return []
     # The contracts first, in id order, as every writer of a contract locks it.
     contracts = [r["id"] for r in await tx.fetch(
         "SELECT id FROM contract WHERE id IN (SELECT contract_id FROM contract_line"
-        " WHERE id = ANY($1)) ORDER BY id FOR NO KEY UPDATE", line_ids)]
+        " WHERE id = ANY($1)) ORDER BY id FOR NO KEY UPDATE", list(line_ids))]
     await tx.execute(
         f"""WITH sums AS (SELECT l.id, coalesce(sum(c.weight_kg), 0) / 1000.0 AS shipped
                          FROM contract_line l LEFT JOIN coil c ON c.line_id = l.id
                           AND {LEFT_MILL}
-                         WHERE l.id = ANY($1) GROUP BY l.id)
+                         WHERE l.id = ANY($1::bigint[]) GROUP BY l.id)
            UPDATE contract_line l SET shipped_t = round(s.shipped, 3),
                   status = CASE WHEN l.status NOT IN {_OPEN!r} THEN l.status
                                 WHEN s.shipped >= l.quantity_t * (1 - $2::numeric)
                                 THEN 'shipped' ELSE 'partially_shipped' END
-           FROM sums s WHERE l.id = s.id""", line_ids, TOLERANCE)
+           FROM sums s WHERE l.id = s.id""", list(line_ids), TOLERANCE)
     moved = await tx.fetch(
         f"""WITH derived AS (
                SELECT l.contract_id,

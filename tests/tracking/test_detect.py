@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from domain.contracts import amend_line
 from domain.db import Database
 from domain.errors import Conflict, Invalid, InvalidTransition
 from domain.production import ProgressInput, record_progress
@@ -122,6 +123,25 @@ async def test_a_departure_ships_the_contract_lines_of_the_coils_aboard(db: Data
     progress = await record_progress(db, ProgressInput(
         t.world.line["FAW-VW"], "steelmaking", Decimal(20), False), actor="mes")
     assert progress.schedule.line_id == t.world.line["FAW-VW"]
+
+
+async def test_a_line_cut_to_what_has_left_has_shipped(db: Database) -> None:
+    t = await build_track(db)
+    d = Detector(clock=Clock())
+    await drive(db, t, d, AT_PLANT, LEAVING)
+    # The mill made no more than what has left (the factory's progress says 120 t).
+    await db.execute("UPDATE progress_event SET tonnes = least(tonnes, 7.8)")
+    line = await db.fetchrow("SELECT id, shipped_t, delivery_from, delivery_to"
+                             " FROM contract_line WHERE id = $1", t.world.line["FAW-VW"])
+    assert line is not None
+    async with db.transaction() as tx:
+        amended = await amend_line(
+            tx, line["id"], quantity_t=line["shipped_t"], delivery_from=line["delivery_from"],
+            delivery_to=line["delivery_to"], actor="sales")
+    assert amended.status == "shipped"
+    assert await db.fetchval("SELECT status FROM contract WHERE id = $1",
+                             t.world.contract["FAW-VW"]) == "shipped"
+    assert await outbox(db, "contract.shipped") == [t.world.org["FAW-VW"]]
 
 
 async def test_entering_the_destination_arrives_at_the_entry_time(db: Database) -> None:
