@@ -254,8 +254,9 @@ class Partitions:
         await self.ensure(db, (today + timedelta(days=i) for i in range(-1, self.ahead_days + 1)))
 
     async def _create(self, db: Executor, day: date) -> None:
-        # Outside the batch's transaction: creating a partition locks the whole table,
-        # and two ingesters racing to create the same one must not fail a batch.
+        # On a connection of its own, not in the batch's transaction (which has touched
+        # no position row yet): creating a partition locks the whole table, and two
+        # ingesters racing to create the same one must not fail a batch.
         try:
             await db.fetchval("SELECT ensure_position_partitions($1::date, 1)", day)
         except (asyncpg.DuplicateTableError, asyncpg.UniqueViolationError):
