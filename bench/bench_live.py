@@ -214,28 +214,37 @@ class Helper:
 
 async def _subscriber(url: str, token: str, shipment: str, since: list[datetime],
                       latencies: list[float], ready: asyncio.Event, opened: list[int],
-                      goal: int) -> None:
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"],
-                                  max_queue=None) as ws:
-        await ws.send(json.dumps({"type": "connection_init",
-                                  "payload": {"Authorization": f"Bearer {token}"}}))
-        await ws.recv()
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": SUB, "variables": {"id": shipment}}}))
-        first = True
-        async for raw in ws:
-            msg = json.loads(raw)
-            if msg.get("type") != "next" or "data" not in msg["payload"]:
-                continue
-            if first:  # the last known state: the subscription is under way
-                first = False
-                opened[0] += 1
-                if opened[0] >= goal:
-                    ready.set()
-            fix = datetime.fromisoformat(
-                msg["payload"]["data"]["shipmentPositions"]["position"]["fixTime"])
-            if fix >= since[0]:
-                latencies.append((datetime.now(UTC) - fix).total_seconds())
+                      goal: int, opening: asyncio.Semaphore) -> None:
+    # A few hundred set-ups at a time: thousands of handshakes at once overflow the
+    # listen backlog, and the refused ones wait out TCP's retry back-off (live pages
+    # reconnect with back-off and jitter too).
+    await opening.acquire()
+    setting_up = True
+    try:
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"],
+                                      max_queue=None, open_timeout=60) as ws:
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"Authorization": f"Bearer {token}"}}))
+            await ws.recv()
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+                "query": SUB, "variables": {"id": shipment}}}))
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") != "next" or "data" not in msg["payload"]:
+                    continue
+                if setting_up:  # the last known state: the subscription is under way
+                    setting_up = False
+                    opening.release()
+                    opened[0] += 1
+                    if opened[0] >= goal:
+                        ready.set()
+                fix = datetime.fromisoformat(
+                    msg["payload"]["data"]["shipmentPositions"]["position"]["fixTime"])
+                if fix >= since[0]:
+                    latencies.append((datetime.now(UTC) - fix).total_seconds())
+    finally:
+        if setting_up:
+            opening.release()
 
 
 async def _redis_listener(url: str, since: list[datetime], latencies: list[float]) -> None:
@@ -281,8 +290,9 @@ async def _round(ws_url: str, redis_url: str, token: str, shipments: list[str], 
     latencies: list[float] = []
     stored: list[float] = []
     ready, opened = asyncio.Event(), [0]
+    opening = asyncio.Semaphore(256)
     tasks = [asyncio.create_task(_subscriber(ws_url, token, shipments[i % len(shipments)],
-                                             since, latencies, ready, opened, count))
+                                             since, latencies, ready, opened, count, opening))
              for i in range(count)]
     tasks.append(asyncio.create_task(_redis_listener(redis_url, since, stored)))
     try:
