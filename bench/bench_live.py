@@ -388,7 +388,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--subscribers", type=int, default=200)
-    parser.add_argument("--capacity", type=int, nargs="+", default=[500, 1000, 2000, 3000, 4000, 5000, 6000])
+    parser.add_argument("--capacity", type=int, nargs="+",
+                        default=[500, 1000, 2000, 3000, 4000, 5000, 6000])
     args = parser.parse_args()
     figures = asyncio.run(_run(args))
     lat = figures["latency"]
