@@ -4,8 +4,10 @@
 partially agreed claim ``-> credited`` once finance has credited the customer. The
 customer submits (while its dispute is processing or claiming; the first claim moves a
 processing dispute on to claiming); quality assesses; quality or finance decide; finance
-credits. An agreed amount is deducted on the contract's settlement at once, or when the
-contract is settled (see :func:`domain.settlements.apply_agreed_claims`).
+credits. An agreed amount is deducted on the contract's settlement at once while that is
+a draft, or when the contract's settlement is drawn up (see
+:func:`domain.settlements.apply_agreed_claims`); one agreed after the invoice was issued
+is credited apart, with a credit note.
 """
 
 from __future__ import annotations

@@ -89,13 +89,16 @@ async def list_settlements(
 
 async def deduct_claim(tx: Executor, claim_id: int, contract_id: int, amount: Decimal
                        ) -> str | None:
-    """Deduct an agreed claim on its contract's settlement (the latest that is not void),
-    in the caller's transaction; returns the settlement's number. Without a settlement
-    yet, the claim waits for :func:`apply_agreed_claims`."""
+    """Deduct an agreed claim on its contract's settlement (the latest that is not void)
+    while that is still a draft, in the caller's transaction; returns the settlement's
+    number. Without a settlement yet, the claim waits for :func:`apply_agreed_claims`.
+    An invoice already issued (or paid) is never changed after the fact: the claim then
+    stays with no settlement, for finance to credit with a credit note (or for the
+    settlement that replaces a voided one)."""
     row = await tx.fetchrow(
-        "SELECT id, number FROM settlement WHERE contract_id = $1 AND invoice_status <> 'void'"
-        " ORDER BY id DESC LIMIT 1 FOR UPDATE", contract_id)
-    if row is None:
+        "SELECT id, number, invoice_status FROM settlement WHERE contract_id = $1"
+        " AND invoice_status <> 'void' ORDER BY id DESC LIMIT 1 FOR UPDATE", contract_id)
+    if row is None or row["invoice_status"] != "draft":
         return None
     await tx.execute("UPDATE settlement SET claim_deductions = claim_deductions + $2"
                      " WHERE id = $1", row["id"], amount)

@@ -190,6 +190,12 @@ async def move_invoice(db: Database, actor: Actor, data: InvoiceInput) -> Settle
                 f"an invoice that is {row['invoice_status']} cannot {data.action}; only one "
                 f"that is {' or '.join(sorted(step.sources))} can", field="action")
         on = _day(data, row, today)
+        if data.action == "issue":
+            total = await tx.fetchval("SELECT total_amount FROM settlement WHERE id = $1",
+                                      row["id"])
+            if total < 0:
+                raise Invalid(f"the agreed claims exceed what is invoiced ({total}): credit "
+                              "the customer with a credit note instead", field="action")
         await tx.execute(
             "UPDATE settlement SET invoice_status = $2,"
             " issued_on = CASE WHEN $2 = 'issued' THEN $3 ELSE issued_on END,"

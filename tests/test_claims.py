@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from domain import claims, disputes, settlements
+from domain import claims, disputes, settlements, settling
 from domain.claims import ClaimInput, ClaimStep
 from domain.db import Database
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
+from domain.settling import InvoiceInput
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
@@ -158,6 +159,32 @@ async def test_a_claim_agreed_before_settlement_is_deducted_when_it_comes(db: Da
         assert await settlements.apply_agreed_claims(tx, new) == Decimal(0)
     s = (await settlements.settlements_by_ids(db, Scope.everything(), [new]))[0]
     assert (s.claim_deductions, s.total_amount) == (Decimal("250.25"), Decimal("749.75"))
+
+
+async def test_an_issued_invoice_is_not_changed_by_a_later_claim(db: Database) -> None:
+    w = await delivered_world(db)
+    finance = staff(w, "finance")
+    sid = w.settlement["FAW-VW"]
+    await settling.move_invoice(db, finance, InvoiceInput(sid, "issue"))
+    d = await claiming(db, w)
+    pk = await claim_in(db, w, d, "assessed", "300.00")
+    agreed = await claims.transition(db, finance, ClaimStep(pk, "agree"))
+    assert agreed.settlement_id is None  # credited apart, not taken off the invoice
+    s = (await settlements.settlements_by_ids(db, Scope.everything(), [sid]))[0]
+    assert (s.claim_deductions, s.total_amount) == (0, GOODS + FREIGHT)
+    credited = await claims.transition(db, finance, ClaimStep(pk, "credit",
+                                                              credit_note="CN-2026-0043"))
+    assert (credited.status, credited.credit_note) == ("credited", "CN-2026-0043")
+
+
+async def test_an_invoice_below_zero_is_not_issued(db: Database) -> None:
+    w = await delivered_world(db)
+    finance = staff(w, "finance")
+    d = await claiming(db, w)
+    pk = await claim_in(db, w, d, "assessed", "90000.00")
+    await claims.transition(db, finance, ClaimStep(pk, "agree"))
+    with pytest.raises(Invalid, match="credit note"):
+        await settling.move_invoice(db, finance, InvoiceInput(w.settlement["FAW-VW"], "issue"))
 
 
 SETTLEMENT = """query($id: ID!) { node(id: $id) { ... on Settlement { goodsAmount freight
