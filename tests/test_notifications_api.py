@@ -75,3 +75,42 @@ async def test_a_notification_for_one_user_is_hidden_from_colleagues(
                            {"ids": [gid]}, as_=colleague))["nodes"] == [None]
     assert (await api.data("{ notifications(first: 5) { nodes { id } } }",
                            as_=colleague))["notifications"]["nodes"] == []
+
+
+COUNT = "{ unreadNotificationCount notifications(first: 5, unreadOnly: true) { nodes { id } } }"
+MARK = """mutation($in: MarkNotificationsReadInput!) { markNotificationsRead(input: $in) {
+    marked { id readAt } unreadCount errors { code } } }"""
+
+
+async def test_each_user_reads_the_organizations_notifications_for_themselves(
+    api: Api, db: Database
+) -> None:
+    w = await build(db)
+    await db.execute("INSERT INTO push_rule (org_id, watch_org_id, name, event_types, channel,"
+                     " created_by) VALUES ($1, $1, 'all', '{*}', 'inbox', 't')",
+                     w.org["GALANZ"])
+    for i in range(3):
+        async with db.transaction() as tx:
+            await events.append(tx, "contract.confirmed", org_id=w.org["GALANZ"],
+                                aggregate_type="contract", aggregate_id=w.contract["GALANZ"],
+                                actor="sales", payload={"number": f"N-{i}"})
+    worker = Worker(db, PushConfig())
+    while await worker.step():
+        pass
+    one, two = token("GALANZ", subject="buyer.one"), token("GALANZ", subject="buyer.two")
+    listed = (await api.data(COUNT, as_=one))
+    assert listed["unreadNotificationCount"] == 3
+    newest = listed["notifications"]["nodes"][0]["id"]
+    marked = (await api.data(MARK, {"in": {"ids": [newest]}}, as_=one))["markNotificationsRead"]
+    assert [m["id"] for m in marked["marked"]] == [newest] and marked["marked"][0]["readAt"]
+    assert marked["unreadCount"] == 2
+    # Marking it again marks nothing; the colleague still has all three unread.
+    again = (await api.data(MARK, {"in": {"ids": [newest]}}, as_=one))["markNotificationsRead"]
+    assert again["marked"] == [] and again["unreadCount"] == 2
+    theirs = await api.data(COUNT, as_=two)
+    assert theirs["unreadNotificationCount"] == 3
+    assert newest in [n["id"] for n in theirs["notifications"]["nodes"]]
+    everything = (await api.data(MARK, {"in": {"upToSequence": 10**9}}, as_=two))[
+        "markNotificationsRead"]
+    assert len(everything["marked"]) == 3 and everything["unreadCount"] == 0
+    assert (await api.data(COUNT, as_=one))["unreadNotificationCount"] == 2

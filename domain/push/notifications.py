@@ -1,5 +1,9 @@
 """The inbox: notifications addressed to a user or to a whole organization.
 
+Read state is each user's own: a notification for one user keeps its read time on its
+row; one for a whole organization is read by each of its users for themselves
+(``notification_read``), so one colleague reading it leaves it unread for the rest.
+
 Ids are the inbox's sequence: a subscriber follows them like the outbox's. As with the
 outbox, id order must be commit order, so writers take a transaction-scoped advisory
 lock before inserting and hold it to commit (see ``domain.events``).
@@ -18,7 +22,13 @@ from domain.tenancy import Scope
 # "INBOX" as bytes.
 _INBOX_LOCK = 0x494E424F58
 
-_COLS = "id, org_id, user_subject, event_seq, event_type, title, body, data, created_at, read_at"
+# The viewer's ($2) own read time of each notification.
+_READ_AT = ("CASE WHEN n.user_subject IS NULL THEN coalesce(r.read_at, n.read_at)"
+            " ELSE n.read_at END")
+_COLS = ("n.id, n.org_id, n.user_subject, n.event_seq, n.event_type, n.title, n.body, n.data,"
+         f" n.created_at, {_READ_AT} AS read_at")
+_FROM = ("notification n LEFT JOIN notification_read r"
+         " ON r.notification_id = n.id AND r.subject = $2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +66,8 @@ async def page(
 ) -> list[Notification]:
     """Newest first, up to ``first`` (the caller asks one more to see if a page follows)."""
     rows = await db.fetch(
-        f"SELECT {_COLS} FROM notification n WHERE {_MINE}"
-        " AND ($3::bigint IS NULL OR n.id < $3) AND (NOT $4 OR n.read_at IS NULL)"
+        f"SELECT {_COLS} FROM {_FROM} WHERE {_MINE}"
+        f" AND ($3::bigint IS NULL OR n.id < $3) AND (NOT $4 OR {_READ_AT} IS NULL)"
         " ORDER BY n.id DESC LIMIT $5",
         who.org_id, who.subject, after, unread_only, first)
     return [Notification(**dict(r)) for r in rows]
@@ -66,21 +76,21 @@ async def page(
 async def after(db: Executor, who: Recipient, seq: int, limit: int) -> list[Notification]:
     """Oldest first, those after ``seq``: what a subscriber has not seen yet."""
     rows = await db.fetch(
-        f"SELECT {_COLS} FROM notification n WHERE {_MINE} AND n.id > $3"
+        f"SELECT {_COLS} FROM {_FROM} WHERE {_MINE} AND n.id > $3"
         " ORDER BY n.id LIMIT $4", who.org_id, who.subject, seq, limit)
     return [Notification(**dict(r)) for r in rows]
 
 
 async def by_ids(db: Executor, who: Recipient, ids: Sequence[int]) -> list[Notification]:
     rows = await db.fetch(
-        f"SELECT {_COLS} FROM notification n WHERE {_MINE} AND n.id = ANY($3)",
+        f"SELECT {_COLS} FROM {_FROM} WHERE {_MINE} AND n.id = ANY($3)",
         who.org_id, who.subject, list(ids))
     return [Notification(**dict(r)) for r in rows]
 
 
 async def unread_count(db: Executor, who: Recipient) -> int:
     count: int = await db.fetchval(
-        f"SELECT count(*) FROM notification n WHERE {_MINE} AND n.read_at IS NULL",
+        f"SELECT count(*) FROM {_FROM} WHERE {_MINE} AND {_READ_AT} IS NULL",
         who.org_id, who.subject)
     return count
 
@@ -96,8 +106,14 @@ async def mark_read(
     """Mark the viewer's notifications read (those named, and all up to a sequence);
     returns the ids newly marked. Already-read ones keep their first read time."""
     rows = await db.fetch(
-        f"UPDATE notification n SET read_at = now() WHERE {_MINE} AND n.read_at IS NULL"
-        " AND (n.id = ANY($3) OR n.id <= $4) RETURNING n.id",
+        f"""WITH chosen AS (SELECT n.id, n.user_subject FROM {_FROM} WHERE {_MINE}
+                            AND {_READ_AT} IS NULL AND (n.id = ANY($3) OR n.id <= $4)),
+                own AS (UPDATE notification n SET read_at = now() FROM chosen c
+                        WHERE n.id = c.id AND c.user_subject IS NOT NULL RETURNING n.id),
+                shared AS (INSERT INTO notification_read (notification_id, subject)
+                           SELECT c.id, $2 FROM chosen c WHERE c.user_subject IS NULL
+                           ON CONFLICT DO NOTHING RETURNING notification_id AS id)
+           SELECT id FROM own UNION ALL SELECT id FROM shared""",
         who.org_id, who.subject, list(ids), up_to if up_to is not None else 0)
     return sorted(r["id"] for r in rows)
 
