@@ -115,8 +115,11 @@ class Matcher:
             for rule in matched:
                 out.append(await _for_rule(rule, e, texts, now))
             # An organization whose own inbox rule took the event gets it as that rule
-            # says (quiet hours, digest), not a second time by default.
-            ruled = {r.org_id for r in matched if r.channel == "inbox"}
+            # says (quiet hours, digest), not a second time by default. Only a rule for
+            # the whole organization does: one user's personal rule is theirs alone,
+            # and must not silence the default for their colleagues.
+            ruled = {r.org_id for r in matched
+                     if r.channel == "inbox" and r.user_subject is None}
             out.extend(await _direct(e, texts, now, ruled, await self._mill(tx)))
         return out
 

@@ -238,3 +238,24 @@ async def test_the_customer_hears_each_answer_in_its_inbox_without_a_rule(api: A
     assert [n["eventType"] for n in inbox] == [
         "urge.resolved", "urge.promised", "urge.acknowledged"]
     assert "shipped by rail" in inbox[0]["body"]
+
+
+async def test_one_buyers_personal_rule_leaves_colleagues_the_default(api: Api) -> None:
+    w = await _world(api)
+    await api.db.execute(
+        "INSERT INTO push_rule (org_id, user_subject, watch_org_id, name, event_types,"
+        " channel, created_by) VALUES ($1, 'buyer.faw', $1, 'my urges', '{urge.*}', 'inbox',"
+        " 'buyer.faw')", w.org["FAW-VW"])
+    ticket = await _urge(api, w)
+    zhang = token("BAOSTEEL", "sales", subject="sales.zhang")
+    assert (await api.data(ACK, {"id": ticket["id"]}, as_=zhang))["acknowledgeUrge"][
+        "errors"] == []
+    worker = Worker(api.db, PushConfig())
+    while await worker.step():
+        pass
+    colleague = (await api.data(TEXTS, as_=token("FAW-VW", subject="buyer.two")))[
+        "notifications"]["nodes"]
+    assert [n["eventType"] for n in colleague] == ["urge.acknowledged"]
+    mine = (await api.data("{ notifications { nodes { eventType forUser } } }",
+                           as_=token("FAW-VW", subject="buyer.faw")))["notifications"]["nodes"]
+    assert {(n["eventType"], n["forUser"]) for n in mine} >= {("urge.acknowledged", True)}
