@@ -59,27 +59,12 @@ class PurchasePlan:
 
 
 @dataclass(frozen=True, slots=True)
-class PlanLine:
+class PlanLine(LineProposal):
+    """A proposed line as a plan stored it."""
+
     id: int
     plan_id: int
     customer_org_id: int
-    spec_id: int
-    period_start: date
-    period_end: date
-    gross_t: Decimal
-    daily_t: Decimal
-    safety_t: Decimal
-    lead_time_t: Decimal
-    available_t: Decimal
-    net_t: Decimal
-    quantity_t: Decimal
-    coils: int
-    need_date: date | None
-    release_date: date | None
-    firmness: str
-    delivery_site_id: int | None
-    transport_mode: str
-    transit_days: int
     contract_line_id: int | None
 
 
@@ -109,8 +94,8 @@ _PLAN_COLS = (
     " (SELECT coalesce(sum(x.quantity_t), 0) FROM purchase_plan_line x"
     "  WHERE x.plan_id = p.id AND x.firmness = 'firm') AS firm_t"
 )
-LINE_FIELDS = [f for f in PlanLine.__slots__ if f not in ("id", "plan_id", "customer_org_id",
-                                                            "contract_line_id")]
+# What a plan stores of each proposed line: the proposal's own fields.
+LINE_FIELDS = list(LineProposal.__slots__)
 _LINE_COLS = "l.id, l.plan_id, l.customer_org_id, " + ", ".join(
     f"l.{f}" for f in LINE_FIELDS) + ", l.contract_line_id"
 _CHANGE_COLS = ", ".join(f"c.{f}" for f in PlanChange.__slots__)
