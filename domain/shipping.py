@@ -76,7 +76,8 @@ async def follow_lines(tx: Executor, line_ids: Sequence[int]) -> list[ContractMo
                           AND {LEFT_MILL}
                          WHERE l.id = ANY($1::bigint[]) GROUP BY l.id)
            UPDATE contract_line l SET shipped_t = round(s.shipped, 3),
-                  status = CASE WHEN l.status NOT IN {_OPEN!r} THEN l.status
+                  status = CASE WHEN l.status NOT IN {_OPEN!r} OR s.shipped = 0
+                                THEN l.status
                                 WHEN s.shipped >= l.quantity_t * (1 - $2::numeric)
                                 THEN 'shipped' ELSE 'partially_shipped' END
            FROM sums s WHERE l.id = s.id""", list(line_ids), TOLERANCE)
@@ -84,12 +85,15 @@ async def follow_lines(tx: Executor, line_ids: Sequence[int]) -> list[ContractMo
         f"""WITH derived AS (
                SELECT l.contract_id,
                       CASE WHEN bool_and(l.status IN ('shipped', 'settled', 'closed'))
-                           THEN 'shipped' ELSE 'partially_shipped' END AS status,
+                           THEN 'shipped'
+                           WHEN bool_or(l.status = 'partially_shipped') THEN 'partially_shipped'
+                      END AS status,  -- NULL: nothing has left yet
                       sum(l.shipped_t) AS shipped_t
                FROM contract_line l WHERE l.contract_id = ANY($1) AND l.status <> 'cancelled'
                GROUP BY l.contract_id)
            UPDATE contract k SET status = d.status, updated_at = now() FROM derived d
            WHERE k.id = d.contract_id AND k.status IN {_OPEN!r} AND k.status <> d.status
+             AND d.status IS NOT NULL
            RETURNING k.id, k.number, k.customer_org_id, k.status, d.shipped_t""", contracts)
     return [ContractMoved(r["id"], r["number"], r["customer_org_id"], r["status"],
                             r["shipped_t"]) for r in moved]

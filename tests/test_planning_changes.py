@@ -148,6 +148,8 @@ async def test_a_line_in_production_never_shrinks_below_what_is_made(api: Api) -
     assert got["answerPlanChangeRequest"]["errors"] == []
     line = await contract_line(api, plan_id, newer["periodStart"])
     assert line["contract_line"]["quantityT"] == newer["afterTonnes"]
+    # Nothing of it has left the mill: still in production, not partly shipped.
+    assert line["contract_line"]["status"] == "IN_PRODUCTION"
     assert Decimal(newer["afterTonnes"]) > Decimal(request["beforeTonnes"])
 
 
