@@ -34,12 +34,14 @@ from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.settlements import SettlementMutations, SettlementQueries
 from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
+from resolvers.shipments.rejections import RejectionQueries
 
 
 @strawberry.type(description="Everything a viewer may read, scoped to its organization.")
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
             InboxQueries, PushRuleQueries, BulletinQueries,
-            DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries):
+            DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries,
+            RejectionQueries):
     pass
 
 

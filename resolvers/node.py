@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -22,8 +22,12 @@ from resolvers.planning.types import PlanImport, ProductionPlan, PurchasePlan
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
+from resolvers.shipments.rejections import RejectedMessage, reads_rejections, rejection_by_id
 from resolvers.shipments.types import Shipment
 from resolvers.shipments.vehicles import Vehicle
+
+if TYPE_CHECKING:
+    from api.context import Viewer
 
 # Every Node type: the loader that fetches it (within the viewer's scope) and its maker.
 NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = {
@@ -49,6 +53,13 @@ NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = 
     "PurchasePlan": (purchase_plan_by_id, PurchasePlan.of),
     "ProductionPlan": (production_plan_by_id, ProductionPlan.of),
     "PlanImport": (import_by_id, PlanImport.of),
+    "RejectedMessage": (rejection_by_id, RejectedMessage.of),
+}
+
+# Node types only some viewers may read, whatever their scope (roles are not part of it):
+# to anyone else their ids read like ids that do not exist.
+NODE_READERS: dict[str, Callable[[Viewer], bool]] = {
+    "RejectedMessage": reads_rejections,
 }
 
 
@@ -59,6 +70,9 @@ async def _load(info: Info[Any, Any], gid: str) -> Node | None:
         return None
     entry = NODE_TYPES.get(type_name)
     if entry is None:
+        return None
+    may_read = NODE_READERS.get(type_name)
+    if may_read is not None and not may_read(await viewer(info)):
         return None
     loader, make = entry
     found = await loader(loaders(info)).load(pk)

@@ -1,0 +1,86 @@
+"""Reading the MQTT messages the ingester rejected (`tracking.store.insert_rejections`
+writes them).
+
+They may name any device and carry any payload, so they are the mill's alone: every
+statement binds the viewer's scope as ``$1`` and a customer's scope finds none. Which of
+the mill's staff may read them (logistics, admin) is the resolvers' rule, since roles
+are not part of the scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.db import Executor
+from domain.tenancy import P, Scope
+
+COLS = ("r.id, r.received_at, r.topic, r.payload, r.payload_bytes, r.reason, r.detail,"
+        " r.device_code")
+# Rejected messages are the mill's: the staff's scope binds NULL, a customer's its id.
+_MILLS_ONLY = f"{P} IS NULL"
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedMessage:
+    id: int
+    received_at: datetime
+    topic: str
+    payload: bytes  # the first 4 KiB
+    payload_bytes: int  # the whole message's size
+    reason: str  # a tracking.model.Reason value
+    detail: str | None
+    device_code: str | None  # the device the topic names, if it names one
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionFilter:
+    """All given conditions must hold; an empty one matches everything."""
+
+    reasons: Sequence[str] = ()
+    device_code: str | None = None
+    since: datetime | None = None  # received at or after
+    until: datetime | None = None  # received at or before
+
+
+def _rows(rows: Sequence[Any]) -> list[RejectedMessage]:
+    return [RejectedMessage(**dict(r)) for r in rows]
+
+
+async def list_rejections(
+    db: Executor, scope: Scope, flt: RejectionFilter, limit: int, before_id: int | None
+) -> list[RejectedMessage]:
+    """One keyset page of rejected messages, newest (highest id, the order they were
+    recorded in) first, in one statement."""
+    args: list[Any] = [scope.org_id]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = [_MILLS_ONLY]
+    if flt.reasons:
+        where.append(f"r.reason = ANY({arg(list(flt.reasons))}::text[])")
+    if flt.device_code is not None:
+        where.append(f"r.device_code = {arg(flt.device_code)}::text")
+    if flt.since is not None:
+        where.append(f"r.received_at >= {arg(flt.since)}::timestamptz")
+    if flt.until is not None:
+        where.append(f"r.received_at <= {arg(flt.until)}::timestamptz")
+    if before_id is not None:
+        where.append(f"r.id < {arg(before_id)}::bigint")
+    rows = await db.fetch(
+        f"SELECT {COLS} FROM rejected_message r WHERE {' AND '.join(where)}"
+        f" ORDER BY r.id DESC LIMIT {arg(limit)}", *args)
+    return _rows(rows)
+
+
+async def rejections_by_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> list[RejectedMessage]:
+    rows = await db.fetch(
+        f"SELECT {COLS} FROM rejected_message r WHERE r.id = ANY($2::bigint[])"
+        f" AND {_MILLS_ONLY}", scope.org_id, list(ids))
+    return _rows(rows)
