@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from domain import events
+from domain import events, shipping
 from domain.checks import aware, bounded
 from domain.db import Database, Executor
 from domain.errors import Invalid, NotFound
@@ -184,13 +184,16 @@ async def _start_production(tx: Executor, contract_id: int, status: str, actor: 
         "UPDATE contract SET status = 'in_production', updated_at = now() WHERE id = $1",
         contract_id,
     )
-    await tx.execute(
+    lines = await tx.fetch(
         "UPDATE contract_line SET status = 'in_production'"
-        " WHERE contract_id = $1 AND status = 'confirmed'",
+        " WHERE contract_id = $1 AND status = 'confirmed' RETURNING id",
         contract_id,
     )
+    # Coils that left before any progress was recorded count from now on.
+    moved = await shipping.follow_lines(tx, [r["id"] for r in lines])
     org_id = await tx.fetchval("SELECT customer_org_id FROM contract WHERE id = $1", contract_id)
     await events.append(
         tx, "contract.in_production", org_id=org_id, aggregate_type="contract",
         aggregate_id=contract_id, payload={}, actor=actor,
     )
+    await shipping.announce(tx, moved, actor=actor)

@@ -93,8 +93,8 @@ async def deduct_claim(tx: Executor, claim_id: int, contract_id: int, amount: De
     while that is still a draft, in the caller's transaction; returns the settlement's
     number. Without a settlement yet, the claim waits for :func:`apply_agreed_claims`.
     An invoice already issued (or paid) is never changed after the fact: the claim then
-    stays with no settlement, for finance to credit with a credit note (or for the
-    settlement that replaces a voided one)."""
+    stays with no settlement, for finance to credit with a credit note, or, until it is
+    credited, for the settlement that replaces a voided one."""
     row = await tx.fetchrow(
         "SELECT id, number, invoice_status FROM settlement WHERE contract_id = $1"
         " AND invoice_status <> 'void' ORDER BY id DESC LIMIT 1 FOR UPDATE", contract_id)
@@ -118,7 +118,8 @@ async def apply_agreed_claims(tx: Executor, settlement_id: int) -> Decimal:
              UPDATE quality_claim q SET settlement_id = s.id FROM settlement s
              WHERE s.id = $1 AND q.contract_id = s.contract_id
                AND q.agreed_amount IS NOT NULL
-               AND (q.settlement_id IS NULL OR q.settlement_id IN (SELECT v.id FROM settlement v
+               AND ((q.settlement_id IS NULL AND q.status <> 'credited')
+                    OR q.settlement_id IN (SELECT v.id FROM settlement v
                     WHERE v.contract_id = s.contract_id AND v.invoice_status = 'void'))
              RETURNING q.agreed_amount)
            UPDATE settlement SET claim_deductions = claim_deductions

@@ -86,7 +86,8 @@ async def follow_lines(tx: Executor, line_ids: Sequence[int]) -> list[ContractMo
                SELECT l.contract_id,
                       CASE WHEN bool_and(l.status IN ('shipped', 'settled', 'closed'))
                            THEN 'shipped'
-                           WHEN bool_or(l.status = 'partially_shipped') THEN 'partially_shipped'
+                           WHEN bool_or(l.status IN ('partially_shipped', 'shipped', 'settled',
+                                                     'closed')) THEN 'partially_shipped'
                       END AS status,  -- NULL: nothing has left yet
                       sum(l.shipped_t) AS shipped_t
                FROM contract_line l WHERE l.contract_id = ANY($1) AND l.status <> 'cancelled'

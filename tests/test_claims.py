@@ -177,6 +177,31 @@ async def test_an_issued_invoice_is_not_changed_by_a_later_claim(db: Database) -
     assert (credited.status, credited.credit_note) == ("credited", "CN-2026-0043")
 
 
+async def test_a_credited_claim_is_not_deducted_again_on_a_new_settlement(
+    db: Database,
+) -> None:
+    w = await delivered_world(db)
+    finance = staff(w, "finance")
+    sid = w.settlement["FAW-VW"]
+    await settling.move_invoice(db, finance, InvoiceInput(sid, "issue"))
+    d = await claiming(db, w)
+    credited = await claim_in(db, w, d, "assessed", "300.00")
+    waiting = await claim_in(db, w, d, "assessed", "40.00")
+    await claims.transition(db, finance, ClaimStep(credited, "agree"))
+    await claims.transition(db, finance, ClaimStep(credited, "credit",
+                                                   credit_note="CN-2026-0044"))
+    await claims.transition(db, finance, ClaimStep(waiting, "agree"))
+    await settling.move_invoice(db, finance, InvoiceInput(sid, "void", note="wrong freight"))
+    async with db.transaction() as tx:
+        new = await tx.fetchval(
+            "INSERT INTO settlement (number, contract_id, customer_org_id, currency,"
+            " theoretical_weight_t, actual_weight_t, unit_price, goods_amount) VALUES"
+            " ('ST-2', $1, $2, 'CNY', 1, 1, 1000, 1000) RETURNING id",
+            w.contract["FAW-VW"], w.org["FAW-VW"])
+        # Only the claim not yet credited: the customer has had the other already.
+        assert await settlements.apply_agreed_claims(tx, new) == Decimal("40.00")
+
+
 async def test_an_invoice_below_zero_is_not_issued(db: Database) -> None:
     w = await delivered_world(db)
     finance = staff(w, "finance")

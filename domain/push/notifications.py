@@ -109,7 +109,8 @@ async def mark_read(
         f"""WITH chosen AS (SELECT n.id, n.user_subject FROM {_FROM} WHERE {_MINE}
                             AND {_READ_AT} IS NULL AND (n.id = ANY($3) OR n.id <= $4)),
                 own AS (UPDATE notification n SET read_at = now() FROM chosen c
-                        WHERE n.id = c.id AND c.user_subject IS NOT NULL RETURNING n.id),
+                        WHERE n.id = c.id AND c.user_subject IS NOT NULL
+                        AND n.read_at IS NULL RETURNING n.id),
                 shared AS (INSERT INTO notification_read (notification_id, subject)
                            SELECT c.id, $2 FROM chosen c WHERE c.user_subject IS NULL
                            ON CONFLICT DO NOTHING RETURNING notification_id AS id)

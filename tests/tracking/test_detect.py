@@ -125,6 +125,48 @@ async def test_a_departure_ships_the_contract_lines_of_the_coils_aboard(db: Data
     assert progress.schedule.line_id == t.world.line["FAW-VW"]
 
 
+async def test_one_line_shipped_in_full_leaves_its_contract_partly_shipped(
+    db: Database,
+) -> None:
+    t = await build_track(db)
+    d = Detector(clock=Clock())
+    galanz = t.world.contract["GALANZ"]
+    await db.execute("UPDATE contract_line SET quantity_t = 4 WHERE contract_id = $1", galanz)
+    await db.execute(
+        "INSERT INTO contract_line (contract_id, customer_org_id, line_no, spec_id, quantity_t,"
+        " unit_price, delivery_from, delivery_to, transport_mode, status) SELECT contract_id,"
+        " customer_org_id, 2, spec_id, 50, unit_price, delivery_from, delivery_to, 'rail',"
+        " 'in_production' FROM contract_line WHERE contract_id = $1", galanz)
+    await drive(db, t, d, AT_PLANT, LEAVING)
+    lines = [r["status"] for r in await db.fetch(
+        "SELECT status FROM contract_line WHERE contract_id = $1 ORDER BY line_no", galanz)]
+    assert lines == ["shipped", "in_production"]
+    assert await db.fetchval("SELECT status FROM contract WHERE id = $1", galanz) \
+        == "partially_shipped"
+    assert t.world.org["GALANZ"] in await outbox(db, "contract.partially_shipped")
+
+
+async def test_coils_that_left_before_any_progress_count_once_it_is_recorded(
+    db: Database,
+) -> None:
+    t = await build_track(db)
+    d = Detector(clock=Clock())
+    faw = t.world.contract["FAW-VW"]
+    await db.execute("UPDATE contract SET status = 'confirmed' WHERE id = $1", faw)
+    await db.execute("UPDATE contract_line SET status = 'confirmed' WHERE contract_id = $1", faw)
+    await drive(db, t, d, AT_PLANT, LEAVING)
+    # The state machine goes through in_production: nothing moves yet.
+    assert await db.fetchval("SELECT status FROM contract WHERE id = $1", faw) == "confirmed"
+    await record_progress(db, ProgressInput(
+        t.world.line["FAW-VW"], "steelmaking", Decimal(20), False), actor="mes")
+    assert await db.fetchval("SELECT status FROM contract WHERE id = $1", faw) \
+        == "partially_shipped"
+    kinds = [r["event_type"] for r in await db.fetch(
+        "SELECT event_type FROM domain_event WHERE aggregate_type = 'contract'"
+        " AND aggregate_id = $1 ORDER BY seq", faw)]
+    assert kinds[-2:] == ["contract.in_production", "contract.partially_shipped"]
+
+
 async def test_a_line_cut_to_what_has_left_has_shipped(db: Database) -> None:
     t = await build_track(db)
     d = Detector(clock=Clock())
