@@ -9,7 +9,7 @@ import pytest
 
 from domain import claims, disputes, settlements, settling
 from domain.claims import ClaimInput, ClaimStep
-from domain.db import Database
+from domain.db import Database, Executor
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from domain.settling import InvoiceInput
 from domain.tenancy import Scope
@@ -141,6 +141,16 @@ async def test_agreed_amounts_are_deducted_on_the_settlement_to_the_cent(db: Dat
         await claims.transition(db, finance, ClaimStep(second, "credit"))
 
 
+async def new_settlement(tx: Executor, w: World) -> int:
+    """FAW-VW's contract's next settlement, worth 1,000.00, as finance would draw it up."""
+    sid: int = await tx.fetchval(
+        "INSERT INTO settlement (number, contract_id, customer_org_id, currency,"
+        " theoretical_weight_t, actual_weight_t, unit_price, goods_amount) VALUES"
+        " ('ST-2', $1, $2, 'CNY', 1, 1, 1000, 1000) RETURNING id",
+        w.contract["FAW-VW"], w.org["FAW-VW"])
+    return sid
+
+
 async def test_a_claim_agreed_before_settlement_is_deducted_when_it_comes(db: Database) -> None:
     w = await delivered_world(db)
     await db.execute("UPDATE settlement SET invoice_status = 'void' WHERE id = $1",
@@ -150,11 +160,7 @@ async def test_a_claim_agreed_before_settlement_is_deducted_when_it_comes(db: Da
     agreed = await claims.transition(db, staff(w, "quality"), ClaimStep(pk, "agree"))
     assert agreed.settlement_id is None
     async with db.transaction() as tx:
-        new = await tx.fetchval(
-            "INSERT INTO settlement (number, contract_id, customer_org_id, currency,"
-            " theoretical_weight_t, actual_weight_t, unit_price, goods_amount) VALUES"
-            " ('ST-2', $1, $2, 'CNY', 1, 1, 1000, 1000) RETURNING id",
-            w.contract["FAW-VW"], w.org["FAW-VW"])
+        new = await new_settlement(tx, w)
         assert await settlements.apply_agreed_claims(tx, new) == Decimal("250.25")
         assert await settlements.apply_agreed_claims(tx, new) == Decimal(0)
     s = (await settlements.settlements_by_ids(db, Scope.everything(), [new]))[0]
@@ -193,11 +199,7 @@ async def test_a_credited_claim_is_not_deducted_again_on_a_new_settlement(
     await claims.transition(db, finance, ClaimStep(waiting, "agree"))
     await settling.move_invoice(db, finance, InvoiceInput(sid, "void", note="wrong freight"))
     async with db.transaction() as tx:
-        new = await tx.fetchval(
-            "INSERT INTO settlement (number, contract_id, customer_org_id, currency,"
-            " theoretical_weight_t, actual_weight_t, unit_price, goods_amount) VALUES"
-            " ('ST-2', $1, $2, 'CNY', 1, 1, 1000, 1000) RETURNING id",
-            w.contract["FAW-VW"], w.org["FAW-VW"])
+        new = await new_settlement(tx, w)
         # Only the claim not yet credited: the customer has had the other already.
         assert await settlements.apply_agreed_claims(tx, new) == Decimal("40.00")
 

@@ -15,12 +15,13 @@ PAGE = """query($after: String) { notifications(first: 2, after: $after) {
   nodes { sequence } pageInfo { hasNextPage endCursor } } }"""
 
 
-async def test_notifications_by_id_and_by_page(api: Api, db: Database) -> None:
+async def galanz_inbox(db: Database, count: int) -> None:
+    """GALANZ takes every event into its inbox, and gets ``count`` of them."""
     w = await build(db)
     await db.execute("INSERT INTO push_rule (org_id, watch_org_id, name, event_types, channel,"
                      " created_by) VALUES ($1, $1, 'all', '{*}', 'inbox', 't')",
                      w.org["GALANZ"])
-    for i in range(5):
+    for i in range(count):
         async with db.transaction() as tx:
             await events.append(tx, "contract.confirmed", org_id=w.org["GALANZ"],
                                 aggregate_type="contract", aggregate_id=w.contract["GALANZ"],
@@ -28,6 +29,10 @@ async def test_notifications_by_id_and_by_page(api: Api, db: Database) -> None:
     worker = Worker(db, PushConfig())
     while await worker.step():
         pass
+
+
+async def test_notifications_by_id_and_by_page(api: Api, db: Database) -> None:
+    await galanz_inbox(db, 5)
     galanz = token("GALANZ")
     seen: list[int] = []
     after = None
@@ -85,18 +90,7 @@ MARK = """mutation($in: MarkNotificationsReadInput!) { markNotificationsRead(inp
 async def test_each_user_reads_the_organizations_notifications_for_themselves(
     api: Api, db: Database
 ) -> None:
-    w = await build(db)
-    await db.execute("INSERT INTO push_rule (org_id, watch_org_id, name, event_types, channel,"
-                     " created_by) VALUES ($1, $1, 'all', '{*}', 'inbox', 't')",
-                     w.org["GALANZ"])
-    for i in range(3):
-        async with db.transaction() as tx:
-            await events.append(tx, "contract.confirmed", org_id=w.org["GALANZ"],
-                                aggregate_type="contract", aggregate_id=w.contract["GALANZ"],
-                                actor="sales", payload={"number": f"N-{i}"})
-    worker = Worker(db, PushConfig())
-    while await worker.step():
-        pass
+    await galanz_inbox(db, 3)
     one, two = token("GALANZ", subject="buyer.one"), token("GALANZ", subject="buyer.two")
     listed = (await api.data(COUNT, as_=one))
     assert listed["unreadNotificationCount"] == 3

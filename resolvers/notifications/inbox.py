@@ -55,7 +55,7 @@ class Notification(Node):
         "(for a digest, its items).")
     for_user: bool = strawberry.field(
         description="Addressed to the viewer's user alone (false: to its whole "
-        "organization, where marking it read marks it for everyone).")
+        "organization, whose users each mark it read for themselves).")
 
     @classmethod
     def of(cls, n: inbox.Notification) -> Notification:
