@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from websockets.typing import Subprotocol
 
-from api.app import create_app
 from api.context import Services
 from domain.db import Database
 from domain.planning import imports
 from resolvers.relay import to_global_id
-from tests.support.api import CODEC, SETTINGS, Api
+from tests.support.api import CODEC, Api, graphql_ws
 from tests.test_planning_api import FAW, GALANZ, long_plan_file
 
 SUB = """subscription($id: ID!) { planImport(id: $id) { status rowsDone rowsTotal
@@ -29,20 +26,8 @@ SUB = """subscription($id: ID!) { planImport(id: $id) { status rowsDone rowsTota
 
 @pytest.fixture
 async def server(db: Database) -> AsyncIterator[str]:
-    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                        lifespan="on"))
-    task = asyncio.create_task(srv.serve())
-    for _ in range(500):
-        if srv.started:
-            break
-        await asyncio.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    srv.should_exit = True
-    await task
+    async with graphql_ws(Services(db=db, codec=CODEC)) as url:
+        yield url
 
 
 async def _messages(url: str, bearer: str, job_id: str) -> AsyncIterator[dict[str, Any]]:

@@ -12,15 +12,12 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
 
-from api.app import create_app
 from api.context import Services
-from api.embedded import free_port
 from api.livebus import GAP, LiveBus
 from domain.db import Database
 from resolvers.relay import to_global_id
-from tests.support.api import CODEC, SETTINGS, token
+from tests.support.api import CODEC, graphql_ws, token
 from tests.support.factory import build
 from tests.support.shipments import NOW, Tracking, build_tracking
 from tests.test_subscriptions import _next, _open
@@ -40,18 +37,8 @@ async def live(db: Database, redis_url: str) -> AsyncIterator[tuple[str, aioredi
     # start from an empty live state, whatever ran before.
     await client.flushdb()
     services = Services(db=db, codec=CODEC, redis=client)
-    app = create_app(SETTINGS, services=services)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(0),
-                                        log_level="warning", lifespan="on"))
-    task = asyncio.create_task(srv.serve())
-    for _ in range(500):  # uvicorn offers no event for "listening"
-        if srv.started:
-            break
-        await asyncio.sleep(0.02)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/graphql", client, services
-    srv.should_exit = True
-    await task
+    async with graphql_ws(services) as url:
+        yield url, client, services
     await client.flushdb()
     await client.aclose()
 

@@ -5,47 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 
-from api.app import create_app
 from api.context import Services
 from api.feed import EventFeed
 from domain.db import Database
-from tests.support.api import CODEC, SETTINGS, token
+from tests.support.api import CODEC, graphql_ws, token
 from tests.support.factory import build
 
 SUB = "subscription($after: Int) { events(after: $after) { seq eventType payload } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 async def server(db: Database, database_url: str) -> AsyncIterator[str]:
     feed = EventFeed(database_url)
     await feed.start()
-    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC, feed=feed))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                        lifespan="on"))
-    task = asyncio.create_task(srv.serve())
-    for _ in range(500):  # uvicorn offers no event for "listening"
-        if srv.started:
-            break
-        await asyncio.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    srv.should_exit = True
-    await task
+    async with graphql_ws(Services(db=db, codec=CODEC, feed=feed)) as url:
+        yield url
     await feed.stop()
 
 

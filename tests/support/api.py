@@ -6,6 +6,8 @@ only read share it. ``api`` gives a client factory bound to an app on a database
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -13,10 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from api.app import create_app
 from api.auth import TokenCodec
 from api.context import Services
+from api.embedded import free_port
 from api.settings import Settings
 from domain import demo
 from domain.db import Database
@@ -27,6 +31,26 @@ SETTINGS = Settings(jwt_secret=SECRET, environment="development")
 CODEC = TokenCodec.from_settings(SETTINGS)
 
 MILL_ROLES = ["sales", "production", "quality", "logistics", "finance", "admin"]
+
+
+@contextlib.asynccontextmanager
+async def graphql_ws(services: Services) -> AsyncIterator[str]:
+    """The app on ``services`` under uvicorn in this event loop, on a free port; yields
+    its GraphQL WebSocket address, and stops the server on the way out."""
+    port = free_port(0)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(SETTINGS, services=services), host="127.0.0.1", port=port,
+        log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):  # uvicorn offers no event for "listening"
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def token(org: str, *roles: str, subject: str = "tester") -> str:
