@@ -65,18 +65,20 @@ class Held:
 
 @dataclass(slots=True)
 class _Part:
+    """A sentence of a group, stored before (``row_id``) or arriving in this batch
+    (``held``), with the message that carried it."""
+
     number: int
     count: int
     sentence: str
-    row_id: int | None  # None: arrived in this batch
+    device: str
+    topic: str
+    payload: bytes
+    received_at: datetime
+    row_id: int | None = None
     held: Held | None = None
-    device: str | None = None
-    topic: str = ""
-    payload: bytes = b""
-    received_at: datetime | None = None
 
     def near(self, at: datetime) -> bool:
-        assert self.received_at is not None
         return abs(at - self.received_at) <= ASSEMBLY_TTL
 
 
@@ -129,7 +131,9 @@ async def assemble(tx: Executor, held: list[Held]) -> Assembly:
         if group and (group[0].count != f.count or any(p.number == f.number for p in group)):
             abandoned += [(h.key, p) for p in group]
             group = pending[h.key] = []
-        group.append(_Part(f.number, f.count, f.sentence, None, h, received_at=at))
+        m = h.message
+        group.append(_Part(f.number, f.count, f.sentence, f.device, m.topic, m.payload, at,
+                           held=h))
         if len(group) == f.count:
             out.completed.append((h.index, [p.sentence for p in sorted(group,
                                                                        key=lambda p: p.number)]))
@@ -186,9 +190,8 @@ def messages(rejected: list[RejectedRow]) -> int:
 
 
 def _part(r: Record) -> _Part:
-    return _Part(r["frag_num"], r["frag_count"], r["sentence"], r["id"],
-                 device=r["device_code"], topic=r["topic"], payload=bytes(r["payload"]),
-                 received_at=r["received_at"])
+    return _Part(r["frag_num"], r["frag_count"], r["sentence"], r["device_code"], r["topic"],
+                 bytes(r["payload"]), r["received_at"], row_id=r["id"])
 
 
 async def _insert(tx: Executor, parts: list[tuple[_Part, bool]]) -> None:
@@ -208,14 +211,6 @@ async def _insert(tx: Executor, parts: list[tuple[_Part, bool]]) -> None:
 
 
 def _rejection(part: _Part, why: str) -> RejectedRow:
-    if part.held is not None:
-        m = part.held.message
-        topic, payload, received_at = m.topic, m.payload, m.received_at
-        device: str | None = part.held.fragment.device
-    else:
-        assert part.received_at is not None
-        topic, payload, received_at, device = (part.topic, part.payload, part.received_at,
-                                               part.device)
-    return RejectedRow(topic, payload, received_at, Reason.INCOMPLETE.value,
+    return RejectedRow(part.topic, part.payload, part.received_at, Reason.INCOMPLETE.value,
                        f"AIS sentence {part.number} of {part.count}, its message incomplete:"
-                       f" {why}", device)
+                       f" {why}", part.device)
