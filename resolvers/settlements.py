@@ -148,7 +148,7 @@ class SettlementAction(enum.Enum):
         "mark_overdue", description="issued -> overdue, once its due day has passed.")
     VOID = strawberry.enum_value(
         "void", description="draft, issued or overdue -> void, with a `note`; the contract "
-        "may then get a new settlement, which takes over the agreed claims.")
+        "may then get a new settlement, which takes over the agreed claims not yet credited.")
 
 
 @strawberry.input(description="Draw up the settlement of a contract whose coils have left "
