@@ -4,15 +4,18 @@ coils from one shared heat, a certificate, an inspection, feedback and a settlem
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from domain.calendar import mill_today
 from domain.certificates import certificate_content, content_hash
 from domain.db import Database
 from domain.stage_routes import plan_stages
 
 NOW = datetime.now(UTC)
-TODAY = date.today()
+# The mill's day, as the domain judges "today" (its time zone is ahead of UTC: from 16:00
+# UTC on, the server's date.today() is already yesterday there).
+TODAY = mill_today()
 
 
 @dataclass
