@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 
 from api import cli
 from api.embedded import Mosquitto, free_port
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 from domain.db import Database
 from tests.support.broker import (
     PATH_DIRECTIVES,
@@ -38,7 +38,7 @@ from tests.support.broker import (
     production_broker,
 )
 from tests.tracking.test_ingester import NOW, eventually, ingesting, make_fleet, position
-from tracking.ingester import client_id
+from tracking.ingester import MqttSource, client_id
 
 INGEST_PASSWORD = "ingest-s3cret"
 SHARE = "$share/keylink-ingest/keylink/v1/devices/+/position"
@@ -318,3 +318,27 @@ def _fixes(start: int, count: int) -> list[bytes]:
     begin = NOW - timedelta(hours=1)
     return [position(begin + timedelta(seconds=start + i), 20.0 + (start + i) * 0.0001, 20.0)
             for i in range(count)]
+
+
+def test_the_broker_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="MQTT_URL must start with mqtt:// or mqtts://"):
+        Settings.from_env({"MQTT_URL": "tcp://broker:1883"})
+    with pytest.raises(SettingsError, match="KEYLINK_MQTT_CA_FILE"):
+        Settings.from_env({"MQTT_URL": "mqtts://broker", "KEYLINK_MQTT_CA_FILE":
+                           str(tmp_path / "missing.crt")})
+    ca = tmp_path / "ca.crt"
+    ca.write_text("")
+    settings = Settings.from_env({"MQTT_URL": "mqtts://u:p@broker", "KEYLINK_MQTT_CA_FILE":
+                                  str(ca)})
+    assert settings.mqtt_ca_file == str(ca)
+
+
+def test_an_mqtts_url_without_a_port_dials_8883(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path)
+    settings = Settings(mqtt_url="mqtts://u:p@broker.example", mqtt_ca_file=str(tls.ca))
+    loop = asyncio.new_event_loop()
+    try:
+        source = MqttSource(settings, loop, asyncio.Queue())
+    finally:
+        loop.close()
+    assert (source.host, source.port) == ("broker.example", 8883)
