@@ -93,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.set_defaults(command=_devices_passwd, name="devices mosquitto-passwd")
     passwd.add_argument("--out", metavar="FILE",
                         help="write the file here (replaced in one step); default: stdout")
+    dynsec = device_commands.add_parser(
+        "mosquitto-dynsec", help="Write the production broker's access config from the "
+                                 "device registry.",
+        description=DYNSEC_HELP, formatter_class=_formatter)
+    dynsec.set_defaults(command=_devices_dynsec, name="devices mosquitto-dynsec")
+    dynsec.add_argument("--out", metavar="FILE",
+                        help="write the file here (replaced in one step); default: stdout")
     add = device_commands.add_parser(
         "add", help="Register a device and print its new broker password.",
         description=ADD_HELP, formatter_class=_formatter)
@@ -101,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--kind", required=True, choices=("gps_unit", "ais_gateway", "scanner"))
     add.add_argument("--vehicle", metavar="CODE", help="vehicle the device is on")
     add.add_argument("--site", metavar="CODE", help="site a scanner is at")
-    add.add_argument("--owntracks", metavar="USER/DEVICE",
-                     help="for an OwnTracks app: the two topic levels it publishes under")
+    add.add_argument("--owntracks", metavar="[CODE/]DEVICE",
+                     help="for an OwnTracks app: it publishes under owntracks/CODE/DEVICE, "
+                          "logged in with the device code as user name and client id")
 
     token = command("token", _token, "Print a signed bearer token.", TOKEN_HELP)
     token.add_argument("--org", required=True, metavar="CODE",
@@ -179,17 +187,29 @@ through KEYLINK_SMTP_URL; it also sends digests and runs the other periodic jobs
 Run as many as you like: they share the work. SIGTERM or Ctrl-C stops it."""
 
 DEVICES_HELP = """\
-Devices log in to the broker with their device code as user name; the registry
-keeps their password hashes in Mosquitto's format."""
+Devices log in to the broker with their device code as user name and client id;
+the registry keeps their password hashes in Mosquitto's format."""
+
+DYNSEC_HELP = """\
+Writes the access config of config/mosquitto.conf (Mosquitto's dynamic-security
+plugin, plugin_opt_config_file): every enabled device that has a password, allowed
+to publish under its own topics only, to subscribe to nothing and to connect with
+its code as client id only; and the ingesters' user with the password from
+MQTT_URL, allowed only the shared subscription of KEYLINK_INGEST_GROUP. The plugin
+reads the file when the broker starts: restart the broker after each change
+(sessions and queued messages are kept)."""
 
 PASSWD_HELP = """\
 Writes every enabled device that has a password, and the ingesters' user with the
-password from MQTT_URL, in Mosquitto's password-file format. Point the broker's
-password_file at it and reload the broker (SIGHUP) after each change."""
+password from MQTT_URL, in Mosquitto's password-file format, for a broker that
+checks logins only (config/mosquitto.conf uses `mosquitto-dynsec` instead). Reload
+the broker (SIGHUP) after each change."""
 
 ADD_HELP = """\
 Adds a device to DATABASE_URL with a new random password, printed once (only its
-hash is kept). Run `keylink devices mosquitto-passwd` afterwards."""
+hash is kept). Run `keylink devices mosquitto-dynsec` afterwards. An OwnTracks
+app logs in with the device code as its user name and client id, so it publishes
+under owntracks/CODE/DEVICE: --owntracks names DEVICE (or CODE/DEVICE)."""
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -401,6 +421,39 @@ def _devices_passwd(settings: Settings, args: argparse.Namespace) -> int:
     if args.out:
         write_file(Path(args.out), text)
         print(f"wrote {text.count(chr(10))} logins to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _devices_dynsec(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from domain.db import Database
+    from tracking.devices import DeviceError, dynsec_config, ingest_credentials, write_file
+
+    url = _need_database(settings)
+    ingest = ingest_credentials(settings.mqtt_url)
+    if ingest is None:
+        print("keylink devices: MQTT_URL names no user and password; the file has no "
+              "ingester login", file=sys.stderr)
+
+    async def render() -> str:
+        db = await Database.connect(url, min_size=1, max_size=1)
+        try:
+            return await dynsec_config(db, ingest=ingest, group=settings.ingest_group,
+                                       ingest_client_id=settings.ingest_client_id)
+        finally:
+            await db.close()
+
+    try:
+        text = asyncio.run(render())
+    except DeviceError as exc:
+        print(f"keylink devices mosquitto-dynsec: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        write_file(Path(args.out), text)
+        print(f"wrote the broker's access config to {args.out}; restart the broker")
     else:
         sys.stdout.write(text)
     return 0

@@ -43,8 +43,13 @@ class Settings:
         "without live fan-out and `/readyz` reports Redis as not configured.")
     mqtt_url: str | None = _setting(
         "MQTT_URL", None,
-        "MQTT broker, `mqtt://user:password@host:port`. Unset: `keylink dev` starts a "
-        "broker with the project's config.")
+        "MQTT broker, `mqtt://user:password@host:port`, or `mqtts://...` for TLS (port 8883 "
+        "when none is given; the production broker listens for TLS only). Unset: `keylink "
+        "dev` starts a broker with the project's config.")
+    mqtt_ca_file: str | None = _setting(
+        "KEYLINK_MQTT_CA_FILE", None,
+        "PEM file of the certificate authorities an `mqtts://` broker's certificate must be "
+        "signed by. Unset: the system's trusted authorities.")
     jwt_secret: str | None = _setting(
         "KEYLINK_JWT_SECRET", None,
         "HS256 signing secret for bearer tokens (at least 32 characters). `keylink dev` "
@@ -187,6 +192,10 @@ class Settings:
                            ("KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", self.push_webhook_timeout_s)):
             if value < 1:
                 raise SettingsError(f"{env} must be a positive integer")
+        if self.mqtt_url is not None and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
+            raise SettingsError("MQTT_URL must start with mqtt:// or mqtts://")
+        if self.mqtt_ca_file is not None and not Path(self.mqtt_ca_file).is_file():
+            raise SettingsError(f"KEYLINK_MQTT_CA_FILE: no file {self.mqtt_ca_file}")
         if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
         for env, value in (("KEYLINK_INGEST_BATCH_SIZE", self.ingest_batch_size),

@@ -1,9 +1,15 @@
-"""Broker credentials of devices: Mosquitto's password file, made from the registry.
+"""Broker credentials of devices: Mosquitto's access config, made from the registry.
 
-A device logs in to the broker with its device code as user name (the ACL then lets
-it publish under its own topics only). The registry keeps each device's password as a
-hash in Mosquitto's own format, so the password file is the registry's rows written
-out, plus the ingesters' user, whose password comes from ``MQTT_URL``.
+A device logs in to the broker with its device code as user name and as client id. The
+registry keeps each device's password as a hash in Mosquitto's own format, so the
+broker's logins are the registry's rows written out, plus the ingesters' user, whose
+password comes from ``MQTT_URL``. Two forms:
+
+- ``dynsec_config``: the production broker's access, for Mosquitto's dynamic-security
+  plugin. Each device may publish under its own topics and nothing else: no
+  subscription at all (a device reads nothing from the broker), and only with its code
+  as client id. The ingesters' user may only take the shared subscription of its group.
+- ``password_file``: a plain password file, for a broker that checks logins only.
 
 Mosquitto 2's format (``mosquitto_passwd``'s default, sha512-pbkdf2) is
 ``user:$7$<iterations>$<base64 salt>$<base64 PBKDF2-HMAC-SHA512>``, with a 12-byte salt
@@ -15,13 +21,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from domain.db import Executor
+from tracking.topics import DEVICE_CODE, PREFIX
 
 # mosquitto_passwd's own count. Device passwords are random tokens (see `new_password`),
 # which no iteration count makes harder to guess; a high one would only slow every
@@ -29,6 +38,10 @@ from domain.db import Executor
 PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 INGEST_USER = "keylink-ingest"
+# Device codes may not start with this: the system's own logins (the ingesters' user and
+# client ids, `keylink-ingest-{hostname}-{n}` by default) do, and a device's code is its
+# user name and client id.
+RESERVED_PREFIX = "keylink-"
 
 
 def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS,
@@ -77,6 +90,71 @@ async def password_file(db: Executor, *, ingest: tuple[str, str] | None) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+async def dynsec_config(
+    db: Executor, *, ingest: tuple[str, str] | None, group: str, ingest_client_id: str,
+) -> str:
+    """The dynamic-security plugin's config (JSON): one client and one role per enabled
+    device that has a password, and the ingesters' user.
+
+    What is not granted is refused (``defaultACLAccess``): a device publishes under
+    ``keylink/v1/devices/{code}/`` and, when it is an OwnTracks app, under
+    ``owntracks/{owntracks_id}``; it may subscribe to nothing, so it can neither read
+    another device's fixes nor join the ingesters' shared subscription and take its
+    share of the messages. Its client id must be its code, so it cannot take over an
+    ingester's persistent session either. Raises DeviceError when a device code could
+    be an ingester's user name or client id."""
+    rows = await db.fetch(
+        "SELECT code, owntracks_id, password_hash FROM device"
+        " WHERE password_hash IS NOT NULL AND enabled ORDER BY code")
+    ingest_prefix = ingest_client_id.split("{", 1)[0]
+    clients: list[dict[str, Any]] = []
+    roles: list[dict[str, Any]] = []
+    for r in rows:
+        code = r["code"]
+        if (ingest is not None and code == ingest[0]) or (
+                ingest_prefix and code.startswith(ingest_prefix)):
+            raise DeviceError(f"device {code!r} could pass for an ingester (its user "
+                              f"{INGEST_USER!r} or a client id {ingest_client_id!r}); "
+                              "disable it or register it under another code")
+        topics = [f"{PREFIX}/{code}/#"]
+        if r["owntracks_id"]:
+            topics.append(f"owntracks/{r['owntracks_id']}/#")
+        role = f"device/{code}"
+        roles.append({"rolename": role, "acls": [
+            {"acltype": "publishClientSend", "topic": t, "priority": 0, "allow": True}
+            for t in topics]})
+        clients.append(_dynsec_client(code, r["password_hash"], role, clientid=code))
+    if ingest is not None:
+        role = "ingest"
+        roles.append({"rolename": role, "acls": [
+            *({"acltype": "subscribePattern", "topic": f"$share/{group}/{t}", "priority": 0,
+               "allow": True} for t in (f"{PREFIX}/#", "owntracks/#")),
+            *({"acltype": "publishClientReceive", "topic": t, "priority": 0, "allow": True}
+              for t in (f"{PREFIX}/#", "owntracks/#")),
+        ]})
+        clients.append(_dynsec_client(ingest[0], hash_password(ingest[1]), role))
+    config = {
+        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
+                             "subscribe": False, "unsubscribe": True},
+        "clients": clients,
+        "groups": [],
+        "roles": roles,
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+def _dynsec_client(username: str, hashed: str, role: str,
+                   clientid: str | None = None) -> dict[str, Any]:
+    # The registry's hash is Mosquitto's own ($7$iterations$salt$key), which the plugin
+    # keeps in three fields.
+    _, _, iterations, salt, key = hashed.split("$")
+    client: dict[str, Any] = {"username": username, "password": key, "salt": salt,
+                              "iterations": int(iterations), "roles": [{"rolename": role}]}
+    if clientid is not None:
+        client["clientid"] = clientid
+    return client
+
+
 def write_file(path: Path, text: str) -> None:
     """Replace ``path`` in one step: a broker reloading it never reads half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -98,6 +176,11 @@ async def add_device(
     stored only as its hash."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", code):
         raise DeviceError(f"device code {code!r}: 1 to 64 of A-Z a-z 0-9 _ . -")
+    if code.startswith(RESERVED_PREFIX):
+        raise DeviceError(f"device code {code!r}: codes starting with {RESERVED_PREFIX!r} "
+                          "are kept for Keylink's own broker logins")
+    if owntracks_id is not None:
+        owntracks_id = _owntracks_id(code, owntracks_id)
     vehicle_id = site_id = None
     if vehicle is not None:
         vehicle_id = await db.fetchval("SELECT id FROM vehicle WHERE code = $1", vehicle)
@@ -115,6 +198,27 @@ async def add_device(
         " VALUES ($1, $2, $3, $4, $5, $6)",
         code, kind, vehicle_id, site_id, owntracks_id, hash_password(password))
     return password
+
+
+def _owntracks_id(code: str, given: str) -> str:
+    """``{user}/{device}`` of an OwnTracks app; ``given`` may name the device alone.
+
+    The app publishes under ``owntracks/{its user name}/{device}`` and logs in as the
+    device, so the user must be the device code: the broker lets a device publish under
+    its own name only."""
+    user, slash, device = given.rpartition("/")
+    if not slash:
+        user = code
+    if user != code:
+        raise DeviceError(
+            f"--owntracks {given!r}: the OwnTracks user must be the device code {code!r} "
+            f"(the app logs in, and publishes under owntracks/<user>/, as {code}); "
+            f"set the app's user name and client id to {code} and give "
+            f"--owntracks {code}/{device}")
+    if not DEVICE_CODE.fullmatch(device):
+        raise DeviceError(f"--owntracks {given!r}: the device level must be 1 to 64 of "
+                          "A-Z a-z 0-9 _ . -")
+    return f"{code}/{device}"
 
 
 def _b64(data: bytes) -> str:

@@ -89,7 +89,8 @@ class MqttSource:
     def __init__(self, settings: Settings, loop: asyncio.AbstractEventLoop,
                  queue: asyncio.Queue[Delivery]) -> None:
         url = urlsplit(settings.mqtt_url or "mqtt://127.0.0.1:1883")
-        self.host, self.port = url.hostname or "127.0.0.1", url.port or 1883
+        tls = url.scheme == "mqtts"
+        self.host, self.port = url.hostname or "127.0.0.1", url.port or (8883 if tls else 1883)
         self.client_id = client_id(settings)
         self._group = settings.ingest_group
         self._expiry = settings.ingest_session_expiry_s
@@ -110,8 +111,10 @@ class MqttSource:
                         protocol=mqtt.MQTTv5, manual_ack=True)
         if url.username:
             c.username_pw_set(unquote(url.username), unquote(url.password or "") or None)
-        if url.scheme == "mqtts":
-            c.tls_set()
+        if tls:
+            # The broker's certificate is checked against KEYLINK_MQTT_CA_FILE (or the
+            # system's authorities) and must name the host of MQTT_URL.
+            c.tls_set(ca_certs=settings.mqtt_ca_file)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
