@@ -135,9 +135,10 @@ KEYLINK_JWT_PUBLIC_KEY (RS256). REDIS_URL is optional (live fan-out).
 It does not migrate: run `keylink migrate` first, once per release."""
 
 MIGRATE_HELP = """\
-Applies the SQL files in KEYLINK_MIGRATIONS_DIR that DATABASE_URL has not seen
-yet, each in its own transaction, and prints their names. Safe to run from
-several places at once. A failing file is rolled back and named."""
+Applies the SQL files in KEYLINK_MIGRATIONS_DIR (by default those shipped in the
+package) that DATABASE_URL has not seen yet, each in its own transaction, and
+prints their names. Safe to run from several places at once. A failing file is
+rolled back and named; a folder without any file is refused (exit 2)."""
 
 SEED_HELP = """\
 Fills DATABASE_URL (migrated, see `keylink migrate`) with demo organizations,
@@ -210,13 +211,27 @@ def _need_database(settings: Settings) -> str:
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    from api.embedded import ServerError, mosquitto_binary
+    from api.embedded.extra import INSTALL_HINT, missing
+
+    # The servers that no URL names are started here, from the `embedded` extra (the
+    # broker only where Mosquitto is missing); say what to install before starting any.
+    needed = {name for name, url in (("postgres", settings.database_url),
+                                     ("redis", settings.redis_url)) if url is None}
+    if settings.mqtt_url is None and mosquitto_binary() is None:
+        needed.add("mqtt")
+    absent = missing(needed)
+    if absent:
+        raise UsageError(
+            f"the servers it starts need {', '.join(absent)}, which are not installed: "
+            f"{INSTALL_HINT} (or set DATABASE_URL, REDIS_URL and MQTT_URL to servers of "
+            "your own)")
     from api import dev
-    from api.embedded import ServerError
-    from domain.migrate import MigrationError
+    from domain.migrate import MigrationError, NoMigrationsError
 
     try:
         return dev.run(settings, contracts=args.contracts, port=args.port)
-    except (dev.DevError, ServerError, MigrationError) as exc:
+    except (dev.DevError, ServerError, MigrationError, NoMigrationsError) as exc:
         print(f"keylink dev: {exc}", file=sys.stderr)
         return 1
 
@@ -240,11 +255,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from domain.migrate import MigrationError, migrate
+    from domain.migrate import MigrationError, NoMigrationsError, migrate
 
     url = _need_database(settings)
     try:
         applied = asyncio.run(migrate(url, settings.migrations_dir))
+    except NoMigrationsError as exc:
+        raise UsageError(
+            f"{exc}; KEYLINK_MIGRATIONS_DIR must name the folder of SQL migrations "
+            "(unset, the one inside the installed package)") from None
     except MigrationError as exc:
         print(f"keylink migrate: {exc.filename} failed, nothing of it applied:\n  {exc.error}",
               file=sys.stderr)

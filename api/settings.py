@@ -16,7 +16,8 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_STATE_DIR = PROJECT_ROOT / ".keylink"
-_DEFAULT_MIGRATIONS = PROJECT_ROOT / "migrations"
+# Inside the `domain` package, so that they travel in the wheel.
+_DEFAULT_MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
 # What domain.evidence can recognize by content (kept here: settings import nothing).
 _EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/pdf",
                    "text/csv",

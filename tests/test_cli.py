@@ -61,7 +61,7 @@ def test_migrate_applies_pending_files_then_has_nothing_to_do(
     again = keylink(env, "migrate")
 
     assert first.returncode == 0, first.stderr
-    for path in sorted((PROJECT_ROOT / "migrations").glob("*.sql")):
+    for path in sorted((PROJECT_ROOT / "domain" / "migrations").glob("*.sql")):
         assert f"applied {path.name}" in first.stdout
     assert again.returncode == 0 and "up to date" in again.stdout
 
@@ -83,6 +83,19 @@ async def test_a_failing_migration_is_named_and_exits_1(
         assert await conn.fetchval("SELECT to_regclass('half')") is None
     finally:
         await conn.close()
+
+
+def test_migrate_without_migrations_fails_and_names_the_setting(
+    env: dict[str, str], empty_database_url: str, tmp_path: Path
+) -> None:
+    env = {**env, "DATABASE_URL": empty_database_url,
+           "KEYLINK_MIGRATIONS_DIR": str(tmp_path / "nothing-here")}
+
+    result = keylink(env, "migrate")
+
+    assert result.returncode == 2
+    assert "no migrations" in result.stderr and "KEYLINK_MIGRATIONS_DIR" in result.stderr
+    assert "up to date" not in result.stdout
 
 
 def test_seed_demo_loads_once(env: dict[str, str], database_url: str) -> None:
