@@ -148,7 +148,9 @@ demo data is already there."""
 TOKEN_HELP = """\
 Signs with KEYLINK_JWT_SECRET, or KEYLINK_JWT_PRIVATE_KEY for RS256; when
 neither is set, with the secret `keylink dev` keeps in KEYLINK_STATE_DIR, so
-tokens work against a running `keylink dev`. Prints only the token, e.g.
+tokens work against a running `keylink dev`. The token carries KEYLINK_JWT_ISSUER
+and KEYLINK_JWT_AUDIENCE when they are set, under the claim names
+KEYLINK_JWT_ORG_CLAIM and KEYLINK_JWT_ROLES_CLAIM. Prints only the token, e.g.
   curl -H "Authorization: Bearer $(keylink token --org FAW-VW --role customer)" ..."""
 
 
@@ -216,6 +218,9 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
 
     # The servers that no URL names are started here, from the `embedded` extra (the
     # broker only where Mosquitto is missing); say what to install before starting any.
+    if settings.jwt_jwks_url:
+        raise UsageError("it signs demo tokens with a key of its own, which "
+                         "KEYLINK_JWT_JWKS_URL would not accept: unset KEYLINK_JWT_JWKS_URL")
     needed = {name for name, url in (("postgres", settings.database_url),
                                      ("redis", settings.redis_url)) if url is None}
     if settings.mqtt_url is None and mosquitto_binary() is None:
@@ -238,10 +243,10 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     _need_database(settings)
-    if not (settings.jwt_secret or settings.jwt_public_key):
+    if not (settings.jwt_secret or settings.jwt_public_key or settings.jwt_jwks_url):
         raise UsageError(
-            "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters) or "
-            "KEYLINK_JWT_PUBLIC_KEY (RS256)"
+            "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters), "
+            "KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider)"
         )
     import uvicorn
 
@@ -452,6 +457,9 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     from api.auth import TokenCodec
     from api.dev import dev_secret
 
+    if settings.jwt_jwks_url:
+        raise UsageError("tokens come from the identity provider at KEYLINK_JWT_JWKS_URL; "
+                         "Keylink signs none")
     if not (settings.jwt_secret or settings.jwt_private_key):
         if not (settings.state_dir / "jwt-secret").exists():
             raise UsageError(

@@ -98,6 +98,24 @@ def test_migrate_without_migrations_fails_and_names_the_setting(
     assert "up to date" not in result.stdout
 
 
+def test_token_carries_the_configured_issuer_audience_and_claims(env: dict[str, str]) -> None:
+    import jwt
+
+    settings = {"KEYLINK_JWT_SECRET": SECRET, "KEYLINK_JWT_ISSUER": "https://keylink.example",
+                "KEYLINK_JWT_AUDIENCE": "keylink-api", "KEYLINK_JWT_ORG_CLAIM": "tenant.code"}
+    result = keylink({**env, **settings}, "token", "--org", "FAW-VW", "--role", "customer")
+
+    assert result.returncode == 0, result.stderr
+    payload = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"],
+                         audience="keylink-api", issuer="https://keylink.example")
+    assert payload["tenant"] == {"code": "FAW-VW"} and payload["roles"] == ["customer"]
+
+    jwks = {"KEYLINK_JWT_JWKS_URL": "https://idp.example/certs",
+            "KEYLINK_JWT_ISSUER": "https://idp.example", "KEYLINK_JWT_AUDIENCE": "keylink-api"}
+    refused = keylink({**env, **jwks}, "token", "--org", "FAW-VW", "--role", "customer")
+    assert refused.returncode == 2 and "identity provider" in refused.stderr
+
+
 def test_seed_demo_loads_once(env: dict[str, str], database_url: str) -> None:
     env = {**env, "DATABASE_URL": database_url}
 
