@@ -126,6 +126,9 @@ class JwksKeys:
         if self._may_fetch():
             await asyncio.shield(self._start_fetch())
             key = self._keys.get(kid)
+        if key is None and self._loaded_at is None:
+            raise AuthError("cannot verify the token: the identity provider's signing keys "
+                            "could not be fetched")
         if key is None:
             raise AuthError("invalid token: its key (kid) is not among the identity "
                             "provider's signing keys")
@@ -157,7 +160,7 @@ class JwksKeys:
     async def _load(self) -> None:
         try:
             keys = await asyncio.to_thread(self._client.get_signing_keys, True)
-        except jwt.PyJWTError as exc:  # the endpoint is down, or sends no usable keys
+        except Exception as exc:  # down, or no usable keys, or not even JSON: all the same
             log.warning("JWKS fetch failed; keeping the keys fetched before",
                         extra={"url": self.url, "error": str(exc), "kept": len(self._keys)})
             return

@@ -106,7 +106,9 @@ class Settings:
         "KEYLINK_STATE_DIR", _DEFAULT_STATE_DIR,
         "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")
     migrations_dir: Path = _setting(
-        "KEYLINK_MIGRATIONS_DIR", _DEFAULT_MIGRATIONS, "Folder of SQL migrations.")
+        "KEYLINK_MIGRATIONS_DIR", _DEFAULT_MIGRATIONS,
+        "Folder of SQL migrations; by default those shipped inside the package. `keylink "
+        "migrate` refuses a folder without any.")
     ingest_client_id: str = _setting(
         "KEYLINK_INGEST_CLIENT_ID", "keylink-ingest-{hostname}-{n}",
         "MQTT client id of an ingester; `{hostname}` and `{n}` (KEYLINK_INGEST_INSTANCE) are "

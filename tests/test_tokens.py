@@ -44,6 +44,7 @@ class Jwks:
         self.release = threading.Event()
         self.held_too_long = False
         self.arrived = threading.Event()
+        self.garbage = False  # answer with something that is not a key set
         jwks = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,6 +54,8 @@ class Jwks:
                 if jwks.hold and not jwks.release.wait(5):
                     jwks.held_too_long = True
                 body = json.dumps({"keys": [jwks.jwk(kid) for kid in jwks.published]}).encode()
+                if jwks.garbage:
+                    body = b"<html>maintenance</html>"
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))
@@ -264,6 +267,13 @@ async def test_keys_stay_in_use_while_the_provider_is_unreachable(idp: Jwks) -> 
         assert (await codec.authenticate(keycloak_token(idp))).org_code == "FAW-VW"
         await asyncio.sleep(0.1)
     assert codec.jwks.fetches > 1
+
+
+async def test_a_provider_that_sends_no_key_set_gets_nobody_in(idp: Jwks) -> None:
+    idp.garbage = True
+    codec = codec_for(idp)
+    with pytest.raises(AuthError, match="could not be fetched"):
+        await codec.authenticate(keycloak_token(idp))
 
 
 async def test_symmetric_tokens_are_refused_with_a_jwks(idp: Jwks) -> None:
