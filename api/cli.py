@@ -138,14 +138,17 @@ Ctrl-C stops everything it started."""
 
 SERVE_HELP = """\
 Serves /graphql, /healthz, /readyz and /metrics on KEYLINK_HOST:KEYLINK_PORT.
-Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256) or
-KEYLINK_JWT_PUBLIC_KEY (RS256). REDIS_URL is optional (live fan-out).
+Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256),
+KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider's
+keys, with KEYLINK_JWT_ISSUER and KEYLINK_JWT_AUDIENCE). REDIS_URL is optional
+(live fan-out).
 It does not migrate: run `keylink migrate` first, once per release."""
 
 MIGRATE_HELP = """\
-Applies the SQL files in KEYLINK_MIGRATIONS_DIR that DATABASE_URL has not seen
-yet, each in its own transaction, and prints their names. Safe to run from
-several places at once. A failing file is rolled back and named."""
+Applies the SQL files in KEYLINK_MIGRATIONS_DIR (by default those shipped in the
+package) that DATABASE_URL has not seen yet, each in its own transaction, and
+prints their names. Safe to run from several places at once. A failing file is
+rolled back and named; a folder without any file is refused (exit 2)."""
 
 SEED_HELP = """\
 Fills DATABASE_URL (migrated, see `keylink migrate`) with demo organizations,
@@ -155,7 +158,9 @@ demo data is already there."""
 TOKEN_HELP = """\
 Signs with KEYLINK_JWT_SECRET, or KEYLINK_JWT_PRIVATE_KEY for RS256; when
 neither is set, with the secret `keylink dev` keeps in KEYLINK_STATE_DIR, so
-tokens work against a running `keylink dev`. Prints only the token, e.g.
+tokens work against a running `keylink dev`. The token carries KEYLINK_JWT_ISSUER
+and KEYLINK_JWT_AUDIENCE when they are set, under the claim names
+KEYLINK_JWT_ORG_CLAIM and KEYLINK_JWT_ROLES_CLAIM. Prints only the token, e.g.
   curl -H "Authorization: Bearer $(keylink token --org FAW-VW --role customer)" ..."""
 
 
@@ -230,23 +235,40 @@ def _need_database(settings: Settings) -> str:
 
 
 def _dev(settings: Settings, args: argparse.Namespace) -> int:
+    from api.embedded import ServerError, mosquitto_binary
+    from api.embedded.extra import INSTALL_HINT, missing
+
+    if settings.jwt_jwks_url:
+        raise UsageError("it signs demo tokens with a key of its own, which "
+                         "KEYLINK_JWT_JWKS_URL would not accept: unset KEYLINK_JWT_JWKS_URL")
+    # The servers that no URL names are started here, from the `embedded` extra (the
+    # broker only where Mosquitto is missing); say what to install before starting any.
+    needed = {name for name, url in (("postgres", settings.database_url),
+                                     ("redis", settings.redis_url)) if url is None}
+    if settings.mqtt_url is None and mosquitto_binary() is None:
+        needed.add("mqtt")
+    absent = missing(needed)
+    if absent:
+        raise UsageError(
+            f"the servers it starts need {', '.join(absent)}, which are not installed: "
+            f"{INSTALL_HINT} (or set DATABASE_URL, REDIS_URL and MQTT_URL to servers of "
+            "your own)")
     from api import dev
-    from api.embedded import ServerError
-    from domain.migrate import MigrationError
+    from domain.migrate import MigrationError, NoMigrationsError
 
     try:
         return dev.run(settings, contracts=args.contracts, port=args.port)
-    except (dev.DevError, ServerError, MigrationError) as exc:
+    except (dev.DevError, ServerError, MigrationError, NoMigrationsError) as exc:
         print(f"keylink dev: {exc}", file=sys.stderr)
         return 1
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     _need_database(settings)
-    if not (settings.jwt_secret or settings.jwt_public_key):
+    if not (settings.jwt_secret or settings.jwt_public_key or settings.jwt_jwks_url):
         raise UsageError(
-            "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters) or "
-            "KEYLINK_JWT_PUBLIC_KEY (RS256)"
+            "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters), "
+            "KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider)"
         )
     import uvicorn
 
@@ -260,11 +282,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from domain.migrate import MigrationError, migrate
+    from domain.migrate import MigrationError, NoMigrationsError, migrate
 
     url = _need_database(settings)
     try:
         applied = asyncio.run(migrate(url, settings.migrations_dir))
+    except NoMigrationsError as exc:
+        raise UsageError(
+            f"{exc}; KEYLINK_MIGRATIONS_DIR must name the folder of SQL migrations "
+            "(unset, the one inside the installed package)") from None
     except MigrationError as exc:
         print(f"keylink migrate: {exc.filename} failed, nothing of it applied:\n  {exc.error}",
               file=sys.stderr)
@@ -486,6 +512,9 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     from api.auth import TokenCodec
     from api.dev import dev_secret
 
+    if settings.jwt_jwks_url:
+        raise UsageError("tokens come from the identity provider at KEYLINK_JWT_JWKS_URL; "
+                         "Keylink signs none")
     if not (settings.jwt_secret or settings.jwt_private_key):
         if not (settings.state_dir / "jwt-secret").exists():
             raise UsageError(

@@ -50,7 +50,7 @@ class Viewer:
 
     @property
     def is_customer(self) -> bool:
-        return self.organization.kind != "mill"
+        return self.organization.kind == "customer"
 
     def has_any(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
@@ -129,7 +129,7 @@ class Context:
             token = self._token()
             if token is None:
                 raise AuthError("authentication required: send `Authorization: Bearer <token>`")
-            claims = self.services.codec.verify(token)
+            claims = await self.services.codec.authenticate(token)
             self._viewer = await self._resolve(claims)
             self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis,
                                     self._viewer.subject, self._viewer.organization.id)
@@ -139,10 +139,14 @@ class Context:
         org = await self.services.organizations.get(self.db, claims.org_code)
         if org is None:
             raise AuthError("invalid token: unknown organization")
-        if claims.is_customer != (org.kind != "mill") or (
-            org.kind == "mill" and not claims.roles <= MILL_ROLES
-        ):
-            raise AuthError("invalid token: roles do not fit the organization")
+        # The role decides the scope: customer for an organization of kind customer,
+        # the mill's roles for the mill; anything else (a carrier) gets nothing.
+        if claims.is_customer and org.kind != "customer":
+            raise AuthError(f"invalid token: role customer is only for an organization of "
+                            f"kind customer, and {org.code} is a {org.kind}")
+        if not claims.is_customer and (org.kind != "mill" or not claims.roles <= MILL_ROLES):
+            raise AuthError(f"invalid token: the mill's roles are only for the mill, and "
+                            f"{org.code} is a {org.kind}")
         return Viewer(claims.subject, org, claims.roles, claims.expires_at)
 
     @property

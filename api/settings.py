@@ -8,15 +8,18 @@ refuses to start without a signing key, and ``keylink dev`` makes its own.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_STATE_DIR = PROJECT_ROOT / ".keylink"
-_DEFAULT_MIGRATIONS = PROJECT_ROOT / "migrations"
+# Inside the `domain` package, so that they travel in the wheel.
+_DEFAULT_MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
 # What domain.evidence can recognize by content (kept here: settings import nothing).
 _EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/pdf",
                    "text/csv",
@@ -61,6 +64,27 @@ class Settings:
     jwt_private_key: str | None = _setting(
         "KEYLINK_JWT_PRIVATE_KEY", None,
         "RS256 private key (PEM text or path), only for `keylink token` to sign with.")
+    jwt_jwks_url: str | None = _setting(
+        "KEYLINK_JWT_JWKS_URL", None,
+        "An identity provider's JWKS URL (Keycloak, Azure AD, ...): tokens are verified with "
+        "the keys it publishes, chosen by `kid`, fetched again as they rotate. Replaces "
+        "KEYLINK_JWT_SECRET and KEYLINK_JWT_PUBLIC_KEY; needs KEYLINK_JWT_ISSUER and "
+        "KEYLINK_JWT_AUDIENCE; https, except on a loopback address.")
+    jwt_issuer: str | None = _setting(
+        "KEYLINK_JWT_ISSUER", None,
+        "Required `iss` of every token; tokens Keylink issues carry it.")
+    jwt_audience: str | None = _setting(
+        "KEYLINK_JWT_AUDIENCE", None,
+        "Required `aud` of every token (unset: a token with an `aud` is refused); tokens "
+        "Keylink issues carry it.")
+    jwt_org_claim: str = _setting(
+        "KEYLINK_JWT_ORG_CLAIM", "org",
+        "Claim holding the organization's code; a dotted path reaches a nested claim.")
+    jwt_roles_claim: str = _setting(
+        "KEYLINK_JWT_ROLES_CLAIM", "roles",
+        "Claim holding the roles (a list, or a string separated by spaces or commas); a "
+        "dotted path reaches a nested claim, e.g. Keycloak's `realm_access.roles`. Values "
+        "that are not Keylink roles are ignored.")
     host: str = _setting("KEYLINK_HOST", "127.0.0.1", "Address the API listens on.")
     port: int = _setting(
         "KEYLINK_PORT", 8000,
@@ -87,7 +111,9 @@ class Settings:
         "KEYLINK_STATE_DIR", _DEFAULT_STATE_DIR,
         "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")
     migrations_dir: Path = _setting(
-        "KEYLINK_MIGRATIONS_DIR", _DEFAULT_MIGRATIONS, "Folder of SQL migrations.")
+        "KEYLINK_MIGRATIONS_DIR", _DEFAULT_MIGRATIONS,
+        "Folder of SQL migrations; by default those shipped inside the package. `keylink "
+        "migrate` refuses a folder without any.")
     ingest_client_id: str = _setting(
         "KEYLINK_INGEST_CLIENT_ID", "keylink-ingest-{hostname}-{n}",
         "MQTT client id of an ingester; `{hostname}` and `{n}` (KEYLINK_INGEST_INSTANCE) are "
@@ -185,6 +211,7 @@ class Settings:
             raise SettingsError("KEYLINK_LOG_FORMAT must be `json` or `text`")
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:
             raise SettingsError("KEYLINK_JWT_SECRET must be at least 32 characters long")
+        self._check_tokens()
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
             raise SettingsError("KEYLINK_DB_POOL_MIN must be >= 1 and <= KEYLINK_DB_POOL_MAX")
         for env, value in (("KEYLINK_PUSH_MAX_ATTEMPTS", self.push_max_attempts),
@@ -216,6 +243,27 @@ class Settings:
             raise SettingsError("KEYLINK_EVIDENCE_TYPES must list some of "
                                 + ", ".join(_EVIDENCE_TYPES))
 
+    def _check_tokens(self) -> None:
+        for env, path in (("KEYLINK_JWT_ORG_CLAIM", self.jwt_org_claim),
+                          ("KEYLINK_JWT_ROLES_CLAIM", self.jwt_roles_claim)):
+            if not path.strip() or ("/" not in path and not all(path.split("."))):
+                raise SettingsError(f"{env} must be a claim name or a dotted path, got {path!r}")
+        if self.jwt_jwks_url is None:
+            return
+        url = urlsplit(self.jwt_jwks_url)
+        if url.scheme not in ("https", "http") or not url.hostname:
+            raise SettingsError("KEYLINK_JWT_JWKS_URL must be an https:// URL")
+        if url.scheme == "http" and not _loopback(url.hostname):
+            raise SettingsError("KEYLINK_JWT_JWKS_URL must use https (http only on a "
+                                "loopback address): the keys decide who gets in")
+        if self.jwt_secret is not None or self.jwt_public_key is not None:
+            raise SettingsError("KEYLINK_JWT_JWKS_URL replaces KEYLINK_JWT_SECRET and "
+                                "KEYLINK_JWT_PUBLIC_KEY: unset them")
+        if self.jwt_issuer is None or self.jwt_audience is None:
+            raise SettingsError("KEYLINK_JWT_JWKS_URL needs KEYLINK_JWT_ISSUER and "
+                                "KEYLINK_JWT_AUDIENCE: an identity provider signs tokens "
+                                "for other applications with the same keys")
+
     @property
     def evidence_type_list(self) -> tuple[str, ...]:
         return tuple(t.strip().lower() for t in self.evidence_types.split(",") if t.strip())
@@ -234,6 +282,15 @@ class Settings:
             shown = "(unset)" if default is None else f"`{default}`"
             rows.append((f.metadata["env"], shown, f.metadata["doc"]))
         return rows
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parse(f: dataclasses.Field[Any], raw: str) -> Any:

@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 
 async def _prepare(url: str, contracts: int) -> None:
-    await migrate(url, PROJECT_ROOT / "migrations")
+    await migrate(url, PROJECT_ROOT / "domain" / "migrations")
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
         if not await demo.is_seeded(db):

@@ -209,7 +209,7 @@ async def _run(args: argparse.Namespace) -> dict[str, float]:
         broker = mqtt_broker(root / "mqtt", free_port(1883))
         broker.start()
         try:
-            await migrate(url, PROJECT_ROOT / "migrations")
+            await migrate(url, PROJECT_ROOT / "domain" / "migrations")
             await _register(url, args.devices)
             payloads = _payloads(args.devices, args.messages, hours_back=2)
             raw = await asyncio.to_thread(_raw_rate, broker.host, broker.port, payloads)

@@ -63,7 +63,7 @@ SUB = """subscription($id: ID!) { shipmentPositions(shipmentId: $id) {
 
 async def _setup(url: str) -> list[int]:
     """200 trucks with GPS units, each carrying one shipment of an FAW-VW coil, under way."""
-    await migrate(url, PROJECT_ROOT / "migrations")
+    await migrate(url, PROJECT_ROOT / "domain" / "migrations")
     db = await Database.connect(url, min_size=1, max_size=2)
     try:
         if not await demo.is_seeded(db):

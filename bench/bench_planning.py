@@ -151,7 +151,7 @@ async def _main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url, server = _database(Path(tmp))
         try:
-            await migrate(url, PROJECT_ROOT / "migrations")
+            await migrate(url, PROJECT_ROOT / "domain" / "migrations")
             db = await Database.connect(url, min_size=1, max_size=4)
             try:
                 orgs = await _build(db, args.customers, args.specs, args.weeks)

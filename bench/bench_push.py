@@ -304,7 +304,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="keylink-bench-") as tmp:
         url, server = _database(Path(tmp))
         try:
-            await migrate(url, PROJECT_ROOT / "migrations")
+            await migrate(url, PROJECT_ROOT / "domain" / "migrations")
             db = await Database.connect(url, min_size=1, max_size=4)
             receiver = Receiver(Path(tmp) / "arrivals.txt")
             receiver.start()

@@ -3,7 +3,10 @@
 Each file runs in its own transaction and is recorded in ``schema_migration`` with
 its checksum. A session-level advisory lock serializes concurrent runners, so two
 processes that start at once apply each file once. A failing file rolls back
-entirely and raises :class:`MigrationError` naming the file and the error.
+entirely and raises :class:`MigrationError` naming the file and the error. A folder
+without any migration raises :class:`NoMigrationsError` before the database is touched:
+applying nothing to an empty database would leave it without a schema while saying it is
+up to date.
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ class MigrationError(RuntimeError):
         self.error = error
 
 
+class NoMigrationsError(RuntimeError):
+    """The migrations folder is missing or holds no ``*.sql`` file."""
+
+    def __init__(self, folder: Path) -> None:
+        state = "does not exist" if not folder.is_dir() else "holds no *.sql file"
+        super().__init__(f"no migrations: {folder} {state}")
+        self.folder = folder
+
+
 @dataclass(frozen=True)
 class Migration:
     name: str
@@ -39,12 +51,19 @@ class Migration:
 
 
 def discover(folder: Path) -> list[Migration]:
+    if not folder.is_dir():
+        return []
     files = sorted(p for p in folder.glob("*.sql") if p.is_file())
     return [Migration(p.name, p.read_text(encoding="utf-8")) for p in files]
 
 
 async def migrate(url_or_conn: str | asyncpg.Connection, folder: Path) -> list[str]:
-    """Apply every pending migration; return the names of those applied now."""
+    """Apply every pending migration; return the names of those applied now.
+
+    Raises :class:`NoMigrationsError` when ``folder`` holds none.
+    """
+    if not discover(folder):
+        raise NoMigrationsError(folder)
     if isinstance(url_or_conn, str):
         conn = await asyncpg.connect(url_or_conn)
         try:

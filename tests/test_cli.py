@@ -61,7 +61,7 @@ def test_migrate_applies_pending_files_then_has_nothing_to_do(
     again = keylink(env, "migrate")
 
     assert first.returncode == 0, first.stderr
-    for path in sorted((PROJECT_ROOT / "migrations").glob("*.sql")):
+    for path in sorted((PROJECT_ROOT / "domain" / "migrations").glob("*.sql")):
         assert f"applied {path.name}" in first.stdout
     assert again.returncode == 0 and "up to date" in again.stdout
 
@@ -83,6 +83,37 @@ async def test_a_failing_migration_is_named_and_exits_1(
         assert await conn.fetchval("SELECT to_regclass('half')") is None
     finally:
         await conn.close()
+
+
+def test_migrate_without_migrations_fails_and_names_the_setting(
+    env: dict[str, str], empty_database_url: str, tmp_path: Path
+) -> None:
+    env = {**env, "DATABASE_URL": empty_database_url,
+           "KEYLINK_MIGRATIONS_DIR": str(tmp_path / "nothing-here")}
+
+    result = keylink(env, "migrate")
+
+    assert result.returncode == 2
+    assert "no migrations" in result.stderr and "KEYLINK_MIGRATIONS_DIR" in result.stderr
+    assert "up to date" not in result.stdout
+
+
+def test_token_carries_the_configured_issuer_audience_and_claims(env: dict[str, str]) -> None:
+    import jwt
+
+    settings = {"KEYLINK_JWT_SECRET": SECRET, "KEYLINK_JWT_ISSUER": "https://keylink.example",
+                "KEYLINK_JWT_AUDIENCE": "keylink-api", "KEYLINK_JWT_ORG_CLAIM": "tenant.code"}
+    result = keylink({**env, **settings}, "token", "--org", "FAW-VW", "--role", "customer")
+
+    assert result.returncode == 0, result.stderr
+    payload = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"],
+                         audience="keylink-api", issuer="https://keylink.example")
+    assert payload["tenant"] == {"code": "FAW-VW"} and payload["roles"] == ["customer"]
+
+    jwks = {"KEYLINK_JWT_JWKS_URL": "https://idp.example/certs",
+            "KEYLINK_JWT_ISSUER": "https://idp.example", "KEYLINK_JWT_AUDIENCE": "keylink-api"}
+    refused = keylink({**env, **jwks}, "token", "--org", "FAW-VW", "--role", "customer")
+    assert refused.returncode == 2 and "identity provider" in refused.stderr
 
 
 def test_seed_demo_loads_once(env: dict[str, str], database_url: str) -> None:

@@ -7,9 +7,9 @@ import asyncpg
 import pytest
 
 from api.settings import PROJECT_ROOT
-from domain.migrate import MigrationError, migrate
+from domain.migrate import MigrationError, NoMigrationsError, migrate
 
-MIGRATIONS = PROJECT_ROOT / "migrations"
+MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
 
 
 async def test_applies_every_file_once_and_records_it(empty_database_url: str) -> None:
@@ -57,3 +57,22 @@ async def test_failing_migration_leaves_database_as_it_was(
         await conn.close()
     assert "kept" in tables and "half_done" not in tables
     assert recorded == ["0001_ok.sql"]
+
+
+@pytest.mark.parametrize("make", ["empty", "missing"])
+async def test_a_folder_without_migrations_is_refused_before_the_database_is_touched(
+    empty_database_url: str, tmp_path: Path, make: str
+) -> None:
+    folder = tmp_path / "migrations"
+    if make == "empty":
+        folder.mkdir()
+        (folder / "README").write_text("not a migration")
+
+    with pytest.raises(NoMigrationsError, match="no migrations"):
+        await migrate(empty_database_url, folder)
+
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('schema_migration')") is None
+    finally:
+        await conn.close()

@@ -60,7 +60,7 @@ async def pg_template(pg_admin_url: str) -> str:
         await conn.execute(f"CREATE DATABASE {TEMPLATE}")
     finally:
         await conn.close()
-    await migrate(_with_database(pg_admin_url, TEMPLATE), PROJECT_ROOT / "migrations")
+    await migrate(_with_database(pg_admin_url, TEMPLATE), PROJECT_ROOT / "domain" / "migrations")
     return TEMPLATE
 
 

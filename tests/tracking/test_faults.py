@@ -41,7 +41,7 @@ from tracking.ingester import REGISTRY
 
 pytestmark = pytest.mark.slow
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "domain" / "migrations"
 
 
 def expected(messages: list[tuple[str, bytes]]) -> set[tuple[str, datetime]]:
