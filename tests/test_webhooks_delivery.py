@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import standardwebhooks
@@ -28,14 +31,17 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.context import Services
+from api.settings import PROJECT_ROOT
 from domain import events
 from domain.db import Database
 from domain.egress import EgressPolicy
+from domain.migrate import migrate
 from push.config import PushConfig
 from push.worker import Worker
 from tests.support.api import CODEC, SETTINGS, Api, token
 from tests.support.factory import World, build
 
+MIGRATIONS = PROJECT_ROOT / "migrations"
 LOCAL = EgressPolicy.of("127.0.0.0/8", production=True)
 QUICK = PushConfig(retry_base=timedelta(seconds=0.2), retry_cap=timedelta(seconds=1),
                    tick_s=0.05, max_attempts=30, egress=LOCAL)
@@ -537,3 +543,34 @@ async def test_the_log_shows_a_reason_for_each_failure_never_the_answer(
     finally:
         for r in (slow, failing, moving):
             await r.stop()
+
+
+async def test_logged_answers_are_reduced_to_their_reason_on_upgrade(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """Errors recorded before the egress policy held receivers' answers; the migration
+    keeps only their reason, and the column refuses anything but a reason."""
+    for sql in sorted(MIGRATIONS.glob("*.sql")):
+        if sql.name < "0010":
+            shutil.copy(sql, tmp_path / sql.name)
+    await migrate(empty_database_url, tmp_path)
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        await conn.executemany(
+            "INSERT INTO push_delivery (channel, event_type, title, body, last_error)"
+            " VALUES ($1, 'x', 't', 'b', $2)",
+            [("webhook", "HTTP 500: {\"password\": \"hunter2\"}"),
+             ("webhook", "ConnectError: [Errno 111] Connection refused"),
+             ("webhook", "ReadTimeout: "),
+             ("webhook", "the webhook subscription is gone or disabled"),
+             ("email", "SMTPRecipientsRefused: {'a@b.cn': (550, 'no such user')}"),
+             ("webhook", None)])
+        assert await migrate(empty_database_url, MIGRATIONS) == ["0010_webhook_egress.sql"]
+        reasons = [r["last_error"] for r in await conn.fetch(
+            "SELECT last_error FROM push_delivery ORDER BY id")]
+        assert reasons == ["http_500", "connection_refused", "timeout", "webhook_disabled",
+                           "recipient_refused", None]
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE push_delivery SET last_error = 'HTTP 500: body'")
+    finally:
+        await conn.close()
