@@ -11,10 +11,11 @@ import asyncio
 import json
 import shutil
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from domain import events
 from domain.db import Database
 from domain.egress import EgressPolicy
 from domain.migrate import migrate
+from push import egress
+from push import sender as sending
 from push.config import PushConfig
 from push.worker import Worker
 from tests.support.api import CODEC, SETTINGS, Api, token
@@ -74,6 +77,8 @@ class Receiver:
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)
+    # (certificate, key) files: serve https.
+    tls: tuple[Path, Path] | None = None
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -93,8 +98,10 @@ class Receiver:
 
     async def start(self) -> None:
         app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                     log_level="warning", lifespan="off"))
+        cert, key = self.tls or (None, None)
+        self._server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
+            ssl_certfile=cert, ssl_keyfile=key))
         self._task = asyncio.create_task(self._server.serve())
         for _ in range(500):
             if self._server.started:
@@ -493,8 +500,6 @@ async def test_retry_after_in_seconds_or_as_a_date_puts_off_the_next_try(
 
 
 def test_retries_are_spread_and_retry_after_is_capped() -> None:
-    from datetime import UTC, datetime
-
     config = PushConfig(retry_base=timedelta(seconds=10))
     waits = [config.backoff(3).total_seconds() for _ in range(200)]
     assert all(20 <= s <= 40 for s in waits) and len(set(waits)) > 100
@@ -516,7 +521,7 @@ async def test_the_log_shows_a_reason_for_each_failure_never_the_answer(
     """A timeout, a refused connection, a receiver's error status and a redirect."""
     w = await build(db)
     faw = token("FAW-VW", subject="buyer.faw")
-    slow = Receiver(free_port(), delay=2.0)
+    slow = Receiver(free_port(), delay=5.0)
     failing = Receiver(free_port(), status=500, answer=b'{"trace": "at db.internal:5432"}')
     moving = Receiver(free_port(), status=302,
                       answer_headers={"location": "http://169.254.169.254/"})
@@ -527,7 +532,7 @@ async def test_the_log_shows_a_reason_for_each_failure_never_the_answer(
             await _subscribe(api, r.url, faw)
         await _subscribe(api, f"http://127.0.0.1:{free_port()}/hook", faw)  # nobody there
         task = await _run(Worker(db, PushConfig(tick_s=0.05, max_attempts=1,
-                                                webhook_timeout_s=0.5, egress=LOCAL)))
+                                                webhook_timeout_s=2.0, egress=LOCAL)))
         try:
             await _shipment_events(db, w, 1)
             await _until(lambda: _count(db, "dead", 4))
@@ -574,3 +579,65 @@ async def test_logged_answers_are_reduced_to_their_reason_on_upgrade(
             await conn.execute("UPDATE push_delivery SET last_error = 'HTTP 500: body'")
     finally:
         await conn.close()
+
+
+def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name``; returns its (certificate, key) files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+async def test_https_keeps_the_name_for_tls_while_connecting_to_the_checked_address(
+    api: Api, db: Database, tmp_path: Path
+) -> None:
+    name = "hooks.faw-vw.example"
+    cert, key = _certificate(tmp_path, name)
+    secure = Receiver(free_port(), tls=(cert, key))
+    await secure.start()
+    try:
+        dns = Dns("127.0.0.1")
+        policy = EgressPolicy(allow=LOCAL.allow, resolver=dns)
+        trusted = ssl.create_default_context(cafile=str(cert))
+        async with egress.client(policy, timeout=5, verify=trusted) as client:
+            r = await client.post(f"https://{name}:{secure.port}/hook", content=b"{}")
+            assert r.status_code == 200 and dns.asked == [(name, secure.port)]
+            # The certificate is checked against the name, not the address connected to.
+            with pytest.raises(httpx.ConnectError) as caught:
+                await client.post(f"https://127.0.0.1:{secure.port}/hook", content=b"{}")
+            assert sending.classify(caught.value) == "tls_error"
+        assert [h["host"] for h, _ in secure.received] == [f"{name}:{secure.port}"]
+
+        # The worker trusts only the system's authorities: a self-signed receiver fails
+        # its handshake, and the customer reads `tls_error`.
+        w = await build(db)
+        await _subscribe(api, f"https://127.0.0.1:{secure.port}/hook",
+                         token("FAW-VW", subject="buyer.faw"))
+        task = await _run(Worker(db, PushConfig(tick_s=0.05, max_attempts=1, egress=LOCAL)))
+        try:
+            await _shipment_events(db, w, 1)
+            await _until(lambda: _count(db, "dead", 1))
+        finally:
+            await _stop(task)
+        assert await db.fetchval("SELECT last_error FROM push_delivery") == "tls_error"
+        assert len(secure.received) == 1
+    finally:
+        await secure.stop()
