@@ -94,3 +94,17 @@ def test_allow_list_setting_is_parsed_strictly() -> None:
         Settings.from_env({"KEYLINK_WEBHOOK_ALLOW": "127.0.0.0/8,localhost"})
     assert not is_public(ipaddress.ip_address("::ffff:169.254.169.254"))
     assert is_public(ipaddress.ip_address("8.8.8.8"))
+
+
+async def test_the_worker_and_keylink_dev_hold_the_same_policy() -> None:
+    from push.config import PushConfig
+
+    dev = PushConfig.of(Settings(environment="development")).egress
+    assert await _reason(dev, "http://127.0.0.1:9000/hook") == ADDRESS_NOT_ALLOWED
+    assert await _reason(dev, "http://93.184.215.14/hook") is None
+    allowed = PushConfig.of(Settings.from_env({
+        "KEYLINK_ENV": "development", "KEYLINK_WEBHOOK_ALLOW": "127.0.0.0/8"})).egress
+    assert await _reason(allowed, "http://127.0.0.1:9000/hook") is None
+    prod = PushConfig.of(Settings(webhook_allow="10.0.0.0/8")).egress
+    assert await _reason(prod, "http://93.184.215.14/hook") == HTTPS_REQUIRED
+    assert await _reason(prod, "http://10.1.1.1/hook") is None
