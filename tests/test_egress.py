@@ -108,3 +108,17 @@ async def test_the_worker_and_keylink_dev_hold_the_same_policy() -> None:
     prod = PushConfig.of(Settings(webhook_allow="10.0.0.0/8")).egress
     assert await _reason(prod, "http://93.184.215.14/hook") == HTTPS_REQUIRED
     assert await _reason(prod, "http://10.1.1.1/hook") is None
+
+
+def test_every_reason_fits_the_delivery_log() -> None:
+    """The delivery log's column takes only short codes (migration 0010's check)."""
+    import re
+
+    from domain import egress
+    from push.sender import REASONS
+
+    codes = [*REASONS, egress.ADDRESS_NOT_ALLOWED, egress.HTTPS_REQUIRED, egress.DNS_ERROR,
+             egress.INVALID_URL, "http_503"]
+    assert all(re.fullmatch(r"[a-z0-9_]{1,40}", c) for c in codes)
+    assert {egress.ADDRESS_NOT_ALLOWED, egress.HTTPS_REQUIRED, egress.DNS_ERROR,
+            egress.INVALID_URL} <= set(REASONS)
