@@ -186,8 +186,10 @@ batch and disconnects. Metrics: http://KEYLINK_HOST:KEYLINK_INGEST_METRICS_PORT/
 PUSH_HELP = """\
 Follows the domain events in DATABASE_URL from a durable cursor, matches them to
 the push rules and delivers them: to the inbox (the `notifications` query and
-subscription), to webhooks signed with HMAC-SHA256 (retried with exponential
-backoff, dead-lettered after KEYLINK_PUSH_MAX_ATTEMPTS tries) and by e-mail
+subscription), to webhooks signed as Standard Webhooks (public addresses only,
+unless in KEYLINK_WEBHOOK_ALLOW; retried with jittered exponential backoff, never
+sooner than a receiver's Retry-After, dead-lettered after KEYLINK_PUSH_MAX_ATTEMPTS
+tries) and by e-mail
 through KEYLINK_SMTP_URL; it also sends digests and runs the other periodic jobs.
 Run as many as you like: they share the work. SIGTERM or Ctrl-C stops it."""
 

@@ -165,6 +165,12 @@ class Settings:
     push_webhook_timeout_s: int = _setting(
         "KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", 10,
         "How long a webhook receiver has to answer, in seconds; longer counts as a failure.")
+    webhook_allow: str | None = _setting(
+        "KEYLINK_WEBHOOK_ALLOW", None,
+        "Comma-separated address ranges (CIDR, e.g. `127.0.0.0/8,10.20.0.0/16`) that "
+        "webhooks may reach although they are not public: on-premise receivers, tests. "
+        "Unset: only public addresses, over https in production (http also to these "
+        "ranges).")
     position_retention_days: int = _setting(
         "KEYLINK_POSITION_RETENTION_DAYS", 400,
         "Days of positions kept; an ingester drops older daily partitions once an hour.")
@@ -223,6 +229,14 @@ class Settings:
             raise SettingsError("MQTT_URL must start with mqtt:// or mqtts://")
         if self.mqtt_ca_file is not None and not Path(self.mqtt_ca_file).is_file():
             raise SettingsError(f"KEYLINK_MQTT_CA_FILE: no file {self.mqtt_ca_file}")
+        for entry in (self.webhook_allow or "").split(","):
+            try:
+                if entry.strip():
+                    ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise SettingsError("KEYLINK_WEBHOOK_ALLOW must be comma-separated address "
+                                    f"ranges such as 127.0.0.0/8, got {entry.strip()!r}"
+                                    ) from None
         if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
         for env, value in (("KEYLINK_INGEST_BATCH_SIZE", self.ingest_batch_size),

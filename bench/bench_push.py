@@ -57,6 +57,8 @@ TYPES = ["production.milestone_reached", "contract_line.predicted_late",
 GRADES = ["DC04", "DC06", "HC340LA", "DX51D+Z", "DX54D+Z", "SPCC"]
 MODES = ["road", "rail", "water"]
 SITES = [f"WH-{i}" for i in range(10)]
+# A Standard Webhooks secret: `whsec_` and base64.
+SECRET = "whsec_YmVuY2gtc2VjcmV0LW9mLXRoaXJ0eS10d28tYnl0ZXM="
 
 
 def _free_port() -> int:
@@ -137,8 +139,8 @@ async def _setup(db: Database, receiver: Receiver, rng: random.Random) -> list[i
     for org in orgs:
         hook = await db.fetchval(
             "INSERT INTO webhook_subscription (org_id, url, secret, created_by) VALUES"
-            " ($1, $2, 'whsec_bench', 'bench') RETURNING id",
-            org, receiver.url)
+            " ($1, $2, $3, 'bench') RETURNING id",
+            org, receiver.url, SECRET)
         for r in range(RULES_PER_ORG):
             types = rng.sample(TYPES, rng.randint(1, 3))
             grades = rng.sample(GRADES, 2) if rng.random() < 0.4 else []
@@ -171,7 +173,9 @@ async def _backlog(db: Database, orgs: list[int], n: int, rng: random.Random) ->
 
 
 def _start_worker(url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "KEYLINK_LOG_LEVEL": "ERROR"}
+    # The receiver listens on loopback, which webhooks may reach only when allow-listed.
+    env = {**os.environ, "DATABASE_URL": url, "KEYLINK_LOG_LEVEL": "ERROR",
+           "KEYLINK_WEBHOOK_ALLOW": "127.0.0.0/8"}
     return subprocess.Popen(
         [sys.executable, "-c", "import sys; from api.cli import main; sys.exit(main(['push']))"],
         env=env, cwd=PROJECT_ROOT)
@@ -241,7 +245,7 @@ async def _latency(url: str, db: Database, receiver: Receiver, orgs: list[int], 
                    seconds: float) -> dict[str, float]:
     hook = await db.fetchval(
         "INSERT INTO webhook_subscription (org_id, url, secret, created_by) VALUES"
-        " ($1, $2, 'whsec_bench', 'bench') RETURNING id", orgs[0], receiver.url)
+        " ($1, $2, $3, 'bench') RETURNING id", orgs[0], receiver.url, SECRET)
     await db.execute(
         "INSERT INTO push_rule (org_id, watch_org_id, name, event_types, channel, webhook_id,"
         " created_by) VALUES ($1, $1, 'latency', '{bench.tick}', 'webhook', $2, 'bench')",

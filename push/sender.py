@@ -3,16 +3,23 @@
 A webhook or e-mail delivery is claimed by moving its ``next_attempt_at`` one lease ahead
 (FOR UPDATE SKIP LOCKED, so two workers never claim the same one) and counting the try;
 it is sent outside any transaction, then marked delivered, queued again after an
-exponential backoff, or dead after the last try. A worker that dies mid-send leaves the
-delivery to be retried when the lease runs out: receivers get each delivery at least
-once and drop repeats by its idempotency key.
+exponential backoff with jitter (no sooner than a receiver's ``Retry-After``), or dead
+after the last try. A worker that dies mid-send leaves the delivery to be retried when
+the lease runs out: receivers get each delivery at least once and drop repeats by its
+idempotency key.
+
+Webhooks connect only where the egress policy allows (``push.egress``), follow no
+redirect, and have their answer's status read, never its body: the delivery log says
+what happened in a short reason (``REASONS``), for the customer to read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +27,36 @@ from typing import Any
 import httpx
 
 from domain.db import Database, Record
+from domain.egress import EgressRefused
 from domain.push import notifications
-from push import mail, signing
+from push import egress, mail, signing
 from push.config import PushConfig
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Keylink-Webhooks/1"
+# Of an answer's body, at most this much is read (and dropped) to keep the connection.
+_DRAIN_BYTES = 65536
+
+# What a failed try's reason may be, besides `http_<status>` for an answer other than 2xx
+# (a redirect included: none is followed). The customer sees these, never an answer.
+REASONS = {
+    "timeout": "no answer in time",
+    "connection_refused": "the receiver refused the connection",
+    "connection_failed": "no connection could be made",
+    "connection_error": "the connection broke off",
+    "tls_error": "the TLS handshake or the receiver's certificate failed",
+    "protocol_error": "the answer was not valid HTTP",
+    "dns_error": "the host does not resolve",
+    "address_not_allowed": "the host resolves to an address webhooks may not reach",
+    "https_required": "this server sends only over https",
+    "invalid_url": "the URL cannot be used",
+    "webhook_disabled": "the webhook subscription is gone or disabled",
+    "smtp_not_configured": "e-mail is not configured",
+    "recipient_refused": "the mail server refused the address",
+    "smtp_error": "the mail server did not take the message",
+    "internal_error": "the worker failed; the delivery is tried again",
+}
 
 # Claim due deliveries (any channel) with a lease, with their webhook's address and secret.
 _CLAIM = """
@@ -56,7 +86,41 @@ async def deliver_inbox(db: Database, limit: int = 1000) -> int:
 class Outcome:
     ok: bool
     status: int | None = None
+    # A short reason, one of REASONS or `http_<status>`.
     error: str | None = None
+    retry_after: str | None = None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < 10:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def classify(exc: BaseException) -> str:
+    """The short reason a customer sees for a try that got no answer."""
+    if isinstance(exc, EgressRefused):
+        return exc.reason
+    chain = _causes(exc)
+    if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain):
+        return "tls_error"
+    if any(isinstance(e, httpx.TimeoutException | TimeoutError) for e in chain):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        refused = any(isinstance(e, ConnectionRefusedError)
+                      or (isinstance(e, OSError) and e.errno == errno.ECONNREFUSED)
+                      or "refused" in str(e).lower() for e in chain)
+        return "connection_refused" if refused else "connection_failed"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+        return "protocol_error"
+    if isinstance(exc, httpx.TransportError):
+        return "connection_error"
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return "invalid_url"
+    return "internal_error"
 
 
 class Sender:
@@ -87,8 +151,8 @@ class Sender:
         found = self._clients.get(key)
         if found is None:
             n = self.config.per_host
-            found = (httpx.AsyncClient(
-                timeout=self.config.webhook_timeout_s, follow_redirects=False,
+            found = (egress.client(
+                self.config.egress, timeout=self.config.webhook_timeout_s,
                 headers={"user-agent": USER_AGENT},
                 limits=httpx.Limits(max_connections=n, max_keepalive_connections=n)),
                 asyncio.Semaphore(n))
@@ -151,9 +215,9 @@ class Sender:
                 outcome = await self._post(d)
             else:
                 outcome = await self._mail(d)
-        except Exception as exc:  # one bad delivery must not stop the others
+        except Exception:  # one bad delivery must not stop the others
             log.exception("delivery failed unexpectedly", extra={"delivery": d["id"]})
-            outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}")
+            outcome = Outcome(False, error="internal_error")
         self._outcomes.append((d, outcome))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_pending())
@@ -175,38 +239,43 @@ class Sender:
 
     async def _post(self, d: Record) -> Outcome:
         if d["url"] is None or not d["hook_enabled"]:
-            return Outcome(False, error="the webhook subscription is gone or disabled")
+            return Outcome(False, error="webhook_disabled")
         body = webhook_body(d)
+        key = str(d["idempotency_key"])
         headers = {
             "content-type": "application/json",
-            signing.HEADER: signing.sign(d["secret"], body),
-            "Keylink-Idempotency-Key": str(d["idempotency_key"]),
+            **signing.headers(d["secret"], key, body),
+            "Keylink-Idempotency-Key": key,
             "Keylink-Event-Type": d["event_type"],
             "Keylink-Delivery-Attempt": str(d["attempts"]),
         }
         try:
             client, room = self._client(d["url"])
-            async with room:
+            async with room, asyncio.timeout(self.config.webhook_timeout_s):
                 try:
-                    r = await client.post(d["url"], content=body, headers=headers)
+                    status, retry_after = await _exchange(client, d["url"], body, headers)
                 except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                     # Most often a kept-alive connection the receiver had just closed: one
                     # more try at once, on a fresh connection, rather than a backoff.
-                    r = await client.post(d["url"], content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
-        if 200 <= r.status_code < 300:
-            return Outcome(True, r.status_code)
-        return Outcome(False, r.status_code, f"HTTP {r.status_code}: {r.text[:200]}")
+                    status, retry_after = await _exchange(client, d["url"], body, headers)
+        except (httpx.HTTPError, httpx.InvalidURL, EgressRefused, TimeoutError) as exc:
+            reason = classify(exc)
+            log.info("webhook not delivered", extra={
+                "delivery": d["id"], "reason": reason, "error": f"{type(exc).__name__}: {exc}"})
+            return Outcome(False, error=reason)
+        if 200 <= status < 300:
+            return Outcome(True, status)
+        return Outcome(False, status, f"http_{status}", retry_after)
 
     async def _mail(self, d: Record) -> Outcome:
         if not self.config.smtp_url:
-            return Outcome(False, error="e-mail is not configured (KEYLINK_SMTP_URL)")
+            return Outcome(False, error="smtp_not_configured")
         try:
             await mail.send(self.config.smtp_url, self.config.smtp_from, d["email_to"],
                             d["title"], d["body"], str(d["idempotency_key"]))
         except mail.MailError as exc:
-            return Outcome(False, error=str(exc)[:500])
+            log.info("e-mail not delivered", extra={"delivery": d["id"], "error": str(exc)})
+            return Outcome(False, error=exc.reason)
         return Outcome(True)
 
     async def _record(self, batch: list[tuple[Record, Outcome]]) -> None:
@@ -220,8 +289,8 @@ class Sender:
                 continue
             dead = d["attempts"] >= self.config.max_attempts
             rows.append((d["id"], "dead" if dead else "queued",
-                         now + self.config.backoff(d["attempts"]), outcome.status,
-                         outcome.error))
+                         self.config.next_try(d["attempts"], outcome.retry_after, now),
+                         outcome.status, outcome.error))
             log.warning("delivery failed", extra={
                 "delivery": d["id"], "attempts": d["attempts"], "dead": dead,
                 "error": outcome.error})
@@ -234,6 +303,19 @@ class Sender:
             " FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[],"
             " $5::text[]) AS o(id, status, retry_at, code, error) WHERE d.id = o.id",
             ids, states, retries, codes, errors)
+
+
+async def _exchange(client: httpx.AsyncClient, url: str, body: bytes,
+                    headers: dict[str, str]) -> tuple[int, str | None]:
+    """POST and return the answer's status and `Retry-After`; of its body, only a little
+    is read, to keep the connection, and nothing is kept."""
+    async with client.stream("POST", url, content=body, headers=headers) as r:
+        read = 0
+        async for chunk in r.aiter_raw():
+            read += len(chunk)
+            if read > _DRAIN_BYTES:
+                break
+        return r.status_code, r.headers.get("retry-after")
 
 
 def webhook_body(d: Record | dict[str, Any]) -> bytes:

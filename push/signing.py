@@ -1,35 +1,26 @@
-"""Webhook signatures: HMAC-SHA256 over the timestamp and the exact body.
+"""Webhook signatures: Standard Webhooks (https://www.standardwebhooks.com/).
 
-Header ``Keylink-Signature: t=<unix seconds>,v1=<hex digest>`` where the digest is
-``HMAC_SHA256(secret, "<t>." + body)``. A receiver recomputes it over the raw body,
-compares in constant time and rejects old timestamps to stop replays.
+Each delivery carries ``webhook-id`` (the delivery's idempotency key, the same on every
+try), ``webhook-timestamp`` (unix seconds of this try) and ``webhook-signature``
+(``v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">``), keyed with the bytes the
+secret's base64 text after ``whsec_`` decodes to. Any Standard Webhooks library
+verifies it: ``standardwebhooks.Webhook(secret).verify(body, headers)``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
+from datetime import UTC, datetime
 
-HEADER = "Keylink-Signature"
-TOLERANCE_S = 300
+from standardwebhooks import Webhook
 
-
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    t = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
+ID = "webhook-id"
+TIMESTAMP = "webhook-timestamp"
+SIGNATURE = "webhook-signature"
 
 
-def verify(secret: str, body: bytes, header: str, *, now: float | None = None,
-           tolerance_s: int = TOLERANCE_S) -> bool:
-    """True when ``header`` signs ``body`` with ``secret`` within the tolerance."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        t = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - t) > tolerance_s:
-        return False
-    expected = sign(secret, body, t).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+def headers(secret: str, msg_id: str, body: bytes,
+            timestamp: datetime | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers signing ``body`` as message ``msg_id``."""
+    at = timestamp or datetime.now(UTC)
+    return {ID: msg_id, TIMESTAMP: str(int(at.timestamp())),
+            SIGNATURE: Webhook(secret).sign(msg_id, at, body)}

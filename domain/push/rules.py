@@ -7,6 +7,7 @@ and watch one customer or all of them. A rule is for a whole organization or, wi
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.db import Executor
+from domain.egress import EgressPolicy, EgressRefused
 from domain.errors import Invalid, NotFound
 from domain.push.matching import CADENCES, CHANNELS
 
@@ -138,12 +140,21 @@ async def delete_rule(db: Executor, owner: Owner, rule_id: int) -> None:
 _HOOK_COLS = "id, org_id, url, description, enabled, created_by, created_at"
 
 
-async def create_webhook(db: Executor, owner: Owner, url: str,
-                         description: str | None) -> tuple[Any, str]:
-    if not re.match(r"^https?://[^\s/]+", url) or len(url) > 2000:
-        raise Invalid("an http(s) URL", field="url")
+def new_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+async def create_webhook(db: Executor, owner: Owner, url: str, description: str | None,
+                         policy: EgressPolicy) -> tuple[Any, str]:
+    """Register a receiver; its URL must pass the egress policy now (and each delivery
+    checks it again where it connects)."""
+    try:
+        await policy.check_url(url)
+    except EgressRefused as exc:
+        raise Invalid(exc.message, field="url") from None
     # Shown once, at creation; receivers verify signatures with it.
-    secret = "whsec_" + secrets.token_hex(24)
+    secret = new_secret()
     row = await db.fetchrow(
         "INSERT INTO webhook_subscription (org_id, url, secret, description, created_by)"
         f" VALUES ($1, $2, $3, $4, $5) RETURNING {_HOOK_COLS}",

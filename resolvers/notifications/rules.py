@@ -11,6 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from api.settings import Settings
+from domain.egress import EgressPolicy
 from domain.push import rules
 from resolvers.common import INPUT, UserError, attempt, ctx, viewer
 from resolvers.relay import (
@@ -89,8 +90,8 @@ class PushRule:
             cadence=PushCadence(r["cadence"]), created_at=r["created_at"])
 
 
-@strawberry.type(description="An endpoint that receives signed POSTs; see the README for "
-                 "the `Keylink-Signature` header.")
+@strawberry.type(description="An endpoint that receives POSTs signed as Standard Webhooks "
+                 "(`webhook-id`, `webhook-timestamp`, `webhook-signature`); see the README.")
 class WebhookSubscription:
     pk: strawberry.Private[int]
     url: str = strawberry.field(description="Where deliveries are posted.")
@@ -120,8 +121,14 @@ class Delivery:
     attempts: int = strawberry.field(description="Tries so far.")
     next_attempt_at: dt.datetime | None = strawberry.field(
         description="When it is tried next, while queued.")
-    last_error: str | None = strawberry.field(description="Why the last try failed.")
-    response_status: int | None = strawberry.field(description="The receiver's HTTP status.")
+    last_error: str | None = strawberry.field(
+        description="Why the last try failed, as a short reason: `timeout`, "
+        "`connection_refused`, `connection_failed`, `connection_error`, `tls_error`, "
+        "`protocol_error`, `dns_error`, `address_not_allowed`, `https_required`, "
+        "`http_<status>` (e.g. `http_503`; redirects are not followed), ... Never the "
+        "receiver's answer.")
+    response_status: int | None = strawberry.field(
+        description="The receiver's HTTP status, when it answered.")
     created_at: dt.datetime = strawberry.field(description="When it was queued.")
     delivered_at: dt.datetime | None = strawberry.field(description="When it was accepted.")
 
@@ -193,7 +200,9 @@ class PushDeletePayload:
 
 @strawberry.input(description="A new webhook subscription.")
 class CreateWebhookSubscriptionInput:
-    url: str = strawberry.field(description="http(s) URL that receives the POSTs.")
+    url: str = strawberry.field(
+        description="https URL that receives the POSTs; its host must resolve to public "
+        "addresses only (http and private ranges only where the operator allows them).")
     description: str | None = strawberry.field(default=None, description="A note.")
 
 
@@ -301,8 +310,10 @@ class PushRuleMutations:
         self, info: Info[Any, Any], input: Annotated[CreateWebhookSubscriptionInput, INPUT]
     ) -> CreateWebhookSubscriptionPayload:
         async def run(who: Any) -> tuple[WebhookSubscription, str]:
+            settings = ctx(info).services.settings
+            policy = EgressPolicy.of(settings.webhook_allow, production=not settings.development)
             row, secret = await rules.create_webhook(ctx(info).db, _owner(who), input.url,
-                                                     input.description)
+                                                     input.description, policy)
             return WebhookSubscription.of(row), secret
 
         made, errors = await attempt(info, ANYONE, run)
