@@ -44,7 +44,7 @@ from push.worker import Worker
 from tests.support.api import CODEC, SETTINGS, Api, token
 from tests.support.factory import World, build
 
-MIGRATIONS = PROJECT_ROOT / "migrations"
+MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
 LOCAL = EgressPolicy.of("127.0.0.0/8", production=True)
 QUICK = PushConfig(retry_base=timedelta(seconds=0.2), retry_cap=timedelta(seconds=1),
                    tick_s=0.05, max_attempts=30, egress=LOCAL)
