@@ -3,8 +3,9 @@
 `keylink serve`, `keylink ingest` and `keylink push` call :func:`setup` before they
 start. When ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``)
 is set, it installs the SDK's tracer provider with a batching OTLP/HTTP exporter and
-traces every asyncpg statement; :func:`instrument_app` then wraps the API in the ASGI
-middleware, whose server span continues the caller's W3C ``traceparent``. Everything
+traces the asyncpg statements run within an operation (an HTTP request, a WebSocket,
+an ingester's batch); :func:`instrument_app` wraps the API in the ASGI middleware,
+whose server span continues the caller's W3C ``traceparent``. Everything
 else is the SDK's to read from the standard variables: ``OTEL_SERVICE_NAME`` and
 ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, ``..._TIMEOUT`` and
 ``..._COMPRESSION``, ``OTEL_TRACES_SAMPLER`` and its argument, ``OTEL_BSP_*``,
@@ -22,7 +23,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
     from starlette.applications import Starlette
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -62,12 +64,37 @@ def setup(service_name: str) -> bool:
     # The sampler comes from OTEL_TRACES_SAMPLER (default: follow the caller's decision,
     # sample every new trace); the exporter reads its endpoint, headers and timeout.
     provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(_in_operations(BatchSpanProcessor(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     # Statements only, never their parameters (they hold customers' data).
     AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
     _provider = provider
     return True
+
+
+def _in_operations(processor: SpanProcessor) -> SpanProcessor:
+    """``processor`` for the spans that belong to an operation. A database statement
+    that none started (the push worker's polling, the API's LISTEN) is not exported:
+    each would be a trace of its own, several a second, saying nothing."""
+    from opentelemetry.sdk.trace import SpanProcessor as Base
+    from opentelemetry.trace import SpanKind
+
+    class InOperations(Base):
+        def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+            processor.on_start(span, parent_context)
+
+        def on_end(self, span: ReadableSpan) -> None:
+            if span.parent is None and span.kind is SpanKind.CLIENT:
+                return
+            processor.on_end(span)
+
+        def shutdown(self) -> None:
+            processor.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return processor.force_flush(timeout_millis)
+
+    return InOperations()
 
 
 def instrument_app(app: Starlette) -> None:
