@@ -96,7 +96,7 @@ class Receiver:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
-    def wait_for(self, found: Callable[[list[Received]], bool], timeout: float = 20.0,
+    def wait_for(self, found: Callable[[list[Received]], bool], timeout: float = 30.0,
                  ) -> list[Received]:
         deadline = time.monotonic() + timeout
         with self._changed:
