@@ -26,7 +26,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api import evidence, logs, metrics
+from api import evidence, logs, metrics, telemetry
 from api.auth import TokenCodec
 from api.context import Context, Services
 from api.feed import EventFeed
@@ -307,5 +307,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    telemetry.instrument_app(app)
     app.state.settings = settings
     return app

@@ -274,10 +274,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         )
     import uvicorn
 
-    from api import logs
+    from api import logs, telemetry
     from api.app import SERVER_OPTIONS, create_app
 
     logs.configure(settings.log_level, settings.log_format)
+    telemetry.setup("keylink-api")
     # log_config=None: uvicorn's own records go through our formatter too.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **SERVER_OPTIONS)
     return 0
@@ -334,13 +335,14 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     from prometheus_client import start_http_server
 
-    from api import logs
+    from api import logs, telemetry
     from tracking.ingester import REGISTRY, run_ingester
 
     _need_database(settings)
     if not settings.mqtt_url:
         raise UsageError("MQTT_URL is not set (mqtt://user:password@host:port)")
     logs.configure(settings.log_level, settings.log_format)
+    telemetry.setup("keylink-ingest")
     if settings.ingest_metrics_port:
         # One port per ingester on the host: the instance number is added.
         port = settings.ingest_metrics_port + settings.ingest_instance
@@ -394,12 +396,13 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 def _push(settings: Settings, args: argparse.Namespace) -> int:
     import signal
 
-    from api import logs
+    from api import logs, telemetry
     from push.config import PushConfig
     from push.worker import run_worker
 
     url = _need_database(settings)
     logs.configure(settings.log_level, settings.log_format)
+    telemetry.setup("keylink-push")
 
     async def push() -> None:
         stop = asyncio.Event()

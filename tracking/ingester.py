@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
+from opentelemetry import trace
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -71,6 +72,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 for _collector in COLLECTORS:
     REGISTRY.register(_collector)
 
+TRACER = trace.get_tracer("keylink.ingest")  # a no-op unless `keylink ingest` set tracing up
 MAINTENANCE_SECONDS = 3600
 # After a stop request, how long a batch may still wait for the database before the
 # ingester gives up on it (unacknowledged, so the broker delivers it again later).
@@ -270,7 +272,9 @@ class Ingester:
 
     async def _handle(self, batch: list[Delivery], stop: asyncio.Event) -> bool:
         started = asyncio.get_running_loop().time()
-        result = await self._process(batch, stop)
+        with TRACER.start_as_current_span(
+                "ingest batch", attributes={"messaging.batch.message_count": len(batch)}):
+            result = await self._process(batch, stop)
         if result is None:
             return False
         self._source.ack(batch)
