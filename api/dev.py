@@ -259,9 +259,10 @@ def kept_port(state: Path, service: str, wanted: int, say: Callable[[str], None]
     if not isinstance(kept, dict):
         kept = {}
     entry = kept.get(service)
-    remembered = None
-    if isinstance(entry, dict) and entry.get("wanted") == wanted:
-        remembered = entry.get("port") if isinstance(entry.get("port"), int) else None
+    remembered: int | None = None
+    if isinstance(entry, dict) and entry.get("wanted") == wanted \
+            and isinstance(entry.get("port"), int):
+        remembered = int(entry["port"])
     name = _SERVICES.get(service, service)
     if remembered is not None:
         if free_port(remembered) == remembered:
