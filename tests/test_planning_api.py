@@ -473,7 +473,7 @@ async def test_a_long_import_shows_its_progress(api: Api) -> None:
 
 
 async def test_the_design_example_from_live_stock(api: Api) -> None:
-    """DESIGN.md's worked example with its stock made of real records: 320 t at the
+    """The worked example with its stock made of real records: 320 t at the
     warehouse (324 t received by scan, 4 t reported consumed), 180 t on a shipment under
     way, 250 t confirmed and not yet shipped."""
     w = await setup_faw(api)
