@@ -166,7 +166,7 @@ def run(
                 settings = _start_servers(settings, stack, progress)
                 settings = settings.replace(
                     jwt_secret=settings.jwt_secret or dev_secret(state),
-                    port=port or free_port(settings.port),
+                    port=port or kept_port(state, "api", settings.port, progress.say),
                 )
                 asyncio.run(_serve(settings, contracts, progress, endpoints_file, embedded))
             finally:
@@ -242,6 +242,45 @@ def dev_secret(state: Path) -> str:
     return path.read_text().strip()
 
 
+_SERVICES = {"api": "the API", "redis": "Redis", "mqtt": "the MQTT broker"}
+
+
+def kept_port(state: Path, service: str, wanted: int, say: Callable[[str], None]) -> int:
+    """The port ``service`` listens on: the one it had at the first run on this state
+    directory (kept in ``ports.json``), so that bookmarks, front-end configs and devices
+    keep working; else ``wanted``; else one the system picks. A port other than the kept
+    one is said, and only the first choice is kept. A changed ``wanted`` (another
+    KEYLINK_PORT) starts afresh."""
+    path = state / "ports.json"
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    if not isinstance(kept, dict):
+        kept = {}
+    entry = kept.get(service)
+    remembered: int | None = None
+    if isinstance(entry, dict) and entry.get("wanted") == wanted \
+            and isinstance(entry.get("port"), int):
+        remembered = int(entry["port"])
+    name = _SERVICES.get(service, service)
+    if remembered is not None:
+        if free_port(remembered) == remembered:
+            return remembered
+        port = free_port(wanted)
+        say(f"  Port {remembered}, where {name} listened before, is taken: {name} is on "
+            f"{port} for this run (it goes back to {remembered} once that is free).")
+        return port
+    port = free_port(wanted)
+    if port != wanted:
+        say(f"  Port {wanted} is taken: {name} is on {port}, and keeps it at the next runs.")
+    kept[service] = {"wanted": wanted, "port": port}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(kept, indent=2) + "\n")
+    tmp.replace(path)
+    return port
+
+
 def _start_servers(
     settings: Settings, stack: contextlib.ExitStack, progress: Progress
 ) -> Settings:
@@ -250,9 +289,11 @@ def _start_servers(
     if settings.database_url is None:
         changes["database_url"] = _start(stack, progress, Postgres(state / "postgres")).url
     if settings.redis_url is None:
-        changes["redis_url"] = _start(stack, progress, Redis(state / "redis", free_port(6379))).url
+        redis = Redis(state / "redis", kept_port(state, "redis", 6379, progress.say))
+        changes["redis_url"] = _start(stack, progress, redis).url
     if settings.mqtt_url is None:
-        broker = mqtt_broker(state / "mosquitto", free_port(1883))
+        broker = mqtt_broker(state / "mosquitto",
+                             kept_port(state, "mqtt", 1883, progress.say))
         changes["mqtt_url"] = _start(stack, progress, broker).url
     return settings.replace(**changes)
 

@@ -188,6 +188,19 @@ class Settings:
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Comma-separated types an evidence file may be, judged by its content: any of "
         "those listed in the default.")
+    import_max_unpacked_bytes: int = _setting(
+        "KEYLINK_IMPORT_MAX_UNPACKED_BYTES", 52428800,
+        "Most an XLSX plan file may unpack to, all its parts together, in bytes; measured "
+        "while inflating (declared sizes are not believed) and refused with `TOO_LARGE` "
+        "before the import starts.")
+    import_max_rows: int = _setting(
+        "KEYLINK_IMPORT_MAX_ROWS", 100000,
+        "Most rows a plan file may have below its heading (empty rows count while it is "
+        "read); counted as it is read, and a file over it fails with nothing imported.")
+    import_max_cells: int = _setting(
+        "KEYLINK_IMPORT_MAX_CELLS", 2000000,
+        "Most cells a plan file may have, counted as it is read; a file over it fails with "
+        "nothing imported.")
     urge_answer_minutes: int = _setting(
         "KEYLINK_URGE_ANSWER_MINUTES", 120,
         "Minutes the mill has for each answer to an urge (acknowledging it, then promising a "
@@ -247,7 +260,11 @@ class Settings:
                 raise SettingsError(f"{env} must be a positive integer")
 
         for env, value in (("KEYLINK_UPLOAD_MAX_BYTES", self.upload_max_bytes),
-                           ("KEYLINK_EVIDENCE_MAX_BYTES", self.evidence_max_bytes)):
+                           ("KEYLINK_EVIDENCE_MAX_BYTES", self.evidence_max_bytes),
+                           ("KEYLINK_IMPORT_MAX_UNPACKED_BYTES",
+                            self.import_max_unpacked_bytes),
+                           ("KEYLINK_IMPORT_MAX_ROWS", self.import_max_rows),
+                           ("KEYLINK_IMPORT_MAX_CELLS", self.import_max_cells)):
             if value < 1:
                 raise SettingsError(f"{env} must be a positive integer")
         if self.urge_answer_minutes < 1:

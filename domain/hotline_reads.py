@@ -18,7 +18,7 @@ from domain.tenancy import Scope
 @dataclass(frozen=True)
 class TicketFilter:
     statuses: Sequence[str] = ()
-    # Only tickets this mill user holds now.
+    # Only tickets this mill user must answer now: held by them and not yet resolved.
     assignee: str | None = None
     # Only tickets whose answer is owed and late at this time.
     overdue_at: datetime | None = None
@@ -79,7 +79,7 @@ async def list_tickets(
     if flt.statuses:
         where.append(f"t.status = ANY({arg(list(flt.statuses))}::text[])")
     if flt.assignee is not None:
-        where.append(f"t.assignee = {arg(flt.assignee)}")
+        where.append(f"t.assignee = {arg(flt.assignee)} AND t.status <> 'resolved'")
     if flt.overdue_at is not None:
         where.append(f"t.due_at <= {arg(flt.overdue_at)}")
     if flt.line_id is not None:

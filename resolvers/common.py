@@ -49,6 +49,10 @@ class ErrorCode(enum.Enum):
     BAD_USER_INPUT = strawberry.enum_value(
         "BAD_USER_INPUT", description="An id or value is malformed."
     )
+    TOO_LARGE = strawberry.enum_value(
+        "TOO_LARGE", description="A file is over a configured limit: its size, what it "
+        "unpacks to, its rows or its cells."
+    )
 
 
 @strawberry.type(description="An expected failure of a mutation, part of its payload.")

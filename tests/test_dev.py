@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,10 +30,11 @@ pytestmark = pytest.mark.slow
 class Dev:
     """One `keylink dev` process with its state in ``state``."""
 
-    def __init__(self, state: Path, run: int) -> None:
+    def __init__(self, state: Path, run: int, **settings: str) -> None:
         self.state = state
         env = {k: v for k, v in os.environ.items() if k not in SETTING_VARS}
         env["KEYLINK_STATE_DIR"] = str(state)
+        env.update(settings)
         self.out = state.parent / f"dev-{run}.out"
         with self.out.open("w") as out:
             self.process = subprocess.Popen(
@@ -87,9 +89,17 @@ async def count_contracts(database_url: str) -> int:
 
 async def test_dev_serves_stops_cleanly_and_picks_up_its_state(state_dir: Path) -> None:
     state = state_dir / "state"
-    first = Dev(state, 1)
+    # The API's port is taken by someone else at both runs: the one picked instead at the
+    # first run is kept for the second.
+    taken = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    wanted = str(taken.getsockname()[1])
+    first = Dev(state, 1, KEYLINK_PORT=wanted)
     try:
         endpoints = first.endpoints()
+        assert f":{wanted}/" not in endpoints["graphql_url"]
+        assert f"Port {wanted} is taken: the API is on" in first.output()
         response = graphql(endpoints["graphql_url"], "{ __typename }")
         assert response.status_code == 200
         assert response.json() == {"data": {"__typename": "Query"}}
@@ -105,9 +115,12 @@ async def test_dev_serves_stops_cleanly_and_picks_up_its_state(state_dir: Path) 
     finally:
         first.kill()
 
-    second = Dev(state, 2)
+    second = Dev(state, 2, KEYLINK_PORT=wanted)
     try:
         again = second.endpoints()
+        assert again["graphql_url"] == endpoints["graphql_url"]
+        assert (again["mqtt_port"], again["redis_url"]) == (endpoints["mqtt_port"],
+                                                            endpoints["redis_url"])
         assert graphql(again["graphql_url"], "{ __typename }").status_code == 200
         assert (state / "jwt-secret").read_text() == secret
         assert again["database_url"] == endpoints["database_url"]
@@ -121,6 +134,7 @@ async def test_dev_serves_stops_cleanly_and_picks_up_its_state(state_dir: Path) 
         assert all(wait_gone(pid, 10) for pid in started), second.output()
     finally:
         second.kill()
+        taken.close()
 
 
 def test_a_second_dev_on_the_same_state_is_refused(state_dir: Path) -> None:

@@ -104,6 +104,11 @@ async def test_urge_reaches_the_owner_who_answers_and_the_customer_sees_it(api: 
                                              "resolution": "shipped by rail"}
     seen = (await api.data(LINE, {"id": line}, as_=token("FAW-VW")))["node"]
     assert seen["openUrgeTicket"] is None and seen["urgeTickets"][0]["status"] == "RESOLVED"
+    # Resolved, it is no longer the owner's to answer; it still reads with its status.
+    assert (await api.data(MINE, as_=zhang))["urgeTickets"]["nodes"] == []
+    resolved = await api.data("""{ urgeTickets(filter: {status: [RESOLVED]}) { nodes {
+        number } } }""", as_=zhang)
+    assert resolved["urgeTickets"]["nodes"] == [{"number": ticket["number"]}]
 
 
 async def test_a_late_answer_escalates_and_the_customer_sees_it(api: Api) -> None:

@@ -272,10 +272,10 @@ async def test_a_file_with_a_bad_row_imports_nothing(api: Api) -> None:
     pdf = await upload(api, "plan.pdf", b"%PDF-1.7", as_=FAW)
     assert pdf == {"planImport": None, "errors": [
         {"field": "file", "message": "send a .csv or .xlsx file", "code": "INVALID"}]}
-    fake = await finished(api, (await upload(api, "plan.xlsx", b"not a workbook", as_=FAW))
-                          ["planImport"]["id"], as_=FAW)
-    assert fake["errors"] == [{"row": 0, "column": None,
-                               "reason": "the file is not an XLSX workbook"}]
+    # A file that is no workbook is refused before an import starts.
+    fake = await upload(api, "plan.xlsx", b"not a workbook", as_=FAW)
+    assert fake == {"planImport": None, "errors": [
+        {"field": "file", "message": "the file is not an XLSX workbook", "code": "INVALID"}]}
 
 
 async def test_xlsx_consumption_table_and_plan_with_standard_headings(api: Api) -> None:
@@ -473,7 +473,7 @@ async def test_a_long_import_shows_its_progress(api: Api) -> None:
 
 
 async def test_the_design_example_from_live_stock(api: Api) -> None:
-    """DESIGN.md's worked example with its stock made of real records: 320 t at the
+    """The worked example with its stock made of real records: 320 t at the
     warehouse (324 t received by scan, 4 t reported consumed), 180 t on a shipment under
     way, 250 t confirmed and not yet shipped."""
     w = await setup_faw(api)

@@ -1,4 +1,4 @@
-"""The net-demand calculation alone: the worked example of DESIGN.md and its properties."""
+"""The net-demand calculation alone: the worked example of the README and its properties."""
 
 from __future__ import annotations
 

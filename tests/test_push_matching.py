@@ -116,13 +116,13 @@ async def test_a_matching_rule_fills_the_organizations_inbox(api: Api, db: Datab
     assert data["unreadNotificationCount"] == 1
     [n] = data["notifications"]["nodes"]
     assert n["eventType"] == "production.milestone_reached"
-    assert n["title"] == "Contract C-FAW-VW: hot_rolling finished"
+    assert n["title"] == "Contract C-FAW-VW: hot rolling finished"
     # 118.5 t in US short tons, the time in Berlin's zone.
     assert "130.624 sh tn" in n["body"] and ("+0100" in n["body"] or "+0200" in n["body"])
     assert n["readAt"] is None and n["forUser"] is False
     # Galanz has no preferences: Chinese, metric, China time; and only its own event.
     [g] = (await api.data(INBOX, as_=token("GALANZ")))["notifications"]["nodes"]
-    assert g["title"] == "合同 C-GALANZ：hot_rolling 完成"
+    assert g["title"] == "合同 C-GALANZ：热轧 完成"
     assert "118.5 t" in g["body"] and "+0800" in g["body"]
     held = await db.fetchval("SELECT count(*) FROM push_delivery WHERE status = 'held'")
     assert held == 1
@@ -155,6 +155,26 @@ async def test_direct_recipients_and_marking_read(api: Api, db: Database) -> Non
     assert [n["id"] for n in unread["notifications"]["nodes"]] == [second["id"]]
     r = (await api.data(mark, {"in": {}}, as_=owner))["markNotificationsRead"]
     assert r["errors"][0]["code"] == "INVALID"
+
+
+async def test_the_mill_user_and_the_customer_each_read_their_own_wording(
+        api: Api, db: Database) -> None:
+    w = await build(db)
+    worker = Worker(db, PushConfig())
+    urge = {"ticket": "URG-000042", "lineNo": 1, "neededBy": "2026-12-10",
+            "promisedDate": "2026-12-08", "assignee": "owner.sales", "level": 0,
+            "note": "按铁路发运", "notify_org": True}
+    await _event(db, w, "FAW-VW", "urge.resolved", notify_users=["owner.sales"], **urge)
+    await _drain(worker)
+    [mine] = (await api.data(INBOX, as_=token("BAOSTEEL", "sales", subject="owner.sales")))[
+        "notifications"]["nodes"]
+    [theirs] = (await api.data(INBOX, as_=token("FAW-VW")))["notifications"]["nodes"]
+    assert mine["forUser"] and not theirs["forUser"]
+    # Both in Chinese (the platform's default); the customer reads of its own urge, the
+    # mill's user of the customer's.
+    assert theirs["body"].startswith("您对合同 C-FAW-VW 第 1 行的催货 URG-000042")
+    assert mine["body"].startswith("客户对合同 C-FAW-VW 第 1 行的催货 URG-000042")
+    assert "您" not in mine["title"] + mine["body"]
 
 
 async def test_quiet_hours_hold_back_and_digests_bundle(db: Database) -> None:

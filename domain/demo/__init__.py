@@ -6,7 +6,8 @@ specs, and ``contracts`` contracts in every state with production progress at ev
 stage, the heats, slabs and coils behind them, inspections, 3.1 certificates,
 customer feedback and settlements. Dates are relative to today, so some lines are
 late whenever it runs ("today" is the mill's calendar day, in China time). The same
-seed on the same day gives the same data.
+seed on the same day gives the same data, and on any day the named examples of
+``examples`` (a FAW-VW contract, coil and heat) carry the same numbers.
 
 Everything is generated in memory, then written in one transaction with COPY.
 """

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from . import catalogue
+from . import catalogue, examples
 from .commercial import make_contracts
 from .material import Material, make_material
 from .model import Certificate, Contract, Feedback, Inspection, Line, Org, Settlement, Site, Spec
@@ -54,4 +54,5 @@ def build(contracts: int, random_seed: int, today: date,
     data.feedback = feedback(rng, lines, today)
     step("generating settlements")
     data.settlements = settle(rng, made, today)
+    examples.name(data)
     return data

@@ -12,7 +12,7 @@ Per spec s and planning period p of R days, with a transport cycle of L days:
 - the order is needed on the first day the projected stock would end under SS; it must
   leave the mill L days before that: the latest release date.
 
-The worked example of DESIGN.md: 900 t over 30 days, SS 5 days, L 7 days, IP 750 t gives
+The worked example: 900 t over 30 days, SS 5 days, L 7 days, IP 750 t gives
 N = 510 t, 43 coils of 12 t (516 t), release by day 13.
 """
 

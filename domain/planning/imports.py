@@ -21,7 +21,10 @@ from domain.errors import DomainError, Invalid
 from domain.planning import changes, inputs
 from domain.planning.calc import PlanEntry
 from domain.planning.tables import MAX_FILE_BYTES as MAX_FILE_BYTES
-from domain.planning.tables import BadFile, Table, read_table
+from domain.planning.tables import BadFile as BadFile
+from domain.planning.tables import FileTooLarge as FileTooLarge
+from domain.planning.tables import Limits as Limits
+from domain.planning.tables import Table, check_file, read_table
 
 MAX_REPORTED = 200
 # How often a running import writes its progress.
@@ -274,14 +277,20 @@ async def start(db: Database, org_id: int, kind: str, filename: str, *, actor: s
     return job
 
 
+async def accept(filename: str, content: bytes, limits: Limits) -> None:
+    """Refuse, before an import starts, a file that is no CSV or XLSX or over the limits
+    that can be told without reading its rows (its size, what an XLSX unpacks to)."""
+    await asyncio.to_thread(check_file, filename, content, limits)
+
+
 async def run(db: Database, job: int, org_id: int, kind: str, filename: str, content: bytes,
-              *, actor: str) -> None:
+              *, actor: str, limits: Limits = Limits()) -> None:
     """Read, check and import the file; the job row says how far it got and what failed."""
     try:
         # Reading and checking are CPU work: off the event loop, which serves requests.
         fmt = await plan_format(db, org_id)
         wanted = [fmt.heading(f) for f, required in FIELDS[kind].items() if required]
-        table = await asyncio.to_thread(read_table, filename, content, wanted)
+        table = await asyncio.to_thread(read_table, filename, content, wanted, limits)
         body = table.body
         await db.execute("UPDATE plan_import SET rows_total = $2 WHERE id = $1", job, len(body))
         errors = await _check(db, job, org_id, kind, fmt, table)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
+import zipfile
+import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +18,31 @@ from domain.errors import Invalid
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 100_000
+# A workbook is a handful of parts; thousands are no workbook a plan comes in.
+MAX_MEMBERS = 1_000
+# Inflated a piece at a time, so that a lying part costs at most this much past the limit.
+_INFLATE_STEP = 64 * 1024
 
 
 class BadFile(Invalid):
     """The file cannot be read at all (not CSV/XLSX, too large, no heading)."""
+
+
+class FileTooLarge(BadFile):
+    """The file is over a limit: its size, what it unpacks to, its rows or its cells."""
+
+    code = "TOO_LARGE"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a file may hold; settings give them (KEYLINK_IMPORT_MAX_*)."""
+
+    # What an XLSX's parts may unpack to, all together.
+    unpacked_bytes: int = 50 * 1024 * 1024
+    # Rows (empty ones included) and cells a sheet or CSV may have.
+    rows: int = MAX_ROWS
+    cells: int = 2_000_000
 
 
 # Title lines above the heading (a sheet's name, a plan month) are looked past this far.
@@ -33,33 +57,109 @@ class Table:
     body: list[tuple[int, list[Any]]]
 
 
-def read_table(filename: str, content: bytes, wanted: Collection[str] = ()) -> Table:
+def read_table(filename: str, content: bytes, wanted: Collection[str] = (),
+               limits: Limits = Limits()) -> Table:
     """The heading and the rows below it of a CSV or XLSX. The heading is the first row
-    holding every ``wanted`` name (among the first rows), else the first non-empty row."""
-    if len(content) > MAX_FILE_BYTES:
-        raise BadFile(f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB", field="file")
+    holding every ``wanted`` name (among the first rows), else the first non-empty row.
+
+    ``limits`` are checked while reading: an XLSX is measured before openpyxl opens it
+    (`check_file`), and rows and cells are counted as they come, so that a file over a
+    limit is refused after at most that much work."""
     name = filename.lower()
-    if name.endswith(".xlsx"):
-        rows = _xlsx_rows(content)
-    elif name.endswith((".csv", ".txt")):
-        rows = _csv_rows(content)
-    else:
-        raise BadFile("send a .csv or .xlsx file", field="file")
+    check_file(name, content, limits)
+    rows = _xlsx_rows(content) if name.endswith(".xlsx") else _csv_rows(content)
     found: list[tuple[int, list[Any]]] = []
+    cells_seen = 0
     for number, cells in rows:
+        cells_seen += len(cells)
+        if number > limits.rows + HEADING_SEARCH:
+            raise FileTooLarge(f"a file has at most {limits.rows} rows", field="file")
+        if cells_seen > limits.cells:
+            raise FileTooLarge(f"a file has at most {limits.cells} cells", field="file")
         if all(c is None or str(c).strip() == "" for c in cells):
             continue
         found.append((number, list(cells)))
-        if len(found) > MAX_ROWS + HEADING_SEARCH:
-            raise BadFile(f"a file has at most {MAX_ROWS} rows", field="file")
     if not found:
         raise BadFile("the file is empty", field="file")
     texts = [[str(c).strip() if c is not None else "" for c in cells] for _, cells in
              found[:HEADING_SEARCH]]
     at = next((i for i, t in enumerate(texts) if set(wanted) <= set(t)), 0)
-    if len(found) - at - 1 > MAX_ROWS:
-        raise BadFile(f"a file has at most {MAX_ROWS} rows", field="file")
+    if len(found) - at - 1 > limits.rows:
+        raise FileTooLarge(f"a file has at most {limits.rows} rows", field="file")
     return Table(found[at][0], texts[at], found[at + 1:])
+
+
+def check_file(name: str, content: bytes, limits: Limits = Limits()) -> None:
+    """Refuse a file that is not CSV or XLSX, or over its size; of an XLSX, also one whose
+    parts unpack to more than ``limits.unpacked_bytes``. Cheap enough to run before an
+    import is accepted: an XLSX over the limit costs at most the limit's inflating."""
+    if len(content) > MAX_FILE_BYTES:
+        raise FileTooLarge(f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB",
+                           field="file")
+    name = name.lower()
+    if name.endswith(".xlsx"):
+        unpacked_size(content, limits.unpacked_bytes)
+    elif not name.endswith((".csv", ".txt")):
+        raise BadFile("send a .csv or .xlsx file", field="file")
+
+
+def unpacked_size(content: bytes, limit: int) -> int:
+    """What the parts of a ZIP (an XLSX) unpack to, in bytes, refused past ``limit``.
+
+    The sizes each part declares are checked first; since they can lie, each part's data
+    is then inflated a piece at a time, counting what comes out, and the count stops
+    the moment the whole passes ``limit``. The data read is what the part's own header
+    points at, so that a part cannot hide behind another one's sizes."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            parts = z.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise BadFile("the file is not an XLSX workbook", field="file") from None
+    too_large = FileTooLarge(
+        f"the workbook unpacks to more than {limit // (1024 * 1024) or limit}"
+        f" {'MB' if limit >= 1024 * 1024 else 'bytes'}", field="file")
+    if len(parts) > MAX_MEMBERS:
+        raise FileTooLarge(f"the workbook has more than {MAX_MEMBERS} parts", field="file")
+    if sum(p.file_size for p in parts) > limit:
+        raise too_large
+    total = 0
+    for part in parts:
+        for piece in _inflated(content, part):
+            total += piece
+            if total > limit:
+                raise too_large
+    return total
+
+
+def _inflated(content: bytes, part: zipfile.ZipInfo) -> Iterator[int]:
+    """The sizes of the pieces a part's data inflates to, a piece at a time."""
+    at = part.header_offset
+    header = content[at:at + 30]
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise BadFile("the file is not an XLSX workbook", field="file")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    start = at + 30 + name_len + extra_len
+    # Not beyond the file, whatever the sizes say.
+    data = memoryview(content)[start:start + max(part.compress_size, 0)]
+    if part.compress_type == zipfile.ZIP_STORED:
+        yield len(data)
+        return
+    if part.compress_type != zipfile.ZIP_DEFLATED:
+        raise BadFile("the workbook uses a compression XLSX does not", field="file")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        # The input goes in a piece at a time too, so that what is left over is never
+        # copied more than a piece's length.
+        for offset in range(0, len(data), _INFLATE_STEP):
+            pending: bytes | memoryview = data[offset:offset + _INFLATE_STEP]
+            while pending and not inflater.eof:
+                yield len(inflater.decompress(pending, _INFLATE_STEP))
+                pending = inflater.unconsumed_tail
+            if inflater.eof:
+                return
+        yield len(inflater.flush())
+    except zlib.error:
+        raise BadFile("the file is not an XLSX workbook", field="file") from None
 
 
 def _csv_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
@@ -86,6 +186,9 @@ def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
         raise BadFile("the file is not an XLSX workbook", field="file") from None
     try:
         sheet = book.worksheets[0]
+        # The sheet's own dimension is not believed: a sheet claiming A1:XFD1048576 would
+        # have every row padded to 16,384 cells. Rows are read as they are.
+        sheet.reset_dimensions()
         for i, row in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield i, list(row)
     finally:

@@ -2,7 +2,8 @@
 
 Customer preferences (``domain.preferences.line_defaults``) decide them: the platform's
 defaults there are Chinese, metric and China time. Events without an organization (the
-mill's own) get English, metric, China time.
+mill's own) get English, metric, China time. The audience says whose side the reader is
+on: the mill's staff read "the customer's urge", a customer "your urge".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from domain import preferences
 from domain.db import Executor
 
 LANGUAGES = ("en", "zh")
+AUDIENCES = ("customer", "mill")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,8 @@ class Locale:
     language: str = "en"
     units: str = "metric"
     time_zone: str = "Asia/Shanghai"
+    # "customer", or "mill" for the mill's own staff.
+    audience: str = "customer"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -32,6 +36,7 @@ class Locale:
 
 
 DEFAULT = Locale()
+MILL = Locale(audience="mill")
 
 
 def _normal_language(raw: object) -> str:
@@ -41,10 +46,12 @@ def _normal_language(raw: object) -> str:
 
 async def locale_of(db: Executor, org_id: int | None) -> Locale:
     if org_id is None:
-        return DEFAULT
+        return MILL
+    kind = await db.fetchval("SELECT kind FROM organization WHERE id = $1", org_id)
     found = await preferences.line_defaults(db, org_id)
     return Locale(language=_normal_language(found.language), units=found.units or "metric",
-                  time_zone=found.time_zone or DEFAULT.time_zone)
+                  time_zone=found.time_zone or DEFAULT.time_zone,
+                  audience="mill" if kind == "mill" else "customer")
 
 
 class LocaleCache:

@@ -2,7 +2,11 @@
 
 Each event type has a title and a body per language; the body's fields come from the
 payload, with weights converted to the recipient's units and times shown in its zone
-(Babel formats both). An event type without a text of its own gets a plain generic one.
+(Babel formats both, and money in its currency). An event type without a text of its own
+gets a plain generic one. Codes inside a text (a production stage, a scan step, a claim's
+basis) are shown as words of the recipient's language, never as the code. A text the
+mill's staff read may differ from the customer's (``MILL_TEXTS``): the customer reads
+"your urge", the mill "the urge".
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 from babel import Locale as BabelLocale
 from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 
 from domain.push.locale import Locale
 
@@ -139,6 +143,112 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
                "合同 {contract} 第 {lineNo} 行的催货 {ticket} 未按时答复，已于 {at} "
                "升级至下一级负责人（第 {level} 级）。"),
     },
+    # Claims: named by their own number, with the amount.
+    "claim.submitted": {
+        "en": ("Claim {claim} submitted: {amount}",
+               "Claim {claim} for {amount} ({basis}) on quality dispute {dispute}, contract "
+               "{contract}, was submitted at {at}."),
+        "zh": ("索赔 {claim} 已提交：{amount}",
+               "质量异议 {dispute}（合同 {contract}）的索赔 {claim} 已于 {at} 提交，金额 "
+               "{amount}（{basis}）。"),
+    },
+    "claim.assessed": {
+        "en": ("Claim {claim} assessed",
+               "Claim {claim} for {amount} on quality dispute {dispute} was assessed at {at}; "
+               "a decision follows."),
+        "zh": ("索赔 {claim} 已评估",
+               "质量异议 {dispute} 的索赔 {claim}（金额 {amount}）已于 {at} 评估，"
+               "随后将作出决定。"),
+    },
+    "claim.agreed": {
+        "en": ("Claim {claim} agreed: {agreed_amount}",
+               "Claim {claim} on quality dispute {dispute} was agreed at {at} for "
+               "{agreed_amount} (claimed {amount})."),
+        "zh": ("索赔 {claim} 已同意：{agreed_amount}",
+               "质量异议 {dispute} 的索赔 {claim} 已于 {at} 同意，金额 {agreed_amount}"
+               "（索赔金额 {amount}）。"),
+    },
+    "claim.partially_agreed": {
+        "en": ("Claim {claim} partially agreed: {agreed_amount}",
+               "Claim {claim} on quality dispute {dispute} was partially agreed at {at}: "
+               "{agreed_amount} of the {amount} claimed."),
+        "zh": ("索赔 {claim} 部分同意：{agreed_amount}",
+               "质量异议 {dispute} 的索赔 {claim} 已于 {at} 部分同意：索赔金额 {amount}，"
+               "同意 {agreed_amount}。"),
+    },
+    "claim.rejected": {
+        "en": ("Claim {claim} rejected",
+               "Claim {claim} for {amount} on quality dispute {dispute} was rejected at {at}."),
+        "zh": ("索赔 {claim} 已驳回",
+               "质量异议 {dispute} 的索赔 {claim}（金额 {amount}）已于 {at} 被驳回。"),
+    },
+    "claim.withdrawn": {
+        "en": ("Claim {claim} withdrawn",
+               "Claim {claim} for {amount} on quality dispute {dispute} was withdrawn at {at}."),
+        "zh": ("索赔 {claim} 已撤回",
+               "质量异议 {dispute} 的索赔 {claim}（金额 {amount}）已于 {at} 撤回。"),
+    },
+    "claim.credited": {
+        "en": ("Claim {claim} credited: {agreed_amount}",
+               "Claim {claim} on quality dispute {dispute}: {agreed_amount} was credited "
+               "with {credit_note} at {at}."),
+        "zh": ("索赔 {claim} 已冲账：{agreed_amount}",
+               "质量异议 {dispute} 的索赔 {claim}：{agreed_amount} 已于 {at} 以 "
+               "{credit_note} 冲账。"),
+    },
+}
+
+# What the mill's own staff read where the customer's wording would be wrong for them
+# (the customer reads "your urge"; the mill answers it).
+MILL_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "urge.acknowledged": {
+        "en": ("Urge {ticket} acknowledged",
+               "The customer's urge {ticket} on line {lineNo} of contract {contract} was "
+               "acknowledged at {at}; a promised date is owed next."),
+        "zh": ("催货 {ticket} 已受理",
+               "客户对合同 {contract} 第 {lineNo} 行的催货 {ticket} 已于 {at} 受理，"
+               "下一步须承诺交货日期。"),
+    },
+    "urge.promised": {
+        "en": ("Urge {ticket}: delivery promised for {promisedDate}",
+               "Line {lineNo} of contract {contract} was promised to the customer for "
+               "{promisedDate} (needed by {neededBy}) at {at}."),
+        "zh": ("催货 {ticket}：承诺 {promisedDate} 交货",
+               "已于 {at} 向客户承诺合同 {contract} 第 {lineNo} 行于 {promisedDate} 交货"
+               "（客户需求日期 {neededBy}）。"),
+    },
+    "urge.resolved": {
+        "en": ("Urge {ticket} resolved",
+               "The customer's urge {ticket} on line {lineNo} of contract {contract} was "
+               "resolved at {at}: {note}"),
+        "zh": ("催货 {ticket} 已解决",
+               "客户对合同 {contract} 第 {lineNo} 行的催货 {ticket} 已于 {at} 解决：{note}"),
+    },
+    "urge.escalated": {
+        "en": ("Urge {ticket} escalated to {assignee}",
+               "The urge {ticket} on line {lineNo} of contract {contract} was not answered "
+               "in time and went to {assignee} (level {level}) at {at}."),
+        "zh": ("催货 {ticket} 已升级至 {assignee}",
+               "合同 {contract} 第 {lineNo} 行的催货 {ticket} 未按时答复，已于 {at} "
+               "升级至 {assignee}（第 {level} 级）。"),
+    },
+}
+
+# Codes that appear inside texts, as words. English words are the code with spaces.
+CODES_ZH: dict[str, dict[str, str]] = {
+    # Production stages (domain.stage_routes.STAGES).
+    "stage": {
+        "steelmaking": "炼钢", "casting": "连铸", "hot_rolling": "热轧", "pickling": "酸洗",
+        "cold_rolling": "冷轧", "annealing": "退火", "coating": "镀层", "finishing": "精整",
+        "inspection": "检验", "packing": "包装", "warehoused": "入库",
+    },
+    # Scan steps (scan_event.step).
+    "step": {
+        "loading": "装车", "departing": "发运", "arriving": "到达", "unloading": "卸货",
+        "receiving": "签收", "transshipping": "转运",
+    },
+    # A claim's basis (domain.claims.BASES).
+    "basis": {"replacement": "换货", "downgrade": "降级使用", "credit": "折让"},
 }
 
 # Events without a text of their own: "<area> <reference>: <happening>".
@@ -170,8 +280,14 @@ _HAPPENINGS_ZH = {
     "containment_recorded": "围堵措施已记录", "root_cause_recorded": "根本原因已记录",
     "corrective_action_recorded": "纠正措施已记录",
     "preventive_action_recorded": "预防措施已记录",
+    "verification_recorded": "验证已记录", "evidence_added": "已补充证据",
+    "milestone_reached": "工序已完成", "predicted_late": "预计延期",
+    "certificate_issued": "质保书已签发", "published": "已发布", "escalated": "已升级",
+    "scan_far_from_vehicle": "扫描位置远离车辆", "coil_not_on_manifest": "钢卷不在装运清单上",
+    "unknown_coil": "未知编码", "blocked_coil_loaded": "封存钢卷被装车",
 }
-_REFERENCES = ("dispute", "number", "contract", "shipment", "ticket", "certificate")
+_REFERENCES = ("claim", "dispute", "number", "contract", "shipment", "ticket",
+               "certificate", "settlement")
 _GENERIC = {"en": ("{subject}: {happening}", "{subject}: {happening}, at {at}."),
             "zh": ("{subject}：{happening}", "{subject}：{happening}，时间 {at}。")}
 _DIGEST = {
@@ -219,6 +335,24 @@ def weight(tonnes: object, locale: Locale) -> str:
     return f"{shown} {symbol}"
 
 
+def money(amount: object, currency: str, locale: Locale) -> str:
+    """An amount in its currency, as the reader's language writes it (CN¥1,234.50)."""
+    try:
+        value = Decimal(str(amount))
+        return str(format_currency(value, currency.upper(), locale=_BABEL[locale.language]))
+    except (InvalidOperation, ValueError):
+        return f"{amount} {currency}"
+
+
+def code_word(kind: str, code: str, locale: Locale) -> str:
+    """A code of ``kind`` (a stage, a scan step, a basis) as a word of the language."""
+    if locale.language == "zh":
+        found = CODES_ZH.get(kind, {}).get(code)
+        if found is not None:
+            return found
+    return code.replace("_", " ")
+
+
 def _fields(event_type: str, payload: dict[str, Any], occurred_at: datetime,
             locale: Locale) -> _Fields:
     f = _Fields({k: v for k, v in payload.items() if isinstance(v, str | int | float | Decimal)})
@@ -240,8 +374,16 @@ def _fields(event_type: str, payload: dict[str, Any], occurred_at: datetime,
                                                   locale=_BABEL[locale.language])
             except (TypeError, ValueError):
                 pass
+    for key in CODES_ZH:
+        if isinstance(f.get(key), str):
+            f[key] = code_word(key, f[key], locale)
     if "tonnes" in payload:
         f["tonnes"] = weight(payload["tonnes"], locale)
+    currency = payload.get("currency")
+    if isinstance(currency, str):
+        for key in ("amount", "agreed_amount"):
+            if key in payload and payload[key] is not None:
+                f[key] = money(payload[key], currency, locale)
     if "body" in payload and "summary" not in payload:
         body = str(payload["body"])
         f["summary"] = body if len(body) <= 280 else body[:277] + "..."
@@ -252,11 +394,12 @@ def _generic(event_type: str, payload: dict[str, Any], fields: _Fields,
              language: str) -> tuple[str, str]:
     area, _, happening = event_type.partition(".")
     zh = language == "zh"
-    names = _AREAS.get(area, (area.replace("_", " ").capitalize(), area))
+    names = _AREAS.get(area, (area.replace("_", " ").capitalize(),
+                              area.replace("_", " ")))
     reference = next((str(payload[k]) for k in _REFERENCES
                       if isinstance(payload.get(k), str | int)), None)
     fields["subject"] = names[1 if zh else 0] + (f" {reference}" if reference else "")
-    fields["happening"] = (_HAPPENINGS_ZH.get(happening, happening) if zh
+    fields["happening"] = (_HAPPENINGS_ZH.get(happening, happening.replace("_", " ")) if zh
                            else happening.replace("_", " "))
     return _GENERIC["zh" if zh else "en"]
 
@@ -264,7 +407,8 @@ def _generic(event_type: str, payload: dict[str, Any], fields: _Fields,
 def render(event_type: str, payload: dict[str, Any], occurred_at: datetime,
            locale: Locale) -> Text:
     fields = _fields(event_type, payload, occurred_at, locale)
-    by_language = TEXTS.get(event_type)
+    by_language = (MILL_TEXTS.get(event_type) if locale.audience == "mill" else None) \
+        or TEXTS.get(event_type)
     if by_language is None:
         title, body = _generic(event_type, payload, fields, locale.language)
     else:

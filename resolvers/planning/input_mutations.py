@@ -308,8 +308,11 @@ class PlanningInputMutations:
             name = upload.filename or "plan"
             db = ctx(info).db
             kind = str(input.kind.value)
+            limits = _limits(info)
+            await imports.accept(name, content, limits)
             job = await imports.start(db, org, kind, name, actor=who.subject)
-            task = asyncio.create_task(_import(db, job, org, kind, name, content, who.subject))
+            task = asyncio.create_task(
+                _import(db, job, org, kind, name, content, who.subject, limits))
             _RUNNING.add(task)
             task.add_done_callback(_RUNNING.discard)
             found = await imports.imports_by_ids(db, None, [job])
@@ -336,10 +339,16 @@ async def _own_site(tx: Any, org: int, site_id: str | None) -> int | None:
     return pk
 
 
+def _limits(info: Info[Any, Any]) -> imports.Limits:
+    settings = ctx(info).request.app.state.settings
+    return imports.Limits(unpacked_bytes=settings.import_max_unpacked_bytes,
+                          rows=settings.import_max_rows, cells=settings.import_max_cells)
+
+
 async def _import(db: Any, job: int, org: int, kind: str, name: str, content: bytes,
-                  actor: str) -> None:
+                  actor: str, limits: imports.Limits) -> None:
     try:
-        await imports.run(db, job, org, kind, name, content, actor=actor)
+        await imports.run(db, job, org, kind, name, content, actor=actor, limits=limits)
     except DomainError:
         raise
     except Exception:
