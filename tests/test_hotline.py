@@ -10,17 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain import events, hotline, hotline_reads
-from domain.calendar import mill_today
 from domain.db import Database
 from domain.errors import Invalid, InvalidTransition, NotFound
 from domain.tenancy import Scope
-from tests.support.factory import World, build
+from tests.support.factory import TODAY, World, build
 
 ANSWER = timedelta(hours=2)
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-# The mill's calendar day, which the hotline checks dates against (the machine's own day
-# is a day behind it for eight hours of every day).
-TODAY = mill_today()
 
 
 async def _setup(db: Database) -> World:
