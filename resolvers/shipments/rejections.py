@@ -81,6 +81,10 @@ class RejectionReason(enum.Enum):
         "unknown_site", description="A scan naming a site the registry lacks.")
     INCOMPLETE = strawberry.enum_value(
         "incomplete", description="An AIS message whose other sentences never came.")
+    UNKNOWN_VESSEL = strawberry.enum_value(
+        "unknown_vessel", description="AIS from a vessel the registry lacks (a ship passing "
+        "the gateway): every such message is counted, and one of each vessel is kept an "
+        "hour as a sample.")
 
 
 @strawberry.type(description="An MQTT message the ingester could not accept, as it was "
