@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyais.encode import encode_dict
 
-from domain.db import Database
+from tests.support.api import Api, token
 from tests.tracking.test_ingester import delta, outcomes
 from tests.tracking.test_reanchor import _pipeline
 from tests.tracking.test_store import fleet
@@ -27,7 +27,13 @@ def report(mmsi: int, at: datetime) -> bytes:
     return "\n".join(lines).encode()
 
 
-async def test_passing_ships_are_counted_and_sampled_not_stored_each(db: Database) -> None:
+VESSELS = """query($first: Int!, $after: String) { unknownVessels(first: $first, after: $after) {
+    nodes { mmsi firstHeardAt lastHeardAt messages gatewayCode }
+    pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_passing_ships_are_counted_and_sampled_not_stored_each(api: Api) -> None:
+    db = api.db
     await fleet(db)
     pipeline = await _pipeline(db)
     before = outcomes()
@@ -69,3 +75,30 @@ async def test_passing_ships_are_counted_and_sampled_not_stored_each(db: Databas
     assert await db.fetchval("SELECT count(*) FROM ais_unknown_vessel") == 200
     assert await db.fetchval("SELECT count(*) FROM position") == 1
     assert delta(before, "rejected", "unknown_vessel") == 1002
+
+    # Logistics staff read the tally, the ship heard last first; nobody else does.
+    for code, kind in (("BAOSTEEL", "mill"), ("FAW-VW", "customer")):
+        await db.execute("INSERT INTO organization (code, name, kind) VALUES ($1, $1, $2)",
+                         code, kind)
+    logistics = token("BAOSTEEL", "logistics", subject="staff.mill")
+    seen: list[dict[str, object]] = []
+    after = None
+    while True:
+        page = (await api.data(VESSELS, {"first": 64, "after": after},
+                               as_=logistics))["unknownVessels"]
+        seen += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == 200 and sum(int(str(v["messages"])) for v in seen) == 1002
+    assert seen[0] == {"mmsi": FIRST_MMSI, "firstHeardAt": T0.isoformat(),
+                       "lastHeardAt": (later + timedelta(seconds=5)).isoformat(),
+                       "messages": 7, "gatewayCode": "AIS-1"}
+    assert [v["lastHeardAt"] for v in seen[1:]] == sorted(
+        (str(v["lastHeardAt"]) for v in seen[1:]), reverse=True)
+    for who in (token("FAW-VW"), token("BAOSTEEL", "sales", subject="staff.sales")):
+        none = await api.data(VESSELS, {"first": 10}, as_=who)
+        assert none["unknownVessels"]["nodes"] == []
+    for bad in ("WyJ4Il0=", "not a cursor"):  # ["x"], and no cursor at all
+        refused = await api.query(VESSELS, {"first": 10, "after": bad}, as_=logistics)
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
