@@ -66,7 +66,10 @@ async def tally(tx: Executor, sightings: Sequence[Sighting]) -> set[int]:
         " WHERE c.inserted OR c.sampled_at = b.last_seen",
         mmsis, [per[m][0] for m in mmsis], [per[m][1] for m in mmsis],
         [per[m][2] for m in mmsis], [per[m][3] for m in mmsis], SAMPLE_EVERY)
+    # Forget the vessels not heard for long; a row another batch holds (a ship heard
+    # again just now) is left alone rather than waited for.
     newest = max(s.heard_at for s in sightings)
-    await tx.execute("DELETE FROM ais_unknown_vessel WHERE last_seen < $1",
-                     newest - FORGET_AFTER)
+    await tx.execute(
+        "DELETE FROM ais_unknown_vessel WHERE mmsi IN (SELECT mmsi FROM ais_unknown_vessel"
+        " WHERE last_seen < $1 FOR UPDATE SKIP LOCKED)", newest - FORGET_AFTER)
     return {r["mmsi"] for r in rows}

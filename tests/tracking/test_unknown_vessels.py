@@ -99,6 +99,11 @@ async def test_passing_ships_are_counted_and_sampled_not_stored_each(api: Api) -
     for who in (token("FAW-VW"), token("BAOSTEEL", "sales", subject="staff.sales")):
         none = await api.data(VESSELS, {"first": 10}, as_=who)
         assert none["unknownVessels"]["nodes"] == []
+    # A ship not heard for 30 days is forgotten once others are heard.
+    await db.execute("UPDATE ais_unknown_vessel SET last_seen = last_seen - interval '31 days'"
+                     " WHERE mmsi = $1", FIRST_MMSI + 1)
+    await pipeline.process([Message(TOPIC, report(FIRST_MMSI + 2, later), 3000, later)])
+    assert await db.fetchval("SELECT count(*) FROM ais_unknown_vessel") == 199
     for bad in ("WyJ4Il0=", "not a cursor"):  # ["x"], and no cursor at all
         refused = await api.query(VESSELS, {"first": 10, "after": bad}, as_=logistics)
         assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
