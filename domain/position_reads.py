@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import struct
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,6 +93,27 @@ async def carried_shipments(
     return out
 
 
+_SINGLE = struct.Struct("<f")
+
+
+def float4(value: float | None) -> float | None:
+    """A speed, heading or accuracy as the ``real`` (float4) column keeps it, written with
+    the fewest digits that read back to the same float4 (as PostgreSQL prints it):
+    ``77.7`` rather than ``77.69999694824219``. The live messages carry the same value, so
+    a subscription and a query agree on every fix."""
+    if value is None or not math.isfinite(value):
+        return value
+    try:
+        single = _SINGLE.unpack(_SINGLE.pack(value))[0]
+    except OverflowError:
+        return value
+    for digits in range(1, 10):
+        text = f"{single:.{digits}g}"
+        if _SINGLE.unpack(_SINGLE.pack(float(text)))[0] == single:
+            return float(text)
+    return float(single)
+
+
 # The hash of every vehicle's latest position message, by vehicle id (tracking/live.py).
 LIVE_KEY = "vehicles:latest"
 
@@ -98,7 +121,7 @@ LIVE_KEY = "vehicles:latest"
 def _number(value: Any) -> float | None:
     if value is None or value == "":
         return None
-    return float(value)
+    return float4(float(value))
 
 
 def parse_live_fix(data: Mapping[str, Any]) -> Fix | None:
@@ -141,8 +164,9 @@ _FIX_COLS = "p.fix_time, p.latitude, p.longitude, p.speed_kmh, p.heading, p.accu
 
 
 def _fix(vehicle_id: int, r: Any) -> Fix:
-    return Fix(vehicle_id, r["fix_time"], r["latitude"], r["longitude"], r["speed_kmh"],
-               r["heading"], r["accuracy_m"])
+    """A fix as read from ``position``: its float4 columns as they were published."""
+    return Fix(vehicle_id, r["fix_time"], r["latitude"], r["longitude"],
+               float4(r["speed_kmh"]), float4(r["heading"]), float4(r["accuracy_m"]))
 
 
 async def latest_fixes(

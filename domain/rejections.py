@@ -84,3 +84,29 @@ async def rejections_by_ids(
         f"SELECT {COLS} FROM rejected_message r WHERE r.id = ANY($2::bigint[])"
         f" AND {_MILLS_ONLY}", scope.org_id, list(ids))
     return _rows(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownVessel:
+    """A vessel AIS gateways heard that the registry lacks (``ais_unknown_vessel``,
+    written by ``tracking.unknown_vessels``): its messages are counted here, and only
+    sampled into the rejected messages."""
+
+    mmsi: int
+    first_seen: datetime
+    last_seen: datetime
+    messages: int
+    gateway: str | None
+
+
+async def list_unknown_vessels(
+    db: Executor, scope: Scope, limit: int, after: tuple[datetime, int] | None,
+) -> list[UnknownVessel]:
+    """One keyset page, the vessel heard last first (then by MMSI); the mill's alone."""
+    rows = await db.fetch(
+        "SELECT v.mmsi, v.first_seen, v.last_seen, v.messages, v.gateway"
+        f" FROM ais_unknown_vessel v WHERE {_MILLS_ONLY}"
+        " AND ($2::timestamptz IS NULL OR (v.last_seen, v.mmsi) < ($2, $3::bigint))"
+        " ORDER BY v.last_seen DESC, v.mmsi DESC LIMIT $4",
+        scope.org_id, after[0] if after else None, after[1] if after else None, limit)
+    return [UnknownVessel(**dict(r)) for r in rows]

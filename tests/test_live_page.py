@@ -523,3 +523,29 @@ def live_fix(t: Tracking, vehicle: str, shipments: list[str], lat: float, lon: f
         "fix_time": datetime.now(UTC).isoformat(), "lat": lat, "lon": lon,
         "speed_kmh": 20.0, "heading": 45.0, "accuracy_m": 10.0, "source": "ais",
         "out_of_order": False, "latest": True})
+
+
+async def test_a_scan_off_route_shows_as_trouble_in_the_mills_feed_only(
+    api_server: ApiServer, browser: BrowserContext, db: Database,
+) -> None:
+    t = await build_tracking(db, await build(db))
+    seen: list[str] = []
+    staff = await open_page(browser, api_server.url, token("BAOSTEEL", "logistics"),
+                            via="form", seen=seen)
+    faw = await open_page(browser, api_server.url, token("FAW-VW"), via="form", seen=seen)
+    await faw.wait_for_selector("li.shipment", timeout=10_000)
+    # GALANZ's scanner unloading FAW-VW's coil, as detection records it.
+    async with db.transaction() as tx:
+        await record_shipment_event(
+            tx, t.shipment["faw"], t.leg["faw-2"], None, "scan_off_route", datetime.now(UTC),
+            {"scan_id": 1, "code": "BX26C0000001", "step": "unloading",
+             "site_id": t.world.site["GALANZ"], "site": "WH-GALANZ",
+             "coil_id": t.world.coils["FAW-VW"][0]}, unique("off-route"))
+    item = staff.locator("#event-feed li.ev-scan_off_route")
+    await item.wait_for(timeout=10_000)
+    assert "tone-bad" in (await item.get_attribute("class") or "")
+    text = await item.inner_text()
+    assert "scan off route" in text.lower() and "WH-GALANZ" in text and "SH-FAW" in text
+    assert "scanned BX26C0000001 (unloading)" in text and "not moved" in text
+    await faw.wait_for_timeout(500)
+    assert await faw.locator("#event-feed li.ev-scan_off_route").count() == 0

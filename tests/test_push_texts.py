@@ -31,7 +31,7 @@ VARYING = {
     "shipment": ["departed", "arrived", "delayed", "back_on_time", "unloaded", "received",
                  "arrival_without_unload", "geofence_entered", "geofence_exited",
                  "scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil",
-                 "blocked_coil_loaded"],
+                 "blocked_coil_loaded", "scan_off_route"],
     "urge": ["opened", "acknowledged", "promised", "resolved", "escalated"],
     "purchase_plan": ["submitted", "rejected", "approved", "converted"],
     "contract": ["partially_shipped", "shipped"],  # contract.settled is a literal
@@ -89,7 +89,7 @@ def test_scan_anomalies_name_the_coil(language: str) -> None:
     payload = {"kind": "coil_not_on_manifest", "shipment": None,
                "details": {"code": "C26-0042", "step": "load", "distance_km": 3.2}}
     for kind in ("scan_far_from_vehicle", "coil_not_on_manifest", "unknown_coil",
-                 "blocked_coil_loaded"):
+                 "blocked_coil_loaded", "scan_off_route"):
         text = render(f"shipment.{kind}", payload, AT, _locale(language))
         assert "C26-0042" in text.title and "?" not in text.title + text.body, text
 

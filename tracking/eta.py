@@ -3,7 +3,8 @@
 The distance left is the great-circle distance (``tracking.filters.haversine_km``) to
 the destination's centre stretched by a detour factor for the mode; the speed is a
 robust average of the latest reported speeds, pulled towards the mode's typical cruise
-speed while there are few of them.
+speed while there are few of them. Whether that makes a leg late is
+``domain.shipments.is_delayed``'s to say.
 """
 
 from __future__ import annotations
@@ -37,10 +38,6 @@ PRIOR_SAMPLES = 3
 # DISTANCE_HALF_KM of route still ahead (more road, more that can happen on it).
 FIX_HALF_LIFE = timedelta(minutes=30)
 DISTANCE_HALF_KM = 400.0
-
-# A delayed leg is back on time only when its ETA is this much inside the promise, so an
-# ETA hovering at the promised time does not flip the flag with every fix.
-BACK_ON_TIME_MARGIN = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +111,3 @@ def estimate(
     return Estimate(eta=eta, confidence=round(min(max(confidence, 0.0), 1.0), 3),
                     speed_kmh=speed, route_km=route_km)
 
-
-def is_delayed(eta: datetime, promised_by: datetime, *, was_delayed: bool = False) -> bool:
-    """Whether the leg will arrive after its promise. A leg already delayed stays so
-    until its ETA is BACK_ON_TIME_MARGIN inside the promise."""
-    if was_delayed:
-        return eta > promised_by - BACK_ON_TIME_MARGIN
-    return eta > promised_by

@@ -56,6 +56,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from domain.position_reads import LIVE_KEY as LATEST_KEY
+from domain.position_reads import float4
 from domain.shipments import CUSTOMER_KINDS
 from tracking.model import Fix, Source
 
@@ -140,8 +141,9 @@ class LivePosition:
         return {
             "type": "position", "vehicle_id": self.vehicle_id, "device_id": self.device_id,
             "shipment_ids": list(self.shipment_ids), "fix_time": f.fix_time.isoformat(),
-            "lat": f.latitude, "lon": f.longitude, "speed_kmh": f.speed_kmh,
-            "heading": f.heading, "accuracy_m": f.accuracy_m, "source": f.source.value,
+            "lat": f.latitude, "lon": f.longitude, "speed_kmh": float4(f.speed_kmh),
+            "heading": float4(f.heading), "accuracy_m": float4(f.accuracy_m),
+            "source": f.source.value,
             "out_of_order": self.out_of_order, "latest": latest,
         }
 

@@ -32,13 +32,16 @@ class Reason(enum.StrEnum):
     UNKNOWN_STEP = "unknown_step"  # a scan step outside the protocol
     UNKNOWN_SITE = "unknown_site"  # a scan naming a site the registry lacks
     INCOMPLETE = "incomplete"  # an AIS message whose other sentences never came
+    # AIS from a vessel not in the registry (a passing ship): counted per MMSI, sampled
+    UNKNOWN_VESSEL = "unknown_vessel"
 
 
 class Rejection(Exception):
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    def __init__(self, reason: Reason, detail: str = "", *, mmsi: int | None = None) -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
         self.detail = detail
+        self.mmsi = mmsi  # the vessel an UNKNOWN_VESSEL rejection is about
 
 
 @dataclass(frozen=True, slots=True)

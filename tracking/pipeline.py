@@ -40,7 +40,7 @@ import asyncpg
 from prometheus_client import Counter
 
 from domain.db import Database, Transaction
-from tracking import decoders, fragments, topics
+from tracking import decoders, fragments, topics, unknown_vessels
 from tracking.decoders import ais
 from tracking.detect import DetectedEvent, StoredFix, StoredScan
 from tracking.filters import FilterLimits, check_fix, is_out_of_order
@@ -240,7 +240,7 @@ class Pipeline:
             new_keys = await insert_positions(tx, rows)
             new_scans = await insert_scans(tx, [s for item in items for s in item.scans])
             await update_vessels(tx, [v for item in items for v in item.voyages], self._clock())
-            await insert_rejections(tx, [item.rejected_row() for item in items if item.rejections])
+            await insert_rejections(tx, await _rejected_rows(tx, items))
             fixes = sorted(
                 (StoredFix(row.vehicle_id, row.device_id, row.fix, ooo)
                  for item in items for row, ooo in item.positions if row.key in new_keys),
@@ -321,7 +321,8 @@ class Pipeline:
                 raise Rejection(Reason.MALFORMED, "AIS position without an MMSI")
             vessel = await self._registry.vessel(fix.mmsi)
             if vessel is None:
-                raise Rejection(Reason.UNKNOWN_DEVICE, f"no vessel with MMSI {fix.mmsi}")
+                raise Rejection(Reason.UNKNOWN_VESSEL, f"no vessel with MMSI {fix.mmsi}",
+                                mmsi=fix.mmsi)
             return PositionRow(device.id, vessel.id, fix, received_at), vessel.mode
         found = (await self._registry.owntracks(fix.device) if fix.source is Source.OWNTRACKS
                  else await self._registry.device(fix.device))
@@ -344,7 +345,8 @@ class Pipeline:
     async def _resolve_voyage(self, voyage: VoyageData) -> VoyageData:
         _usable(await self._registry.device(voyage.device), voyage.device, "ais_gateway")
         if await self._registry.vessel(voyage.mmsi) is None:
-            raise Rejection(Reason.UNKNOWN_DEVICE, f"no vessel with MMSI {voyage.mmsi}")
+            raise Rejection(Reason.UNKNOWN_VESSEL, f"no vessel with MMSI {voyage.mmsi}",
+                            mmsi=voyage.mmsi)
         return voyage
 
     async def _filter(self, items: list[_Item]) -> dict[int, Fix]:
@@ -409,6 +411,28 @@ class Pipeline:
             await insert_rejections(tx, [item.rejected_row()])
         MESSAGES.labels(outcome=Outcome.REJECTED.value, reason=Reason.MALFORMED.value).inc()
         return BatchResult(outcomes=[(Outcome.REJECTED, Reason.MALFORMED.value)])
+
+
+async def _rejected_rows(tx: Transaction, items: list[_Item]) -> list[RejectedRow]:
+    """The rejected messages to store. A message rejected only for naming vessels the
+    registry lacks (ships passing an AIS gateway) is counted per vessel and stored only
+    as a sample, the first of each vessel an hour (see ``tracking.unknown_vessels``)."""
+    rejected = [item for item in items if item.rejections]
+    due = await unknown_vessels.tally(tx, [
+        unknown_vessels.Sighting(r.mmsi, item.device_code, item.message.received_at)
+        for item in rejected for r in item.rejections
+        if r.reason is Reason.UNKNOWN_VESSEL and r.mmsi is not None])
+    rows: list[RejectedRow] = []
+    for item in rejected:
+        if any(r.reason is not Reason.UNKNOWN_VESSEL or r.mmsi is None
+               for r in item.rejections):
+            rows.append(item.rejected_row())  # rejected for something else too
+            continue
+        vessels = {r.mmsi for r in item.rejections}
+        if vessels & due:
+            due -= vessels
+            rows.append(item.rejected_row())
+    return rows
 
 
 def count_incomplete(messages: int) -> None:

@@ -72,15 +72,6 @@ class Planned:
     def with_vehicle(self, vehicle: FleetVehicle) -> Planned:
         return replace(self, vehicle=vehicle)
 
-    @property
-    def slack(self) -> timedelta:
-        """How far past plan still counts as on time: an hour, or a tenth of the leg."""
-        return max(timedelta(hours=1), (self.planned_arrival - self.planned_departure) / 10)
-
-    @property
-    def late(self) -> bool:
-        return self.actual_arrival > self.planned_arrival + self.slack
-
     def status(self, now: datetime, final: bool) -> str:
         if now < self.actual_departure - timedelta(hours=1):
             return "planned"
@@ -94,24 +85,27 @@ class Planned:
             else "unloaded"
 
     def row(self, leg_id: int, shipment_id: int, seq: int, final: bool, now: datetime,
-            sites: dict[str, Any]) -> tuple[Any, ...]:
+            sites: dict[str, Any], judged: Judged) -> tuple[Any, ...]:
+        """The leg's row as of ``now``, with its ETA and delay as detection would have
+        left them (``judged``)."""
         status = self.status(now, final)
         departed = now >= self.actual_departure
         arrived = now >= self.actual_arrival
-        span = (self.actual_arrival - self.actual_departure).total_seconds()
-        done = (now - self.actual_departure).total_seconds() / span if departed else 0.0
-        # Detection notices a slow leg part way; a leg not yet gone is known late only
-        # when its coils missed the planned departure (a late leg before it).
-        known = (self.late and done >= 0.4) if departed else (
-            self.actual_departure > self.planned_departure + self.slack)
-        eta = None if arrived else (self.actual_arrival if known else self.planned_arrival)
-        confidence = None if arrived else round(0.3 + 0.65 * min(done, 1.0), 3)
         assert self.vehicle is not None
         return (leg_id, shipment_id, seq, self.mode, self.vehicle.id, sites[self.origin].id,
                 sites[self.destination].id, self.planned_departure, self.planned_arrival,
                 self.promised_by, status, self.actual_departure if departed else None,
-                self.actual_arrival if arrived else None, eta, confidence,
-                known if not arrived else self.late)
+                self.actual_arrival if arrived else None, judged.eta, judged.confidence,
+                judged.delayed)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A leg's ETA, how sure it is, and whether that makes the leg delayed."""
+
+    eta: datetime | None
+    confidence: float | None
+    delayed: bool
 
 
 class Timetable:

@@ -8,6 +8,11 @@ line's shipped coils form one shipment on the day they left. Shipments of the la
 days are under way now, some late; a few finished lines wait to be loaded. Tracks
 are kept for the legs of the last ``TRACK_DAYS`` days. Times are relative to the
 moment of seeding (on its day), so the simulator can carry on where the data ends.
+
+Each leg's ETA and delay are what the ingester's detection would have left: a moving
+leg's ETA is estimated from its vehicle's latest fix (``tracking.eta``), and whether
+that is late is ``domain.shipments.is_delayed``, the ingester's own definition. So the
+first fixes after start confirm the demo's flags rather than flip them.
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
 from typing import Any
 
+from domain import shipments
 from domain.db import Transaction
+from tracking.detect.reads import SPEED_SAMPLES, SPEED_WINDOW
+from tracking.eta import estimate
+from tracking.filters import haversine_km
+from tracking.model import Mode
 
 from . import fleet
 from .build import DemoData
 from .catalogue import FAW_VW, GALANZ
-from .fleet import Fleet, Planned, Timetable
+from .fleet import Fleet, Judged, Planned, Timetable
 from .labels import label
 from .routes import progress, route
 from .schedule import CST
@@ -65,7 +75,17 @@ class _Rows:
     scans: list[tuple[Any, ...]] = field(default_factory=list)
     locations: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     events: list[tuple[Any, ...]] = field(default_factory=list)
-    tracked: set[tuple[int, datetime]] = field(default_factory=set)
+    # Per run of a vehicle (vehicle id, departure): its latest fix and the speeds before
+    # it, newest first, as detection reads them (``_Tail``).
+    tracked: dict[tuple[int, datetime], _Tail] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Tail:
+    at: datetime
+    latitude: float
+    longitude: float
+    speeds: list[float]
 
 
 def seeding_now(today: date) -> datetime:
@@ -98,9 +118,10 @@ async def write(tx: Transaction, data: DemoData, today: date, random_seed: int,
         rows.customers.append((shipment_id, data.orgs[customer].id))
         for seq, leg in enumerate(legs, 1):
             leg_id = next(leg_ids)
-            rows.legs.append(leg.row(leg_id, shipment_id, seq, seq == len(legs), now, sites))
             rows.manifest += [(leg_id, c.id) for c in coils]
-            _history(rng, rows, leg, leg_id, shipment_id, coils, now, sites, fleet_)
+            judged = _history(rng, rows, leg, leg_id, shipment_id, coils, now, sites, fleet_)
+            rows.legs.append(leg.row(leg_id, shipment_id, seq, seq == len(legs), now, sites,
+                                     judged))
     await fleet_.write(tx, sites)
     await _copy(tx, rows)
     return TrackingSummary(
@@ -154,12 +175,14 @@ def _legs(timetable: Timetable, line: Any, depart: datetime, punctual: bool = Fa
 
 
 def _history(rng: random.Random, rows: _Rows, leg: Planned, leg_id: int, shipment_id: int,
-             coils: Sequence[Any], now: datetime, sites: dict[str, Any], fleet_: Fleet) -> None:
-    """What the devices reported and detection found for one leg, up to now."""
+             coils: Sequence[Any], now: datetime, sites: dict[str, Any], fleet_: Fleet
+             ) -> Judged:
+    """What the devices reported and detection found for one leg, up to now; returns
+    the leg's ETA and delay as detection would have left them."""
     vehicle = leg.vehicle
     assert vehicle is not None
     if leg.actual_departure > now + timedelta(hours=1):
-        return
+        return _judge(leg, None, now, sites)
     origin, dest = sites[leg.origin], sites[leg.destination]
     final = leg.destination.endswith("-WH")
     steps = [("loading", leg.actual_departure - timedelta(minutes=50), origin, True)]
@@ -181,37 +204,83 @@ def _history(rng: random.Random, rows: _Rows, leg: Planned, leg_id: int, shipmen
             rows.locations[coil.id] = (coil.id, vehicle.id if aboard else None,
                                        None if aboard else site.id, scanned)
     if leg.actual_departure > now:
-        return
-    way = route(leg.origin, leg.destination, (origin.latitude, origin.longitude),
-                (dest.latitude, dest.longitude))
+        return _judge(leg, None, now, sites)
+    run = (vehicle.id, leg.actual_departure)
+    if run not in rows.tracked and leg.actual_departure >= now - timedelta(days=TRACK_DAYS):
+        rows.tracked[run] = _track(rng, rows, leg, now, sites)
+    judged = _judge(leg, rows.tracked.get(run), now, sites)
     _event(rows, shipment_id, leg_id, vehicle.id, "departed", leg.actual_departure,
            {"site": leg.origin})
-    if leg.late:
-        detected = leg.actual_departure + (leg.planned_arrival - leg.planned_departure) * 0.4
-        if detected <= now:
-            _event(rows, shipment_id, leg_id, vehicle.id, "delayed", detected,
-                   {"planned_arrival": leg.planned_arrival.isoformat(),
-                    "eta": leg.actual_arrival.isoformat()})
+    if judged.delayed:
+        # Detection noticed part way, or on the latest fix if that came first.
+        known = leg.actual_departure + (leg.actual_arrival - leg.actual_departure) * 0.4
+        tail = rows.tracked.get(run)
+        at = min(known, tail.at) if tail is not None and leg.actual_arrival > now else known
+        eta = judged.eta or leg.actual_arrival
+        _event(rows, shipment_id, leg_id, vehicle.id, "delayed", min(at, now),
+               {"eta": eta.isoformat(),
+                "promised_by": shipments.promise(leg.promised_by,
+                                                 leg.planned_arrival).isoformat()})
     if leg.actual_arrival <= now:
         _event(rows, shipment_id, leg_id, vehicle.id, "arrived", leg.actual_arrival,
                {"site": leg.destination})
-    run = (vehicle.id, leg.actual_departure)
-    if leg.actual_departure < now - timedelta(days=TRACK_DAYS) or run in rows.tracked:
-        return  # too old to keep, or a sailing already tracked for another shipment
-    rows.tracked.add(run)
+    return judged
+
+
+def _track(rng: random.Random, rows: _Rows, leg: Planned, now: datetime,
+           sites: dict[str, Any]) -> _Tail:
+    """The run's fixes up to now (or its arrival); its latest, with the speeds before it."""
+    vehicle = leg.vehicle
+    assert vehicle is not None
+    origin, dest = sites[leg.origin], sites[leg.destination]
+    way = route(leg.origin, leg.destination, (origin.latitude, origin.longitude),
+                (dest.latitude, dest.longitude))
     end = min(leg.actual_arrival, now)
     hours = (leg.actual_arrival - leg.actual_departure).total_seconds() / 3600
     at = leg.actual_departure
+    fixes: list[tuple[datetime, float, float, float]] = []
     while at <= end:
         elapsed = (at - leg.actual_departure).total_seconds() / 3600
         share, speed = progress(leg.mode, way.length_km, elapsed, hours)
         (lat, lon), heading = way.at(share)
+        lat, lon = round(lat, 6), round(lon, 6)
+        reported = round(speed * rng.uniform(0.9, 1.1), 1) if speed else 0.0
         rows.positions.append((vehicle.device_id, vehicle.id, at, at + timedelta(seconds=3),
-                               round(lat, 6), round(lon, 6),
-                               round(speed * rng.uniform(0.9, 1.1), 1) if speed else 0.0,
-                               round(heading, 1), rng.choice((5.0, 8.0, 12.0)),
+                               lat, lon, reported, round(heading, 1),
+                               rng.choice((5.0, 8.0, 12.0)),
                                "ais" if leg.mode == "water" else "native"))
+        fixes.append((at, lat, lon, reported))
         at += FIX_EVERY[leg.mode]
+    last = fixes[-1]
+    window = [f for f in fixes if f[0] > last[0] - SPEED_WINDOW][-SPEED_SAMPLES:]
+    return _Tail(last[0], last[1], last[2], [f[3] for f in reversed(window)])
+
+
+def _judge(leg: Planned, tail: _Tail | None, now: datetime, sites: dict[str, Any]) -> Judged:
+    """The ETA detection would give the leg now, and whether that makes it delayed.
+
+    Under way, the estimate from the vehicle's latest fix, as the ingester makes it.
+    Not yet gone, the plan, put back by as much as the coils leave late (a late leg
+    before this one). Arrived, no ETA; delayed if it arrived after its promise."""
+    if now >= leg.actual_arrival:
+        return Judged(None, None, shipments.is_delayed(
+            leg.actual_arrival, leg.promised_by, leg.planned_arrival))
+    if now >= leg.actual_departure and tail is not None:
+        dest = sites[leg.destination]
+        est = estimate(
+            remaining_km=haversine_km(tail.latitude, tail.longitude, dest.latitude,
+                                      dest.longitude),
+            recent_speeds_kmh=tail.speeds, mode=Mode(leg.mode), now=now,
+            fix_age=now - tail.at)
+        eta, confidence = est.eta, est.confidence
+    elif now >= leg.actual_departure:
+        eta, confidence = leg.actual_arrival, 0.3  # gone before the tracks kept
+    else:
+        eta = leg.planned_arrival + max(timedelta(0),
+                                        leg.actual_departure - leg.planned_departure)
+        confidence = 0.3
+    return Judged(eta, confidence, shipments.is_delayed(eta, leg.promised_by,
+                                                        leg.planned_arrival))
 
 
 def _event(rows: _Rows, shipment_id: int, leg_id: int, vehicle_id: int, kind: str,

@@ -99,6 +99,14 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("扫描异常：未知编码 {code}",
                "于 {at} 扫描（{step}）的编码 {code} 不对应任何已知钢卷。"),
     },
+    # A coil scanned at a site its shipment is not bound for (the scan moved nothing).
+    "shipment.scan_off_route": {
+        "en": ("Scan anomaly: {code} scanned off its route",
+               "Coil {code} was scanned ({step}) at {at} at a site its shipment is not bound "
+               "for; where the coil is was left unchanged."),
+        "zh": ("扫描异常：{code} 在运输路线外被扫描",
+               "钢卷 {code} 于 {at} 在其运单不经过的地点被扫描（{step}），钢卷位置未作变更。"),
+    },
     "bulletin.published": {
         "en": ("New from the mill: {title}", "{summary}"),
         "zh": ("钢厂新资讯：{title}",

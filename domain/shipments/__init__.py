@@ -8,9 +8,11 @@ Every function runs in the caller's transaction. Writers that announce something
 - manifest: creating shipments, their customers, coil custody
 - legs: legs as detection reads them, status and ETA writes
 - detected: detected events, recorded once and put in the outbox
+- lateness: when a leg is delayed (the one definition detection and the demo share)
 """
 
 from domain.shipments.detected import CUSTOMER_KINDS, record_shipment_event
+from domain.shipments.lateness import BACK_ON_TIME_MARGIN, is_delayed, promise
 from domain.shipments.legs import (
     ActiveLeg,
     active_legs_for_coils,
@@ -38,6 +40,7 @@ from domain.shipments.states import (
 
 __all__ = [
     "ACTIVE",
+    "BACK_ON_TIME_MARGIN",
     "CHAIN",
     "CUSTOMER_KINDS",
     "TRANSITIONS",
@@ -50,7 +53,9 @@ __all__ = [
     "advance_leg",
     "check_transition",
     "create_shipment",
+    "is_delayed",
     "path_to",
+    "promise",
     "record_shipment_event",
     "set_coil_location",
     "set_leg_status",

@@ -26,6 +26,7 @@ from resolvers.relay import (
     after_id,
     check_first,
     connection,
+    decode_cursor,
 )
 from resolvers.shipments.types import AFTER, FIRST
 
@@ -81,6 +82,10 @@ class RejectionReason(enum.Enum):
         "unknown_site", description="A scan naming a site the registry lacks.")
     INCOMPLETE = strawberry.enum_value(
         "incomplete", description="An AIS message whose other sentences never came.")
+    UNKNOWN_VESSEL = strawberry.enum_value(
+        "unknown_vessel", description="AIS from a vessel the registry lacks (a ship passing "
+        "the gateway): every such message is counted, and one of each vessel is kept an "
+        "hour as a sample.")
 
 
 @strawberry.type(description="An MQTT message the ingester could not accept, as it was "
@@ -161,6 +166,41 @@ def _filter(flt: RejectedMessageFilter | None) -> rejections.RejectionFilter:
     )
 
 
+@strawberry.type(description="A vessel AIS gateways heard that the registry lacks (a ship "
+                 "passing a gateway on a quay or river bank): its messages are counted here, "
+                 "and one of them an hour is kept among the rejected messages "
+                 "(`UNKNOWN_VESSEL`). Vessels not heard for 30 days are forgotten.")
+class UnknownVessel:
+    mmsi: int = strawberry.field(description="Its MMSI: register a vessel with it to have "
+                                 "its positions stored.")
+    first_heard_at: dt.datetime = strawberry.field(
+        description="When a gateway first heard it (within the 30 days kept).")
+    last_heard_at: dt.datetime = strawberry.field(description="When a gateway last heard it.")
+    messages: int = strawberry.field(
+        description="How many AIS readings (position reports, static and voyage data) "
+        "were heard from it.")
+    gateway_code: str | None = strawberry.field(
+        description="The AIS gateway (device code) that heard it last.")
+
+    @classmethod
+    def of(cls, v: rejections.UnknownVessel) -> UnknownVessel:
+        return cls(mmsi=v.mmsi, first_heard_at=v.first_seen, last_heard_at=v.last_seen,
+                   messages=v.messages, gateway_code=v.gateway)
+
+
+def _vessel_cursor(after: str | None) -> tuple[dt.datetime, int] | None:
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    try:
+        at, mmsi = key
+        if isinstance(at, str) and isinstance(mmsi, int) and not isinstance(mmsi, bool):
+            return dt.datetime.fromisoformat(at), mmsi
+    except ValueError:
+        pass
+    raise BadInput("`after` is not a cursor of this connection")
+
+
 @strawberry.type
 class RejectionQueries:
     @strawberry.field(description="MQTT messages the ingester rejected, newest first (in the "
@@ -185,3 +225,21 @@ class RejectionQueries:
             cache.prime(row.id, row)
         return connection([(RejectedMessage.of(r), [r.id]) for r in rows], first,
                           after is not None)
+
+    @strawberry.field(description="Vessels AIS gateways heard that the registry lacks, the "
+                      "one heard last first, with how often each was heard: for the mill's "
+                      "staff with the role logistics or admin; anyone else gets an empty "
+                      "page.")
+    async def unknown_vessels(
+        self, info: Info[Any, Any],
+        first: Annotated[int, FIRST] = DEFAULT_PAGE,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[UnknownVessel]:
+        who = await viewer(info)
+        check_first(first)
+        cursor = _vessel_cursor(after)
+        if not reads_rejections(who):
+            return connection([], first, after is not None)
+        rows = await rejections.list_unknown_vessels(ctx(info).db, who.scope, first + 1, cursor)
+        return connection([(UnknownVessel.of(v), [v.last_seen.isoformat(), v.mmsi])
+                           for v in rows], first, after is not None)

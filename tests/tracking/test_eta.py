@@ -7,15 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.shipments import BACK_ON_TIME_MARGIN, is_delayed
 from tracking.eta import (
-    BACK_ON_TIME_MARGIN,
     CRAWL_KMH,
     CRUISE_KMH,
     DETOUR,
     _median,
     _steadiness,
     estimate,
-    is_delayed,
     typical_speed,
 )
 from tracking.model import MAX_SPEED_KMH, Mode
@@ -89,12 +88,15 @@ def test_confidence_falls_with_age_scatter_and_distance() -> None:
 
 
 def test_delay_against_the_promise_with_margin_to_come_back() -> None:
-    promise = NOW + timedelta(hours=4)
-    assert not is_delayed(promise, promise)
-    assert is_delayed(promise + timedelta(seconds=1), promise)
+    promise, plan = NOW + timedelta(hours=4), NOW + timedelta(hours=1)
+    assert not is_delayed(promise, promise, plan)  # behind the plan, inside the promise
+    assert is_delayed(promise + timedelta(seconds=1), promise, plan)
     # Once delayed, an ETA just inside the promise is not yet back on time.
-    assert is_delayed(promise - timedelta(minutes=5), promise, was_delayed=True)
-    assert not is_delayed(promise - BACK_ON_TIME_MARGIN, promise, was_delayed=True)
+    assert is_delayed(promise - timedelta(minutes=5), promise, plan, was_delayed=True)
+    assert not is_delayed(promise - BACK_ON_TIME_MARGIN, promise, plan, was_delayed=True)
+    # Without a promise, the plan is what the arrival is held to.
+    assert is_delayed(plan + timedelta(seconds=1), None, plan)
+    assert not is_delayed(plan, None, plan)
 
 
 

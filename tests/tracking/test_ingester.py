@@ -271,6 +271,7 @@ async def test_every_rejection_reason_is_recorded_and_counted(
         # The first half of an AIS message, then the first half of the next message under
         # the same sequence id (published after the cases): this one will never be whole.
         (Reason.INCOMPLETE, ais, with_seq(GOLDEN[0], 1)),
+        (Reason.UNKNOWN_VESSEL, ais, AIS_UNKNOWN),
     ]
     assert {reason for reason, _, _ in cases} == set(Reason)
     accepted = (gps, position(t))  # the fix the impossible jump is judged against

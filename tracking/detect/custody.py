@@ -1,6 +1,6 @@
 """From scans to custody: where each coil is, what its scans prove about its leg, and
 the scans that do not add up (far from the vehicle, an unknown code, a coil not on the
-manifest, a coil on quality hold loaded)."""
+manifest, a coil on quality hold loaded, a coil scanned at a site off its route)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ ONTO_VEHICLE = (ScanStep.LOADING, ScanStep.TRANSSHIPPING)
 AT_ORIGIN = (ScanStep.LOADING, ScanStep.TRANSSHIPPING, ScanStep.DEPARTING)
 AT_SITE = (ScanStep.ARRIVING, ScanStep.UNLOADING, ScanStep.RECEIVING)
 CHECKS_MANIFEST = (ScanStep.LOADING, ScanStep.UNLOADING)
+# Legs whose coils have come off at the destination: loading there again is not their
+# business any more (the coil is delivered).
+DELIVERED = ("unloaded", "received")
 
 
 async def follow_scans(
@@ -53,6 +56,12 @@ async def follow_scans(
             # On quality hold (a dispute's containment, say): it should not be leaving.
             _note(found, "blocked_coil_loaded", scan, leg or book.current(scan.vehicle_id),
                   site_id, coil_id=scan.coil_id)
+        if _off_route(scan, place, book, site_id):
+            # Scanned where its shipment does not go (a scanner at another customer's
+            # warehouse, a site named wrongly): the mill hears of it, nothing moves.
+            _note(found, "scan_off_route", scan, leg, site_id, coil_id=scan.coil_id,
+                  site=place.site_code if place is not None else None)
+            continue
         await _move_coil(tx, scan, leg, site_id)
         if leg is not None:
             await _move_leg(tx, book, scan, leg, site_id, found)
@@ -60,6 +69,34 @@ async def follow_scans(
                 unloading[leg.id] = max(at, unloading.get(leg.id, at))
     await _complete(tx, book, unloading, found)
     return seen
+
+
+def _off_route(
+    scan: StoredScan, place: reads.ScanPlace | None, book: LegBook, site_id: int | None
+) -> bool:
+    """Whether a coil was scanned at a site its shipment is not bound for: loading,
+    transshipping or departing elsewhere than where one of its legs sets out; arriving
+    or receiving elsewhere than where one ends; unloading at neither (coils put back off
+    at the dock are no anomaly). The scanner's own site is held to it too, so a scanner
+    installed at one site cannot move coils by naming another. A coil on no shipment
+    under way may be anywhere but at another customer's warehouse."""
+    assert scan.coil_id is not None
+    sites = {s for s in (site_id, place.scanner_site_id if place else None) if s is not None}
+    if not sites:
+        return False  # a handheld on a vehicle, naming no site: nothing to hold it to
+    step = scan.scan.step
+    legs = book.carrying(scan.coil_id)
+    if step in AT_ORIGIN:
+        legs = [leg for leg in legs if leg.status not in DELIVERED]
+    if not legs:
+        return (place is not None and place.warehouse_of is not None
+                and place.warehouse_of != place.coil_owner)
+    origins = {leg.origin_site_id for leg in legs}
+    destinations = {leg.destination_site_id for leg in legs}
+    allowed = (origins if step in AT_ORIGIN
+               else destinations | origins if step == ScanStep.UNLOADING
+               else destinations)
+    return not sites <= allowed
 
 
 def _leg_for(book: LegBook, scan: StoredScan, site_id: int | None) -> ActiveLeg | None:

@@ -111,13 +111,20 @@ class ScanPlace:
     vehicle_lat: float | None
     vehicle_lon: float | None
     coil_blocked: bool = False  # the scanned coil is on quality hold
+    site_code: str | None = None
+    # A customer's warehouse: the customer it belongs to (else None).
+    warehouse_of: int | None = None
+    coil_owner: int | None = None  # the customer the scanned coil is for
+    scanner_site_id: int | None = None  # the site the scanner is installed at, if any
 
 
 async def scan_places(tx: Executor, scans: Sequence[StoredScan]) -> dict[int, ScanPlace]:
     rows = await tx.fetch(
         "SELECT s.scan_id, st.id AS site_id, st.latitude AS site_lat, st.longitude AS site_lon,"
         " p.latitude AS vehicle_lat, p.longitude AS vehicle_lon,"
-        " coalesce(c.quality_status = 'blocked', false) AS coil_blocked"
+        " coalesce(c.quality_status = 'blocked', false) AS coil_blocked,"
+        " st.code AS site_code, c.customer_org_id AS coil_owner, d.site_id AS scanner_site_id,"
+        " CASE WHEN st.kind = 'customer_warehouse' THEN st.org_id END AS warehouse_of"
         " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
         "             $5::timestamptz[], $8::bigint[])"
         "  AS s(scan_id, device_id, site_id, vehicle_id, at, coil_id)"
@@ -132,7 +139,9 @@ async def scan_places(tx: Executor, scans: Sequence[StoredScan]) -> dict[int, Sc
         [s.vehicle_id for s in scans], [s.scan.scanned_at for s in scans],
         POSITION_BEFORE_SCAN, POSITION_AFTER_SCAN, [s.coil_id for s in scans])
     return {r["scan_id"]: ScanPlace(r["site_id"], r["site_lat"], r["site_lon"],
-                                    r["vehicle_lat"], r["vehicle_lon"], r["coil_blocked"])
+                                    r["vehicle_lat"], r["vehicle_lon"], r["coil_blocked"],
+                                    r["site_code"], r["warehouse_of"], r["coil_owner"],
+                                    r["scanner_site_id"])
             for r in rows}
 
 

@@ -11,7 +11,7 @@ from domain.db import Executor
 from tracking.detect import reads
 from tracking.detect.legs import LegBook
 from tracking.detect.model import DetectedEvent, StoredFix, key
-from tracking.eta import estimate, is_delayed
+from tracking.eta import estimate
 from tracking.filters import haversine_km
 from tracking.geofence import FenceIndex
 from tracking.model import Mode
@@ -51,8 +51,9 @@ async def update_etas(
                                          destination.longitude),
             recent_speeds_kmh=speeds.get(vehicle_id, []), mode=Mode(leg.mode),
             now=now, fix_age=now - fix.fix_time)
-        promise = leg.promised_by or leg.planned_arrival
-        delayed = is_delayed(est.eta, promise, was_delayed=leg.delayed)
+        promise = shipments.promise(leg.promised_by, leg.planned_arrival)
+        delayed = shipments.is_delayed(est.eta, leg.promised_by, leg.planned_arrival,
+                                       was_delayed=leg.delayed)
         if delayed != leg.delayed:
             kind = "delayed" if delayed else "back_on_time"
             found.append(DetectedEvent(

@@ -49,7 +49,7 @@ export function siteOf(details) {
 
 // How an event kind is shown: trouble, good news, movement, or anything else.
 const TROUBLE = new Set(["delayed", "scan_anomaly", "arrival_without_unload", "coil_not_on_manifest",
-  "scan_far_from_vehicle", "unknown_coil", "blocked_coil_loaded", "exception"]);
+  "scan_far_from_vehicle", "unknown_coil", "blocked_coil_loaded", "scan_off_route", "exception"]);
 const GOOD = new Set(["arrived", "unloaded", "received", "back_on_time"]);
 const MOVE = new Set(["departed", "geofence_entered", "geofence_exited", "geofence_enter", "geofence_exit"]);
 
@@ -67,6 +67,8 @@ export function detailText(e) {
   if (d.reason) parts.push(String(d.reason).replaceAll("_", " "));
   if (d.coil) parts.push(`coil ${d.coil}`);
   else if (d.code) parts.push(`scanned ${d.code}${d.step ? ` (${d.step})` : ""}`);
+  // Scanned where its shipment does not go: the mill is told, the coil stays put.
+  if (e.kind === "scan_off_route") parts.push("not on its route, not moved");
   if (e.vehicle && e.number) parts.push(e.vehicle);
   return parts.length ? ` · ${parts.join(" · ")}` : "";
 }
