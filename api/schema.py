@@ -76,6 +76,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     limits = Limits(
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens, max_cost=settings.max_cost,
+        max_field_comparisons=settings.max_field_comparisons,
+        introspection_needs_token=not settings.development,
     )
     return Schema(
         query=Query,
