@@ -3,9 +3,9 @@
 PostgreSQL's text and jsonb cannot hold the NUL character (U+0000): a string carrying
 one would fail in the database as an unexpected error. Every string of an operation's
 arguments, written in the document or passed in a variable, nested in input objects,
-lists or JSON values, is checked first, and one carrying NUL is refused with
-``BAD_USER_INPUT`` naming the argument's path (``input.notes``, ``input.lines[2].note``)
-in the message and in ``extensions.argument``.
+lists or JSON values, and the name of an uploaded file, is checked first; one carrying
+NUL is refused with ``BAD_USER_INPUT`` naming the argument's path (``input.notes``,
+``input.lines[2].note``) in the message and in ``extensions.argument``.
 """
 
 from __future__ import annotations
@@ -137,4 +137,6 @@ def _in_value(value: Any) -> str | None:
                 stack.append((f"{path}.{key_text}", inner))
         elif isinstance(item, list):
             stack.extend((f"{path}[{i}]", inner) for i, inner in reversed(list(enumerate(item))))
+        elif isinstance(getattr(item, "filename", None), str) and NUL in item.filename:
+            return path  # an uploaded file, whose name is stored as text
     return None

@@ -86,3 +86,23 @@ async def test_text_without_nul_goes_through(api: Api) -> None:
     data = await api.data(PUBLISH, {"in": {**BULLETIN, "body": "C:\\u0000 ok"}}, as_=mill)
     assert data["publishBulletin"]["errors"] == []
     assert await api.db.fetchval("SELECT body FROM bulletin") == "C:\\u0000 ok"
+
+
+async def test_an_uploaded_file_named_with_nul_is_bad_user_input(api: Api) -> None:
+    await build(api.db)
+    # Written by hand: clients percent-encode the name, a hostile one need not.
+    boundary = "keylinkboundary"
+    operations = ('{"query": "mutation($f: Upload!) { importPlanFile(input: {file: $f}) {'
+                  ' planImport { id } } }", "variables": {"f": null}}')
+    parts = [
+        ('name="operations"', operations.encode()),
+        ('name="map"', b'{"0": ["variables.f"]}'),
+        ('name="0"; filename="plan\x00.csv"\r\nContent-Type: text/csv', b"model,units\r\n"),
+    ]
+    body = b"".join(f"--{boundary}\r\nContent-Disposition: form-data; {h}\r\n\r\n".encode()
+                    + content + b"\r\n" for h, content in parts) + f"--{boundary}--\r\n".encode()
+    r = await api.client.post("/graphql", content=body, headers={
+        "authorization": f"Bearer {token('FAW-VW')}",
+        "content-type": f"multipart/form-data; boundary={boundary}"})
+    _check(r.json(), "input.file")
+    assert await api.db.fetchval("SELECT count(*) FROM plan_import") == 0
