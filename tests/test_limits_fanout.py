@@ -7,13 +7,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, parse, validate
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    parse,
+    validate,
+)
 from graphql.language import Visitor, visit
 from graphql.validation import specified_rules
 from graphql.validation.rules import overlapping_fields_can_be_merged as overlap
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from api.context import Services
 from api.limits import Limits, Walker, bounded_overlap_rule, check
@@ -201,3 +214,95 @@ async def test_healthz_answers_while_fan_out_queries_arrive(db: Database) -> Non
 async def test_a_token_does_not_lift_the_fan_out_limit(api: Api) -> None:
     body = await api.query(fan_out(22, "viewer { subject }"), as_=token("FAW-VW"))
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+def expanded(document: str) -> tuple[int, int, int]:
+    """(depth, aliases, cost) found by expanding every spread, the way the walk did
+    before fragments were memoised: the reference the memoised walk must agree with."""
+    doc = parse(document)
+    fragments = {d.name.value: d for d in doc.definitions
+                 if isinstance(d, FragmentDefinitionNode)}
+    walker = Walker(SCHEMA, doc, {})
+    depth = aliases = cost = 0
+
+    def fields(selection_set: SelectionSetNode, parent: Any) -> Iterator[tuple[FieldNode, Any]]:
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                yield sel, parent
+            elif isinstance(sel, InlineFragmentNode):
+                cond = sel.type_condition
+                yield from fields(sel.selection_set,
+                                  SCHEMA.get_type(cond.name.value) if cond else parent)
+            elif isinstance(sel, FragmentSpreadNode):
+                frag = fragments[sel.name.value]
+                yield from fields(frag.selection_set,
+                                  SCHEMA.get_type(frag.type_condition.name.value))
+
+    def level(selection_set: SelectionSetNode, parent: Any, at: int, multiplier: int,
+              introspecting: bool) -> None:
+        nonlocal depth, aliases, cost
+        if not introspecting:
+            depth = max(depth, at)
+        for node, owner in fields(selection_set, parent):
+            aliases += node.alias is not None
+            field_def = walker._field(owner, node.name.value)
+            if owner.name.endswith("Connection") and node.name.value in ("edges", "nodes"):
+                here = multiplier
+            else:
+                here = multiplier * walker._size(node, field_def)
+            cost += here
+            if node.selection_set is not None and field_def is not None:
+                level(node.selection_set, get_named_type(field_def.type), at + 1, here,
+                      introspecting or node.name.value.startswith("__"))
+
+    op = doc.definitions[0]
+    assert isinstance(op, OperationDefinitionNode)
+    level(op.selection_set, SCHEMA.query_type, 1, 1, False)
+    return depth, aliases, cost
+
+
+# Pieces of fragments: on Query, on Contract, and spreads of later fragments.
+QUERY_PIECES = ["__typename", "v: viewer { subject }", "contracts(first: 3) { nodes { ...C } }",
+                "contract(number: \"x\") { ...C lines { lineNo } }",
+                "... on Query { __typename }", "__schema { types { name } }"]
+CONTRACT_PIECES = ["number", "n: number", "lines { lineNo quantityT }",
+                   "customer { code }", "... on Contract { status }"]
+
+
+@st.composite
+def fragment_graphs(draw: st.DrawFn) -> str:
+    """A query over fragments Q0..Qn on Query (each spreading later ones, some twice)
+    and C on Contract: acyclic, valid, with every kind of selection."""
+    n = draw(st.integers(1, 6))
+    parts = ["query { ...Q0 }"]
+    for i in range(n):
+        body = draw(st.lists(st.sampled_from(QUERY_PIECES), min_size=1, max_size=3))
+        later = range(i + 1, n)
+        spreads = draw(st.lists(st.sampled_from(later), max_size=3)) if later else []
+        parts.append(f"fragment Q{i} on Query {{ {' '.join(body)} "
+                     + " ".join(f"...Q{j}" for j in spreads) + " }")
+    contract = draw(st.lists(st.sampled_from(CONTRACT_PIECES), min_size=1, max_size=3))
+    parts.append(f"fragment C on Contract {{ {' '.join(contract)} }}")
+    return "\n".join(parts)
+
+
+@given(fragment_graphs())
+@settings(max_examples=150, deadline=None)
+def test_the_memoised_walk_agrees_with_expanding_every_spread(document: str) -> None:
+    errors = validate(SCHEMA, parse(document))
+    assert all("is never used" in e.message for e in errors), errors
+    doc = parse(document)
+    op = doc.definitions[0]
+    assert isinstance(op, OperationDefinitionNode)
+    walker = Walker(SCHEMA, doc, {})
+    tally = walker.walk(op)
+    assert (tally.depth, tally.aliases, tally.cost) == expanded(document)
+    assert walker.visits <= 2 * selections(document)
+
+
+async def test_only_the_operation_that_runs_is_costed(api: Api) -> None:
+    document = "query Small { __typename } " + fan_out(22).replace("query {", "query Big {")
+    r = await api.client.post("/graphql", json={"query": document, "operationName": "Small"})
+    assert r.json() == {"data": {"__typename": "Query"}}
+    r = await api.client.post("/graphql", json={"query": document, "operationName": "Big"})
+    assert r.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
