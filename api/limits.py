@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from graphql import (
@@ -303,6 +304,7 @@ def _refusal(message: str, code: str, node: Any = None) -> GraphQLError:
     return GraphQLError(message, node, extensions={"code": code})
 
 
+@cache
 def bounded_overlap_rule(max_comparisons: int) -> type[ASTValidationRule]:
     """graphql-core's OverlappingFieldsCanBeMergedRule with its work meter set to
     ``max_comparisons`` pairs of fields (two units each), refusing with a code."""
