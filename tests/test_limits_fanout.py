@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from api.context import Services
 from api.limits import Limits, Walker, bounded_overlap_rule, check
 from api.schema import build_schema
+from api.settings import Settings, SettingsError
 from domain.db import Database
 from tests.support.api import CODEC, Api, graphql_ws, token
 
@@ -306,3 +307,14 @@ async def test_only_the_operation_that_runs_is_costed(api: Api) -> None:
     assert r.json() == {"data": {"__typename": "Query"}}
     r = await api.client.post("/graphql", json={"query": document, "operationName": "Big"})
     assert r.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+async def test_the_comparison_budget_is_a_setting() -> None:
+    document = "{ " + " ".join("__typename" for _ in range(10)) + " }"  # 45 pairs
+    tight = await build_schema(Settings(max_field_comparisons=40)).execute(document)
+    assert tight.errors and tight.errors[0].extensions == {
+        "code": "TOO_MANY_OVERLAPPING_FIELDS"}
+    default = await build_schema(Settings()).execute(document)
+    assert default.errors is None and default.data == {"__typename": "Query"}
+    with pytest.raises(SettingsError, match="KEYLINK_MAX_FIELD_COMPARISONS"):
+        Settings.from_env({"KEYLINK_MAX_FIELD_COMPARISONS": "0"})
