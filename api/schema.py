@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.errors import classify
@@ -76,6 +77,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     limits = Limits(
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens, max_cost=settings.max_cost,
+        max_field_comparisons=settings.max_field_comparisons,
+        introspection_needs_token=not settings.development,
     )
     return Schema(
         query=Query,
@@ -84,6 +87,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[make.__self__ for _, make in NODE_TYPES.values()],  # type: ignore[attr-defined]
         extensions=[partial(OperationLimits, limits)],
         execution_context_class=ProjectingExecutionContext,
+        # In production the schema is read only with a token: error messages do not
+        # suggest field names ("Did you mean ...") to a client that could not introspect.
+        config=StrawberryConfig(disable_field_suggestions=not settings.development),
     )
 
 

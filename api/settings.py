@@ -91,7 +91,8 @@ class Settings:
         "Port the API listens on; `keylink dev` picks a free one when it is taken.")
     environment: str = _setting(
         "KEYLINK_ENV", "production",
-        "`development` turns on GraphiQL and readable logs; `keylink dev` sets it.")
+        "`development` turns on GraphiQL, introspection without a token and readable logs; "
+        "`keylink dev` sets it.")
     log_level: str = _setting("KEYLINK_LOG_LEVEL", "INFO", "Python log level.")
     log_format: str = _setting(
         "KEYLINK_LOG_FORMAT", "json", "`json` (one object a line) or `text`.")
@@ -107,6 +108,10 @@ class Settings:
         "KEYLINK_MAX_COST", 100000,
         "Most fields an operation may resolve, counting each list as its page size "
         "(`first`) down each path; GraphiQL's schema introspection costs about 51,000.")
+    max_field_comparisons: int = _setting(
+        "KEYLINK_MAX_FIELD_COMPARISONS", 5000,
+        "Most pairs of same-named fields validation may compare to check that they merge; "
+        "a document repeating one field hundreds of times needs more and is refused.")
     state_dir: Path = _setting(
         "KEYLINK_STATE_DIR", _DEFAULT_STATE_DIR,
         "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")
@@ -265,6 +270,13 @@ class Settings:
                             self.import_max_unpacked_bytes),
                            ("KEYLINK_IMPORT_MAX_ROWS", self.import_max_rows),
                            ("KEYLINK_IMPORT_MAX_CELLS", self.import_max_cells)):
+            if value < 1:
+                raise SettingsError(f"{env} must be a positive integer")
+        for env, value in (("KEYLINK_MAX_DEPTH", self.max_depth),
+                           ("KEYLINK_MAX_ALIASES", self.max_aliases),
+                           ("KEYLINK_MAX_TOKENS", self.max_tokens),
+                           ("KEYLINK_MAX_COST", self.max_cost),
+                           ("KEYLINK_MAX_FIELD_COMPARISONS", self.max_field_comparisons)):
             if value < 1:
                 raise SettingsError(f"{env} must be a positive integer")
         if self.urge_answer_minutes < 1:
