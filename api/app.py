@@ -76,6 +76,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.rate_limits = rate_limits
         self.sockets = sockets.SocketCount(settings.ws_max_per_address)
+        self.expiry = sockets.Expiry(settings.ws_auth_timeout_s)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
@@ -99,18 +100,20 @@ class GraphQLApp(GraphQL[Context, None]):
                             headers=GRAPHIQL_HEADERS)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A socket is acknowledged only with a valid token, within its budget."""
+        """A socket is acknowledged only with a valid token, within its budget, and
+        closed when that token has expired."""
         try:
             viewer = await context.viewer()
         except AuthError as exc:
             raise ConnectionRejectionError({"message": str(exc)}) from exc
+        socket = cast(WebSocket, context.request)
         key = user_key(viewer.organization.code, viewer.subject)
         retry = await self.rate_limits.check("socket", key, context.services.redis)
         if retry is not None:
-            socket = cast(WebSocket, context.request)
             await socket.close(sockets.TOO_MANY_REQUESTS,
                                f"too many new connections; retry in {retry} s")
             raise ConnectionRejectionError()
+        self.expiry.watch(socket, viewer.expires_at)
         return await super().on_ws_connect(context)  # acknowledged, with no payload
 
     def encode_json(self, data: object) -> str:
@@ -165,6 +168,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             await super().__call__(scope, receive, send)
         finally:
+            self.expiry.forget(scope)
             self.sockets.leave(address)
 
 

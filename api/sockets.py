@@ -4,6 +4,8 @@
   KEYLINK_WS_AUTH_TIMEOUT_S: one that sends no `connection_init` in time is closed with
   4408, one whose token is missing or refused with 4403 at once. So no unauthenticated
   socket outlives the timeout.
+- A socket whose token expires is closed (4403) once the sign-in timeout has passed
+  after its expiry: its subscriptions have ended by then, and it may sign in again.
 - One client address holds at most KEYLINK_WS_MAX_PER_ADDRESS open sockets per API
   process; the handshake of one more is refused with 429.
 - A client that goes away is the normal end of a socket: its operations' failed sends
@@ -12,7 +14,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections import Counter
 from typing import Any
 
@@ -78,6 +83,31 @@ class SocketCount:
 
     def __getitem__(self, address: str) -> int:
         return self._open[address]
+
+
+class Expiry:
+    """Closes signed-in sockets when their token has expired, ``grace`` seconds late."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def watch(self, socket: WebSocket, expires_at: float) -> None:
+        self.forget(socket.scope)
+        self._tasks[id(socket.scope)] = asyncio.create_task(
+            self._close_at(socket, expires_at + self.grace))
+
+    def forget(self, scope: Scope) -> None:
+        task = self._tasks.pop(id(scope), None)
+        if task is not None:
+            task.cancel()
+
+    @staticmethod
+    async def _close_at(socket: WebSocket, when: float) -> None:
+        await asyncio.sleep(max(0.0, when - time.time()))
+        if socket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(*_GONE, RuntimeError):
+                await socket.close(FORBIDDEN, "token expired")
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):

@@ -146,6 +146,14 @@ async def test_a_socket_that_does_not_sign_in_is_closed(edge_ws: str) -> None:
         assert json.loads(await signed.recv())["type"] == "pong"
 
 
+async def test_a_socket_is_closed_once_its_token_has_expired(edge_ws: str) -> None:
+    brief = CODEC.issue(org="FAW-VW", roles=["customer"], subject="brief", ttl_seconds=1)
+    async with websockets.connect(edge_ws, subprotocols=PROTOCOL) as ws:
+        await _init(ws, {"Authorization": f"Bearer {brief}"})
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        assert await _closed_with(ws, 5) == 4403  # 1 s of token, 1 s of grace
+
+
 async def test_one_address_cannot_hold_more_sockets_than_its_cap(edge_ws: str) -> None:
     held = [await websockets.connect(edge_ws, subprotocols=PROTOCOL) for _ in range(3)]
     with pytest.raises(InvalidStatus) as refused:
@@ -281,6 +289,18 @@ async def test_cors_answers_the_configured_origins_only(db: Database) -> None:
         r = await client.post("/graphql", json={"query": "{ __typename }"},
                               headers={"origin": "https://evil.example"})
         assert "access-control-allow-origin" not in r.headers
+
+
+async def test_pages_of_the_configured_origins_may_open_the_socket(db: Database) -> None:
+    portal = "https://portal.example.com"
+    settings = SETTINGS.replace(cors_origins=portal)
+    async with graphql_ws(Services(db=db, codec=CODEC), settings) as url:
+        ws = await websockets.connect(url, subprotocols=PROTOCOL, origin=portal)
+        await ws.close()
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(url, subprotocols=PROTOCOL,
+                                     origin="https://evil.example")
+        assert refused.value.response.status_code == 403
 
 
 def test_cors_origins_must_be_origins() -> None:
