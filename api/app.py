@@ -45,8 +45,12 @@ log = logging.getLogger("keylink.api")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # How the API is served, by `keylink serve` and `keylink dev` alike. Subscription
 # messages are small JSON: compressing each one costs more CPU than it saves bytes, and
-# under load that CPU is the delivery latency.
-SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None}
+# under load that CPU is the delivery latency. What a client sends over a WebSocket
+# (connection_init, subscribe) is a few kilobytes: one message is held to 1 MiB (the
+# socket is closed with 1009), not the server's default of 16 MiB.
+WS_MAX_MESSAGE_BYTES = 1024 * 1024
+SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None,
+                                  "ws_max_size": WS_MAX_MESSAGE_BYTES}
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/live", "/live/"})
 # The live page: plain files, no build step (api/static/live/README.md).
 LIVE_DIR = Path(__file__).parent / "static" / "live"

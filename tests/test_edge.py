@@ -14,14 +14,16 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import uvicorn
 import websockets
 from starlette.applications import Starlette
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from api.app import create_app
+from api.app import SERVER_OPTIONS, WS_MAX_MESSAGE_BYTES, create_app
 from api.context import Services
+from api.embedded import free_port
 from api.settings import Settings, SettingsError
 from api.sockets import TransportWSHandler
 from domain.db import Database
@@ -105,6 +107,26 @@ async def test_deeply_nested_json_is_a_bad_request_not_a_crash(api: Any) -> None
         assert r.status_code == 400, r.text
         assert _code(r) == "BAD_REQUEST"
         assert "nested too deeply" in r.json()["errors"][0]["message"]
+
+
+async def test_a_websocket_message_is_limited_as_served(db: Database) -> None:
+    port = free_port(0)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(SETTINGS, services=Services(db=db, codec=CODEC)), host="127.0.0.1",
+        port=port, log_level="warning", lifespan="on", **SERVER_OPTIONS))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):  # uvicorn offers no event for "listening"
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=PROTOCOL,
+                                      max_size=None) as ws:
+            await ws.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
+            assert await _closed_with(ws) == 1009  # message too big
+    finally:
+        server.should_exit = True
+        await task
 
 
 # -- sockets --------------------------------------------------------------------------
