@@ -379,19 +379,20 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
 
     rate_limits = RateLimits(settings)
     graphql = GraphQLApp(settings, rate_limits)
-    routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", metrics_endpoint),
-        Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
-        Mount("/live", LiveFiles(directory=LIVE_DIR, html=True), name="live"),
-    ]
-    if settings.development:
-        routes.append(Mount("/graphiql", LiveFiles(directory=GRAPHIQL_DIR,
-                                                   headers=GRAPHIQL_HEADERS)))
-    app = Starlette(routes=routes, middleware=edge_middleware(settings, rate_limits),
-                    lifespan=lifespan)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
+            Mount("/live", LiveFiles(directory=LIVE_DIR, html=True), name="live"),
+            *([Mount("/graphiql", LiveFiles(directory=GRAPHIQL_DIR, headers=GRAPHIQL_HEADERS))]
+              if settings.development else []),
+        ],
+        middleware=edge_middleware(settings, rate_limits),
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     return app
