@@ -29,6 +29,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from uvicorn.protocols.utils import ClientDisconnected
 from websockets.exceptions import ConnectionClosed
 
 log = logging.getLogger("keylink.api.sockets")
@@ -37,18 +38,19 @@ log = logging.getLogger("keylink.api.sockets")
 FORBIDDEN = 4403
 TOO_MANY_REQUESTS = 4429
 
-# What a send to a client that has gone away raises, from Starlette, strawberry, the
-# server (uvicorn's ClientDisconnected is an OSError) or the websockets library.
-_GONE = (WebSocketDisconnect, WebSocketDisconnected, ConnectionClosed, OSError)
+# What a send to a client that has gone away raises: strawberry's error, raised from
+# Starlette's, raised from the server's (uvicorn's, or the websockets library's).
+_GONE = (WebSocketDisconnected, WebSocketDisconnect, ClientDisconnected, ConnectionClosed)
 
 
 def client_gone(error: BaseException) -> bool:
-    """Whether ``error`` (or what caused it) says the client closed its socket."""
+    """Whether ``error`` says the client closed its socket (not merely that some
+    connection, a database's say, failed)."""
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, _GONE):
             return True
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__
     return False
 
 

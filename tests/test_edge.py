@@ -394,7 +394,8 @@ async def test_a_send_to_a_gone_client_is_a_debug_line_and_a_bug_still_an_error(
         await handler.handle_task_exception(gone)
     assert [(r.name, r.levelno) for r in caplog.records] == [
         ("keylink.api.sockets", logging.DEBUG)]
-    caplog.clear()
-    await handler.handle_task_exception(ValueError("a bug"))
-    assert [(r.name, r.levelno) for r in caplog.records] == [
-        ("strawberry.ws.task", logging.ERROR)]
+    for bug in (ValueError("a bug"), ConnectionRefusedError("the database is down")):
+        caplog.clear()
+        await handler.handle_task_exception(bug)
+        assert [(r.name, r.levelno) for r in caplog.records] == [
+            ("strawberry.ws.task", logging.ERROR)]
