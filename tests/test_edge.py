@@ -256,6 +256,22 @@ async def test_replicas_share_one_budget_in_redis(db: Database, redis_url: str) 
         await redis.aclose()
 
 
+async def test_requests_pass_when_the_budgets_storage_fails(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    await build(db)
+    gone = aioredis.from_url(f"redis://127.0.0.1:{free_port(0)}")  # nothing listens there
+    caplog.set_level(logging.WARNING, logger="keylink.api.ratelimit")
+    try:
+        async with _client(db, SETTINGS.replace(rate_limit_per_minute=1), redis=gone) as client:
+            for _ in range(3):
+                assert (await client.post("/graphql", json=VIEWER)).status_code == 200
+    finally:
+        await gone.aclose()
+    assert [r.getMessage() for r in caplog.records] == [
+        "rate limits not applied: their storage failed"]
+
+
 async def test_new_sockets_are_limited_per_address_and_per_token(db: Database) -> None:
     await build(db)
     settings = SETTINGS.replace(socket_rate_per_minute=2)
