@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -15,21 +16,26 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
-from api import evidence, logs, metrics, telemetry
-from api.auth import TokenCodec
+from api import bodies, evidence, logs, metrics, sockets, telemetry
+from api.auth import AuthError, TokenCodec
 from api.context import Context, Services
 from api.feed import EventFeed
+from api.ratelimit import RateLimitMiddleware, RateLimits, client_address, user_key
 from api.schema import build_schema
 from api.settings import Settings
 from domain.db import Database
@@ -39,18 +45,26 @@ log = logging.getLogger("keylink.api")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # How the API is served, by `keylink serve` and `keylink dev` alike. Subscription
 # messages are small JSON: compressing each one costs more CPU than it saves bytes, and
-# under load that CPU is the delivery latency.
-SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None}
-MULTIPART = "multipart/form-data"
+# under load that CPU is the delivery latency. What a client sends over a WebSocket
+# (connection_init, subscribe) is a few kilobytes: one message is held to 1 MiB (the
+# socket is closed with 1009), not the server's default of 16 MiB.
+WS_MAX_MESSAGE_BYTES = 1024 * 1024
+SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None,
+                                  "ws_max_size": WS_MAX_MESSAGE_BYTES}
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/live", "/live/"})
 # The live page: plain files, no build step (api/static/live/README.md).
 LIVE_DIR = Path(__file__).parent / "static" / "live"
+# GraphiQL (development only), its files served from here (api/static/graphiql/README.md).
+GRAPHIQL_DIR = Path(__file__).parent / "static" / "graphiql"
 
 
 class GraphQLApp(GraphQL[Context, None]):
     """strawberry's ASGI view with our context and GraphQL-over-HTTP media types."""
 
-    def __init__(self, settings: Settings) -> None:
+    graphql_transport_ws_handler_class = sockets.TransportWSHandler
+    websocket_adapter_class = sockets.WebSocketAdapter
+
+    def __init__(self, settings: Settings, rate_limits: RateLimits) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.development else None,
@@ -60,13 +74,51 @@ class GraphQLApp(GraphQL[Context, None]):
             # File uploads (GraphQL multipart request spec). Tokens travel in a header,
             # never a cookie, so a cross-site form cannot post as a signed-in user.
             multipart_uploads_enabled=True,
+            # A socket signs in with connection_init (on_ws_connect) within this time.
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_auth_timeout_s),
+            allowed_origins=settings.cors_origin_list,
         )
-        self.upload_max_bytes = settings.upload_max_bytes
+        self.rate_limits = rate_limits
+        self.sockets = sockets.SocketCount(settings.ws_max_per_address)
+        self.expiry = sockets.Expiry(settings.ws_auth_timeout_s)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
         return Context(request=request, response=response, services=services,
                        request_id=logs.request_id.get() or uuid.uuid4().hex)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return bodies.decode_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return bodies.decode_json(data)
+        except bodies.JSONTooDeep as exc:
+            raise HTTPException(400, "Unable to parse request body: JSON nested too "
+                                "deeply") from exc
+        except json.JSONDecodeError as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse((GRAPHIQL_DIR / "index.html").read_text(encoding="utf-8"),
+                            headers=GRAPHIQL_HEADERS)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A socket is acknowledged only with a valid token, within its budget, and
+        closed when that token has expired."""
+        try:
+            viewer = await context.viewer()
+        except AuthError as exc:
+            raise ConnectionRejectionError({"message": str(exc)}) from exc
+        socket = cast(WebSocket, context.request)
+        key = user_key(viewer.organization.code, viewer.subject)
+        retry = await self.rate_limits.check("socket", key, context.services.redis)
+        if retry is not None:
+            await socket.close(sockets.TOO_MANY_REQUESTS,
+                               f"too many new connections; retry in {retry} s")
+            raise ConnectionRejectionError()
+        self.expiry.watch(socket, viewer.expires_at)
+        return await super().on_ws_connect(context)  # acknowledged, with no payload
 
     def encode_json(self, data: object) -> str:
         # JSON scalars (geofences, event details) hold what the database stored, read
@@ -96,34 +148,32 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
     async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
-        too_large = self._oversized_upload(request)
-        if too_large is not None:
-            await too_large(scope, receive, send)
-            return
         try:
             response = await self.run(request)
         except HTTPException as exc:
             response = _http_error(request, exc)
         await response(scope, receive, send)
 
-    def _oversized_upload(self, request: Request) -> Response | None:
-        """A multipart request is refused before it is read when it says it is larger
-        than the upload limit, or does not say how large it is."""
-        if not request.headers.get("content-type", "").lower().startswith(MULTIPART):
-            return None
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) <= self.upload_max_bytes:
-            return None
-        status = 413 if length.isdigit() else 411
-        message = (f"an upload is limited to {self.upload_max_bytes:,} bytes"
-                   if status == 413 else "an upload must state its Content-Length")
-        code = "PAYLOAD_TOO_LARGE" if status == 413 else "LENGTH_REQUIRED"
-        return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
-                            status_code=status)
+    async def _socket(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        address = client_address(scope)
+        if not self.sockets.enter(address):
+            cap = self.sockets.cap
+            await sockets.deny(scope, receive, send, bodies.error_response(
+                429, "TOO_MANY_CONNECTIONS",
+                f"at most {cap} open connections from one address"))
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.expiry.forget(scope)
+            self.sockets.leave(address)
 
 
 # Errors that mean nothing was executed: the request itself was at fault.
@@ -254,13 +304,47 @@ LIVE_HEADERS = {
 }
 
 
+# GraphiQL likewise, but its editor sets inline styles.
+GRAPHIQL_HEADERS = {
+    **LIVE_HEADERS,
+    "content-security-policy": "default-src 'self'; script-src 'self';"
+    " style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:;"
+    " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+}
+
+
 class LiveFiles(StaticFiles):
-    """The live page's files, served with LIVE_HEADERS."""
+    """The live page's (or GraphiQL's) files, served with ``headers``."""
+
+    def __init__(self, *, directory: Path, headers: dict[str, str] = LIVE_HEADERS,
+                 html: bool = False) -> None:
+        super().__init__(directory=directory, html=html)
+        self.headers = headers
 
     async def get_response(self, path: str, scope: ASGIScope) -> Response:
         response = await super().get_response(path, scope)
-        response.headers.update(LIVE_HEADERS)
+        response.headers.update(self.headers)
         return response
+
+
+def edge_middleware(settings: Settings, rate_limits: RateLimits) -> list[Middleware]:
+    """What every request and socket passes before the API sees it, outermost first:
+    CORS (so that a browser can read even a refusal), the request id, the rate limits,
+    then the body limit."""
+    stack = []
+    if settings.cors_origin_list:
+        stack.append(Middleware(
+            CORSMiddleware, allow_origins=list(settings.cors_origin_list),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "accept", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"], max_age=600))
+    stack += [
+        Middleware(RequestIdMiddleware),
+        Middleware(RateLimitMiddleware, limits=rate_limits),
+        Middleware(bodies.BodyLimitMiddleware, body_max_bytes=settings.body_max_bytes,
+                   upload_max_bytes=settings.upload_max_bytes),
+    ]
+    return stack
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
@@ -293,7 +377,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
                 await redis.aclose()
             await db.close()
 
-    graphql = GraphQLApp(settings)
+    rate_limits = RateLimits(settings)
+    graphql = GraphQLApp(settings, rate_limits)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -303,10 +388,12 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/metrics", metrics_endpoint),
             Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
             Mount("/live", LiveFiles(directory=LIVE_DIR, html=True), name="live"),
+            *([Mount("/graphiql", LiveFiles(directory=GRAPHIQL_DIR, headers=GRAPHIQL_HEADERS))]
+              if settings.development else []),
         ],
+        middleware=edge_middleware(settings, rate_limits),
         lifespan=lifespan,
     )
-    app.add_middleware(RequestIdMiddleware)
     telemetry.instrument_app(app)
     app.state.settings = settings
     return app

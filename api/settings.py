@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ _DEFAULT_MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
 _EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/pdf",
                    "text/csv",
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+# An origin as a browser sends it: scheme, host and an optional port, nothing after.
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
 class SettingsError(ValueError):
@@ -184,6 +188,32 @@ class Settings:
         "KEYLINK_UPLOAD_MAX_BYTES", 26214400,
         "Largest multipart (file upload) request to `/graphql`, in bytes; a larger one is "
         "refused with 413 before it is read.")
+    body_max_bytes: int = _setting(
+        "KEYLINK_BODY_MAX_BYTES", 1048576,
+        "Largest request body other than a file upload (a JSON operation), in bytes; a "
+        "larger one is refused with 413, counted as it arrives when it states no length.")
+    cors_origins: str | None = _setting(
+        "KEYLINK_CORS_ORIGINS", None,
+        "Comma-separated origins (`https://portal.example.com`) whose pages may call the API "
+        "from a browser (CORS) and open its WebSocket. Unset: none.")
+    ws_auth_timeout_s: int = _setting(
+        "KEYLINK_WS_AUTH_TIMEOUT_S", 5,
+        "Seconds a new WebSocket has to send `connection_init` with a valid token; it is "
+        "closed (4408) when it has not, and at once (4403) when its token is refused.")
+    ws_max_per_address: int = _setting(
+        "KEYLINK_WS_MAX_PER_ADDRESS", 100,
+        "Most WebSockets one client address may hold open on one API process; more are "
+        "refused with 429. 0: no cap.")
+    rate_limit_per_minute: int = _setting(
+        "KEYLINK_RATE_LIMIT_PER_MINUTE", 600,
+        "HTTP operations a minute per signed-in user (a valid token's organization and "
+        "subject), or per client address for requests without a valid token; more are "
+        "refused with 429 `RATE_LIMITED` and `Retry-After`. Counted in Redis when there is "
+        "one (all replicas share the budget). 0: off.")
+    socket_rate_per_minute: int = _setting(
+        "KEYLINK_SOCKET_RATE_PER_MINUTE", 60,
+        "New WebSockets a minute per client address, and sign-ins over them per user; more "
+        "are refused (429 at the handshake, 4429 at `connection_init`). 0: off.")
     evidence_max_bytes: int = _setting(
         "KEYLINK_EVIDENCE_MAX_BYTES", 10485760,
         "Largest evidence file of a quality dispute, in bytes.")
@@ -279,6 +309,18 @@ class Settings:
                            ("KEYLINK_MAX_FIELD_COMPARISONS", self.max_field_comparisons)):
             if value < 1:
                 raise SettingsError(f"{env} must be a positive integer")
+        if self.body_max_bytes < 1 or self.ws_auth_timeout_s < 1:
+            raise SettingsError("KEYLINK_BODY_MAX_BYTES and KEYLINK_WS_AUTH_TIMEOUT_S must be "
+                                "positive integers")
+        for env, value in (("KEYLINK_WS_MAX_PER_ADDRESS", self.ws_max_per_address),
+                           ("KEYLINK_RATE_LIMIT_PER_MINUTE", self.rate_limit_per_minute),
+                           ("KEYLINK_SOCKET_RATE_PER_MINUTE", self.socket_rate_per_minute)):
+            if value < 0:
+                raise SettingsError(f"{env} must be 0 (off) or a positive integer")
+        for origin in self.cors_origin_list:
+            if not _ORIGIN.fullmatch(origin):
+                raise SettingsError("KEYLINK_CORS_ORIGINS must list origins such as "
+                                    f"https://portal.example.com, got {origin!r}")
         if self.urge_answer_minutes < 1:
             raise SettingsError("KEYLINK_URGE_ANSWER_MINUTES must be a positive integer")
         unknown = set(self.evidence_type_list) - set(_EVIDENCE_TYPES)
@@ -306,6 +348,11 @@ class Settings:
             raise SettingsError("KEYLINK_JWT_JWKS_URL needs KEYLINK_JWT_ISSUER and "
                                 "KEYLINK_JWT_AUDIENCE: an identity provider signs tokens "
                                 "for other applications with the same keys")
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in (self.cors_origins or "").split(",")
+                     if o.strip())
 
     @property
     def evidence_type_list(self) -> tuple[str, ...]:

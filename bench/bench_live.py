@@ -341,10 +341,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             shipments = [to_global_id("Shipment", s) for s in await _setup(pg.url)]
             secret, port = secrets.token_hex(32), free_port(8000)
+            # Thousands of sockets from one address and one token, by design: no caps.
             env = {**os.environ, "DATABASE_URL": pg.url, "REDIS_URL": redis.url,
                    "MQTT_URL": broker.url, "KEYLINK_JWT_SECRET": secret,
                    "KEYLINK_PORT": str(port), "KEYLINK_LOG_LEVEL": "WARNING",
-                   "KEYLINK_INGEST_METRICS_PORT": "0"}
+                   "KEYLINK_INGEST_METRICS_PORT": "0", "KEYLINK_RATE_LIMIT_PER_MINUTE": "0",
+                   "KEYLINK_SOCKET_RATE_PER_MINUTE": "0", "KEYLINK_WS_MAX_PER_ADDRESS": "0"}
             keylink = str(Path(sys.executable).parent / "keylink")
             procs = [subprocess.Popen([keylink, cmd], env=env, cwd=PROJECT_ROOT)  # noqa: ASYNC220
                      for cmd in ("serve", "ingest")]

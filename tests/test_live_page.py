@@ -26,6 +26,7 @@ from api.app import create_app
 from api.context import Services
 from api.embedded import Mosquitto, free_port
 from api.feed import EventFeed
+from api.settings import Settings
 from domain.db import Database
 from domain.shipments.detected import record_shipment_event
 from domain.shipments.manifest import sync_shipment_customers
@@ -47,15 +48,16 @@ class ApiServer:
     """The API under uvicorn in this event loop, on a fixed port so that it can be
     stopped and started again where the page expects it."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, settings: Settings = SETTINGS) -> None:
         self.services = services
+        self.settings = settings
         self.port = free_port(0)
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        app = create_app(SETTINGS, services=self.services)
+        app = create_app(self.settings, services=self.services)
         self._server = uvicorn.Server(uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"))
         self._task = asyncio.create_task(self._server.serve())
@@ -386,6 +388,32 @@ async def test_a_rejected_token_is_said_so_and_not_kept(
     assert await page.is_hidden("#app")
     kept = await page.evaluate("[sessionStorage.length, localStorage.length]")
     assert kept == [0, 0]
+
+
+async def test_a_page_whose_token_expired_while_offline_is_signed_out(
+    db: Database, redis_url: str, browser: BrowserContext,
+) -> None:
+    """The API comes back after the page's token has expired: sockets that sign in with
+    it are refused (4403), and the page asks for a new token instead of trying the old
+    one for ever."""
+    await faw_only_shipment_in_transit(db)
+    client = aioredis.from_url(redis_url)
+    server = ApiServer(Services(db=db, codec=CODEC, redis=client),
+                       SETTINGS.replace(ws_auth_timeout_s=1))
+    await server.start()
+    try:
+        brief = CODEC.issue(org="FAW-VW", roles=["customer"], subject="brief", ttl_seconds=5)
+        page = await open_page(browser, server.url, brief, via="fragment", seen=[])
+        await server.stop()
+        await page.wait_for_selector("#connection.offline", timeout=10_000)
+        await asyncio.sleep(6)
+        await server.start()
+        error = page.locator("#signin-error")
+        await error.filter(has_text="did not accept the token").wait_for(timeout=20_000)
+        assert await page.is_hidden("#app")
+    finally:
+        await server.stop()
+        await client.aclose()
 
 
 async def test_signing_out_and_in_as_another_customer_starts_afresh(

@@ -131,14 +131,13 @@ async def test_another_customers_shipment_is_refused_and_never_delivered(
         await ws.close()
 
 
-async def test_unauthenticated_and_unauthorized_subscriptions_are_refused(
+async def test_unauthorized_subscriptions_are_refused(
     live: tuple[str, aioredis.Redis, Services], db: Database
 ) -> None:
     url, _, _ = live
     t = await build_tracking(db, await build(db))
     gid = to_global_id("Shipment", t.shipment["faw"])
     for bearer, query, variables, code in (
-        ("forged", POSITIONS, {"id": gid}, "UNAUTHENTICATED"),
         (token("FAW-VW"), FLEET, {}, "FORBIDDEN"),
         (token("BAOSTEEL", "quality"), FLEET, {}, "FORBIDDEN"),
         (token("FAW-VW"), EVENTS, {"s": gid, "c": gid}, "BAD_USER_INPUT"),

@@ -68,15 +68,16 @@ async def test_subscriber_resumes_after_a_sequence_and_sees_only_its_own(
     await ws.close()
 
 
-async def test_subscription_without_valid_token_is_refused(server: str, db: Database) -> None:
+async def test_a_socket_without_a_valid_token_is_closed_at_connection_init(
+    server: str, db: Database
+) -> None:
     await build(db)
-    ws = await _open(server, "forged")
-    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUB}}))
-    msg = await _next(ws)
-    assert msg["type"] in ("error", "next")
-    errors = msg["payload"] if msg["type"] == "error" else msg["payload"]["errors"]
-    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
-    await ws.close()
+    for payload in ({}, {"Authorization": "Bearer forged"}, {"token": "forged"}):
+        ws = await websockets.connect(server, subprotocols=["graphql-transport-ws"])
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403, payload
 
 
 async def test_subscription_ends_when_its_token_expires(server: str, db: Database) -> None:

@@ -27,19 +27,22 @@ from domain.db import Database
 from tests.support.postgres import create_database, drop_database
 
 SECRET = secrets.token_hex(32)
-SETTINGS = Settings(jwt_secret=SECRET, environment="development")
+# Rate limits off: tests send many operations and open many sockets from one address
+# (tests/test_edge.py turns them on).
+SETTINGS = Settings(jwt_secret=SECRET, environment="development", rate_limit_per_minute=0,
+                    socket_rate_per_minute=0)
 CODEC = TokenCodec.from_settings(SETTINGS)
 
 MILL_ROLES = ["sales", "production", "quality", "logistics", "finance", "admin"]
 
 
 @contextlib.asynccontextmanager
-async def graphql_ws(services: Services) -> AsyncIterator[str]:
+async def graphql_ws(services: Services, settings: Settings = SETTINGS) -> AsyncIterator[str]:
     """The app on ``services`` under uvicorn in this event loop, on a free port; yields
     its GraphQL WebSocket address, and stops the server on the way out."""
     port = free_port(0)
     server = uvicorn.Server(uvicorn.Config(
-        create_app(SETTINGS, services=services), host="127.0.0.1", port=port,
+        create_app(settings, services=services), host="127.0.0.1", port=port,
         log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     for _ in range(500):  # uvicorn offers no event for "listening"

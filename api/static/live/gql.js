@@ -49,7 +49,16 @@ export class Api {
           this.lastMessage = Date.now();
           this.setState("live", again);
         },
-        closed: () => { this.failed = true; this.setState("offline"); },
+        closed: (event) => {
+          this.failed = true;
+          this.setState("offline");
+          // 4403: the server refused the token at sign-in, or closed the socket once it
+          // expired; trying again with it is no use.
+          if (event?.code === 4403) {
+            this.onAuthFailure(event.reason && event.reason !== "Forbidden"
+              ? event.reason : "expired or not valid");
+          }
+        },
         // Anything the server sends (results, its pings, pongs to ours) proves it is there.
         message: () => { this.lastMessage = Date.now(); },
       },
