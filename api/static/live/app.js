@@ -20,7 +20,7 @@ class LivePage {
   constructor(token) {
     this.api = new Api(token, {
       onState: (state, reconnected) => this.connection(state, reconnected),
-      onAuthFailure: (message) => signOut(`The server did not accept the token: ${message}`),
+      onAuthFailure: (message) => signOut(`That token was not accepted: ${message}`),
     });
     this.shipments = new Map();
     this.sites = new Map();
