@@ -159,7 +159,7 @@ async def _http_key(scope: Scope, services: Any) -> str | None:
         token = bearer(headers.get(b"authorization", b"").decode("latin-1") or None)
         if token is None:
             return None
-        claims = await services.codec.authenticate(token)
+        claims = await services.codec.authenticate_request(scope, token)
     except AuthError:
         return None
     return user_key(claims.org_code, claims.subject)

@@ -22,6 +22,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from api.app import SERVER_OPTIONS, WS_MAX_MESSAGE_BYTES, create_app
+from api.auth import Claims, TokenCodec
 from api.context import Services
 from api.embedded import free_port
 from api.settings import Settings, SettingsError
@@ -233,6 +234,36 @@ async def test_operations_are_limited_per_token_and_per_address(db: Database) ->
         assert (await other_place.post("/graphql", json=VIEWER)).status_code == 200
         # Health checks are not API operations.
         assert (await client.get("/healthz")).status_code == 200
+
+
+class CountingCodec(TokenCodec):
+    """The tests' codec, counting the tokens it verifies."""
+
+    verified = 0
+
+    async def authenticate(self, token: str) -> Claims:
+        self.verified += 1
+        return await super().authenticate(token)
+
+
+async def test_a_request_s_token_is_verified_once_for_its_budget_and_its_viewer(
+        db: Database) -> None:
+    await build(db)
+    settings = SETTINGS.replace(rate_limit_per_minute=100)
+    codec = CountingCodec.from_settings(settings)
+    app = create_app(settings, services=Services(db=db, codec=codec))
+    app.state.services = Services(db=db, codec=codec)
+    faw = token("FAW-VW", subject="a")
+    async with _client(app) as client:
+        r = await client.post("/graphql", json=VIEWER, headers={"authorization": f"Bearer {faw}"})
+        assert r.status_code == 200 and r.json()["data"]["viewer"]["subject"] == "a"
+        assert codec.verified == 1
+        # The next request verifies its token afresh.
+        r = await client.post("/graphql", json=VIEWER, headers={"authorization": f"Bearer {faw}"})
+        assert r.status_code == 200 and codec.verified == 2
+        # A token refused for the budget is refused for the viewer too.
+        r = await client.post("/graphql", json=VIEWER, headers={"authorization": "Bearer x"})
+        assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_replicas_share_one_budget_in_redis(db: Database, redis_url: str) -> None:
