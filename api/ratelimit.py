@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import AuthError, bearer
 from api.bodies import error_response
 from api.settings import Settings
+from api.sockets import deny
 
 log = logging.getLogger("keylink.api.ratelimit")
 
@@ -140,8 +141,6 @@ class RateLimitMiddleware:
         if kind == "http":
             await response(scope, receive, send)
         else:
-            from api.sockets import deny
-
             await deny(scope, receive, send, response)
 
 
