@@ -348,7 +348,8 @@ def _limits(info: Info[Any, Any]) -> imports.Limits:
 async def _import(db: Any, job: int, org: int, kind: str, name: str, content: bytes,
                   actor: str, limits: imports.Limits) -> None:
     try:
-        await imports.run(db, job, org, kind, name, content, actor=actor, limits=limits)
+        await imports.run(db, job, org, kind, name, content, actor=actor, limits=limits,
+                          accepted=True)
     except DomainError:
         raise
     except Exception:
