@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 from starlette.websockets import WebSocketDisconnect
@@ -29,7 +28,7 @@ from api.settings import Settings, SettingsError
 from api.sockets import TransportWSHandler
 from domain.db import Database
 from resolvers.relay import to_global_id
-from tests.support.api import CODEC, SETTINGS, graphql_ws, token
+from tests.support.api import CODEC, SETTINGS, graphql_ws, serving, token
 from tests.support.factory import build
 from tests.support.shipments import build_tracking
 from tests.test_shipment_subscriptions import POSITIONS, _position
@@ -111,23 +110,11 @@ async def test_deeply_nested_json_is_a_bad_request_not_a_crash(api: Any) -> None
 
 
 async def test_a_websocket_message_is_limited_as_served(db: Database) -> None:
-    port = free_port(0)
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(SETTINGS, services=Services(db=db, codec=CODEC)), host="127.0.0.1",
-        port=port, log_level="warning", lifespan="on", **SERVER_OPTIONS))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):  # uvicorn offers no event for "listening"
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    try:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=PROTOCOL,
-                                      max_size=None) as ws:
-            await ws.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
-            assert await _closed_with(ws) == 1009  # message too big
-    finally:
-        server.should_exit = True
-        await task
+    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC))
+    async with serving(app, **SERVER_OPTIONS) as address, websockets.connect(
+            f"ws://{address}/graphql", subprotocols=PROTOCOL, max_size=None) as ws:
+        await ws.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
+        assert await _closed_with(ws) == 1009  # message too big
 
 
 # -- sockets --------------------------------------------------------------------------
