@@ -206,13 +206,13 @@ def _history(rng: random.Random, rows: _Rows, leg: Planned, leg_id: int, shipmen
     run = (vehicle.id, leg.actual_departure)
     if run not in rows.tracked and leg.actual_departure >= now - timedelta(days=TRACK_DAYS):
         rows.tracked[run] = _track(rng, rows, leg, now, sites)
-    judged = _judge(leg, rows.tracked.get(run), now, sites)
+    tail = rows.tracked.get(run)
+    judged = _judge(leg, tail, now, sites)
     _event(rows, shipment_id, leg_id, vehicle.id, "departed", leg.actual_departure,
            {"site": leg.origin})
     if judged.delayed:
         # Detection noticed part way, or on the latest fix if that came first.
         known = leg.actual_departure + (leg.actual_arrival - leg.actual_departure) * 0.4
-        tail = rows.tracked.get(run)
         at = min(known, tail.at) if tail is not None and leg.actual_arrival > now else known
         eta = judged.eta or leg.actual_arrival
         _event(rows, shipment_id, leg_id, vehicle.id, "delayed", min(at, now),
