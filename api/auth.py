@@ -136,11 +136,6 @@ class JwksKeys:
                             "provider's signing keys")
         return key
 
-    async def prefetch(self) -> None:
-        """Fetch the keys now (e.g. at start-up) unless a fetch ran recently."""
-        if self._may_fetch():
-            await asyncio.shield(self._start_fetch())
-
     def _stale(self) -> bool:
         return self._loaded_at is None or time.monotonic() - self._loaded_at >= self.lifespan
 
