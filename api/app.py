@@ -221,8 +221,7 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
     if request.method == "GET" and "GET" in exc.reason:
         status, headers = 405, {"allow": "POST"}  # a mutation may only be POSTed
     code = {405: "METHOD_NOT_ALLOWED"}.get(status, "BAD_REQUEST")
-    body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return bodies.error_response(status, code, exc.reason, headers=headers)
 
 
 class RequestIdMiddleware:

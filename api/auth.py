@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ JWKS_LIFESPAN_SECONDS = 300.0
 # ... and at most this often, however many tokens name a key it does not know.
 JWKS_MIN_REFRESH_SECONDS = 30.0
 JWKS_TIMEOUT_SECONDS = 5.0
+# Where a request's verified token and its claims are kept (the ASGI scope's state).
+_VERIFIED = "keylink.verified_token"
 
 
 class AuthError(Exception):
@@ -133,11 +135,6 @@ class JwksKeys:
             raise AuthError("invalid token: its key (kid) is not among the identity "
                             "provider's signing keys")
         return key
-
-    async def prefetch(self) -> None:
-        """Fetch the keys now (e.g. at start-up) unless a fetch ran recently."""
-        if self._may_fetch():
-            await asyncio.shield(self._start_fetch())
 
     def _stale(self) -> bool:
         return self._loaded_at is None or time.monotonic() - self._loaded_at >= self.lifespan
@@ -239,6 +236,23 @@ class TokenCodec:
         assert self.algorithm is not None
         return self._claims(self._decode(token, self._verify_key, [self.algorithm]))
 
+    async def authenticate_request(self, scope: MutableMapping[str, Any], token: str
+                                   ) -> Claims:
+        """:meth:`authenticate`, once per HTTP request: the claims are kept in the ASGI
+        ``scope``'s state, so that the rate limits, which verify the token first, and
+        the request's context share one verification. A WebSocket verifies as it signs
+        in."""
+        if scope.get("type") != "http":
+            return await self.authenticate(token)
+        state = scope.setdefault("state", {})
+        kept = state.get(_VERIFIED)
+        if kept is not None and kept[0] == token:
+            claims: Claims = kept[1]
+            return claims
+        claims = await self.authenticate(token)
+        state[_VERIFIED] = (token, claims)
+        return claims
+
     async def authenticate(self, token: str) -> Claims:
         """Verify a token, fetching the identity provider's keys when they are needed."""
         if self.jwks is None:
@@ -333,4 +347,3 @@ def bearer(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Authorization header must be `Bearer <token>`")
     return token.strip()
-

@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from api.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from domain.db import Database
 
 DESCRIPTION = """\
 Keylink: the GraphQL gateway and MQTT ingester between the steel mill and its
@@ -430,38 +434,35 @@ def _share(text: str) -> float:
 
 
 def _devices_passwd(settings: Settings, args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from tracking.devices import password_file
 
-    from domain.db import Database
-    from tracking.devices import ingest_credentials, password_file, write_file
-
-    url = _need_database(settings)
-    ingest = ingest_credentials(settings.mqtt_url)
-    if ingest is None:
-        print("keylink devices: MQTT_URL names no user and password; the file has no "
-              "ingester login", file=sys.stderr)
-
-    async def render() -> str:
-        db = await Database.connect(url, min_size=1, max_size=1)
-        try:
-            return await password_file(db, ingest=ingest)
-        finally:
-            await db.close()
-
-    text = asyncio.run(render())
-    if args.out:
-        write_file(Path(args.out), text)
-        print(f"wrote {text.count(chr(10))} logins to {args.out}")
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _broker_logins(
+        settings, args, "devices mosquitto-passwd",
+        lambda db, ingest: password_file(db, ingest=ingest),
+        lambda text: f"wrote {text.count(chr(10))} logins to {args.out}")
 
 
 def _devices_dynsec(settings: Settings, args: argparse.Namespace) -> int:
+    from tracking.devices import dynsec_config
+
+    return _broker_logins(
+        settings, args, "devices mosquitto-dynsec",
+        lambda db, ingest: dynsec_config(db, ingest=ingest, group=settings.ingest_group,
+                                         ingest_client_id=settings.ingest_client_id),
+        lambda text: f"wrote the broker's access config to {args.out}; restart the broker")
+
+
+def _broker_logins(
+    settings: Settings, args: argparse.Namespace, name: str,
+    render: Callable[[Database, tuple[str, str] | None], Awaitable[str]],
+    written: Callable[[str], str],
+) -> int:
+    """The broker's logins from the device registry and MQTT_URL's ingester login, as
+    ``render`` writes them, to ``--out`` (replaced in one step) or stdout."""
     from pathlib import Path
 
     from domain.db import Database
-    from tracking.devices import DeviceError, dynsec_config, ingest_credentials, write_file
+    from tracking.devices import DeviceError, ingest_credentials, write_file
 
     url = _need_database(settings)
     ingest = ingest_credentials(settings.mqtt_url)
@@ -469,22 +470,21 @@ def _devices_dynsec(settings: Settings, args: argparse.Namespace) -> int:
         print("keylink devices: MQTT_URL names no user and password; the file has no "
               "ingester login", file=sys.stderr)
 
-    async def render() -> str:
+    async def run() -> str:
         db = await Database.connect(url, min_size=1, max_size=1)
         try:
-            return await dynsec_config(db, ingest=ingest, group=settings.ingest_group,
-                                       ingest_client_id=settings.ingest_client_id)
+            return await render(db, ingest)
         finally:
             await db.close()
 
     try:
-        text = asyncio.run(render())
+        text = asyncio.run(run())
     except DeviceError as exc:
-        print(f"keylink devices mosquitto-dynsec: {exc}", file=sys.stderr)
+        print(f"keylink {name}: {exc}", file=sys.stderr)
         return 1
     if args.out:
         write_file(Path(args.out), text)
-        print(f"wrote the broker's access config to {args.out}; restart the broker")
+        print(written(text))
     else:
         sys.stdout.write(text)
     return 0

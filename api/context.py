@@ -129,7 +129,7 @@ class Context:
             token = self._token()
             if token is None:
                 raise AuthError("authentication required: send `Authorization: Bearer <token>`")
-            claims = await self.services.codec.authenticate(token)
+            claims = await self.services.codec.authenticate_request(self.request.scope, token)
             self._viewer = await self._resolve(claims)
             self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis,
                                     self._viewer.subject, self._viewer.organization.id)

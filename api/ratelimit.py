@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import AuthError, bearer
 from api.bodies import error_response
 from api.settings import Settings
+from api.sockets import deny
 
 log = logging.getLogger("keylink.api.ratelimit")
 
@@ -140,8 +141,6 @@ class RateLimitMiddleware:
         if kind == "http":
             await response(scope, receive, send)
         else:
-            from api.sockets import deny
-
             await deny(scope, receive, send, response)
 
 
@@ -159,7 +158,7 @@ async def _http_key(scope: Scope, services: Any) -> str | None:
         token = bearer(headers.get(b"authorization", b"").decode("latin-1") or None)
         if token is None:
             return None
-        claims = await services.codec.authenticate(token)
+        claims = await services.codec.authenticate_request(scope, token)
     except AuthError:
         return None
     return user_key(claims.org_code, claims.subject)

@@ -30,6 +30,17 @@ _EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "appli
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
+# Settings that count something and must count at least one.
+_POSITIVE = (
+    "push_max_attempts", "push_retry_base_s", "push_webhook_timeout_s",
+    "ingest_batch_size", "ingest_batch_ms", "position_retention_days", "registry_refresh_s",
+    "upload_max_bytes", "evidence_max_bytes", "body_max_bytes", "ws_auth_timeout_s",
+    "import_max_unpacked_bytes", "import_max_rows", "import_max_cells",
+    "max_depth", "max_aliases", "max_tokens", "max_cost", "max_field_comparisons",
+    "urge_answer_minutes",
+)
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -268,10 +279,9 @@ class Settings:
         self._check_tokens()
         if self.db_pool_min < 1 or self.db_pool_max < self.db_pool_min:
             raise SettingsError("KEYLINK_DB_POOL_MIN must be >= 1 and <= KEYLINK_DB_POOL_MAX")
-        for env, value in (("KEYLINK_PUSH_MAX_ATTEMPTS", self.push_max_attempts),
-                           ("KEYLINK_PUSH_RETRY_BASE_S", self.push_retry_base_s),
-                           ("KEYLINK_PUSH_WEBHOOK_TIMEOUT_S", self.push_webhook_timeout_s)):
-            if value < 1:
+        for name in _POSITIVE:
+            if getattr(self, name) < 1:
+                env = type(self).__dataclass_fields__[name].metadata["env"]
                 raise SettingsError(f"{env} must be a positive integer")
         if self.mqtt_url is not None and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
             raise SettingsError("MQTT_URL must start with mqtt:// or mqtts://")
@@ -287,31 +297,6 @@ class Settings:
                                     ) from None
         if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
-        for env, value in (("KEYLINK_INGEST_BATCH_SIZE", self.ingest_batch_size),
-                           ("KEYLINK_INGEST_BATCH_MS", self.ingest_batch_ms),
-                           ("KEYLINK_POSITION_RETENTION_DAYS", self.position_retention_days),
-                           ("KEYLINK_REGISTRY_REFRESH_S", self.registry_refresh_s)):
-            if value < 1:
-                raise SettingsError(f"{env} must be a positive integer")
-
-        for env, value in (("KEYLINK_UPLOAD_MAX_BYTES", self.upload_max_bytes),
-                           ("KEYLINK_EVIDENCE_MAX_BYTES", self.evidence_max_bytes),
-                           ("KEYLINK_IMPORT_MAX_UNPACKED_BYTES",
-                            self.import_max_unpacked_bytes),
-                           ("KEYLINK_IMPORT_MAX_ROWS", self.import_max_rows),
-                           ("KEYLINK_IMPORT_MAX_CELLS", self.import_max_cells)):
-            if value < 1:
-                raise SettingsError(f"{env} must be a positive integer")
-        for env, value in (("KEYLINK_MAX_DEPTH", self.max_depth),
-                           ("KEYLINK_MAX_ALIASES", self.max_aliases),
-                           ("KEYLINK_MAX_TOKENS", self.max_tokens),
-                           ("KEYLINK_MAX_COST", self.max_cost),
-                           ("KEYLINK_MAX_FIELD_COMPARISONS", self.max_field_comparisons)):
-            if value < 1:
-                raise SettingsError(f"{env} must be a positive integer")
-        if self.body_max_bytes < 1 or self.ws_auth_timeout_s < 1:
-            raise SettingsError("KEYLINK_BODY_MAX_BYTES and KEYLINK_WS_AUTH_TIMEOUT_S must be "
-                                "positive integers")
         for env, value in (("KEYLINK_WS_MAX_PER_ADDRESS", self.ws_max_per_address),
                            ("KEYLINK_RATE_LIMIT_PER_MINUTE", self.rate_limit_per_minute),
                            ("KEYLINK_SOCKET_RATE_PER_MINUTE", self.socket_rate_per_minute)):
@@ -321,8 +306,6 @@ class Settings:
             if not _ORIGIN.fullmatch(origin):
                 raise SettingsError("KEYLINK_CORS_ORIGINS must list origins such as "
                                     f"https://portal.example.com, got {origin!r}")
-        if self.urge_answer_minutes < 1:
-            raise SettingsError("KEYLINK_URGE_ANSWER_MINUTES must be a positive integer")
         unknown = set(self.evidence_type_list) - set(_EVIDENCE_TYPES)
         if unknown or not self.evidence_type_list:
             raise SettingsError("KEYLINK_EVIDENCE_TYPES must list some of "

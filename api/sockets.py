@@ -83,9 +83,6 @@ class SocketCount:
         if self._open[address] <= 0:
             del self._open[address]
 
-    def __getitem__(self, address: str) -> int:
-        return self._open[address]
-
 
 class Expiry:
     """Closes signed-in sockets when their token has expired, ``grace`` seconds late."""

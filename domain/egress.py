@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -42,10 +42,8 @@ HTTPS_REQUIRED = "https_required"
 DNS_ERROR = "dns_error"
 INVALID_URL = "invalid_url"
 
-# Schemes whose transport encrypts, and those that do not, with their default ports.
-SECURE_SCHEMES = {"https": 443, "sftp": 22, "ftps": 990}
-PLAIN_SCHEMES = {"http": 80}
-WEB_SCHEMES = ("http", "https")
+# The schemes a customer's URL may have, with their default ports; ``http`` is plain text.
+WEB_SCHEMES = {"http": 80, "https": 443}
 
 # Ranges ``ipaddress`` counts as global that no receiver has any business in.
 _NOT_PUBLIC_V4 = tuple(ipaddress.IPv4Network(n) for n in (
@@ -181,8 +179,7 @@ class EgressPolicy:
             raise EgressRefused(HTTPS_REQUIRED, "this server sends only over https")
         return found
 
-    async def check_url(self, url: str,
-                        schemes: Collection[str] = WEB_SCHEMES) -> Destination:
+    async def check_url(self, url: str) -> Destination:
         """Check a URL a customer gives: its form, its scheme and every address its host
         resolves to now."""
         try:
@@ -192,17 +189,12 @@ class EgressPolicy:
         except ValueError:
             raise EgressRefused(INVALID_URL, "not a valid URL") from None
         scheme = parts.scheme.lower()
-        wanted = " or ".join(sorted(schemes))
-        if scheme not in schemes or not host or len(url) > 2000:
-            raise EgressRefused(INVALID_URL, f"a {wanted} URL of at most 2000 characters")
+        if scheme not in WEB_SCHEMES or not host or len(url) > 2000:
+            raise EgressRefused(INVALID_URL, "a http or https URL of at most 2000 characters")
         if parts.username is not None or parts.password is not None:
             raise EgressRefused(INVALID_URL, "a URL without a user name or password")
         if any(c.isspace() or c == "\\" for c in url) or not url.isprintable():
             raise EgressRefused(INVALID_URL, "a URL without spaces, backslashes or controls")
-        default = SECURE_SCHEMES.get(scheme) or PLAIN_SCHEMES.get(scheme)
-        if port is None and default is None:
-            raise EgressRefused(INVALID_URL, f"a {wanted} URL with a port")
-        port = port if port is not None else default
-        assert port is not None
-        found = await self.addresses(host, port, plain=scheme in PLAIN_SCHEMES)
+        port = port if port is not None else WEB_SCHEMES[scheme]
+        found = await self.addresses(host, port, plain=scheme == "http")
         return Destination(scheme, host, port, tuple(found))

@@ -62,19 +62,19 @@ async def migrate(url_or_conn: str | asyncpg.Connection, folder: Path) -> list[s
 
     Raises :class:`NoMigrationsError` when ``folder`` holds none.
     """
-    if not discover(folder):
+    migrations = discover(folder)
+    if not migrations:
         raise NoMigrationsError(folder)
     if isinstance(url_or_conn, str):
         conn = await asyncpg.connect(url_or_conn)
         try:
-            return await _migrate(conn, folder)
+            return await _migrate(conn, migrations)
         finally:
             await conn.close()
-    return await _migrate(url_or_conn, folder)
+    return await _migrate(url_or_conn, migrations)
 
 
-async def _migrate(conn: asyncpg.Connection, folder: Path) -> list[str]:
-    migrations = discover(folder)
+async def _migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
     try:
         await conn.execute(

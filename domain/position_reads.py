@@ -11,6 +11,7 @@ shipment's positions only within the time each leg's vehicle had them aboard.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -103,6 +104,15 @@ def float4(value: float | None) -> float | None:
     a subscription and a query agree on every fix."""
     if value is None or not math.isfinite(value):
         return value
+    if value == 0:
+        return float(value)  # a zero keeps its sign
+    return _shortest(value)
+
+
+# Every fix read or published passes three values here, and they repeat (speeds and
+# headings to a tenth, a few accuracies): each is worked out once.
+@functools.lru_cache(maxsize=16384)
+def _shortest(value: float) -> float:
     try:
         single = _SINGLE.unpack(_SINGLE.pack(value))[0]
     except OverflowError:

@@ -27,7 +27,13 @@ from typing import Any
 import httpx
 
 from domain.db import Database, Record
-from domain.egress import EgressRefused
+from domain.egress import (
+    ADDRESS_NOT_ALLOWED,
+    DNS_ERROR,
+    HTTPS_REQUIRED,
+    INVALID_URL,
+    EgressRefused,
+)
 from domain.push import notifications
 from push import egress, mail, signing
 from push.config import PushConfig
@@ -47,10 +53,11 @@ REASONS = {
     "connection_error": "the connection broke off",
     "tls_error": "the TLS handshake or the receiver's certificate failed",
     "protocol_error": "the answer was not valid HTTP",
-    "dns_error": "the host does not resolve",
-    "address_not_allowed": "the host resolves to an address webhooks may not reach",
-    "https_required": "this server sends only over https",
-    "invalid_url": "the URL cannot be used",
+    # The egress policy's refusals.
+    DNS_ERROR: "the host does not resolve",
+    ADDRESS_NOT_ALLOWED: "the host resolves to an address webhooks may not reach",
+    HTTPS_REQUIRED: "this server sends only over https",
+    INVALID_URL: "the URL cannot be used",
     "webhook_disabled": "the webhook subscription is gone or disabled",
     "smtp_not_configured": "e-mail is not configured",
     "recipient_refused": "the mail server refused the address",
@@ -119,7 +126,7 @@ def classify(exc: BaseException) -> str:
     if isinstance(exc, httpx.TransportError):
         return "connection_error"
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-        return "invalid_url"
+        return INVALID_URL
     return "internal_error"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
@@ -95,6 +96,23 @@ def after_id(cursor: str | None) -> int | None:
     if len(key) != 1 or not isinstance(key[0], int) or not 0 < key[0] <= MAX_PK:
         raise BadInput("`after` is not a cursor of this connection")
     return key[0]
+
+
+def after_time_key(cursor: str | None) -> tuple[dt.datetime, int] | None:
+    """The (time, key) in a cursor of a connection ordered by a timestamp, then an id or
+    number (events by when they happened, vessels by when they were last heard)."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        at = dt.datetime.fromisoformat(key[0])
+        ok = (len(key) == 2 and at.tzinfo is not None and isinstance(key[1], int)
+              and not isinstance(key[1], bool) and 0 < key[1] <= MAX_PK)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise BadInput("`after` is not a cursor of this connection")
+    return at, key[1]
 
 
 def check_first(first: int) -> int:

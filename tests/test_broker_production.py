@@ -39,6 +39,7 @@ from tests.support.broker import (
 )
 from tests.tracking.test_ingester import NOW, eventually, ingesting, make_fleet, position
 from tracking.ingester import MqttSource, client_id
+from tracking.simulator import Publisher
 
 INGEST_PASSWORD = "ingest-s3cret"
 SHARE = "$share/keylink-ingest/keylink/v1/devices/+/position"
@@ -342,3 +343,6 @@ def test_an_mqtts_url_without_a_port_dials_8883(tmp_path: Path) -> None:
     finally:
         loop.close()
     assert (source.host, source.port) == ("broker.example", 8883)
+    # `keylink simulate` reaches the broker the same way.
+    publisher = Publisher(settings.mqtt_url or "", settings.mqtt_ca_file)
+    assert (publisher.host, publisher.port) == ("broker.example", 8883)

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 from starlette.websockets import WebSocketDisconnect
@@ -22,13 +21,14 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from api.app import SERVER_OPTIONS, WS_MAX_MESSAGE_BYTES, create_app
+from api.auth import Claims, TokenCodec
 from api.context import Services
 from api.embedded import free_port
 from api.settings import Settings, SettingsError
 from api.sockets import TransportWSHandler
 from domain.db import Database
 from resolvers.relay import to_global_id
-from tests.support.api import CODEC, SETTINGS, graphql_ws, token
+from tests.support.api import CODEC, SETTINGS, graphql_ws, serving, token
 from tests.support.factory import build
 from tests.support.shipments import build_tracking
 from tests.test_shipment_subscriptions import POSITIONS, _position
@@ -110,23 +110,11 @@ async def test_deeply_nested_json_is_a_bad_request_not_a_crash(api: Any) -> None
 
 
 async def test_a_websocket_message_is_limited_as_served(db: Database) -> None:
-    port = free_port(0)
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(SETTINGS, services=Services(db=db, codec=CODEC)), host="127.0.0.1",
-        port=port, log_level="warning", lifespan="on", **SERVER_OPTIONS))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):  # uvicorn offers no event for "listening"
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    try:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=PROTOCOL,
-                                      max_size=None) as ws:
-            await ws.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
-            assert await _closed_with(ws) == 1009  # message too big
-    finally:
-        server.should_exit = True
-        await task
+    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC))
+    async with serving(app, **SERVER_OPTIONS) as address, websockets.connect(
+            f"ws://{address}/graphql", subprotocols=PROTOCOL, max_size=None) as ws:
+        await ws.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
+        assert await _closed_with(ws) == 1009  # message too big
 
 
 # -- sockets --------------------------------------------------------------------------
@@ -233,6 +221,36 @@ async def test_operations_are_limited_per_token_and_per_address(db: Database) ->
         assert (await other_place.post("/graphql", json=VIEWER)).status_code == 200
         # Health checks are not API operations.
         assert (await client.get("/healthz")).status_code == 200
+
+
+class CountingCodec(TokenCodec):
+    """The tests' codec, counting the tokens it verifies."""
+
+    verified = 0
+
+    async def authenticate(self, token: str) -> Claims:
+        self.verified += 1
+        return await super().authenticate(token)
+
+
+async def test_a_request_s_token_is_verified_once_for_its_budget_and_its_viewer(
+        db: Database) -> None:
+    await build(db)
+    settings = SETTINGS.replace(rate_limit_per_minute=100)
+    codec = CountingCodec.from_settings(settings)
+    app = create_app(settings, services=Services(db=db, codec=codec))
+    app.state.services = Services(db=db, codec=codec)
+    faw = token("FAW-VW", subject="a")
+    async with _client(app) as client:
+        r = await client.post("/graphql", json=VIEWER, headers={"authorization": f"Bearer {faw}"})
+        assert r.status_code == 200 and r.json()["data"]["viewer"]["subject"] == "a"
+        assert codec.verified == 1
+        # The next request verifies its token afresh.
+        r = await client.post("/graphql", json=VIEWER, headers={"authorization": f"Bearer {faw}"})
+        assert r.status_code == 200 and codec.verified == 2
+        # A token refused for the budget is refused for the viewer too.
+        r = await client.post("/graphql", json=VIEWER, headers={"authorization": "Bearer x"})
+        assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_replicas_share_one_budget_in_redis(db: Database, redis_url: str) -> None:

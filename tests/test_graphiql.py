@@ -4,7 +4,6 @@ runs a query."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import tempfile
 from collections.abc import AsyncIterator
@@ -12,14 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.async_api import Route, async_playwright
 
 from api.app import GRAPHIQL_DIR, create_app
 from api.context import Services
-from api.embedded import free_port
 from domain.db import Database
-from tests.support.api import CODEC, SETTINGS, Api
+from tests.support.api import CODEC, SETTINGS, Api, serving
 from tests.test_live_page import ARTIFACTS, CHROMIUM_ARGS, chromium
 
 ASSET = re.compile(r'(?:src|href)="([^"]*)"')
@@ -62,18 +59,8 @@ async def test_no_graphiql_in_production(db: Database) -> None:
 
 @pytest.fixture
 async def served(db: Database) -> AsyncIterator[str]:
-    port = free_port(0)
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(SETTINGS, services=Services(db=db, codec=CODEC)), host="127.0.0.1",
-        port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serving(create_app(SETTINGS, services=Services(db=db, codec=CODEC))) as address:
+        yield f"http://{address}"
 
 
 async def test_graphiql_renders_and_runs_a_query_without_internet(served: str) -> None:

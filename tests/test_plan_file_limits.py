@@ -18,7 +18,7 @@ from domain.planning import tables
 from domain.planning.tables import BadFile, FileTooLarge, Limits, read_table
 from tests.support.api import Api, token
 from tests.support.factory import build
-from tests.test_planning_api import upload
+from tests.test_planning_api import finished, upload
 
 FAW = token("FAW-VW", subject="planner.faw")
 MB = 1024 * 1024
@@ -230,3 +230,21 @@ async def test_import_plan_file_refuses_a_bomb_with_a_typed_error(api: Api) -> N
     assert got["errors"] == [{"field": "file", "code": "TOO_LARGE",
                               "message": "the workbook unpacks to more than 50 MB"}]
     assert await api.db.fetchval("SELECT count(*) FROM plan_import") == 0
+
+
+async def test_an_uploaded_workbook_is_measured_once(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    await build(api.db)
+    measured: list[int] = []
+    real = tables.unpacked_size
+
+    def counting(content: bytes, limit: int) -> int:
+        measured.append(limit)
+        return real(content, limit)
+
+    monkeypatch.setattr(tables, "unpacked_size", counting)
+    started = await upload(api, "plan.xlsx", _workbook(), as_=FAW)
+    job = await finished(api, started["planImport"]["id"], as_=FAW)
+    assert job["status"] in ("SUCCEEDED", "FAILED")
+    # Accepted once before the import started; the import does not inflate it again.
+    assert measured == [50 * MB]

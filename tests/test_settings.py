@@ -25,6 +25,16 @@ def test_values_are_parsed_and_bad_ones_named() -> None:
         Settings.from_env({"KEYLINK_JWT_SECRET": "short"})
 
 
+@pytest.mark.parametrize("env", [
+    "KEYLINK_PUSH_MAX_ATTEMPTS", "KEYLINK_INGEST_BATCH_SIZE", "KEYLINK_UPLOAD_MAX_BYTES",
+    "KEYLINK_BODY_MAX_BYTES", "KEYLINK_WS_AUTH_TIMEOUT_S", "KEYLINK_IMPORT_MAX_CELLS",
+    "KEYLINK_MAX_COST", "KEYLINK_MAX_FIELD_COMPARISONS", "KEYLINK_URGE_ANSWER_MINUTES",
+])
+def test_a_count_below_one_is_refused_by_its_name(env: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{env} must be a positive integer$"):
+        Settings.from_env({env: "0"})
+
+
 def test_no_key_means_no_tokens() -> None:
     with pytest.raises(SettingsError, match="KEYLINK_JWT_SECRET"):
         TokenCodec.from_settings(Settings())

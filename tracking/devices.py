@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -174,7 +173,7 @@ async def add_device(
 ) -> str:
     """Register a device with a new broker password; returns the password, which is
     stored only as its hash."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", code):
+    if not DEVICE_CODE.fullmatch(code):
         raise DeviceError(f"device code {code!r}: 1 to 64 of A-Z a-z 0-9 _ . -")
     if code.startswith(RESERVED_PREFIX):
         raise DeviceError(f"device code {code!r}: codes starting with {RESERVED_PREFIX!r} "

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from domain.shipments.eta import EARTH_RADIUS_KM as EARTH_RADIUS_KM
+from domain.shipments.eta import haversine_km as haversine_km
 from tracking.model import MAX_SPEED_KMH, Fix, Mode, Reason, Rejection
 
-EARTH_RADIUS_KM: Final = 6371.0088  # mean radius (IUGG)
 # Below this time difference a speed is mostly noise in the clocks: judge distance.
 MIN_SPEED_INTERVAL: Final = timedelta(seconds=1)
 MAX_JUMP_KM: Final = 1.0
@@ -32,16 +33,6 @@ class FilterLimits:
     max_future_skew: timedelta = timedelta(minutes=2)
     max_age: timedelta = timedelta(days=7)
     max_accuracy_m: float = 500.0
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres between two points in degrees."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    # Rounding can push `a` a hair past 1 for antipodal points.
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, a))))
 
 
 def check_fix(

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from opentelemetry import trace
@@ -38,7 +37,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from domain.db import Database
-from tracking import fragments, topics
+from tracking import broker, fragments, topics
 from tracking import live as live_state
 from tracking.detect import Detector
 from tracking.model import Message
@@ -90,9 +89,6 @@ class MqttSource:
 
     def __init__(self, settings: Settings, loop: asyncio.AbstractEventLoop,
                  queue: asyncio.Queue[Delivery]) -> None:
-        url = urlsplit(settings.mqtt_url or "mqtt://127.0.0.1:1883")
-        tls = url.scheme == "mqtts"
-        self.host, self.port = url.hostname or "127.0.0.1", url.port or (8883 if tls else 1883)
         self.client_id = client_id(settings)
         self._group = settings.ingest_group
         self._expiry = settings.ingest_session_expiry_s
@@ -111,12 +107,8 @@ class MqttSource:
         self.disconnected = threading.Event()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                         protocol=mqtt.MQTTv5, manual_ack=True)
-        if url.username:
-            c.username_pw_set(unquote(url.username), unquote(url.password or "") or None)
-        if tls:
-            # The broker's certificate is checked against KEYLINK_MQTT_CA_FILE (or the
-            # system's authorities) and must name the host of MQTT_URL.
-            c.tls_set(ca_certs=settings.mqtt_ca_file)
+        self.host, self.port = broker.log_in(c, settings.mqtt_url or broker.LOCAL,
+                                             settings.mqtt_ca_file)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe

@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# How a leg travels and how fast each mode may go: the shipments domain's, shared here.
+from domain.shipments.eta import MAX_SPEED_KMH as MAX_SPEED_KMH
+from domain.shipments.eta import Mode as Mode
+
 
 class Reason(enum.StrEnum):
     """Why a message was rejected: stored with it, and counted in `/metrics`."""
@@ -131,14 +135,3 @@ class AisFragment:
 
 
 Reading = Fix | Scan | VoyageData | AisFragment
-
-
-class Mode(enum.StrEnum):
-    ROAD = "road"
-    RAIL = "rail"
-    WATER = "water"
-
-
-# The fastest each mode really goes, in km/h, with margin: an implied speed above it
-# between two fixes of one vehicle is a jump, not a journey.
-MAX_SPEED_KMH: dict[Mode, float] = {Mode.ROAD: 160.0, Mode.RAIL: 200.0, Mode.WATER: 75.0}

@@ -23,12 +23,12 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from domain.db import Database, Executor
+from tracking import broker
 from tracking.traffic import Journey, Stop, Traffic
 
 if TYPE_CHECKING:
@@ -113,16 +113,11 @@ async def load_journeys(db: Executor, now: datetime, departures: Departures) -> 
 class Publisher:
     """One paho client on its own network thread; QoS 1 publishes, acknowledged or not."""
 
-    def __init__(self, mqtt_url: str) -> None:
-        url = urlsplit(mqtt_url)
-        self.host, self.port = url.hostname or "127.0.0.1", url.port or 1883
+    def __init__(self, mqtt_url: str, ca_file: str | None = None) -> None:
         self.connected = threading.Event()
         c = mqtt.Client(CallbackAPIVersion.VERSION2,
                         client_id=f"keylink-sim-{uuid.uuid4().hex[:8]}")
-        if url.username:
-            c.username_pw_set(unquote(url.username), unquote(url.password or "") or None)
-        if url.scheme == "mqtts":
-            c.tls_set()
+        self.host, self.port = broker.log_in(c, mqtt_url, ca_file)
         c.max_inflight_messages_set(1000)
         c.on_connect = lambda *_: self.connected.set()
         c.on_disconnect = lambda *_: self.connected.clear()
@@ -162,7 +157,7 @@ async def run_simulator(
         raise ValueError("rate must be positive and bad_share within 0..1")
     stop = stop or asyncio.Event()
     db = await Database.connect(settings.database_url, min_size=1, max_size=2)
-    publisher = Publisher(settings.mqtt_url)
+    publisher = Publisher(settings.mqtt_url, settings.mqtt_ca_file)
     traffic = Traffic(random.Random(seed), bad_share=bad_share, vehicles=vehicles)
     departures = Departures()
     try:

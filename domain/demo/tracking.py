@@ -10,9 +10,10 @@ are kept for the legs of the last ``TRACK_DAYS`` days. Times are relative to the
 moment of seeding (on its day), so the simulator can carry on where the data ends.
 
 Each leg's ETA and delay are what the ingester's detection would have left: a moving
-leg's ETA is estimated from its vehicle's latest fix (``tracking.eta``), and whether
-that is late is ``domain.shipments.is_delayed``, the ingester's own definition. So the
-first fixes after start confirm the demo's flags rather than flip them.
+leg's ETA is estimated from its vehicle's latest fix (``domain.shipments.eta``, as
+detection does), and whether that is late is ``domain.shipments.is_delayed``, the
+ingester's own definition. So the first fixes after start confirm the demo's flags
+rather than flip them.
 """
 
 from __future__ import annotations
@@ -26,10 +27,7 @@ from typing import Any
 
 from domain import shipments
 from domain.db import Transaction
-from tracking.detect.reads import SPEED_SAMPLES, SPEED_WINDOW
-from tracking.eta import estimate
-from tracking.filters import haversine_km
-from tracking.model import Mode
+from domain.shipments.eta import SPEED_SAMPLES, SPEED_WINDOW, Mode, estimate, haversine_km
 
 from . import fleet
 from .build import DemoData
@@ -208,13 +206,13 @@ def _history(rng: random.Random, rows: _Rows, leg: Planned, leg_id: int, shipmen
     run = (vehicle.id, leg.actual_departure)
     if run not in rows.tracked and leg.actual_departure >= now - timedelta(days=TRACK_DAYS):
         rows.tracked[run] = _track(rng, rows, leg, now, sites)
-    judged = _judge(leg, rows.tracked.get(run), now, sites)
+    tail = rows.tracked.get(run)
+    judged = _judge(leg, tail, now, sites)
     _event(rows, shipment_id, leg_id, vehicle.id, "departed", leg.actual_departure,
            {"site": leg.origin})
     if judged.delayed:
         # Detection noticed part way, or on the latest fix if that came first.
         known = leg.actual_departure + (leg.actual_arrival - leg.actual_departure) * 0.4
-        tail = rows.tracked.get(run)
         at = min(known, tail.at) if tail is not None and leg.actual_arrival > now else known
         eta = judged.eta or leg.actual_arrival
         _event(rows, shipment_id, leg_id, vehicle.id, "delayed", min(at, now),

@@ -284,13 +284,15 @@ async def accept(filename: str, content: bytes, limits: Limits) -> None:
 
 
 async def run(db: Database, job: int, org_id: int, kind: str, filename: str, content: bytes,
-              *, actor: str, limits: Limits = Limits()) -> None:
-    """Read, check and import the file; the job row says how far it got and what failed."""
+              *, actor: str, limits: Limits = Limits(), accepted: bool = False) -> None:
+    """Read, check and import the file; the job row says how far it got and what failed.
+    ``accepted``: :func:`accept` passed it already, so it is not measured again."""
     try:
         # Reading and checking are CPU work: off the event loop, which serves requests.
         fmt = await plan_format(db, org_id)
         wanted = [fmt.heading(f) for f, required in FIELDS[kind].items() if required]
-        table = await asyncio.to_thread(read_table, filename, content, wanted, limits)
+        table = await asyncio.to_thread(read_table, filename, content, wanted, limits,
+                                        checked=accepted)
         body = table.body
         await db.execute("UPDATE plan_import SET rows_total = $2 WHERE id = $1", job, len(body))
         errors = await _check(db, job, org_id, kind, fmt, table)

@@ -58,15 +58,17 @@ class Table:
 
 
 def read_table(filename: str, content: bytes, wanted: Collection[str] = (),
-               limits: Limits = Limits()) -> Table:
+               limits: Limits = Limits(), *, checked: bool = False) -> Table:
     """The heading and the rows below it of a CSV or XLSX. The heading is the first row
     holding every ``wanted`` name (among the first rows), else the first non-empty row.
 
     ``limits`` are checked while reading: an XLSX is measured before openpyxl opens it
     (`check_file`), and rows and cells are counted as they come, so that a file over a
-    limit is refused after at most that much work."""
+    limit is refused after at most that much work. ``checked``: `check_file` passed it
+    already (it is not measured twice)."""
     name = filename.lower()
-    check_file(name, content, limits)
+    if not checked:
+        check_file(name, content, limits)
     rows = _xlsx_rows(content) if name.endswith(".xlsx") else _csv_rows(content)
     found: list[tuple[int, list[Any]]] = []
     cells_seen = 0

@@ -16,7 +16,6 @@ from domain import preferences
 from domain.db import Executor
 
 LANGUAGES = ("en", "zh")
-AUDIENCES = ("customer", "mill")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ Every function runs in the caller's transaction. Writers that announce something
 - legs: legs as detection reads them, status and ETA writes
 - detected: detected events, recorded once and put in the outbox
 - lateness: when a leg is delayed (the one definition detection and the demo share)
+- eta: a leg's estimated arrival from its vehicle's latest fix (pure arithmetic)
 """
 
 from domain.shipments.detected import CUSTOMER_KINDS, record_shipment_event

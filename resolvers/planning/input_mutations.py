@@ -8,13 +8,12 @@ import asyncio
 import datetime as dt
 import logging
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from api.context import Viewer
 from domain import preferences
 from domain.calendar import mill_today
 from domain.errors import DomainError, NotFound
@@ -25,6 +24,9 @@ from resolvers.contracts.types import TransportMode
 from resolvers.planning.queries import require_customer
 from resolvers.planning.types import PlanImport, PlanImportKind, ProductionPlan
 from resolvers.relay import expect_id
+
+if TYPE_CHECKING:
+    from api.context import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -348,7 +350,8 @@ def _limits(info: Info[Any, Any]) -> imports.Limits:
 async def _import(db: Any, job: int, org: int, kind: str, name: str, content: bytes,
                   actor: str, limits: imports.Limits) -> None:
     try:
-        await imports.run(db, job, org, kind, name, content, actor=actor, limits=limits)
+        await imports.run(db, job, org, kind, name, content, actor=actor, limits=limits,
+                          accepted=True)
     except DomainError:
         raise
     except Exception:

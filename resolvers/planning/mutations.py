@@ -5,12 +5,11 @@ changed car plan raises."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from api.context import Viewer
 from domain.planning import changes, plans
 from resolvers.common import INPUT, UserError, attempt, ctx
 from resolvers.planning.input_mutations import (
@@ -22,6 +21,9 @@ from resolvers.planning.input_mutations import (
 from resolvers.planning.queries import require_customer
 from resolvers.planning.types import PlanChange, PurchasePlan
 from resolvers.relay import expect_id
+
+if TYPE_CHECKING:
+    from api.context import Viewer
 
 
 @strawberry.input(description="Compute (or recompute) the open purchase plan.")

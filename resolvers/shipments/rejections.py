@@ -24,9 +24,9 @@ from resolvers.relay import (
     Connection,
     Node,
     after_id,
+    after_time_key,
     check_first,
     connection,
-    decode_cursor,
 )
 from resolvers.shipments.types import AFTER, FIRST
 
@@ -188,19 +188,6 @@ class UnknownVessel:
                    messages=v.messages, gateway_code=v.gateway)
 
 
-def _vessel_cursor(after: str | None) -> tuple[dt.datetime, int] | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    try:
-        at, mmsi = key
-        if isinstance(at, str) and isinstance(mmsi, int) and not isinstance(mmsi, bool):
-            return dt.datetime.fromisoformat(at), mmsi
-    except ValueError:
-        pass
-    raise BadInput("`after` is not a cursor of this connection")
-
-
 @strawberry.type
 class RejectionQueries:
     @strawberry.field(description="MQTT messages the ingester rejected, newest first (in the "
@@ -237,7 +224,7 @@ class RejectionQueries:
     ) -> Connection[UnknownVessel]:
         who = await viewer(info)
         check_first(first)
-        cursor = _vessel_cursor(after)
+        cursor = after_time_key(after)
         if not reads_rejections(who):
             return connection([], first, after is not None)
         rows = await rejections.list_unknown_vessels(ctx(info).db, who.scope, first + 1, cursor)

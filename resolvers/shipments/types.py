@@ -16,14 +16,13 @@ from resolvers.contracts.types import TransportMode
 from resolvers.parties import Organization, Site
 from resolvers.relay import (
     DEFAULT_PAGE,
-    MAX_PK,
     BadInput,
     Connection,
     Node,
     after_id,
+    after_time_key,
     check_first,
     connection,
-    decode_cursor,
 )
 from resolvers.shipments.vehicles import Position, Vehicle, site_of, vehicle_of
 
@@ -172,20 +171,6 @@ class ShipmentEvent:
                    shipment_pk=e.shipment_id, leg_pk=e.leg_id, vehicle_pk=e.vehicle_id)
 
 
-def _event_keyset(after: str | None) -> tuple[dt.datetime, int] | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    try:
-        at = dt.datetime.fromisoformat(key[0])
-        ok = len(key) == 2 and at.tzinfo is not None and isinstance(key[1], int)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or not 0 < key[1] <= MAX_PK:
-        raise BadInput("`after` is not a cursor of this connection")
-    return at, key[1]
-
-
 @strawberry.type(description="Coils on their way: one or more legs from the mill to a "
                  "customer. A customer sees the shipments that carry its coils.")
 class Shipment(Node):
@@ -261,7 +246,7 @@ class Shipment(Node):
     ) -> Connection[ShipmentEvent]:
         check_first(first)
         rows = await loaders(info).event_page_by_shipment.load(
-            (self.pk, first + 1, _event_keyset(after)))
+            (self.pk, first + 1, after_time_key(after)))
         return connection([(ShipmentEvent.of(e), [e.occurred_at.isoformat(), e.id])
                            for e in rows], first, after is not None)
 

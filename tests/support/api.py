@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from api.app import create_app
 from api.auth import TokenCodec
@@ -37,23 +38,30 @@ MILL_ROLES = ["sales", "production", "quality", "logistics", "finance", "admin"]
 
 
 @contextlib.asynccontextmanager
-async def graphql_ws(services: Services, settings: Settings = SETTINGS) -> AsyncIterator[str]:
-    """The app on ``services`` under uvicorn in this event loop, on a free port; yields
-    its GraphQL WebSocket address, and stops the server on the way out."""
+async def serving(app: Starlette, **options: Any) -> AsyncIterator[str]:
+    """``app`` under uvicorn (with ``options``) in this event loop, on a free port; yields
+    its address (``127.0.0.1:<port>``), and stops the server on the way out."""
     port = free_port(0)
     server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, services=services), host="127.0.0.1", port=port,
-        log_level="warning", lifespan="on"))
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options))
     task = asyncio.create_task(server.serve())
     for _ in range(500):  # uvicorn offers no event for "listening"
         if server.started:
             break
         await asyncio.sleep(0.02)
     try:
-        yield f"ws://127.0.0.1:{port}/graphql"
+        yield f"127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def graphql_ws(services: Services, settings: Settings = SETTINGS) -> AsyncIterator[str]:
+    """The app on ``services`` served (see :func:`serving`); yields its GraphQL WebSocket
+    address."""
+    async with serving(create_app(settings, services=services)) as address:
+        yield f"ws://{address}/graphql"
 
 
 def token(org: str, *roles: str, subject: str = "tester") -> str:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.shipments import BACK_ON_TIME_MARGIN, is_delayed
-from tracking.eta import (
+from domain.shipments.eta import (
     CRAWL_KMH,
     CRUISE_KMH,
     DETOUR,

@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.db import Executor, Record
+from domain.shipments.eta import SPEED_SAMPLES, SPEED_WINDOW
 from tracking.detect.model import StoredFix, StoredScan
 from tracking.geofence import Presence
 
-# Speeds from this long before a vehicle's latest fix, at most this many, feed its ETA.
-SPEED_WINDOW = timedelta(minutes=30)
-SPEED_SAMPLES = 20
 # A vehicle's position counts as "where it is" at a scan when its fix is at most this old
 # (or this little ahead, clocks differ); an older one proves nothing.
 POSITION_BEFORE_SCAN = timedelta(hours=1)

@@ -8,13 +8,11 @@ from datetime import datetime, timedelta
 
 from domain import shipments
 from domain.db import Executor
+from domain.shipments.eta import Mode, estimate, haversine_km
 from tracking.detect import reads
 from tracking.detect.legs import LegBook
 from tracking.detect.model import DetectedEvent, StoredFix, key
-from tracking.eta import estimate
-from tracking.filters import haversine_km
 from tracking.geofence import FenceIndex
-from tracking.model import Mode
 
 # Legs whose ETA follows the vehicle: before departure the vehicle's position says
 # nothing about when the goods arrive, after arrival there is nothing left to estimate.
