@@ -1,43 +1,52 @@
 """Per-request DataLoaders: one batched statement per (thing, key) however many rows ask.
 
-Loaders are named ``<thing>_by_<key>``. Each is built for one request and one viewer, so
-batching never mixes what two organizations may see, and the cache dies with the request.
+One convention for every area. A loader is a class named ``<Thing>By<Key>Loader`` (a
+:class:`strawberry.dataloader.DataLoader`), written in its area's
+``resolvers/<area>/loaders.py`` and registered with ``@Loaders.register``. Resolvers reach
+it as ``info.context.loaders.<thing>_by_<key>``: the registry makes it on first use, once per
+request and viewer, so batching never mixes what two organizations may see and the cache
+dies with the request. The shared loaders of parties live here.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import pkgutil
+import re
+from abc import abstractmethod
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from domain import (
-    claims,
-    containment,
-    contracts,
-    dispute_reads,
-    disputes,
-    evidence,
-    material,
-    parties,
-    position_reads,
-    production,
-    quality,
-    settlements,
-    shipment_reads,
-)
+from domain import parties
 from domain.db import Executor
-from domain.planning import inputs, plans
 from domain.tenancy import Scope
 
 K = TypeVar("K")
 V = TypeVar("V")
+L = TypeVar("L", bound="Loader[Any, Any]")
 
-Fetch = Callable[[Executor, Scope, Sequence[Any]], Awaitable[Any]]
+_NAME = re.compile(r"(?:[A-Z][a-z0-9]*)+By(?:[A-Z][a-z0-9]*)+Loader")
+
+
+def attribute_of(kind: type[Any]) -> str:
+    """``PurchasePlanByIdLoader`` -> ``purchase_plan_by_id``: where resolvers find it."""
+    name = kind.__name__
+    if not _NAME.fullmatch(name):
+        raise TypeError(f"a loader is named <Thing>By<Key>Loader, not {name}")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Loader")).lower()
 
 
 class Loaders:
+    """The registry: every area's loader classes, and this request's loaders made from them
+    on first use (``loaders.coil_by_id`` makes a :class:`CoilByIdLoader` once)."""
+
+    _kinds: ClassVar[dict[str, type[Loader[Any, Any]]]] = {}
+    _discovered: ClassVar[bool] = False
+
     def __init__(self, db: Executor, scope: Scope, redis: Any = None,
                  subject: str | None = None, own_org_id: int | None = None) -> None:
         self.db = db
@@ -48,142 +57,150 @@ class Loaders:
         self.own_org_id = own_org_id
         # Live state (latest fixes); None reads positions from the database alone.
         self.redis = redis
-        self.organization_by_id = self._by_id(parties.organizations_by_ids)
-        self.site_by_id = self._by_id(parties.sites_by_ids)
-        self.spec_by_id = self._by_id(parties.specs_by_ids)
-        self.contract_by_id = self._by_id(contracts.contracts_by_ids)
-        self.contract_by_number = self._by_attr(contracts.contracts_by_numbers, "number")
-        self.line_by_id = self._by_id(contracts.lines_by_ids)
-        self.lines_by_contract = self._grouped(contracts.lines_by_contract_ids, [])
-        self.progress_by_line = self._grouped(production.progress_by_line_ids, None)
-        self.heat_by_id = self._by_id(material.heats_by_ids)
-        self.heat_by_number = self._by_attr(material.heats_by_numbers, "heat_no")
-        self.slab_by_id = self._by_id(material.slabs_by_ids)
-        self.coil_by_id = self._by_id(material.coils_by_ids)
-        self.coil_by_number = self._by_attr(material.coils_by_numbers, "coil_no")
-        self.certificate_by_id = self._by_id(quality.certificates_by_ids)
-        self.certificate_by_coil = self._grouped(quality.certificates_by_coil_ids, None)
-        self.certificate_content_by_id = self._grouped(quality.contents_by_ids, None)
-        self.inspections_by_coil = self._grouped(quality.inspections_by_coil_ids, [])
-        self.feedback_by_id = self._by_id(quality.feedback_by_ids)
-        self.feedback_by_coil = self._grouped(quality.feedback_by_coil_ids, [])
-        self.settlement_by_id = self._by_id(settlements.settlements_by_ids)
-        self.settlements_by_contract = self._grouped(
-            settlements.settlements_by_contract_ids, []
-        )
-        self.ancestry_by_coil = DataLoader(self._ancestry)
-        self.descendants_by_coil = self._grouped(material.descendants, [])
-        # Keys: (parent id, page size + 1, after coil id).
-        self.coil_page_by_line = DataLoader(self._coil_pages("line_id"))
-        self.coil_page_by_heat = DataLoader(self._coil_pages("heat_id"))
-        self._tracking()
-        self._disputes()
-        self._planning()
+        self._made: dict[str, Loader[Any, Any]] = {}
+        self.discover()
 
-    def _disputes(self) -> None:
-        self.dispute_by_id = self._by_id(disputes.disputes_by_ids)
-        self.dispute_by_number = self._by_attr(disputes.disputes_by_numbers, "number")
-        self.dispute_page_by_coil = DataLoader(self._pages(dispute_reads.dispute_pages_by_coil))
-        self.suspect_page_by_dispute = DataLoader(self._pages(containment.suspect_pages))
-        self.timeline_by_dispute = self._grouped(disputes.timeline, [])
-        self.claim_by_id = self._by_id(claims.claims_by_ids)
-        self.claims_by_dispute = self._grouped(claims.claims_by_dispute_ids, [])
-        self.claims_by_settlement = self._grouped(claims.claims_by_settlement_ids, [])
-        self.evidence_by_id = self._by_id(evidence.evidence_by_ids)
-        self.evidence_by_dispute = self._grouped(evidence.evidence_by_dispute_ids, [])
+    @classmethod
+    def register(cls, kind: type[L]) -> type[L]:
+        """Class decorator: ``kind`` becomes ``loaders.<thing>_by_<key>``."""
+        name = attribute_of(kind)
+        known = cls._kinds.get(name)
+        if known is not None and (known.__module__, known.__qualname__) != (
+                kind.__module__, kind.__qualname__):
+            raise TypeError(f"{name} is already {known.__module__}.{known.__qualname__}")
+        cls._kinds[name] = kind
+        return kind
 
-    def _planning(self) -> None:
-        self.plan_lines_by_purchase_plan = self._grouped(plans.lines_of, [])
-        self.plan_changes_by_purchase_plan = self._grouped(plans.changes_by_plans, [])
-        self.production_plan_by_id = self._by_id(inputs.plans_in_scope)
-        self.plan_entries_by_production_plan = self._grouped(inputs.entries_by_plans, [])
-        self.current_production_plan_by_customer = self._grouped(inputs.current_plans, None)
+    @classmethod
+    def discover(cls) -> None:
+        """Import every area's ``loaders`` module once, so that its loaders register."""
+        if cls._discovered:
+            return
+        import resolvers
 
-    def _tracking(self) -> None:
-        self.shipment_by_id = self._by_id(shipment_reads.shipments_by_ids)
-        self.shipment_by_number = self._by_attr(shipment_reads.shipments_by_numbers, "number")
-        self.shipment_by_coil = self._grouped(shipment_reads.latest_shipment_by_coil, None)
-        self.customers_by_shipment = self._grouped(shipment_reads.customers_by_shipment, [])
-        self.legs_by_shipment = self._grouped(shipment_reads.legs_by_shipment, [])
-        self.leg_by_id = self._by_id(shipment_reads.legs_by_ids)
-        self.vehicle_by_id = self._by_id(position_reads.vehicles_by_ids)
-        self.vehicle_by_code = self._by_attr(position_reads.vehicles_by_codes, "code")
-        self.location_by_coil = self._grouped(shipment_reads.coil_locations, None)
-        self.fix_by_vehicle = DataLoader(self._live(position_reads.latest_fixes))
-        self.fix_by_shipment = DataLoader(self._live(position_reads.shipment_fixes))
-        # Keys: (parent id, page size + 1, keyset after which the page starts).
-        self.manifest_page_by_leg = DataLoader(self._pages(
-            lambda db, scope, ids, n, after: shipment_reads.manifest_pages(
-                db, scope, "leg", ids, n, after)))
-        self.manifest_page_by_shipment = DataLoader(self._pages(
-            lambda db, scope, ids, n, after: shipment_reads.manifest_pages(
-                db, scope, "shipment", ids, n, after)))
-        self.shipment_page_by_contract = DataLoader(
-            self._pages(shipment_reads.shipment_pages_by_contract))
-        self.event_page_by_shipment = DataLoader(self._pages(shipment_reads.event_pages))
-        # Keys: (shipment id, most points, (from, to)), paged like the rest.
-        self.track_by_shipment = DataLoader(self._pages(
-            lambda db, scope, ids, points, period: position_reads.tracks(
-                db, scope, ids, period[0], period[1], points)))
+        for area in pkgutil.iter_modules(resolvers.__path__):
+            if area.ispkg and importlib.util.find_spec(f"resolvers.{area.name}.loaders"):
+                importlib.import_module(f"resolvers.{area.name}.loaders")
+        cls._discovered = True
 
-    def _live(self, fetch: Callable[..., Awaitable[dict[int, Any]]]) -> Any:
-        async def load(keys: Sequence[int]) -> list[Any]:
-            found = await fetch(self.db, self.redis, self.scope, keys)
-            return [found.get(k) for k in keys]
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        cls.discover()
+        return frozenset(cls._kinds)
 
-        return load
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what is not a plain attribute: the loaders, made lazily.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        made = self._made.get(name)
+        if made is None:
+            kind = self._kinds.get(name)
+            if kind is None:
+                raise AttributeError(f"no loader {name!r}: register a "
+                                     f"<Thing>By<Key>Loader with @Loaders.register")
+            made = self._made[name] = kind(self)
+        return made
 
-    def _pages(self, fetch: Callable[..., Awaitable[dict[int, list[Any]]]]) -> Any:
-        async def load(keys: Sequence[tuple[int, int, Any]]) -> list[Any]:
-            # One statement per distinct page shape, as for coil pages.
-            shapes: dict[tuple[int, Any], list[int]] = defaultdict(list)
-            for parent, limit, after in keys:
-                shapes[(limit, after)].append(parent)
-            pages: dict[tuple[int, int, Any], Any] = {}
-            for (limit, after), parents in shapes.items():
-                found = await fetch(self.db, self.scope, parents, limit, after)
-                for parent in parents:
-                    pages[(parent, limit, after)] = found.get(parent, [])
-            return [pages[k] for k in keys]
 
-        return load
+class Loader(DataLoader[K, V], Generic[K, V]):
+    """A loader of one request: :meth:`batch_load` answers every key of one batch."""
 
-    def _by_id(self, fetch: Fetch) -> DataLoader[int, Any]:
-        return self._by_attr(fetch, "id")
+    def __init__(self, loaders: Loaders) -> None:
+        super().__init__(self.batch_load)
+        self.loaders = loaders
 
-    def _by_attr(self, fetch: Fetch, attr: str) -> DataLoader[Any, Any]:
-        async def load(keys: Sequence[Any]) -> list[Any]:
-            found = {getattr(obj, attr): obj for obj in await fetch(self.db, self.scope, keys)}
-            return [found.get(k) for k in keys]
+    @property
+    def db(self) -> Executor:
+        return self.loaders.db
 
-        return DataLoader(load)
+    @property
+    def scope(self) -> Scope:
+        return self.loaders.scope
 
-    def _grouped(self, fetch: Fetch, missing: Any) -> DataLoader[int, Any]:
-        async def load(keys: Sequence[int]) -> list[Any]:
-            found = await fetch(self.db, self.scope, keys)
-            return [found.get(k, missing) for k in keys]
+    @abstractmethod
+    async def batch_load(self, keys: list[K]) -> list[V]:
+        """The values of ``keys``, in their order, from one statement."""
 
-        return DataLoader(load)
 
-    async def _ancestry(self, keys: Sequence[int]) -> list[Any]:
-        found = await material.ancestry(self.db, keys)
+class RowsLoader(Loader[K, Any]):
+    """Rows fetched by a key they carry (``key``, ``id`` unless told); None when not found
+    or not the viewer's."""
+
+    key: ClassVar[str] = "id"
+
+    @abstractmethod
+    async def fetch(self, keys: Sequence[K]) -> Sequence[Any]:
+        """The rows of ``keys`` the viewer may see, in any order."""
+
+    async def batch_load(self, keys: list[K]) -> list[Any]:
+        found = {getattr(row, self.key): row for row in await self.fetch(keys)}
+        return [found.get(k) for k in keys]
+
+
+class MappedLoader(Loader[K, Any]):
+    """One value per key, fetched as a mapping; None for a key it lacks."""
+
+    @abstractmethod
+    async def fetch(self, keys: Sequence[K]) -> Mapping[K, Any]:
+        """The values of ``keys``, by key."""
+
+    async def batch_load(self, keys: list[K]) -> list[Any]:
+        found = await self.fetch(keys)
+        return [found.get(k) for k in keys]
+
+
+class GroupedLoader(Loader[K, list[Any]]):
+    """A list per key, fetched as a mapping; an empty list for a key it lacks."""
+
+    @abstractmethod
+    async def fetch(self, keys: Sequence[K]) -> Mapping[K, list[Any]]:
+        """The lists of ``keys``, by key."""
+
+    async def batch_load(self, keys: list[K]) -> list[list[Any]]:
+        found = await self.fetch(keys)
         return [found.get(k, []) for k in keys]
 
-    def _coil_pages(
-        self, column: str
-    ) -> Callable[[Sequence[tuple[int, int, int | None]]], Awaitable[list[Any]]]:
-        async def load(keys: Sequence[tuple[int, int, int | None]]) -> list[Any]:
-            # One statement per distinct page shape; a page of lines shares one shape.
-            shapes: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-            for parent, limit, after in keys:
-                shapes[(limit, after)].append(parent)
-            pages: dict[tuple[int, int, int | None], Any] = {}
-            for (limit, after), parents in shapes.items():
-                found = await material.coil_pages(
-                    self.db, self.scope, column, parents, limit, after
-                )
-                for parent in parents:
-                    pages[(parent, limit, after)] = found.get(parent, [])
-            return [pages[k] for k in keys]
 
-        return load
+# Keys of a page: (parent id, page size + 1, what the page starts after).
+PageKey = tuple[int, int, Any]
+
+
+class PagedLoader(Loader[PageKey, list[Any]]):
+    """Pages of children by parent: one statement per distinct page shape (size, start),
+    so a page of parents, all asking the same shape, costs one."""
+
+    @abstractmethod
+    async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
+        """Each parent's page of at most ``limit`` children after ``after``."""
+
+    async def batch_load(self, keys: list[PageKey]) -> list[list[Any]]:
+        shapes: dict[tuple[int, Any], list[int]] = defaultdict(list)
+        for parent, limit, after in keys:
+            shapes[(limit, after)].append(parent)
+        pages: dict[PageKey, list[Any]] = {}
+        for (limit, after), parents in shapes.items():
+            found = await self.fetch(parents, limit, after)
+            for parent in parents:
+                pages[(parent, limit, after)] = found.get(parent, [])
+        return [pages[k] for k in keys]
+
+
+# Parties: every area refers to them.
+
+
+@Loaders.register
+class OrganizationByIdLoader(RowsLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
+        return await parties.organizations_by_ids(self.db, self.scope, keys)
+
+
+@Loaders.register
+class SiteByIdLoader(RowsLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
+        return await parties.sites_by_ids(self.db, self.scope, keys)
+
+
+@Loaders.register
+class SpecByIdLoader(RowsLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
+        return await parties.specs_by_ids(self.db, self.scope, keys)

@@ -7,10 +7,9 @@ import enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from domain import hotline, hotline_reads
+from domain import hotline
 from resolvers.common import loaders
 from resolvers.relay import Node
 
@@ -19,40 +18,15 @@ if TYPE_CHECKING:
     from resolvers.loaders import Loaders
 
 
-class HotlineLoaders:
-    """The hotline's loaders, kept on the request's loaders (so fenced by its scope)."""
-
-    def __init__(self, base: Loaders) -> None:
-        db, scope = base.db, base.scope
-
-        async def by_id(keys: list[int]) -> list[hotline.UrgeTicket | None]:
-            found = {t.id: t for t in await hotline_reads.tickets_by_ids(db, scope, keys)}
-            return [found.get(k) for k in keys]
-
-        async def by_line(keys: list[int]) -> list[list[hotline.UrgeTicket]]:
-            found = await hotline_reads.tickets_by_line_ids(db, scope, keys)
-            return [found.get(k, []) for k in keys]
-
-        async def steps(keys: list[int]) -> list[list[hotline.UrgeStep]]:
-            found = await hotline_reads.steps_by_ticket_ids(db, scope, keys)
-            return [found.get(k, []) for k in keys]
-
-        self.ticket_by_id = DataLoader(by_id)
-        self.tickets_by_line = DataLoader(by_line)
-        self.steps_by_ticket = DataLoader(steps)
+def hotline_loaders(base: Loaders) -> Loaders:
+    """The hotline's loaders are the registry's (``ticket_by_id``, ``tickets_by_line``,
+    ``steps_by_ticket``, in :mod:`resolvers.hotline.loaders`)."""
+    return base
 
 
-def hotline_loaders(base: Loaders) -> HotlineLoaders:
-    found: HotlineLoaders | None = getattr(base, "_hotline", None)
-    if found is None:
-        found = HotlineLoaders(base)
-        setattr(base, "_hotline", found)  # noqa: B010
-    return found
-
-
-def ticket_by_id(base: Loaders) -> DataLoader[int, hotline.UrgeTicket | None]:
+def ticket_by_id(base: Loaders) -> Any:
     """For `node(id)`."""
-    return hotline_loaders(base).ticket_by_id
+    return base.ticket_by_id
 
 
 @strawberry.enum(description="Where an urge stands: `OPEN -> ACKNOWLEDGED -> PROMISED -> "
@@ -135,7 +109,7 @@ class UrgeTicket(Node):
 
     @strawberry.field(description="Every step so far, oldest first.")
     async def history(self, info: Info[Any, Any]) -> list[UrgeStep]:
-        steps = await hotline_loaders(loaders(info)).steps_by_ticket.load(self.pk)
+        steps = await loaders(info).steps_by_ticket.load(self.pk)
         return [UrgeStep.of(s) for s in steps]
 
     @classmethod

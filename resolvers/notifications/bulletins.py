@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from domain.push import bulletins
@@ -31,18 +30,9 @@ class Bulletin(Node):
                    published_at=b.published_at)
 
 
-def bulletin_by_id(loaders: Loaders) -> DataLoader[int, bulletins.Bulletin | None]:
+def bulletin_by_id(loaders: Loaders) -> Any:
     """For `node(id)`: bulletins are open to every viewer."""
-    found: DataLoader[int, bulletins.Bulletin | None] | None = getattr(
-        loaders, "_bulletin_by_id", None)
-    if found is None:
-        async def fetch(keys: list[int]) -> list[bulletins.Bulletin | None]:
-            by_id = {b.id: b for b in await bulletins.by_ids(loaders.db, keys)}
-            return [by_id.get(k) for k in keys]
-
-        found = DataLoader(fetch)
-        setattr(loaders, "_bulletin_by_id", found)  # noqa: B010
-    return found
+    return loaders.bulletin_by_id
 
 
 @strawberry.type(description="What a customer wants bulletins about: one shared grade or "

@@ -8,7 +8,6 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -150,24 +149,9 @@ def _code(name: str) -> ErrorCode:
     return ErrorCode[name]
 
 
-def notification_by_id(loaders: Loaders) -> DataLoader[int, inbox.Notification | None]:
-    """For `node(id)`: a loader kept on the request's loaders, fenced like the inbox: the
-    viewer's user and organization, so a colleague cannot read what is addressed to one
-    user (nor the mill's staff a customer's)."""
-    found: DataLoader[int, inbox.Notification | None] | None = getattr(
-        loaders, "_notification_by_id", None)
-    if found is None:
-        async def fetch(keys: list[int]) -> list[inbox.Notification | None]:
-            if loaders.subject is None or loaders.own_org_id is None:
-                return [None for _ in keys]
-            me = inbox.Recipient(subject=loaders.subject, org_id=loaders.own_org_id)
-            rows = await inbox.by_ids(loaders.db, me, keys)
-            by_id = {n.id: n for n in rows}
-            return [by_id.get(k) for k in keys]
-
-        found = DataLoader(fetch)
-        setattr(loaders, "_notification_by_id", found)  # noqa: B010
-    return found
+def notification_by_id(loaders: Loaders) -> Any:
+    """For `node(id)`: fenced like the inbox, by the viewer's user and organization."""
+    return loaders.notification_by_id
 
 
 @strawberry.type

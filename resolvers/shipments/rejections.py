@@ -13,7 +13,6 @@ import enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from domain import rejections
@@ -121,20 +120,10 @@ class RejectedMessage(Node):
         )
 
 
-def rejection_by_id(loaders: Loaders) -> DataLoader[int, rejections.RejectedMessage | None]:
-    """For `node(id)`, kept on the request's loaders; `resolvers.node` lets only the
-    viewers of :func:`reads_rejections` reach it, and a customer's scope finds none."""
-    found: DataLoader[int, rejections.RejectedMessage | None] | None = getattr(
-        loaders, "_rejection_by_id", None)
-    if found is None:
-        async def fetch(keys: list[int]) -> list[rejections.RejectedMessage | None]:
-            rows = await rejections.rejections_by_ids(loaders.db, loaders.scope, keys)
-            by_id = {r.id: r for r in rows}
-            return [by_id.get(k) for k in keys]
-
-        found = DataLoader(fetch)
-        setattr(loaders, "_rejection_by_id", found)  # noqa: B010
-    return found
+def rejection_by_id(loaders: Loaders) -> Any:
+    """For `node(id)`: `resolvers.node` lets only the viewers of :func:`reads_rejections`
+    reach it, and a customer's scope finds none."""
+    return loaders.rejection_by_id
 
 
 @strawberry.input(description="Narrows `rejectedMessages`; all given conditions must hold.")
@@ -207,7 +196,7 @@ class RejectionQueries:
         if not reads_rejections(who):
             return connection([], first, after is not None)
         rows = await rejections.list_rejections(ctx(info).db, who.scope, flt, first + 1, before)
-        cache = rejection_by_id(ctx(info).loaders)
+        cache = ctx(info).loaders.rejection_by_id
         for row in rows:
             cache.prime(row.id, row)
         return connection([(RejectedMessage.of(r), [r.id]) for r in rows], first,

@@ -1,0 +1,31 @@
+"""Loaders of the hotline: urge tickets and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from domain import hotline_reads
+from resolvers.loaders import GroupedLoader, Loaders, RowsLoader
+
+
+@Loaders.register
+class TicketByIdLoader(RowsLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
+        return await hotline_reads.tickets_by_ids(self.db, self.scope, keys)
+
+
+@Loaders.register
+class TicketsByLineLoader(GroupedLoader[int]):
+    """Every ticket of each contract line, newest first."""
+
+    async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
+        return await hotline_reads.tickets_by_line_ids(self.db, self.scope, keys)
+
+
+@Loaders.register
+class StepsByTicketLoader(GroupedLoader[int]):
+    """Each ticket's whole history, oldest first."""
+
+    async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
+        return await hotline_reads.steps_by_ticket_ids(self.db, self.scope, keys)
