@@ -61,6 +61,13 @@ def test_the_readme_names_the_demos_examples() -> None:
     assert set(re.findall(r'contract\(number: "([^"]+)"', text)) == {examples.CONTRACT}
 
 
+def test_each_block_is_one_operation_to_paste_or_send_as_it_is() -> None:
+    """GraphiQL and a POST run a document of several anonymous operations not at all."""
+    for block in blocks():
+        ops = [d for d in parse(block).definitions if isinstance(d, OperationDefinitionNode)]
+        assert len(ops) == 1, block
+
+
 def test_every_operation_of_the_readme_is_valid() -> None:
     schema = build_schema()._schema
     ops = operations()
