@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 DEV_HELP = """\
 Starts PostgreSQL, Redis and an MQTT broker (Mosquitto, or a pure-Python broker
 when Mosquitto is not installed) with their data under KEYLINK_STATE_DIR
-(default .keylink/), applies migrations, loads demo data on the first start and
-serves the API. It prints the GraphQL URL (open it in a browser for GraphiQL),
+(default .keylink/ of the source checkout, or of the working directory when
+installed as a package), applies migrations, loads demo data on the first start
+and serves the API. It prints the GraphQL URL (open it in a browser for GraphiQL),
 the MQTT address and a token for each demo organization, and writes them to
 KEYLINK_STATE_DIR/endpoints.json. Run it again and it picks up where it left off.
 
@@ -189,8 +190,8 @@ the push rules and delivers them: to the inbox (the `notifications` query and
 subscription), to webhooks signed as Standard Webhooks (public addresses only,
 unless in KEYLINK_WEBHOOK_ALLOW; retried with jittered exponential backoff, never
 sooner than a receiver's Retry-After, dead-lettered after KEYLINK_PUSH_MAX_ATTEMPTS
-tries) and by e-mail
-through KEYLINK_SMTP_URL; it also sends digests and runs the other periodic jobs.
+tries) and by e-mail through KEYLINK_SMTP_URL; it also sends digests and runs the
+other periodic jobs.
 Run as many as you like: they share the work. SIGTERM or Ctrl-C stops it."""
 
 DEVICES_HELP = """\
