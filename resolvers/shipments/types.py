@@ -253,7 +253,9 @@ class Shipment(Node):
         fixes = await loaders(info).track_by_shipment.load((self.pk, max_points, (from_, to)))
         return [Position.of(f) for f in fixes]
 
-    @strawberry.field(description="What detection found, oldest first.")
+    @strawberry.field(description="What detection found, oldest first. A customer reads "
+                      "the movement and delivery events; fence crossings and scan anomalies "
+                      "are the mill's.")
     async def events(
         self, info: Info[Any, Any],
         first: Annotated[int, FIRST] = DEFAULT_PAGE,
