@@ -71,14 +71,17 @@ def test_keylink_dev_from_the_wheel_finds_its_broker_config_and_keeps_state_here
     env["PYTHONPATH"] = str(site)  # the installed copy, not this checkout
     code = ("import api.settings as s, api.embedded as e\n"
             "print(s.__file__); print(s.Settings.from_env().state_dir)\n"
-            "print(e.MOSQUITTO_DEV_CONFIG, e.MOSQUITTO_DEV_CONFIG.is_file())\n")
+            "print(e.MOSQUITTO_DEV_CONFIG, e.MOSQUITTO_DEV_CONFIG.is_file())\n"
+            "print(dict((v, d) for v, d, _ in s.Settings.documentation())"
+            "['KEYLINK_STATE_DIR'])\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=work, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    module, state, config = result.stdout.splitlines()
+    module, state, config, documented = result.stdout.splitlines()
     assert Path(module).is_relative_to(site)
     assert Path(state) == work.resolve() / ".keylink"
     assert config == f"{site / 'api' / 'embedded' / 'mosquitto-dev.conf'} True"
+    assert documented == "`.keylink`"  # as the README's table has it
 
 
 def test_the_state_dir_is_the_checkouts_when_run_from_one(tmp_path: Path) -> None:
