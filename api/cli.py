@@ -32,11 +32,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command: Callable[[Settings, argparse.Namespace], int] = args.command
+    settings: Settings | None = None
     try:
-        return command(Settings.from_env(), args)
+        settings = Settings.from_env()
+        return command(settings, args)
     except (SettingsError, UsageError) as exc:
         print(f"keylink {args.name}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if settings is None or not _database_out_of_reach(exc):
+            raise
+        print(f"keylink {args.name}: cannot use the database at DATABASE_URL "
+              f"({_database_address(settings.database_url or '')}): {exc}", file=sys.stderr)
+        return 1
+
+
+# What a database that cannot be used at all raises (SQLSTATE classes and codes): no
+# connection, refused credentials, no such database, not accepting connections yet.
+_UNREACHABLE_STATES = ("08", "28", "3D", "57P03", "53300")
+
+
+def _database_out_of_reach(exc: BaseException) -> bool:
+    """Whether connecting to the database failed (a wrong DATABASE_URL, a server that is
+    down), as opposed to a fault in what was done once connected."""
+    import asyncpg
+
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        return state.startswith(_UNREACHABLE_STATES)
+    if not isinstance(exc, OSError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:  # raised while asyncpg was connecting, not by a file or a broker
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _database_address(url: str) -> str:
+    """Host, port and database of a PostgreSQL URL, never its password."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or parse_qs(parts.query).get("host", ["localhost"])[0]
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path or '/'}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,11 +314,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters), "
             "KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider)"
         )
+    import asyncpg
     import uvicorn
 
     from api import logs, telemetry
     from api.app import SERVER_OPTIONS, create_app
 
+    async def reachable(url: str) -> None:
+        await (await asyncpg.connect(url, timeout=10)).close()
+
+    # A wrong DATABASE_URL is said in one line before the server starts (main reports
+    # it), rather than as a traceback of the server's failed startup.
+    asyncio.run(reachable(_need_database(settings)))
     logs.configure(settings.log_level, settings.log_format)
     telemetry.setup("keylink-api")
     # log_config=None: uvicorn's own records go through our formatter too.
