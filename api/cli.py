@@ -40,10 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"keylink {args.name}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        if settings is None or not _database_out_of_reach(exc):
+        # Only the operator's DATABASE_URL: `keylink dev`'s own server failing is a fault.
+        if settings is None or not settings.database_url or not _database_out_of_reach(exc):
             raise
         print(f"keylink {args.name}: cannot use the database at DATABASE_URL "
-              f"({_database_address(settings.database_url or '')}): {exc}", file=sys.stderr)
+              f"({_database_address(settings.database_url)}): {exc}", file=sys.stderr)
         return 1
 
 
