@@ -178,7 +178,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
 # Errors that mean nothing was executed: the request itself was at fault.
 REQUEST_ERRORS = frozenset({
-    "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP",
+    "BAD_REQUEST", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP",
     "TOO_MANY_ALIASES", "TOO_MANY_TOKENS", "QUERY_TOO_COSTLY", "TOO_MANY_OVERLAPPING_FIELDS",
 })
 

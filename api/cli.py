@@ -36,11 +36,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command: Callable[[Settings, argparse.Namespace], int] = args.command
+    settings: Settings | None = None
     try:
-        return command(Settings.from_env(), args)
+        settings = Settings.from_env()
+        return command(settings, args)
     except (SettingsError, UsageError) as exc:
         print(f"keylink {args.name}: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Only the operator's DATABASE_URL: `keylink dev`'s own server failing is a fault.
+        if settings is None or not settings.database_url or not _database_out_of_reach(exc):
+            raise
+        print(f"keylink {args.name}: cannot use the database at DATABASE_URL "
+              f"({_database_address(settings.database_url)}): {exc}", file=sys.stderr)
+        return 1
+
+
+# What a database that cannot be used at all raises (SQLSTATE classes and codes): no
+# connection, refused credentials, no such database, not accepting connections yet.
+_UNREACHABLE_STATES = ("08", "28", "3D", "57P03", "53300")
+
+
+def _database_out_of_reach(exc: BaseException) -> bool:
+    """Whether connecting to the database failed (a wrong DATABASE_URL, a server that is
+    down), as opposed to a fault in what was done once connected."""
+    import asyncpg
+
+    if isinstance(exc, asyncpg.PostgresError):
+        state = str(getattr(exc, "sqlstate", "") or "")
+        return state.startswith(_UNREACHABLE_STATES)
+    if not isinstance(exc, OSError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:  # raised while asyncpg was connecting, not by a file or a broker
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _database_address(url: str) -> str:
+    """Host, port and database of a PostgreSQL URL, never its password."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or parse_qs(parts.query).get("host", ["localhost"])[0]
+    port = f":{parts.port}" if parts.port else ""
+    return f"{host}{port}{parts.path or '/'}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
 DEV_HELP = """\
 Starts PostgreSQL, Redis and an MQTT broker (Mosquitto, or a pure-Python broker
 when Mosquitto is not installed) with their data under KEYLINK_STATE_DIR
-(default .keylink/), applies migrations, loads demo data on the first start and
-serves the API. It prints the GraphQL URL (open it in a browser for GraphiQL),
+(default .keylink/ of the source checkout, or of the working directory when
+installed as a package), applies migrations, loads demo data on the first start
+and serves the API. It prints the GraphQL URL (open it in a browser for GraphiQL),
 the MQTT address and a token for each demo organization, and writes them to
 KEYLINK_STATE_DIR/endpoints.json. Run it again and it picks up where it left off.
 
@@ -193,8 +236,8 @@ the push rules and delivers them: to the inbox (the `notifications` query and
 subscription), to webhooks signed as Standard Webhooks (public addresses only,
 unless in KEYLINK_WEBHOOK_ALLOW; retried with jittered exponential backoff, never
 sooner than a receiver's Retry-After, dead-lettered after KEYLINK_PUSH_MAX_ATTEMPTS
-tries) and by e-mail
-through KEYLINK_SMTP_URL; it also sends digests and runs the other periodic jobs.
+tries) and by e-mail through KEYLINK_SMTP_URL; it also sends digests and runs the
+other periodic jobs.
 Run as many as you like: they share the work. SIGTERM or Ctrl-C stops it."""
 
 DEVICES_HELP = """\
@@ -276,11 +319,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             "no token key: set KEYLINK_JWT_SECRET (HS256, 32+ characters), "
             "KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider)"
         )
+    import asyncpg
     import uvicorn
 
     from api import logs, telemetry
     from api.app import SERVER_OPTIONS, create_app
 
+    async def reachable(url: str) -> None:
+        await (await asyncpg.connect(url, timeout=10)).close()
+
+    # A wrong DATABASE_URL is said in one line before the server starts (main reports
+    # it), rather than as a traceback of the server's failed startup.
+    asyncio.run(reachable(_need_database(settings)))
     logs.configure(settings.log_level, settings.log_format)
     telemetry.setup("keylink-api")
     # log_config=None: uvicorn's own records go through our formatter too.

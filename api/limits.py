@@ -49,6 +49,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationContext,
     VariableDefinitionNode,
@@ -62,6 +63,7 @@ from graphql import (
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
 from graphql.validation import ASTValidationRule, OverlappingFieldsCanBeMergedRule
 from graphql.validation.validate import ValidationAbortedError
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
 from api.auth import AuthError
@@ -296,6 +298,10 @@ def check(limits: Limits, walker: Walker,
     return tally, errors
 
 
+def _over_websocket(context: Any) -> bool:
+    return isinstance(getattr(context, "request", None), WebSocket)
+
+
 def _count(n: int) -> str:
     return f"at least {n}" if n >= _CEILING else str(n)
 
@@ -357,6 +363,10 @@ class OperationLimits(SchemaExtension):
         op = get_operation_ast(document, ctx.operation_name)
         if op is None:
             return []  # validation or execution says which operation is missing
+        if op.operation is OperationType.SUBSCRIPTION and not _over_websocket(ctx.context):
+            # Over HTTP it would run as a query and fail with an unexpected error.
+            return [_refusal("a subscription runs over a WebSocket: open one on /graphql "
+                             "with the graphql-transport-ws protocol", "BAD_REQUEST", op)]
         variables = ctx.variables or {}
         walker = Walker(ctx.schema._schema, document, variables,
                         guard=max(_WALK_GUARD, self.limits.max_depth + 1))

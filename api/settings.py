@@ -18,7 +18,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_DEFAULT_STATE_DIR = PROJECT_ROOT / ".keylink"
+
+
+def default_state_dir(root: Path = PROJECT_ROOT, cwd: Path | None = None) -> Path:
+    """`.keylink` in the source checkout when run from one (`make run`), else in the
+    working directory: an installed package's folder is no place for a database."""
+    if (root / "pyproject.toml").is_file():
+        return root / ".keylink"
+    return (cwd or Path.cwd()) / ".keylink"
+
+
+_DEFAULT_STATE_DIR = default_state_dir()
 # Inside the `domain` package, so that they travel in the wheel.
 _DEFAULT_MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
 # What domain.evidence can recognize by content (kept here: settings import nothing).
@@ -129,7 +139,9 @@ class Settings:
         "a document repeating one field hundreds of times needs more and is refused.")
     state_dir: Path = _setting(
         "KEYLINK_STATE_DIR", _DEFAULT_STATE_DIR,
-        "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json.")
+        "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json: "
+        "by default `.keylink` in the source checkout it runs from, or, run from an "
+        "installed package, in the working directory.")
     migrations_dir: Path = _setting(
         "KEYLINK_MIGRATIONS_DIR", _DEFAULT_MIGRATIONS,
         "Folder of SQL migrations; by default those shipped inside the package. `keylink "
@@ -351,7 +363,9 @@ class Settings:
         for f in dataclasses.fields(cls):
             default = f.default
             if isinstance(default, Path):
-                default = default.relative_to(PROJECT_ROOT).as_posix()
+                base = next((b for b in (PROJECT_ROOT, Path.cwd()) if default.is_relative_to(b)),
+                            None)
+                default = (default.relative_to(base) if base else default).as_posix()
             shown = "(unset)" if default is None else f"`{default}`"
             rows.append((f.metadata["env"], shown, f.metadata["doc"]))
         return rows

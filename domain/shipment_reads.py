@@ -259,7 +259,8 @@ async def event_pages(
         " ORDER BY e.occurred_at, e.id) AS rn FROM shipment_event e"
         " JOIN shipment s ON s.id = e.shipment_id WHERE e.shipment_id = ANY($2::bigint[])"
         " AND ($3::timestamptz IS NULL OR (e.occurred_at, e.id) > ($3, $4::bigint))"
-        f" AND {Scope.shipment('s')}) t WHERE rn <= $5 ORDER BY shipment_id, occurred_at, id",
+        f" AND {Scope.shipment('s')} AND {Scope.shipment_event('e')})"
+        " t WHERE rn <= $5 ORDER BY shipment_id, occurred_at, id",
         scope.org_id, list(shipment_ids), at, after_id, limit)
     out: dict[int, list[ShipmentEvent]] = defaultdict(list)
     for ev in _rows(rows, ShipmentEvent, "rn"):
@@ -278,6 +279,7 @@ async def recent_events(
         f"SELECT * FROM (SELECT {EVENT_COLS} FROM shipment_event e"
         " JOIN shipment s ON s.id = e.shipment_id WHERE e.shipment_id = ANY($2::bigint[])"
         f" AND ($3::timestamptz IS NULL OR e.occurred_at >= $3) AND {Scope.shipment('s')}"
+        f" AND {Scope.shipment_event('e')}"
         " ORDER BY e.occurred_at DESC, e.id DESC LIMIT $4) t ORDER BY occurred_at, id",
         scope.org_id, list(shipment_ids), since, limit)
     return _rows(rows, ShipmentEvent)

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 P = "$1::bigint"
 # Leg states in which the vehicle has the leg's coils aboard.
 CARRYING = "('loading', 'departed', 'in_transit', 'arrived', 'exception')"
+# What a customer is told of a shipment it has coils on. Movement and delivery matter to
+# every customer with coils aboard; geofence crossings and scan anomalies are the mill's
+# operations (and an anomaly may name another customer's coil), so they stay with the
+# mill's staff: in the outbox, on the live bus and in every read of a shipment's events.
+CUSTOMER_KINDS = frozenset({"departed", "arrived", "delayed", "back_on_time", "unloaded",
+                            "received", "arrival_without_unload"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,13 @@ class Scope:
         shipment, that is, when the shipment carries some of its coils."""
         return (f"({P} IS NULL OR EXISTS (SELECT 1 FROM shipment_customer sc"
                 f" WHERE sc.shipment_id = {alias}.id AND sc.org_id = {P}))")
+
+    @staticmethod
+    def shipment_event(alias: str) -> str:
+        """Of a shipment it sees, a customer reads the events of the kinds it is told of
+        (`CUSTOMER_KINDS`), never the mill's fence crossings and scan anomalies."""
+        kinds = ", ".join(f"'{k}'" for k in sorted(CUSTOMER_KINDS))
+        return f"({P} IS NULL OR {alias}.kind IN ({kinds}))"
 
     @staticmethod
     def vehicle(alias: str) -> str:

@@ -144,8 +144,11 @@ async def run_worker(database_url: str, config: PushConfig,
     db = await Database.connect(database_url, min_size=1, max_size=6)
     wakeup = Wakeup(database_url)
     await wakeup.start()
+    # The worker is otherwise silent until something fails: say that it runs.
+    log.info("push worker started: matching events to rules, sending, periodic jobs")
     try:
         await Worker(db, config, wakeup).run(stop)
     finally:
         await wakeup.stop()
         await db.close()
+        log.info("push worker stopped")

@@ -158,3 +158,23 @@ async def test_track_points_are_costed_like_a_page(api: Api) -> None:
                  b: track(maxPoints: 5000) { latitude } } } }"""
     body = await api.query(query, as_=token("FAW-VW"))
     assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+async def test_a_subscription_over_http_is_told_to_use_a_websocket(
+        api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    await build(api.db)
+    sub = 'subscription { shipmentPositions(shipmentId: "U2hpcG1lbnQ6MQ==") { shipmentIds } }'
+    auth = {"authorization": f"Bearer {token('BAOSTEEL', 'logistics')}"}
+    with caplog.at_level("ERROR"):
+        r = await api.client.post("/graphql", json={"query": sub}, headers=auth)
+        body = r.json()
+        assert body.get("data") is None, body
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST", error
+        assert "WebSocket" in error["message"] and "graphql-transport-ws" in error["message"]
+        r = await api.client.get("/graphql", params={"query": sub}, headers={
+            **auth, "accept": "application/graphql-response+json"})
+        assert r.status_code == 400
+        assert r.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    # Not an unexpected error: nothing is logged as one.
+    assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from api.auth import TokenCodec
+from api.embedded import free_port, with_database
 from api.settings import PROJECT_ROOT, Settings
 
 SECRET = "s" * 40
@@ -178,3 +179,25 @@ def test_every_command_explains_itself(env: dict[str, str], command: str) -> Non
     assert result.returncode == 0
     assert f"usage: keylink {command}" in result.stdout
     assert len(result.stdout.splitlines()) > 5
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["seed-demo", "--contracts", "1"], ["push"],
+                                     ["serve"],
+                                     ["devices", "add", "GPS-X", "--kind", "gps_unit"],
+                                     ["devices", "mosquitto-dynsec"]])
+def test_a_database_out_of_reach_is_said_in_one_line(
+    env: dict[str, str], pg_admin_url: str, command: list[str]
+) -> None:
+    """A plant's operator with a wrong DATABASE_URL reads what is wrong, not a traceback,
+    and never the password. (`keylink ingest` waits for a database that is away.)"""
+    unreachable = f"postgresql://keylink:hunter2hunter2@127.0.0.1:{free_port(0)}/keylink"
+    missing = with_database(pg_admin_url, "no_such_database")
+    for url in (unreachable, missing):
+        result = keylink({**env, "DATABASE_URL": url, "KEYLINK_JWT_SECRET": SECRET,
+                          "KEYLINK_INGEST_METRICS_PORT": "0",
+                          "MQTT_URL": "mqtt://keylink-ingest:secret@127.0.0.1:1"}, *command)
+        assert result.returncode == 1, (url, result.stderr)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith(f"keylink {command[0]}"), result.stderr
+        assert ": cannot use the database" in result.stderr, result.stderr
+        assert "hunter2" not in result.stderr

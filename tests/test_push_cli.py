@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from api import cli, dev
 from api.settings import Settings
+from push.config import PushConfig
+from push.worker import run_worker
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
 from tests.support.factory import build
@@ -40,3 +44,20 @@ async def test_staff_rules_follow_a_customer_or_all(api: Api) -> None:
     spy = await api.data(create, {"in": {"name": "x", "eventTypes": ["*"], "customerId": other}},
                          as_=token("FAW-VW"))
     assert spy["createPushRule"]["errors"] == [{"field": "customerId", "code": "INVALID"}]
+
+
+async def test_the_worker_says_when_it_starts_and_stops(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """An operator starting `keylink push` sees it is running, and that it stopped."""
+    stop = asyncio.Event()
+    with caplog.at_level("INFO", logger="push"):
+        worker = asyncio.create_task(run_worker(database_url, PushConfig.of(Settings()), stop))
+        for _ in range(100):
+            if any("push worker started" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("push")]
+    assert messages[0].startswith("push worker started"), messages
+    assert messages[-1] == "push worker stopped", messages

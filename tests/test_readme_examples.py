@@ -6,8 +6,10 @@ one of the demo's examples get it back."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from graphql import (
     DocumentNode,
     OperationDefinitionNode,
@@ -19,9 +21,13 @@ from graphql import (
 
 from api.schema import build_schema
 from api.settings import PROJECT_ROOT
+from domain import demo
 from domain.calendar import mill_today
+from domain.db import Database
 from domain.demo import examples
 from tests.support.api import MILL_ROLES, Api, token
+from tracking.filters import haversine_km
+from tracking.model import MAX_SPEED_KMH, Mode
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 FAW = token("FAW-VW", subject="buyer.faw")
@@ -59,6 +65,13 @@ def test_the_readme_names_the_demos_examples() -> None:
     assert set(re.findall(r'coilNumber: "([^"]+)"', text)) == {examples.COIL}
     assert set(re.findall(r'heatNumber: "([^"]+)"', text)) == {examples.HEAT}
     assert set(re.findall(r'contract\(number: "([^"]+)"', text)) == {examples.CONTRACT}
+
+
+def test_each_block_is_one_operation_to_paste_or_send_as_it_is() -> None:
+    """GraphiQL and a POST run a document of several anonymous operations not at all."""
+    for block in blocks():
+        ops = [d for d in parse(block).definitions if isinstance(d, OperationDefinitionNode)]
+        assert len(ops) == 1, block
 
 
 def test_every_operation_of_the_readme_is_valid() -> None:
@@ -152,3 +165,29 @@ def test_the_docs_cite_only_files_the_project_has() -> None:
                     and not path.startswith(tuple(made)) and not (PROJECT_ROOT / path).exists():
                 missing.append((doc.name, path))
     assert missing == []
+
+
+@pytest.mark.slow
+async def test_the_truck_the_readme_publishes_as_stands_idle_in_make_runs_demo(
+        db: Database) -> None:
+    """The README's MQTT example publishes as GPS-TRK-SH-06 at (31.4, 121.5): in the demo
+    `make run` loads, that unit is registered to the truck, which no open leg uses (the
+    simulator leaves it alone) and whose last fix is near enough for any jump."""
+    shell = "\n".join(re.findall(r"```sh\n(.*?)```", README, flags=re.S))
+    assert "keylink/v1/devices/GPS-TRK-SH-06/position" in shell
+    assert '\\"lat\\": 31.4, \\"lon\\": 121.5' in shell
+    await demo.seed(db)  # the default size, as `make run` loads it
+    truck = await db.fetchrow(
+        """SELECT d.enabled, d.kind, p.latitude, p.longitude, p.fix_time,
+                  (SELECT count(*) FROM shipment_leg l WHERE l.vehicle_id = v.id
+                   AND l.status NOT IN ('unloaded', 'received', 'cancelled')) AS open_legs
+           FROM vehicle v JOIN device d ON d.vehicle_id = v.id
+           LEFT JOIN LATERAL (SELECT * FROM position p WHERE p.device_id = d.id
+                              ORDER BY p.fix_time DESC LIMIT 1) p ON true
+           WHERE v.code = 'TRK-SH-06' AND d.code = 'GPS-TRK-SH-06'""")
+    assert truck is not None and truck["enabled"] and truck["kind"] == "gps_unit"
+    assert truck["open_legs"] == 0
+    if truck["fix_time"] is not None:
+        km = haversine_km(truck["latitude"], truck["longitude"], 31.4, 121.5)
+        hours = (datetime.now(UTC) - truck["fix_time"]).total_seconds() / 3600
+        assert km / hours < MAX_SPEED_KMH[Mode.ROAD], (km, hours)

@@ -13,7 +13,10 @@ import redis.asyncio as aioredis
 
 from api.app import create_app
 from api.context import Services
+from domain import shipment_reads
 from domain.db import Database, count_statements
+from domain.shipments import CUSTOMER_KINDS
+from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from tests.support.api import CODEC, SETTINGS, Api, token
 from tests.support.factory import build
@@ -269,3 +272,33 @@ async def test_a_ship_shows_the_voyage_its_crew_reported(api: Api, world: Tracki
            voyageHeardAt } }""", {"code": "SHIP-1"}, as_=token(*MILL))
     assert data["vehicle"]["reportedDestination"] == "CNFOS"
     assert data["vehicle"]["reportedEta"] == (NOW + timedelta(days=3)).isoformat()
+
+
+async def test_fence_crossings_and_scan_anomalies_stay_with_the_mill(
+    api: Api, world: Tracking
+) -> None:
+    """A customer reads of its shipment's events only the kinds it is told of, in a page
+    and in what `shipmentEvents` starts with: a fence crossing is the mill's operations,
+    and an anomaly may name another customer's coil (here one scanned onto FAW-VW's wagon)."""
+    galanz_coil = await api.db.fetchval("SELECT coil_no FROM coil WHERE id = $1",
+                                        world.world.coils["GALANZ"][0])
+    for kind, details in (("geofence_entered", {"site_id": world.site["YARD"]}),
+                          ("coil_not_on_manifest", {"code": galanz_coil, "step": "loading"})):
+        await api.db.execute(
+            "INSERT INTO shipment_event (shipment_id, leg_id, kind, occurred_at, details,"
+            " dedupe_key) VALUES ($1, $2, $3, $4, $5, $6)", world.shipment["faw"],
+            world.leg["faw-2"], kind, NOW - timedelta(hours=1), details, f"mill:{kind}")
+    query = """{ shipment(number: "SH-FAW") { events(first: 50) { nodes { kind details } } } }"""
+    faw = (await api.data(query, as_=token("FAW-VW")))["shipment"]["events"]["nodes"]
+    mill = (await api.data(query, as_=token(*MILL)))["shipment"]["events"]["nodes"]
+    assert {e["kind"] for e in faw} == {"departed", "arrived", "delayed"}
+    assert galanz_coil not in json.dumps(faw)
+    assert {"geofence_entered", "coil_not_on_manifest"} <= {e["kind"] for e in mill}
+
+    faw_org = world.world.org["FAW-VW"]
+    recent = await shipment_reads.recent_events(api.db, Scope.customer(faw_org),
+                                                [world.shipment["faw"]], 10)
+    everything = await shipment_reads.recent_events(api.db, Scope.everything(),
+                                                    [world.shipment["faw"]], 10)
+    assert {e.kind for e in recent} <= CUSTOMER_KINDS and recent
+    assert {"geofence_entered", "coil_not_on_manifest"} <= {e.kind for e in everything}

@@ -400,3 +400,5 @@ async def run_ingester(
         if redis is not None:
             await redis.aclose()
         await db.close()
+        log.info("ingester stopped: what it took is stored, the rest stays queued at the "
+                 "broker for its session")

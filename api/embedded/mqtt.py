@@ -10,14 +10,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from api.settings import PROJECT_ROOT
-
 from .process import LOCALHOST, ChildProcess, ServerError, _accepts_connections, _Managed
 
 # The package's logger, whichever of its modules logs.
 log = logging.getLogger("api.embedded")
 
-MOSQUITTO_DEV_CONFIG = PROJECT_ROOT / "config" / "mosquitto-dev.conf"
+# Inside the package, so that `keylink dev` from an installed wheel finds it too.
+MOSQUITTO_DEV_CONFIG = Path(__file__).resolve().parent / "mosquitto-dev.conf"
 
 
 def mosquitto_binary() -> Path | None:

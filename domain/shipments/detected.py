@@ -8,11 +8,8 @@ from typing import Any
 from domain import events
 from domain.db import Executor
 
-# Who is told about a detected event. Movement and delivery matter to every customer with
-# coils aboard; geofence crossings and scan anomalies are the mill's operations (and an
-# anomaly may name another customer's coil), so they stay with the mill's staff.
-CUSTOMER_KINDS = frozenset({"departed", "arrived", "delayed", "back_on_time", "unloaded",
-                            "received", "arrival_without_unload"})
+# Who is told about a detected event: a visibility rule, kept with the others.
+from domain.tenancy import CUSTOMER_KINDS as CUSTOMER_KINDS
 
 
 async def record_shipment_event(

@@ -138,8 +138,11 @@ def current_leg(legs: list[shipment_reads.Leg]) -> shipment_reads.Leg | None:
                  "back on time, a geofence entered or left, a scan anomaly.")
 class ShipmentEvent:
     kind: str = strawberry.field(
-        description="What happened, e.g. `departed`, `arrived`, `delayed`, `back_on_time`, "
-        "`geofence_enter`, `geofence_exit`, `scan_anomaly`."
+        description="What happened: `departed`, `arrived`, `delayed`, `back_on_time`, "
+        "`unloaded`, `received`, `arrival_without_unload`; for the mill also "
+        "`geofence_entered`, `geofence_exited` and the scan anomalies "
+        "(`scan_far_from_vehicle`, `coil_not_on_manifest`, `unknown_coil`, "
+        "`blocked_coil_loaded`, `scan_off_route`)."
     )
     occurred_at: dt.datetime = strawberry.field(description="When it happened.")
     details: JSON = strawberry.field(description="Particulars, by kind (site, ETA, delay).")
@@ -238,7 +241,9 @@ class Shipment(Node):
         fixes = await loaders(info).track_by_shipment.load((self.pk, max_points, (from_, to)))
         return [Position.of(f) for f in fixes]
 
-    @strawberry.field(description="What detection found, oldest first.")
+    @strawberry.field(description="What detection found, oldest first. A customer reads "
+                      "the movement and delivery events; fence crossings and scan anomalies "
+                      "are the mill's.")
     async def events(
         self, info: Info[Any, Any],
         first: Annotated[int, FIRST] = DEFAULT_PAGE,

@@ -3,7 +3,7 @@
 Both come from ``api.embedded``, the same classes ``keylink dev`` runs, on free
 ports in a temporary directory, so no test depends on (or disturbs) servers the
 machine may run on 6379 or 1883. The broker is Mosquitto with
-``config/mosquitto-dev.conf``: delivery tests exercise the config we ship.
+``api/embedded/mosquitto-dev.conf``: delivery tests exercise the config we ship.
 """
 
 from __future__ import annotations

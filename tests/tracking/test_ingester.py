@@ -222,6 +222,23 @@ async def test_published_fixes_are_stored_and_acknowledged(
     purge_session(mqtt_broker, client)
 
 
+async def test_the_ingester_says_when_it_has_stopped(
+    database_url: str, redis_url: str, mqtt_broker: Mosquitto, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`keylink ingest` logs when it connects and subscribes; an operator stopping it
+    sees that it has stopped too."""
+    client = unique("stop")
+    settings = settings_for(database_url, redis_url, mqtt_broker, group=unique("g"),
+                            client=client)
+    with caplog.at_level("INFO", logger="keylink.tracking.ingester"):
+        async with ingesting(settings, mqtt_broker):
+            assert not [r for r in caplog.records if "stopped" in r.getMessage()]
+    messages = [r.getMessage() for r in caplog.records
+                if r.name == "keylink.tracking.ingester"]
+    assert messages[-1].startswith("ingester stopped"), messages
+    purge_session(mqtt_broker, client)
+
+
 def _resume_and_listen(broker: Mosquitto, client_id: str, seconds: float) -> list[bytes]:
     got: list[bytes] = []
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
