@@ -95,15 +95,17 @@ class RateLimits:
             return None
         return max(1, math.ceil(stats.reset_time - time.time()))
 
-    def refusal(self, budget: Budget, retry_after: int) -> Response:
+    def message(self, budget: Budget, retry_after: int) -> str:
         item = self._items[budget]
         assert item is not None
         what = "operations" if budget == "http" else "new connections"
+        return (f"too many requests: at most {item.amount} {what} a minute; retry in "
+                f"{retry_after} s")
+
+    def refusal(self, budget: Budget, retry_after: int) -> Response:
         return error_response(
-            429, "RATE_LIMITED",
-            f"too many requests: at most {item.amount} {what} a minute; retry in "
-            f"{retry_after} s", headers={"retry-after": str(retry_after)},
-            retryAfter=retry_after)
+            429, "RATE_LIMITED", self.message(budget, retry_after),
+            headers={"retry-after": str(retry_after)}, retryAfter=retry_after)
 
 
 def _per_minute(amount: int) -> RateLimitItem | None:

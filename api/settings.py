@@ -206,10 +206,10 @@ class Settings:
         "refused with 429. 0: no cap.")
     rate_limit_per_minute: int = _setting(
         "KEYLINK_RATE_LIMIT_PER_MINUTE", 600,
-        "HTTP operations a minute per signed-in user (a valid token's organization and "
-        "subject), or per client address for requests without a valid token; more are "
-        "refused with 429 `RATE_LIMITED` and `Retry-After`. Counted in Redis when there is "
-        "one (all replicas share the budget). 0: off.")
+        "Operations a minute (over HTTP, or sent over a WebSocket) per signed-in user (a "
+        "valid token's organization and subject), or per client address for requests "
+        "without a valid token; more are refused with 429 `RATE_LIMITED` and `Retry-After`. "
+        "Counted in Redis when there is one (all replicas share the budget). 0: off.")
     socket_rate_per_minute: int = _setting(
         "KEYLINK_SOCKET_RATE_PER_MINUTE", 60,
         "New WebSockets a minute per client address, and sign-ins over them per user; more "

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -29,6 +30,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from uvicorn.protocols.utils import ClientDisconnected
 from websockets.exceptions import ConnectionClosed
 
@@ -123,7 +125,33 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
-    """graphql-transport-ws, with a client's going away logged as what it is."""
+    """graphql-transport-ws, with a client's going away logged as what it is, and each
+    operation sent over the socket spending its user's operations budget, as over HTTP."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            refusal = await self._spend()
+            if refusal is not None:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [refusal.formatted]})
+                return
+        await super().handle_subscribe(message)
+
+    async def _spend(self) -> GraphQLError | None:
+        """Spend one unit of the signed-in user's operations budget; the refusal when
+        none is left."""
+        from api.ratelimit import user_key
+
+        limits = getattr(self.view, "rate_limits", None)
+        if limits is None or not limits.enabled("http"):
+            return None
+        viewer = await self.context.viewer()  # signed in at connection_init
+        key = user_key(viewer.organization.code, viewer.subject)
+        retry = await limits.check("http", key, self.context.services.redis)
+        if retry is None:
+            return None
+        return GraphQLError(limits.message("http", retry),
+                            extensions={"code": "RATE_LIMITED", "retryAfter": retry})
 
     async def handle_task_exception(self, error: Exception) -> None:
         if client_gone(error):

@@ -235,6 +235,34 @@ async def test_operations_are_limited_per_token_and_per_address(db: Database) ->
         assert (await client.get("/healthz")).status_code == 200
 
 
+async def test_operations_over_a_socket_spend_the_same_budget(db: Database) -> None:
+    await build(db)
+    settings = SETTINGS.replace(rate_limit_per_minute=3)
+    services = Services(db=db, codec=CODEC)
+    bearer = token("FAW-VW", subject="socket-user")
+    async with graphql_ws(services, settings) as url:
+        async with websockets.connect(url, subprotocols=PROTOCOL) as ws:
+            await _init(ws, {"Authorization": f"Bearer {bearer}"})
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            answers = []
+            for n in range(4):
+                await ws.send(json.dumps({"type": "subscribe", "id": str(n), "payload": VIEWER}))
+                first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if first["type"] == "next":
+                    assert json.loads(await ws.recv())["type"] == "complete"
+                answers.append(first)
+        assert [a["type"] for a in answers] == ["next", "next", "next", "error"]
+        refusal = answers[3]["payload"][0]
+        assert refusal["extensions"]["code"] == "RATE_LIMITED"
+        assert 1 <= refusal["extensions"]["retryAfter"] <= 60
+        # The user's budget is one: over HTTP the same user is refused too.
+        http_url = url.replace("ws://", "http://")
+        async with httpx.AsyncClient() as client:
+            r = await client.post(http_url, json=VIEWER,
+                                  headers={"authorization": f"Bearer {bearer}"})
+        assert r.status_code == 429 and _code(r) == "RATE_LIMITED"
+
+
 async def test_replicas_share_one_budget_in_redis(db: Database, redis_url: str) -> None:
     await build(db)
     redis = aioredis.from_url(redis_url)
