@@ -10,6 +10,7 @@ Should Redis fail, requests pass: a rate limit is not worth an outage.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -37,9 +38,24 @@ _KEY_PREFIX = "keylink:ratelimit"
 
 def client_address(scope: Scope) -> str:
     """The client's address as the server saw it (behind a proxy, as the proxy told it
-    through the headers uvicorn trusts: FORWARDED_ALLOW_IPS)."""
+    through the headers uvicorn trusts: FORWARDED_ALLOW_IPS), as budgets and socket caps
+    count it: an IPv6 address by its /64, which one subscriber is given whole."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return address_key(str(client[0])) if client else "unknown"
+
+
+def address_key(host: str) -> str:
+    """``host`` as one client: an IPv4 address (mapped into IPv6 or not) as is, an IPv6
+    address by the /64 network it is in."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def user_key(org_code: str, subject: str) -> str:

@@ -263,6 +263,26 @@ async def test_operations_over_a_socket_spend_the_same_budget(db: Database) -> N
         assert r.status_code == 429 and _code(r) == "RATE_LIMITED"
 
 
+async def test_an_ipv6_client_is_one_address_however_many_of_its_64_it_uses(
+    db: Database,
+) -> None:
+    await build(db)
+    app = _app(db, SETTINGS.replace(rate_limit_per_minute=2))
+    clients = [_client(app, address=a) for a in (
+        "2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:fffe",
+        "2001:db8:1:3::1", "::ffff:192.0.2.7", "192.0.2.7")]
+    try:
+        codes = [(await c.post("/graphql", json=VIEWER)).status_code for c in clients]
+    finally:
+        for c in clients:
+            await c.aclose()
+    # Three addresses of one /64 share its budget; the next /64 has its own; an IPv4
+    # address is the same client whether or not it comes mapped into IPv6.
+    assert codes == [200, 200, 429, 200, 200, 200]
+    async with _client(app, address="192.0.2.7") as again:
+        assert (await again.post("/graphql", json=VIEWER)).status_code == 429
+
+
 async def test_replicas_share_one_budget_in_redis(db: Database, redis_url: str) -> None:
     await build(db)
     redis = aioredis.from_url(redis_url)
