@@ -186,8 +186,9 @@ class Settings:
 
     upload_max_bytes: int = _setting(
         "KEYLINK_UPLOAD_MAX_BYTES", 26214400,
-        "Largest multipart (file upload) request to `/graphql`, in bytes; a larger one is "
-        "refused with 413 before it is read.")
+        "Largest multipart (file upload) request to `/graphql` with a valid token, in bytes "
+        "(without one, `KEYLINK_BODY_MAX_BYTES`); a larger one is refused with 413 before "
+        "it is read.")
     body_max_bytes: int = _setting(
         "KEYLINK_BODY_MAX_BYTES", 1048576,
         "Largest request body other than a file upload (a JSON operation), in bytes; a "

@@ -95,8 +95,26 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(db: Database) 
         assert r.status_code == 200 and r.json()["data"] == {"__typename": "Query"}
         # Uploads keep their own, larger limit.
         r = await client.post("/graphql", content=b"x" * 300 * 1024, headers={
-            "content-type": "multipart/form-data; boundary=b"})
+            "content-type": "multipart/form-data; boundary=b",
+            "authorization": f"Bearer {token('FAW-VW')}"})
         assert r.status_code == 400  # read (and found malformed), not refused for size
+
+
+async def test_an_upload_without_a_valid_token_is_held_to_the_body_limit(
+    db: Database,
+) -> None:
+    settings = SETTINGS.replace(body_max_bytes=256 * 1024)
+    async with _client(db, settings) as client:
+        for bearer in (None, "forged", token("FAW-VW")[:-4] + "abcd"):
+            stated = Chunks(300 * 1024)
+            r = await client.post("/graphql", content=stated, headers={
+                "content-type": "multipart/form-data; boundary=b",
+                "content-length": str(300 * 1024 + 64),
+                **({"authorization": f"Bearer {bearer}"} if bearer else {})})
+            assert r.status_code == 413 and _code(r) == "PAYLOAD_TOO_LARGE", bearer
+            assert r.json()["errors"][0]["message"] == (
+                "an upload without a valid token is limited to 262,144 bytes")
+            assert stated.sent == 0
 
 
 async def test_deeply_nested_json_is_a_bad_request_not_a_crash(api: Any) -> None:
