@@ -25,7 +25,7 @@ from api.app import SERVER_OPTIONS, WS_MAX_MESSAGE_BYTES, create_app
 from api.context import Services
 from api.embedded import free_port
 from api.settings import Settings, SettingsError
-from api.sockets import TransportWSHandler
+from api.sockets import HeadTimeoutProtocol, TransportWSHandler
 from domain.db import Database
 from resolvers.relay import to_global_id
 from tests.support.api import CODEC, SETTINGS, graphql_ws, token
@@ -167,6 +167,44 @@ async def _closed_with(ws: Any, wait: float = 5) -> int:
 
 async def _init(ws: Any, payload: dict[str, Any]) -> None:
     await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+
+
+async def test_a_connection_must_send_its_request_head_within_seconds(
+    db: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(HeadTimeoutProtocol, "timeout", 1.0)
+    await build(db)
+    port = free_port(0)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(SETTINGS, services=Services(db=db, codec=CODEC)), host="127.0.0.1",
+        port=port, log_level="warning", lifespan="on", **SERVER_OPTIONS))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):  # uvicorn offers no event for "listening"
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        silent = await asyncio.open_connection("127.0.0.1", port)
+        slow = await asyncio.open_connection("127.0.0.1", port)
+        slow[1].write(b"POST /graphql HTTP/1.1\r\nHost: keylink.test\r\n")
+        await slow[1].drain()
+        # Both are closed by the server, with nothing sent back.
+        for reader, _ in (silent, slow):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        # A request that comes in whole is served, then kept alive past the timeout.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            await asyncio.sleep(1.5)
+            assert (await client.post("/graphql", json=VIEWER)).status_code == 200
+        # A WebSocket is not affected once it has been opened.
+        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql",
+                                      subprotocols=PROTOCOL) as ws:
+            await asyncio.sleep(1.5)
+            await _init(ws, {"Authorization": f"Bearer {token('FAW-VW')}"})
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def test_a_socket_that_does_not_sign_in_is_closed(edge_ws: str) -> None:
