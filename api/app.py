@@ -50,7 +50,9 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 # socket is closed with 1009), not the server's default of 16 MiB.
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
 SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config": None,
-                                  "ws_max_size": WS_MAX_MESSAGE_BYTES}
+                                  "ws_max_size": WS_MAX_MESSAGE_BYTES,
+                                  # A request head must come in whole within seconds.
+                                  "http": sockets.HeadTimeoutProtocol}
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/live", "/live/"})
 # The live page: plain files, no build step (api/static/live/README.md).
 LIVE_DIR = Path(__file__).parent / "static" / "live"

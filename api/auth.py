@@ -301,6 +301,9 @@ class TokenCodec:
 
 def _check_lifetime(payload: dict[str, Any]) -> None:
     exp = payload["exp"]
+    # A NumericDate is a JSON number (RFC 7519); PyJWT also takes a string of digits.
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise AuthError("invalid token: `exp` must be a number of seconds since 1970")
     iat = payload.get("iat")
     start = iat if isinstance(iat, int | float) else time.time()
     if exp - start > MAX_TTL_SECONDS:

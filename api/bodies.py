@@ -3,7 +3,8 @@
 A body that states a larger Content-Length is refused before any of it is received; one
 sent without a length (chunked) is counted as it arrives and refused at the limit, so no
 request makes the API hold more than the limit in memory. File uploads (multipart) have
-their own, larger limit and must state their length.
+their own, larger limit and must state their length; without a valid token, an upload is
+held to the limit of other bodies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import AuthError, bearer
 
 MULTIPART = "multipart/form-data"
 
@@ -45,9 +48,15 @@ class BodyLimitMiddleware:
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         upload = content_type.startswith(MULTIPART)
         limit = self.upload_max_bytes if upload else self.body_max_bytes
+        what = "an upload" if upload else "a request body"
+        if upload and limit > self.body_max_bytes and not await _signed_in(scope, headers):
+            # Only a signed-in user may send a file: no resolver would take one from anyone
+            # else, and the body would be read and spooled before any resolver runs.
+            upload, limit = False, self.body_max_bytes
+            what = "an upload without a valid token"
         length = headers.get(b"content-length", b"").decode("latin-1")
         if length.isdigit() and int(length) > limit:
-            await _too_large(limit, upload)(scope, receive, send)
+            await _too_large(limit, what)(scope, receive, send)
             return
         if upload and not length.isdigit():
             await error_response(411, "LENGTH_REQUIRED", "an upload must state its "
@@ -77,11 +86,26 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:  # pragma: no cover - nothing answers before reading its body
                 raise
-            await _too_large(limit, upload)(scope, receive, send)
+            await _too_large(limit, what)(scope, receive, send)
 
 
-def _too_large(limit: int, upload: bool) -> Response:
-    what = "an upload" if upload else "a request body"
+async def _signed_in(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    """Whether the request carries a valid token (True where the app has no services to
+    tell, as before it starts)."""
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    if services is None:
+        return True
+    try:
+        token = bearer(headers.get(b"authorization", b"").decode("latin-1") or None)
+        if token is None:
+            return False
+        await services.codec.authenticate(token)
+    except AuthError:
+        return False
+    return True
+
+
+def _too_large(limit: int, what: str) -> Response:
     return error_response(413, "PAYLOAD_TOO_LARGE", f"{what} is limited to {limit:,} bytes",
                           headers={"connection": "close"})
 

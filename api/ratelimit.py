@@ -10,6 +10,7 @@ Should Redis fail, requests pass: a rate limit is not worth an outage.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -38,9 +39,24 @@ _KEY_PREFIX = "keylink:ratelimit"
 
 def client_address(scope: Scope) -> str:
     """The client's address as the server saw it (behind a proxy, as the proxy told it
-    through the headers uvicorn trusts: FORWARDED_ALLOW_IPS)."""
+    through the headers uvicorn trusts: FORWARDED_ALLOW_IPS), as budgets and socket caps
+    count it: an IPv6 address by its /64, which one subscriber is given whole."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return address_key(str(client[0])) if client else "unknown"
+
+
+def address_key(host: str) -> str:
+    """``host`` as one client: an IPv4 address (mapped into IPv6 or not) as is, an IPv6
+    address by the /64 network it is in."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def user_key(org_code: str, subject: str) -> str:
@@ -96,15 +112,17 @@ class RateLimits:
             return None
         return max(1, math.ceil(stats.reset_time - time.time()))
 
-    def refusal(self, budget: Budget, retry_after: int) -> Response:
+    def message(self, budget: Budget, retry_after: int) -> str:
         item = self._items[budget]
         assert item is not None
         what = "operations" if budget == "http" else "new connections"
+        return (f"too many requests: at most {item.amount} {what} a minute; retry in "
+                f"{retry_after} s")
+
+    def refusal(self, budget: Budget, retry_after: int) -> Response:
         return error_response(
-            429, "RATE_LIMITED",
-            f"too many requests: at most {item.amount} {what} a minute; retry in "
-            f"{retry_after} s", headers={"retry-after": str(retry_after)},
-            retryAfter=retry_after)
+            429, "RATE_LIMITED", self.message(budget, retry_after),
+            headers={"retry-after": str(retry_after)}, retryAfter=retry_after)
 
 
 def _per_minute(amount: int) -> RateLimitItem | None:

@@ -209,8 +209,9 @@ class Settings:
 
     upload_max_bytes: int = _setting(
         "KEYLINK_UPLOAD_MAX_BYTES", 26214400,
-        "Largest multipart (file upload) request to `/graphql`, in bytes; a larger one is "
-        "refused with 413 before it is read.")
+        "Largest multipart (file upload) request to `/graphql` with a valid token, in bytes "
+        "(without one, `KEYLINK_BODY_MAX_BYTES`); a larger one is refused with 413 before "
+        "it is read.")
     body_max_bytes: int = _setting(
         "KEYLINK_BODY_MAX_BYTES", 1048576,
         "Largest request body other than a file upload (a JSON operation), in bytes; a "
@@ -229,10 +230,10 @@ class Settings:
         "refused with 429. 0: no cap.")
     rate_limit_per_minute: int = _setting(
         "KEYLINK_RATE_LIMIT_PER_MINUTE", 600,
-        "HTTP operations a minute per signed-in user (a valid token's organization and "
-        "subject), or per client address for requests without a valid token; more are "
-        "refused with 429 `RATE_LIMITED` and `Retry-After`. Counted in Redis when there is "
-        "one (all replicas share the budget). 0: off.")
+        "Operations a minute (over HTTP, or sent over a WebSocket) per signed-in user (a "
+        "valid token's organization and subject), or per client address for requests "
+        "without a valid token; more are refused with 429 `RATE_LIMITED` and `Retry-After`. "
+        "Counted in Redis when there is one (all replicas share the budget). 0: off.")
     socket_rate_per_minute: int = _setting(
         "KEYLINK_SOCKET_RATE_PER_MINUTE", 60,
         "New WebSockets a minute per client address, and sign-ins over them per user; more "

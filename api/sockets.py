@@ -1,5 +1,8 @@
 """WebSockets on /graphql (graphql-transport-ws): who may hold one, and for how long.
 
+- Any connection, before it is a WebSocket or a request, must send its request head whole
+  within REQUEST_HEAD_TIMEOUT_S or is closed (HeadTimeoutProtocol, uvicorn's protocol).
+
 - A socket must sign in with a valid token in `connection_init` within
   KEYLINK_WS_AUTH_TIMEOUT_S: one that sends no `connection_init` in time is closed with
   4408, one whose token is missing or refused with 4403 at once. So no unauthenticated
@@ -21,6 +24,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -29,10 +33,15 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from websockets.exceptions import ConnectionClosed
 
 log = logging.getLogger("keylink.api.sockets")
+
+# Seconds a connection has to send a request's head (request line and headers) whole.
+REQUEST_HEAD_TIMEOUT_S = 10.0
 
 # Close codes of graphql-transport-ws.
 FORBIDDEN = 4403
@@ -62,6 +71,49 @@ async def deny(scope: Scope, receive: Receive, send: Send, response: Response) -
         await websocket.send_denial_response(response)
     else:  # pragma: no cover - uvicorn supports the denial response
         await websocket.close(code=1008)
+
+
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, closing a connection whose request head (request line and
+    headers) has not come in whole within ``timeout`` seconds of the connection, or of the
+    request's first byte on a kept-alive connection.
+
+    uvicorn waits for a request head for ever: a client opening connections and sending
+    nothing, or a header a minute, would hold them (and their file descriptors) as long as
+    it likes, before the API or its socket cap sees anything."""
+
+    timeout: float = REQUEST_HEAD_TIMEOUT_S
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._wait_for_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_timer is None:
+            self._wait_for_head()
+
+    def on_headers_complete(self) -> None:
+        self._head_done()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_done()
+        super().connection_lost(exc)
+
+    def _wait_for_head(self) -> None:
+        self._head_timer = self.loop.call_later(self.timeout, self._head_too_slow)
+
+    def _head_done(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 class SocketCount:
@@ -120,7 +172,33 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
-    """graphql-transport-ws, with a client's going away logged as what it is."""
+    """graphql-transport-ws, with a client's going away logged as what it is, and each
+    operation sent over the socket spending its user's operations budget, as over HTTP."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            refusal = await self._spend()
+            if refusal is not None:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [refusal.formatted]})
+                return
+        await super().handle_subscribe(message)
+
+    async def _spend(self) -> GraphQLError | None:
+        """Spend one unit of the signed-in user's operations budget; the refusal when
+        none is left."""
+        from api.ratelimit import user_key
+
+        limits = getattr(self.view, "rate_limits", None)
+        if limits is None or not limits.enabled("http"):
+            return None
+        viewer = await self.context.viewer()  # signed in at connection_init
+        key = user_key(viewer.organization.code, viewer.subject)
+        retry = await limits.check("http", key, self.context.services.redis)
+        if retry is None:
+            return None
+        return GraphQLError(limits.message("http", retry),
+                            extensions={"code": "RATE_LIMITED", "retryAfter": retry})
 
     async def handle_task_exception(self, error: Exception) -> None:
         if client_gone(error):

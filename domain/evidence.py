@@ -30,6 +30,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Every type the sniffer can recognize; settings choose which of them are allowed.
 KNOWN_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/pdf",
                "text/csv", XLSX)
+# An XLSX with more parts than this is no workbook (plan files have the same limit).
+MAX_WORKBOOK_PARTS = 1_000
+ZIP_DIRECTORY_ENTRY = b"PK\x01\x02"
 # Declared types that say nothing about the content.
 _UNSPECIFIC = {"", "application/octet-stream", "binary/octet-stream"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -53,6 +56,11 @@ def sniff(content: bytes) -> str | None:
 
 
 def _is_workbook(content: bytes) -> bool:
+    # Each entry of a ZIP's directory starts with this signature, and `zipfile` builds an
+    # object for every one: a few megabytes of empty entries would cost a second of the
+    # event loop. A workbook has a handful of parts.
+    if content.count(ZIP_DIRECTORY_ENTRY) > MAX_WORKBOOK_PARTS:
+        return False
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as z:
             names = set(z.namelist())

@@ -25,7 +25,7 @@ from api.auth import Claims, TokenCodec
 from api.context import Services
 from api.embedded import free_port
 from api.settings import Settings, SettingsError
-from api.sockets import TransportWSHandler
+from api.sockets import HeadTimeoutProtocol, TransportWSHandler
 from domain.db import Database
 from resolvers.relay import to_global_id
 from tests.support.api import CODEC, SETTINGS, graphql_ws, serving, token
@@ -95,8 +95,26 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(db: Database) 
         assert r.status_code == 200 and r.json()["data"] == {"__typename": "Query"}
         # Uploads keep their own, larger limit.
         r = await client.post("/graphql", content=b"x" * 300 * 1024, headers={
-            "content-type": "multipart/form-data; boundary=b"})
+            "content-type": "multipart/form-data; boundary=b",
+            "authorization": f"Bearer {token('FAW-VW')}"})
         assert r.status_code == 400  # read (and found malformed), not refused for size
+
+
+async def test_an_upload_without_a_valid_token_is_held_to_the_body_limit(
+    db: Database,
+) -> None:
+    settings = SETTINGS.replace(body_max_bytes=256 * 1024)
+    async with _client(db, settings) as client:
+        for bearer in (None, "forged", token("FAW-VW")[:-4] + "abcd"):
+            stated = Chunks(300 * 1024)
+            r = await client.post("/graphql", content=stated, headers={
+                "content-type": "multipart/form-data; boundary=b",
+                "content-length": str(300 * 1024 + 64),
+                **({"authorization": f"Bearer {bearer}"} if bearer else {})})
+            assert r.status_code == 413 and _code(r) == "PAYLOAD_TOO_LARGE", bearer
+            assert r.json()["errors"][0]["message"] == (
+                "an upload without a valid token is limited to 262,144 bytes")
+            assert stated.sent == 0
 
 
 async def test_deeply_nested_json_is_a_bad_request_not_a_crash(api: Any) -> None:
@@ -137,6 +155,34 @@ async def _closed_with(ws: Any, wait: float = 5) -> int:
 
 async def _init(ws: Any, payload: dict[str, Any]) -> None:
     await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+
+
+async def test_a_connection_must_send_its_request_head_within_seconds(
+    db: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(HeadTimeoutProtocol, "timeout", 1.0)
+    await build(db)
+    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC))
+    async with serving(app, **SERVER_OPTIONS) as address:
+        port = int(address.rsplit(":", 1)[1])
+        silent = await asyncio.open_connection("127.0.0.1", port)
+        slow = await asyncio.open_connection("127.0.0.1", port)
+        slow[1].write(b"POST /graphql HTTP/1.1\r\nHost: keylink.test\r\n")
+        await slow[1].drain()
+        # Both are closed by the server, with nothing sent back.
+        for reader, _ in (silent, slow):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        # A request that comes in whole is served, then kept alive past the timeout.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            await asyncio.sleep(1.5)
+            assert (await client.post("/graphql", json=VIEWER)).status_code == 200
+        # A WebSocket is not affected once it has been opened.
+        async with websockets.connect(f"ws://127.0.0.1:{port}/graphql",
+                                      subprotocols=PROTOCOL) as ws:
+            await asyncio.sleep(1.5)
+            await _init(ws, {"Authorization": f"Bearer {token('FAW-VW')}"})
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
 
 
 async def test_a_socket_that_does_not_sign_in_is_closed(edge_ws: str) -> None:
@@ -251,6 +297,52 @@ async def test_a_request_s_token_is_verified_once_for_its_budget_and_its_viewer(
         # A token refused for the budget is refused for the viewer too.
         r = await client.post("/graphql", json=VIEWER, headers={"authorization": "Bearer x"})
         assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+async def test_operations_over_a_socket_spend_the_same_budget(db: Database) -> None:
+    await build(db)
+    settings = SETTINGS.replace(rate_limit_per_minute=3)
+    services = Services(db=db, codec=CODEC)
+    bearer = token("FAW-VW", subject="socket-user")
+    async with graphql_ws(services, settings) as url:
+        async with websockets.connect(url, subprotocols=PROTOCOL) as ws:
+            await _init(ws, {"Authorization": f"Bearer {bearer}"})
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            answers = []
+            for n in range(4):
+                await ws.send(json.dumps({"type": "subscribe", "id": str(n), "payload": VIEWER}))
+                first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if first["type"] == "next":
+                    assert json.loads(await ws.recv())["type"] == "complete"
+                answers.append(first)
+        assert [a["type"] for a in answers] == ["next", "next", "next", "error"]
+        refusal = answers[3]["payload"][0]
+        assert refusal["extensions"]["code"] == "RATE_LIMITED"
+        assert 1 <= refusal["extensions"]["retryAfter"] <= 60
+        # The user's budget is one: over HTTP the same user is refused too.
+        http_url = url.replace("ws://", "http://")
+        async with httpx.AsyncClient() as client:
+            r = await client.post(http_url, json=VIEWER,
+                                  headers={"authorization": f"Bearer {bearer}"})
+        assert r.status_code == 429 and _code(r) == "RATE_LIMITED"
+
+
+async def test_an_ipv6_client_is_one_address_however_many_of_its_64_it_uses(
+    db: Database,
+) -> None:
+    await build(db)
+    app = _app(db, SETTINGS.replace(rate_limit_per_minute=2))
+    clients = [_client(app, address=a) for a in (
+        "2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:fffe",
+        "2001:db8:1:3::1", "::ffff:192.0.2.7", "192.0.2.7")]
+    try:
+        codes = [(await c.post("/graphql", json=VIEWER)).status_code for c in clients]
+    finally:
+        for c in clients:
+            await c.aclose()
+    # Three addresses of one /64 share its budget; the next /64 has its own; an IPv4
+    # address is the same client whether or not it comes mapped into IPv6.
+    assert codes == [200, 200, 429, 200, 200, 200]
+    async with _client(app, address="192.0.2.7") as again:
+        assert (await again.post("/graphql", json=VIEWER)).status_code == 429
 
 
 async def test_replicas_share_one_budget_in_redis(db: Database, redis_url: str) -> None:

@@ -169,6 +169,38 @@ async def test_an_oversized_request_is_refused_before_it_is_read(client: Client)
     assert await stored(client.db) == (0, 0, 0)
 
 
+def many_parts(parts: int) -> bytes:
+    """A workbook's two telling parts and ``parts`` empty ones: small, yet each entry of its
+    directory would cost `zipfile` an object to read."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+        for i in range(parts):
+            z.writestr(zipfile.ZipInfo(f"{i:x}"), b"")
+    return out.getvalue()
+
+
+async def test_a_workbook_of_thousands_of_parts_is_refused_unread(db: Database) -> None:
+    _, dispute = await faw_dispute(db)
+    settings = SETTINGS.replace(evidence_max_bytes=1024 * 1024,
+                                upload_max_bytes=2 * 1024 * 1024)
+    app = create_app(settings, services=Services(db=db, codec=CODEC))
+    app.state.services = Services(db=db, codec=CODEC)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://keylink.test") as http:
+        client = Client(http, db)
+        up = await client.upload(dispute, "thickness.xlsx", many_parts(evidence.MAX_WORKBOOK_PARTS),
+                                 None, as_=token("FAW-VW"))
+        assert up["errors"][0]["code"] == "INVALID"
+        assert "content is application/zip" in up["errors"][0]["message"]
+        assert await stored(db) == (0, 0, 0)
+        # A workbook of a few parts is one.
+        up = await client.upload(dispute, "thickness.xlsx", many_parts(10), None,
+                                 as_=token("FAW-VW"))
+        assert up["errors"] == [] and up["evidence"]["contentType"] == evidence.XLSX
+
+
 async def test_allowed_types_follow_the_settings_and_closed_disputes_take_no_files(
         db: Database) -> None:
     w = await delivered_world(db)

@@ -316,6 +316,21 @@ async def test_an_over_long_lifetime_is_refused_on_verification(idp: Jwks) -> No
         hs.verify(without_exp)
 
 
+async def test_times_that_are_not_numbers_are_refused_not_a_crash(
+    db: Database, client_for: Any
+) -> None:
+    await build(db)
+    client = await client_for(TokenCodec.from_settings(Settings(jwt_secret=SECRET)))
+    now = int(time.time())
+    for exp in (str(now + 600), f"{now + 600}.0", True):
+        signed = jwt.encode({"sub": "x", "org": "FAW-VW", "roles": ["customer"], "iat": now,
+                             "exp": exp}, SECRET, algorithm="HS256")
+        body = await viewer(client, signed)
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "UNAUTHENTICATED", (exp, error)
+        assert "exp" in error["message"]
+
+
 # --- Issuing, with iss, aud and the configured claim names ----------------------------
 
 

@@ -112,6 +112,10 @@ def unpacked_size(content: bytes, limit: int) -> int:
     is then inflated a piece at a time, counting what comes out, and the count stops
     the moment the whole passes ``limit``. The data read is what the part's own header
     points at, so that a part cannot hide behind another one's sizes."""
+    # Counted before `zipfile` reads the directory, which costs an object per entry: every
+    # entry starts with this signature.
+    if content.count(b"PK\x01\x02") > MAX_MEMBERS:
+        raise FileTooLarge(f"the workbook has more than {MAX_MEMBERS} parts", field="file")
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as z:
             parts = z.infolist()

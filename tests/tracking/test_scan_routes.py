@@ -98,3 +98,23 @@ async def test_a_coil_on_no_shipment_is_not_taken_into_another_customers_warehou
     assert await _scan(pipeline, "scan-galanz", await coil_no(db, own), "receiving",
                        6 * M) == []
     assert await _where(db, own) == (None, galanz_wh)
+
+
+async def test_a_scanner_naming_another_site_cannot_move_a_loose_coil_there(
+    db: Database,
+) -> None:
+    t = await build_track(db)
+    await _galanz_warehouse(db, t)
+    pipeline = await _pipeline(db)
+    loose = t.world.coils["FAW-VW"][2]  # on no shipment
+    no = await coil_no(db, loose)
+    # GALANZ's scanner names FAW-VW's own warehouse, then a port: the scanner is still
+    # at GALANZ's, so the coil goes to neither.
+    assert await _scan(pipeline, "scan-galanz", no, "unloading", 5 * M, "WH-NEAR") == [
+        ("scan_off_route", "WH-NEAR")]
+    assert await _scan(pipeline, "scan-galanz", no, "receiving", 6 * M, "LUOJING") == [
+        ("scan_off_route", "LUOJING")]
+    assert await _where(db, loose) == (None, None)
+    # FAW-VW's own scanner there takes it in as before.
+    assert await _scan(pipeline, "scan-wh", no, "receiving", 7 * M) == []
+    assert await _where(db, loose) == (None, t.site["warehouse"])

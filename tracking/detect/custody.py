@@ -79,7 +79,8 @@ def _off_route(
     or receiving elsewhere than where one ends; unloading at neither (coils put back off
     at the dock are no anomaly). The scanner's own site is held to it too, so a scanner
     installed at one site cannot move coils by naming another. A coil on no shipment
-    under way may be anywhere but at another customer's warehouse."""
+    under way may be anywhere but at another customer's warehouse, named or the
+    scanner's own."""
     assert scan.coil_id is not None
     sites = {s for s in (site_id, place.scanner_site_id if place else None) if s is not None}
     if not sites:
@@ -89,8 +90,10 @@ def _off_route(
     if step in AT_ORIGIN:
         legs = [leg for leg in legs if leg.status not in DELIVERED]
     if not legs:
-        return (place is not None and place.warehouse_of is not None
-                and place.warehouse_of != place.coil_owner)
+        # Neither the site named nor the scanner's own may be another customer's.
+        return place is not None and any(
+            owner is not None and owner != place.coil_owner
+            for owner in (place.warehouse_of, place.scanner_warehouse_of))
     origins = {leg.origin_site_id for leg in legs}
     destinations = {leg.destination_site_id for leg in legs}
     allowed = (origins if step in AT_ORIGIN

@@ -114,6 +114,8 @@ class ScanPlace:
     warehouse_of: int | None = None
     coil_owner: int | None = None  # the customer the scanned coil is for
     scanner_site_id: int | None = None  # the site the scanner is installed at, if any
+    # The scanner's own site is a customer's warehouse: that customer (else None).
+    scanner_warehouse_of: int | None = None
 
 
 async def scan_places(tx: Executor, scans: Sequence[StoredScan]) -> dict[int, ScanPlace]:
@@ -122,13 +124,15 @@ async def scan_places(tx: Executor, scans: Sequence[StoredScan]) -> dict[int, Sc
         " p.latitude AS vehicle_lat, p.longitude AS vehicle_lon,"
         " coalesce(c.quality_status = 'blocked', false) AS coil_blocked,"
         " st.code AS site_code, c.customer_org_id AS coil_owner, d.site_id AS scanner_site_id,"
-        " CASE WHEN st.kind = 'customer_warehouse' THEN st.org_id END AS warehouse_of"
+        " CASE WHEN st.kind = 'customer_warehouse' THEN st.org_id END AS warehouse_of,"
+        " CASE WHEN sd.kind = 'customer_warehouse' THEN sd.org_id END AS scanner_warehouse_of"
         " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],"
         "             $5::timestamptz[], $8::bigint[])"
         "  AS s(scan_id, device_id, site_id, vehicle_id, at, coil_id)"
         " LEFT JOIN device d ON d.id = s.device_id"
         " LEFT JOIN coil c ON c.id = s.coil_id"
         " LEFT JOIN site st ON st.id = coalesce(s.site_id, d.site_id)"
+        " LEFT JOIN site sd ON sd.id = d.site_id"
         " LEFT JOIN LATERAL (SELECT latitude, longitude FROM position p"
         "  WHERE p.vehicle_id = s.vehicle_id"
         "  AND p.fix_time BETWEEN s.at - $6::interval AND s.at + $7::interval"
@@ -139,7 +143,7 @@ async def scan_places(tx: Executor, scans: Sequence[StoredScan]) -> dict[int, Sc
     return {r["scan_id"]: ScanPlace(r["site_id"], r["site_lat"], r["site_lon"],
                                     r["vehicle_lat"], r["vehicle_lon"], r["coil_blocked"],
                                     r["site_code"], r["warehouse_of"], r["coil_owner"],
-                                    r["scanner_site_id"])
+                                    r["scanner_site_id"], r["scanner_warehouse_of"])
             for r in rows}
 
 
