@@ -144,7 +144,8 @@ class ContractQueries:
         = None,
     ) -> Contract | None:
         await viewer(info)
-        found = await by_id_or_number(id, number, "Contract", loaders(info).get(ContractByIdLoader),
+        found = await by_id_or_number(id, number, "Contract",
+                                      loaders(info).get(ContractByIdLoader),
                                       loaders(info).get(ContractByNumberLoader))
         return Contract.of(found) if found else None
 

@@ -375,8 +375,8 @@ class QualityDispute(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[SuspectCoil]:
         check_first(first)
-        rows = await loaders(info).get(SuspectPageByDisputeLoader).load((self.pk, first + 1,
-                                                                 after_id(after)))
+        rows = await loaders(info).get(SuspectPageByDisputeLoader).load(
+            (self.pk, first + 1, after_id(after)))
         return connection([(SuspectCoil.of(r), [r.coil_id]) for r in rows], first,
                           after is not None)
 

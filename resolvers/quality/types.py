@@ -297,8 +297,8 @@ class Coil(Node):
         from resolvers.disputes.types import QualityDispute
 
         check_first(first)
-        rows = await loaders(info).get(DisputePageByCoilLoader).load((self.pk, first + 1,
-                                                              after_id(after)))
+        rows = await loaders(info).get(DisputePageByCoilLoader).load(
+            (self.pk, first + 1, after_id(after)))
         return connection([(QualityDispute.of(d), [d.id]) for d in rows], first,
                           after is not None)
 

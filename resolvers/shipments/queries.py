@@ -87,7 +87,8 @@ class ShipmentQueries:
         = None,
     ) -> Shipment | None:
         await viewer(info)
-        found = await by_id_or_number(id, number, "Shipment", loaders(info).get(ShipmentByIdLoader),
+        found = await by_id_or_number(id, number, "Shipment",
+                                      loaders(info).get(ShipmentByIdLoader),
                                       loaders(info).get(ShipmentByNumberLoader))
         return Shipment.of(found) if found else None
 

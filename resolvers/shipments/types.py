@@ -224,8 +224,8 @@ class Shipment(Node):
         first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Annotated[Coil, strawberry.lazy("resolvers.quality.types")]]:
-        return await manifest(info, loaders(info).get(ManifestPageByShipmentLoader), self.pk, first,
-                              after)
+        return await manifest(info, loaders(info).get(ManifestPageByShipmentLoader), self.pk,
+                              first, after)
 
     @strawberry.field(description="Where it is: the latest fix of the vehicle of its current "
                       "leg, or where the last leg ended; null before it sets off.")
