@@ -1,18 +1,18 @@
 """Per-request DataLoaders: one batched statement per (thing, key) however many rows ask.
 
-One convention for every area. A loader is a class named ``<Thing>By<Key>Loader`` (a
-:class:`strawberry.dataloader.DataLoader`), written in its area's
-``resolvers/<area>/loaders.py`` and registered with ``@Loaders.register``. Resolvers reach
-it as ``info.context.loaders.<thing>_by_<key>``: the registry makes it on first use, once per
-request and viewer, so batching never mixes what two organizations may see and the cache
-dies with the request. The shared loaders of parties live here.
+One convention for every area. A loader is a class named ``<Thing>By<Key>Loader`` on one
+of the bases below (:class:`RowsLoader`, :class:`MappedLoader`, :class:`GroupedLoader`,
+:class:`PagedLoader`), written in its area's ``resolvers/<area>/loaders.py``, which imports
+the domain and this module only. A resolver imports the class from there and asks the
+request's registry for it: ``loaders(info).get(CoilByIdLoader).load(pk)``. The registry
+makes each loader on first use, once per request and viewer, so batching never mixes what
+two organizations may see and the cache dies with the request; the type of what ``get``
+returns is the class asked for, so its keys are type-checked. The shared loaders of
+parties live here.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import pkgutil
 import re
 from abc import abstractmethod
 from collections import defaultdict
@@ -32,20 +32,9 @@ L = TypeVar("L", bound="Loader[Any, Any]")
 _NAME = re.compile(r"(?:[A-Z][a-z0-9]*)+By(?:[A-Z][a-z0-9]*)+Loader")
 
 
-def attribute_of(kind: type[Any]) -> str:
-    """``PurchasePlanByIdLoader`` -> ``purchase_plan_by_id``: where resolvers find it."""
-    name = kind.__name__
-    if not _NAME.fullmatch(name):
-        raise TypeError(f"a loader is named <Thing>By<Key>Loader, not {name}")
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Loader")).lower()
-
-
 class Loaders:
-    """The registry: every area's loader classes, and this request's loaders made from them
-    on first use (``loaders.coil_by_id`` makes a :class:`CoilByIdLoader` once)."""
-
-    _kinds: ClassVar[dict[str, type[Loader[Any, Any]]]] = {}
-    _discovered: ClassVar[bool] = False
+    """The registry of one request: each loader class asked for with :meth:`get`, made on
+    first use for this request's viewer."""
 
     def __init__(self, db: Executor, scope: Scope, redis: Any = None,
                  subject: str | None = None, own_org_id: int | None = None) -> None:
@@ -57,53 +46,27 @@ class Loaders:
         self.own_org_id = own_org_id
         # Live state (latest fixes); None reads positions from the database alone.
         self.redis = redis
-        self._made: dict[str, Loader[Any, Any]] = {}
-        self.discover()
+        self._made: dict[type[Loader[Any, Any]], Loader[Any, Any]] = {}
 
-    @classmethod
-    def register(cls, kind: type[L]) -> type[L]:
-        """Class decorator: ``kind`` becomes ``loaders.<thing>_by_<key>``."""
-        name = attribute_of(kind)
-        known = cls._kinds.get(name)
-        if known is not None and (known.__module__, known.__qualname__) != (
-                kind.__module__, kind.__qualname__):
-            raise TypeError(f"{name} is already {known.__module__}.{known.__qualname__}")
-        cls._kinds[name] = kind
-        return kind
-
-    @classmethod
-    def discover(cls) -> None:
-        """Import every area's ``loaders`` module once, so that its loaders register."""
-        if cls._discovered:
-            return
-        import resolvers
-
-        for area in pkgutil.iter_modules(resolvers.__path__):
-            if area.ispkg and importlib.util.find_spec(f"resolvers.{area.name}.loaders"):
-                importlib.import_module(f"resolvers.{area.name}.loaders")
-        cls._discovered = True
-
-    @classmethod
-    def names(cls) -> frozenset[str]:
-        cls.discover()
-        return frozenset(cls._kinds)
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for what is not a plain attribute: the loaders, made lazily.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        made = self._made.get(name)
+    def get(self, kind: type[L]) -> L:
+        """This request's ``kind`` loader, made the first time it is asked for."""
+        made = self._made.get(kind)
         if made is None:
-            kind = self._kinds.get(name)
-            if kind is None:
-                raise AttributeError(f"no loader {name!r}: register a "
-                                     f"<Thing>By<Key>Loader with @Loaders.register")
-            made = self._made[name] = kind(self)
+            made = self._made[kind] = kind(self)
+        assert isinstance(made, kind)
         return made
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
-    """A loader of one request: :meth:`batch_load` answers every key of one batch."""
+    """A loader of one request: :meth:`batch_load` answers every key of one batch.
+
+    A loader is named ``<Thing>By<Key>Loader`` (what it loads, by what): any other name is
+    refused when the class is defined, except for the bases declared with ``base=True``."""
+
+    def __init_subclass__(cls, base: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not base and not _NAME.fullmatch(cls.__name__):
+            raise TypeError(f"a loader is named <Thing>By<Key>Loader, not {cls.__name__}")
 
     def __init__(self, loaders: Loaders) -> None:
         super().__init__(self.batch_load)
@@ -122,7 +85,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """The values of ``keys``, in their order, from one statement."""
 
 
-class RowsLoader(Loader[K, Any]):
+class RowsLoader(Loader[K, Any], base=True):
     """Rows fetched by a key they carry (``key``, ``id`` unless told); None when not found
     or not the viewer's."""
 
@@ -137,7 +100,7 @@ class RowsLoader(Loader[K, Any]):
         return [found.get(k) for k in keys]
 
 
-class MappedLoader(Loader[K, Any]):
+class MappedLoader(Loader[K, Any], base=True):
     """One value per key, fetched as a mapping; None for a key it lacks."""
 
     @abstractmethod
@@ -149,7 +112,7 @@ class MappedLoader(Loader[K, Any]):
         return [found.get(k) for k in keys]
 
 
-class GroupedLoader(Loader[K, list[Any]]):
+class GroupedLoader(Loader[K, list[Any]], base=True):
     """A list per key, fetched as a mapping; an empty list for a key it lacks."""
 
     @abstractmethod
@@ -165,7 +128,7 @@ class GroupedLoader(Loader[K, list[Any]]):
 PageKey = tuple[int, int, Any]
 
 
-class PagedLoader(Loader[PageKey, list[Any]]):
+class PagedLoader(Loader[PageKey, list[Any]], base=True):
     """Pages of children by parent: one statement per distinct page shape (size, start),
     so a page of parents, all asking the same shape, costs one."""
 
@@ -188,19 +151,16 @@ class PagedLoader(Loader[PageKey, list[Any]]):
 # Parties: every area refers to them.
 
 
-@Loaders.register
 class OrganizationByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await parties.organizations_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class SiteByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await parties.sites_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class SpecByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await parties.specs_by_ids(self.db, self.scope, keys)

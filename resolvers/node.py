@@ -11,18 +11,34 @@ from strawberry.types import Info
 
 from resolvers import parties
 from resolvers.common import loaders, viewer
+from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader, SettlementByIdLoader
 from resolvers.contracts.types import Contract, ContractLine
+from resolvers.disputes.loaders import ClaimByIdLoader, DisputeByIdLoader, EvidenceByIdLoader
 from resolvers.disputes.types import Claim, DisputeEvidence, QualityDispute
-from resolvers.hotline.types import UrgeTicket, ticket_by_id
-from resolvers.loaders import Loaders
-from resolvers.notifications.bulletins import Bulletin, bulletin_by_id
-from resolvers.notifications.inbox import Notification, notification_by_id
-from resolvers.planning.queries import import_by_id, production_plan_by_id, purchase_plan_by_id
+from resolvers.hotline.loaders import TicketByIdLoader
+from resolvers.hotline.types import UrgeTicket
+from resolvers.loaders import Loader, OrganizationByIdLoader, SiteByIdLoader, SpecByIdLoader
+from resolvers.notifications.bulletins import Bulletin
+from resolvers.notifications.inbox import Notification
+from resolvers.notifications.loaders import BulletinByIdLoader, NotificationByIdLoader
+from resolvers.planning.loaders import (
+    PlanImportByIdLoader,
+    ProductionPlanByIdLoader,
+    PurchasePlanByIdLoader,
+)
 from resolvers.planning.types import PlanImport, ProductionPlan, PurchasePlan
+from resolvers.quality.loaders import (
+    CertificateByIdLoader,
+    CoilByIdLoader,
+    FeedbackByIdLoader,
+    HeatByIdLoader,
+    SlabByIdLoader,
+)
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
-from resolvers.shipments.rejections import RejectedMessage, reads_rejections, rejection_by_id
+from resolvers.shipments.loaders import RejectionByIdLoader, ShipmentByIdLoader, VehicleByIdLoader
+from resolvers.shipments.rejections import RejectedMessage, reads_rejections
 from resolvers.shipments.types import Shipment
 from resolvers.shipments.vehicles import Vehicle
 
@@ -30,30 +46,33 @@ if TYPE_CHECKING:
     from api.context import Viewer
 
 # Every Node type: the loader that fetches it (within the viewer's scope) and its maker.
-NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = {
-    "Organization": (lambda x: x.organization_by_id, parties.Organization.of),
-    "Site": (lambda x: x.site_by_id, parties.Site.of),
-    "SteelSpec": (lambda x: x.spec_by_id, parties.SteelSpec.of),
-    "Contract": (lambda x: x.contract_by_id, Contract.of),
-    "ContractLine": (lambda x: x.line_by_id, ContractLine.of),
-    "Heat": (lambda x: x.heat_by_id, Heat.of),
-    "Slab": (lambda x: x.slab_by_id, Slab.of),
-    "Coil": (lambda x: x.coil_by_id, Coil.of),
-    "QualityCertificate": (lambda x: x.certificate_by_id, QualityCertificate.of),
-    "ProcessingFeedback": (lambda x: x.feedback_by_id, ProcessingFeedback.of),
-    "Settlement": (lambda x: x.settlement_by_id, Settlement.of),
-    "Shipment": (lambda x: x.shipment_by_id, Shipment.of),
-    "Vehicle": (lambda x: x.vehicle_by_id, Vehicle.of),
-    "QualityDispute": (lambda x: x.dispute_by_id, QualityDispute.of),
-    "Claim": (lambda x: x.claim_by_id, Claim.of),
-    "DisputeEvidence": (lambda x: x.evidence_by_id, DisputeEvidence.of),
-    "Notification": (notification_by_id, Notification.of),
-    "Bulletin": (bulletin_by_id, Bulletin.of),
-    "UrgeTicket": (ticket_by_id, UrgeTicket.of),
-    "PurchasePlan": (purchase_plan_by_id, PurchasePlan.of),
-    "ProductionPlan": (production_plan_by_id, ProductionPlan.of),
-    "PlanImport": (import_by_id, PlanImport.of),
-    "RejectedMessage": (rejection_by_id, RejectedMessage.of),
+NODE_TYPES: dict[str, tuple[type[Loader[int, Any]], Callable[[Any], Node]]] = {
+    "Organization": (OrganizationByIdLoader, parties.Organization.of),
+    "Site": (SiteByIdLoader, parties.Site.of),
+    "SteelSpec": (SpecByIdLoader, parties.SteelSpec.of),
+    "Contract": (ContractByIdLoader, Contract.of),
+    "ContractLine": (LineByIdLoader, ContractLine.of),
+    "Heat": (HeatByIdLoader, Heat.of),
+    "Slab": (SlabByIdLoader, Slab.of),
+    "Coil": (CoilByIdLoader, Coil.of),
+    "QualityCertificate": (CertificateByIdLoader, QualityCertificate.of),
+    "ProcessingFeedback": (FeedbackByIdLoader, ProcessingFeedback.of),
+    "Settlement": (SettlementByIdLoader, Settlement.of),
+    "Shipment": (ShipmentByIdLoader, Shipment.of),
+    "Vehicle": (VehicleByIdLoader, Vehicle.of),
+    "QualityDispute": (DisputeByIdLoader, QualityDispute.of),
+    "Claim": (ClaimByIdLoader, Claim.of),
+    "DisputeEvidence": (EvidenceByIdLoader, DisputeEvidence.of),
+    # Fenced like the inbox, by the viewer's user and organization.
+    "Notification": (NotificationByIdLoader, Notification.of),
+    # Open to every viewer.
+    "Bulletin": (BulletinByIdLoader, Bulletin.of),
+    "UrgeTicket": (TicketByIdLoader, UrgeTicket.of),
+    "PurchasePlan": (PurchasePlanByIdLoader, PurchasePlan.of),
+    "ProductionPlan": (ProductionPlanByIdLoader, ProductionPlan.of),
+    "PlanImport": (PlanImportByIdLoader, PlanImport.of),
+    # Only the viewers of NODE_READERS reach it, and a customer's scope finds none.
+    "RejectedMessage": (RejectionByIdLoader, RejectedMessage.of),
 }
 
 # Node types only some viewers may read, whatever their scope (roles are not part of it):
@@ -75,7 +94,7 @@ async def _load(info: Info[Any, Any], gid: str) -> Node | None:
     if may_read is not None and not may_read(await viewer(info)):
         return None
     loader, make = entry
-    found = await loader(loaders(info)).load(pk)
+    found = await loaders(info).get(loader).load(pk)
     return make(found) if found is not None else None
 
 

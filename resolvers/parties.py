@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from domain import parties
 from resolvers.common import loaders
+from resolvers.loaders import OrganizationByIdLoader
 from resolvers.relay import Node
 
 
@@ -61,7 +62,7 @@ class Site(Node):
     async def owner(self, info: Info[Any, Any]) -> Organization | None:
         if self.owner_pk is None:
             return None
-        org = await loaders(info).organization_by_id.load(self.owner_pk)
+        org = await loaders(info).get(OrganizationByIdLoader).load(self.owner_pk)
         return Organization.of(org) if org else None
 
     @classmethod

@@ -13,7 +13,9 @@ from strawberry.types import Info
 from domain import settlements as domain
 from domain import settling
 from resolvers.common import INPUT, UserError, attempt, ctx, loaders, viewer
+from resolvers.contracts.loaders import ContractByIdLoader, SettlementByIdLoader
 from resolvers.disputes import actor
+from resolvers.disputes.loaders import ClaimsBySettlementLoader
 from resolvers.relay import (
     DEFAULT_PAGE,
     Connection,
@@ -75,7 +77,7 @@ class Settlement(Node):
     ) -> Annotated[Contract, strawberry.lazy("resolvers.contracts.types")] | None:
         from resolvers.contracts.types import Contract
 
-        c = await loaders(info).contract_by_id.load(self.contract_pk)
+        c = await loaders(info).get(ContractByIdLoader).load(self.contract_pk)
         return Contract.of(c) if c else None
 
     @strawberry.field(description="The agreed quality claims deducted on it: their agreed "
@@ -86,7 +88,8 @@ class Settlement(Node):
     ) -> list[Annotated[Claim, strawberry.lazy("resolvers.disputes.types")]]:
         from resolvers.disputes.types import Claim
 
-        return [Claim.of(c) for c in await loaders(info).claims_by_settlement.load(self.pk)]
+        found = await loaders(info).get(ClaimsBySettlementLoader).load(self.pk)
+        return [Claim.of(c) for c in found]
 
     @classmethod
     def of(cls, s: domain.Settlement) -> Settlement:
@@ -113,7 +116,7 @@ class SettlementQueries:
         who = await viewer(info)
         exactly_one(id, number, "number")
         if id is not None:
-            found = await loaders(info).settlement_by_id.load(expect_id(id, "Settlement"))
+            found = await loaders(info).get(SettlementByIdLoader).load(expect_id(id, "Settlement"))
         else:
             rows = await domain.settlements_by_numbers(ctx(info).db, who.scope, [number or ""])
             found = rows[0] if rows else None

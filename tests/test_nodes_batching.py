@@ -4,14 +4,17 @@ every node type goes through the per-request loaders of one registry."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from domain.calendar import mill_today
 from domain.db import Database, count_statements
-from resolvers.loaders import Loaders, attribute_of
+from domain.tenancy import Scope
+from resolvers.loaders import Loaders, RowsLoader
+from resolvers.quality.loaders import CoilByIdLoader, CoilByNumberLoader
 from resolvers.relay import to_global_id
 from tests.support.api import MILL_ROLES, Api, token
 from tests.support.factory import World, build
@@ -105,21 +108,28 @@ async def test_a_node_the_viewer_may_not_see_stays_null_in_the_batch(
     assert _by_table(seen) == {**dict.fromkeys(KINDS.values(), 1), "rejected_message": 0}
 
 
-def test_every_loader_a_resolver_names_is_registered() -> None:
-    """Resolvers reach loaders as ``loaders(info).<thing>_by_<key>`` (or through the
-    request's ``context.loaders``, ``x`` in `node`'s table); each name is registered."""
-    registered = Loaders.names()
-    root = Path(__file__).parent.parent / "resolvers"
-    used = {m.group(1) for path in root.rglob("*.py")
-            for m in re.finditer(r"(?:\bloaders\b[^\n.]*?|\bx|\bbase)\.(\w+_by_\w+)\b",
-                                 path.read_text())}
-    assert {"organization_by_id", "tickets_by_line", "plan_import_by_id"} <= used
-    assert used <= registered, sorted(used - registered)
+async def test_a_request_makes_each_loader_once_by_its_class(db: Database) -> None:
+    """``get`` makes a loader the first time a request asks for its class and hands the
+    same one back after; another request (another viewer) gets its own."""
+    mill, customer = Loaders(db, Scope.everything()), Loaders(db, Scope.customer(1))
+    coils = mill.get(CoilByIdLoader)
+    assert isinstance(coils, CoilByIdLoader)
+    assert mill.get(CoilByIdLoader) is coils
+    assert mill.get(CoilByNumberLoader) is not coils
+    assert customer.get(CoilByIdLoader) is not coils
+    assert coils.scope == Scope.everything()
+    assert customer.get(CoilByIdLoader).scope == Scope.customer(1)
 
 
 def test_a_loader_is_named_thing_by_key() -> None:
-    assert attribute_of(type("PurchasePlanByIdLoader", (), {})) == "purchase_plan_by_id"
-    assert "current_production_plan_by_customer" in Loaders.names()
-    for wrong in ("PlanLoader", "PurchasePlanById", "byIdLoader"):
+    """Named after what it loads and by what, or refused when the class is written."""
+    class PurchasePlanByRefLoader(RowsLoader[str]):
+        key = "ref"
+
+        async def fetch(self, keys: Sequence[str]) -> Sequence[Any]:
+            return []
+
+    assert PurchasePlanByRefLoader.key == "ref"
+    for wrong in ("PlanLoader", "PurchasePlanById", "byIdLoader", "PurchasePlanLoader"):
         with pytest.raises(TypeError, match="<Thing>By<Key>Loader"):
-            attribute_of(type(wrong, (), {}))
+            type(wrong, (RowsLoader,), {})

@@ -6,16 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain import contracts, production, settlements
-from resolvers.loaders import GroupedLoader, Loaders, MappedLoader, RowsLoader
+from resolvers.loaders import GroupedLoader, MappedLoader, RowsLoader
 
 
-@Loaders.register
 class ContractByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await contracts.contracts_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ContractByNumberLoader(RowsLoader[str]):
     key = "number"
 
@@ -23,31 +21,26 @@ class ContractByNumberLoader(RowsLoader[str]):
         return await contracts.contracts_by_numbers(self.db, self.scope, keys)
 
 
-@Loaders.register
 class LineByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await contracts.lines_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class LinesByContractLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await contracts.lines_by_contract_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ProgressByLineLoader(MappedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
         return await production.progress_by_line_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class SettlementByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await settlements.settlements_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class SettlementsByContractLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await settlements.settlements_by_contract_ids(self.db, self.scope, keys)

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from domain import contracts as domain
 from resolvers.common import ctx, loaders, viewer
+from resolvers.contracts.loaders import ContractByIdLoader, ContractByNumberLoader
 from resolvers.contracts.types import Contract, ContractStatus
 from resolvers.relay import (
     DEFAULT_PAGE,
@@ -128,7 +129,7 @@ class ContractQueries:
             ctx(info).db, who.scope, _filter(filter), sort,
             order.direction is OrderDirection.DESC, first + 1, _keyset(sort, after),
         )
-        cache = loaders(info).contract_by_id
+        cache = loaders(info).get(ContractByIdLoader)
         for row in rows:
             cache.prime(row.id, row)
         return connection(
@@ -143,7 +144,8 @@ class ContractQueries:
         = None,
     ) -> Contract | None:
         await viewer(info)
-        found = await by_id_or_number(id, number, "Contract", loaders(info).contract_by_id,
-                                      loaders(info).contract_by_number)
+        found = await by_id_or_number(id, number, "Contract",
+                                      loaders(info).get(ContractByIdLoader),
+                                      loaders(info).get(ContractByNumberLoader))
         return Contract.of(found) if found else None
 

@@ -13,7 +13,16 @@ from strawberry.types import Info
 from domain import contracts as domain
 from domain import production
 from resolvers.common import loaders
+from resolvers.contracts.loaders import (
+    ContractByIdLoader,
+    LinesByContractLoader,
+    ProgressByLineLoader,
+    SettlementsByContractLoader,
+)
+from resolvers.hotline.loaders import TicketsByLineLoader
+from resolvers.loaders import OrganizationByIdLoader, SiteByIdLoader, SpecByIdLoader
 from resolvers.parties import Organization, Site, SteelSpec
+from resolvers.quality.loaders import CoilPageByLineLoader
 from resolvers.relay import DEFAULT_PAGE, Connection, Node
 
 if TYPE_CHECKING:
@@ -156,18 +165,18 @@ class ContractLine(Node):
 
     @strawberry.field(description="The contract this line belongs to.")
     async def contract(self, info: Info[Any, Any]) -> Contract:
-        return Contract.of(await loaders(info).contract_by_id.load(self.contract_pk))
+        return Contract.of(await loaders(info).get(ContractByIdLoader).load(self.contract_pk))
 
     @strawberry.field(description="The steel ordered.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
-        spec = await loaders(info).spec_by_id.load(self.spec_pk)
+        spec = await loaders(info).get(SpecByIdLoader).load(self.spec_pk)
         return SteelSpec.of(spec) if spec else None
 
     @strawberry.field(description="Where it is delivered.")
     async def delivery_site(self, info: Info[Any, Any]) -> Site | None:
         if self.site_pk is None:
             return None
-        site = await loaders(info).site_by_id.load(self.site_pk)
+        site = await loaders(info).get(SiteByIdLoader).load(self.site_pk)
         return Site.of(site) if site else None
 
     @strawberry.field(
@@ -175,7 +184,7 @@ class ContractLine(Node):
         "against the window; null until the contract is confirmed."
     )
     async def progress(self, info: Info[Any, Any]) -> LineProgress | None:
-        found = await loaders(info).progress_by_line.load(self.pk)
+        found = await loaders(info).get(ProgressByLineLoader).load(self.pk)
         return LineProgress.of(found) if found else None
 
     @strawberry.field(description="The customer's urges of this line, newest first; each "
@@ -183,18 +192,18 @@ class ContractLine(Node):
     async def urge_tickets(
         self, info: Info[Any, Any]
     ) -> list[Annotated[UrgeTicket, strawberry.lazy("resolvers.hotline.types")]]:
-        from resolvers.hotline.types import UrgeTicket, hotline_loaders
+        from resolvers.hotline.types import UrgeTicket
 
-        found = await hotline_loaders(loaders(info)).tickets_by_line.load(self.pk)
+        found = await loaders(info).get(TicketsByLineLoader).load(self.pk)
         return [UrgeTicket.of(t) for t in found]
 
     @strawberry.field(description="The line's unresolved urge, if any.")
     async def open_urge_ticket(
         self, info: Info[Any, Any]
     ) -> Annotated[UrgeTicket, strawberry.lazy("resolvers.hotline.types")] | None:
-        from resolvers.hotline.types import UrgeTicket, hotline_loaders
+        from resolvers.hotline.types import UrgeTicket
 
-        found = await hotline_loaders(loaders(info)).tickets_by_line.load(self.pk)
+        found = await loaders(info).get(TicketsByLineLoader).load(self.pk)
         return next((UrgeTicket.of(t) for t in found if t.status != "resolved"), None)
 
     @strawberry.field(description="Coils allocated to this line, in production order.")
@@ -207,7 +216,7 @@ class ContractLine(Node):
     ) -> Connection[Annotated[Coil, strawberry.lazy("resolvers.quality.types")]]:
         from resolvers.quality.types import coil_page
 
-        return await coil_page(info, loaders(info).coil_page_by_line, self.pk, first, after)
+        return await coil_page(info, loaders(info).get(CoilPageByLineLoader), self.pk, first, after)
 
     @classmethod
     def of(cls, line: domain.ContractLine) -> ContractLine:
@@ -237,12 +246,13 @@ class Contract(Node):
 
     @strawberry.field(description="The customer.")
     async def customer(self, info: Info[Any, Any]) -> Organization | None:
-        org = await loaders(info).organization_by_id.load(self.customer_pk)
+        org = await loaders(info).get(OrganizationByIdLoader).load(self.customer_pk)
         return Organization.of(org) if org else None
 
     @strawberry.field(description="The contract's lines, in order.")
     async def lines(self, info: Info[Any, Any]) -> list[ContractLine]:
-        return [ContractLine.of(x) for x in await loaders(info).lines_by_contract.load(self.pk)]
+        found = await loaders(info).get(LinesByContractLoader).load(self.pk)
+        return [ContractLine.of(x) for x in found]
 
     @strawberry.field(description="Settlements drawn up for this contract.")
     async def settlements(
@@ -250,7 +260,7 @@ class Contract(Node):
     ) -> list[Annotated[Settlement, strawberry.lazy("resolvers.settlements")]]:
         from resolvers.settlements import Settlement
 
-        found = await loaders(info).settlements_by_contract.load(self.pk)
+        found = await loaders(info).get(SettlementsByContractLoader).load(self.pk)
         return [Settlement.of(s) for s in found]
 
     @strawberry.field(description="Shipments carrying this contract's coils, newest first.")

@@ -6,16 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain import claims, containment, dispute_reads, disputes, evidence
-from resolvers.loaders import GroupedLoader, Loaders, PagedLoader, RowsLoader
+from resolvers.loaders import GroupedLoader, PagedLoader, RowsLoader
 
 
-@Loaders.register
 class DisputeByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await disputes.disputes_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class DisputeByNumberLoader(RowsLoader[str]):
     key = "number"
 
@@ -23,50 +21,42 @@ class DisputeByNumberLoader(RowsLoader[str]):
         return await disputes.disputes_by_numbers(self.db, self.scope, keys)
 
 
-@Loaders.register
 class DisputePageByCoilLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await dispute_reads.dispute_pages_by_coil(self.db, self.scope, parents, limit,
                                                          after)
 
 
-@Loaders.register
 class SuspectPageByDisputeLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await containment.suspect_pages(self.db, self.scope, parents, limit, after)
 
 
-@Loaders.register
 class TimelineByDisputeLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await disputes.timeline(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ClaimByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await claims.claims_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ClaimsByDisputeLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await claims.claims_by_dispute_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ClaimsBySettlementLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await claims.claims_by_settlement_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class EvidenceByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await evidence.evidence_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class EvidenceByDisputeLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await evidence.evidence_by_dispute_ids(self.db, self.scope, keys)

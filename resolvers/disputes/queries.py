@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from domain import disputes
 from resolvers.common import ctx, loaders, viewer
+from resolvers.disputes.loaders import DisputeByIdLoader, DisputeByNumberLoader
 from resolvers.disputes.types import AFTER, FIRST, DisputeStatus, QualityDispute
 from resolvers.relay import (
     DEFAULT_PAGE,
@@ -32,8 +33,9 @@ class DisputeQueries:
             description="Dispute number, e.g. `QD-2026-000007`.")] = None,
     ) -> QualityDispute | None:
         await viewer(info)
-        found = await by_id_or_number(id, number, "QualityDispute", loaders(info).dispute_by_id,
-                                      loaders(info).dispute_by_number)
+        found = await by_id_or_number(id, number, "QualityDispute",
+                                      loaders(info).get(DisputeByIdLoader),
+                                      loaders(info).get(DisputeByNumberLoader))
         return QualityDispute.of(found) if found else None
 
     @strawberry.field(description="Quality disputes the viewer may see, newest first: a "

@@ -14,9 +14,20 @@ from strawberry.types import Info
 
 from domain import claims, containment, disputes, evidence
 from resolvers.common import loaders, viewer
+from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader, SettlementByIdLoader
 from resolvers.contracts.types import Contract, ContractLine
 from resolvers.disputes import actor
+from resolvers.disputes.loaders import (
+    ClaimByIdLoader,
+    ClaimsByDisputeLoader,
+    DisputeByIdLoader,
+    EvidenceByDisputeLoader,
+    SuspectPageByDisputeLoader,
+    TimelineByDisputeLoader,
+)
+from resolvers.loaders import OrganizationByIdLoader
 from resolvers.parties import Organization, Site
+from resolvers.quality.loaders import CoilByIdLoader
 from resolvers.quality.types import Coil, QualityStatus
 from resolvers.relay import (
     DEFAULT_PAGE,
@@ -172,12 +183,12 @@ class Claim(Node):
 
     @strawberry.field(description="The dispute it compensates.")
     async def dispute(self, info: Info[Any, Any]) -> QualityDispute | None:
-        found = await loaders(info).dispute_by_id.load(self.dispute_pk)
+        found = await loaders(info).get(DisputeByIdLoader).load(self.dispute_pk)
         return QualityDispute.of(found) if found else None
 
     @strawberry.field(description="The contract whose settlement the agreed amount reduces.")
     async def contract(self, info: Info[Any, Any]) -> Contract | None:
-        found = await loaders(info).contract_by_id.load(self.contract_pk)
+        found = await loaders(info).get(ContractByIdLoader).load(self.contract_pk)
         return Contract.of(found) if found else None
 
     @strawberry.field(description="The settlement the agreed amount is deducted on; null "
@@ -185,7 +196,7 @@ class Claim(Node):
     async def settlement(self, info: Info[Any, Any]) -> Settlement | None:
         if self.settlement_pk is None:
             return None
-        found = await loaders(info).settlement_by_id.load(self.settlement_pk)
+        found = await loaders(info).get(SettlementByIdLoader).load(self.settlement_pk)
         return Settlement.of(found) if found else None
 
     @classmethod
@@ -237,14 +248,14 @@ class DisputeStep:
 
     @strawberry.field(description="The organization of who acted: the customer or the mill.")
     async def actor_organization(self, info: Info[Any, Any]) -> Organization | None:
-        found = await loaders(info).organization_by_id.load(self.actor_org_pk)
+        found = await loaders(info).get(OrganizationByIdLoader).load(self.actor_org_pk)
         return Organization.of(found) if found else None
 
     @strawberry.field(description="The claim the step concerns, if any.")
     async def claim(self, info: Info[Any, Any]) -> Claim | None:
         if self.claim_pk is None:
             return None
-        found = await loaders(info).claim_by_id.load(self.claim_pk)
+        found = await loaders(info).get(ClaimByIdLoader).load(self.claim_pk)
         return Claim.of(found) if found else None
 
     @classmethod
@@ -266,7 +277,7 @@ class SuspectCoil:
 
     @strawberry.field(description="The coil.")
     async def coil(self, info: Info[Any, Any]) -> Coil | None:
-        found = await loaders(info).coil_by_id.load(self.row.coil_id)
+        found = await loaders(info).get(CoilByIdLoader).load(self.row.coil_id)
         return Coil.of(found) if found else None
 
     @strawberry.field(description="The site it is at, if at a site.")
@@ -281,14 +292,14 @@ class SuspectCoil:
     async def contract(self, info: Info[Any, Any]) -> Contract | None:
         if self.row.contract_id is None:
             return None
-        found = await loaders(info).contract_by_id.load(self.row.contract_id)
+        found = await loaders(info).get(ContractByIdLoader).load(self.row.contract_id)
         return Contract.of(found) if found else None
 
     @strawberry.field(description="The contract line it is allocated to.")
     async def line(self, info: Info[Any, Any]) -> ContractLine | None:
         if self.row.line_id is None:
             return None
-        found = await loaders(info).line_by_id.load(self.row.line_id)
+        found = await loaders(info).get(LineByIdLoader).load(self.row.line_id)
         return ContractLine.of(found) if found else None
 
     @classmethod
@@ -320,7 +331,7 @@ class QualityDispute(Node):
 
     @strawberry.field(description="The customer that opened it.")
     async def customer(self, info: Info[Any, Any]) -> Organization | None:
-        found = await loaders(info).organization_by_id.load(self.row.customer_org_id)
+        found = await loaders(info).get(OrganizationByIdLoader).load(self.row.customer_org_id)
         return Organization.of(found) if found else None
 
     @strawberry.field(description="Where it was found, if a site was named.")
@@ -329,7 +340,7 @@ class QualityDispute(Node):
 
     @strawberry.field(description="The coils disputed (at most 100).")
     async def coils(self, info: Info[Any, Any]) -> list[Coil]:
-        found = await loaders(info).coil_by_id.load_many(self.row.coil_ids)
+        found = await loaders(info).get(CoilByIdLoader).load_many(self.row.coil_ids)
         return [Coil.of(c) for c in found if c is not None]
 
     @strawberry.field(description="Every step so far, oldest first: the dispute's timeline.")
@@ -337,7 +348,7 @@ class QualityDispute(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[DisputeStep]:
-        found = await loaders(info).timeline_by_dispute.load(self.pk)
+        found = await loaders(info).get(TimelineByDisputeLoader).load(self.pk)
         return _page(found, DisputeStep.of, first, after)
 
     @strawberry.field(description="Claims for compensation, oldest first.")
@@ -345,7 +356,7 @@ class QualityDispute(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Claim]:
-        found = await loaders(info).claims_by_dispute.load(self.pk)
+        found = await loaders(info).get(ClaimsByDisputeLoader).load(self.pk)
         return _page(found, Claim.of, first, after)
 
     @strawberry.field(description="Evidence files, oldest first.")
@@ -353,7 +364,7 @@ class QualityDispute(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[DisputeEvidence]:
-        found = await loaders(info).evidence_by_dispute.load(self.pk)
+        found = await loaders(info).get(EvidenceByDisputeLoader).load(self.pk)
         return _page(found, DisputeEvidence.of, first, after)
 
     @strawberry.field(description="Containment: the other coils of the disputed coils' heats "
@@ -364,8 +375,8 @@ class QualityDispute(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[SuspectCoil]:
         check_first(first)
-        rows = await loaders(info).suspect_page_by_dispute.load((self.pk, first + 1,
-                                                                 after_id(after)))
+        rows = await loaders(info).get(SuspectPageByDisputeLoader).load(
+            (self.pk, first + 1, after_id(after)))
         return connection([(SuspectCoil.of(r), [r.coil_id]) for r in rows], first,
                           after is not None)
 

@@ -6,16 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain import hotline_reads
-from resolvers.loaders import GroupedLoader, Loaders, RowsLoader
+from resolvers.loaders import GroupedLoader, RowsLoader
 
 
-@Loaders.register
 class TicketByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await hotline_reads.tickets_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class TicketsByLineLoader(GroupedLoader[int]):
     """Every ticket of each contract line, newest first."""
 
@@ -23,7 +21,6 @@ class TicketsByLineLoader(GroupedLoader[int]):
         return await hotline_reads.tickets_by_line_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class StepsByTicketLoader(GroupedLoader[int]):
     """Each ticket's whole history, oldest first."""
 

@@ -10,7 +10,8 @@ from strawberry.types import Info
 
 from domain import hotline_reads
 from resolvers.common import ctx, viewer
-from resolvers.hotline.types import UrgeStatus, UrgeTicket, hotline_loaders
+from resolvers.hotline.loaders import TicketByIdLoader
+from resolvers.hotline.types import UrgeStatus, UrgeTicket
 from resolvers.relay import (
     DEFAULT_PAGE,
     BadInput,
@@ -71,7 +72,7 @@ class HotlineQueries:
         )
         rows = await hotline_reads.list_tickets(ctx(info).db, who.scope, flt, first + 1,
                                                 after_id(after))
-        cache = hotline_loaders(ctx(info).loaders).ticket_by_id
+        cache = ctx(info).loaders.get(TicketByIdLoader)
         for row in rows:
             cache.prime(row.id, row)
         return connection([(UrgeTicket.of(t), [t.id]) for t in rows], first, after is not None)

@@ -11,22 +11,12 @@ from strawberry.types import Info
 
 from domain import hotline
 from resolvers.common import loaders
+from resolvers.contracts.loaders import LineByIdLoader
+from resolvers.hotline.loaders import StepsByTicketLoader
 from resolvers.relay import Node
 
 if TYPE_CHECKING:
     from resolvers.contracts.types import ContractLine
-    from resolvers.loaders import Loaders
-
-
-def hotline_loaders(base: Loaders) -> Loaders:
-    """The hotline's loaders are the registry's (``ticket_by_id``, ``tickets_by_line``,
-    ``steps_by_ticket``, in :mod:`resolvers.hotline.loaders`)."""
-    return base
-
-
-def ticket_by_id(base: Loaders) -> Any:
-    """For `node(id)`."""
-    return base.ticket_by_id
 
 
 @strawberry.enum(description="Where an urge stands: `OPEN -> ACKNOWLEDGED -> PROMISED -> "
@@ -104,12 +94,12 @@ class UrgeTicket(Node):
             ContractLine, strawberry.lazy("resolvers.contracts.types")] | None:
         from resolvers.contracts.types import ContractLine
 
-        found = await loaders(info).line_by_id.load(self.line_pk)
+        found = await loaders(info).get(LineByIdLoader).load(self.line_pk)
         return ContractLine.of(found) if found else None
 
     @strawberry.field(description="Every step so far, oldest first.")
     async def history(self, info: Info[Any, Any]) -> list[UrgeStep]:
-        steps = await loaders(info).steps_by_ticket.load(self.pk)
+        steps = await loaders(info).get(StepsByTicketLoader).load(self.pk)
         return [UrgeStep.of(s) for s in steps]
 
     @classmethod

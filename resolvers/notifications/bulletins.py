@@ -10,7 +10,6 @@ from strawberry.types import Info
 
 from domain.push import bulletins
 from resolvers.common import INPUT, UserError, attempt, ctx, viewer
-from resolvers.loaders import Loaders
 from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
 
 PUBLISHERS = ("sales", "production", "quality", "admin")
@@ -28,11 +27,6 @@ class Bulletin(Node):
     def of(cls, b: bulletins.Bulletin) -> Bulletin:
         return cls(pk=b.id, title=b.title, body=b.body, grades=b.grades, topics=b.topics,
                    published_at=b.published_at)
-
-
-def bulletin_by_id(loaders: Loaders) -> Any:
-    """For `node(id)`: bulletins are open to every viewer."""
-    return loaders.bulletin_by_id
 
 
 @strawberry.type(description="What a customer wants bulletins about: one shared grade or "

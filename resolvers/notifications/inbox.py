@@ -13,7 +13,6 @@ from strawberry.types import Info
 
 from domain.push import notifications as inbox
 from resolvers.common import INPUT, ErrorCode, UserError, ctx, viewer
-from resolvers.loaders import Loaders
 from resolvers.relay import (
     DEFAULT_PAGE,
     BadInput,
@@ -147,11 +146,6 @@ class InboxMutations:
 
 def _code(name: str) -> ErrorCode:
     return ErrorCode[name]
-
-
-def notification_by_id(loaders: Loaders) -> Any:
-    """For `node(id)`: fenced like the inbox, by the viewer's user and organization."""
-    return loaders.notification_by_id
 
 
 @strawberry.type

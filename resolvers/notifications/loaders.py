@@ -7,10 +7,9 @@ from typing import Any
 
 from domain.push import bulletins
 from domain.push import notifications as inbox
-from resolvers.loaders import Loaders, RowsLoader
+from resolvers.loaders import RowsLoader
 
 
-@Loaders.register
 class NotificationByIdLoader(RowsLoader[int]):
     """Fenced like the inbox: the viewer's user and organization, so a colleague cannot
     read what is addressed to one user (nor the mill's staff a customer's)."""
@@ -23,7 +22,6 @@ class NotificationByIdLoader(RowsLoader[int]):
                                   keys)
 
 
-@Loaders.register
 class BulletinByIdLoader(RowsLoader[int]):
     """Bulletins are open to every viewer."""
 

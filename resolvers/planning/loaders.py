@@ -7,40 +7,34 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.planning import imports, inputs, plans
-from resolvers.loaders import GroupedLoader, Loaders, MappedLoader, RowsLoader
+from resolvers.loaders import GroupedLoader, MappedLoader, RowsLoader
 
 
-@Loaders.register
 class PurchasePlanByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await plans.plans_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class PlanLinesByPurchasePlanLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await plans.lines_of(self.db, self.scope, keys)
 
 
-@Loaders.register
 class PlanChangesByPurchasePlanLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await plans.changes_by_plans(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ProductionPlanByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await inputs.plans_in_scope(self.db, self.scope, keys)
 
 
-@Loaders.register
 class PlanEntriesByProductionPlanLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await inputs.entries_by_plans(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CurrentProductionPlanByCustomerLoader(MappedLoader[int]):
     """Each customer's newest car plan version."""
 
@@ -48,7 +42,6 @@ class CurrentProductionPlanByCustomerLoader(MappedLoader[int]):
         return await inputs.current_plans(self.db, self.scope, keys)
 
 
-@Loaders.register
 class PlanImportByIdLoader(RowsLoader[int]):
     """Imports of the viewer's organization (all of them for the mill)."""
 

@@ -14,7 +14,6 @@ from domain.planning import inputs, plans
 from domain.planning.sales_plan import sales_plan
 from domain.planning.stock_view import stock_view
 from resolvers.common import ctx, viewer
-from resolvers.loaders import Loaders
 from resolvers.planning.stock_types import SalesPlanRow, SpecStockLine
 from resolvers.planning.types import (
     AFTER,
@@ -30,19 +29,6 @@ from resolvers.relay import expect_id as _expect_id
 CUSTOMER = strawberry.argument(
     description="Global id of the customer (the mill's staff); a customer's own token "
     "leaves it out.")
-
-
-# For `node(id)`: the registry's loaders, so `nodes(ids:)` costs one statement per kind.
-def purchase_plan_by_id(x: Loaders) -> Any:
-    return x.purchase_plan_by_id
-
-
-def production_plan_by_id(x: Loaders) -> Any:
-    return x.production_plan_by_id
-
-
-def import_by_id(x: Loaders) -> Any:
-    return x.plan_import_by_id
 
 
 async def customer_of(info: Info[Any, Any], customer_id: str | None) -> int | None:

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from domain.planning.stock_view import SpecStockView
 from resolvers.common import loaders
+from resolvers.loaders import OrganizationByIdLoader, SpecByIdLoader
 from resolvers.parties import Organization, SteelSpec
 
 
@@ -52,7 +53,7 @@ class SpecStockLine:
 
     @strawberry.field(description="The steel spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
-        s = await loaders(info).spec_by_id.load(self.spec_id)
+        s = await loaders(info).get(SpecByIdLoader).load(self.spec_id)
         return SteelSpec.of(s) if s else None
 
 
@@ -68,10 +69,10 @@ class SalesPlanRow:
 
     @strawberry.field(description="The customer.")
     async def customer(self, info: Info[Any, Any]) -> Organization | None:
-        o = await loaders(info).organization_by_id.load(self.org_id)
+        o = await loaders(info).get(OrganizationByIdLoader).load(self.org_id)
         return Organization.of(o) if o else None
 
     @strawberry.field(description="The steel spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
-        s = await loaders(info).spec_by_id.load(self.spec_id)
+        s = await loaders(info).get(SpecByIdLoader).load(self.spec_id)
         return SteelSpec.of(s) if s else None

@@ -14,8 +14,17 @@ from strawberry.types import Info
 
 from domain.planning import imports, inputs, plans
 from resolvers.common import ctx, loaders
+from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader
 from resolvers.contracts.types import Contract, ContractLine, Firmness, TransportMode
+from resolvers.loaders import OrganizationByIdLoader, SiteByIdLoader, SpecByIdLoader
 from resolvers.parties import Organization, Site, SteelSpec
+from resolvers.planning.loaders import (
+    CurrentProductionPlanByCustomerLoader,
+    PlanChangesByPurchasePlanLoader,
+    PlanEntriesByProductionPlanLoader,
+    PlanLinesByPurchasePlanLoader,
+    ProductionPlanByIdLoader,
+)
 from resolvers.relay import (
     DEFAULT_PAGE,
     BadInput,
@@ -119,7 +128,7 @@ class ProductionPlan(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[PlanEntry]:
-        rows = await loaders(info).plan_entries_by_production_plan.load(self.pk)
+        rows = await loaders(info).get(PlanEntriesByProductionPlanLoader).load(self.pk)
         items = [PlanEntry(model=e.model, period_start=e.period_start,
                            period_days=e.period_days, units=e.units) for e in rows]
         return page_of(items, first, after, lambda e: [e.period_start.isoformat(), e.model])
@@ -176,21 +185,21 @@ class PurchasePlanLine:
 
     @strawberry.field(description="The steel spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
-        s = await loaders(info).spec_by_id.load(self.spec_id)
+        s = await loaders(info).get(SpecByIdLoader).load(self.spec_id)
         return SteelSpec.of(s) if s else None
 
     @strawberry.field(description="Where it is delivered.")
     async def delivery_site(self, info: Info[Any, Any]) -> Site | None:
         if self.site_id is None:
             return None
-        s = await loaders(info).site_by_id.load(self.site_id)
+        s = await loaders(info).get(SiteByIdLoader).load(self.site_id)
         return Site.of(s) if s else None
 
     @strawberry.field(description="The contract line it became, once converted.")
     async def contract_line(self, info: Info[Any, Any]) -> ContractLine | None:
         if self.contract_line_id is None:
             return None
-        line = await loaders(info).line_by_id.load(self.contract_line_id)
+        line = await loaders(info).get(LineByIdLoader).load(self.contract_line_id)
         return ContractLine.of(line) if line else None
 
 
@@ -215,8 +224,9 @@ class PlanChange:
     @classmethod
     async def of_many(cls, info: Info[Any, Any], found: Sequence[plans.PlanChange]
                       ) -> list[PlanChange]:
-        versions = {p.id: p.version for p in await loaders(info).production_plan_by_id.load_many(
-            sorted({c.production_plan_id for c in found})) if p is not None}
+        production_plans = await loaders(info).get(ProductionPlanByIdLoader).load_many(
+            sorted({c.production_plan_id for c in found}))
+        versions = {p.id: p.version for p in production_plans if p is not None}
         return [cls(
             pk=c.id, spec_id=c.spec_id, contract_line_id=c.contract_line_id,
             period_start=c.period_start, before_tonnes=c.before_t, after_tonnes=c.after_t,
@@ -231,14 +241,14 @@ class PlanChange:
 
     @strawberry.field(description="The steel spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
-        s = await loaders(info).spec_by_id.load(self.spec_id)
+        s = await loaders(info).get(SpecByIdLoader).load(self.spec_id)
         return SteelSpec.of(s) if s else None
 
     @strawberry.field(description="The contract line a change request concerns.")
     async def contract_line(self, info: Info[Any, Any]) -> ContractLine | None:
         if self.contract_line_id is None:
             return None
-        line = await loaders(info).line_by_id.load(self.contract_line_id)
+        line = await loaders(info).get(LineByIdLoader).load(self.contract_line_id)
         return ContractLine.of(line) if line else None
 
 
@@ -267,7 +277,7 @@ class StockCurve:
 
     @strawberry.field(description="The steel spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
-        s = await loaders(info).spec_by_id.load(self.spec_id)
+        s = await loaders(info).get(SpecByIdLoader).load(self.spec_id)
         return SteelSpec.of(s) if s else None
 
 
@@ -316,24 +326,24 @@ class PurchasePlan(Node):
 
     async def _lines(self, info: Info[Any, Any]) -> list[plans.PlanLine]:
         if self.loaded is None:
-            self.loaded = await loaders(info).plan_lines_by_purchase_plan.load(self.pk)
+            self.loaded = await loaders(info).get(PlanLinesByPurchasePlanLoader).load(self.pk)
         return self.loaded
 
     @strawberry.field(description="The customer.")
     async def customer(self, info: Info[Any, Any]) -> Organization | None:
-        o = await loaders(info).organization_by_id.load(self.org_id)
+        o = await loaders(info).get(OrganizationByIdLoader).load(self.org_id)
         return Organization.of(o) if o else None
 
     @strawberry.field(description="The car plan version it was computed from.")
     async def production_plan(self, info: Info[Any, Any]) -> ProductionPlan | None:
-        found = await loaders(info).production_plan_by_id.load(self.production_plan_id)
+        found = await loaders(info).get(ProductionPlanByIdLoader).load(self.production_plan_id)
         return ProductionPlan.of(found) if found else None
 
     @strawberry.field(description="The car plan changed since: a newer version exists that "
                       "this plan does not follow yet (a submitted plan waits for the mill's "
                       "decision; rejected, it is recomputed from the newest).")
     async def is_stale(self, info: Info[Any, Any]) -> bool:
-        current = await loaders(info).current_production_plan_by_customer.load(self.org_id)
+        current = await loaders(info).get(CurrentProductionPlanByCustomerLoader).load(self.org_id)
         return current is not None and current.id != self.production_plan_id
 
     @strawberry.field(description="Lines by spec, then period.")
@@ -351,9 +361,9 @@ class PurchasePlan(Node):
     async def contracts(self, info: Info[Any, Any]) -> list[Contract]:
         ids = sorted({x.contract_line_id for x in await self._lines(info)
                       if x.contract_line_id is not None})
-        lines = await loaders(info).line_by_id.load_many(ids)
+        lines = await loaders(info).get(LineByIdLoader).load_many(ids)
         contract_ids = sorted({x.contract_id for x in lines if x is not None})
-        found = await loaders(info).contract_by_id.load_many(contract_ids)
+        found = await loaders(info).get(ContractByIdLoader).load_many(contract_ids)
         return [Contract.of(c) for c in found if c is not None]
 
     @strawberry.field(description="The inventory position and projected stock of a spec.")
@@ -371,7 +381,7 @@ class PurchasePlan(Node):
         self, info: Info[Any, Any], first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[PlanChange]:
-        found = await loaders(info).plan_changes_by_purchase_plan.load(self.pk)
+        found = await loaders(info).get(PlanChangesByPurchasePlanLoader).load(self.pk)
         items = await PlanChange.of_many(info, found)
         return page_of(items, first, after, lambda c: [c.pk])
 
@@ -412,5 +422,5 @@ class PlanImport(Node):
     async def production_plan(self, info: Info[Any, Any]) -> ProductionPlan | None:
         if self.plan_id is None:
             return None
-        found = await loaders(info).production_plan_by_id.load(self.plan_id)
+        found = await loaders(info).get(ProductionPlanByIdLoader).load(self.plan_id)
         return ProductionPlan.of(found) if found else None

@@ -14,6 +14,7 @@ from strawberry.types import Info
 from domain import order_lines, preferences, views
 from resolvers.common import loaders
 from resolvers.contracts.types import Firmness, TransportMode
+from resolvers.loaders import OrganizationByIdLoader, SiteByIdLoader, SpecByIdLoader
 from resolvers.parties import Organization, Site, SteelSpec
 from resolvers.relay import to_global_id
 
@@ -28,7 +29,7 @@ class Units(enum.Enum):
 async def _site(info: Info[Any, Any], pk: int | None) -> Site | None:
     if pk is None:
         return None
-    found = await loaders(info).site_by_id.load(pk)
+    found = await loaders(info).get(SiteByIdLoader).load(pk)
     return Site.of(found) if found else None
 
 
@@ -64,7 +65,7 @@ class CustomerPreferences:
 
     @strawberry.field(description="The organization these preferences are for.")
     async def organization(self, info: Info[Any, Any]) -> Organization | None:
-        org = await loaders(info).organization_by_id.load(self.org_pk)
+        org = await loaders(info).get(OrganizationByIdLoader).load(self.org_pk)
         return Organization.of(org) if org else None
 
     @strawberry.field(description="Where its new lines are delivered unless they say.")
@@ -155,7 +156,7 @@ class SpecOption:
 
     @strawberry.field(description="The spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
-        found = await loaders(info).spec_by_id.load(self.spec_pk)
+        found = await loaders(info).get(SpecByIdLoader).load(self.spec_pk)
         return SteelSpec.of(found) if found else None
 
 
@@ -176,7 +177,7 @@ class OrderForm:
 
     @strawberry.field(description="The customer the form is for.")
     async def customer(self, info: Info[Any, Any]) -> Organization | None:
-        org = await loaders(info).organization_by_id.load(self.org_pk)
+        org = await loaders(info).get(OrganizationByIdLoader).load(self.org_pk)
         return Organization.of(org) if org else None
 
     @classmethod

@@ -6,16 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain import material, quality
-from resolvers.loaders import GroupedLoader, Loaders, MappedLoader, PagedLoader, RowsLoader
+from resolvers.loaders import GroupedLoader, MappedLoader, PagedLoader, RowsLoader
 
 
-@Loaders.register
 class HeatByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await material.heats_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class HeatByNumberLoader(RowsLoader[str]):
     key = "heat_no"
 
@@ -23,19 +21,16 @@ class HeatByNumberLoader(RowsLoader[str]):
         return await material.heats_by_numbers(self.db, self.scope, keys)
 
 
-@Loaders.register
 class SlabByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await material.slabs_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CoilByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await material.coils_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CoilByNumberLoader(RowsLoader[str]):
     key = "coil_no"
 
@@ -43,61 +38,51 @@ class CoilByNumberLoader(RowsLoader[str]):
         return await material.coils_by_numbers(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CoilPageByLineLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await material.coil_pages(self.db, self.scope, "line_id", parents, limit, after)
 
 
-@Loaders.register
 class CoilPageByHeatLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await material.coil_pages(self.db, self.scope, "heat_id", parents, limit, after)
 
 
-@Loaders.register
 class AncestryByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await material.ancestry(self.db, keys)
 
 
-@Loaders.register
 class DescendantsByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await material.descendants(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CertificateByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await quality.certificates_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CertificateByCoilLoader(MappedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
         return await quality.certificates_by_coil_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CertificateContentByIdLoader(MappedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
         return await quality.contents_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class InspectionsByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await quality.inspections_by_coil_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class FeedbackByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await quality.feedback_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class FeedbackByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await quality.feedback_by_coil_ids(self.db, self.scope, keys)

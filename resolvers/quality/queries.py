@@ -8,6 +8,12 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.common import loaders, viewer
+from resolvers.quality.loaders import (
+    CoilByIdLoader,
+    CoilByNumberLoader,
+    HeatByIdLoader,
+    HeatByNumberLoader,
+)
 from resolvers.quality.types import Coil, Heat
 from resolvers.relay import exactly_one, expect_id
 
@@ -24,9 +30,10 @@ class QualityQueries:
         await viewer(info)
         exactly_one(id, coil_number, "coilNumber")
         if id is not None:
-            found = await loaders(info).coil_by_id.load(expect_id(id, "Coil"))
+            found = await loaders(info).get(CoilByIdLoader).load(expect_id(id, "Coil"))
         else:
-            found = await loaders(info).coil_by_number.load(coil_number)
+            assert coil_number is not None
+            found = await loaders(info).get(CoilByNumberLoader).load(coil_number)
         return Coil.of(found) if found else None
 
     @strawberry.field(
@@ -42,7 +49,8 @@ class QualityQueries:
         await viewer(info)
         exactly_one(id, heat_number, "heatNumber")
         if id is not None:
-            found = await loaders(info).heat_by_id.load(expect_id(id, "Heat"))
+            found = await loaders(info).get(HeatByIdLoader).load(expect_id(id, "Heat"))
         else:
-            found = await loaders(info).heat_by_number.load(heat_number)
+            assert heat_number is not None
+            found = await loaders(info).get(HeatByNumberLoader).load(heat_number)
         return Heat.of(found) if found else None

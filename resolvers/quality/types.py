@@ -13,9 +13,24 @@ from strawberry.types import Info
 
 from domain import material, quality
 from resolvers.common import loaders
+from resolvers.contracts.loaders import LineByIdLoader
 from resolvers.contracts.types import ContractLine
+from resolvers.disputes.loaders import DisputePageByCoilLoader
+from resolvers.loaders import SpecByIdLoader
 from resolvers.lookahead import asks_for
 from resolvers.parties import SteelSpec
+from resolvers.quality.loaders import (
+    AncestryByCoilLoader,
+    CertificateByCoilLoader,
+    CertificateContentByIdLoader,
+    CoilByIdLoader,
+    CoilPageByHeatLoader,
+    DescendantsByCoilLoader,
+    FeedbackByCoilLoader,
+    HeatByIdLoader,
+    InspectionsByCoilLoader,
+    SlabByIdLoader,
+)
 from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
 
 if TYPE_CHECKING:
@@ -54,7 +69,7 @@ class Heat(Node):
         after: Annotated[str | None, strawberry.argument(description="Cursor to start after.")]
         = None,
     ) -> Connection[Coil]:
-        return await coil_page(info, loaders(info).coil_page_by_heat, self.pk, first, after)
+        return await coil_page(info, loaders(info).get(CoilPageByHeatLoader), self.pk, first, after)
 
     @classmethod
     def of(cls, h: material.Heat) -> Heat:
@@ -74,7 +89,7 @@ class Slab(Node):
 
     @strawberry.field(description="The heat it was cast from.")
     async def heat(self, info: Info[Any, Any]) -> Heat | None:
-        h = await loaders(info).heat_by_id.load(self.heat_pk)
+        h = await loaders(info).get(HeatByIdLoader).load(self.heat_pk)
         return Heat.of(h) if h else None
 
     @classmethod
@@ -148,7 +163,7 @@ class QualityCertificate(Node):
 
     @strawberry.field(description="The certified document as canonical JSON.")
     async def content(self, info: Info[Any, Any]) -> JSON | None:
-        found = await loaders(info).certificate_content_by_id.load(self.pk)
+        found = await loaders(info).get(CertificateContentByIdLoader).load(self.pk)
         return JSON(found) if found is not None else None
 
     @classmethod
@@ -204,7 +219,7 @@ class ProcessingFeedback(Node):
 
     @strawberry.field(description="The coil processed.")
     async def coil(self, info: Info[Any, Any]) -> Coil | None:
-        c = await loaders(info).coil_by_id.load(self.coil_pk)
+        c = await loaders(info).get(CoilByIdLoader).load(self.coil_pk)
         return Coil.of(c) if c else None
 
     @classmethod
@@ -232,21 +247,21 @@ class Coil(Node):
 
     @strawberry.field(description="The heat the steel came from.")
     async def heat(self, info: Info[Any, Any]) -> Heat | None:
-        h = await loaders(info).heat_by_id.load(self.heat_pk)
+        h = await loaders(info).get(HeatByIdLoader).load(self.heat_pk)
         return Heat.of(h) if h else None
 
     @strawberry.field(description="The spec it was made to.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
         if self.spec_pk is None:
             return None
-        s = await loaders(info).spec_by_id.load(self.spec_pk)
+        s = await loaders(info).get(SpecByIdLoader).load(self.spec_pk)
         return SteelSpec.of(s) if s else None
 
     @strawberry.field(description="The contract line it is allocated to.")
     async def contract_line(self, info: Info[Any, Any]) -> ContractLine | None:
         if self.line_pk is None:
             return None
-        line = await loaders(info).line_by_id.load(self.line_pk)
+        line = await loaders(info).get(LineByIdLoader).load(self.line_pk)
         return ContractLine.of(line) if line else None
 
     @strawberry.field(description="Its EN 10204 certificate, once issued.")
@@ -282,8 +297,8 @@ class Coil(Node):
         from resolvers.disputes.types import QualityDispute
 
         check_first(first)
-        rows = await loaders(info).dispute_page_by_coil.load((self.pk, first + 1,
-                                                              after_id(after)))
+        rows = await loaders(info).get(DisputePageByCoilLoader).load(
+            (self.pk, first + 1, after_id(after)))
         return connection([(QualityDispute.of(d), [d.id]) for d in rows], first,
                           after is not None)
 
@@ -296,7 +311,7 @@ class Coil(Node):
 
 
 async def _certificate(info: Info[Any, Any], coil_pk: int) -> QualityCertificate | None:
-    q = await loaders(info).certificate_by_coil.load(coil_pk)
+    q = await loaders(info).get(CertificateByCoilLoader).load(coil_pk)
     return QualityCertificate.of(q) if q else None
 
 
@@ -313,7 +328,7 @@ async def coil_page(
 async def with_certificates(info: Info[Any, Any], coils: list[Coil]) -> list[Coil]:
     """Load the certificates of a page of coils in one batch when the query asks for them."""
     if coils and asks_for(info, "certificate"):
-        found = await loaders(info).certificate_by_coil.load_many([c.pk for c in coils])
+        found = await loaders(info).get(CertificateByCoilLoader).load_many([c.pk for c in coils])
         for coil, cert in zip(coils, found, strict=True):
             coil.prefetched_certificate = cert
     return coils
@@ -325,41 +340,41 @@ class CoilTrace:
 
     @strawberry.field(description="Links back to the slab, nearest first.")
     async def ancestry(self, info: Info[Any, Any]) -> list[GenealogyLink]:
-        found = await loaders(info).ancestry_by_coil.load(self.coil.pk)
+        found = await loaders(info).get(AncestryByCoilLoader).load(self.coil.pk)
         return [GenealogyLink.of(g) for g in found]
 
     @strawberry.field(description="Links forward to the coils cut or slit from it.")
     async def descendants(self, info: Info[Any, Any]) -> list[GenealogyLink]:
-        found = await loaders(info).descendants_by_coil.load(self.coil.pk)
+        found = await loaders(info).get(DescendantsByCoilLoader).load(self.coil.pk)
         return [GenealogyLink.of(g) for g in found]
 
     @strawberry.field(description="The slab the material was cast as.")
     async def slab(self, info: Info[Any, Any]) -> Slab | None:
         pk = self.coil.slab_pk
         if pk is None:
-            links = await loaders(info).ancestry_by_coil.load(self.coil.pk)
+            links = await loaders(info).get(AncestryByCoilLoader).load(self.coil.pk)
             pk = next((g.parent_slab_id for g in reversed(links) if g.parent_slab_id), None)
         if pk is None:
             return None
-        s = await loaders(info).slab_by_id.load(pk)
+        s = await loaders(info).get(SlabByIdLoader).load(pk)
         return Slab.of(s) if s else None
 
     @strawberry.field(description="The heat, with its chemistry.")
     async def heat(self, info: Info[Any, Any]) -> Heat | None:
-        h = await loaders(info).heat_by_id.load(self.coil.heat_pk)
+        h = await loaders(info).get(HeatByIdLoader).load(self.coil.heat_pk)
         return Heat.of(h) if h else None
 
     @strawberry.field(description="The certificate.")
     async def certificate(self, info: Info[Any, Any]) -> QualityCertificate | None:
-        q = await loaders(info).certificate_by_coil.load(self.coil.pk)
+        q = await loaders(info).get(CertificateByCoilLoader).load(self.coil.pk)
         return QualityCertificate.of(q) if q else None
 
     @strawberry.field(description="Inspections at the mill, oldest first.")
     async def inspections(self, info: Info[Any, Any]) -> list[Inspection]:
-        found = await loaders(info).inspections_by_coil.load(self.coil.pk)
+        found = await loaders(info).get(InspectionsByCoilLoader).load(self.coil.pk)
         return [Inspection.of(i) for i in found]
 
     @strawberry.field(description="The customer's processing feedback, oldest first.")
     async def processing_feedback(self, info: Info[Any, Any]) -> list[ProcessingFeedback]:
-        found = await loaders(info).feedback_by_coil.load(self.coil.pk)
+        found = await loaders(info).get(FeedbackByCoilLoader).load(self.coil.pk)
         return [ProcessingFeedback.of(f) for f in found]

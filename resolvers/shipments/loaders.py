@@ -7,16 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain import position_reads, rejections, shipment_reads
-from resolvers.loaders import GroupedLoader, Loaders, MappedLoader, PagedLoader, RowsLoader
+from resolvers.loaders import GroupedLoader, MappedLoader, PagedLoader, RowsLoader
 
 
-@Loaders.register
 class ShipmentByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await shipment_reads.shipments_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ShipmentByNumberLoader(RowsLoader[str]):
     key = "number"
 
@@ -24,7 +22,6 @@ class ShipmentByNumberLoader(RowsLoader[str]):
         return await shipment_reads.shipments_by_numbers(self.db, self.scope, keys)
 
 
-@Loaders.register
 class ShipmentByCoilLoader(MappedLoader[int]):
     """The coil's latest shipment."""
 
@@ -32,31 +29,26 @@ class ShipmentByCoilLoader(MappedLoader[int]):
         return await shipment_reads.latest_shipment_by_coil(self.db, self.scope, keys)
 
 
-@Loaders.register
 class CustomersByShipmentLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await shipment_reads.customers_by_shipment(self.db, self.scope, keys)
 
 
-@Loaders.register
 class LegsByShipmentLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await shipment_reads.legs_by_shipment(self.db, self.scope, keys)
 
 
-@Loaders.register
 class LegByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await shipment_reads.legs_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class VehicleByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await position_reads.vehicles_by_ids(self.db, self.scope, keys)
 
 
-@Loaders.register
 class VehicleByCodeLoader(RowsLoader[str]):
     key = "code"
 
@@ -64,13 +56,11 @@ class VehicleByCodeLoader(RowsLoader[str]):
         return await position_reads.vehicles_by_codes(self.db, self.scope, keys)
 
 
-@Loaders.register
 class LocationByCoilLoader(MappedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
         return await shipment_reads.coil_locations(self.db, self.scope, keys)
 
 
-@Loaders.register
 class FixByVehicleLoader(MappedLoader[int]):
     """The latest fix, from live state when there is one."""
 
@@ -78,41 +68,35 @@ class FixByVehicleLoader(MappedLoader[int]):
         return await position_reads.latest_fixes(self.db, self.loaders.redis, self.scope, keys)
 
 
-@Loaders.register
 class FixByShipmentLoader(MappedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
         return await position_reads.shipment_fixes(self.db, self.loaders.redis, self.scope,
                                                    keys)
 
 
-@Loaders.register
 class ManifestPageByLegLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await shipment_reads.manifest_pages(self.db, self.scope, "leg", parents, limit,
                                                    after)
 
 
-@Loaders.register
 class ManifestPageByShipmentLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await shipment_reads.manifest_pages(self.db, self.scope, "shipment", parents,
                                                    limit, after)
 
 
-@Loaders.register
 class ShipmentPageByContractLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await shipment_reads.shipment_pages_by_contract(self.db, self.scope, parents,
                                                                limit, after)
 
 
-@Loaders.register
 class EventPageByShipmentLoader(PagedLoader):
     async def fetch(self, parents: list[int], limit: int, after: Any) -> Mapping[int, list[Any]]:
         return await shipment_reads.event_pages(self.db, self.scope, parents, limit, after)
 
 
-@Loaders.register
 class TrackByShipmentLoader(PagedLoader):
     """Keys: (shipment id, most points, (from, to)), batched like pages."""
 
@@ -121,7 +105,6 @@ class TrackByShipmentLoader(PagedLoader):
         return await position_reads.tracks(self.db, self.scope, parents, start, end, limit)
 
 
-@Loaders.register
 class RejectionByIdLoader(RowsLoader[int]):
     """Rejected MQTT messages: `resolvers.node` lets only their readers reach this, and a
     customer's scope finds none."""

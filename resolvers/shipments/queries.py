@@ -11,6 +11,7 @@ from strawberry.types import Info
 from domain import parties, shipment_reads
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.types import TransportMode
+from resolvers.loaders import SiteByIdLoader
 from resolvers.parties import Site
 from resolvers.relay import (
     DEFAULT_PAGE,
@@ -21,6 +22,12 @@ from resolvers.relay import (
     connection,
     exactly_one,
     expect_id,
+)
+from resolvers.shipments.loaders import (
+    ShipmentByIdLoader,
+    ShipmentByNumberLoader,
+    VehicleByCodeLoader,
+    VehicleByIdLoader,
 )
 from resolvers.shipments.types import AFTER, FIRST, Shipment, ShipmentStatus
 from resolvers.shipments.vehicles import Vehicle
@@ -67,7 +74,7 @@ class ShipmentQueries:
         check_first(first)
         rows = await shipment_reads.list_shipments(
             ctx(info).db, who.scope, _filter(filter), first + 1, after_id(after))
-        cache = loaders(info).shipment_by_id
+        cache = loaders(info).get(ShipmentByIdLoader)
         for row in rows:
             cache.prime(row.id, row)
         return connection([(Shipment.of(s), [s.id]) for s in rows], first, after is not None)
@@ -80,8 +87,9 @@ class ShipmentQueries:
         = None,
     ) -> Shipment | None:
         await viewer(info)
-        found = await by_id_or_number(id, number, "Shipment", loaders(info).shipment_by_id,
-                                      loaders(info).shipment_by_number)
+        found = await by_id_or_number(id, number, "Shipment",
+                                      loaders(info).get(ShipmentByIdLoader),
+                                      loaders(info).get(ShipmentByNumberLoader))
         return Shipment.of(found) if found else None
 
     @strawberry.field(description="One vehicle by id or code; null if unknown or, for a "
@@ -94,9 +102,10 @@ class ShipmentQueries:
         await viewer(info)
         exactly_one(id, code, "code")
         if id is not None:
-            found = await loaders(info).vehicle_by_id.load(expect_id(id, "Vehicle"))
+            found = await loaders(info).get(VehicleByIdLoader).load(expect_id(id, "Vehicle"))
         else:
-            found = await loaders(info).vehicle_by_code.load(code)
+            assert code is not None
+            found = await loaders(info).get(VehicleByCodeLoader).load(code)
         return Vehicle.of(found) if found else None
 
     @strawberry.field(description="Sites the viewer may see, with their geofences, in a "
@@ -110,7 +119,7 @@ class ShipmentQueries:
         who = await viewer(info)
         check_first(first)
         rows = await parties.list_sites(ctx(info).db, who.scope, first + 1, after_id(after))
-        cache = loaders(info).site_by_id
+        cache = loaders(info).get(SiteByIdLoader)
         for row in rows:
             cache.prime(row.id, row)
         return connection([(Site.of(s), [s.id]) for s in rows], first, after is not None)

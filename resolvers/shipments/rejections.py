@@ -27,11 +27,11 @@ from resolvers.relay import (
     check_first,
     connection,
 )
+from resolvers.shipments.loaders import RejectionByIdLoader
 from resolvers.shipments.types import AFTER, FIRST
 
 if TYPE_CHECKING:
     from api.context import Viewer
-    from resolvers.loaders import Loaders
 
 READERS = ("logistics", "admin")
 
@@ -120,12 +120,6 @@ class RejectedMessage(Node):
         )
 
 
-def rejection_by_id(loaders: Loaders) -> Any:
-    """For `node(id)`: `resolvers.node` lets only the viewers of :func:`reads_rejections`
-    reach it, and a customer's scope finds none."""
-    return loaders.rejection_by_id
-
-
 @strawberry.input(description="Narrows `rejectedMessages`; all given conditions must hold.")
 class RejectedMessageFilter:
     reasons: list[RejectionReason] | None = strawberry.field(
@@ -196,7 +190,7 @@ class RejectionQueries:
         if not reads_rejections(who):
             return connection([], first, after is not None)
         rows = await rejections.list_rejections(ctx(info).db, who.scope, flt, first + 1, before)
-        cache = ctx(info).loaders.rejection_by_id
+        cache = ctx(info).loaders.get(RejectionByIdLoader)
         for row in rows:
             cache.prime(row.id, row)
         return connection([(RejectedMessage.of(r), [r.id]) for r in rows], first,

@@ -27,7 +27,17 @@ from strawberry.types import Info
 from domain import position_reads, shipment_reads
 from domain.position_reads import Fix
 from resolvers.common import ctx, loaders, viewer
+from resolvers.contracts.loaders import ContractByIdLoader
+from resolvers.loaders import Loader
 from resolvers.relay import BadInput, exactly_one, expect_id, to_global_id
+from resolvers.shipments.loaders import (
+    EventPageByShipmentLoader,
+    FixByShipmentLoader,
+    FixByVehicleLoader,
+    LegByIdLoader,
+    LegsByShipmentLoader,
+    ShipmentByIdLoader,
+)
 from resolvers.shipments.types import ShipmentEvent
 from resolvers.shipments.vehicles import Position, PositionUpdate
 
@@ -91,9 +101,11 @@ def _fresh(info: Info[Any, Any]) -> None:
     """A subscription's loaders live as long as its connection: forget what may have
     changed since the last message (leg states, ETAs, positions)."""
     found = loaders(info)
-    for loader in (found.shipment_by_id, found.legs_by_shipment, found.leg_by_id,
-                   found.fix_by_vehicle, found.fix_by_shipment, found.event_page_by_shipment):
-        loader.clear_all()
+    kinds: tuple[type[Loader[Any, Any]], ...] = (
+        ShipmentByIdLoader, LegsByShipmentLoader, LegByIdLoader, FixByVehicleLoader,
+        FixByShipmentLoader, EventPageByShipmentLoader)
+    for kind in kinds:
+        found.get(kind).clear_all()
 
 
 def _update(fix: Fix, shipment_ids: list[Any]) -> PositionUpdate:
@@ -148,7 +160,7 @@ class ShipmentSubscriptions:
     ) -> AsyncGenerator[PositionUpdate, None]:
         who = await viewer(info)
         pk = expect_id(shipment_id, "Shipment")
-        if await loaders(info).shipment_by_id.load(pk) is None:
+        if await loaders(info).get(ShipmentByIdLoader).load(pk) is None:
             raise NotFound(f"no shipment {shipment_id}")
         db, redis = ctx(info).db, ctx(info).services.redis
         last: dt.datetime | None = None
@@ -188,13 +200,13 @@ class ShipmentSubscriptions:
         contract_pk: int | None = None
         if shipment_id is not None:
             pk = expect_id(shipment_id, "Shipment")
-            if await found.shipment_by_id.load(pk) is None:
+            if await found.get(ShipmentByIdLoader).load(pk) is None:
                 raise NotFound(f"no shipment {shipment_id}")
             ids, channel = {pk}, f"shipment:{pk}"
         else:
             assert contract_id is not None
             contract_pk = expect_id(contract_id, "Contract")
-            contract = await found.contract_by_id.load(contract_pk)
+            contract = await found.get(ContractByIdLoader).load(contract_pk)
             if contract is None:
                 raise NotFound(f"no contract {contract_id}")
             ids = await shipment_reads.shipment_ids_of_contract(db, who.scope, contract_pk)

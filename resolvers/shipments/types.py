@@ -13,6 +13,7 @@ from strawberry.types import Info
 from domain import position_reads, shipment_reads
 from resolvers.common import loaders, viewer
 from resolvers.contracts.types import TransportMode
+from resolvers.loaders import OrganizationByIdLoader
 from resolvers.parties import Organization, Site
 from resolvers.relay import (
     DEFAULT_PAGE,
@@ -23,6 +24,18 @@ from resolvers.relay import (
     after_time_key,
     check_first,
     connection,
+)
+from resolvers.shipments.loaders import (
+    CustomersByShipmentLoader,
+    EventPageByShipmentLoader,
+    FixByShipmentLoader,
+    LegByIdLoader,
+    LegsByShipmentLoader,
+    ManifestPageByLegLoader,
+    ManifestPageByShipmentLoader,
+    ShipmentByIdLoader,
+    ShipmentPageByContractLoader,
+    TrackByShipmentLoader,
 )
 from resolvers.shipments.vehicles import Position, Vehicle, site_of, vehicle_of
 
@@ -104,7 +117,7 @@ class ShipmentLeg:
 
     @strawberry.field(description="The shipment it belongs to.")
     async def shipment(self, info: Info[Any, Any]) -> Shipment | None:
-        found = await loaders(info).shipment_by_id.load(self.shipment_pk)
+        found = await loaders(info).get(ShipmentByIdLoader).load(self.shipment_pk)
         return Shipment.of(found) if found else None
 
     @strawberry.field(description="The coils aboard (its manifest): a customer sees only its "
@@ -114,7 +127,8 @@ class ShipmentLeg:
         first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Annotated[Coil, strawberry.lazy("resolvers.quality.types")]]:
-        return await manifest(info, loaders(info).manifest_page_by_leg, self.pk, first, after)
+        return await manifest(info, loaders(info).get(ManifestPageByLegLoader), self.pk, first,
+                              after)
 
     @classmethod
     def of(cls, g: shipment_reads.Leg) -> ShipmentLeg:
@@ -154,14 +168,14 @@ class ShipmentEvent:
     async def shipment(self, info: Info[Any, Any]) -> Shipment | None:
         if self.shipment_pk is None:
             return None
-        found = await loaders(info).shipment_by_id.load(self.shipment_pk)
+        found = await loaders(info).get(ShipmentByIdLoader).load(self.shipment_pk)
         return Shipment.of(found) if found else None
 
     @strawberry.field(description="The leg it concerns, if one.")
     async def leg(self, info: Info[Any, Any]) -> ShipmentLeg | None:
         if self.leg_pk is None:
             return None
-        found = await loaders(info).leg_by_id.load(self.leg_pk)
+        found = await loaders(info).get(LegByIdLoader).load(self.leg_pk)
         return ShipmentLeg.of(found) if found else None
 
     @strawberry.field(description="The vehicle it concerns, if one.")
@@ -183,7 +197,8 @@ class Shipment(Node):
     updated_at: dt.datetime = strawberry.field(description="Last change.")
 
     async def _legs(self, info: Info[Any, Any]) -> list[shipment_reads.Leg]:
-        found: list[shipment_reads.Leg] = await loaders(info).legs_by_shipment.load(self.pk)
+        found: list[shipment_reads.Leg] = await loaders(info).get(LegsByShipmentLoader).load(
+            self.pk)
         return found
 
     @strawberry.field(description="Its legs, in order.")
@@ -212,13 +227,13 @@ class Shipment(Node):
         first: Annotated[int, FIRST] = DEFAULT_PAGE,
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Annotated[Coil, strawberry.lazy("resolvers.quality.types")]]:
-        return await manifest(info, loaders(info).manifest_page_by_shipment, self.pk, first,
-                              after)
+        return await manifest(info, loaders(info).get(ManifestPageByShipmentLoader), self.pk,
+                              first, after)
 
     @strawberry.field(description="Where it is: the latest fix of the vehicle of its current "
                       "leg, or where the last leg ended; null before it sets off.")
     async def latest_position(self, info: Info[Any, Any]) -> Position | None:
-        fix = await loaders(info).fix_by_shipment.load(self.pk)
+        fix = await loaders(info).get(FixByShipmentLoader).load(self.pk)
         return Position.of(fix) if fix else None
 
     @strawberry.field(description="The way it went, oldest first: each leg's vehicle's fixes "
@@ -238,7 +253,8 @@ class Shipment(Node):
             raise BadInput(f"`maxPoints` must be between 2 and {position_reads.MAX_TRACK_POINTS}")
         if from_ is not None and to is not None and to < from_:
             raise BadInput("`to` is before `from`")
-        fixes = await loaders(info).track_by_shipment.load((self.pk, max_points, (from_, to)))
+        fixes = await loaders(info).get(TrackByShipmentLoader).load(
+            (self.pk, max_points, (from_, to)))
         return [Position.of(f) for f in fixes]
 
     @strawberry.field(description="What detection found, oldest first. A customer reads "
@@ -250,7 +266,7 @@ class Shipment(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[ShipmentEvent]:
         check_first(first)
-        rows = await loaders(info).event_page_by_shipment.load(
+        rows = await loaders(info).get(EventPageByShipmentLoader).load(
             (self.pk, first + 1, after_time_key(after)))
         return connection([(ShipmentEvent.of(e), [e.occurred_at.isoformat(), e.id])
                            for e in rows], first, after is not None)
@@ -261,8 +277,8 @@ class Shipment(Node):
         if (await viewer(info)).is_customer:
             return None
         found = loaders(info)
-        orgs = await found.organization_by_id.load_many(
-            await found.customers_by_shipment.load(self.pk))
+        orgs = await found.get(OrganizationByIdLoader).load_many(
+            await found.get(CustomersByShipmentLoader).load(self.pk))
         return [Organization.of(o) for o in orgs if o is not None]
 
     @classmethod
@@ -276,6 +292,6 @@ async def shipment_page(
 ) -> Connection[Shipment]:
     """`Contract.shipments`: a page of the shipments that carry a contract's coils."""
     check_first(first)
-    rows = await loaders(info).shipment_page_by_contract.load(
+    rows = await loaders(info).get(ShipmentPageByContractLoader).load(
         (contract_pk, first + 1, after_id(after)))
     return connection([(Shipment.of(s), [s.id]) for s in rows], first, after is not None)

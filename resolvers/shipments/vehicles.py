@@ -11,8 +11,15 @@ from strawberry.types import Info
 
 from domain import position_reads, shipment_reads
 from resolvers.common import loaders
+from resolvers.loaders import SiteByIdLoader
 from resolvers.parties import Site
 from resolvers.relay import Node
+from resolvers.shipments.loaders import (
+    FixByVehicleLoader,
+    LocationByCoilLoader,
+    ShipmentByCoilLoader,
+    VehicleByIdLoader,
+)
 
 if TYPE_CHECKING:
     from resolvers.shipments.types import Shipment
@@ -71,7 +78,7 @@ class Vehicle(Node):
         description="Its latest fix; null when none, or when it carries none of your coils now."
     )
     async def latest_position(self, info: Info[Any, Any]) -> Position | None:
-        fix = await loaders(info).fix_by_vehicle.load(self.pk)
+        fix = await loaders(info).get(FixByVehicleLoader).load(self.pk)
         return Position.of(fix) if fix else None
 
     @classmethod
@@ -84,14 +91,14 @@ class Vehicle(Node):
 async def vehicle_of(info: Info[Any, Any], pk: int | None) -> Vehicle | None:
     if pk is None:
         return None
-    found = await loaders(info).vehicle_by_id.load(pk)
+    found = await loaders(info).get(VehicleByIdLoader).load(pk)
     return Vehicle.of(found) if found else None
 
 
 async def site_of(info: Info[Any, Any], pk: int | None) -> Site | None:
     if pk is None:
         return None
-    found = await loaders(info).site_by_id.load(pk)
+    found = await loaders(info).get(SiteByIdLoader).load(pk)
     return Site.of(found) if found else None
 
 
@@ -130,7 +137,7 @@ class CoilLocation:
     ) -> Annotated[Shipment, strawberry.lazy("resolvers.shipments.types")] | None:
         from resolvers.shipments.types import Shipment
 
-        found = await loaders(info).shipment_by_coil.load(self.coil_pk)
+        found = await loaders(info).get(ShipmentByCoilLoader).load(self.coil_pk)
         return Shipment.of(found) if found else None
 
     @classmethod
@@ -140,5 +147,5 @@ class CoilLocation:
 
 async def coil_location(info: Info[Any, Any], coil_pk: int) -> CoilLocation | None:
     """`Coil.location`: kept here so that the quality types need not know tracking."""
-    found = await loaders(info).location_by_coil.load(coil_pk)
+    found = await loaders(info).get(LocationByCoilLoader).load(coil_pk)
     return CoilLocation.of(found) if found else None
