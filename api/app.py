@@ -37,8 +37,8 @@ from api.context import Context, Services
 from api.feed import EventFeed
 from api.ratelimit import RateLimitMiddleware, RateLimits, client_address, user_key
 from api.schema import build_schema
-from api.settings import Settings
 from domain.db import Database
+from settings import Settings
 
 log = logging.getLogger("keylink.api")
 

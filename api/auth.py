@@ -25,7 +25,7 @@ from typing import Any
 import jwt
 from jwt import PyJWK, PyJWKClient
 
-from api.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 
 log = logging.getLogger("keylink.auth")
 

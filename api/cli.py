@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from api.settings import Settings, SettingsError
+from settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from domain.db import Database

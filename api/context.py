@@ -14,12 +14,12 @@ from starlette.websockets import WebSocket
 from api.auth import MILL_ROLES, AuthError, Claims, TokenCodec, bearer
 from api.feed import POLL_SECONDS, EventFeed
 from api.livebus import LiveBus
-from api.settings import Settings
 from domain import parties
 from domain.db import Database
 from domain.parties import Organization
 from domain.tenancy import Scope
 from resolvers.loaders import Loaders
+from settings import Settings
 
 # Organizations change rarely; a short cache saves a statement on every request and
 # is safe across replicas because a stale entry only lives this long.

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from api import logs
 from api.embedded import LOCALHOST, Amqtt, Postgres, Redis, Server, free_port, mqtt_broker
-from api.settings import Settings
 from domain.db import Database
+from settings import Settings
 
 if TYPE_CHECKING:
     import uvicorn

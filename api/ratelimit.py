@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import AuthError, bearer
 from api.bodies import error_response
-from api.settings import Settings
 from api.sockets import deny
+from settings import Settings
 
 log = logging.getLogger("keylink.api.ratelimit")
 

@@ -12,7 +12,6 @@ from strawberry.types import ExecutionContext
 from api.errors import classify
 from api.limits import Limits, OperationLimits
 from api.projection import ProjectingExecutionContext
-from api.settings import Settings
 from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
 from resolvers.disputes.mutations import DisputeMutations
@@ -36,6 +35,7 @@ from resolvers.quality.queries import QualityQueries
 from resolvers.settlements import SettlementMutations, SettlementQueries
 from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 from resolvers.shipments.rejections import RejectionQueries
+from settings import Settings
 
 
 @strawberry.type(description="Everything a viewer may read, scoped to its organization.")

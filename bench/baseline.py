@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.app import create_app
-from api.settings import Settings
+from settings import Settings
 
 QUERY = """{ contracts(first: 20) { nodes { number status lines { lineNo quantityT
   spec { grade thicknessMm widthMm coating }

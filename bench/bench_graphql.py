@@ -28,11 +28,11 @@ from typing import Any
 import httpx
 
 from api.auth import TokenCodec
-from api.settings import PROJECT_ROOT, Settings
 from bench.baseline import QUERY
 from domain import demo
 from domain.db import Database
 from domain.migrate import migrate
+from settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 

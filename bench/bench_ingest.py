@@ -30,9 +30,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from api.embedded import Postgres, free_port, mqtt_broker
-from api.settings import PROJECT_ROOT
 from domain.db import Database
 from domain.migrate import migrate
+from settings import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 TOPIC = "keylink/v1/devices/{code}/position"

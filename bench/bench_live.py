@@ -48,12 +48,12 @@ import websockets
 
 from api.auth import TokenCodec
 from api.embedded import Postgres, Redis, free_port, mqtt_broker
-from api.settings import PROJECT_ROOT, Settings
 from domain import demo
 from domain.db import Database
 from domain.migrate import migrate
 from domain.shipments import LegInput, create_shipment
 from resolvers.relay import to_global_id
+from settings import PROJECT_ROOT, Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 TRUCKS = 200

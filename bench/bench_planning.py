@@ -31,11 +31,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from api.settings import PROJECT_ROOT
 from domain.calendar import mill_today
 from domain.db import Database
 from domain.migrate import migrate
 from domain.planning import calc, changes, inputs, plans
+from settings import PROJECT_ROOT
 
 
 def _database(tmp: Path) -> tuple[str, Any]:

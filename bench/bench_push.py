@@ -41,11 +41,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.settings import PROJECT_ROOT
 from domain import events
 from domain.db import Database
 from domain.migrate import migrate
 from domain.push.matching import Facets, Rule, RuleIndex, passes
+from settings import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 ORGS = 50

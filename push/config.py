@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from api.settings import Settings
 from domain.egress import EgressPolicy
+from settings import Settings
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from paho.mqtt.properties import Properties
 
 from api import cli
 from api.embedded import Mosquitto, free_port
-from api.settings import Settings, SettingsError
 from domain.db import Database
+from settings import Settings, SettingsError
 from tests.support.broker import (
     PATH_DIRECTIVES,
     PRODUCTION_CONFIG,

@@ -12,7 +12,7 @@ import pytest
 
 from api.auth import TokenCodec
 from api.embedded import free_port, with_database
-from api.settings import PROJECT_ROOT, Settings
+from settings import PROJECT_ROOT, Settings
 
 SECRET = "s" * 40
 SETTING_VARS = {f.metadata["env"] for f in Settings.__dataclass_fields__.values()}

@@ -33,8 +33,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from api import cli
 from api.cli import build_parser
 from api.embedded import free_port
-from api.settings import PROJECT_ROOT, Settings
 from domain.db import Database
+from settings import PROJECT_ROOT, Settings
 from tests.support.broker import PRODUCTION_CONFIG, Tls, directives, make_tls, production_broker
 from tests.tracking.test_ingester import NOW, eventually, ingesting, make_fleet, position
 

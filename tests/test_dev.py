@@ -19,7 +19,7 @@ import pytest
 
 from api.auth import TokenCodec
 from api.embedded import wait_gone
-from api.settings import PROJECT_ROOT, Settings
+from settings import PROJECT_ROOT, Settings
 
 SETTING_VARS = {f.metadata["env"] for f in Settings.__dataclass_fields__.values()}
 KEYLINK = Path(sys.executable).parent / "keylink"

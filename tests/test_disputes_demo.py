@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from api.settings import PROJECT_ROOT
 from domain import containment
 from domain.db import Database, Executor, Transaction, count_statements
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
+from settings import PROJECT_ROOT
 from tests.support.api import Api, token
 
 

@@ -24,10 +24,10 @@ from api.app import SERVER_OPTIONS, WS_MAX_MESSAGE_BYTES, create_app
 from api.auth import Claims, TokenCodec
 from api.context import Services
 from api.embedded import free_port
-from api.settings import Settings, SettingsError
 from api.sockets import HeadTimeoutProtocol, TransportWSHandler
 from domain.db import Database
 from resolvers.relay import to_global_id
+from settings import Settings, SettingsError
 from tests.support.api import CODEC, SETTINGS, graphql_ws, serving, token
 from tests.support.factory import build
 from tests.support.shipments import build_tracking

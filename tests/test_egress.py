@@ -8,7 +8,6 @@ import ipaddress
 
 import pytest
 
-from api.settings import Settings, SettingsError
 from domain.egress import (
     ADDRESS_NOT_ALLOWED,
     DNS_ERROR,
@@ -19,6 +18,7 @@ from domain.egress import (
     is_public,
     parse_allow,
 )
+from settings import Settings, SettingsError
 
 STRICT = EgressPolicy()  # production, nothing allow-listed
 

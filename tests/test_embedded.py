@@ -37,7 +37,7 @@ from api.embedded import (
     wait_gone,
 )
 from api.embedded import mqtt as embedded
-from api.settings import PROJECT_ROOT
+from settings import PROJECT_ROOT
 
 PRODUCTION_CONFIG = PROJECT_ROOT / "config" / "mosquitto.conf"
 

@@ -16,11 +16,11 @@ import pytest
 
 from api.app import create_app
 from api.context import Services
-from api.settings import Settings, SettingsError
 from domain import disputes, evidence
 from domain.db import Database
 from domain.errors import Invalid, InvalidTransition
 from resolvers.relay import to_global_id
+from settings import Settings, SettingsError
 from tests.support.api import CODEC, SETTINGS, token
 from tests.support.factory import World
 from tests.test_disputes import customer, delivered_world, dispute_input

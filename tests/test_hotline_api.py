@@ -11,13 +11,13 @@ import pytest
 
 from api.app import create_app
 from api.context import Services
-from api.settings import Settings, SettingsError
 from domain import events, hotline, hotline_reads
 from domain.calendar import mill_today
 from domain.db import Database
 from push.config import PushConfig
 from push.worker import PERIODIC_JOBS, Worker, run_periodic
 from resolvers.relay import to_global_id
+from settings import Settings, SettingsError
 from tests.support.api import CODEC, SETTINGS, Api, token
 from tests.support.factory import World, build
 

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from api.context import Services
 from api.limits import Limits, Walker, bounded_overlap_rule, check
 from api.schema import build_schema
-from api.settings import Settings, SettingsError
 from domain.db import Database
+from settings import Settings, SettingsError
 from tests.support.api import CODEC, Api, graphql_ws, token
 
 SCHEMA = build_schema()._schema

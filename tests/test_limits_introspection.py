@@ -12,8 +12,8 @@ from graphql import get_introspection_query
 
 from api.app import create_app
 from api.context import Services
-from api.settings import Settings
 from domain.db import Database
+from settings import Settings
 from tests.support.api import CODEC, SECRET, Api, token
 from tests.support.factory import build
 

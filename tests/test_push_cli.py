@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from api import cli, dev
-from api.settings import Settings
 from push.config import PushConfig
 from push.worker import run_worker
 from resolvers.relay import to_global_id
+from settings import Settings
 from tests.support.api import Api, token
 from tests.support.factory import build
 

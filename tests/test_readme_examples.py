@@ -20,11 +20,11 @@ from graphql import (
 )
 
 from api.schema import build_schema
-from api.settings import PROJECT_ROOT
 from domain import demo
 from domain.calendar import mill_today
 from domain.db import Database
 from domain.demo import examples
+from settings import PROJECT_ROOT
 from tests.support.api import MILL_ROLES, Api, token
 from tracking.filters import haversine_km
 from tracking.model import MAX_SPEED_KMH, Mode

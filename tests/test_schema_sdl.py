@@ -4,7 +4,7 @@ field and argument must say what it is."""
 from graphql import GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
 from api.schema import build_schema, sdl
-from api.settings import PROJECT_ROOT
+from settings import PROJECT_ROOT
 
 
 def test_schema_graphql_matches_code() -> None:

@@ -4,7 +4,7 @@ no working default."""
 import pytest
 
 from api.auth import AuthError, TokenCodec
-from api.settings import PROJECT_ROOT, Settings, SettingsError
+from settings import PROJECT_ROOT, Settings, SettingsError
 
 
 def test_readme_documents_every_setting_with_its_default() -> None:

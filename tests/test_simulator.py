@@ -23,8 +23,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from api.embedded import Mosquitto
-from api.settings import Settings
 from domain.db import Database
+from settings import Settings
 from tests.support.factory import build
 from tests.support.shipments import build_tracking
 from tracking.decoders import ais, decode

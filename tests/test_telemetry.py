@@ -34,7 +34,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from paho.mqtt.enums import CallbackAPIVersion
 
 from api.embedded import Mosquitto, free_port
-from api.settings import PROJECT_ROOT, Settings
+from settings import PROJECT_ROOT, Settings
 from tests.support.api import SECRET, token
 
 SETTING_VARS = {f.metadata["env"] for f in Settings.__dataclass_fields__.values()}
@@ -301,7 +301,7 @@ import asyncpg
 from opentelemetry import trace
 from api import telemetry
 from api.app import create_app
-from api.settings import Settings
+from settings import Settings
 from tracking.ingester import TRACER
 app = create_app(Settings(jwt_secret="x" * 32))
 with TRACER.start_as_current_span("ingest batch") as span:

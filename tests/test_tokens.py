@@ -22,8 +22,8 @@ from jwt.algorithms import RSAAlgorithm
 from api.app import create_app
 from api.auth import MAX_TTL_SECONDS, AuthError, JwksKeys, TokenCodec
 from api.context import Services
-from api.settings import Settings, SettingsError
 from domain.db import Database
+from settings import Settings, SettingsError
 from tests.support.api import SECRET
 from tests.support.factory import build
 

@@ -32,7 +32,6 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.context import Services
-from api.settings import PROJECT_ROOT
 from domain import events
 from domain.db import Database
 from domain.egress import EgressPolicy
@@ -41,6 +40,7 @@ from push import egress
 from push import sender as sending
 from push.config import PushConfig
 from push.worker import Worker
+from settings import PROJECT_ROOT
 from tests.support.api import CODEC, SETTINGS, Api, token
 from tests.support.factory import World, build
 

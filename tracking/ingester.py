@@ -53,7 +53,7 @@ from tracking.registry import LatestFixes, Registry
 from tracking.store import Partitions, drop_old_positions, latest_positions
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from settings import Settings
 
 log = logging.getLogger("keylink.tracking.ingester")
 

@@ -32,7 +32,7 @@ from tracking import broker
 from tracking.traffic import Journey, Stop, Traffic
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from settings import Settings
 
 log = logging.getLogger("keylink.simulator")
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from api.settings import Settings
 from domain.egress import EgressPolicy
 from domain.push import rules
 from resolvers.common import INPUT, UserError, attempt, ctx, viewer
@@ -23,6 +22,7 @@ from resolvers.relay import (
     expect_id,
     to_global_id,
 )
+from settings import Settings
 
 ANYONE = ("customer", "sales", "production", "quality", "logistics", "finance", "admin")
 

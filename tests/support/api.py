@@ -22,9 +22,9 @@ from api.app import create_app
 from api.auth import TokenCodec
 from api.context import Services
 from api.embedded import free_port
-from api.settings import Settings
 from domain import demo
 from domain.db import Database
+from settings import Settings
 from tests.support.postgres import create_database, drop_database
 
 SECRET = secrets.token_hex(32)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from api.embedded import LOCALHOST, Mosquitto
-from api.settings import PROJECT_ROOT
+from settings import PROJECT_ROOT
 
 PRODUCTION_CONFIG = PROJECT_ROOT / "config" / "mosquitto.conf"
 # What a copy may change: where files are and where it listens.

@@ -20,9 +20,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from api.settings import PROJECT_ROOT
 from domain.db import Database
 from domain.migrate import migrate
+from settings import PROJECT_ROOT
 
 TEMPLATE = "keylink_template"
 _counter = itertools.count()

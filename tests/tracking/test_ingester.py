@@ -28,8 +28,8 @@ from paho.mqtt.properties import Properties
 
 from api import cli
 from api.embedded import Mosquitto, free_port
-from api.settings import Settings
 from domain.db import Database
+from settings import Settings
 from tests.tracking.test_decoders import with_seq
 from tests.tracking.test_fragments import EVER, GOLDEN
 from tracking.devices import hash_password, verify_password
