@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -19,7 +19,8 @@ from domain import events
 from domain.db import Database
 from push.config import PushConfig
 from push.worker import Worker
-from tests.support.api import Api, token
+from settings import Settings
+from tests.support.api import Api, _client, token
 from tests.support.factory import build
 
 
@@ -42,15 +43,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Inbox, Controller]]:
+def smtp() -> Iterator[tuple[str, Inbox, Controller]]:
     inbox = Inbox()
     port = _free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     url = f"smtp://127.0.0.1:{port}"
-    monkeypatch.setenv("KEYLINK_SMTP_URL", url)
     yield url, inbox, controller
     with contextlib.suppress(AssertionError):  # never started
         controller.stop()
+
+
+@pytest.fixture
+async def api(db: Database, smtp: tuple[str, Inbox, Controller]) -> AsyncIterator[Api]:
+    """The API of a server whose settings (not the environment at the time of a request)
+    name the SMTP server."""
+    async for a in _client(db, Settings(smtp_url=smtp[0])):
+        yield a
 
 
 async def test_email_rules_send_localized_mail_and_retry(

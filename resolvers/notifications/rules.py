@@ -22,7 +22,6 @@ from resolvers.relay import (
     expect_id,
     to_global_id,
 )
-from settings import Settings
 
 ANYONE = ("customer", "sales", "production", "quality", "logistics", "finance", "admin")
 
@@ -285,7 +284,7 @@ class PushRuleMutations:
                 quiet_end=input.quiet_end, cadence=str(input.cadence.value),
                 watch_org_id=expect_id(input.customer_id, "Organization")
                 if input.customer_id else None)
-            smtp = Settings.from_env().smtp_url is not None
+            smtp = ctx(info).services.settings.smtp_url is not None
             return PushRule.of(await rules.create_rule(ctx(info).db, _owner(who), data,
                                                        smtp=smtp))
 

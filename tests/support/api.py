@@ -114,9 +114,11 @@ async def seeded_db(seeded_url: str) -> AsyncIterator[Database]:
     await db.close()
 
 
-async def _client(db: Database) -> AsyncIterator[Api]:
-    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC))
-    app.state.services = Services(db=db, codec=CODEC)
+async def _client(db: Database, settings: Settings | None = None) -> AsyncIterator[Api]:
+    """The API over ``db``; ``settings`` are what its resolvers read (defaults otherwise)."""
+    read = settings or Settings()
+    app = create_app(SETTINGS, services=Services(db=db, codec=CODEC, settings=read))
+    app.state.services = Services(db=db, codec=CODEC, settings=read)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://keylink.test") as client:
         yield Api(client, db)
