@@ -360,7 +360,7 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from domain import demo
+    import demo
     from domain.db import Database
 
     url = _need_database(settings)

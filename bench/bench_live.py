@@ -46,9 +46,9 @@ import httpx
 import paho.mqtt.client as mqtt
 import websockets
 
+import demo
 from api.auth import TokenCodec
 from api.embedded import Postgres, Redis, free_port, mqtt_broker
-from domain import demo
 from domain.db import Database
 from domain.migrate import migrate
 from domain.shipments import LegInput, create_shipment

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
+from demo import DemoAlreadySeeded, DemoSummary, is_seeded, seed
+from demo.build import build
+from demo.commercial import STATUSES
+from demo.schedule import CST
 from domain.certificates import content_hash, verify
 from domain.db import Database
-from domain.demo import DemoAlreadySeeded, DemoSummary, is_seeded, seed
-from domain.demo.build import build
-from domain.demo.commercial import STATUSES
-from domain.demo.schedule import CST
 from domain.stage_routes import STAGES
 
 SMALL = 40

@@ -29,7 +29,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(PROJECT_ROOT / name, source / name)
-    for package in ("settings", "api", "resolvers", "domain", "tracking", "push"):
+    for package in ("settings", "api", "resolvers", "domain", "tracking", "push", "demo"):
         shutil.copytree(PROJECT_ROOT / package, source / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
     out = root / "dist"

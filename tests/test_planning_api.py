@@ -14,8 +14,8 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from demo import planning as demo_planning
 from domain.calendar import mill_today
-from domain.demo import planning as demo_planning
 from domain.planning import imports
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token

@@ -19,11 +19,11 @@ from graphql import (
     validate,
 )
 
+import demo
 from api.schema import build_schema
-from domain import demo
+from demo import examples
 from domain.calendar import mill_today
 from domain.db import Database
-from domain.demo import examples
 from settings import PROJECT_ROOT
 from tests.support.api import MILL_ROLES, Api, token
 from tracking.filters import haversine_km

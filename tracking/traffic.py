@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from pyais import encode_dict
 
-from domain.demo.labels import label
-from domain.demo.routes import ROAD_KMH, Point, Route, distance_km, route
+from domain.shipments.labels import label
+from domain.shipments.routes import ROAD_KMH, Point, Route, distance_km, route
 
 # The fastest each mode goes here: well under the ingester's jump limits.
 TOP_KMH = {"road": 80.0, "rail": 100.0, "water": 35.0}

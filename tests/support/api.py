@@ -18,11 +18,11 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+import demo
 from api.app import create_app
 from api.auth import TokenCodec
 from api.context import Services
 from api.embedded import free_port
-from domain import demo
 from domain.db import Database
 from settings import Settings
 from tests.support.postgres import create_database, drop_database

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
+from demo import seed
 from domain.db import Database
-from domain.demo import seed
 from tracking.detect import Detector, StoredFix
 from tracking.model import Fix, Source
 

@@ -28,13 +28,13 @@ from typing import Any
 from domain import shipments
 from domain.db import Transaction
 from domain.shipments.eta import SPEED_SAMPLES, SPEED_WINDOW, Mode, estimate, haversine_km
+from domain.shipments.labels import label
+from domain.shipments.routes import progress, route
 
 from . import fleet
 from .build import DemoData
 from .catalogue import FAW_VW, GALANZ
 from .fleet import Fleet, Judged, Planned, Timetable
-from .labels import label
-from .routes import progress, route
 from .schedule import CST
 
 TRACK_DAYS = 10
