@@ -28,3 +28,23 @@ def test_the_import_contracts_hold() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     kept = [line for line in result.stdout.splitlines() if line.endswith(" KEPT")]
     assert len(kept) == len(CONTRACTS["contracts"]) == 5
+
+
+def _loaded(imports: str, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` a fresh interpreter holds after ``imports``."""
+    code = (f"import sys\nimport {imports}\n"
+            f"print(','.join(n for n in {names!r} if n in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [n for n in result.stdout.strip().split(",") if n]
+
+
+def test_the_ingester_simulator_and_push_worker_run_without_the_api_or_the_demo() -> None:
+    assert _loaded("tracking.ingester, tracking.simulator, push.worker, push.config",
+                   ("api", "resolvers", "demo")) == []
+
+
+def test_serving_loads_no_demo_data() -> None:
+    assert _loaded("api.cli, api.app", ("demo",)) == []
