@@ -121,31 +121,27 @@ async def list_contracts(
     after: tuple[Any, int] | None,
 ) -> list[Contract]:
     """One keyset page (``limit`` rows) of the contracts the scope sees."""
-    args: list[Any] = [scope.org_id]
-    where = [Scope.owned("c.customer_org_id")]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
+    where = scope.where(Scope.owned("c.customer_org_id"))
+    arg = where.arg
 
     if flt.statuses:
-        where.append(f"c.status = ANY({arg(list(flt.statuses))}::text[])")
+        where.add(f"c.status = ANY({arg(list(flt.statuses))}::text[])")
     if flt.numbers:
-        where.append(f"c.number = ANY({arg(list(flt.numbers))}::text[])")
+        where.add(f"c.number = ANY({arg(list(flt.numbers))}::text[])")
     if flt.delivery_from or flt.delivery_to:
         lo, hi = arg(flt.delivery_from), arg(flt.delivery_to)
-        where.append(
+        where.add(
             "EXISTS (SELECT 1 FROM contract_line w WHERE w.contract_id = c.id"
             f" AND ({hi}::date IS NULL OR w.delivery_from <= {hi})"
             f" AND ({lo}::date IS NULL OR w.delivery_to >= {lo}))"
         )
     if flt.grades:
-        where.append(
+        where.add(
             "EXISTS (SELECT 1 FROM contract_line g JOIN steel_spec s ON s.id = g.spec_id"
             f" WHERE g.contract_id = c.id AND s.grade = ANY({arg(list(flt.grades))}::text[]))"
         )
     if flt.late_only:
-        where.append(
+        where.add(
             "EXISTS (SELECT 1 FROM contract_line x JOIN contract_line_schedule ls"
             " ON ls.line_id = x.id WHERE x.contract_id = c.id AND ls.is_late)"
         )
@@ -156,12 +152,12 @@ async def list_contracts(
         value = after[0]
         if order is ContractOrder.SIGNED_ON:
             value = date.fromisoformat(value) if value else date.min
-        where.append(f"({sort}, c.id) {op} ({arg(value)}, {arg(after[1])}::bigint)")
+        where.add(f"({sort}, c.id) {op} ({arg(value)}, {arg(after[1])}::bigint)")
     sql = (
-        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE {' AND '.join(where)}"
+        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE {where.sql()}"
         f" ORDER BY {sort} {direction}, c.id {direction} LIMIT {arg(limit)}"
     )
-    rows = await db.fetch(sql, *args)
+    rows = await db.fetch(sql, *where.args)
     return [Contract(**dict(r)) for r in rows]
 
 

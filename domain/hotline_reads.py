@@ -7,7 +7,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from domain.db import Executor
 from domain.errors import Invalid
@@ -69,29 +68,25 @@ async def list_tickets(
     db: Executor, scope: Scope, flt: TicketFilter, limit: int, after_id: int | None
 ) -> list[UrgeTicket]:
     """A page of tickets, newest first, keyed by id."""
-    args: list[Any] = [scope.org_id]
-    where = [Scope.owned("t.customer_org_id")]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
+    where = scope.where(Scope.owned("t.customer_org_id"))
+    arg = where.arg
 
     if flt.statuses:
-        where.append(f"t.status = ANY({arg(list(flt.statuses))}::text[])")
+        where.add(f"t.status = ANY({arg(list(flt.statuses))}::text[])")
     if flt.assignee is not None:
-        where.append(f"t.assignee = {arg(flt.assignee)} AND t.status <> 'resolved'")
+        where.add(f"t.assignee = {arg(flt.assignee)} AND t.status <> 'resolved'")
     if flt.overdue_at is not None:
-        where.append(f"t.due_at <= {arg(flt.overdue_at)}")
+        where.add(f"t.due_at <= {arg(flt.overdue_at)}")
     if flt.line_id is not None:
-        where.append(f"t.line_id = {arg(flt.line_id)}")
+        where.add(f"t.line_id = {arg(flt.line_id)}")
     if flt.customer_org_id is not None:
-        where.append(f"t.customer_org_id = {arg(flt.customer_org_id)}")
+        where.add(f"t.customer_org_id = {arg(flt.customer_org_id)}")
     if after_id is not None:
-        where.append(f"t.id < {arg(after_id)}")
+        where.add(f"t.id < {arg(after_id)}")
     rows = await db.fetch(
-        f"SELECT {TICKET_COLS} FROM urge_ticket t WHERE {' AND '.join(where)}"
+        f"SELECT {TICKET_COLS} FROM urge_ticket t WHERE {where.sql()}"
         f" ORDER BY t.id DESC LIMIT {arg(limit)}",
-        *args,
+        *where.args,
     )
     return [UrgeTicket(**dict(r)) for r in rows]
 

@@ -54,26 +54,21 @@ async def list_rejections(
 ) -> list[RejectedMessage]:
     """One keyset page of rejected messages, newest (highest id, the order they were
     recorded in) first, in one statement."""
-    args: list[Any] = [scope.org_id]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    where = [_MILLS_ONLY]
+    where = scope.where(_MILLS_ONLY)
+    arg = where.arg
     if flt.reasons:
-        where.append(f"r.reason = ANY({arg(list(flt.reasons))}::text[])")
+        where.add(f"r.reason = ANY({arg(list(flt.reasons))}::text[])")
     if flt.device_code is not None:
-        where.append(f"r.device_code = {arg(flt.device_code)}::text")
+        where.add(f"r.device_code = {arg(flt.device_code)}::text")
     if flt.since is not None:
-        where.append(f"r.received_at >= {arg(flt.since)}::timestamptz")
+        where.add(f"r.received_at >= {arg(flt.since)}::timestamptz")
     if flt.until is not None:
-        where.append(f"r.received_at <= {arg(flt.until)}::timestamptz")
+        where.add(f"r.received_at <= {arg(flt.until)}::timestamptz")
     if before_id is not None:
-        where.append(f"r.id < {arg(before_id)}::bigint")
+        where.add(f"r.id < {arg(before_id)}::bigint")
     rows = await db.fetch(
-        f"SELECT {COLS} FROM rejected_message r WHERE {' AND '.join(where)}"
-        f" ORDER BY r.id DESC LIMIT {arg(limit)}", *args)
+        f"SELECT {COLS} FROM rejected_message r WHERE {where.sql()}"
+        f" ORDER BY r.id DESC LIMIT {arg(limit)}", *where.args)
     return _rows(rows)
 
 

@@ -124,29 +124,24 @@ async def list_shipments(
     db: Executor, scope: Scope, flt: ShipmentFilter, limit: int, before_id: int | None
 ) -> list[Shipment]:
     """One keyset page of the shipments the scope sees, newest first."""
-    args: list[Any] = [scope.org_id]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    where = [Scope.shipment("s")]
+    where = scope.where(Scope.shipment("s"))
+    arg = where.arg
     if flt.statuses:
-        where.append(f"s.status = ANY({arg(list(flt.statuses))}::text[])")
+        where.add(f"s.status = ANY({arg(list(flt.statuses))}::text[])")
     if flt.modes:
-        where.append("EXISTS (SELECT 1 FROM shipment_leg m WHERE m.shipment_id = s.id"
-                     f" AND m.mode = ANY({arg(list(flt.modes))}::text[]))")
+        where.add("EXISTS (SELECT 1 FROM shipment_leg m WHERE m.shipment_id = s.id"
+                  f" AND m.mode = ANY({arg(list(flt.modes))}::text[]))")
     if flt.delayed_only:
-        where.append("EXISTS (SELECT 1 FROM shipment_leg d WHERE d.shipment_id = s.id"
-                     " AND d.delayed)")
+        where.add("EXISTS (SELECT 1 FROM shipment_leg d WHERE d.shipment_id = s.id"
+                  " AND d.delayed)")
     if flt.contract_id is not None:
-        where.append(f"s.id IN (SELECT shipment_id FROM ({_CONTRACT_SHIPMENTS}"
-                     f" WHERE cl.contract_id = {arg(flt.contract_id)}::bigint) k)")
+        where.add(f"s.id IN (SELECT shipment_id FROM ({_CONTRACT_SHIPMENTS}"
+                  f" WHERE cl.contract_id = {arg(flt.contract_id)}::bigint) k)")
     if before_id is not None:
-        where.append(f"s.id < {arg(before_id)}::bigint")
+        where.add(f"s.id < {arg(before_id)}::bigint")
     rows = await db.fetch(
-        f"SELECT {SHIPMENT_COLS} FROM shipment s WHERE {' AND '.join(where)}"
-        f" ORDER BY s.id DESC LIMIT {arg(limit)}", *args)
+        f"SELECT {SHIPMENT_COLS} FROM shipment s WHERE {where.sql()}"
+        f" ORDER BY s.id DESC LIMIT {arg(limit)}", *where.args)
     return _rows(rows, Shipment)
 
 
