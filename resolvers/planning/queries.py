@@ -21,9 +21,16 @@ from resolvers.planning.types import (
     ProductionPlan,
     PurchasePlan,
     PurchasePlanStatus,
+)
+from resolvers.relay import (
+    DEFAULT_PAGE,
+    BadInput,
+    Connection,
+    after_id,
+    check_first,
+    connection,
     page_of,
 )
-from resolvers.relay import DEFAULT_PAGE, BadInput, Connection, after_id, check_first, connection
 from resolvers.relay import expect_id as _expect_id
 
 CUSTOMER = strawberry.argument(
