@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from domain.db import Executor
 from domain.material import COIL_COLS, Coil
+from domain.shipments.legs import LEG_COLS
+from domain.shipments.legs import Leg as Leg  # readers of shipments take legs from here
 from domain.tenancy import Scope
 
 
@@ -28,26 +29,6 @@ class Shipment:
     carrier_org_id: int | None
     created_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    id: int
-    shipment_id: int
-    seq: int
-    mode: str
-    vehicle_id: int | None
-    origin_site_id: int
-    destination_site_id: int
-    planned_departure: datetime
-    planned_arrival: datetime
-    promised_by: datetime | None
-    status: str
-    actual_departure: datetime | None
-    actual_arrival: datetime | None
-    eta: datetime | None
-    eta_confidence: Decimal | None
-    delayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +61,6 @@ class ShipmentFilter:
 
 
 SHIPMENT_COLS = "s.id, s.number, s.status, s.carrier_org_id, s.created_at, s.updated_at"
-LEG_COLS = (
-    "l.id, l.shipment_id, l.seq, l.mode, l.vehicle_id, l.origin_site_id,"
-    " l.destination_site_id, l.planned_departure, l.planned_arrival, l.promised_by, l.status,"
-    " l.actual_departure, l.actual_arrival, l.eta, l.eta_confidence, l.delayed"
-)
 EVENT_COLS = "e.id, e.shipment_id, e.leg_id, e.vehicle_id, e.kind, e.occurred_at, e.details"
 # The shipments that carry a contract's coils, by contract.
 _CONTRACT_SHIPMENTS = (
