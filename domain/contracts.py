@@ -124,10 +124,8 @@ async def list_contracts(
     where = scope.where(Scope.owned("c.customer_org_id"))
     arg = where.arg
 
-    if flt.statuses:
-        where.add(f"c.status = ANY({arg(list(flt.statuses))}::text[])")
-    if flt.numbers:
-        where.add(f"c.number = ANY({arg(list(flt.numbers))}::text[])")
+    where.any_of("c.status", flt.statuses)
+    where.any_of("c.number", flt.numbers)
     if flt.delivery_from or flt.delivery_to:
         lo, hi = arg(flt.delivery_from), arg(flt.delivery_to)
         where.add(

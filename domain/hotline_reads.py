@@ -69,25 +69,13 @@ async def list_tickets(
 ) -> list[UrgeTicket]:
     """A page of tickets, newest first, keyed by id."""
     where = scope.where(Scope.owned("t.customer_org_id"))
-    arg = where.arg
-
-    if flt.statuses:
-        where.add(f"t.status = ANY({arg(list(flt.statuses))}::text[])")
-    if flt.assignee is not None:
-        where.add(f"t.assignee = {arg(flt.assignee)} AND t.status <> 'resolved'")
-    if flt.overdue_at is not None:
-        where.add(f"t.due_at <= {arg(flt.overdue_at)}")
-    if flt.line_id is not None:
-        where.add(f"t.line_id = {arg(flt.line_id)}")
-    if flt.customer_org_id is not None:
-        where.add(f"t.customer_org_id = {arg(flt.customer_org_id)}")
-    if after_id is not None:
-        where.add(f"t.id < {arg(after_id)}")
-    rows = await db.fetch(
-        f"SELECT {TICKET_COLS} FROM urge_ticket t WHERE {where.sql()}"
-        f" ORDER BY t.id DESC LIMIT {arg(limit)}",
-        *where.args,
-    )
+    where.any_of("t.status", flt.statuses)
+    where.given(flt.assignee, "t.assignee = {} AND t.status <> 'resolved'")
+    where.given(flt.overdue_at, "t.due_at <= {}")
+    where.given(flt.line_id, "t.line_id = {}")
+    where.given(flt.customer_org_id, "t.customer_org_id = {}")
+    rows = await where.newest(db, f"SELECT {TICKET_COLS} FROM urge_ticket t", "t", after_id,
+                              limit)
     return [UrgeTicket(**dict(r)) for r in rows]
 
 

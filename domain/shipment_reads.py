@@ -101,23 +101,17 @@ async def list_shipments(
 ) -> list[Shipment]:
     """One keyset page of the shipments the scope sees, newest first."""
     where = scope.where(Scope.shipment("s"))
-    arg = where.arg
-    if flt.statuses:
-        where.add(f"s.status = ANY({arg(list(flt.statuses))}::text[])")
+    where.any_of("s.status", flt.statuses)
     if flt.modes:
         where.add("EXISTS (SELECT 1 FROM shipment_leg m WHERE m.shipment_id = s.id"
-                  f" AND m.mode = ANY({arg(list(flt.modes))}::text[]))")
+                  f" AND m.mode = ANY({where.arg(list(flt.modes))}::text[]))")
     if flt.delayed_only:
         where.add("EXISTS (SELECT 1 FROM shipment_leg d WHERE d.shipment_id = s.id"
                   " AND d.delayed)")
-    if flt.contract_id is not None:
-        where.add(f"s.id IN (SELECT shipment_id FROM ({_CONTRACT_SHIPMENTS}"
-                  f" WHERE cl.contract_id = {arg(flt.contract_id)}::bigint) k)")
-    if before_id is not None:
-        where.add(f"s.id < {arg(before_id)}::bigint")
-    rows = await db.fetch(
-        f"SELECT {SHIPMENT_COLS} FROM shipment s WHERE {where.sql()}"
-        f" ORDER BY s.id DESC LIMIT {arg(limit)}", *where.args)
+    where.given(flt.contract_id, f"s.id IN (SELECT shipment_id FROM ({_CONTRACT_SHIPMENTS}"
+                " WHERE cl.contract_id = {}::bigint) k)")
+    rows = await where.newest(db, f"SELECT {SHIPMENT_COLS} FROM shipment s", "s", before_id,
+                              limit)
     return _rows(rows, Shipment)
 
 

@@ -9,8 +9,12 @@ ids that do not exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.db import Executor, Record
 
 # Every scoped statement binds the scope's organization id (or NULL) as $1.
 P = "$1::bigint"
@@ -152,5 +156,24 @@ class Where:
     def add(self, condition: str) -> None:
         self.conditions.append(condition)
 
+    def given(self, value: Any, condition: str) -> None:
+        """Adds ``condition`` with ``value`` bound at its ``{}``, unless the value is None."""
+        if value is not None:
+            self.add(condition.format(self.arg(value)))
+
+    def any_of(self, column: str, values: Sequence[Any], sql_type: str = "text") -> None:
+        """``column`` is one of ``values``, unless none are given."""
+        if values:
+            self.add(f"{column} = ANY({self.arg(list(values))}::{sql_type}[])")
+
     def sql(self) -> str:
         return " AND ".join(self.conditions)
+
+    async def newest(self, db: Executor, select: str, alias: str, before_id: int | None,
+                     limit: int) -> list[Record]:
+        """One keyset page of ``select`` (up to its FROM) under these conditions: the
+        ``limit`` highest ids of ``alias``, below ``before_id`` when given."""
+        self.given(before_id, f"{alias}.id < {{}}::bigint")
+        return await db.fetch(
+            f"{select} WHERE {self.sql()} ORDER BY {alias}.id DESC LIMIT {self.arg(limit)}",
+            *self.args)

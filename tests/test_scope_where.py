@@ -21,3 +21,13 @@ def test_the_mills_scope_binds_null_and_each_clause_is_its_own() -> None:
     assert first.arg(5) == "$2"
     assert second.args == [None]
     assert second.sql() == "true"
+
+
+def test_conditions_whose_value_is_absent_are_left_out() -> None:
+    where = Scope.customer(3).where("true")
+    where.any_of("r.reason", [])
+    where.given(None, "r.device_code = {}::text")
+    where.any_of("r.reason", ("schema",))
+    where.given(0, "r.line_id = {}")
+    assert where.args == [3, ["schema"], 0]
+    assert where.sql() == "true AND r.reason = ANY($2::text[]) AND r.line_id = $3"
