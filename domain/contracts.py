@@ -16,6 +16,7 @@ from domain.db import Database, Executor
 from domain.errors import Invalid, InvalidTransition, NotFound
 from domain.order_lines import NewContractLine as NewContractLine  # callers build lines here
 from domain.order_lines import resolve_lines
+from domain.parties import is_customer
 from domain.stage_routes import plan_stages
 from domain.tenancy import Scope
 
@@ -302,8 +303,7 @@ async def create_contract(
     does. The sales owner defaults to the one of the customer's latest contract. Appends
     ``contract.created`` (and ``contract.confirmed``): call it last in the transaction.
     """
-    kind = await tx.fetchval("SELECT kind FROM organization WHERE id = $1", customer_org_id)
-    if kind != "customer":
+    if not await is_customer(tx, customer_org_id):
         raise NotFound("no such customer", field="customerId")
     prefs = await preferences.preferences(tx, customer_org_id)
     resolved = await resolve_lines(tx, customer_org_id, lines, prefs.currency)

@@ -11,6 +11,7 @@ from datetime import datetime
 from domain.db import Executor
 from domain.errors import Invalid
 from domain.hotline import STEP_COLS, TICKET_COLS, UrgeStep, UrgeTicket
+from domain.parties import is_customer
 from domain.tenancy import Scope
 
 
@@ -106,10 +107,8 @@ async def set_escalation_chain(
     names = [s.strip() for s in subjects]
     if any(not s or len(s) > 200 for s in names) or len(names) > 20:
         raise Invalid("give up to 20 non-empty user names", field="subjects")
-    if customer_org_id is not None:
-        kind = await tx.fetchval("SELECT kind FROM organization WHERE id = $1", customer_org_id)
-        if kind != "customer":
-            raise Invalid("escalation chains are kept per customer", field="customerId")
+    if customer_org_id is not None and not await is_customer(tx, customer_org_id):
+        raise Invalid("escalation chains are kept per customer", field="customerId")
     await tx.execute(
         "DELETE FROM escalation_contact WHERE customer_org_id IS NOT DISTINCT FROM $1",
         customer_org_id,

@@ -5,6 +5,13 @@ Staff who name no customer are asked for one, by each in its own words."""
 
 from __future__ import annotations
 
+import pytest
+
+from domain import contracts, hotline_reads
+from domain.db import Database
+from domain.errors import Invalid, NotFound
+from domain.parties import is_customer
+from domain.push import rules
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
 from tests.support.factory import build
@@ -37,3 +44,24 @@ async def test_staff_who_name_no_customer_are_asked_for_one(api: Api) -> None:
     assert plan["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     prefs = await api.query(PREFS, as_=sales)
     assert "say which customer: give customerId" in prefs["errors"][0]["message"]
+
+
+async def test_only_a_customer_organization_is_a_customer(db: Database) -> None:
+    w = await build(db)
+    mill, faw = w.org["BAOSTEEL"], w.org["FAW-VW"]
+    assert await is_customer(db, faw)
+    assert not await is_customer(db, mill)
+    assert not await is_customer(db, 9_999_999)
+    # Writes that take a customer refuse the mill, each in its own words.
+    with pytest.raises(NotFound):
+        await contracts.create_contract(db, customer_org_id=mill, lines=[], actor="sales")
+    with pytest.raises(Invalid) as chain:
+        await hotline_reads.set_escalation_chain(db, mill, ["lead"])
+    assert chain.value.message == "escalation chains are kept per customer"
+    staff = rules.Owner(org_id=mill, subject="staff", is_customer=False)
+    with pytest.raises(NotFound):
+        await rules.create_rule(db, staff, rules.RuleInput(
+            name="all", event_types=["*"], watch_org_id=mill), smtp=False)
+    made = await rules.create_rule(db, staff, rules.RuleInput(
+        name="faw", event_types=["*"], watch_org_id=faw), smtp=False)
+    assert made["watch_org_id"] == faw

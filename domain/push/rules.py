@@ -18,6 +18,7 @@ from typing import Any
 from domain.db import Executor
 from domain.egress import EgressPolicy, EgressRefused
 from domain.errors import Invalid, NotFound
+from domain.parties import is_customer
 from domain.push.matching import CADENCES, CHANNELS, Rule
 
 _TYPE = re.compile(r"^(\*|[a-z_]+\.(\*|[a-z_]+))$")
@@ -113,8 +114,7 @@ async def _watched(db: Executor, owner: Owner, asked: int | None) -> int | None:
         if asked not in (None, owner.org_id):
             raise Invalid("a customer's rules follow its own events", field="customerId")
         return owner.org_id
-    if asked is not None and await db.fetchval(
-            "SELECT 1 FROM organization WHERE id = $1 AND kind = 'customer'", asked) is None:
+    if asked is not None and not await is_customer(db, asked):
         raise NotFound("no such customer", field="customerId")
     return asked
 
