@@ -157,7 +157,8 @@ class Where:
         self.conditions.append(condition)
 
     def given(self, value: Any, condition: str) -> None:
-        """Adds ``condition`` with ``value`` bound at its ``{}``, unless the value is None."""
+        """Adds ``condition`` with ``value`` bound at its ``{}`` (its only braces), unless
+        the value is None."""
         if value is not None:
             self.add(condition.format(self.arg(value)))
 
@@ -171,8 +172,8 @@ class Where:
 
     async def newest(self, db: Executor, select: str, alias: str, before_id: int | None,
                      limit: int) -> list[Record]:
-        """One keyset page of ``select`` (up to its FROM) under these conditions: the
-        ``limit`` highest ids of ``alias``, below ``before_id`` when given."""
+        """One keyset page of ``select`` (``SELECT ... FROM table alias``) under these
+        conditions: the ``limit`` highest ids of ``alias``, below ``before_id`` if given."""
         self.given(before_id, f"{alias}.id < {{}}::bigint")
         return await db.fetch(
             f"{select} WHERE {self.sql()} ORDER BY {alias}.id DESC LIMIT {self.arg(limit)}",
