@@ -25,3 +25,18 @@ def aware(moment: datetime, field: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise Invalid("must carry a UTC offset, e.g. 2026-11-25T08:00:00+08:00", field=field)
     return moment
+
+
+def trimmed(value: str | None, field: str, *, limit: int, too_long: str,
+            empty: str | None = None) -> str | None:
+    """``value`` without surrounding white space, None when nothing is left. ``empty``,
+    when given, is the refusal of a text that must not be empty; ``too_long`` the
+    refusal of one over ``limit`` characters."""
+    text = (value or "").strip()
+    if not text:
+        if empty is not None:
+            raise Invalid(empty, field=field)
+        return None
+    if len(text) > limit:
+        raise Invalid(too_long, field=field)
+    return text

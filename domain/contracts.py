@@ -16,6 +16,7 @@ from domain.db import Database, Executor
 from domain.errors import Invalid, InvalidTransition, NotFound
 from domain.order_lines import NewContractLine as NewContractLine  # callers build lines here
 from domain.order_lines import resolve_lines
+from domain.parties import is_customer
 from domain.stage_routes import plan_stages
 from domain.tenancy import Scope
 
@@ -121,31 +122,25 @@ async def list_contracts(
     after: tuple[Any, int] | None,
 ) -> list[Contract]:
     """One keyset page (``limit`` rows) of the contracts the scope sees."""
-    args: list[Any] = [scope.org_id]
-    where = [Scope.owned("c.customer_org_id")]
+    where = scope.where(Scope.owned("c.customer_org_id"))
+    arg = where.arg
 
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if flt.statuses:
-        where.append(f"c.status = ANY({arg(list(flt.statuses))}::text[])")
-    if flt.numbers:
-        where.append(f"c.number = ANY({arg(list(flt.numbers))}::text[])")
+    where.any_of("c.status", flt.statuses)
+    where.any_of("c.number", flt.numbers)
     if flt.delivery_from or flt.delivery_to:
         lo, hi = arg(flt.delivery_from), arg(flt.delivery_to)
-        where.append(
+        where.add(
             "EXISTS (SELECT 1 FROM contract_line w WHERE w.contract_id = c.id"
             f" AND ({hi}::date IS NULL OR w.delivery_from <= {hi})"
             f" AND ({lo}::date IS NULL OR w.delivery_to >= {lo}))"
         )
     if flt.grades:
-        where.append(
+        where.add(
             "EXISTS (SELECT 1 FROM contract_line g JOIN steel_spec s ON s.id = g.spec_id"
             f" WHERE g.contract_id = c.id AND s.grade = ANY({arg(list(flt.grades))}::text[]))"
         )
     if flt.late_only:
-        where.append(
+        where.add(
             "EXISTS (SELECT 1 FROM contract_line x JOIN contract_line_schedule ls"
             " ON ls.line_id = x.id WHERE x.contract_id = c.id AND ls.is_late)"
         )
@@ -156,12 +151,12 @@ async def list_contracts(
         value = after[0]
         if order is ContractOrder.SIGNED_ON:
             value = date.fromisoformat(value) if value else date.min
-        where.append(f"({sort}, c.id) {op} ({arg(value)}, {arg(after[1])}::bigint)")
+        where.add(f"({sort}, c.id) {op} ({arg(value)}, {arg(after[1])}::bigint)")
     sql = (
-        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE {' AND '.join(where)}"
+        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE {where.sql()}"
         f" ORDER BY {sort} {direction}, c.id {direction} LIMIT {arg(limit)}"
     )
-    rows = await db.fetch(sql, *args)
+    rows = await db.fetch(sql, *where.args)
     return [Contract(**dict(r)) for r in rows]
 
 
@@ -308,8 +303,7 @@ async def create_contract(
     does. The sales owner defaults to the one of the customer's latest contract. Appends
     ``contract.created`` (and ``contract.confirmed``): call it last in the transaction.
     """
-    kind = await tx.fetchval("SELECT kind FROM organization WHERE id = $1", customer_org_id)
-    if kind != "customer":
+    if not await is_customer(tx, customer_org_id):
         raise NotFound("no such customer", field="customerId")
     prefs = await preferences.preferences(tx, customer_org_id)
     resolved = await resolve_lines(tx, customer_org_id, lines, prefs.currency)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain import events
-from domain.checks import bounded
+from domain.checks import bounded, trimmed
 from domain.db import Database, Executor
 from domain.dispute_reads import (
     Dispute,
@@ -98,15 +98,9 @@ RECORDS: dict[str, frozenset[str]] = {
 
 
 def clean_text(value: str | None, name: str, *, required: bool) -> str | None:
-    if value is not None:
-        value = value.strip() or None
-    if value is None:
-        if required:
-            raise Invalid("must not be empty", field=name)
-        return None
-    if len(value) > MAX_TEXT:
-        raise Invalid(f"is limited to {MAX_TEXT} characters", field=name)
-    return value
+    """A dispute's, claim's or settlement's text: up to ``MAX_TEXT`` characters."""
+    return trimmed(value, name, limit=MAX_TEXT, too_long=f"is limited to {MAX_TEXT} characters",
+                   empty="must not be empty" if required else None)
 
 
 @dataclass(frozen=True)

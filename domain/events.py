@@ -57,6 +57,12 @@ async def append(
     return seq
 
 
+async def last_seq(db: Executor) -> int:
+    """The sequence of the latest event, 0 before the first."""
+    seq: int = await db.fetchval("SELECT coalesce(max(seq), 0) FROM domain_event")
+    return seq
+
+
 async def read_after(
     db: Executor, after_seq: int, *, scope: Scope = _ALL, limit: int = 500
 ) -> list[DomainEvent]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from domain import events
 from domain.calendar import MILL_TZ, mill_today
+from domain.checks import trimmed
 from domain.db import Database, Executor
 from domain.errors import Invalid, InvalidTransition, NotFound
 from domain.tenancy import Scope
@@ -155,13 +156,10 @@ async def _step(
 
 
 def _text(value: str | None, field: str, *, required: str | None = None) -> str | None:
-    """Trimmed text; ``required`` is the message when it must not be empty."""
-    text = (value or "").strip()
-    if required and not text:
-        raise Invalid(required, field=field)
-    if len(text) > 2000:
-        raise Invalid("at most 2,000 characters", field=field)
-    return text or None
+    """A ticket's text, up to 2,000 characters; ``required`` is the message when it must
+    not be empty."""
+    return trimmed(value, field, limit=2000, too_long="at most 2,000 characters",
+                   empty=required or None)
 
 
 async def open_urge(

@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from domain.db import Executor
 from domain.errors import Invalid
 from domain.hotline import STEP_COLS, TICKET_COLS, UrgeStep, UrgeTicket
+from domain.parties import is_customer
 from domain.tenancy import Scope
 
 
@@ -69,30 +69,14 @@ async def list_tickets(
     db: Executor, scope: Scope, flt: TicketFilter, limit: int, after_id: int | None
 ) -> list[UrgeTicket]:
     """A page of tickets, newest first, keyed by id."""
-    args: list[Any] = [scope.org_id]
-    where = [Scope.owned("t.customer_org_id")]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if flt.statuses:
-        where.append(f"t.status = ANY({arg(list(flt.statuses))}::text[])")
-    if flt.assignee is not None:
-        where.append(f"t.assignee = {arg(flt.assignee)} AND t.status <> 'resolved'")
-    if flt.overdue_at is not None:
-        where.append(f"t.due_at <= {arg(flt.overdue_at)}")
-    if flt.line_id is not None:
-        where.append(f"t.line_id = {arg(flt.line_id)}")
-    if flt.customer_org_id is not None:
-        where.append(f"t.customer_org_id = {arg(flt.customer_org_id)}")
-    if after_id is not None:
-        where.append(f"t.id < {arg(after_id)}")
-    rows = await db.fetch(
-        f"SELECT {TICKET_COLS} FROM urge_ticket t WHERE {' AND '.join(where)}"
-        f" ORDER BY t.id DESC LIMIT {arg(limit)}",
-        *args,
-    )
+    where = scope.where(Scope.owned("t.customer_org_id"))
+    where.any_of("t.status", flt.statuses)
+    where.given(flt.assignee, "t.assignee = {} AND t.status <> 'resolved'")
+    where.given(flt.overdue_at, "t.due_at <= {}")
+    where.given(flt.line_id, "t.line_id = {}")
+    where.given(flt.customer_org_id, "t.customer_org_id = {}")
+    rows = await where.newest(db, f"SELECT {TICKET_COLS} FROM urge_ticket t", "t", after_id,
+                              limit)
     return [UrgeTicket(**dict(r)) for r in rows]
 
 
@@ -123,10 +107,8 @@ async def set_escalation_chain(
     names = [s.strip() for s in subjects]
     if any(not s or len(s) > 200 for s in names) or len(names) > 20:
         raise Invalid("give up to 20 non-empty user names", field="subjects")
-    if customer_org_id is not None:
-        kind = await tx.fetchval("SELECT kind FROM organization WHERE id = $1", customer_org_id)
-        if kind != "customer":
-            raise Invalid("escalation chains are kept per customer", field="customerId")
+    if customer_org_id is not None and not await is_customer(tx, customer_org_id):
+        raise Invalid("escalation chains are kept per customer", field="customerId")
     await tx.execute(
         "DELETE FROM escalation_contact WHERE customer_org_id IS NOT DISTINCT FROM $1",
         customer_org_id,

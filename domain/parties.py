@@ -53,6 +53,12 @@ async def organization_by_code(db: Executor, code: str) -> Organization | None:
     return Organization(**dict(row)) if row else None
 
 
+async def is_customer(db: Executor, org_id: int) -> bool:
+    """Whether the organization exists and is a customer (not the mill, not a carrier)."""
+    return bool(await db.fetchval("SELECT kind FROM organization WHERE id = $1", org_id)
+                == "customer")
+
+
 async def organizations_by_ids(
     db: Executor, scope: Scope, ids: Sequence[int]
 ) -> list[Organization]:

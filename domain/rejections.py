@@ -54,26 +54,13 @@ async def list_rejections(
 ) -> list[RejectedMessage]:
     """One keyset page of rejected messages, newest (highest id, the order they were
     recorded in) first, in one statement."""
-    args: list[Any] = [scope.org_id]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    where = [_MILLS_ONLY]
-    if flt.reasons:
-        where.append(f"r.reason = ANY({arg(list(flt.reasons))}::text[])")
-    if flt.device_code is not None:
-        where.append(f"r.device_code = {arg(flt.device_code)}::text")
-    if flt.since is not None:
-        where.append(f"r.received_at >= {arg(flt.since)}::timestamptz")
-    if flt.until is not None:
-        where.append(f"r.received_at <= {arg(flt.until)}::timestamptz")
-    if before_id is not None:
-        where.append(f"r.id < {arg(before_id)}::bigint")
-    rows = await db.fetch(
-        f"SELECT {COLS} FROM rejected_message r WHERE {' AND '.join(where)}"
-        f" ORDER BY r.id DESC LIMIT {arg(limit)}", *args)
+    where = scope.where(_MILLS_ONLY)
+    where.any_of("r.reason", flt.reasons)
+    where.given(flt.device_code, "r.device_code = {}::text")
+    where.given(flt.since, "r.received_at >= {}::timestamptz")
+    where.given(flt.until, "r.received_at <= {}::timestamptz")
+    rows = await where.newest(db, f"SELECT {COLS} FROM rejected_message r", "r", before_id,
+                              limit)
     return _rows(rows)
 
 

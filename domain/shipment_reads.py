@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from domain.db import Executor
 from domain.material import COIL_COLS, Coil
+from domain.shipments.legs import LEG_COLS
+from domain.shipments.legs import Leg as Leg  # readers of shipments take legs from here
 from domain.tenancy import Scope
 
 
@@ -28,26 +29,6 @@ class Shipment:
     carrier_org_id: int | None
     created_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    id: int
-    shipment_id: int
-    seq: int
-    mode: str
-    vehicle_id: int | None
-    origin_site_id: int
-    destination_site_id: int
-    planned_departure: datetime
-    planned_arrival: datetime
-    promised_by: datetime | None
-    status: str
-    actual_departure: datetime | None
-    actual_arrival: datetime | None
-    eta: datetime | None
-    eta_confidence: Decimal | None
-    delayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +61,6 @@ class ShipmentFilter:
 
 
 SHIPMENT_COLS = "s.id, s.number, s.status, s.carrier_org_id, s.created_at, s.updated_at"
-LEG_COLS = (
-    "l.id, l.shipment_id, l.seq, l.mode, l.vehicle_id, l.origin_site_id,"
-    " l.destination_site_id, l.planned_departure, l.planned_arrival, l.promised_by, l.status,"
-    " l.actual_departure, l.actual_arrival, l.eta, l.eta_confidence, l.delayed"
-)
 EVENT_COLS = "e.id, e.shipment_id, e.leg_id, e.vehicle_id, e.kind, e.occurred_at, e.details"
 # The shipments that carry a contract's coils, by contract.
 _CONTRACT_SHIPMENTS = (
@@ -124,29 +100,18 @@ async def list_shipments(
     db: Executor, scope: Scope, flt: ShipmentFilter, limit: int, before_id: int | None
 ) -> list[Shipment]:
     """One keyset page of the shipments the scope sees, newest first."""
-    args: list[Any] = [scope.org_id]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    where = [Scope.shipment("s")]
-    if flt.statuses:
-        where.append(f"s.status = ANY({arg(list(flt.statuses))}::text[])")
+    where = scope.where(Scope.shipment("s"))
+    where.any_of("s.status", flt.statuses)
     if flt.modes:
-        where.append("EXISTS (SELECT 1 FROM shipment_leg m WHERE m.shipment_id = s.id"
-                     f" AND m.mode = ANY({arg(list(flt.modes))}::text[]))")
+        where.add("EXISTS (SELECT 1 FROM shipment_leg m WHERE m.shipment_id = s.id"
+                  f" AND m.mode = ANY({where.arg(list(flt.modes))}::text[]))")
     if flt.delayed_only:
-        where.append("EXISTS (SELECT 1 FROM shipment_leg d WHERE d.shipment_id = s.id"
-                     " AND d.delayed)")
-    if flt.contract_id is not None:
-        where.append(f"s.id IN (SELECT shipment_id FROM ({_CONTRACT_SHIPMENTS}"
-                     f" WHERE cl.contract_id = {arg(flt.contract_id)}::bigint) k)")
-    if before_id is not None:
-        where.append(f"s.id < {arg(before_id)}::bigint")
-    rows = await db.fetch(
-        f"SELECT {SHIPMENT_COLS} FROM shipment s WHERE {' AND '.join(where)}"
-        f" ORDER BY s.id DESC LIMIT {arg(limit)}", *args)
+        where.add("EXISTS (SELECT 1 FROM shipment_leg d WHERE d.shipment_id = s.id"
+                  " AND d.delayed)")
+    where.given(flt.contract_id, f"s.id IN (SELECT shipment_id FROM ({_CONTRACT_SHIPMENTS}"
+                " WHERE cl.contract_id = {}::bigint) k)")
+    rows = await where.newest(db, f"SELECT {SHIPMENT_COLS} FROM shipment s", "s", before_id,
+                              limit)
     return _rows(rows, Shipment)
 
 

@@ -9,7 +9,12 @@ ids that do not exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from domain.db import Executor, Record
 
 # Every scoped statement binds the scope's organization id (or NULL) as $1.
 P = "$1::bigint"
@@ -35,6 +40,11 @@ class Scope:
     @classmethod
     def customer(cls, org_id: int) -> Scope:
         return cls(org_id)
+
+    def where(self, *conditions: str) -> Where:
+        """A WHERE clause of a filtered read, starting from the scope's own conditions
+        (which use ``$1``, bound here to the scope's organization)."""
+        return Where([self.org_id], list(conditions))
 
     @staticmethod
     def owned(column: str) -> str:
@@ -128,3 +138,43 @@ class Scope:
                 f" AND dsl.status IN ('arrived', 'unloaded', 'received'))"
                 f" OR EXISTS (SELECT 1 FROM processing_feedback df"
                 f" WHERE df.coil_id = {alias}.id AND df.customer_org_id = {P})))")
+
+
+@dataclass(slots=True)
+class Where:
+    """The conditions of one filtered read and the values they bind, numbered in the
+    order they are added; ``$1`` is always the scope's organization."""
+
+    args: list[Any]
+    conditions: list[str] = field(default_factory=list)
+
+    def arg(self, value: Any) -> str:
+        """Binds ``value`` and returns its placeholder."""
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, condition: str) -> None:
+        self.conditions.append(condition)
+
+    def given(self, value: Any, condition: str) -> None:
+        """Adds ``condition`` with ``value`` bound at its ``{}`` (its only braces), unless
+        the value is None."""
+        if value is not None:
+            self.add(condition.format(self.arg(value)))
+
+    def any_of(self, column: str, values: Sequence[Any], sql_type: str = "text") -> None:
+        """``column`` is one of ``values``, unless none are given."""
+        if values:
+            self.add(f"{column} = ANY({self.arg(list(values))}::{sql_type}[])")
+
+    def sql(self) -> str:
+        return " AND ".join(self.conditions)
+
+    async def newest(self, db: Executor, select: str, alias: str, before_id: int | None,
+                     limit: int) -> list[Record]:
+        """One keyset page of ``select`` (``SELECT ... FROM table alias``) under these
+        conditions: the ``limit`` highest ids of ``alias``, below ``before_id`` if given."""
+        self.given(before_id, f"{alias}.id < {{}}::bigint")
+        return await db.fetch(
+            f"{select} WHERE {self.sql()} ORDER BY {alias}.id DESC LIMIT {self.arg(limit)}",
+            *self.args)

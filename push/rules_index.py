@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from domain.db import Executor
 from domain.push.matching import Rule, RuleIndex
-
-_RULE_COLS = ("id, org_id, user_subject, watch_org_id, event_types, contracts, grades,"
-              " transport_modes, destinations, min_delay_hours, channel, webhook_id, email_to,"
-              " quiet_start, quiet_end, cadence")
+from domain.push.rules import MATCH_COLS
 
 
 async def load(db: Executor) -> RuleIndex:
     version = await db.fetchval("SELECT version FROM push_rule_version")
     rows = await db.fetch(
-        f"SELECT {_RULE_COLS} FROM push_rule r WHERE r.enabled AND (r.webhook_id IS NULL OR"
+        f"SELECT {MATCH_COLS} FROM push_rule r WHERE r.enabled AND (r.webhook_id IS NULL OR"
         " EXISTS (SELECT 1 FROM webhook_subscription w WHERE w.id = r.webhook_id"
         " AND w.enabled))")
     rules = []

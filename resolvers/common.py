@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from domain.errors import DomainError
-from resolvers.relay import BadInput
+from domain.db import Executor
+from domain.errors import DomainError, Invalid, NotFound
+from domain.parties import is_customer
+from resolvers.relay import BadInput, expect_id
 
 if TYPE_CHECKING:
     from api.context import Context, Viewer
@@ -33,6 +35,22 @@ def loaders(info: Info[Any, Any]) -> Loaders:
 
 async def viewer(info: Info[Any, Any]) -> Viewer:
     return await ctx(info).viewer()
+
+
+async def customer_of(db: Executor, who: Viewer, customer_id: str | None) -> int:
+    """The customer a request acts for. A customer acts for itself (naming another is
+    not found); the mill's staff name the customer they act for."""
+    if who.is_customer:
+        if customer_id is not None and expect_id(customer_id, "Organization") != \
+                who.organization.id:
+            raise NotFound("no such customer", field="customerId")
+        return who.organization.id
+    if customer_id is None:
+        raise Invalid("say which customer: give customerId", field="customerId")
+    org = expect_id(customer_id, "Organization")
+    if not await is_customer(db, org):
+        raise NotFound("no such customer", field="customerId")
+    return org
 
 
 @strawberry.enum(description="Why a mutation did not do what was asked.")

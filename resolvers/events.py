@@ -53,8 +53,7 @@ class EventSubscriptions:
         who = await viewer(info)
         context = ctx(info)
         db = context.db
-        last = after if after is not None else await db.fetchval(
-            "SELECT coalesce(max(seq), 0) FROM domain_event")
+        last = after if after is not None else await events.last_seq(db)
         while True:
             who.check_unexpired()
             batch = await events.read_after(db, last, scope=who.scope, limit=BATCH)

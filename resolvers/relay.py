@@ -10,8 +10,9 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
+from typing import Any, Generic, Protocol, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -20,6 +21,7 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class BadInput(ValueError):
@@ -172,3 +174,41 @@ def connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+
+
+def page_of(items: Sequence[T], first: int, after: str | None,
+            key: Callable[[T], list[Any]]) -> Connection[T]:
+    """A connection over a bounded list already in keyset order; ``after`` must be the
+    cursor of one of its items."""
+    check_first(first)
+    start = 0
+    cursor = decode_cursor(after)
+    if cursor is not None:
+        keys = [key(x) for x in items]
+        if cursor not in keys:
+            raise BadInput("`after` is not a cursor of this connection")
+        start = keys.index(cursor) + 1
+    return _window(items[start:], first, after, key, lambda x: x)
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_Row)
+
+
+def id_page_of(rows: Sequence[Row], make: Callable[[Row], T], first: int,
+               after: str | None) -> Connection[T]:
+    """A page of a few id-ordered rows loaded whole: ``after`` may be any id cursor, and
+    the page starts past that id whether or not its row is still there."""
+    check_first(first)
+    start = after_id(after) or 0
+    return _window((r for r in rows if r.id > start), first, after, lambda r: [r.id], make)
+
+
+def _window(rows: Iterable[R], first: int, after: str | None,
+            key: Callable[[R], list[Any]], make: Callable[[R], T]) -> Connection[T]:
+    rest = list(islice(rows, first + 1))
+    return connection([(make(r), key(r)) for r in rest], first, after is not None)

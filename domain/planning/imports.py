@@ -308,6 +308,15 @@ async def run(db: Database, job: int, org_id: int, kind: str, filename: str, con
         " finished_at = now() WHERE id = $1", job, plan_id)
 
 
+async def fail_internally(db: Executor, job: int) -> None:
+    """The import broke for a reason of the mill's, not of the file: the customer is told
+    only that, the log has the rest."""
+    await db.execute(
+        "UPDATE plan_import SET status = 'failed', finished_at = now(),"
+        " errors = '[{\"row\": 0, \"column\": null, \"reason\": \"internal error\"}]'"
+        " WHERE id = $1", job)
+
+
 async def _check(db: Database, job: int, org_id: int, kind: str, fmt: PlanFormat,
                  table: Table) -> list[RowError]:
     """Check the rows a chunk at a time, writing the progress after each chunk."""

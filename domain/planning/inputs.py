@@ -172,6 +172,15 @@ async def consumption_table(db: Executor, org_id: int) -> list[Consumption]:
                         r["yield_allowance_pct"]) for r in rows]
 
 
+async def check_own_spec(db: Executor, org_id: int, spec_id: int, field: str) -> None:
+    """A spec the customer may plan with: a catalogue spec or one of its own."""
+    ok = await db.fetchval(
+        "SELECT true FROM steel_spec WHERE id = $1 AND (customer_org_id IS NULL"
+        " OR customer_org_id = $2)", spec_id, org_id)
+    if not ok:
+        raise NotFound("no such steel spec for this customer", field=field)
+
+
 async def spec_ids_by_code(db: Executor, org_id: int, codes: Sequence[str]) -> dict[str, int]:
     """Specs the customer may plan with, by spec code or by its own part number."""
     rows = await db.fetch(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import time
 from decimal import Decimal
 from typing import Any
@@ -18,7 +18,8 @@ from typing import Any
 from domain.db import Executor
 from domain.egress import EgressPolicy, EgressRefused
 from domain.errors import Invalid, NotFound
-from domain.push.matching import CADENCES, CHANNELS
+from domain.parties import is_customer
+from domain.push.matching import CADENCES, CHANNELS, Rule
 
 _TYPE = re.compile(r"^(\*|[a-z_]+\.(\*|[a-z_]+))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -51,9 +52,10 @@ class Owner:
     is_customer: bool
 
 
-_RULE_COLS = ("id, org_id, user_subject, watch_org_id, name, event_types, contracts, grades,"
-              " transport_modes, destinations, min_delay_hours, channel, webhook_id, email_to,"
-              " quiet_start, quiet_end, cadence, enabled, created_by, created_at")
+# What the worker matches events against: the fields of a matching `Rule`.
+MATCH_COLS = ", ".join(f.name for f in fields(Rule))
+# A rule as its owner sees it: that, and its name and record.
+_RULE_COLS = f"{MATCH_COLS}, name, enabled, created_by, created_at"
 
 
 def _check(data: RuleInput, smtp: bool) -> None:
@@ -112,8 +114,7 @@ async def _watched(db: Executor, owner: Owner, asked: int | None) -> int | None:
         if asked not in (None, owner.org_id):
             raise Invalid("a customer's rules follow its own events", field="customerId")
         return owner.org_id
-    if asked is not None and await db.fetchval(
-            "SELECT 1 FROM organization WHERE id = $1 AND kind = 'customer'", asked) is None:
+    if asked is not None and not await is_customer(db, asked):
         raise NotFound("no such customer", field="customerId")
     return asked
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from domain.db import Executor, Record
 from domain.errors import NotFound
@@ -18,7 +19,9 @@ from domain.shipments.states import (
 
 
 @dataclass(frozen=True, slots=True)
-class ActiveLeg:
+class Leg:
+    """A leg of a shipment as stored."""
+
     id: int
     shipment_id: int
     seq: int
@@ -32,15 +35,26 @@ class ActiveLeg:
     status: str
     actual_departure: datetime | None
     actual_arrival: datetime | None
+    eta: datetime | None
+    eta_confidence: Decimal | None
     delayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveLeg(Leg):
+    """A leg as detection keeps it while it is watched: with the coils it carries. Its
+    ETA is the one stored when it was read; detection writes ETAs, never reads them here."""
+
     coil_ids: frozenset[int]
 
 
-_LEG_COLS = (
+LEG_COLS = (
     "l.id, l.shipment_id, l.seq, l.mode, l.vehicle_id, l.origin_site_id,"
     " l.destination_site_id, l.planned_departure, l.planned_arrival, l.promised_by, l.status,"
-    " l.actual_departure, l.actual_arrival, l.delayed,"
-    " array(SELECT lc.coil_id FROM leg_coil lc WHERE lc.leg_id = l.id) AS coil_ids"
+    " l.actual_departure, l.actual_arrival, l.eta, l.eta_confidence, l.delayed"
+)
+_ACTIVE_LEG_COLS = (
+    f"{LEG_COLS}, array(SELECT lc.coil_id FROM leg_coil lc WHERE lc.leg_id = l.id) AS coil_ids"
 )
 # Legs under way, then legs still waiting, then legs delivered, each by plan: a vehicle's
 # current leg first.
@@ -61,7 +75,8 @@ async def active_legs_for_vehicles(
 ) -> dict[int, list[ActiveLeg]]:
     """Each vehicle's unfinished legs, its current one first."""
     rows = await tx.fetch(
-        f"SELECT {_LEG_COLS} FROM shipment_leg l WHERE l.vehicle_id = ANY($1) AND {_WATCHED}"
+        f"SELECT {_ACTIVE_LEG_COLS} FROM shipment_leg l"
+        f" WHERE l.vehicle_id = ANY($1) AND {_WATCHED}"
         f" ORDER BY {_LEG_ORDER}", list(vehicle_ids), list(ACTIVE), UNLOADED_WATCH)
     out: dict[int, list[ActiveLeg]] = {}
     for r in rows:
@@ -72,7 +87,7 @@ async def active_legs_for_vehicles(
 async def active_legs_for_coils(tx: Executor, coil_ids: Sequence[int]) -> list[ActiveLeg]:
     """The unfinished legs carrying any of these coils."""
     rows = await tx.fetch(
-        f"SELECT {_LEG_COLS} FROM shipment_leg l WHERE {_WATCHED} AND EXISTS ("
+        f"SELECT {_ACTIVE_LEG_COLS} FROM shipment_leg l WHERE {_WATCHED} AND EXISTS ("
         " SELECT 1 FROM leg_coil lc WHERE lc.leg_id = l.id AND lc.coil_id = ANY($1))"
         f" ORDER BY {_LEG_ORDER}", list(coil_ids), list(ACTIVE), UNLOADED_WATCH)
     return [_leg(r) for r in rows]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -36,6 +35,7 @@ from resolvers.relay import (
     after_id,
     check_first,
     connection,
+    id_page_of,
     to_global_id,
 )
 from resolvers.settlements import Settlement
@@ -44,15 +44,6 @@ from resolvers.shipments.vehicles import Vehicle, site_of, vehicle_of
 T = TypeVar("T")
 FIRST = strawberry.argument(description="Page size, at most 100.")
 AFTER = strawberry.argument(description="Cursor to start after.")
-
-
-def _page(rows: list[Any], make: Callable[[Any], T], first: int, after: str | None
-          ) -> Connection[T]:
-    """A page of a dispute's few, id-ordered children, loaded whole by their loader."""
-    check_first(first)
-    start = after_id(after) or 0
-    rest = [r for r in rows if r.id > start][:first + 1]
-    return connection([(make(r), [r.id]) for r in rest], first, after is not None)
 
 
 @strawberry.enum(description="Where a quality dispute stands (8D-aligned).")
@@ -349,7 +340,7 @@ class QualityDispute(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[DisputeStep]:
         found = await loaders(info).get(TimelineByDisputeLoader).load(self.pk)
-        return _page(found, DisputeStep.of, first, after)
+        return id_page_of(found, DisputeStep.of, first, after)
 
     @strawberry.field(description="Claims for compensation, oldest first.")
     async def claims(
@@ -357,7 +348,7 @@ class QualityDispute(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[Claim]:
         found = await loaders(info).get(ClaimsByDisputeLoader).load(self.pk)
-        return _page(found, Claim.of, first, after)
+        return id_page_of(found, Claim.of, first, after)
 
     @strawberry.field(description="Evidence files, oldest first.")
     async def evidence(
@@ -365,7 +356,7 @@ class QualityDispute(Node):
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[DisputeEvidence]:
         found = await loaders(info).get(EvidenceByDisputeLoader).load(self.pk)
-        return _page(found, DisputeEvidence.of, first, after)
+        return id_page_of(found, DisputeEvidence.of, first, after)
 
     @strawberry.field(description="Containment: the other coils of the disputed coils' heats "
                       "(siblings from the same parent coil marked), where each is now and what "

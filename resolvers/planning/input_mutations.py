@@ -16,7 +16,7 @@ from strawberry.types import Info
 
 from domain import preferences
 from domain.calendar import mill_today
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError
 from domain.planning import changes, imports, inputs
 from domain.planning.calc import PlanEntry
 from resolvers.common import INPUT, UserError, attempt, ctx
@@ -325,11 +325,7 @@ class PlanningInputMutations:
 
 async def _own_spec(tx: Any, org: int, spec_id: str) -> int:
     pk = expect_id(spec_id, "SteelSpec")
-    ok = await tx.fetchval(
-        "SELECT true FROM steel_spec WHERE id = $1 AND (customer_org_id IS NULL"
-        " OR customer_org_id = $2)", pk, org)
-    if not ok:
-        raise NotFound("no such steel spec for this customer", field="specId")
+    await inputs.check_own_spec(tx, org, pk, "specId")
     return pk
 
 
@@ -356,7 +352,4 @@ async def _import(db: Any, job: int, org: int, kind: str, name: str, content: by
         raise
     except Exception:
         log.exception("plan import %s failed", job)
-        await db.execute(
-            "UPDATE plan_import SET status = 'failed', finished_at = now(),"
-            " errors = '[{\"row\": 0, \"column\": null, \"reason\": \"internal error\"}]'"
-            " WHERE id = $1", job)
+        await imports.fail_internally(db, job)

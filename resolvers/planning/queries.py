@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain.errors import NotFound
+from domain.errors import Invalid, NotFound
 from domain.planning import inputs, plans
 from domain.planning.sales_plan import sales_plan
 from domain.planning.stock_view import stock_view
-from resolvers.common import ctx, viewer
+from resolvers.common import ctx, customer_of, viewer
 from resolvers.planning.stock_types import SalesPlanRow, SpecStockLine
 from resolvers.planning.types import (
     AFTER,
@@ -21,35 +21,36 @@ from resolvers.planning.types import (
     ProductionPlan,
     PurchasePlan,
     PurchasePlanStatus,
+)
+from resolvers.relay import (
+    DEFAULT_PAGE,
+    BadInput,
+    Connection,
+    after_id,
+    check_first,
+    connection,
     page_of,
 )
-from resolvers.relay import DEFAULT_PAGE, BadInput, Connection, after_id, check_first, connection
-from resolvers.relay import expect_id as _expect_id
 
 CUSTOMER = strawberry.argument(
     description="Global id of the customer (the mill's staff); a customer's own token "
     "leaves it out.")
 
 
-async def customer_of(info: Info[Any, Any], customer_id: str | None) -> int | None:
-    """The customer a request is about: the viewer's own organization for a customer
-    token, the given one for the mill's staff; None for another customer or no customer,
-    which reads like an id that does not exist."""
-    who = await viewer(info)
-    if who.is_customer:
-        if customer_id is not None and _expect_id(customer_id, "Organization") != \
-                who.organization.id:
-            return None
-        return who.organization.id
-    if customer_id is None:
-        raise BadInput("the mill's staff name the customer: give `customerId`")
-    pk = _expect_id(customer_id, "Organization")
-    kind = await ctx(info).db.fetchval("SELECT kind FROM organization WHERE id = $1", pk)
-    return pk if kind == "customer" else None
+async def visible_customer(info: Info[Any, Any], customer_id: str | None) -> int | None:
+    """The customer a request is about, as :func:`resolvers.common.customer_of` decides;
+    None for another customer or no customer, which reads like an id that does not
+    exist."""
+    try:
+        return await customer_of(ctx(info).db, await viewer(info), customer_id)
+    except NotFound:
+        return None
+    except Invalid:
+        raise BadInput("the mill's staff name the customer: give `customerId`") from None
 
 
 async def require_customer(info: Info[Any, Any], customer_id: str | None) -> int:
-    org = await customer_of(info, customer_id)
+    org = await visible_customer(info, customer_id)
     if org is None:
         raise NotFound("no such customer", field="customerId")
     return org
@@ -68,7 +69,7 @@ class PlanningQueries:
     ) -> Connection[PurchasePlan]:
         who = await viewer(info)
         check_first(first)
-        org = await customer_of(info, customer_id) if customer_id else None
+        org = await visible_customer(info, customer_id) if customer_id else None
         if customer_id and org is None:
             return connection([], first, after is not None)
         found = await plans.list_plans(
@@ -82,7 +83,7 @@ class PlanningQueries:
         self, info: Info[Any, Any],
         customer_id: Annotated[strawberry.ID | None, CUSTOMER] = None,
     ) -> ProductionPlan | None:
-        org = await customer_of(info, customer_id)
+        org = await visible_customer(info, customer_id)
         plan = await inputs.current_plan(ctx(info).db, org) if org else None
         return ProductionPlan.of(plan) if plan else None
 
@@ -93,7 +94,7 @@ class PlanningQueries:
         self, info: Info[Any, Any],
         customer_id: Annotated[strawberry.ID | None, CUSTOMER] = None,
     ) -> list[SpecStockLine]:
-        org = await customer_of(info, customer_id)
+        org = await visible_customer(info, customer_id)
         if org is None:
             return []
         return [SpecStockLine.of(v) for v in await stock_view(ctx(info).db, org)]

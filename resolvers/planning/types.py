@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -27,34 +27,16 @@ from resolvers.planning.loaders import (
 )
 from resolvers.relay import (
     DEFAULT_PAGE,
-    BadInput,
     Connection,
     Node,
-    check_first,
-    connection,
-    decode_cursor,
     expect_id,
+    page_of,
     to_global_id,
 )
 
 T = TypeVar("T")
 FIRST = strawberry.argument(description="Page size, at most 100.")
 AFTER = strawberry.argument(description="Cursor to continue after.")
-
-
-def page_of(items: Sequence[T], first: int, after: str | None,
-            key: Callable[[T], list[Any]]) -> Connection[T]:
-    """A connection over a bounded list already in keyset order."""
-    check_first(first)
-    start = 0
-    cursor = decode_cursor(after)
-    if cursor is not None:
-        keys = [key(x) for x in items]
-        if cursor not in keys:
-            raise BadInput("`after` is not a cursor of this connection")
-        start = keys.index(cursor) + 1
-    rest = items[start:start + first + 1]
-    return connection([(x, key(x)) for x in rest], first, after is not None)
 
 
 @strawberry.enum(description="Where a purchase plan stands.")

@@ -14,10 +14,9 @@ from strawberry.utils.str_converters import to_camel_case
 
 from domain import preferences, views
 from domain.errors import Invalid
-from resolvers.common import INPUT, UserError, attempt, ctx
+from resolvers.common import INPUT, UserError, attempt, ctx, customer_of
 from resolvers.contracts.queries import ContractFilter
 from resolvers.contracts.types import TransportMode
-from resolvers.preferences.common import customer_of
 from resolvers.preferences.types import CustomerPreferences, SavedView, Units
 from resolvers.relay import expect_id
 from resolvers.shipments.queries import ShipmentFilter

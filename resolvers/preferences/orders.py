@@ -12,9 +12,8 @@ from strawberry.types import Info
 
 from domain import contracts
 from domain.errors import Forbidden
-from resolvers.common import INPUT, UserError, attempt, ctx
+from resolvers.common import INPUT, UserError, attempt, ctx, customer_of
 from resolvers.contracts.types import Contract, Firmness, TransportMode
-from resolvers.preferences.common import customer_of
 from resolvers.relay import expect_id
 
 

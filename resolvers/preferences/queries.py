@@ -9,8 +9,7 @@ from strawberry.types import Info
 
 from domain import order_lines, preferences, views
 from domain.errors import DomainError
-from resolvers.common import ctx, viewer
-from resolvers.preferences.common import customer_of
+from resolvers.common import ctx, customer_of, viewer
 from resolvers.preferences.types import CustomerPreferences, OrderForm, SavedView
 from resolvers.relay import (
     DEFAULT_PAGE,
