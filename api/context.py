@@ -15,6 +15,7 @@ from api.auth import MILL_ROLES, AuthError, Claims, TokenCodec, bearer
 from api.feed import POLL_SECONDS, EventFeed
 from api.livebus import LiveBus
 from domain import parties
+from domain.actor import Actor
 from domain.db import Database
 from domain.parties import Organization
 from domain.tenancy import Scope
@@ -107,6 +108,7 @@ class Context:
     # Set by strawberry from the graphql-transport-ws `connection_init` payload.
     connection_params: dict[str, Any] | None = None
     _viewer: Viewer | None = None
+    _actor: Actor | None = None
     _loaders: Loaders | None = None
 
     @property
@@ -134,6 +136,14 @@ class Context:
             self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis,
                                     self._viewer.subject, self._viewer.organization.id)
         return self._viewer
+
+    async def actor(self) -> Actor:
+        """Who acts in this request, built once from its viewer: the domain's writes
+        take it and decide from it what is allowed."""
+        if self._actor is None:
+            who = await self.viewer()
+            self._actor = Actor(who.subject, who.organization.id, who.roles, who.is_customer)
+        return self._actor
 
     async def _resolve(self, claims: Claims) -> Viewer:
         org = await self.services.organizations.get(self.db, claims.org_code)

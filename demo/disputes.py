@@ -15,8 +15,9 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any, cast
 
 from domain import claims, disputes
+from domain.actor import Actor
 from domain.db import Database, Transaction
-from domain.disputes import Actor, DisputeInput
+from domain.disputes import DisputeInput
 from domain.tenancy import Scope
 
 from .catalogue import FAW_VW, GALANZ, MILL

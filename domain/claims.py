@@ -19,9 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from domain import disputes, events, settlements
+from domain.actor import CUSTOMER, Actor
 from domain.checks import bounded
 from domain.db import Database, Executor
-from domain.disputes import CUSTOMER, QUALITY, Actor
+from domain.disputes import QUALITY
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from domain.tenancy import Scope
 

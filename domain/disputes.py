@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain import events
+from domain.actor import CUSTOMER, Actor
 from domain.checks import bounded, trimmed
 from domain.db import Database, Executor
 from domain.dispute_reads import (
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 QUALITY = frozenset({"quality", "admin"})
-CUSTOMER = frozenset({"customer"})
 
 DEFECT_KINDS = ("surface", "dimension", "shape", "mechanical", "coating", "chemistry",
                 "packaging", "other")
@@ -50,25 +50,6 @@ FOUND_DURING = ("incoming_inspection", "storage", "processing", "finished_produc
 OPEN_STATES = frozenset({"established", "processing", "claiming", "correcting"})
 MAX_TEXT = 8000
 MAX_COILS = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who acts: a token's subject, its organization and roles."""
-
-    subject: str
-    org_id: int
-    roles: frozenset[str]
-    is_customer: bool
-
-    @property
-    def scope(self) -> Scope:
-        return Scope.customer(self.org_id) if self.is_customer else Scope.everything()
-
-    def may(self, roles: frozenset[str]) -> bool:
-        # Mill roles are the mill's alone: a customer token acts only as `customer`.
-        mine = self.roles & CUSTOMER if self.is_customer else self.roles - CUSTOMER
-        return bool(mine & roles)
 
 
 @dataclass(frozen=True, slots=True)

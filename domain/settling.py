@@ -23,9 +23,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain import events, shipping
+from domain.actor import Actor
 from domain.checks import bounded
 from domain.db import Database, Executor
-from domain.disputes import Actor, clean_text
+from domain.disputes import clean_text
 from domain.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from domain.settlements import Settlement, apply_agreed_claims, settlements_by_ids
 from domain.shipping import LEFT_MILL

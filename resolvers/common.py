@@ -16,6 +16,7 @@ from resolvers.relay import BadInput, expect_id
 
 if TYPE_CHECKING:
     from api.context import Context, Viewer
+    from domain.actor import Actor
     from resolvers.loaders import Loaders
 
 T = TypeVar("T")
@@ -101,6 +102,18 @@ async def attempt(
         need = " or ".join(roles)
         return None, [UserError(field=None, message=f"this needs the role {need}",
                                 code=ErrorCode.FORBIDDEN)]
+    try:
+        return await action(who), []
+    except (DomainError, BadInput) as exc:
+        return None, [user_error(exc)]
+
+
+async def act(
+    info: Info[Any, Any], action: Callable[[Actor], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run a mutation as the request's actor; the domain decides what it may do, and its
+    refusals and other expected failures come back as typed errors."""
+    who = await ctx(info).actor()
     try:
         return await action(who), []
     except (DomainError, BadInput) as exc:

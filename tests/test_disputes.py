@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 
 from domain import disputes
+from domain.actor import Actor
 from domain.db import Database
-from domain.disputes import Actor, DisputeInput
+from domain.disputes import DisputeInput
 from domain.errors import DomainError, Forbidden, Invalid, InvalidTransition, NotFound
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token

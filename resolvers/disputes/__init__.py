@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain.disputes import Actor
+from domain.actor import Actor
 
 if TYPE_CHECKING:
     from api.context import Viewer
