@@ -14,8 +14,8 @@ from domain.tenancy import Scope
 __all__ = ["CUSTOMER", "SYSTEM", "Actor", "Permissions"]
 
 CUSTOMER = frozenset({"customer"})
-# The role of a process acting on its own (the ingester, the push worker): it holds no
-# token, so nothing a person may be refused is decided for it.
+# The role of a process acting on its own (the ingester, the push worker, the plant's
+# systems): it holds no token and is trusted as the mill itself, so it may take any action.
 SYSTEM = frozenset({"system"})
 
 
@@ -31,7 +31,7 @@ class Actor:
     @classmethod
     def system(cls, name: str) -> Actor:
         """A process acting on its own account (e.g. ``keylink:ingester``): the mill's
-        scope, no person's role. Stored actor columns record ``name``."""
+        scope, any action. Stored actor columns record ``name``."""
         return cls(name, 0, SYSTEM, False)
 
     @property
@@ -40,7 +40,9 @@ class Actor:
         return Scope.customer(self.org_id) if self.is_customer else Scope.everything()
 
     def may(self, roles: frozenset[str] | tuple[str, ...]) -> bool:
-        """Whether one of its roles is one of ``roles``."""
+        """Whether one of its roles is one of ``roles`` (a process may do anything)."""
+        if self.roles == SYSTEM:
+            return True
         # Mill roles are the mill's alone: a customer token acts only as `customer`.
         mine = self.roles & CUSTOMER if self.is_customer else self.roles - CUSTOMER
         return bool(mine & frozenset(roles))

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain import events, preferences, shipping
+from domain.actor import Actor, Permissions
 from domain.calendar import mill_today
 from domain.db import Database, Executor
 from domain.errors import Invalid, InvalidTransition, NotFound
@@ -32,6 +33,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 
+# Who may move a contract: sales confirms it, production records what its stages did.
+PERMISSIONS = Permissions({
+    "confirm": ("sales", "admin"),
+    "record_progress": ("production", "admin"),
+})
 
 MIN_PRODUCTION_TIME = timedelta(days=14)
 
@@ -213,12 +219,13 @@ async def _lock_contract(tx: Executor, contract_id: int) -> Contract:
     return Contract(**dict(row))
 
 
-async def confirm_contract(db: Database, contract_id: int, *, actor: str) -> Contract:
+async def confirm_contract(db: Database, contract_id: int, *, actor: Actor) -> Contract:
     """draft -> confirmed; every line gets a production order with its stage plan."""
+    PERMISSIONS.check(actor, "confirm")
     async with db.transaction() as tx:
         contract = await _lock_contract(tx, contract_id)
         confirmed, line_count = await _confirm_rows(tx, contract)
-        await _confirmed_event(tx, contract, line_count, actor)
+        await _confirmed_event(tx, contract, line_count, actor.subject)
         return confirmed
 
 

@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from domain import events, shipping
+from domain.actor import Actor
 from domain.checks import aware, bounded
+from domain.contracts import PERMISSIONS
 from domain.db import Database, Executor
 from domain.errors import Invalid, NotFound
 from domain.tenancy import Scope
@@ -112,12 +114,13 @@ class ProgressInput:
 PRODUCING = ("confirmed", "in_production", "partially_shipped")
 
 
-async def record_progress(db: Database, data: ProgressInput, *, actor: str) -> LineProgress:
+async def record_progress(db: Database, data: ProgressInput, *, actor: Actor) -> LineProgress:
     """Record what a stage did; the contract moves to in_production on the first event.
 
     Writes ``production.progress_recorded``, ``production.milestone_reached`` when a stage
     completes, and ``contract_line.predicted_late`` when this event makes the line late.
     """
+    PERMISSIONS.check(actor, "record_progress")
     occurred_at = aware(data.occurred_at or datetime.now(UTC), "occurredAt")
     if occurred_at > datetime.now(UTC) + CLOCK_SKEW:
         raise Invalid("progress cannot be recorded in the future", field="occurredAt")
@@ -149,11 +152,12 @@ async def record_progress(db: Database, data: ProgressInput, *, actor: str) -> L
             "INSERT INTO progress_event (order_id, stage, tonnes, completes_stage, occurred_at,"
             " recorded_by, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             line["order_id"], data.stage, data.tonnes, data.completes_stage, occurred_at,
-            actor, data.note,
+            actor.subject, data.note,
         )
-        await _start_production(tx, line["contract_id"], line["contract_status"], actor)
+        await _start_production(tx, line["contract_id"], line["contract_status"], actor.subject)
         common = {"aggregate_type": "contract_line", "aggregate_id": data.line_id,
-                  "org_id": line["customer_org_id"], "actor": actor, "occurred_at": occurred_at}
+                  "org_id": line["customer_org_id"], "actor": actor.subject,
+                  "occurred_at": occurred_at}
         payload = {"contract": line["number"], "stage": data.stage, "tonnes": data.tonnes}
         await events.append(tx, "production.progress_recorded", payload=payload, **common)
         if data.completes_stage:

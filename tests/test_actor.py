@@ -32,8 +32,11 @@ def test_a_permission_table_refuses_with_the_roles_it_names() -> None:
         table.check(sneaky, "confirm")
 
 
-def test_a_process_acts_under_its_own_name_with_no_person_s_role() -> None:
+def test_a_process_acts_under_its_own_name_as_the_mill() -> None:
     worker = Actor.system("keylink:push-worker")
     assert worker.subject == "keylink:push-worker"
     assert not worker.is_customer and worker.scope.org_id is None
-    assert not worker.may(("customer", "sales", "admin"))
+    assert worker.may(("sales", "admin")) and worker.acts_for(7)
+    # Claiming the process's role in a token does not make a person one.
+    person = Actor("p@mill", 1, frozenset({"system", "sales"}), False)
+    assert not person.may(("admin",))

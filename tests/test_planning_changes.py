@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.production import ProgressInput, record_progress
 from resolvers.relay import from_global_id
@@ -123,7 +124,7 @@ async def test_a_line_in_production_never_shrinks_below_what_is_made(api: Api) -
     pk = await line_pk(api, request["periodStart"])
     made = after_t + 12
     await record_progress(api.db, ProgressInput(pk, "steelmaking", made, False),
-                          actor="melt.shop")
+                          actor=Actor.system("melt.shop"))
 
     # Then accepting a cut below what is made is refused, and the request stays open.
     got = await api.data(ANSWER, {"input": {"changeId": request["id"], "accept": True}},

@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from domain import contracts as domain
 from domain import production
-from resolvers.common import INPUT, UserError, attempt, ctx
+from domain.actor import Actor
+from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.contracts.types import Contract, ContractLine, LineProgress, ProductionStage
 from resolvers.relay import expect_id
 
@@ -54,11 +55,11 @@ class ContractMutations:
     async def confirm_contract(
         self, info: Info[Any, Any], input: Annotated[ConfirmContractInput, INPUT],
     ) -> ConfirmContractPayload:
-        async def run(who: Any) -> Contract:
+        async def run(who: Actor) -> Contract:
             pk = expect_id(input.contract_id, "Contract")
-            return Contract.of(await domain.confirm_contract(ctx(info).db, pk, actor=who.subject))
+            return Contract.of(await domain.confirm_contract(ctx(info).db, pk, actor=who))
 
-        contract, errors = await attempt(info, ("sales", "admin"), run)
+        contract, errors = await act(info, run)
         return ConfirmContractPayload(contract=contract, errors=errors)
 
     @strawberry.mutation(
@@ -67,17 +68,17 @@ class ContractMutations:
     async def record_progress(
         self, info: Info[Any, Any], input: Annotated[RecordProgressInput, INPUT],
     ) -> RecordProgressPayload:
-        async def run(who: Any) -> tuple[ContractLine, LineProgress]:
+        async def run(who: Actor) -> tuple[ContractLine, LineProgress]:
             data = production.ProgressInput(
                 line_id=expect_id(input.line_id, "ContractLine"), stage=input.stage.value,
                 tonnes=input.tonnes, completes_stage=input.completes_stage,
                 occurred_at=input.occurred_at, note=input.note,
             )
-            progress = await production.record_progress(ctx(info).db, data, actor=who.subject)
+            progress = await production.record_progress(ctx(info).db, data, actor=who)
             line = (await domain.lines_by_ids(ctx(info).db, who.scope, [data.line_id]))[0]
             return ContractLine.of(line), LineProgress.of(progress)
 
-        done, errors = await attempt(info, ("production", "admin"), run)
+        done, errors = await act(info, run)
         return RecordProgressPayload(
             line=done[0] if done else None, progress=done[1] if done else None, errors=errors
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from domain.actor import Actor
 from domain.contracts import amend_line
 from domain.db import Database
 from domain.errors import Conflict, Invalid, InvalidTransition
@@ -121,7 +122,7 @@ async def test_a_departure_ships_the_contract_lines_of_the_coils_aboard(db: Data
     assert await outbox(db, "contract.partially_shipped") == [t.world.org["FAW-VW"]]
     # The rest of FAW-VW's line is still being made, and says so.
     progress = await record_progress(db, ProgressInput(
-        t.world.line["FAW-VW"], "steelmaking", Decimal(20), False), actor="mes")
+        t.world.line["FAW-VW"], "steelmaking", Decimal(20), False), actor=Actor.system("mes"))
     assert progress.schedule.line_id == t.world.line["FAW-VW"]
 
 
@@ -158,7 +159,7 @@ async def test_coils_that_left_before_any_progress_count_once_it_is_recorded(
     # The state machine goes through in_production: nothing moves yet.
     assert await db.fetchval("SELECT status FROM contract WHERE id = $1", faw) == "confirmed"
     await record_progress(db, ProgressInput(
-        t.world.line["FAW-VW"], "steelmaking", Decimal(20), False), actor="mes")
+        t.world.line["FAW-VW"], "steelmaking", Decimal(20), False), actor=Actor.system("mes"))
     assert await db.fetchval("SELECT status FROM contract WHERE id = $1", faw) \
         == "partially_shipped"
     kinds = [r["event_type"] for r in await db.fetch(
