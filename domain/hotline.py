@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from domain import events
+from domain.actor import Actor, Permissions
 from domain.calendar import MILL_TZ, mill_today
 from domain.checks import trimmed
 from domain.db import Database, Executor
@@ -33,6 +34,16 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "promised": frozenset({"promised", "resolved"}),
     "resolved": frozenset(),
 }
+# Who may move a ticket: the customer urges (sales may record an urge taken by phone),
+# the mill's staff answer, an admin sets who hears of an unanswered urge.
+ANSWERING = ("sales", "production", "logistics", "admin")
+PERMISSIONS = Permissions({
+    "urge": ("customer", "sales", "admin"),
+    "acknowledged": ANSWERING,
+    "promised": ANSWERING,
+    "resolved": ANSWERING,
+    "set_escalation_chain": ("admin",),
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +174,11 @@ def _text(value: str | None, field: str, *, required: str | None = None) -> str 
 
 
 async def open_urge(
-    db: Database, scope: Scope, *, line_id: int, reason: str, needed_by: date, actor: str,
+    db: Database, actor: Actor, *, line_id: int, reason: str, needed_by: date,
     answer_within: timedelta, now: datetime | None = None,
 ) -> UrgeTicket:
     """The customer urges a line; urging a line that has an unresolved ticket adds to it."""
+    PERMISSIONS.check(actor, "urge")
     text = _text(reason, "reason", required="say what is late and why it matters")
     assert text is not None
     if needed_by < mill_today():
@@ -177,7 +189,7 @@ async def open_urge(
             "SELECT l.id, l.status, l.customer_org_id, l.contract_id, c.sales_owner"
             " FROM contract_line l JOIN contract c ON c.id = l.contract_id"
             f" WHERE l.id = $2 AND {Scope.owned('l.customer_org_id')} FOR UPDATE OF l",
-            scope.org_id, line_id,
+            actor.scope.org_id, line_id,
         )
         if line is None:
             raise NotFound("no such contract line", field="lineId")
@@ -190,7 +202,7 @@ async def open_urge(
             line_id,
         )
         if row is not None:
-            return await _urge_again(tx, _ticket(row), text, needed_by, actor, at)
+            return await _urge_again(tx, _ticket(row), text, needed_by, actor.subject, at)
         assignee, level = line["sales_owner"], 0
         if assignee is None:
             assignee = await next_contact(tx, line["customer_org_id"], 1)
@@ -201,12 +213,12 @@ async def open_urge(
             " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8, $9, $10::interval,"
             " $7::timestamptz + $10::interval, $7::timestamptz)"
             f" RETURNING {TICKET_COLS}",
-            line_id, line["contract_id"], line["customer_org_id"], text, needed_by, actor, at,
-            assignee, level, answer_within,
+            line_id, line["contract_id"], line["customer_org_id"], text, needed_by,
+            actor.subject, at, assignee, level, answer_within,
         )
         ticket = _ticket(row)
-        await _step(tx, ticket, "opened", actor, at, text)
-        await _event(tx, "opened", ticket, actor, [ticket.assignee], text)
+        await _step(tx, ticket, "opened", actor.subject, at, text)
+        await _event(tx, "opened", ticket, actor.subject, [ticket.assignee], text)
         return ticket
 
 
@@ -240,9 +252,10 @@ def _check(current: str, target: str) -> None:
 
 
 async def _answer(
-    db: Database, ticket_id: int, target: str, actor: str, note: str | None,
+    db: Database, ticket_id: int, target: str, who: Actor, note: str | None,
     sets: str, args: tuple[Any, ...], now: datetime | None,
 ) -> UrgeTicket:
+    actor = who.subject
     async with db.transaction() as tx:
         at = now or await tx.fetchval("SELECT now()")
         current = await _lock(tx, ticket_id)
@@ -261,10 +274,11 @@ async def _answer(
 
 
 async def acknowledge(
-    db: Database, ticket_id: int, *, actor: str, note: str | None = None,
+    db: Database, ticket_id: int, *, actor: Actor, note: str | None = None,
     now: datetime | None = None,
 ) -> UrgeTicket:
     """open -> acknowledged; a promised date is owed next, within the answer time."""
+    PERMISSIONS.check(actor, "acknowledged")
     return await _answer(db, ticket_id, "acknowledged", actor,
                          _text(note, "note"),
                          "acknowledged_at = $3, due_at = $3::timestamptz + answer_within", (), now)
@@ -276,11 +290,13 @@ def end_of_day(day: date) -> datetime:
 
 
 async def promise(
-    db: Database, ticket_id: int, *, promised_date: date, actor: str, note: str | None = None,
+    db: Database, ticket_id: int, *, promised_date: date, actor: Actor,
+    note: str | None = None,
     now: datetime | None = None,
 ) -> UrgeTicket:
     """acknowledged -> promised (or a revised promise); resolution is owed by the end of
     the promised day."""
+    PERMISSIONS.check(actor, "promised")
     if promised_date < mill_today():
         raise Invalid("the promised date is in the past", field="promisedDate")
     return await _answer(db, ticket_id, "promised", actor, _text(note, "note"),
@@ -289,10 +305,11 @@ async def promise(
 
 
 async def resolve(
-    db: Database, ticket_id: int, *, resolution: str, actor: str,
+    db: Database, ticket_id: int, *, resolution: str, actor: Actor,
     now: datetime | None = None,
 ) -> UrgeTicket:
     """promised -> resolved, with what was done; nothing more is owed."""
+    PERMISSIONS.check(actor, "resolved")
     text = _text(resolution, "resolution", required="say how it was resolved")
     return await _answer(db, ticket_id, "resolved", actor, text,
                          "resolved_at = $3, resolution = $4, due_at = NULL", (text,), now)

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.db import Executor
+from domain.actor import Actor
+from domain.db import Database, Executor
 from domain.errors import Invalid
-from domain.hotline import STEP_COLS, TICKET_COLS, UrgeStep, UrgeTicket
+from domain.hotline import PERMISSIONS, STEP_COLS, TICKET_COLS, UrgeStep, UrgeTicket
 from domain.parties import is_customer
 from domain.tenancy import Scope
 
@@ -118,3 +119,12 @@ async def set_escalation_chain(
         [(customer_org_id, i, s) for i, s in enumerate(names, start=1)],
     )
     return await escalation_chain(tx, customer_org_id)
+
+
+async def configure_escalation(
+    db: Database, actor: Actor, customer_org_id: int | None, subjects: Sequence[str]
+) -> list[ChainLink]:
+    """An admin replaces the general chain (None) or a customer's own."""
+    PERMISSIONS.check(actor, "set_escalation_chain")
+    async with db.transaction() as tx:
+        return await set_escalation_chain(tx, customer_org_id, subjects)

@@ -10,12 +10,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain import events, hotline, hotline_reads
+from domain.actor import Actor
 from domain.db import Database
 from domain.errors import Invalid, InvalidTransition, NotFound
 from domain.tenancy import Scope
 from tests.support.factory import TODAY, World, build
 
 ANSWER = timedelta(hours=2)
+CUSTOMER = frozenset({"customer"})
+SALES = frozenset({"sales"})
+
+
+def buyer(org_id: int, subject: str) -> Actor:
+    return Actor(subject, org_id, CUSTOMER, True)
+
+
+def staff(subject: str) -> Actor:
+    return Actor(subject, 0, SALES, False)
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
@@ -33,9 +44,9 @@ async def _setup(db: Database) -> World:
 
 async def _open(db: Database, w: World, cust: str = "FAW-VW") -> hotline.UrgeTicket:
     return await hotline.open_urge(
-        db, Scope.customer(w.org[cust]), line_id=w.line[cust],
+        db, buyer(w.org[cust], "buyer"), line_id=w.line[cust],
         reason="press line stops on the 3rd without this steel",
-        needed_by=TODAY + timedelta(days=20), actor="buyer", answer_within=ANSWER, now=T0)
+        needed_by=TODAY + timedelta(days=20), answer_within=ANSWER, now=T0)
 
 
 async def _urge_events(db: Database) -> list[events.DomainEvent]:
@@ -52,20 +63,21 @@ async def test_the_owner_hears_at_once_and_answers_step_by_step(db: Database) ->
     assert opened.payload["contract"] == "C-FAW-VW" and opened.payload["ticket"] == t.number
 
     with pytest.raises(InvalidTransition):
-        await hotline.resolve(db, t.id, resolution="done", actor="sales.zhang")
-    t = await hotline.acknowledge(db, t.id, actor="sales.zhang", now=T0 + timedelta(minutes=30))
+        await hotline.resolve(db, t.id, resolution="done", actor=staff("sales.zhang"))
+    t = await hotline.acknowledge(db, t.id, actor=staff("sales.zhang"),
+                                  now=T0 + timedelta(minutes=30))
     assert t.status == "acknowledged" and t.due_at == T0 + timedelta(minutes=30) + ANSWER
     t = await hotline.promise(db, t.id, promised_date=TODAY + timedelta(days=18),
-                              actor="sales.zhang", note="moved up in the cold mill")
+                              actor=staff("sales.zhang"), note="moved up in the cold mill")
     assert t.status == "promised" and t.promised_date == TODAY + timedelta(days=18)
     assert t.due_at == hotline.end_of_day(TODAY + timedelta(days=18))
     # A revised promise is another step on a promised ticket.
     t = await hotline.promise(db, t.id, promised_date=TODAY + timedelta(days=19),
-                              actor="sales.wang")
+                              actor=staff("sales.wang"))
     with pytest.raises(Invalid, match="how it was resolved"):
-        await hotline.resolve(db, t.id, resolution="  ", actor="sales.zhang")
+        await hotline.resolve(db, t.id, resolution="  ", actor=staff("sales.zhang"))
     t = await hotline.resolve(db, t.id, resolution="shipped by rail on the 14th",
-                              actor="sales.zhang")
+                              actor=staff("sales.zhang"))
     assert t.status == "resolved" and t.due_at is None and t.resolved_at is not None
 
     steps = (await hotline_reads.steps_by_ticket_ids(db, Scope.customer(w.org["FAW-VW"]),
@@ -86,15 +98,15 @@ async def test_the_owner_hears_at_once_and_answers_step_by_step(db: Database) ->
 async def test_urging_is_checked(db: Database) -> None:
     w = await _setup(db)
     with pytest.raises(NotFound):  # another customer's line
-        await hotline.open_urge(db, Scope.customer(w.org["GALANZ"]), line_id=w.line["FAW-VW"],
-                                reason="x", needed_by=TODAY, actor="b", answer_within=ANSWER)
+        await hotline.open_urge(db, buyer(w.org["GALANZ"], "b"), line_id=w.line["FAW-VW"],
+                                reason="x", needed_by=TODAY, answer_within=ANSWER)
     with pytest.raises(Invalid) as empty:
-        await hotline.open_urge(db, Scope.customer(w.org["FAW-VW"]), line_id=w.line["FAW-VW"],
-                                reason="  ", needed_by=TODAY, actor="b", answer_within=ANSWER)
+        await hotline.open_urge(db, buyer(w.org["FAW-VW"], "b"), line_id=w.line["FAW-VW"],
+                                reason="  ", needed_by=TODAY, answer_within=ANSWER)
     assert empty.value.field == "reason"
     with pytest.raises(Invalid) as past:
-        await hotline.open_urge(db, Scope.customer(w.org["FAW-VW"]), line_id=w.line["FAW-VW"],
-                                reason="late", needed_by=TODAY - timedelta(days=1), actor="b",
+        await hotline.open_urge(db, buyer(w.org["FAW-VW"], "b"), line_id=w.line["FAW-VW"],
+                                reason="late", needed_by=TODAY - timedelta(days=1),
                                 answer_within=ANSWER)
     assert past.value.field == "neededBy"
     await db.execute("UPDATE contract_line SET status = 'shipped' WHERE id = $1",
@@ -107,8 +119,8 @@ async def test_urging_again_adds_to_the_open_ticket(db: Database) -> None:
     w = await _setup(db)
     first = await _open(db, w)
     again = await hotline.open_urge(
-        db, Scope.customer(w.org["FAW-VW"]), line_id=w.line["FAW-VW"], reason="still waiting",
-        needed_by=TODAY + timedelta(days=15), actor="buyer2", answer_within=ANSWER)
+        db, buyer(w.org["FAW-VW"], "buyer2"), line_id=w.line["FAW-VW"], reason="still waiting",
+        needed_by=TODAY + timedelta(days=15), answer_within=ANSWER)
     assert again.id == first.id and again.needed_by == TODAY + timedelta(days=15)
     steps = (await hotline_reads.steps_by_ticket_ids(db, Scope.everything(), [first.id]))
     assert [s.action for s in steps[first.id]] == ["opened", "urged_again"]
@@ -132,7 +144,7 @@ async def test_a_late_answer_escalates_on_time_once_per_level(db: Database) -> N
     assert escalated[0].payload["assignee"] == "sales.manager"
 
     # Acknowledged late by the manager, then no promise: the director hears next.
-    await hotline.acknowledge(db, t.id, actor="sales.manager", now=T0 + 3 * ANSWER)
+    await hotline.acknowledge(db, t.id, actor=staff("sales.manager"), now=T0 + 3 * ANSWER)
     assert await hotline.escalate_overdue(db, T0 + 4 * ANSWER - timedelta(seconds=1)) == 0
     assert await hotline.escalate_overdue(db, T0 + 4 * ANSWER) == 1
     # End of the chain: it stays overdue with the director.
@@ -152,8 +164,8 @@ async def test_a_late_answer_escalates_on_time_once_per_level(db: Database) -> N
 async def test_a_customer_chain_and_a_missed_promise(db: Database) -> None:
     w = await _setup(db)
     t = await _open(db, w, "GALANZ")
-    await hotline.acknowledge(db, t.id, actor="sales.liu", now=T0)
-    t = await hotline.promise(db, t.id, promised_date=TODAY, actor="sales.liu")
+    await hotline.acknowledge(db, t.id, actor=staff("sales.liu"), now=T0)
+    t = await hotline.promise(db, t.id, promised_date=TODAY, actor=staff("sales.liu"))
     due = hotline.end_of_day(TODAY)
     assert await hotline.escalate_overdue(db, due - timedelta(seconds=1)) == 0
     assert await hotline.escalate_overdue(db, due) == 1
@@ -195,8 +207,8 @@ async def test_escalation_works_through_a_backlog_in_batches(
     lines = [r["id"] for r in await db.fetch(
         "SELECT id FROM contract_line WHERE contract_id = $1 ORDER BY id", w.contract["FAW-VW"])]
     for line in lines:
-        await hotline.open_urge(db, Scope.customer(w.org["FAW-VW"]), line_id=line,
-                                reason="late", needed_by=TODAY, actor="b", answer_within=ANSWER,
+        await hotline.open_urge(db, buyer(w.org["FAW-VW"], "b"), line_id=line,
+                                reason="late", needed_by=TODAY, answer_within=ANSWER,
                                 now=T0)
     monkeypatch.setattr(hotline, "ESCALATION_BATCH", 2)
     assert await hotline.escalate_overdue(db, T0 + ANSWER) == len(lines) == 6

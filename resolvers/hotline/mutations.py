@@ -10,13 +10,11 @@ import strawberry
 from strawberry.types import Info
 
 from domain import hotline, hotline_reads
-from resolvers.common import INPUT, UserError, attempt, ctx
+from domain.actor import Actor
+from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.hotline.queries import EscalationContact
 from resolvers.hotline.types import UrgeTicket
 from resolvers.relay import expect_id
-
-# Who at the mill may answer an urge.
-ANSWERING = ("sales", "production", "logistics", "admin")
 
 
 @strawberry.input(description="The customer says what is late and when it needs it.")
@@ -78,62 +76,62 @@ class HotlineMutations:
     async def urge_contract_line(
         self, info: Info[Any, Any], input: Annotated[UrgeContractLineInput, INPUT],
     ) -> UrgePayload:
-        async def run(who: Any) -> hotline.UrgeTicket:
+        async def run(who: Actor) -> hotline.UrgeTicket:
             minutes = ctx(info).services.settings.urge_answer_minutes
             return await hotline.open_urge(
-                ctx(info).db, who.scope, line_id=expect_id(input.line_id, "ContractLine"),
-                reason=input.reason, needed_by=input.needed_by, actor=who.subject,
+                ctx(info).db, who, line_id=expect_id(input.line_id, "ContractLine"),
+                reason=input.reason, needed_by=input.needed_by,
                 answer_within=dt.timedelta(minutes=minutes))
 
-        return _payload(*await attempt(info, ("customer", "sales", "admin"), run))
+        return _payload(*await act(info, run))
 
     @strawberry.mutation(description="The mill takes an urge up (roles: sales, production, "
                          "logistics, admin); a promised date is owed next.")
     async def acknowledge_urge(
         self, info: Info[Any, Any], input: Annotated[AcknowledgeUrgeInput, INPUT],
     ) -> UrgePayload:
-        async def run(who: Any) -> hotline.UrgeTicket:
+        async def run(who: Actor) -> hotline.UrgeTicket:
             return await hotline.acknowledge(
-                ctx(info).db, expect_id(input.ticket_id, "UrgeTicket"), actor=who.subject,
+                ctx(info).db, expect_id(input.ticket_id, "UrgeTicket"), actor=who,
                 note=input.note)
 
-        return _payload(*await attempt(info, ANSWERING, run))
+        return _payload(*await act(info, run))
 
     @strawberry.mutation(description="The mill promises a date for an acknowledged urge, or "
                          "revises its promise (roles: sales, production, logistics, admin).")
     async def promise_urge(
         self, info: Info[Any, Any], input: Annotated[PromiseUrgeInput, INPUT],
     ) -> UrgePayload:
-        async def run(who: Any) -> hotline.UrgeTicket:
+        async def run(who: Actor) -> hotline.UrgeTicket:
             return await hotline.promise(
                 ctx(info).db, expect_id(input.ticket_id, "UrgeTicket"),
-                promised_date=input.promised_date, actor=who.subject, note=input.note)
+                promised_date=input.promised_date, actor=who, note=input.note)
 
-        return _payload(*await attempt(info, ANSWERING, run))
+        return _payload(*await act(info, run))
 
     @strawberry.mutation(description="The mill resolves a promised urge (roles: sales, "
                          "production, logistics, admin).")
     async def resolve_urge(
         self, info: Info[Any, Any], input: Annotated[ResolveUrgeInput, INPUT],
     ) -> UrgePayload:
-        async def run(who: Any) -> hotline.UrgeTicket:
+        async def run(who: Actor) -> hotline.UrgeTicket:
             return await hotline.resolve(
                 ctx(info).db, expect_id(input.ticket_id, "UrgeTicket"),
-                resolution=input.resolution, actor=who.subject)
+                resolution=input.resolution, actor=who)
 
-        return _payload(*await attempt(info, ANSWERING, run))
+        return _payload(*await act(info, run))
 
     @strawberry.mutation(description="Set who hears of an unanswered urge after the sales "
                          "owner (role: admin).")
     async def set_escalation_chain(
         self, info: Info[Any, Any], input: Annotated[SetEscalationChainInput, INPUT],
     ) -> SetEscalationChainPayload:
-        async def run(who: Any) -> list[EscalationContact]:
+        async def run(who: Actor) -> list[EscalationContact]:
             org = expect_id(input.customer_id, "Organization") if input.customer_id else None
-            async with ctx(info).db.transaction() as tx:
-                chain = await hotline_reads.set_escalation_chain(tx, org, input.subjects)
+            chain = await hotline_reads.configure_escalation(
+                ctx(info).db, who, org, input.subjects)
             return [EscalationContact(level=c.level, subject=c.subject, customer_specific=c.own)
                     for c in chain]
 
-        chain, errors = await attempt(info, ("admin",), run)
+        chain, errors = await act(info, run)
         return SetEscalationChainPayload(chain=chain, errors=errors)
