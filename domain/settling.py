@@ -23,16 +23,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain import events, shipping
-from domain.actor import Actor
+from domain.actor import Actor, Permissions
 from domain.checks import bounded
 from domain.db import Database, Executor
 from domain.disputes import clean_text
-from domain.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
+from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from domain.settlements import Settlement, apply_agreed_claims, settlements_by_ids
 from domain.shipping import LEFT_MILL
 from domain.tenancy import Scope
 
-FINANCE = frozenset({"finance", "admin"})
 CENT = Decimal("0.01")
 KG = Decimal("0.001")
 # A contract is settled once goods have left the mill, and before it is closed.
@@ -50,6 +49,9 @@ STEPS: dict[str, InvoiceStep] = {
     "void": InvoiceStep(frozenset({"draft", "issued", "overdue"}), "void"),
 }
 EVENTS = {"issue": "issued", "pay": "paid", "mark_overdue": "overdue", "void": "voided"}
+# Who may settle: finance draws a settlement up and moves its invoice on.
+FINANCE = ("finance", "admin")
+PERMISSIONS = Permissions({"draw_up": FINANCE, "move_invoice": FINANCE})
 
 
 def cents(value: Decimal, name: str) -> Decimal:
@@ -112,8 +114,7 @@ async def draw_up(db: Database, actor: Actor, contract_id: int, *,
                   surcharges: Decimal = Decimal(0), freight: Decimal = Decimal(0)
                   ) -> Settlement:
     """Finance draws up the settlement of a contract whose goods have left the mill."""
-    if not actor.may(FINANCE):
-        raise Forbidden("a settlement is drawn up by the role finance or admin")
+    PERMISSIONS.check(actor, "draw_up")
     surcharges, freight = cents(surcharges, "surcharges"), cents(freight, "freight")
     async with db.transaction() as tx:
         contract = await _lock_contract(tx, contract_id)
@@ -163,11 +164,10 @@ class InvoiceInput:
 
 async def move_invoice(db: Database, actor: Actor, data: InvoiceInput) -> Settlement:
     """Finance issues, marks paid or overdue, or voids a settlement's invoice."""
+    PERMISSIONS.check(actor, "move_invoice")
     step = STEPS.get(data.action)
     if step is None:
         raise Invalid(f"actions are {', '.join(STEPS)}", field="action")
-    if not actor.may(FINANCE):
-        raise Forbidden("a settlement's invoice is moved by the role finance or admin")
     note = clean_text(data.note, "note", required=False)
     if data.action == "void" and note is None:
         raise Invalid("say why the settlement is void", field="note")
@@ -229,8 +229,7 @@ async def _settle_contract(tx: Executor, contract_id: int, actor: Actor) -> None
 
 
 # Who marks invoices overdue when no one of finance has.
-SYSTEM = Actor(subject="keylink:invoice-watch", org_id=0, roles=frozenset({"finance"}),
-               is_customer=False)
+SYSTEM = Actor.system("keylink:invoice-watch")
 
 
 async def mark_overdue(db: Database, now: datetime) -> int:

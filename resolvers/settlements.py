@@ -12,9 +12,9 @@ from strawberry.types import Info
 
 from domain import settlements as domain
 from domain import settling
-from resolvers.common import INPUT, UserError, attempt, ctx, loaders, viewer
+from domain.actor import Actor
+from resolvers.common import INPUT, UserError, act, ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader, SettlementByIdLoader
-from resolvers.disputes import actor
 from resolvers.disputes.loaders import ClaimsBySettlementLoader
 from resolvers.relay import (
     DEFAULT_PAGE,
@@ -28,7 +28,6 @@ from resolvers.relay import (
 )
 
 if TYPE_CHECKING:
-    from api.context import Viewer
     from resolvers.contracts.types import Contract
     from resolvers.disputes.types import Claim
 
@@ -181,7 +180,6 @@ class SettlementPayload:
     errors: list[UserError] = strawberry.field(description="Why nothing changed.")
 
 
-FINANCE = ("finance", "admin")
 
 
 @strawberry.type
@@ -192,13 +190,13 @@ class SettlementMutations:
     async def draw_up_settlement(
         self, info: Info[Any, Any], input: Annotated[DrawUpSettlementInput, INPUT],
     ) -> SettlementPayload:
-        async def run(who: Viewer) -> Settlement:
+        async def run(who: Actor) -> Settlement:
             found = await settling.draw_up(
-                ctx(info).db, actor(who), expect_id(input.contract_id, "Contract"),
+                ctx(info).db, who, expect_id(input.contract_id, "Contract"),
                 surcharges=input.surcharges, freight=input.freight)
             return Settlement.of(found)
 
-        found, errors = await attempt(info, FINANCE, run)
+        found, errors = await act(info, run)
         return SettlementPayload(settlement=found, errors=errors)
 
     @strawberry.mutation(description="Finance moves a settlement's invoice on; see "
@@ -206,12 +204,12 @@ class SettlementMutations:
     async def transition_settlement(
         self, info: Info[Any, Any], input: Annotated[TransitionSettlementInput, INPUT],
     ) -> SettlementPayload:
-        async def run(who: Viewer) -> Settlement:
-            found = await settling.move_invoice(ctx(info).db, actor(who), settling.InvoiceInput(
+        async def run(who: Actor) -> Settlement:
+            found = await settling.move_invoice(ctx(info).db, who, settling.InvoiceInput(
                 settlement_id=expect_id(input.settlement_id, "Settlement"),
                 action=input.action.name.lower(), on=input.on, payment_days=input.payment_days,
                 note=input.note))
             return Settlement.of(found)
 
-        found, errors = await attempt(info, FINANCE, run)
+        found, errors = await act(info, run)
         return SettlementPayload(settlement=found, errors=errors)
