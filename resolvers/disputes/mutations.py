@@ -4,15 +4,15 @@ process, contain, find the cause, correct, prevent and verify; either party adds
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from domain import claims, disputes, evidence
-from resolvers.common import INPUT, UserError, attempt, ctx
-from resolvers.disputes import actor
+from domain.actor import Actor
+from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.disputes.types import (
     Claim,
     ClaimAction,
@@ -25,11 +25,6 @@ from resolvers.disputes.types import (
     QualityDispute,
 )
 from resolvers.relay import expect_id
-
-if TYPE_CHECKING:
-    from api.context import Viewer
-
-ANYONE = ("customer", "sales", "production", "quality", "logistics", "finance", "admin")
 
 
 @strawberry.input(description="A defect found on coils delivered to you.")
@@ -133,7 +128,7 @@ class DisputeMutations:
     async def open_dispute(
         self, info: Info[Any, Any], input: Annotated[OpenDisputeInput, INPUT],
     ) -> DisputePayload:
-        async def run(who: Viewer) -> QualityDispute:
+        async def run(who: Actor) -> QualityDispute:
             data = disputes.DisputeInput(
                 coil_ids=[expect_id(c, "Coil") for c in input.coil_ids],
                 defect_kind=input.defect_kind.value, description=input.description,
@@ -141,27 +136,27 @@ class DisputeMutations:
                 found_site_id=(expect_id(input.found_site_id, "Site")
                                if input.found_site_id is not None else None))
             if not input.files:
-                return QualityDispute.of(await disputes.open_dispute(ctx(info).db, actor(who),
+                return QualityDispute.of(await disputes.open_dispute(ctx(info).db, who,
                                                                      data))
             policy = _policy(info)
             uploads = [await _read(f, policy.max_bytes) for f in input.files]
             return QualityDispute.of(await evidence.open_with_files(
-                ctx(info).db, actor(who), data, uploads, policy))
+                ctx(info).db, who, data, uploads, policy))
 
-        found, errors = await attempt(info, ANYONE, run)
+        found, errors = await act(info, run)
         return DisputePayload(dispute=found, errors=errors)
 
     @strawberry.mutation(description="Move a dispute on; see `DisputeAction` for who may.")
     async def transition_dispute(
         self, info: Info[Any, Any], input: Annotated[TransitionDisputeInput, INPUT],
     ) -> DisputePayload:
-        async def run(who: Viewer) -> QualityDispute:
+        async def run(who: Actor) -> QualityDispute:
             found = await disputes.transition(
-                ctx(info).db, actor(who), expect_id(input.dispute_id, "QualityDispute"),
+                ctx(info).db, who, expect_id(input.dispute_id, "QualityDispute"),
                 input.action.name.lower(), input.note)
             return QualityDispute.of(found)
 
-        found, errors = await attempt(info, ANYONE, run)
+        found, errors = await act(info, run)
         return DisputePayload(dispute=found, errors=errors)
 
     @strawberry.mutation(description="Quality keeps an 8D record (roles: quality, admin); a "
@@ -169,14 +164,14 @@ class DisputeMutations:
     async def record_dispute_action(
         self, info: Info[Any, Any], input: Annotated[RecordDisputeActionInput, INPUT],
     ) -> DisputePayload:
-        async def run(who: Viewer) -> QualityDispute:
+        async def run(who: Actor) -> QualityDispute:
             found = await disputes.record(
-                ctx(info).db, actor(who), expect_id(input.dispute_id, "QualityDispute"),
+                ctx(info).db, who, expect_id(input.dispute_id, "QualityDispute"),
                 input.kind.name.lower(), input.text,
                 [expect_id(c, "Coil") for c in input.block_coil_ids])
             return QualityDispute.of(found)
 
-        found, errors = await attempt(info, ANYONE, run)
+        found, errors = await act(info, run)
         return DisputePayload(dispute=found, errors=errors)
 
     @strawberry.mutation(description="Either party adds a file to an open dispute (multipart "
@@ -184,30 +179,30 @@ class DisputeMutations:
     async def add_dispute_evidence(
         self, info: Info[Any, Any], input: Annotated[AddDisputeEvidenceInput, INPUT],
     ) -> AddDisputeEvidencePayload:
-        async def run(who: Viewer) -> DisputeEvidence:
+        async def run(who: Actor) -> DisputeEvidence:
             policy = _policy(info)
             upload = await _read(input.file, policy.max_bytes)
             found = await evidence.add(
-                ctx(info).db, actor(who), expect_id(input.dispute_id, "QualityDispute"),
+                ctx(info).db, who, expect_id(input.dispute_id, "QualityDispute"),
                 upload, input.description, policy)
             return DisputeEvidence.of(found)
 
-        found, errors = await attempt(info, ANYONE, run)
+        found, errors = await act(info, run)
         return AddDisputeEvidencePayload(evidence=found, errors=errors)
 
     @strawberry.mutation(description="The customer claims compensation on its dispute.")
     async def submit_claim(
         self, info: Info[Any, Any], input: Annotated[SubmitClaimInput, INPUT],
     ) -> ClaimPayload:
-        async def run(who: Viewer) -> Claim:
+        async def run(who: Actor) -> Claim:
             data = claims.ClaimInput(
                 dispute_id=expect_id(input.dispute_id, "QualityDispute"), amount=input.amount,
                 currency=input.currency, basis=input.basis.value, note=input.note,
                 contract_id=(expect_id(input.contract_id, "Contract")
                              if input.contract_id is not None else None))
-            return Claim.of(await claims.submit(ctx(info).db, actor(who), data))
+            return Claim.of(await claims.submit(ctx(info).db, who, data))
 
-        found, errors = await attempt(info, ANYONE, run)
+        found, errors = await act(info, run)
         return ClaimPayload(claim=found, errors=errors)
 
     @strawberry.mutation(description="Move a claim on; see `ClaimAction` for who may. An "
@@ -215,12 +210,12 @@ class DisputeMutations:
     async def transition_claim(
         self, info: Info[Any, Any], input: Annotated[TransitionClaimInput, INPUT],
     ) -> ClaimPayload:
-        async def run(who: Viewer) -> Claim:
+        async def run(who: Actor) -> Claim:
             step = claims.ClaimStep(
                 claim_id=expect_id(input.claim_id, "Claim"), action=input.action.name.lower(),
                 agreed_amount=input.agreed_amount, credit_note=input.credit_note,
                 note=input.note)
-            return Claim.of(await claims.transition(ctx(info).db, actor(who), step))
+            return Claim.of(await claims.transition(ctx(info).db, who, step))
 
-        found, errors = await attempt(info, ANYONE, run)
+        found, errors = await act(info, run)
         return ClaimPayload(claim=found, errors=errors)
