@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from domain.actor import Actor
 from domain.db import Executor
+from domain.errors import Invalid, NotFound
 from domain.tenancy import Scope
 
 
@@ -57,6 +59,19 @@ async def is_customer(db: Executor, org_id: int) -> bool:
     """Whether the organization exists and is a customer (not the mill, not a carrier)."""
     return bool(await db.fetchval("SELECT kind FROM organization WHERE id = $1", org_id)
                 == "customer")
+
+
+async def customer_acted_for(db: Executor, actor: Actor, customer_org_id: int | None) -> int:
+    """The customer a request acts for. A customer acts for itself (naming another is
+    not found); the mill's staff name the customer they act for."""
+    if actor.is_customer:
+        actor.check_acts_for(customer_org_id if customer_org_id is not None else actor.org_id)
+        return actor.org_id
+    if customer_org_id is None:
+        raise Invalid("say which customer: give customerId", field="customerId")
+    if not await is_customer(db, customer_org_id):
+        raise NotFound("no such customer", field="customerId")
+    return customer_org_id
 
 
 async def organizations_by_ids(

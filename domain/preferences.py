@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from domain import parties
+from domain.actor import Actor, Permissions
 from domain.db import Executor
 from domain.errors import Invalid, NotFound
 
@@ -183,10 +185,26 @@ def _check(changes: PreferenceChanges) -> None:
             ) from None
 
 
+# Who may change a customer's preferences: the customer, or sales for it.
+PERMISSIONS = Permissions({"edit": ("customer", "sales", "admin")})
+
+
+async def customer_to_edit(db: Executor, actor: Actor, customer_org_id: int | None) -> int:
+    """The customer whose preferences ``actor`` changes, once it may change any."""
+    PERMISSIONS.check(actor, "edit")
+    return await parties.customer_acted_for(db, actor, customer_org_id)
+
+
+def _may_edit(actor: Actor, org_id: int) -> None:
+    PERMISSIONS.check(actor, "edit")
+    actor.check_acts_for(org_id)
+
+
 async def set_preferences(
-    tx: Executor, org_id: int, changes: PreferenceChanges, *, actor: str
+    tx: Executor, org_id: int, changes: PreferenceChanges, *, actor: Actor
 ) -> Preferences:
     """Change the organization's preferences; fields left None stay as they are."""
+    _may_edit(actor, org_id)
     _check(changes)
     if changes.default_delivery_site_id is not None:
         await check_delivery_site(tx, org_id, changes.default_delivery_site_id,
@@ -202,15 +220,17 @@ async def set_preferences(
         " time_zone = EXCLUDED.time_zone, currency = EXCLUDED.currency, updated_at = now(),"
         f" updated_by = EXCLUDED.updated_by RETURNING {_PREF_COLS}",
         org_id, site, changes.units or current.units, changes.language or current.language,
-        changes.time_zone or current.time_zone, changes.currency or current.currency, actor,
+        changes.time_zone or current.time_zone, changes.currency or current.currency,
+        actor.subject,
     )
     assert row is not None
     return Preferences(**dict(row))
 
 
 async def set_transport_preference(
-    tx: Executor, org_id: int, site_id: int, mode: str, transit_days: int, *, actor: str
+    tx: Executor, org_id: int, site_id: int, mode: str, transit_days: int, *, actor: Actor
 ) -> TransportPreference:
+    _may_edit(actor, org_id)
     if mode not in MODES:
         raise Invalid(f"transport mode must be one of {', '.join(MODES)}", field="transportMode")
     if not 0 <= transit_days <= 120:
@@ -222,13 +242,16 @@ async def set_transport_preference(
         " SET transport_mode = EXCLUDED.transport_mode, transit_days = EXCLUDED.transit_days,"
         " updated_at = now(), updated_by = EXCLUDED.updated_by"
         " RETURNING org_id, site_id, transport_mode, transit_days",
-        org_id, site_id, mode, transit_days, actor,
+        org_id, site_id, mode, transit_days, actor.subject,
     )
     assert row is not None
     return TransportPreference(**dict(row))
 
 
-async def remove_transport_preference(tx: Executor, org_id: int, site_id: int) -> bool:
+async def remove_transport_preference(
+    tx: Executor, org_id: int, site_id: int, *, actor: Actor
+) -> bool:
+    _may_edit(actor, org_id)
     status = await tx.execute(
         "DELETE FROM transport_preference WHERE org_id = $1 AND site_id = $2", org_id, site_id
     )

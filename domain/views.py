@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from domain.actor import Actor
 from domain.db import Executor
 from domain.errors import Conflict, Invalid, NotFound
 
@@ -79,10 +80,12 @@ def _name(name: str) -> str:
 
 
 async def save_view(
-    tx: Executor, org_id: int, owner: str, *, view_id: int | None, name: str, target: str,
+    tx: Executor, actor: Actor, *, view_id: int | None, name: str, target: str,
     filter: dict[str, Any], landing: bool | None,
 ) -> SavedView:
-    """Create a view (``view_id`` None) or replace one of the user's own."""
+    """Create a view (``view_id`` None) or replace one of the user's own. Anyone may keep
+    views; each is its owner's alone, so every write is confined to the actor's own."""
+    org_id, owner = actor.org_id, actor.subject
     if target not in TARGETS:
         raise Invalid("a view is over contracts or shipments", field="target")
     clean = _name(name)
@@ -114,7 +117,8 @@ async def save_view(
     return view
 
 
-async def delete_view(tx: Executor, org_id: int, owner: str, view_id: int) -> None:
+async def delete_view(tx: Executor, actor: Actor, view_id: int) -> None:
+    org_id, owner = actor.org_id, actor.subject
     status = await tx.execute(
         "DELETE FROM saved_view WHERE id = $3 AND org_id = $1 AND owner = $2",
         org_id, owner, view_id,
@@ -124,9 +128,10 @@ async def delete_view(tx: Executor, org_id: int, owner: str, view_id: int) -> No
 
 
 async def set_landing_view(
-    tx: Executor, org_id: int, owner: str, view_id: int | None
+    tx: Executor, actor: Actor, view_id: int | None
 ) -> SavedView | None:
     """Land on ``view_id`` (one of the user's own), or on nothing in particular (None)."""
+    org_id, owner = actor.org_id, actor.subject
     if view_id is not None and not await views_by_ids(tx, org_id, owner, [view_id]):
         raise NotFound("no such saved view", field="viewId")
     await _set_landing(tx, org_id, owner, view_id)

@@ -10,8 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain.db import Executor
-from domain.errors import DomainError, Invalid, NotFound
-from domain.parties import is_customer
+from domain.errors import DomainError
+from domain.parties import customer_acted_for
 from resolvers.relay import BadInput, expect_id
 
 if TYPE_CHECKING:
@@ -38,20 +38,15 @@ async def viewer(info: Info[Any, Any]) -> Viewer:
     return await ctx(info).viewer()
 
 
-async def customer_of(db: Executor, who: Viewer, customer_id: str | None) -> int:
-    """The customer a request acts for. A customer acts for itself (naming another is
-    not found); the mill's staff name the customer they act for."""
-    if who.is_customer:
-        if customer_id is not None and expect_id(customer_id, "Organization") != \
-                who.organization.id:
-            raise NotFound("no such customer", field="customerId")
-        return who.organization.id
-    if customer_id is None:
-        raise Invalid("say which customer: give customerId", field="customerId")
-    org = expect_id(customer_id, "Organization")
-    if not await is_customer(db, org):
-        raise NotFound("no such customer", field="customerId")
-    return org
+def customer_id_of(customer_id: str | None) -> int | None:
+    """The organization a `customerId` argument names, if any."""
+    return expect_id(customer_id, "Organization") if customer_id is not None else None
+
+
+async def customer_of(db: Executor, who: Actor, customer_id: str | None) -> int:
+    """The customer a request acts for, as the domain decides
+    (:func:`domain.parties.customer_acted_for`)."""
+    return await customer_acted_for(db, who, customer_id_of(customer_id))
 
 
 @strawberry.enum(description="Why a mutation did not do what was asked.")

@@ -11,11 +11,16 @@ from decimal import Decimal
 import pytest
 
 from domain import contracts, events, preferences
+from domain.actor import CUSTOMER, Actor
 from domain.contracts import NewContractLine
 from domain.db import Database
 from domain.errors import Invalid, NotFound
 from domain.preferences import PreferenceChanges
 from tests.support.factory import TODAY, World, build
+
+
+def buyer(org_id: int, subject: str) -> Actor:
+    return Actor(subject, org_id, CUSTOMER, True)
 
 
 def _line(w: World, cust: str = "FAW-VW", **kw: object) -> NewContractLine:
@@ -41,10 +46,11 @@ async def test_defaults_follow_the_preferred_mode_per_site(db: Database) -> None
     async with db.transaction() as tx:
         await preferences.set_preferences(
             tx, faw, PreferenceChanges(default_delivery_site_id=station, language="de-DE"),
-            actor="buyer")
-        await preferences.set_transport_preference(tx, faw, station, "rail", 6, actor="buyer")
+            actor=buyer(faw, "buyer"))
+        await preferences.set_transport_preference(tx, faw, station, "rail", 6,
+                                                   actor=buyer(faw, "buyer"))
         await preferences.set_transport_preference(tx, faw, w.site["FAW-VW"], "road", 2,
-                                                   actor="buyer")
+                                                   actor=buyer(faw, "buyer"))
     own = await preferences.line_defaults(db, faw)
     assert (own.delivery_site_id, own.transport_mode, own.transit_days, own.language) == (
         station, "rail", 6, "de-DE")
@@ -65,8 +71,9 @@ async def test_a_new_line_takes_the_defaults_and_the_latest_price(db: Database) 
     station = await _station(db)
     async with db.transaction() as tx:
         await preferences.set_preferences(tx, faw, PreferenceChanges(
-            default_delivery_site_id=station), actor="buyer")
-        await preferences.set_transport_preference(tx, faw, station, "rail", 6, actor="buyer")
+            default_delivery_site_id=station), actor=buyer(faw, "buyer"))
+        await preferences.set_transport_preference(tx, faw, station, "rail", 6,
+                                                   actor=buyer(faw, "buyer"))
     async with db.transaction() as tx:
         made = await contracts.create_contract(
             tx, customer_org_id=faw, actor="buyer",
@@ -180,16 +187,18 @@ async def test_preferences_change_field_by_field(db: Database) -> None:
     faw = w.org["FAW-VW"]
     async with db.transaction() as tx:
         await preferences.set_preferences(tx, faw, PreferenceChanges(
-            default_delivery_site_id=w.site["FAW-VW"], units="imperial"), actor="a")
+            default_delivery_site_id=w.site["FAW-VW"], units="imperial"), actor=buyer(faw, "a"))
         after = await preferences.set_preferences(tx, faw, PreferenceChanges(
-            language="en-GB"), actor="b")
+            language="en-GB"), actor=buyer(faw, "b"))
     assert (after.default_delivery_site_id, after.units, after.language, after.updated_by) == (
         w.site["FAW-VW"], "imperial", "en-GB", "b")
     async with db.transaction() as tx:
         cleared = await preferences.set_preferences(tx, faw, PreferenceChanges(
-            clear_default_site=True), actor="b")
+            clear_default_site=True), actor=buyer(faw, "b"))
         assert await preferences.set_transport_preference(
-            tx, faw, w.site["FAW-VW"], "water", 9, actor="b")
-        assert await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"])
-        assert not await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"])
+            tx, faw, w.site["FAW-VW"], "water", 9, actor=buyer(faw, "b"))
+        b = buyer(faw, "b")
+        assert await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"], actor=b)
+        assert not await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"],
+                                                                 actor=b)
     assert cleared.default_delivery_site_id is None and cleared.units == "imperial"

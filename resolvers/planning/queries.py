@@ -42,7 +42,7 @@ async def visible_customer(info: Info[Any, Any], customer_id: str | None) -> int
     None for another customer or no customer, which reads like an id that does not
     exist."""
     try:
-        return await customer_of(ctx(info).db, await viewer(info), customer_id)
+        return await customer_of(ctx(info).db, await ctx(info).actor(), customer_id)
     except NotFound:
         return None
     except Invalid:

@@ -13,8 +13,9 @@ from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
 from domain import preferences, views
+from domain.actor import Actor
 from domain.errors import Invalid
-from resolvers.common import INPUT, UserError, attempt, ctx, customer_of
+from resolvers.common import INPUT, UserError, act, ctx, customer_id_of
 from resolvers.contracts.queries import ContractFilter
 from resolvers.contracts.types import TransportMode
 from resolvers.preferences.types import CustomerPreferences, SavedView, Units
@@ -22,8 +23,6 @@ from resolvers.relay import expect_id
 from resolvers.shipments.queries import ShipmentFilter
 
 # Who may change a customer's preferences: the customer, or the mill's sales for it.
-EDITORS = ("customer", "sales", "admin")
-EVERYONE = ("customer", "sales", "production", "quality", "logistics", "finance", "admin")
 CUSTOMER_FIELD = "Global id of the customer (the mill's staff); a customer changes its own."
 
 
@@ -136,9 +135,9 @@ class PreferenceMutations:
     async def update_preferences(
         self, info: Info[Any, Any], input: Annotated[UpdatePreferencesInput, INPUT],
     ) -> PreferencesPayload:
-        async def run(who: Any) -> CustomerPreferences:
+        async def run(who: Actor) -> CustomerPreferences:
             db = ctx(info).db
-            org = await customer_of(db, who, input.customer_id)
+            org = await preferences.customer_to_edit(db, who, customer_id_of(input.customer_id))
             site = input.default_delivery_site_id
             changes = preferences.PreferenceChanges(
                 default_delivery_site_id=expect_id(site, "Site") if site else None,
@@ -146,10 +145,10 @@ class PreferenceMutations:
                 units=input.units.value if input.units else None, language=input.language,
                 time_zone=input.time_zone, currency=input.currency)
             async with db.transaction() as tx:
-                await preferences.set_preferences(tx, org, changes, actor=who.subject)
+                await preferences.set_preferences(tx, org, changes, actor=who)
             return await _prefs(info, org)
 
-        found, errors = await attempt(info, EDITORS, run)
+        found, errors = await act(info, run)
         return PreferencesPayload(preferences=found, errors=errors)
 
     @strawberry.mutation(description="Set how a customer prefers goods to travel to one of "
@@ -157,31 +156,31 @@ class PreferenceMutations:
     async def set_transport_preference(
         self, info: Info[Any, Any], input: Annotated[SetTransportPreferenceInput, INPUT],
     ) -> PreferencesPayload:
-        async def run(who: Any) -> CustomerPreferences:
+        async def run(who: Actor) -> CustomerPreferences:
             db = ctx(info).db
-            org = await customer_of(db, who, input.customer_id)
+            org = await preferences.customer_to_edit(db, who, customer_id_of(input.customer_id))
             async with db.transaction() as tx:
                 await preferences.set_transport_preference(
                     tx, org, expect_id(input.site_id, "Site"), input.transport_mode.value,
-                    input.transit_days, actor=who.subject)
+                    input.transit_days, actor=who)
             return await _prefs(info, org)
 
-        found, errors = await attempt(info, EDITORS, run)
+        found, errors = await act(info, run)
         return PreferencesPayload(preferences=found, errors=errors)
 
     @strawberry.mutation(description="Forget the preferred transport to a delivery site.")
     async def remove_transport_preference(
         self, info: Info[Any, Any], input: Annotated[RemoveTransportPreferenceInput, INPUT],
     ) -> PreferencesPayload:
-        async def run(who: Any) -> CustomerPreferences:
+        async def run(who: Actor) -> CustomerPreferences:
             db = ctx(info).db
-            org = await customer_of(db, who, input.customer_id)
+            org = await preferences.customer_to_edit(db, who, customer_id_of(input.customer_id))
             if not await preferences.remove_transport_preference(
-                    db, org, expect_id(input.site_id, "Site")):
+                    db, org, expect_id(input.site_id, "Site"), actor=who):
                 raise Invalid("no transport preference for that site", field="siteId")
             return await _prefs(info, org)
 
-        found, errors = await attempt(info, EDITORS, run)
+        found, errors = await act(info, run)
         return PreferencesPayload(preferences=found, errors=errors)
 
     @strawberry.mutation(description="Save a named filter over contracts or shipments for "
@@ -189,42 +188,41 @@ class PreferenceMutations:
     async def save_view(
         self, info: Info[Any, Any], input: Annotated[SaveViewInput, INPUT],
     ) -> SaveViewPayload:
-        async def run(who: Any) -> SavedView:
+        async def run(who: Actor) -> SavedView:
             if (input.contracts is None) == (input.shipments is None):
                 raise Invalid("give exactly one of contracts and shipments", field="contracts")
             target = "contracts" if input.contracts is not None else "shipments"
             flt = input_json(input.contracts or input.shipments)
             async with ctx(info).db.transaction() as tx:
                 view = await views.save_view(
-                    tx, who.organization.id, who.subject,
+                    tx, who,
                     view_id=expect_id(input.id, "SavedView") if input.id else None,
                     name=input.name, target=target, filter=flt, landing=input.landing)
             return SavedView.of(view)
 
-        view, errors = await attempt(info, EVERYONE, run)
+        view, errors = await act(info, run)
         return SaveViewPayload(view=view, errors=errors)
 
     @strawberry.mutation(description="Delete one of your saved views.")
     async def delete_view(
         self, info: Info[Any, Any], input: Annotated[DeleteViewInput, INPUT],
     ) -> DeleteViewPayload:
-        async def run(who: Any) -> strawberry.ID:
-            await views.delete_view(ctx(info).db, who.organization.id, who.subject,
-                                    expect_id(input.id, "SavedView"))
+        async def run(who: Actor) -> strawberry.ID:
+            await views.delete_view(ctx(info).db, who, expect_id(input.id, "SavedView"))
             return input.id
 
-        deleted, errors = await attempt(info, EVERYONE, run)
+        deleted, errors = await act(info, run)
         return DeleteViewPayload(deleted_id=deleted, errors=errors)
 
     @strawberry.mutation(description="Choose the view you land on, or none.")
     async def set_landing_view(
         self, info: Info[Any, Any], input: Annotated[SetLandingViewInput, INPUT],
     ) -> SetLandingViewPayload:
-        async def run(who: Any) -> SavedView | None:
+        async def run(who: Actor) -> SavedView | None:
             pk = expect_id(input.view_id, "SavedView") if input.view_id else None
             async with ctx(info).db.transaction() as tx:
-                found = await views.set_landing_view(tx, who.organization.id, who.subject, pk)
+                found = await views.set_landing_view(tx, who, pk)
             return SavedView.of(found) if found else None
 
-        view, errors = await attempt(info, EVERYONE, run)
+        view, errors = await act(info, run)
         return SetLandingViewPayload(view=view, errors=errors)

@@ -82,7 +82,7 @@ class OrderMutations:
             if who.is_customer and input.sales_owner is not None:
                 raise Forbidden("the mill names the sales owner", field="salesOwner")
             db = ctx(info).db
-            org = await customer_of(db, who, input.customer_id)
+            org = await customer_of(db, await ctx(info).actor(), input.customer_id)
             lines = [_line(x) for x in input.lines]
             async with db.transaction() as tx:
                 made = await contracts.create_contract(

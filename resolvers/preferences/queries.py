@@ -27,7 +27,7 @@ CUSTOMER_ARG = strawberry.argument(
 
 async def _customer(info: Info[Any, Any], customer_id: strawberry.ID | None) -> int:
     try:
-        return await customer_of(ctx(info).db, await viewer(info), customer_id)
+        return await customer_of(ctx(info).db, await ctx(info).actor(), customer_id)
     except DomainError as exc:
         raise BadInput(exc.message) from None
 
