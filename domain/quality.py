@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from domain import events
+from domain.actor import Actor, Permissions
 from domain.certificates import certificate_content, content_hash
 from domain.checks import bounded
 from domain.db import Database, Executor, decimals
@@ -190,8 +191,23 @@ def _check_mechanics(data: CertificateInput) -> None:
         raise Invalid("EN 10204 types are 2.2, 3.1 and 3.2", field="certificateType")
 
 
-async def issue_certificate(db: Database, data: CertificateInput, *, actor: str) -> Certificate:
+# Who may speak for a coil's quality: the mill's quality staff certify it, the customer
+# that owns it reports how it processed.
+PERMISSIONS = Permissions({
+    "issue_certificate": ("quality", "admin"),
+    "record_feedback": ("customer",),
+})
+
+
+async def issue_certificate(
+    db: Database, data: CertificateInput, *, actor: Actor
+) -> Certificate:
     """Certify a coil with its heat's chemistry and the measured mechanics; releases it."""
+    PERMISSIONS.check(actor, "issue_certificate")
+    return await _issue(db, data, actor.subject)
+
+
+async def _issue(db: Database, data: CertificateInput, actor: str) -> Certificate:
     _check_mechanics(data)
     async with db.transaction() as tx:
         coil = await tx.fetchrow(
@@ -249,10 +265,12 @@ MAX_NOTES = 4000
 
 
 async def record_feedback(
-    db: Database, scope: Scope, *, coil_id: int, process: str, result: str,
-    notes: str | None, actor: str,
+    db: Database, who: Actor, *, coil_id: int, process: str, result: str,
+    notes: str | None,
 ) -> ProcessingFeedback:
     """The customer reports how its coil processed. Only its own coils can be named."""
+    PERMISSIONS.check(who, "record_feedback")
+    scope, actor = who.scope, who.subject
     if scope.org_id is None:
         raise Invalid("processing feedback comes from the customer that owns the coil")
     if notes is not None and len(notes) > MAX_NOTES:

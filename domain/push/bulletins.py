@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from domain import events
+from domain.actor import Actor, Permissions
 from domain.db import Database, Executor
 from domain.errors import Invalid
 
@@ -52,9 +53,22 @@ def _topics(values: Sequence[str]) -> list[str]:
     return [t.lower() for t in _tags(values, "topics")]
 
 
+# Who may speak in bulletins: the mill's staff publish, a customer says what it wants.
+PERMISSIONS = Permissions({
+    "publish": ("sales", "production", "quality", "admin"),
+    "set_interests": ("customer",),
+})
+
+
 async def publish(db: Database, *, title: str, body: str, grades: Sequence[str],
-                  topics: Sequence[str], actor: str) -> tuple[Bulletin, int]:
+                  topics: Sequence[str], actor: Actor) -> tuple[Bulletin, int]:
     """The bulletin and how many customers it was pushed to."""
+    PERMISSIONS.check(actor, "publish")
+    return await _publish(db, title, body, grades, topics, actor.subject)
+
+
+async def _publish(db: Database, title: str, body: str, grades: Sequence[str],
+                   topics: Sequence[str], actor: str) -> tuple[Bulletin, int]:
     if not 1 <= len(title.strip()) <= 200:
         raise Invalid("a title of 1 to 200 characters", field="title")
     if not 1 <= len(body.strip()) <= 20000:
@@ -103,8 +117,11 @@ async def interests(db: Executor, org_id: int) -> Interests:
     return Interests(list(row["grades"]), list(row["topics"])) if row else Interests([], [])
 
 
-async def set_interests(db: Executor, org_id: int, grades: Sequence[str],
+async def set_interests(db: Executor, actor: Actor, grades: Sequence[str],
                         topics: Sequence[str]) -> Interests:
+    """What the actor's organization wants bulletins about."""
+    PERMISSIONS.check(actor, "set_interests")
+    org_id = actor.org_id
     g, t = _tags(grades, "grades"), _topics(topics)
     await db.execute(
         "INSERT INTO bulletin_interest (org_id, grades, topics) VALUES ($1, $2, $3)"

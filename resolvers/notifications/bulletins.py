@@ -8,11 +8,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.actor import Actor
 from domain.push import bulletins
-from resolvers.common import INPUT, UserError, attempt, ctx, viewer
+from resolvers.common import INPUT, UserError, act, ctx, viewer
 from resolvers.relay import DEFAULT_PAGE, Connection, Node, after_id, check_first, connection
-
-PUBLISHERS = ("sales", "production", "quality", "admin")
 
 
 @strawberry.type(description="A note from the mill on a new material or technique.")
@@ -96,12 +95,12 @@ class BulletinMutations:
     async def publish_bulletin(
         self, info: Info[Any, Any], input: Annotated[PublishBulletinInput, INPUT]
     ) -> PublishBulletinPayload:
-        async def run(who: Any) -> tuple[bulletins.Bulletin, int]:
+        async def run(who: Actor) -> tuple[bulletins.Bulletin, int]:
             return await bulletins.publish(ctx(info).db, title=input.title, body=input.body,
                                            grades=input.grades, topics=input.topics,
-                                           actor=who.subject)
+                                           actor=who)
 
-        done, errors = await attempt(info, PUBLISHERS, run)
+        done, errors = await act(info, run)
         return PublishBulletinPayload(bulletin=Bulletin.of(done[0]) if done else None,
                                       pushed_to=done[1] if done else 0, errors=errors)
 
@@ -110,10 +109,10 @@ class BulletinMutations:
     async def set_bulletin_interests(
         self, info: Info[Any, Any], input: Annotated[SetBulletinInterestsInput, INPUT]
     ) -> SetBulletinInterestsPayload:
-        async def run(who: Any) -> BulletinInterests:
-            found = await bulletins.set_interests(ctx(info).db, who.organization.id,
+        async def run(who: Actor) -> BulletinInterests:
+            found = await bulletins.set_interests(ctx(info).db, who,
                                                   input.grades, input.topics)
             return BulletinInterests(grades=found.grades, topics=found.topics)
 
-        done, errors = await attempt(info, ("customer",), run)
+        done, errors = await act(info, run)
         return SetBulletinInterestsPayload(interests=done, errors=errors)

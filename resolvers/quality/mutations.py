@@ -9,7 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain import quality
-from resolvers.common import INPUT, UserError, attempt, ctx
+from domain.actor import Actor
+from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.quality.types import (
     Coil,
     ProcessingFeedback,
@@ -65,7 +66,7 @@ class QualityMutations:
     async def issue_certificate(
         self, info: Info[Any, Any], input: Annotated[IssueCertificateInput, INPUT],
     ) -> IssueCertificatePayload:
-        async def run(who: Any) -> QualityCertificate:
+        async def run(who: Actor) -> QualityCertificate:
             data = quality.CertificateInput(
                 coil_id=expect_id(input.coil_id, "Coil"),
                 yield_strength_mpa=input.yield_strength_mpa,
@@ -75,25 +76,24 @@ class QualityMutations:
                 coating_mass_g_m2=input.coating_mass_g_m2,
                 certificate_type=input.certificate_type,
             )
-            cert = await quality.issue_certificate(ctx(info).db, data, actor=who.subject)
+            cert = await quality.issue_certificate(ctx(info).db, data, actor=who)
             return QualityCertificate.of(cert)
 
-        cert, errors = await attempt(info, ("quality", "admin"), run)
+        cert, errors = await act(info, run)
         return IssueCertificatePayload(certificate=cert, errors=errors)
 
     @strawberry.mutation(description="The customer reports how its coil processed.")
     async def record_processing_feedback(
         self, info: Info[Any, Any], input: Annotated[RecordProcessingFeedbackInput, INPUT],
     ) -> RecordProcessingFeedbackPayload:
-        async def run(who: Any) -> ProcessingFeedback:
+        async def run(who: Actor) -> ProcessingFeedback:
             found = await quality.record_feedback(
-                ctx(info).db, who.scope, coil_id=expect_id(input.coil_id, "Coil"),
+                ctx(info).db, who, coil_id=expect_id(input.coil_id, "Coil"),
                 process=input.process.value, result=input.result.value, notes=input.notes,
-                actor=who.subject,
             )
             return ProcessingFeedback.of(found)
 
-        feedback, errors = await attempt(info, ("customer",), run)
+        feedback, errors = await act(info, run)
         return RecordProcessingFeedbackPayload(feedback=feedback, errors=errors)
 
 
