@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from domain import contracts, hotline_reads
+from domain.actor import Actor
 from domain.db import Database
 from domain.errors import Invalid, NotFound
 from domain.parties import is_customer
@@ -58,7 +59,7 @@ async def test_only_a_customer_organization_is_a_customer(db: Database) -> None:
     with pytest.raises(Invalid) as chain:
         await hotline_reads.set_escalation_chain(db, mill, ["lead"])
     assert chain.value.message == "escalation chains are kept per customer"
-    staff = rules.Owner(org_id=mill, subject="staff", is_customer=False)
+    staff = Actor("staff", mill, frozenset({"sales"}), False)
     with pytest.raises(NotFound):
         await rules.create_rule(db, staff, rules.RuleInput(
             name="all", event_types=["*"], watch_org_id=mill), smtp=False)

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from api.app import create_app
 from api.context import Services
 from domain import events
+from domain.actor import Actor
 from domain.db import Database
 from domain.egress import EgressPolicy
 from domain.migrate import migrate
@@ -438,7 +439,7 @@ async def test_a_name_that_resolves_elsewhere_at_send_time_is_refused_where_it_c
     await receiver.start()
     url = f"https://hooks.faw-vw.example:{receiver.port}/hook"
     dns = Dns("93.184.215.14")
-    owner = rules.Owner(org_id=w.org["FAW-VW"], subject="buyer.faw", is_customer=True)
+    owner = Actor("buyer.faw", w.org["FAW-VW"], frozenset({"customer"}), True)
     hook, secret = await rules.create_webhook(db, owner, url, None,
                                               EgressPolicy(resolver=dns))
     assert dns.asked == [("hooks.faw-vw.example", receiver.port)]

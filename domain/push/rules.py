@@ -15,6 +15,7 @@ from datetime import time
 from decimal import Decimal
 from typing import Any
 
+from domain.actor import Actor
 from domain.db import Executor
 from domain.egress import EgressPolicy, EgressRefused
 from domain.errors import Invalid, NotFound
@@ -43,13 +44,6 @@ class RuleInput:
     quiet_end: time | None = None
     cadence: str = "instant"
     watch_org_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Owner:
-    org_id: int
-    subject: str
-    is_customer: bool
 
 
 # What the worker matches events against: the fields of a matching `Rule`.
@@ -81,7 +75,7 @@ def _check(data: RuleInput, smtp: bool) -> None:
             raise Invalid("an e-mail rule needs an address", field="emailTo")
 
 
-async def create_rule(db: Executor, owner: Owner, data: RuleInput, *, smtp: bool) -> Any:
+async def create_rule(db: Executor, owner: Actor, data: RuleInput, *, smtp: bool) -> Any:
     _check(data, smtp)
     watch = await _watched(db, owner, data.watch_org_id)
     if data.webhook_id is not None and data.channel == "webhook":
@@ -107,7 +101,7 @@ async def create_rule(db: Executor, owner: Owner, data: RuleInput, *, smtp: bool
         data.cadence, owner.subject)
 
 
-async def _watched(db: Executor, owner: Owner, asked: int | None) -> int | None:
+async def _watched(db: Executor, owner: Actor, asked: int | None) -> int | None:
     """Whose events a rule follows: a customer's own; for the mill, the customer asked
     for, or every one (None)."""
     if owner.is_customer:
@@ -123,14 +117,14 @@ async def _watched(db: Executor, owner: Owner, asked: int | None) -> int | None:
 _MINE = "r.org_id = $1 AND (r.user_subject IS NULL OR r.user_subject = $2)"
 
 
-async def rules_page(db: Executor, owner: Owner, first: int, after: int | None) -> list[Any]:
+async def rules_page(db: Executor, owner: Actor, first: int, after: int | None) -> list[Any]:
     return await db.fetch(
         f"SELECT {_RULE_COLS} FROM push_rule r WHERE {_MINE}"
         " AND ($3::bigint IS NULL OR r.id > $3) ORDER BY r.id LIMIT $4",
         owner.org_id, owner.subject, after, first)
 
 
-async def delete_rule(db: Executor, owner: Owner, rule_id: int) -> None:
+async def delete_rule(db: Executor, owner: Actor, rule_id: int) -> None:
     done = await db.fetchval(
         f"DELETE FROM push_rule r WHERE r.id = $3 AND {_MINE} RETURNING id",
         owner.org_id, owner.subject, rule_id)
@@ -146,7 +140,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-async def create_webhook(db: Executor, owner: Owner, url: str, description: str | None,
+async def create_webhook(db: Executor, owner: Actor, url: str, description: str | None,
                          policy: EgressPolicy) -> tuple[Any, str]:
     """Register a receiver; its URL must pass the egress policy now (and each delivery
     checks it again where it connects)."""
@@ -169,7 +163,8 @@ async def webhooks(db: Executor, org_id: int) -> list[Any]:
         org_id)
 
 
-async def delete_webhook(db: Executor, org_id: int, webhook_id: int) -> None:
+async def delete_webhook(db: Executor, owner: Actor, webhook_id: int) -> None:
+    org_id = owner.org_id
     done = await db.fetchval(
         "UPDATE webhook_subscription SET enabled = false WHERE id = $1 AND org_id = $2"
         " RETURNING id", webhook_id, org_id)
@@ -195,8 +190,9 @@ async def deliveries_page(
         org_id, webhook_id, status, after, first)
 
 
-async def redeliver(db: Executor, org_id: int, delivery_id: int) -> Any:
+async def redeliver(db: Executor, owner: Actor, delivery_id: int) -> Any:
     """A dead delivery queued again for a fresh round of tries."""
+    org_id = owner.org_id
     row = await db.fetchrow(
         "UPDATE push_delivery d SET status = 'queued', attempts = 0, next_attempt_at = now()"
         f" WHERE d.id = $1 AND d.org_id = $2 AND d.status = 'dead' RETURNING {_DELIVERY_COLS}",

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.actor import Actor
 from domain.egress import EgressPolicy
 from domain.push import rules
-from resolvers.common import INPUT, UserError, attempt, ctx, viewer
+from resolvers.common import INPUT, UserError, act, ctx, viewer
 from resolvers.relay import (
     DEFAULT_PAGE,
     Connection,
@@ -22,8 +23,6 @@ from resolvers.relay import (
     expect_id,
     to_global_id,
 )
-
-ANYONE = ("customer", "sales", "production", "quality", "logistics", "finance", "admin")
 
 
 @strawberry.enum(description="Where a rule delivers.")
@@ -219,11 +218,6 @@ class RedeliverPayload:
     errors: list[UserError] = strawberry.field(description="Why not.")
 
 
-def _owner(who: Any) -> rules.Owner:
-    return rules.Owner(org_id=who.organization.id, subject=who.subject,
-                       is_customer=who.is_customer)
-
-
 @strawberry.type
 class PushRuleQueries:
     @strawberry.field(description="The viewer's organization's push rules and its own.")
@@ -233,9 +227,9 @@ class PushRuleQueries:
         = DEFAULT_PAGE,
         after: Annotated[str | None, strawberry.argument(description="`endCursor`.")] = None,
     ) -> Connection[PushRule]:
-        who = await viewer(info)
+        who = await ctx(info).actor()
         check_first(first)
-        rows = await rules.rules_page(ctx(info).db, _owner(who), first + 1, after_id(after))
+        rows = await rules.rules_page(ctx(info).db, who, first + 1, after_id(after))
         return connection([(PushRule.of(r), [r["id"]]) for r in rows], first, after is not None)
 
     @strawberry.field(description="The viewer's organization's webhook subscriptions.")
@@ -272,7 +266,7 @@ class PushRuleMutations:
     async def create_push_rule(
         self, info: Info[Any, Any], input: Annotated[CreatePushRuleInput, INPUT]
     ) -> CreatePushRulePayload:
-        async def run(who: Any) -> PushRule:
+        async def run(who: Actor) -> PushRule:
             data = rules.RuleInput(
                 name=input.name, event_types=input.event_types, channel=str(input.channel.value),
                 personal=input.personal, contracts=input.contracts, grades=input.grades,
@@ -285,10 +279,10 @@ class PushRuleMutations:
                 watch_org_id=expect_id(input.customer_id, "Organization")
                 if input.customer_id else None)
             smtp = ctx(info).services.settings.smtp_url is not None
-            return PushRule.of(await rules.create_rule(ctx(info).db, _owner(who), data,
+            return PushRule.of(await rules.create_rule(ctx(info).db, who, data,
                                                        smtp=smtp))
 
-        rule, errors = await attempt(info, ANYONE, run)
+        rule, errors = await act(info, run)
         return CreatePushRulePayload(rule=rule, errors=errors)
 
     @strawberry.mutation(description="Delete a push rule of the viewer's (or its "
@@ -296,11 +290,11 @@ class PushRuleMutations:
     async def delete_push_rule(
         self, info: Info[Any, Any], input: Annotated[PushIdInput, INPUT]
     ) -> PushDeletePayload:
-        async def run(who: Any) -> strawberry.ID:
-            await rules.delete_rule(ctx(info).db, _owner(who), expect_id(input.id, "PushRule"))
+        async def run(who: Actor) -> strawberry.ID:
+            await rules.delete_rule(ctx(info).db, who, expect_id(input.id, "PushRule"))
             return input.id
 
-        done, errors = await attempt(info, ANYONE, run)
+        done, errors = await act(info, run)
         return PushDeletePayload(deleted_id=done, errors=errors)
 
     @strawberry.mutation(description="Register a webhook endpoint; the payload carries its "
@@ -308,14 +302,14 @@ class PushRuleMutations:
     async def create_webhook_subscription(
         self, info: Info[Any, Any], input: Annotated[CreateWebhookSubscriptionInput, INPUT]
     ) -> CreateWebhookSubscriptionPayload:
-        async def run(who: Any) -> tuple[WebhookSubscription, str]:
+        async def run(who: Actor) -> tuple[WebhookSubscription, str]:
             settings = ctx(info).services.settings
             policy = EgressPolicy.of(settings.webhook_allow, production=not settings.development)
-            row, secret = await rules.create_webhook(ctx(info).db, _owner(who), input.url,
+            row, secret = await rules.create_webhook(ctx(info).db, who, input.url,
                                                      input.description, policy)
             return WebhookSubscription.of(row), secret
 
-        made, errors = await attempt(info, ANYONE, run)
+        made, errors = await act(info, run)
         return CreateWebhookSubscriptionPayload(
             webhook=made[0] if made else None, secret=made[1] if made else None, errors=errors)
 
@@ -324,12 +318,12 @@ class PushRuleMutations:
     async def delete_webhook_subscription(
         self, info: Info[Any, Any], input: Annotated[PushIdInput, INPUT]
     ) -> PushDeletePayload:
-        async def run(who: Any) -> strawberry.ID:
-            await rules.delete_webhook(ctx(info).db, who.organization.id,
+        async def run(who: Actor) -> strawberry.ID:
+            await rules.delete_webhook(ctx(info).db, who,
                                        expect_id(input.id, "WebhookSubscription"))
             return input.id
 
-        done, errors = await attempt(info, ANYONE, run)
+        done, errors = await act(info, run)
         return PushDeletePayload(deleted_id=done, errors=errors)
 
     @strawberry.mutation(description="Queue a dead-lettered delivery again for a fresh round "
@@ -337,9 +331,9 @@ class PushRuleMutations:
     async def redeliver(
         self, info: Info[Any, Any], input: Annotated[PushIdInput, INPUT]
     ) -> RedeliverPayload:
-        async def run(who: Any) -> Delivery:
-            return Delivery.of(await rules.redeliver(ctx(info).db, who.organization.id,
+        async def run(who: Actor) -> Delivery:
+            return Delivery.of(await rules.redeliver(ctx(info).db, who,
                                                      expect_id(input.id, "Delivery")))
 
-        done, errors = await attempt(info, ANYONE, run)
+        done, errors = await act(info, run)
         return RedeliverPayload(delivery=done, errors=errors)
