@@ -31,11 +31,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.db import Database
 from domain.migrate import migrate
 from domain.planning import calc, changes, inputs, plans
 from settings import PROJECT_ROOT
+
+BENCH = Actor.system("bench")
 
 
 def _database(tmp: Path) -> tuple[str, Any]:
@@ -101,7 +104,7 @@ async def _build(db: Database, customers: int, specs: int, weeks: int) -> list[i
                   mill_today() + timedelta(days=25), site) for i, s in enumerate(spec_ids)])
     for org in orgs:
         await changes.share_plan(db, org, _entries(specs // 5, weeks), source="api",
-                                 actor="bench")
+                                 actor=BENCH)
     return orgs
 
 
@@ -130,7 +133,7 @@ async def _whole_path(db: Database, orgs: list[int], rounds: int) -> list[float]
     for _ in range(rounds):
         started = time.perf_counter()
         for org in orgs:
-            await plans.compute(db, org, actor="bench")
+            await plans.compute(db, org, actor=BENCH)
         times.append(time.perf_counter() - started)
     return times
 
@@ -142,7 +145,7 @@ async def _plan_change(db: Database, orgs: list[int], specs: int, weeks: int,
         started = time.perf_counter()
         for org in orgs:
             await changes.share_plan(db, org, _entries(specs // 5, weeks, shift=r + 1),
-                                     source="api", actor="bench")
+                                     source="api", actor=BENCH)
         times.append(time.perf_counter() - started)
     return times
 

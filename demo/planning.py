@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
+from domain.actor import Actor
 from domain.db import Executor
 from domain.planning import inputs, plans
 from domain.planning.calc import PlanEntry
@@ -50,15 +51,16 @@ async def write(tx: Executor, day: date, step: Callable[[str], None]) -> None:
     org = await tx.fetchval("SELECT id FROM organization WHERE code = $1", FAW_VW)
     rows = [inputs.ConsumptionRow(model, part, kg, ALLOWANCE)
             for model, parts in CONSUMPTION.items() for part, kg in parts.items()]
-    await inputs.set_consumption(tx, org, rows, actor="demo")
+    demo = Actor.system("demo")
+    await inputs.set_consumption(tx, org, rows, actor=demo)
     specs = await inputs.spec_ids_by_code(tx, org, sorted({r.spec_code for r in rows}))
     for part, spec in specs.items():
         if part.startswith("5Q0"):
             await inputs.set_spec_params(tx, org, inputs.SpecParams(
-                spec_id=spec, safety_days=Decimal(5), min_order_t=Decimal(48)))
+                spec_id=spec, safety_days=Decimal(5), min_order_t=Decimal(48)), actor=demo)
     site_code, mode, days = DELIVERY[FAW_VW]
     site = await tx.fetchval("SELECT id FROM site WHERE code = $1", site_code)
-    await inputs.set_transport_cycle(tx, org, site, mode, days)
+    await inputs.set_transport_cycle(tx, org, site, mode, days, actor=demo)
     await tx.execute(
         "INSERT INTO plan_format (customer_org_id, columns, models, updated_by)"
         " VALUES ($1, $2, $3, 'demo')", org, FORMAT, MODEL_NAMES)

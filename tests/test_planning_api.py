@@ -15,6 +15,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from demo import planning as demo_planning
+from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.planning import imports
 from resolvers.relay import to_global_id
@@ -451,7 +452,7 @@ async def long_plan_file(api: Api) -> tuple[World, bytes]:
 async def test_a_long_import_shows_its_progress(api: Api) -> None:
     w, content = await long_plan_file(api)
     org = w.org["FAW-VW"]
-    job = await imports.start(api.db, org, "plan", "long.csv", actor="planner")
+    job = await imports.start(api.db, org, "plan", "long.csv", actor=Actor.system("planner"))
     seen: list[int] = []
 
     async def watch() -> None:
@@ -610,7 +611,8 @@ async def test_the_demo_has_a_faw_vw_purchase_plan_to_explore(demo_api: Api) -> 
 
 async def test_an_import_whose_process_died_reads_as_failed(api: Api) -> None:
     w = await build(api.db)
-    job = await imports.start(api.db, w.org["FAW-VW"], "plan", "plan.csv", actor="planner")
+    job = await imports.start(api.db, w.org["FAW-VW"], "plan", "plan.csv",
+                              actor=Actor.system("planner"))
     gid = to_global_id("PlanImport", job)
     assert (await api.data(IMPORT_STATE, {"id": gid}, as_=FAW))["node"]["status"] == "RUNNING"
     await api.db.execute("UPDATE plan_import SET created_at = now() - interval '2 hours'"

@@ -14,6 +14,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from api.context import Services
+from domain.actor import Actor
 from domain.db import Database
 from domain.planning import imports
 from resolvers.relay import to_global_id
@@ -49,7 +50,7 @@ async def test_a_front_end_follows_a_long_import_to_its_end(
 ) -> None:
     w, content = await long_plan_file(api)
     org = w.org["FAW-VW"]
-    job = await imports.start(api.db, org, "plan", "long.csv", actor="planner")
+    job = await imports.start(api.db, org, "plan", "long.csv", actor=Actor.system("planner"))
     gid = to_global_id("PlanImport", job)
 
     # Another customer cannot follow it: it reads like an import that does not exist.

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from domain import events
+from domain.actor import Actor
 from domain.db import Database
 from domain.errors import NotFound
 from domain.planning import imports, inputs
@@ -49,7 +50,7 @@ async def test_a_customer_plans_with_catalogue_specs_and_its_own_only(db: Databa
 
 async def test_an_import_that_broke_inside_says_only_internal_error(db: Database) -> None:
     w = await build(db)
-    job = await imports.start(db, w.org["FAW-VW"], "plan", "x.csv", actor="planner")
+    job = await imports.start(db, w.org["FAW-VW"], "plan", "x.csv", actor=Actor.system("planner"))
     await imports.fail_internally(db, job)
     row = await db.fetchrow(
         "SELECT status, errors, finished_at FROM plan_import WHERE id = $1", job)

@@ -10,10 +10,11 @@ from datetime import date
 from decimal import Decimal
 
 from domain import contracts, events
+from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.db import Database, Executor
 from domain.errors import DomainError, InvalidTransition, NotFound
-from domain.planning import inputs, plans
+from domain.planning import inputs, permissions, plans
 from domain.planning.calc import PlanEntry
 from domain.planning.proposal import LineProposal, propose, window_days
 from domain.tenancy import Scope
@@ -22,10 +23,19 @@ ZERO = Decimal(0)
 
 
 async def share_plan(
-    db: Database, org_id: int, entries: Sequence[PlanEntry], *, source: str, actor: str,
+    db: Database, org_id: int, entries: Sequence[PlanEntry], *, source: str, actor: Actor,
 ) -> inputs.ProductionPlan:
     """Store a new version of the car plan and let the purchase plans follow it, all in
     one transaction."""
+    permissions.check(actor, "share_plan", org_id)
+    return await store_plan(db, org_id, entries, source=source, actor=actor.subject)
+
+
+async def store_plan(
+    db: Database, org_id: int, entries: Sequence[PlanEntry], *, source: str, actor: str,
+) -> inputs.ProductionPlan:
+    """:func:`share_plan` for a step already allowed (an import its starter was allowed to
+    begin), recorded under ``actor``."""
     async with db.transaction() as tx:
         plan = await inputs.save_plan(tx, org_id, entries, source=source, actor=actor)
         await follow(tx, plan, actor=actor)
@@ -118,7 +128,15 @@ async def _update_line(tx: Executor, line_id: int, now: LineProposal | None) -> 
 
 
 async def answer_request(
-    db: Database, change_id: int, *, accept: bool, actor: str
+    db: Database, change_id: int, *, accept: bool, actor: Actor
+) -> plans.PlanChange:
+    """Sales accepts or declines a change request: see :func:`_answer`."""
+    permissions.check(actor, "answer_change")
+    return await _answer(db, change_id, accept, actor.subject)
+
+
+async def _answer(
+    db: Database, change_id: int, accept: bool, actor: str
 ) -> plans.PlanChange:
     """Sales accepts or declines a change request raised against a contract line. An
     accepted request brings the contract line (quantity and delivery window, within what

@@ -16,9 +16,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from domain.actor import Actor
 from domain.db import Database, Executor
 from domain.errors import DomainError, Invalid
-from domain.planning import changes, inputs
+from domain.planning import changes, inputs, permissions
 from domain.planning.calc import PlanEntry
 from domain.planning.tables import MAX_FILE_BYTES as MAX_FILE_BYTES
 from domain.planning.tables import BadFile as BadFile
@@ -239,7 +240,10 @@ async def plan_format(db: Executor, org_id: int) -> PlanFormat:
                       row["default_period_days"])
 
 
-async def set_plan_format(tx: Executor, org_id: int, fmt: PlanFormat, *, actor: str) -> None:
+async def set_plan_format(
+    tx: Executor, org_id: int, fmt: PlanFormat, *, actor: Actor
+) -> None:
+    permissions.check(actor, "set_plan_format", org_id)
     unknown = set(fmt.columns) - {f for fields in FIELDS.values() for f in fields}
     if unknown:
         raise Invalid(f"unknown standard fields: {', '.join(sorted(unknown))}", field="columns")
@@ -254,7 +258,8 @@ async def set_plan_format(tx: Executor, org_id: int, fmt: PlanFormat, *, actor: 
         " default_period_days, updated_by) VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (customer_org_id) DO UPDATE SET columns = $2, models = $3,"
         " date_format = $4, default_period_days = $5, updated_by = $6, updated_at = now()",
-        org_id, fmt.columns, fmt.models, fmt.date_format, fmt.default_period_days, actor)
+        org_id, fmt.columns, fmt.models, fmt.date_format, fmt.default_period_days,
+        actor.subject)
 
 
 async def imports_by_ids(
@@ -266,14 +271,16 @@ async def imports_by_ids(
     return [PlanImport(**dict(r)) for r in rows]
 
 
-async def start(db: Database, org_id: int, kind: str, filename: str, *, actor: str) -> int:
+async def start(db: Database, org_id: int, kind: str, filename: str, *, actor: Actor) -> int:
+    """The import's job; it runs on under ``actor``'s name (:func:`run`)."""
+    permissions.check(actor, "import", org_id)
     if kind not in FIELDS:
         raise Invalid("an import is of a plan or a consumption table", field="kind")
     if not filename.lower().endswith((".csv", ".txt", ".xlsx")):
         raise BadFile("send a .csv or .xlsx file", field="file")
     job: int = await db.fetchval(
         "INSERT INTO plan_import (customer_org_id, kind, filename, created_by)"
-        " VALUES ($1, $2, $3, $4) RETURNING id", org_id, kind, filename, actor)
+        " VALUES ($1, $2, $3, $4) RETURNING id", org_id, kind, filename, actor.subject)
     return job
 
 
@@ -353,12 +360,12 @@ async def _save(db: Database, org_id: int, kind: str, fmt: PlanFormat, table: Ta
     if kind == "plan":
         models = await inputs.known_models(db, org_id)
         entries, _ = await asyncio.to_thread(plan_rows, fmt, heading, body, models)
-        plan = await changes.share_plan(db, org_id, entries, source="upload", actor=actor)
+        plan = await changes.store_plan(db, org_id, entries, source="upload", actor=actor)
         return plan.id
     specs = await _part_specs(db, org_id, fmt, heading, body)
     rows, _ = consumption_rows(fmt, heading, body, specs)
     async with db.transaction() as tx:
-        await inputs.set_consumption(tx, org_id, rows, actor=actor)
+        await inputs.store_consumption(tx, org_id, rows, actor=actor)
     return None
 
 

@@ -11,8 +11,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from domain import events
+from domain.actor import Actor
 from domain.db import Executor
 from domain.errors import Invalid, NotFound
+from domain.planning import permissions
 from domain.planning.calc import Consumption, PlanEntry
 from domain.tenancy import Scope
 
@@ -196,6 +198,18 @@ async def spec_ids_by_code(db: Executor, org_id: int, codes: Sequence[str]) -> d
 
 
 async def set_consumption(
+    tx: Executor, org_id: int, rows: Sequence[ConsumptionRow], *, actor: Actor
+) -> int:
+    """Replace the customer's consumption table; the number of rates it holds."""
+    _check(actor, "set_consumption", org_id)
+    return await store_consumption(tx, org_id, rows, actor=actor.subject)
+
+
+def _check(actor: Actor, action: str, org_id: int) -> None:
+    permissions.check(actor, action, org_id)
+
+
+async def store_consumption(
     tx: Executor, org_id: int, rows: Sequence[ConsumptionRow], *, actor: str
 ) -> int:
     """Replace the customer's consumption table; returns the number of rates."""
@@ -222,7 +236,10 @@ async def set_consumption(
     return len(values)
 
 
-async def set_spec_params(tx: Executor, org_id: int, params: SpecParams) -> None:
+async def set_spec_params(
+    tx: Executor, org_id: int, params: SpecParams, *, actor: Actor
+) -> None:
+    _check(actor, "set_spec_params", org_id)
     if params.safety_days < 0 or params.min_order_t < 0:
         raise Invalid("safety days and minimum order must not be negative", field="safetyDays")
     await tx.execute(
@@ -235,8 +252,9 @@ async def set_spec_params(tx: Executor, org_id: int, params: SpecParams) -> None
 
 
 async def set_transport_cycle(
-    tx: Executor, org_id: int, site_id: int, mode: str, days: int
+    tx: Executor, org_id: int, site_id: int, mode: str, days: int, *, actor: Actor
 ) -> None:
+    _check(actor, "set_transport_cycle", org_id)
     if days < 0:
         raise Invalid("a transport cycle is 0 days or more", field="cycleDays")
     await tx.execute(
@@ -247,14 +265,15 @@ async def set_transport_cycle(
 
 async def report_stock(
     tx: Executor, org_id: int, spec_id: int, *, reported_on: date, consumed_t: Decimal,
-    allocated_t: Decimal | None, actor: str,
+    allocated_t: Decimal | None, actor: Actor,
 ) -> int:
+    _check(actor, "report_stock", org_id)
     if consumed_t < 0 or (allocated_t is not None and allocated_t < 0):
         raise Invalid("tonnes must not be negative", field="consumedTonnes")
     report_id: int = await tx.fetchval(
         "INSERT INTO stock_report (customer_org_id, spec_id, reported_on, consumed_t,"
         " allocated_t, reported_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        org_id, spec_id, reported_on, consumed_t, allocated_t, actor)
+        org_id, spec_id, reported_on, consumed_t, allocated_t, actor.subject)
     return report_id
 
 
@@ -274,7 +293,8 @@ class Profile:
     window_days: int = 3
 
 
-async def set_profile(tx: Executor, org_id: int, p: Profile) -> None:
+async def set_profile(tx: Executor, org_id: int, p: Profile, *, actor: Actor) -> None:
+    _check(actor, "set_profile", org_id)
     """How far ahead a period is firm, committed for production or for material, and how
     many days a delivery window opens before the day the steel is needed."""
     if not 0 <= p.firm_days <= p.production_days <= p.material_days <= MAX_HORIZON_DAYS:

@@ -15,11 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from domain import contracts, events
+from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.db import Database, Executor
 from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from domain.order_lines import MAX_LINES
-from domain.planning import inputs
+from domain.planning import inputs, permissions
 from domain.planning.position import SpecStock
 from domain.planning.proposal import LineProposal, Proposal, propose, window_days
 from domain.tenancy import Scope
@@ -248,11 +249,12 @@ async def write_curves(tx: Executor, plan_id: int, proposal: Proposal) -> None:
         " VALUES ($1, $2, $3, $4)", rows)
 
 
-async def compute(db: Database, org_id: int, *, actor: str,
+async def compute(db: Database, org_id: int, *, actor: Actor,
                   as_of: date | None = None) -> PurchasePlan:
     """Compute (or recompute) the customer's open purchase plan from its current car plan."""
+    permissions.check(actor, "compute", org_id)
     async with db.transaction() as tx:
-        return await compute_in(tx, org_id, actor=actor, as_of=as_of)
+        return await compute_in(tx, org_id, actor=actor.subject, as_of=as_of)
 
 
 async def compute_in(tx: Executor, org_id: int, *, actor: str,
@@ -285,18 +287,26 @@ async def compute_in(tx: Executor, org_id: int, *, actor: str,
     return await _lock(tx, plan_id, org_id)
 
 
-async def submit(db: Database, plan_id: int, *, org_id: int | None, actor: str) -> PurchasePlan:
+async def submit(db: Database, plan_id: int, *, actor: Actor) -> PurchasePlan:
     """The customer submits its computed plan to the mill's sales."""
+    permissions.check(actor, "submit")
+    org_id, name = actor.scope.org_id, actor.subject
     async with db.transaction() as tx:
         plan = await _lock(tx, plan_id, org_id)
         check_transition(plan.status, "submitted")
         done = await _set_status(tx, plan_id, "submitted",
-                                 ", submitted_at = now(), submitted_by = $3", actor)
-        await _event(tx, "purchase_plan.submitted", done, actor, {})
+                                 ", submitted_at = now(), submitted_by = $3", name)
+        await _event(tx, "purchase_plan.submitted", done, name, {})
         return done
 
 
-async def reject(db: Database, plan_id: int, *, reason: str, actor: str) -> PurchasePlan:
+async def reject(db: Database, plan_id: int, *, reason: str, actor: Actor) -> PurchasePlan:
+    """Sales rejects a submitted plan, saying why."""
+    permissions.check(actor, "reject")
+    return await _reject(db, plan_id, reason, actor.subject)
+
+
+async def _reject(db: Database, plan_id: int, reason: str, actor: str) -> PurchasePlan:
     reason = reason.strip()
     if not reason:
         raise Invalid("say why the plan is rejected", field="reason")
@@ -311,10 +321,17 @@ async def reject(db: Database, plan_id: int, *, reason: str, actor: str) -> Purc
 
 
 async def approve(
-    db: Database, plan_id: int, *, actor: str, prices: dict[int, Decimal] | None = None,
+    db: Database, plan_id: int, *, actor: Actor, prices: dict[int, Decimal] | None = None,
 ) -> PurchasePlan:
     """Sales approves a submitted plan; its firm lines become confirmed contracts (with
     their production orders) in the same transaction, and the plan is converted."""
+    permissions.check(actor, "approve")
+    return await _approve(db, plan_id, actor.subject, prices)
+
+
+async def _approve(
+    db: Database, plan_id: int, actor: str, prices: dict[int, Decimal] | None,
+) -> PurchasePlan:
     async with db.transaction() as tx:
         plan = await _lock(tx, plan_id, None)
         check_transition(plan.status, "approved")

@@ -15,23 +15,22 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from domain import preferences
+from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.errors import DomainError
 from domain.planning import changes, imports, inputs
 from domain.planning.calc import PlanEntry
-from resolvers.common import INPUT, UserError, attempt, ctx
+from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.contracts.types import TransportMode
-from resolvers.planning.queries import require_customer
+from resolvers.planning.queries import acting_customer
 from resolvers.planning.types import PlanImport, PlanImportKind, ProductionPlan
 from resolvers.relay import expect_id
 
 if TYPE_CHECKING:
-    from api.context import Viewer
+    pass
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_SIDE = ("customer", "sales", "admin")
-SALES = ("sales", "admin")
 # Imports run beside the request; held here so that they are not collected mid-way.
 _RUNNING: set[asyncio.Task[None]] = set()
 
@@ -177,15 +176,15 @@ class ImportPlanFilePayload:
     errors: list[UserError] = strawberry.field(description="Why it did not start.")
 
 
-async def _input_change(info: Info[Any, Any], customer_id: str | None,
+async def _input_change(info: Info[Any, Any], action: str, customer_id: str | None,
                         change: Any) -> PlanningInputPayload:
-    async def run(who: Viewer) -> bool:
-        org = await require_customer(info, customer_id)
+    async def run(who: Actor) -> bool:
+        org = await acting_customer(info, who, action, customer_id)
         async with ctx(info).db.transaction() as tx:
             await change(tx, org, who)
         return True
 
-    ok, errors = await attempt(info, CUSTOMER_SIDE, run)
+    ok, errors = await act(info, run)
     return PlanningInputPayload(ok=bool(ok), errors=errors)
 
 
@@ -197,15 +196,15 @@ class PlanningInputMutations:
     async def share_production_plan(
         self, info: Info[Any, Any], input: Annotated[ShareProductionPlanInput, INPUT],
     ) -> ShareProductionPlanPayload:
-        async def run(who: Viewer) -> ProductionPlan:
-            org = await require_customer(info, input.customer_id)
+        async def run(who: Actor) -> ProductionPlan:
+            org = await acting_customer(info, who, "share_plan", input.customer_id)
             entries = [PlanEntry(e.model, e.period_start, e.period_days, e.units)
                        for e in input.entries]
             plan = await changes.share_plan(ctx(info).db, org, entries, source="api",
-                                            actor=who.subject)
+                                            actor=who)
             return ProductionPlan.of(plan)
 
-        plan, errors = await attempt(info, CUSTOMER_SIDE, run)
+        plan, errors = await act(info, run)
         return ShareProductionPlanPayload(production_plan=plan, errors=errors)
 
     @strawberry.mutation(description="Replace the consumption table (roles: customer, "
@@ -213,14 +212,14 @@ class PlanningInputMutations:
     async def set_consumption_table(
         self, info: Info[Any, Any], input: Annotated[SetConsumptionTableInput, INPUT],
     ) -> SetConsumptionTablePayload:
-        async def run(who: Viewer) -> int:
-            org = await require_customer(info, input.customer_id)
+        async def run(who: Actor) -> int:
+            org = await acting_customer(info, who, "set_consumption", input.customer_id)
             rows = [inputs.ConsumptionRow(r.model, r.spec, r.kg_per_car, r.yield_allowance_pct)
                     for r in input.rates]
             async with ctx(info).db.transaction() as tx:
-                return await inputs.set_consumption(tx, org, rows, actor=who.subject)
+                return await inputs.set_consumption(tx, org, rows, actor=who)
 
-        count, errors = await attempt(info, CUSTOMER_SIDE, run)
+        count, errors = await act(info, run)
         return SetConsumptionTablePayload(rates=count, errors=errors)
 
     @strawberry.mutation(description="Safety days, minimum order and route of a spec "
@@ -228,56 +227,57 @@ class PlanningInputMutations:
     async def set_planning_parameters(
         self, info: Info[Any, Any], input: Annotated[SetPlanningParametersInput, INPUT],
     ) -> PlanningInputPayload:
-        async def change(tx: Any, org: int, who: Viewer) -> None:
+        async def change(tx: Any, org: int, who: Actor) -> None:
             await inputs.set_spec_params(tx, org, inputs.SpecParams(
                 spec_id=await _own_spec(tx, org, input.spec_id),
                 safety_days=input.safety_days, min_order_t=input.min_order_tonnes,
                 delivery_site_id=await _own_site(tx, org, input.delivery_site_id),
-                transport_mode=input.transport_mode.value if input.transport_mode else None))
+                transport_mode=input.transport_mode.value if input.transport_mode else None),
+                actor=who)
 
-        return await _input_change(info, input.customer_id, change)
+        return await _input_change(info, "set_spec_params", input.customer_id, change)
 
     @strawberry.mutation(description="The transport cycle to a site by a mode (roles: "
                          "customer, sales, admin).")
     async def set_transport_cycle(
         self, info: Info[Any, Any], input: Annotated[SetTransportCycleInput, INPUT],
     ) -> PlanningInputPayload:
-        async def change(tx: Any, org: int, who: Viewer) -> None:
+        async def change(tx: Any, org: int, who: Actor) -> None:
             site = await _own_site(tx, org, input.site_id)
             assert site is not None
             await inputs.set_transport_cycle(tx, org, site, input.transport_mode.value,
-                                             input.cycle_days)
+                                             input.cycle_days, actor=who)
 
-        return await _input_change(info, input.customer_id, change)
+        return await _input_change(info, "set_transport_cycle", input.customer_id, change)
 
     @strawberry.mutation(description="Report warehouse consumption and allocation of a spec "
                          "(roles: customer, sales, admin).")
     async def report_stock(
         self, info: Info[Any, Any], input: Annotated[ReportStockInput, INPUT],
     ) -> PlanningInputPayload:
-        async def change(tx: Any, org: int, who: Viewer) -> None:
+        async def change(tx: Any, org: int, who: Actor) -> None:
             await inputs.report_stock(
                 tx, org, await _own_spec(tx, org, input.spec_id),
                 reported_on=input.reported_on or mill_today(),
                 consumed_t=input.consumed_tonnes, allocated_t=input.allocated_tonnes,
-                actor=who.subject)
+                actor=who)
 
-        return await _input_change(info, input.customer_id, change)
+        return await _input_change(info, "report_stock", input.customer_id, change)
 
     @strawberry.mutation(description="Set a customer's firmness zones and delivery-window "
                          "width; they apply from the next computation (roles: sales, admin).")
     async def set_planning_profile(
         self, info: Info[Any, Any], input: Annotated[SetPlanningProfileInput, INPUT],
     ) -> PlanningInputPayload:
-        async def run(who: Viewer) -> bool:
-            org = await require_customer(info, input.customer_id)
+        async def run(who: Actor) -> bool:
+            org = await acting_customer(info, who, "set_profile", input.customer_id)
             async with ctx(info).db.transaction() as tx:
                 await inputs.set_profile(tx, org, inputs.Profile(
                     input.firm_days, input.production_days, input.material_days,
-                    input.window_days))
+                    input.window_days), actor=who)
             return True
 
-        ok, errors = await attempt(info, SALES, run)
+        ok, errors = await act(info, run)
         return PlanningInputPayload(ok=bool(ok), errors=errors)
 
     @strawberry.mutation(description="Configure how a customer's plan files are read "
@@ -285,17 +285,17 @@ class PlanningInputMutations:
     async def set_plan_format(
         self, info: Info[Any, Any], input: Annotated[SetPlanFormatInput, INPUT],
     ) -> PlanningInputPayload:
-        async def run(who: Viewer) -> bool:
-            org = await require_customer(info, input.customer_id)
+        async def run(who: Actor) -> bool:
+            org = await acting_customer(info, who, "set_plan_format", input.customer_id)
             fmt = imports.PlanFormat(
                 columns={c.field: c.column for c in input.columns},
                 models={m.name: m.model for m in input.models},
                 date_format=input.date_format, default_period_days=input.default_period_days)
             async with ctx(info).db.transaction() as tx:
-                await imports.set_plan_format(tx, org, fmt, actor=who.subject)
+                await imports.set_plan_format(tx, org, fmt, actor=who)
             return True
 
-        ok, errors = await attempt(info, SALES, run)
+        ok, errors = await act(info, run)
         return PlanningInputPayload(ok=bool(ok), errors=errors)
 
     @strawberry.mutation(description="Import a plan or consumption file in the customer's "
@@ -303,8 +303,8 @@ class PlanningInputMutations:
     async def import_plan_file(
         self, info: Info[Any, Any], input: Annotated[ImportPlanFileInput, INPUT],
     ) -> ImportPlanFilePayload:
-        async def run(who: Viewer) -> PlanImport:
-            org = await require_customer(info, input.customer_id)
+        async def run(who: Actor) -> PlanImport:
+            org = await acting_customer(info, who, "import", input.customer_id)
             upload: Any = input.file
             content: bytes = await upload.read(imports.MAX_FILE_BYTES + 1)
             name = upload.filename or "plan"
@@ -312,7 +312,7 @@ class PlanningInputMutations:
             kind = str(input.kind.value)
             limits = _limits(info)
             await imports.accept(name, content, limits)
-            job = await imports.start(db, org, kind, name, actor=who.subject)
+            job = await imports.start(db, org, kind, name, actor=who)
             task = asyncio.create_task(
                 _import(db, job, org, kind, name, content, who.subject, limits))
             _RUNNING.add(task)
@@ -320,7 +320,7 @@ class PlanningInputMutations:
             found = await imports.imports_by_ids(db, None, [job])
             return PlanImport.of(found[0])
 
-        job, errors = await attempt(info, CUSTOMER_SIDE, run)
+        job, errors = await act(info, run)
         return ImportPlanFilePayload(plan_import=job, errors=errors)
 
 async def _own_spec(tx: Any, org: int, spec_id: str) -> int:

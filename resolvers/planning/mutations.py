@@ -10,20 +10,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.actor import Actor
 from domain.planning import changes, plans
-from resolvers.common import INPUT, UserError, attempt, ctx
-from resolvers.planning.input_mutations import (
-    CUSTOMER_SIDE,
-    SALES,
-    PlanningInputMutations,
-    customer_field,
-)
-from resolvers.planning.queries import require_customer
+from resolvers.common import INPUT, UserError, act, ctx
+from resolvers.planning.input_mutations import PlanningInputMutations, customer_field
+from resolvers.planning.queries import acting_customer
 from resolvers.planning.types import PlanChange, PurchasePlan
 from resolvers.relay import expect_id
 
 if TYPE_CHECKING:
-    from api.context import Viewer
+    pass
 
 
 @strawberry.input(description="Compute (or recompute) the open purchase plan.")
@@ -74,10 +70,6 @@ class AnswerChangeRequestPayload:
     errors: list[UserError] = strawberry.field(description="Why it was not answered.")
 
 
-def _plan(who: Viewer, plan_id: str) -> tuple[int, int | None]:
-    return expect_id(plan_id, "PurchasePlan"), who.scope.org_id
-
-
 @strawberry.type
 class PlanningMutations(PlanningInputMutations):
     @strawberry.mutation(description="Compute the open purchase plan from the current car "
@@ -85,11 +77,11 @@ class PlanningMutations(PlanningInputMutations):
     async def compute_purchase_plan(
         self, info: Info[Any, Any], input: Annotated[ComputePurchasePlanInput, INPUT],
     ) -> PurchasePlanPayload:
-        async def run(who: Viewer) -> PurchasePlan:
-            org = await require_customer(info, input.customer_id)
-            return PurchasePlan.of(await plans.compute(ctx(info).db, org, actor=who.subject))
+        async def run(who: Actor) -> PurchasePlan:
+            org = await acting_customer(info, who, "compute", input.customer_id)
+            return PurchasePlan.of(await plans.compute(ctx(info).db, org, actor=who))
 
-        plan, errors = await attempt(info, CUSTOMER_SIDE, run)
+        plan, errors = await act(info, run)
         return PurchasePlanPayload(purchase_plan=plan, errors=errors)
 
     @strawberry.mutation(description="The customer submits its computed plan to the mill "
@@ -97,12 +89,11 @@ class PlanningMutations(PlanningInputMutations):
     async def submit_purchase_plan(
         self, info: Info[Any, Any], input: Annotated[PurchasePlanInput, INPUT],
     ) -> PurchasePlanPayload:
-        async def run(who: Viewer) -> PurchasePlan:
-            pk, org = _plan(who, input.plan_id)
-            return PurchasePlan.of(await plans.submit(ctx(info).db, pk, org_id=org,
-                                                      actor=who.subject))
+        async def run(who: Actor) -> PurchasePlan:
+            pk = expect_id(input.plan_id, "PurchasePlan")
+            return PurchasePlan.of(await plans.submit(ctx(info).db, pk, actor=who))
 
-        plan, errors = await attempt(info, ("customer",), run)
+        plan, errors = await act(info, run)
         return PurchasePlanPayload(purchase_plan=plan, errors=errors)
 
     @strawberry.mutation(description="Sales approves a submitted plan; its firm lines become "
@@ -110,13 +101,13 @@ class PlanningMutations(PlanningInputMutations):
     async def approve_purchase_plan(
         self, info: Info[Any, Any], input: Annotated[ApprovePurchasePlanInput, INPUT],
     ) -> PurchasePlanPayload:
-        async def run(who: Viewer) -> PurchasePlan:
+        async def run(who: Actor) -> PurchasePlan:
             prices = {expect_id(p.spec_id, "SteelSpec"): p.unit_price for p in input.unit_prices}
             return PurchasePlan.of(await plans.approve(
-                ctx(info).db, expect_id(input.plan_id, "PurchasePlan"), actor=who.subject,
+                ctx(info).db, expect_id(input.plan_id, "PurchasePlan"), actor=who,
                 prices=prices))
 
-        plan, errors = await attempt(info, SALES, run)
+        plan, errors = await act(info, run)
         return PurchasePlanPayload(purchase_plan=plan, errors=errors)
 
     @strawberry.mutation(description="Sales rejects a submitted plan with a reason (roles: "
@@ -124,12 +115,12 @@ class PlanningMutations(PlanningInputMutations):
     async def reject_purchase_plan(
         self, info: Info[Any, Any], input: Annotated[RejectPurchasePlanInput, INPUT],
     ) -> PurchasePlanPayload:
-        async def run(who: Viewer) -> PurchasePlan:
+        async def run(who: Actor) -> PurchasePlan:
             return PurchasePlan.of(await plans.reject(
                 ctx(info).db, expect_id(input.plan_id, "PurchasePlan"), reason=input.reason,
-                actor=who.subject))
+                actor=who))
 
-        plan, errors = await attempt(info, SALES, run)
+        plan, errors = await act(info, run)
         return PurchasePlanPayload(purchase_plan=plan, errors=errors)
 
     @strawberry.mutation(description="Sales accepts or declines a change request raised by "
@@ -139,11 +130,11 @@ class PlanningMutations(PlanningInputMutations):
     async def answer_plan_change_request(
         self, info: Info[Any, Any], input: Annotated[AnswerChangeRequestInput, INPUT],
     ) -> AnswerChangeRequestPayload:
-        async def run(who: Viewer) -> PlanChange:
+        async def run(who: Actor) -> PlanChange:
             c = await changes.answer_request(ctx(info).db, expect_id(input.change_id,
                                              "PlanChange"), accept=input.accept,
-                                             actor=who.subject)
+                                             actor=who)
             return (await PlanChange.of_many(info, [c]))[0]
 
-        change, errors = await attempt(info, SALES, run)
+        change, errors = await act(info, run)
         return AnswerChangeRequestPayload(change=change, errors=errors)

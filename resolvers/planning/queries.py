@@ -9,11 +9,12 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.actor import Actor
 from domain.errors import Invalid, NotFound
-from domain.planning import inputs, plans
+from domain.planning import inputs, permissions, plans
 from domain.planning.sales_plan import sales_plan
 from domain.planning.stock_view import stock_view
-from resolvers.common import ctx, customer_of, viewer
+from resolvers.common import ctx, customer_id_of, customer_of, viewer
 from resolvers.planning.stock_types import SalesPlanRow, SpecStockLine
 from resolvers.planning.types import (
     AFTER,
@@ -49,11 +50,15 @@ async def visible_customer(info: Info[Any, Any], customer_id: str | None) -> int
         raise BadInput("the mill's staff name the customer: give `customerId`") from None
 
 
-async def require_customer(info: Info[Any, Any], customer_id: str | None) -> int:
-    org = await visible_customer(info, customer_id)
-    if org is None:
-        raise NotFound("no such customer", field="customerId")
-    return org
+async def acting_customer(info: Info[Any, Any], who: Actor, action: str,
+                          customer_id: str | None) -> int:
+    """The customer a planning step is taken for, once the domain has allowed the step;
+    a missing `customerId` reads as :func:`visible_customer` says."""
+    try:
+        return await permissions.customer_for(ctx(info).db, who, action,
+                                              customer_id_of(customer_id))
+    except Invalid:
+        raise BadInput("the mill's staff name the customer: give `customerId`") from None
 
 
 @strawberry.type
