@@ -14,10 +14,10 @@ from domain import events, preferences, shipping
 from domain.actor import Actor, Permissions
 from domain.calendar import mill_today
 from domain.db import Database, Executor
-from domain.errors import Invalid, InvalidTransition, NotFound
+from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from domain.order_lines import NewContractLine as NewContractLine  # callers build lines here
 from domain.order_lines import resolve_lines
-from domain.parties import is_customer
+from domain.parties import customer_acted_for, is_customer
 from domain.stage_routes import plan_stages
 from domain.tenancy import Scope
 
@@ -35,6 +35,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 # Who may move a contract: sales confirms it, production records what its stages did.
 PERMISSIONS = Permissions({
+    "order": ("customer", "sales", "admin"),
     "confirm": ("sales", "admin"),
     "record_progress": ("production", "admin"),
 })
@@ -291,6 +292,25 @@ async def _next_number(tx: Executor) -> str:
         year,
     )
     return f"BSC-{year}-{last:06d}"
+
+
+async def place_order(
+    db: Database, actor: Actor, customer_org_id: int | None,
+    lines: Sequence[NewContractLine], *, confirm: bool = False,
+    sales_owner: str | None = None, source: dict[str, Any] | None = None,
+) -> Contract:
+    """An order placed by ``actor``: a customer's own, as a draft, or one sales takes for
+    any customer, confirmed at once if asked (see :func:`create_contract`)."""
+    PERMISSIONS.check(actor, "order")
+    if actor.is_customer and confirm:
+        raise Forbidden("the mill confirms contracts: leave confirm out", field="confirm")
+    if actor.is_customer and sales_owner is not None:
+        raise Forbidden("the mill names the sales owner", field="salesOwner")
+    org = await customer_acted_for(db, actor, customer_org_id)
+    async with db.transaction() as tx:
+        return await create_contract(
+            tx, customer_org_id=org, lines=lines, actor=actor.subject, confirm=confirm,
+            sales_owner=sales_owner, source=source)
 
 
 async def create_contract(

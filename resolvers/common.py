@@ -86,23 +86,6 @@ def user_error(exc: Exception) -> UserError:
     raise exc
 
 
-async def attempt(
-    info: Info[Any, Any], roles: tuple[str, ...], action: Callable[[Viewer], Awaitable[T]]
-) -> tuple[T | None, list[UserError]]:
-    """Run a mutation for an authenticated viewer holding one of ``roles``; expected
-    failures come back as typed errors, anything else propagates (and is masked)."""
-    who = await viewer(info)
-    # Mill roles are only ever the mill's: a customer is never let through on them.
-    if not who.has_any(*roles) or (who.is_customer and "customer" not in roles):
-        need = " or ".join(roles)
-        return None, [UserError(field=None, message=f"this needs the role {need}",
-                                code=ErrorCode.FORBIDDEN)]
-    try:
-        return await action(who), []
-    except (DomainError, BadInput) as exc:
-        return None, [user_error(exc)]
-
-
 async def act(
     info: Info[Any, Any], action: Callable[[Actor], Awaitable[T]]
 ) -> tuple[T | None, list[UserError]]:

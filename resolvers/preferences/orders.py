@@ -11,8 +11,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain import contracts
-from domain.errors import Forbidden
-from resolvers.common import INPUT, UserError, attempt, ctx, customer_of
+from domain.actor import Actor
+from resolvers.common import INPUT, UserError, act, ctx, customer_id_of
 from resolvers.contracts.types import Contract, Firmness, TransportMode
 from resolvers.relay import expect_id
 
@@ -75,21 +75,12 @@ class OrderMutations:
     async def create_contract(
         self, info: Info[Any, Any], input: Annotated[CreateContractInput, INPUT],
     ) -> CreateContractPayload:
-        async def run(who: Any) -> Contract:
-            if who.is_customer and input.confirm:
-                raise Forbidden("the mill confirms contracts: leave confirm out",
-                                field="confirm")
-            if who.is_customer and input.sales_owner is not None:
-                raise Forbidden("the mill names the sales owner", field="salesOwner")
-            db = ctx(info).db
-            org = await customer_of(db, await ctx(info).actor(), input.customer_id)
-            lines = [_line(x) for x in input.lines]
-            async with db.transaction() as tx:
-                made = await contracts.create_contract(
-                    tx, customer_org_id=org, lines=lines, actor=who.subject,
-                    confirm=input.confirm, sales_owner=input.sales_owner,
-                    source={"via": "api", "by": who.subject})
+        async def run(who: Actor) -> Contract:
+            made = await contracts.place_order(
+                ctx(info).db, who, customer_id_of(input.customer_id),
+                [_line(x) for x in input.lines], confirm=input.confirm,
+                sales_owner=input.sales_owner, source={"via": "api", "by": who.subject})
             return Contract.of(made)
 
-        made, errors = await attempt(info, ("customer", "sales", "admin"), run)
+        made, errors = await act(info, run)
         return CreateContractPayload(contract=made, errors=errors)
