@@ -12,10 +12,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from domain import claims, containment, disputes, evidence
-from resolvers.common import loaders, viewer
+from resolvers.common import ctx, loaders
 from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader, SettlementByIdLoader
 from resolvers.contracts.types import Contract, ContractLine
-from resolvers.disputes import actor
 from resolvers.disputes.loaders import (
     ClaimByIdLoader,
     ClaimsByDisputeLoader,
@@ -373,8 +372,7 @@ class QualityDispute(Node):
 
     @strawberry.field(description="The transitions the viewer may take now.")
     async def available_actions(self, info: Info[Any, Any]) -> list[DisputeAction]:
-        who = await viewer(info)
-        me = actor(who)
+        me = await ctx(info).actor()
         return [DisputeAction[name.upper()] for name, t in disputes.TRANSITIONS.items()
                 if t.source == self.row.status and me.may(t.roles)]
 
