@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from domain.db import Transaction
-from domain.hotline import next_contact
+from domain.hotline.writes import next_contact
 
 from .build import DemoData
 from .catalogue import FAW_VW, GALANZ, SALES_OWNER

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from domain.db import Database
-from domain.hotline import escalate_overdue
+from domain.hotline.writes import escalate_overdue
 from domain.settling import mark_overdue
 from push import sender as sending
 from push.config import PushConfig

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain import contracts, hotline_reads
+from domain import contracts
 from domain.actor import Actor
 from domain.db import Database
 from domain.errors import Invalid, NotFound
+from domain.hotline import reads as hotline_reads
 from domain.parties import is_customer
 from domain.push import rules
 from resolvers.relay import to_global_id

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import events, hotline, hotline_reads
+from domain import events
 from domain.actor import Actor
 from domain.db import Database
 from domain.errors import Invalid, InvalidTransition, NotFound
+from domain.hotline import reads as hotline_reads
+from domain.hotline import writes as hotline
 from domain.tenancy import Scope
 from tests.support.factory import TODAY, World, build
 

@@ -11,9 +11,11 @@ import pytest
 
 from api.app import create_app
 from api.context import Services
-from domain import events, hotline, hotline_reads
+from domain import events
 from domain.calendar import mill_today
 from domain.db import Database
+from domain.hotline import reads as hotline_reads
+from domain.hotline import writes as hotline
 from push.config import PushConfig
 from push.worker import PERIODIC_JOBS, Worker, run_periodic
 from resolvers.relay import to_global_id

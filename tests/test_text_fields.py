@@ -7,7 +7,7 @@ import pytest
 
 from domain.disputes import clean_text
 from domain.errors import Invalid
-from domain.hotline import _text
+from domain.hotline.writes import _text
 
 
 def test_both_trim_and_treat_blank_as_absent() -> None:

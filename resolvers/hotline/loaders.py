@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain import hotline_reads
+from domain.hotline import reads as hotline_reads
 from resolvers.loaders import GroupedLoader, RowsLoader
 
 

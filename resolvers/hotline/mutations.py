@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import hotline, hotline_reads
 from domain.actor import Actor
+from domain.hotline import reads as hotline_reads
+from domain.hotline import writes as hotline
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.hotline.queries import EscalationContact
 from resolvers.hotline.types import UrgeTicket

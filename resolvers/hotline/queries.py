@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import hotline_reads
+from domain.hotline import reads as hotline_reads
 from resolvers.common import ctx, viewer
 from resolvers.hotline.loaders import TicketByIdLoader
 from resolvers.hotline.types import UrgeStatus, UrgeTicket

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import hotline
+from domain.hotline import writes as hotline
 from resolvers.common import loaders
 from resolvers.contracts.loaders import LineByIdLoader
 from resolvers.hotline.loaders import StepsByTicketLoader

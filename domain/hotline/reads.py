@@ -11,7 +11,7 @@ from datetime import datetime
 from domain.actor import Actor
 from domain.db import Database, Executor
 from domain.errors import Invalid
-from domain.hotline import PERMISSIONS, STEP_COLS, TICKET_COLS, UrgeStep, UrgeTicket
+from domain.hotline.writes import PERMISSIONS, STEP_COLS, TICKET_COLS, UrgeStep, UrgeTicket
 from domain.parties import is_customer
 from domain.tenancy import Scope
 
