@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.auth import AuthError
 from api.context import Context, Services
-from domain import evidence
+from domain.disputes import evidence
 from resolvers.relay import BadInput, expect_id
 
 

@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, cast
 
-from domain import claims, disputes
 from domain.actor import Actor
 from domain.db import Database, Transaction
-from domain.disputes import DisputeInput
+from domain.disputes import claims
+from domain.disputes import writes as disputes
+from domain.disputes.writes import DisputeInput
 from domain.tenancy import Scope
 
 from .catalogue import FAW_VW, GALANZ, MILL

@@ -26,7 +26,7 @@ from domain import events, shipping
 from domain.actor import Actor, Permissions
 from domain.checks import bounded
 from domain.db import Database, Executor
-from domain.disputes import clean_text
+from domain.disputes.writes import clean_text
 from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from domain.settlements import Settlement, apply_agreed_claims, settlements_by_ids
 from domain.shipping import LEFT_MILL

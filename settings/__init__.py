@@ -31,7 +31,7 @@ def default_state_dir(root: Path = PROJECT_ROOT, cwd: Path | None = None) -> Pat
 _DEFAULT_STATE_DIR = default_state_dir()
 # Inside the `domain` package, so that they travel in the wheel.
 _DEFAULT_MIGRATIONS = PROJECT_ROOT / "domain" / "migrations"
-# What domain.evidence can recognize by content (kept here: settings import nothing).
+# What domain.disputes.evidence can recognize by content (kept here: settings import nothing).
 _EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "application/pdf",
                    "text/csv",
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

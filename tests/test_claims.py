@@ -7,9 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from domain import claims, disputes, settlements, settling
-from domain.claims import ClaimInput, ClaimStep
+from domain import settlements, settling
 from domain.db import Database, Executor
+from domain.disputes import claims
+from domain.disputes import writes as disputes
+from domain.disputes.claims import ClaimInput, ClaimStep
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from domain.settling import InvoiceInput
 from domain.tenancy import Scope

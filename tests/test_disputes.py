@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from domain import disputes
 from domain.actor import Actor
 from domain.db import Database
-from domain.disputes import DisputeInput
+from domain.disputes import writes as disputes
+from domain.disputes.writes import DisputeInput
 from domain.errors import DomainError, Forbidden, Invalid, InvalidTransition, NotFound
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from domain import containment
 from domain.db import Database, Executor, Transaction, count_statements
+from domain.disputes import containment
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from settings import PROJECT_ROOT

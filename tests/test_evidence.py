@@ -16,8 +16,9 @@ import pytest
 
 from api.app import create_app
 from api.context import Services
-from domain import disputes, evidence
 from domain.db import Database
+from domain.disputes import evidence
+from domain.disputes import writes as disputes
 from domain.errors import Invalid, InvalidTransition
 from resolvers.relay import to_global_id
 from settings import Settings, SettingsError

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from domain import claims, disputes, settling
+from domain import settling
+from domain.disputes import claims
+from domain.disputes import writes as disputes
 from domain.push.locale import Locale
 from domain.push.texts import CODES_ZH, MILL_TEXTS, TEXTS, render
 from domain.shipments import CUSTOMER_KINDS

@@ -10,9 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from domain import claims, disputes, settling
-from domain.claims import ClaimInput, ClaimStep
+from domain import settling
 from domain.db import Database
+from domain.disputes import claims
+from domain.disputes import writes as disputes
+from domain.disputes.claims import ClaimInput, ClaimStep
 from domain.errors import Conflict, Forbidden, Invalid, InvalidTransition
 from domain.settling import InvoiceInput
 from resolvers.relay import to_global_id

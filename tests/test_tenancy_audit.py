@@ -319,7 +319,7 @@ async def test_a_containment_neither_names_nor_counts_another_customers_coils(
 ) -> None:
     # The heat of FAW-VW's disputed coil also went to GALANZ; quality blocks a coil of
     # each. FAW-VW's timeline and the event it is sent carry its own coil alone.
-    from domain import disputes
+    from domain.disputes import writes as disputes
     from tests.test_disputes import customer, delivered_world, dispute_input
 
     w = await delivered_world(api.db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.disputes import clean_text
+from domain.disputes.writes import clean_text
 from domain.errors import Invalid
 from domain.hotline.writes import _text
 

@@ -255,7 +255,7 @@ CODES_ZH: dict[str, dict[str, str]] = {
         "loading": "装车", "departing": "发运", "arriving": "到达", "unloading": "卸货",
         "receiving": "签收", "transshipping": "转运",
     },
-    # A claim's basis (domain.claims.BASES).
+    # A claim's basis (domain.disputes.claims.BASES).
     "basis": {"replacement": "换货", "downgrade": "降级使用", "credit": "折让"},
 }
 

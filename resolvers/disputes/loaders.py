@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain import claims, containment, dispute_reads, disputes, evidence
+from domain.disputes import claims, containment, evidence
+from domain.disputes import reads as dispute_reads
+from domain.disputes import writes as disputes
 from resolvers.loaders import GroupedLoader, PagedLoader, RowsLoader
 
 

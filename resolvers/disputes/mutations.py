@@ -10,8 +10,9 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from domain import claims, disputes, evidence
 from domain.actor import Actor
+from domain.disputes import claims, evidence
+from domain.disputes import writes as disputes
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.disputes.types import (
     Claim,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import disputes
+from domain.disputes import writes as disputes
 from resolvers.common import ctx, loaders, viewer
 from resolvers.disputes.loaders import DisputeByIdLoader, DisputeByNumberLoader
 from resolvers.disputes.types import AFTER, FIRST, DisputeStatus, QualityDispute

@@ -11,7 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import claims, containment, disputes, evidence
+from domain.disputes import claims, containment, evidence
+from domain.disputes import writes as disputes
 from resolvers.common import ctx, loaders
 from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader, SettlementByIdLoader
 from resolvers.contracts.types import Contract, ContractLine

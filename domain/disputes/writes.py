@@ -25,7 +25,7 @@ from domain import events
 from domain.actor import CUSTOMER, Actor
 from domain.checks import bounded, trimmed
 from domain.db import Database, Executor
-from domain.dispute_reads import (
+from domain.disputes.reads import (
     Dispute,
     Step,
     disputes_by_ids,

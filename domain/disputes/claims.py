@@ -18,11 +18,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain import disputes, events, settlements
+from domain import events, settlements
 from domain.actor import CUSTOMER, Actor
 from domain.checks import bounded
 from domain.db import Database, Executor
-from domain.disputes import QUALITY
+from domain.disputes import writes as disputes
+from domain.disputes.writes import QUALITY
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from domain.tenancy import Scope
 

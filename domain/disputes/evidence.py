@@ -20,9 +20,9 @@ from typing import Any
 
 import filetype  # type: ignore[import-untyped]
 
-from domain import disputes
 from domain.actor import Actor
 from domain.db import Database, Executor
+from domain.disputes import writes as disputes
 from domain.errors import Invalid, InvalidTransition
 from domain.tenancy import Scope
 
