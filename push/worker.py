@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.db import Database
 from domain.hotline.writes import escalate_overdue
-from domain.settling import mark_overdue
+from domain.settlements.writes import mark_overdue
 from push import sender as sending
 from push.config import PushConfig
 from push.digests import send_digests

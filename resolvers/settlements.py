@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import settlements as domain
-from domain import settling
 from domain.actor import Actor
+from domain.settlements import reads as domain
+from domain.settlements import writes as settling
 from resolvers.common import INPUT, UserError, act, ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader, SettlementByIdLoader
 from resolvers.disputes.loaders import ClaimsBySettlementLoader

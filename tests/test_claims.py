@@ -7,13 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from domain import settlements, settling
 from domain.db import Database, Executor
 from domain.disputes import claims
 from domain.disputes import writes as disputes
 from domain.disputes.claims import ClaimInput, ClaimStep
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
-from domain.settling import InvoiceInput
+from domain.settlements import deductions
+from domain.settlements import reads as settlements
+from domain.settlements import writes as settling
+from domain.settlements.writes import InvoiceInput
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
@@ -163,8 +165,8 @@ async def test_a_claim_agreed_before_settlement_is_deducted_when_it_comes(db: Da
     assert agreed.settlement_id is None
     async with db.transaction() as tx:
         new = await new_settlement(tx, w)
-        assert await settlements.apply_agreed_claims(tx, new) == Decimal("250.25")
-        assert await settlements.apply_agreed_claims(tx, new) == Decimal(0)
+        assert await deductions.apply_agreed_claims(tx, new) == Decimal("250.25")
+        assert await deductions.apply_agreed_claims(tx, new) == Decimal(0)
     s = (await settlements.settlements_by_ids(db, Scope.everything(), [new]))[0]
     assert (s.claim_deductions, s.total_amount) == (Decimal("250.25"), Decimal("749.75"))
 
@@ -203,7 +205,7 @@ async def test_a_credited_claim_is_not_deducted_again_on_a_new_settlement(
     async with db.transaction() as tx:
         new = await new_settlement(tx, w)
         # Only the claim not yet credited: the customer has had the other already.
-        assert await settlements.apply_agreed_claims(tx, new) == Decimal("40.00")
+        assert await deductions.apply_agreed_claims(tx, new) == Decimal("40.00")
 
 
 async def test_an_invoice_below_zero_is_not_issued(db: Database) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from domain import settling
 from domain.disputes import claims
 from domain.disputes import writes as disputes
 from domain.push.locale import Locale
 from domain.push.texts import CODES_ZH, MILL_TEXTS, TEXTS, render
+from domain.settlements import writes as settling
 from domain.shipments import CUSTOMER_KINDS
 from domain.stage_routes import STAGES
 

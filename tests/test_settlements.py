@@ -10,13 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from domain import settling
 from domain.db import Database
 from domain.disputes import claims
 from domain.disputes import writes as disputes
 from domain.disputes.claims import ClaimInput, ClaimStep
 from domain.errors import Conflict, Forbidden, Invalid, InvalidTransition
-from domain.settling import InvoiceInput
+from domain.settlements import writes as settling
+from domain.settlements.writes import InvoiceInput
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
 from tests.support.factory import NOW, World, build

@@ -6,7 +6,7 @@ customer submits (while its dispute is processing or claiming; the first claim m
 processing dispute on to claiming); quality assesses; quality or finance decide; finance
 credits. An agreed amount is deducted on the contract's settlement at once while that is
 a draft, or when the contract's settlement is drawn up (see
-:func:`domain.settlements.apply_agreed_claims`); one agreed after the invoice was issued
+:func:`domain.settlements.deductions.apply_agreed_claims`); one agreed after the invoice was issued
 is credited apart, with a credit note.
 """
 
@@ -18,13 +18,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain import events, settlements
+from domain import events
 from domain.actor import CUSTOMER, Actor
 from domain.checks import bounded
 from domain.db import Database, Executor
 from domain.disputes import writes as disputes
 from domain.disputes.writes import QUALITY
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
+from domain.settlements import deductions
 from domain.tenancy import Scope
 
 BASES = ("replacement", "downgrade", "credit")
@@ -222,7 +223,7 @@ async def transition(db: Database, actor: Actor, data: ClaimStep) -> Claim:
             detail["agreed_amount"] = agreed
         if data.action in ("agree", "partially_agree"):
             assert agreed is not None
-            found = await settlements.deduct_claim(tx, claim["id"], claim["contract_id"],
+            found = await deductions.deduct_claim(tx, claim["id"], claim["contract_id"],
                                                    agreed)
             detail["settlement"] = found
         if data.action == "credit":

@@ -28,7 +28,8 @@ from domain.checks import bounded
 from domain.db import Database, Executor
 from domain.disputes.writes import clean_text
 from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
-from domain.settlements import Settlement, apply_agreed_claims, settlements_by_ids
+from domain.settlements.deductions import apply_agreed_claims
+from domain.settlements.reads import Settlement, settlements_by_ids
 from domain.shipping import LEFT_MILL
 from domain.tenancy import Scope
 
