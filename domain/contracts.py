@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import events, preferences, shipping
+from domain import events, preferences
 from domain.actor import Actor, Permissions
 from domain.calendar import mill_today
 from domain.db import Database, Executor
@@ -18,6 +18,7 @@ from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from domain.order_lines import NewContractLine as NewContractLine  # callers build lines here
 from domain.order_lines import resolve_lines
 from domain.parties import customer_acted_for, is_customer
+from domain.shipments import shipping
 from domain.stage_routes import plan_stages
 from domain.tenancy import Scope
 

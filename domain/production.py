@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from domain import events, shipping
+from domain import events
 from domain.actor import Actor
 from domain.checks import aware, bounded
 from domain.contracts import PERMISSIONS
 from domain.db import Database, Executor
 from domain.errors import Invalid, NotFound
+from domain.shipments import shipping
 from domain.tenancy import Scope
 
 # A clock a few minutes fast at the mill is not an error; a date tomorrow is.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from domain.shipment_reads import Leg as ReadLeg
 from domain.shipments import ActiveLeg
 from domain.shipments.legs import LEG_COLS, Leg
+from domain.shipments.reads import Leg as ReadLeg
 
 
 def test_the_columns_read_are_the_records_fields() -> None:

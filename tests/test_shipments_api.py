@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 
 from api.app import create_app
 from api.context import Services
-from domain import shipment_reads
 from domain.db import Database, count_statements
 from domain.shipments import CUSTOMER_KINDS
+from domain.shipments import reads as shipment_reads
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from tests.support.api import CODEC, SETTINGS, Api, token

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from domain.position_reads import float4, parse_live_fix
+from domain.shipments.positions import float4, parse_live_fix
 from tests.support.api import Api, token
 from tests.support.factory import build
 from tests.support.shipments import build_tracking

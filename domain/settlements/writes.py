@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from domain import events, shipping
+from domain import events
 from domain.actor import Actor, Permissions
 from domain.checks import bounded
 from domain.db import Database, Executor
@@ -30,7 +30,8 @@ from domain.disputes.writes import clean_text
 from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from domain.settlements.deductions import apply_agreed_claims
 from domain.settlements.reads import Settlement, settlements_by_ids
-from domain.shipping import LEFT_MILL
+from domain.shipments import shipping
+from domain.shipments.shipping import LEFT_MILL
 from domain.tenancy import Scope
 
 CENT = Decimal("0.01")

@@ -10,6 +10,10 @@ Every function runs in the caller's transaction. Writers that announce something
 - detected: detected events, recorded once and put in the outbox
 - lateness: when a leg is delayed (the one definition detection and the demo share)
 - eta: a leg's estimated arrival from its vehicle's latest fix (pure arithmetic)
+- shipping: what has left the mill, and the contract lines' shipped status it moves
+- reads: shipments, legs and coils as the API reads them, within the viewer's scope
+- positions: vehicles, their latest fix and a shipment's track, as the API reads them
+- rejections: the MQTT messages the ingester rejected, for the mill's staff
 """
 
 from domain.shipments.detected import CUSTOMER_KINDS, record_shipment_event

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain import position_reads, rejections, shipment_reads
+from domain.shipments import positions as position_reads
+from domain.shipments import reads as shipment_reads
+from domain.shipments import rejections
 from resolvers.loaders import GroupedLoader, MappedLoader, PagedLoader, RowsLoader
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import parties, shipment_reads
+from domain import parties
+from domain.shipments import reads as shipment_reads
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.types import TransportMode
 from resolvers.loaders import SiteByIdLoader

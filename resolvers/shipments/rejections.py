@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import rejections
+from domain.shipments import rejections
 from resolvers.common import ctx, viewer
 from resolvers.relay import (
     DEFAULT_PAGE,

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import position_reads, shipment_reads
-from domain.position_reads import Fix
+from domain.shipments import positions as position_reads
+from domain.shipments import reads as shipment_reads
+from domain.shipments.positions import Fix
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader
 from resolvers.loaders import Loader

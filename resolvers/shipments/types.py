@@ -10,7 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import position_reads, shipment_reads
+from domain.shipments import positions as position_reads
+from domain.shipments import reads as shipment_reads
 from resolvers.common import loaders, viewer
 from resolvers.contracts.types import TransportMode
 from resolvers.loaders import OrganizationByIdLoader

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import position_reads, shipment_reads
+from domain.shipments import positions as position_reads
+from domain.shipments import reads as shipment_reads
 from resolvers.common import loaders
 from resolvers.loaders import SiteByIdLoader
 from resolvers.parties import Site

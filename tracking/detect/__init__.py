@@ -3,7 +3,7 @@
 ``Detector.on_batch`` runs inside the ingester's batch transaction; each finding is
 recorded once (by its dedupe key) in ``shipment_event`` and the domain-event outbox, and
 returned for live publication after commit. A departure also moves the contracts whose
-coils left (``domain.shipping``).
+coils left (``domain.shipments.shipping``).
 
 - movement: fence presence (dwell-confirmed), departures and arrivals
 - timing: ETA and delay per moving leg, arrivals never unloaded

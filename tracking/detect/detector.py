@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from domain import shipments, shipping
+from domain import shipments
 from domain.db import Executor
+from domain.shipments import shipping
 from tracking.detect import reads
 from tracking.detect.custody import FAR_KM, follow_scans
 from tracking.detect.legs import LegBook
@@ -75,7 +76,7 @@ class Detector:
         """Everything a batch's new fixes and scans tell; returns the events that are new.
 
         Rows first, the outbox last: the findings, and the contracts whose coils a
-        departure took off the mill's hands (``domain.shipping``), are written after
+        departure took off the mill's hands (``domain.shipments.shipping``), are written after
         every row update of the batch, since the outbox's lock is held to commit and a
         contract's writers lock the contract before they append."""
         found: list[DetectedEvent] = []

@@ -3,7 +3,7 @@
 The read side only; the ingester and detection write these tables. Every statement
 binds the viewer's scope as ``$1`` and fences rows with ``domain/tenancy.py``: a
 customer sees the shipments that carry its coils, and of their manifests only its own
-coils. Vehicles, positions and tracks are in :mod:`domain.position_reads`.
+coils. Vehicles, positions and tracks are in :mod:`domain.shipments.positions`.
 """
 
 from __future__ import annotations
