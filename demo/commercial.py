@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from domain.stage_routes import STAGES, route
+from domain.contracts.stage_routes import STAGES, route
 
 from . import schedule
 from .catalogue import DELIVERY, FAW_VW, GALANZ, SALES_OWNER

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from domain.stage_routes import coil_stage
+from domain.contracts.stage_routes import coil_stage
 
 from .catalogue import CHEMISTRY, HOT_BAND_MM, SpecDef
 from .model import Coil, Edge, Heat, Line, Slab

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.stage_routes import StagePlan
+from domain.contracts.stage_routes import StagePlan
 
 from .catalogue import SpecDef
 

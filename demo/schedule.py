@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from domain.calendar import MILL_TZ
-from domain.stage_routes import plan_stages, route
+from domain.contracts.stage_routes import plan_stages, route
 
 from .model import Event, Timeline
 

@@ -14,8 +14,8 @@ from demo.build import build
 from demo.commercial import STATUSES
 from demo.schedule import CST
 from domain.certificates import content_hash, verify
+from domain.contracts.stage_routes import STAGES
 from domain.db import Database
-from domain.stage_routes import STAGES
 
 SMALL = 40
 

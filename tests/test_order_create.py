@@ -16,6 +16,7 @@ from domain.contracts import NewContractLine
 from domain.db import Database
 from domain.errors import Invalid, NotFound
 from domain.preferences import PreferenceChanges
+from domain.tenancy import Scope
 from tests.support.factory import TODAY, World, build
 
 
@@ -81,7 +82,7 @@ async def test_a_new_line_takes_the_defaults_and_the_latest_price(db: Database) 
                                    firmness="forecast")])
     assert made.status == "draft" and made.number.startswith(f"BSC-{TODAY.year}-")
     lines = (await contracts.lines_by_contract_ids(
-        db, contracts.Scope.everything(), [made.id]))[made.id]
+        db, Scope.everything(), [made.id]))[made.id]
     first, second = lines
     assert (first.delivery_site_id, first.transport_mode, first.transit_days) == (
         station, "rail", 6)

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.actor import Actor
 from domain.calendar import mill_today
-from domain.production import ProgressInput, record_progress
+from domain.contracts.production import ProgressInput, record_progress
 from resolvers.relay import from_global_id
 from tests.support.api import Api
 from tests.test_planning_api import (

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from domain.contracts.stage_routes import STAGES
 from domain.disputes import claims
 from domain.disputes import writes as disputes
 from domain.push.locale import Locale
 from domain.push.texts import CODES_ZH, MILL_TEXTS, TEXTS, render
 from domain.settlements import writes as settling
 from domain.shipments import CUSTOMER_KINDS
-from domain.stage_routes import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.stage_routes import (
+from domain.contracts.stage_routes import (
     ROUTES,
     STAGES,
     YIELD,

@@ -17,9 +17,9 @@ from typing import Any
 from domain import contracts, events
 from domain.actor import Actor
 from domain.calendar import mill_today
+from domain.contracts.order_lines import MAX_LINES
 from domain.db import Database, Executor
 from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
-from domain.order_lines import MAX_LINES
 from domain.planning import inputs, permissions
 from domain.planning.position import SpecStock
 from domain.planning.proposal import LineProposal, Proposal, propose, window_days

@@ -244,7 +244,7 @@ MILL_TEXTS: dict[str, dict[str, tuple[str, str]]] = {
 
 # Codes that appear inside texts, as words. English words are the code with spaces.
 CODES_ZH: dict[str, dict[str, str]] = {
-    # Production stages (domain.stage_routes.STAGES).
+    # Production stages (domain.contracts.stage_routes.STAGES).
     "stage": {
         "steelmaking": "炼钢", "casting": "连铸", "hot_rolling": "热轧", "pickling": "酸洗",
         "cold_rolling": "冷轧", "annealing": "退火", "coating": "镀层", "finishing": "精整",

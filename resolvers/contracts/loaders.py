@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain import contracts, production
+from domain import contracts
+from domain.contracts import production
 from domain.settlements import reads as settlements
 from resolvers.loaders import GroupedLoader, MappedLoader, RowsLoader
 

@@ -10,8 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain import contracts as domain
-from domain import production
 from domain.actor import Actor
+from domain.contracts import production
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.contracts.types import Contract, ContractLine, LineProgress, ProductionStage
 from resolvers.relay import expect_id

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain import contracts as domain
-from domain import production
+from domain.contracts import production
 from resolvers.common import loaders
 from resolvers.contracts.loaders import (
     ContractByIdLoader,

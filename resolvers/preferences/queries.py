@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import order_lines, preferences, views
+from domain import preferences, views
+from domain.contracts import order_lines
 from domain.errors import DomainError
 from resolvers.common import ctx, customer_of, viewer
 from resolvers.preferences.types import CustomerPreferences, OrderForm, SavedView

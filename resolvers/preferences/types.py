@@ -11,7 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import order_lines, preferences, views
+from domain import preferences, views
+from domain.contracts import order_lines
 from resolvers.common import loaders
 from resolvers.contracts.types import Firmness, TransportMode
 from resolvers.loaders import OrganizationByIdLoader, SiteByIdLoader, SpecByIdLoader

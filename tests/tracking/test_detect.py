@@ -8,9 +8,9 @@ import pytest
 
 from domain.actor import Actor
 from domain.contracts import amend_line
+from domain.contracts.production import ProgressInput, record_progress
 from domain.db import Database
 from domain.errors import Conflict, Invalid, InvalidTransition
-from domain.production import ProgressInput, record_progress
 from domain.shipments import (
     LegInput,
     create_shipment,

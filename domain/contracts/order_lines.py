@@ -1,5 +1,5 @@
 """The lines of a new contract as asked for, checked and completed from the customer's
-preferences: what :func:`domain.contracts.create_contract` writes."""
+preferences: what :func:`domain.contracts.writes.create_contract` writes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from domain import preferences
 from domain.calendar import mill_today
+from domain.contracts.model import MIN_PRODUCTION_TIME
 from domain.db import Executor
 from domain.errors import Invalid, NotFound
 
@@ -158,8 +159,6 @@ async def order_form(db: Executor, org_id: int, delivery_site_id: int | None) ->
     each site it may take delivery at with its route, its own specs and the catalogue
     specs it has bought with their latest prices, and the earliest window start the mill
     can plan without being late."""
-    from domain.contracts import MIN_PRODUCTION_TIME  # contracts imports this module
-
     if delivery_site_id is not None:
         await preferences.check_delivery_site(db, org_id, delivery_site_id, "deliverySiteId")
     defaults = await preferences.line_defaults(db, org_id, delivery_site_id=delivery_site_id)
