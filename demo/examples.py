@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from domain.certificates import content_hash
+from domain.quality.certificates import content_hash
 
 from .catalogue import FAW_VW
 from .model import Coil

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, timedelta
 from decimal import Decimal
 
-from domain.certificates import certificate_content, content_hash
+from domain.quality.certificates import certificate_content, content_hash
 
 from .catalogue import FAW_VW, MECHANICAL, MILL
 from .model import Certificate, Coil, Feedback, Inspection, Line

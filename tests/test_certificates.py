@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from domain.certificates import (
+from domain.db import json_dumps, json_loads
+from domain.quality.certificates import (
     canonical_bytes,
     certificate_content,
     content_hash,
     decimal_text,
     verify,
 )
-from domain.db import json_dumps, json_loads
 
 CST = timezone(timedelta(hours=8))
 

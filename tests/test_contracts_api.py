@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from domain.certificates import content_hash
+from domain.quality.certificates import content_hash
 from resolvers.relay import to_global_id
 from tests.support.api import Api, token
 from tests.support.factory import TODAY, build

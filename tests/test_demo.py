@@ -13,9 +13,9 @@ from demo import DemoAlreadySeeded, DemoSummary, is_seeded, seed
 from demo.build import build
 from demo.commercial import STATUSES
 from demo.schedule import CST
-from domain.certificates import content_hash, verify
 from domain.contracts.stage_routes import STAGES
 from domain.db import Database
+from domain.quality.certificates import content_hash, verify
 
 SMALL = 40
 

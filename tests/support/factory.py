@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from domain.calendar import mill_today
-from domain.certificates import certificate_content, content_hash
 from domain.contracts.stage_routes import plan_stages
 from domain.db import Database
+from domain.quality.certificates import certificate_content, content_hash
 
 NOW = datetime.now(UTC)
 # The mill's day, as the domain judges "today" (its time zone is ahead of UTC: from 16:00

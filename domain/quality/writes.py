@@ -1,164 +1,28 @@
-"""Quality records of coils: certificates, inspections, and the customer's feedback."""
+"""Issuing a coil's certificate and recording the customer's processing feedback."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
 from domain import events
-from domain.actor import Actor, Permissions
-from domain.certificates import certificate_content, content_hash
+from domain.actor import Actor
 from domain.checks import bounded
-from domain.db import Database, Executor, decimals
+from domain.db import Database, decimals
 from domain.errors import Conflict, Invalid, NotFound
+from domain.quality.certificates import certificate_content, content_hash
+from domain.quality.model import (
+    _CERT_COLS,
+    _FEEDBACK_COLS,
+    PERMISSIONS,
+    Certificate,
+    ProcessingFeedback,
+    _certificate,
+)
 from domain.tenancy import Scope
-
-
-@dataclass(frozen=True, slots=True)
-class Certificate:
-    id: int
-    cert_no: str
-    certificate_type: str
-    coil_id: int | None
-    heat_id: int
-    customer_org_id: int | None
-    chemistry: dict[str, Any]
-    yield_strength_mpa: Decimal
-    tensile_strength_mpa: Decimal
-    elongation_pct: Decimal
-    coating_designation: str | None
-    coating_mass_g_m2: Decimal | None
-    issued_at: datetime
-    issued_by: str
-    # The certified document itself is loaded on demand: see contents_by_ids.
-    content_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class Inspection:
-    id: int
-    coil_id: int
-    kind: str
-    result: str
-    inspected_at: datetime
-    inspector: str
-    findings: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessingFeedback:
-    id: int
-    coil_id: int
-    customer_org_id: int
-    process: str
-    result: str
-    notes: str | None
-    recorded_by: str
-    recorded_at: datetime
-
-
-_CERT_COLS = (
-    "q.id, q.cert_no, q.certificate_type, q.coil_id, q.heat_id, q.customer_org_id, q.chemistry,"
-    " q.yield_strength_mpa, q.tensile_strength_mpa, q.elongation_pct, q.coating_designation,"
-    " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content_hash"
-)
-# A certificate is seen by whoever owns its coil now (allocation can change after it was
-# issued); a heat certificate without a coil is the mill's.
-_CERT_OWNER = "LEFT JOIN coil o ON o.id = q.coil_id"
-_INSPECTION_COLS = "i.id, i.coil_id, i.kind, i.result, i.inspected_at, i.inspector, i.findings"
-_FEEDBACK_COLS = (
-    "f.id, f.coil_id, f.customer_org_id, f.process, f.result, f.notes, f.recorded_by,"
-    " f.recorded_at"
-)
-
-
-def _certificate(row: Any) -> Certificate:
-    values = dict(row)
-    values["chemistry"] = decimals(values["chemistry"])
-    return Certificate(**values)
-
-
-async def certificates_by_ids(
-    db: Executor, scope: Scope, ids: Sequence[int]
-) -> list[Certificate]:
-    rows = await db.fetch(
-        f"SELECT {_CERT_COLS} FROM quality_certificate q"
-        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
-        f" AND {Scope.owned('o.customer_org_id')}",
-        scope.org_id, list(ids),
-    )
-    return [_certificate(r) for r in rows]
-
-
-async def contents_by_ids(
-    db: Executor, scope: Scope, ids: Sequence[int]
-) -> dict[int, dict[str, Any]]:
-    """The certified documents (canonical JSON) of these certificates."""
-    rows = await db.fetch(
-        "SELECT q.id, q.content FROM quality_certificate q"
-        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
-        f" AND {Scope.owned('o.customer_org_id')}",
-        scope.org_id, list(ids),
-    )
-    return {r["id"]: r["content"] for r in rows}
-
-
-async def certificates_by_coil_ids(
-    db: Executor, scope: Scope, coil_ids: Sequence[int]
-) -> dict[int, Certificate]:
-    rows = await db.fetch(
-        f"SELECT {_CERT_COLS} FROM quality_certificate q"
-        f" {_CERT_OWNER} WHERE q.coil_id = ANY($2::bigint[])"
-        f" AND {Scope.owned('o.customer_org_id')}",
-        scope.org_id, list(coil_ids),
-    )
-    return {r["coil_id"]: _certificate(r) for r in rows}
-
-
-async def inspections_by_coil_ids(
-    db: Executor, scope: Scope, coil_ids: Sequence[int]
-) -> dict[int, list[Inspection]]:
-    rows = await db.fetch(
-        f"SELECT {_INSPECTION_COLS} FROM inspection i JOIN coil c ON c.id = i.coil_id"
-        f" WHERE i.coil_id = ANY($2::bigint[]) AND {Scope.owned('c.customer_org_id')}"
-        " ORDER BY i.coil_id, i.inspected_at, i.id",
-        scope.org_id, list(coil_ids),
-    )
-    out: dict[int, list[Inspection]] = defaultdict(list)
-    for r in rows:
-        out[r["coil_id"]].append(Inspection(**dict(r)))
-    return out
-
-
-async def feedback_by_ids(
-    db: Executor, scope: Scope, ids: Sequence[int]
-) -> list[ProcessingFeedback]:
-    rows = await db.fetch(
-        f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.id = ANY($2::bigint[])"
-        f" AND {Scope.owned('f.customer_org_id')}",
-        scope.org_id, list(ids),
-    )
-    return [ProcessingFeedback(**dict(r)) for r in rows]
-
-
-async def feedback_by_coil_ids(
-    db: Executor, scope: Scope, coil_ids: Sequence[int]
-) -> dict[int, list[ProcessingFeedback]]:
-    rows = await db.fetch(
-        f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.coil_id = ANY($2::bigint[])"
-        f" AND {Scope.owned('f.customer_org_id')} ORDER BY f.coil_id, f.recorded_at, f.id",
-        scope.org_id, list(coil_ids),
-    )
-    out: dict[int, list[ProcessingFeedback]] = defaultdict(list)
-    for r in rows:
-        out[r["coil_id"]].append(ProcessingFeedback(**dict(r)))
-    return out
 
 
 @dataclass(frozen=True)
@@ -193,10 +57,6 @@ def _check_mechanics(data: CertificateInput) -> None:
 
 # Who may speak for a coil's quality: the mill's quality staff certify it, the customer
 # that owns it reports how it processed.
-PERMISSIONS = Permissions({
-    "issue_certificate": ("quality", "admin"),
-    "record_feedback": ("customer",),
-})
 
 
 async def issue_certificate(

@@ -1,0 +1,82 @@
+"""Quality records of coils: certificates, inspections and the customer's feedback, and
+who may write them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.actor import Permissions
+from domain.db import decimals
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    id: int
+    cert_no: str
+    certificate_type: str
+    coil_id: int | None
+    heat_id: int
+    customer_org_id: int | None
+    chemistry: dict[str, Any]
+    yield_strength_mpa: Decimal
+    tensile_strength_mpa: Decimal
+    elongation_pct: Decimal
+    coating_designation: str | None
+    coating_mass_g_m2: Decimal | None
+    issued_at: datetime
+    issued_by: str
+    # The certified document itself is loaded on demand: see contents_by_ids.
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    id: int
+    coil_id: int
+    kind: str
+    result: str
+    inspected_at: datetime
+    inspector: str
+    findings: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingFeedback:
+    id: int
+    coil_id: int
+    customer_org_id: int
+    process: str
+    result: str
+    notes: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+_CERT_COLS = (
+    "q.id, q.cert_no, q.certificate_type, q.coil_id, q.heat_id, q.customer_org_id, q.chemistry,"
+    " q.yield_strength_mpa, q.tensile_strength_mpa, q.elongation_pct, q.coating_designation,"
+    " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content_hash"
+)
+# A certificate is seen by whoever owns its coil now (allocation can change after it was
+# issued); a heat certificate without a coil is the mill's.
+_CERT_OWNER = "LEFT JOIN coil o ON o.id = q.coil_id"
+_INSPECTION_COLS = "i.id, i.coil_id, i.kind, i.result, i.inspected_at, i.inspector, i.findings"
+_FEEDBACK_COLS = (
+    "f.id, f.coil_id, f.customer_org_id, f.process, f.result, f.notes, f.recorded_by,"
+    " f.recorded_at"
+)
+
+
+def _certificate(row: Any) -> Certificate:
+    values = dict(row)
+    values["chemistry"] = decimals(values["chemistry"])
+    return Certificate(**values)
+
+
+PERMISSIONS = Permissions({
+    "issue_certificate": ("quality", "admin"),
+    "record_feedback": ("customer",),
+})

@@ -1,0 +1,97 @@
+"""Reading a coil's quality records within the viewer's scope."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from domain.db import Executor
+from domain.quality.model import (
+    _CERT_COLS,
+    _CERT_OWNER,
+    _FEEDBACK_COLS,
+    _INSPECTION_COLS,
+    Certificate,
+    Inspection,
+    ProcessingFeedback,
+    _certificate,
+)
+from domain.tenancy import Scope
+
+
+async def certificates_by_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> list[Certificate]:
+    rows = await db.fetch(
+        f"SELECT {_CERT_COLS} FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
+        f" AND {Scope.owned('o.customer_org_id')}",
+        scope.org_id, list(ids),
+    )
+    return [_certificate(r) for r in rows]
+
+
+async def contents_by_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """The certified documents (canonical JSON) of these certificates."""
+    rows = await db.fetch(
+        "SELECT q.id, q.content FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[])"
+        f" AND {Scope.owned('o.customer_org_id')}",
+        scope.org_id, list(ids),
+    )
+    return {r["id"]: r["content"] for r in rows}
+
+
+async def certificates_by_coil_ids(
+    db: Executor, scope: Scope, coil_ids: Sequence[int]
+) -> dict[int, Certificate]:
+    rows = await db.fetch(
+        f"SELECT {_CERT_COLS} FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.coil_id = ANY($2::bigint[])"
+        f" AND {Scope.owned('o.customer_org_id')}",
+        scope.org_id, list(coil_ids),
+    )
+    return {r["coil_id"]: _certificate(r) for r in rows}
+
+
+async def inspections_by_coil_ids(
+    db: Executor, scope: Scope, coil_ids: Sequence[int]
+) -> dict[int, list[Inspection]]:
+    rows = await db.fetch(
+        f"SELECT {_INSPECTION_COLS} FROM inspection i JOIN coil c ON c.id = i.coil_id"
+        f" WHERE i.coil_id = ANY($2::bigint[]) AND {Scope.owned('c.customer_org_id')}"
+        " ORDER BY i.coil_id, i.inspected_at, i.id",
+        scope.org_id, list(coil_ids),
+    )
+    out: dict[int, list[Inspection]] = defaultdict(list)
+    for r in rows:
+        out[r["coil_id"]].append(Inspection(**dict(r)))
+    return out
+
+
+async def feedback_by_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> list[ProcessingFeedback]:
+    rows = await db.fetch(
+        f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.id = ANY($2::bigint[])"
+        f" AND {Scope.owned('f.customer_org_id')}",
+        scope.org_id, list(ids),
+    )
+    return [ProcessingFeedback(**dict(r)) for r in rows]
+
+
+async def feedback_by_coil_ids(
+    db: Executor, scope: Scope, coil_ids: Sequence[int]
+) -> dict[int, list[ProcessingFeedback]]:
+    rows = await db.fetch(
+        f"SELECT {_FEEDBACK_COLS} FROM processing_feedback f WHERE f.coil_id = ANY($2::bigint[])"
+        f" AND {Scope.owned('f.customer_org_id')} ORDER BY f.coil_id, f.recorded_at, f.id",
+        scope.org_id, list(coil_ids),
+    )
+    out: dict[int, list[ProcessingFeedback]] = defaultdict(list)
+    for r in rows:
+        out[r["coil_id"]].append(ProcessingFeedback(**dict(r)))
+    return out
