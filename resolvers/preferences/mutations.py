@@ -12,9 +12,10 @@ import strawberry
 from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
-from domain import preferences, views
+from domain import preferences
 from domain.actor import Actor
 from domain.errors import Invalid
+from domain.preferences import views
 from resolvers.common import INPUT, UserError, act, ctx, customer_id_of
 from resolvers.contracts.queries import ContractFilter
 from resolvers.contracts.types import TransportMode

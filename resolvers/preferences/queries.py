@@ -7,9 +7,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import preferences, views
+from domain import preferences
 from domain.contracts import order_lines
 from domain.errors import DomainError
+from domain.preferences import views
 from resolvers.common import ctx, customer_of, viewer
 from resolvers.preferences.types import CustomerPreferences, OrderForm, SavedView
 from resolvers.relay import (

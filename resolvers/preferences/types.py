@@ -11,8 +11,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import preferences, views
+from domain import preferences
 from domain.contracts import order_lines
+from domain.preferences import views
 from resolvers.common import loaders
 from resolvers.contracts.types import Firmness, TransportMode
 from resolvers.loaders import OrganizationByIdLoader, SiteByIdLoader, SpecByIdLoader
