@@ -15,7 +15,7 @@ from decimal import Decimal
 from domain import events
 from domain.actor import Actor
 from domain.checks import aware, bounded
-from domain.contracts import PERMISSIONS
+from domain.contracts.model import PERMISSIONS
 from domain.db import Database, Executor
 from domain.errors import Invalid, NotFound
 from domain.shipments import shipping
