@@ -106,6 +106,35 @@ async def test_bad_preferences_are_refused_with_the_field(api: Api) -> None:
     assert missing["updatePreferences"]["errors"][0]["field"] == "customerId"
 
 
+REMOVE = """mutation($input: RemoveTransportPreferenceInput!) {
+  removeTransportPreference(input: $input) {
+    preferences { transport { site { code } } } errors { field message code } } }"""
+
+
+async def test_only_the_customer_or_sales_change_its_transport(api: Api) -> None:
+    w = await build(api.db)
+    station = await _faw_prefers_rail(api, w)
+    faw = to_global_id("Organization", w.org["FAW-VW"])
+    site = to_global_id("Site", station)
+    production = token("BAOSTEEL", "production")
+    for mutation, name, extra in [
+        (TRANSPORT, "setTransportPreference", {"transportMode": "ROAD", "transitDays": 2}),
+        (REMOVE, "removeTransportPreference", {}),
+    ]:
+        body = await api.data(mutation, {"input": {"customerId": faw, "siteId": site, **extra}},
+                              as_=production)
+        [error] = body[name]["errors"]
+        assert error["code"] == "FORBIDDEN", name
+        assert error["message"] == "this needs the role customer or sales or admin", name
+    kept = (await api.data(PREFS, as_=token("FAW-VW")))["preferences"]["transport"]
+    assert kept == [{"site": {"code": "CHANGCHUN-RAIL"}, "transportMode": "RAIL",
+                     "transitDays": 6}]
+    removed = await api.data(REMOVE, {"input": {"customerId": faw, "siteId": site}},
+                             as_=token("BAOSTEEL", "sales"))
+    assert removed["removeTransportPreference"] == {
+        "preferences": {"transport": []}, "errors": []}
+
+
 async def test_the_order_form_is_each_customers_own(api: Api) -> None:
     w = await build(api.db)
     await _faw_prefers_rail(api, w)
