@@ -620,3 +620,44 @@ async def test_an_import_whose_process_died_reads_as_failed(api: Api) -> None:
     node = (await api.data(IMPORT_STATE, {"id": gid}, as_=FAW))["node"]
     assert node["status"] == "FAILED"
     assert node["errors"][0]["reason"].startswith("the import stopped")
+
+
+async def test_only_the_customer_side_keeps_planning_inputs(api: Api) -> None:
+    w = await setup_faw(api)
+    faw = to_global_id("Organization", w.org["FAW-VW"])
+    spec = to_global_id("SteelSpec", w.spec["FAW-VW"])
+    site = to_global_id("Site", w.site["FAW-VW"])
+    stock = """mutation($input: ReportStockInput!) { reportStock(input: $input)
+        { ok errors { field message code } } }"""
+    production = token("BAOSTEEL", "production", subject="production.mill")
+    customer_side = "this needs the role customer or sales or admin"
+    cases = [
+        (SET_TABLE, "setConsumptionTable", {"rates": [
+            {"model": "SAGITAR", "spec": "PN-FAW-VW", "kgPerCar": "1"}]}, production,
+         customer_side),
+        (SET_PARAMS, "setPlanningParameters", {"specId": spec, "safetyDays": "1"}, production,
+         customer_side),
+        (SET_CYCLE, "setTransportCycle", {"siteId": site, "transportMode": "RAIL",
+                                          "cycleDays": 1}, production, customer_side),
+        (stock, "reportStock", {"specId": spec, "consumedTonnes": "1",
+                                "allocatedTonnes": "2"}, production, customer_side),
+        (SHARE, "shareProductionPlan", {"entries": weeks(1, {"SAGITAR": 5})}, production,
+         customer_side),
+        (SET_FORMAT, "setPlanFormat", {"columns": [{"field": "model", "column": "m"}],
+                                       "models": []}, FAW,
+         "this needs the role sales or admin"),
+    ]
+    for mutation, name, given, who, message in cases:
+        body = await api.data(mutation, {"input": {**given, "customerId": faw}}, as_=who)
+        [error] = body[name]["errors"]
+        assert (error["code"], error["message"]) == ("FORBIDDEN", message), name
+    org = w.org["FAW-VW"]
+    assert await api.db.fetchval(
+        "SELECT array_agg(kg_per_car ORDER BY kg_per_car)::text FROM consumption_rate"
+        " WHERE customer_org_id = $1", org) == "{40.000,52.500}"
+    assert await api.db.fetchval(
+        "SELECT (SELECT count(*) FROM stock_report WHERE customer_org_id = $1)"
+        " + (SELECT count(*) FROM production_plan WHERE customer_org_id = $1)"
+        " + (SELECT count(*) FROM plan_format WHERE customer_org_id = $1)", org) == 0
+    assert await api.db.fetchval(
+        "SELECT cycle_days FROM transport_cycle WHERE customer_org_id = $1", org) == 7
