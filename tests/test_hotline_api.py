@@ -91,6 +91,12 @@ async def test_urge_reaches_the_owner_who_answers_and_the_customer_sees_it(api: 
     assert past["promiseUrge"]["errors"][0]["field"] == "promisedDate"
     assert (await api.data(PROMISE, {"id": ticket["id"], "d": promised}, as_=zhang))[
         "promiseUrge"]["ticket"] == {"status": "PROMISED", "promisedDate": promised}
+    # Only those who answer urges promise or resolve them: not finance, not the customer.
+    for who in (token("BAOSTEEL", "finance"), token("FAW-VW")):
+        refused = await api.data(PROMISE, {"id": ticket["id"], "d": promised}, as_=who)
+        assert refused["promiseUrge"]["errors"][0]["code"] == "FORBIDDEN"
+        refused = await api.data(RESOLVE, {"id": ticket["id"]}, as_=who)
+        assert refused["resolveUrge"]["errors"][0]["code"] == "FORBIDDEN"
 
     line = to_global_id("ContractLine", w.line["FAW-VW"])
     seen = (await api.data(LINE, {"id": line}, as_=token("FAW-VW")))["node"]
