@@ -138,6 +138,11 @@ async def test_issue_certificate_hashes_content_and_refuses_bad_values(api: Api)
     good = {"coilId": coil, "yieldStrengthMpa": "182.5", "tensileStrengthMpa": "301",
             "elongationPct": "41.0"}
     qa = token("BAOSTEEL", "quality")
+    # Only quality (or admin) releases a coil: not production, not the customer.
+    for who in (token("BAOSTEEL", "production"), token("FAW-VW")):
+        refused = await api.data(q, {"input": good}, as_=who)
+        assert refused["issueCertificate"]["errors"] == [{"field": None,
+                                                          "code": "FORBIDDEN"}]
     bad = await api.data(q, {"input": {**good, "tensileStrengthMpa": "100"}}, as_=qa)
     assert bad["issueCertificate"]["errors"] == [{"field": "tensileStrengthMpa",
                                                    "code": "INVALID"}]
