@@ -11,7 +11,7 @@ from domain import contracts
 from domain.actor import Actor
 from domain.db import Database
 from domain.errors import Invalid, NotFound
-from domain.hotline import reads as hotline_reads
+from domain.hotline import escalation
 from domain.parties import is_customer
 from domain.push import rules
 from resolvers.relay import to_global_id
@@ -58,7 +58,7 @@ async def test_only_a_customer_organization_is_a_customer(db: Database) -> None:
     with pytest.raises(NotFound):
         await contracts.create_contract(db, customer_org_id=mill, lines=[], actor="sales")
     with pytest.raises(Invalid) as chain:
-        await hotline_reads.set_escalation_chain(db, mill, ["lead"])
+        await escalation.set_escalation_chain(db, mill, ["lead"])
     assert chain.value.message == "escalation chains are kept per customer"
     staff = Actor("staff", mill, frozenset({"sales"}), False)
     with pytest.raises(NotFound):

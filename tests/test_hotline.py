@@ -13,6 +13,7 @@ from domain import events
 from domain.actor import Actor
 from domain.db import Database
 from domain.errors import Invalid, InvalidTransition, NotFound
+from domain.hotline import escalation
 from domain.hotline import reads as hotline_reads
 from domain.hotline import writes as hotline
 from domain.tenancy import Scope
@@ -39,8 +40,8 @@ async def _setup(db: Database) -> World:
     await db.execute("UPDATE contract SET sales_owner = 'sales.liu' WHERE id = $1",
                      w.contract["GALANZ"])
     async with db.transaction() as tx:
-        await hotline_reads.set_escalation_chain(tx, None, ["sales.manager", "sales.director"])
-        await hotline_reads.set_escalation_chain(tx, w.org["GALANZ"], ["key.account.galanz"])
+        await escalation.set_escalation_chain(tx, None, ["sales.manager", "sales.director"])
+        await escalation.set_escalation_chain(tx, w.org["GALANZ"], ["key.account.galanz"])
     return w
 
 

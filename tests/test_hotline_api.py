@@ -14,7 +14,7 @@ from api.context import Services
 from domain import events
 from domain.calendar import mill_today
 from domain.db import Database
-from domain.hotline import reads as hotline_reads
+from domain.hotline import escalation
 from domain.hotline import writes as hotline
 from push.config import PushConfig
 from push.worker import PERIODIC_JOBS, Worker, run_periodic
@@ -177,7 +177,7 @@ TEXTS = "{ notifications { nodes { eventType title body } } }"
 async def test_the_owner_hears_at_once_through_the_push_worker(api: Api) -> None:
     w = await _world(api)
     async with api.db.transaction() as tx:
-        await hotline_reads.set_escalation_chain(tx, None, ["sales.manager"])
+        await escalation.set_escalation_chain(tx, None, ["sales.manager"])
     ticket = await _urge(api, w)
     worker = Worker(api.db, PushConfig())
     assert await worker.step() > 0

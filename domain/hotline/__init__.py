@@ -1,2 +1,2 @@
-"""The customer hotline: its tickets' state transitions and permission table (writes), and
-how they are read (reads)."""
+"""The customer hotline: its tickets' state transitions and permission table (writes), how
+they are read (reads), and who hears of an unanswered urge (escalation)."""

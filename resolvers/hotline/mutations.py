@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.actor import Actor
-from domain.hotline import reads as hotline_reads
+from domain.hotline import escalation
 from domain.hotline import writes as hotline
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.hotline.queries import EscalationContact
@@ -129,7 +129,7 @@ class HotlineMutations:
     ) -> SetEscalationChainPayload:
         async def run(who: Actor) -> list[EscalationContact]:
             org = expect_id(input.customer_id, "Organization") if input.customer_id else None
-            chain = await hotline_reads.configure_escalation(
+            chain = await escalation.configure_escalation(
                 ctx(info).db, who, org, input.subjects)
             return [EscalationContact(level=c.level, subject=c.subject, customer_specific=c.own)
                     for c in chain]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.hotline import escalation
 from domain.hotline import reads as hotline_reads
 from resolvers.common import ctx, viewer
 from resolvers.hotline.loaders import TicketByIdLoader
@@ -89,6 +90,6 @@ class HotlineQueries:
         if who.is_customer:
             return []
         org = expect_id(customer_id, "Organization") if customer_id else None
-        chain = await hotline_reads.escalation_chain(ctx(info).db, org)
+        chain = await escalation.escalation_chain(ctx(info).db, org)
         return [EscalationContact(level=c.level, subject=c.subject, customer_specific=c.own)
                 for c in chain]
