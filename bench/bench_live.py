@@ -51,7 +51,7 @@ from api.auth import TokenCodec
 from api.embedded import Postgres, Redis, free_port, mqtt_broker
 from domain.db import Database
 from domain.migrate import migrate
-from domain.shipments import LegInput, create_shipment
+from domain.shipments.manifest import LegInput, create_shipment
 from resolvers.relay import to_global_id
 from settings import PROJECT_ROOT, Settings
 

@@ -25,8 +25,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
 from typing import Any
 
-from domain import shipments
 from domain.db import Transaction
+from domain.shipments import lateness as shipment_lateness
 from domain.shipments.eta import SPEED_SAMPLES, SPEED_WINDOW, Mode, estimate, haversine_km
 from domain.shipments.labels import label
 from domain.shipments.routes import progress, route
@@ -217,7 +217,7 @@ def _history(rng: random.Random, rows: _Rows, leg: Planned, leg_id: int, shipmen
         eta = judged.eta or leg.actual_arrival
         _event(rows, shipment_id, leg_id, vehicle.id, "delayed", min(at, now),
                {"eta": eta.isoformat(),
-                "promised_by": shipments.promise(leg.promised_by,
+                "promised_by": shipment_lateness.promise(leg.promised_by,
                                                  leg.planned_arrival).isoformat()})
     if leg.actual_arrival <= now:
         _event(rows, shipment_id, leg_id, vehicle.id, "arrived", leg.actual_arrival,
@@ -261,7 +261,7 @@ def _judge(leg: Planned, tail: _Tail | None, now: datetime, sites: dict[str, Any
     Not yet gone, the plan, put back by as much as the coils leave late (a late leg
     before this one). Arrived, no ETA; delayed if it arrived after its promise."""
     if now >= leg.actual_arrival:
-        return Judged(None, None, shipments.is_delayed(
+        return Judged(None, None, shipment_lateness.is_delayed(
             leg.actual_arrival, leg.promised_by, leg.planned_arrival))
     if now >= leg.actual_departure and tail is not None:
         dest = sites[leg.destination]
@@ -277,7 +277,7 @@ def _judge(leg: Planned, tail: _Tail | None, now: datetime, sites: dict[str, Any
         eta = leg.planned_arrival + max(timedelta(0),
                                         leg.actual_departure - leg.planned_departure)
         confidence = 0.3
-    return Judged(eta, confidence, shipments.is_delayed(eta, leg.promised_by,
+    return Judged(eta, confidence, shipment_lateness.is_delayed(eta, leg.promised_by,
                                                         leg.planned_arrival))
 
 

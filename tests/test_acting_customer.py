@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain import contracts
 from domain.actor import Actor
+from domain.contracts import writes as contract_writes
 from domain.db import Database
 from domain.errors import Invalid, NotFound
 from domain.hotline import escalation
@@ -56,7 +56,7 @@ async def test_only_a_customer_organization_is_a_customer(db: Database) -> None:
     assert not await is_customer(db, 9_999_999)
     # Writes that take a customer refuse the mill, each in its own words.
     with pytest.raises(NotFound):
-        await contracts.create_contract(db, customer_org_id=mill, lines=[], actor="sales")
+        await contract_writes.create_contract(db, customer_org_id=mill, lines=[], actor="sales")
     with pytest.raises(Invalid) as chain:
         await escalation.set_escalation_chain(db, mill, ["lead"])
     assert chain.value.message == "escalation chains are kept per customer"

@@ -4,6 +4,7 @@ of the project; only the CLI loads the demo."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -48,3 +49,12 @@ def test_the_ingester_simulator_and_push_worker_run_without_the_api_or_the_demo(
 
 def test_serving_loads_no_demo_data() -> None:
     assert _loaded("api.cli, api.app", ("demo",)) == []
+
+
+def test_an_area_package_holds_only_its_map() -> None:
+    """Callers import an area's modules, never names re-exported by its package."""
+    for init in sorted((PROJECT_ROOT / "domain").glob("*/__init__.py")):
+        body = ast.parse(init.read_text(encoding="utf-8")).body
+        code = [node for node in body
+                if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+        assert not code, f"{init.relative_to(PROJECT_ROOT)} holds code besides its docstring"

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from domain.shipments import ActiveLeg
-from domain.shipments.legs import LEG_COLS, Leg
+from domain.shipments.legs import LEG_COLS, ActiveLeg, Leg
 from domain.shipments.reads import Leg as ReadLeg
 
 

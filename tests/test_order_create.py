@@ -10,12 +10,16 @@ from decimal import Decimal
 
 import pytest
 
-from domain import contracts, events, preferences
+from domain import events
 from domain.actor import CUSTOMER, Actor
-from domain.contracts import NewContractLine
+from domain.contracts import reads as contract_reads
+from domain.contracts import writes as contract_writes
+from domain.contracts.order_lines import NewContractLine
 from domain.db import Database
 from domain.errors import Invalid, NotFound
-from domain.preferences import PreferenceChanges
+from domain.preferences import reads as preference_reads
+from domain.preferences import writes as preference_writes
+from domain.preferences.model import PreferenceChanges
 from domain.tenancy import Scope
 from tests.support.factory import TODAY, World, build
 
@@ -45,21 +49,21 @@ async def test_defaults_follow_the_preferred_mode_per_site(db: Database) -> None
     faw = w.org["FAW-VW"]
     station = await _station(db)
     async with db.transaction() as tx:
-        await preferences.set_preferences(
+        await preference_writes.set_preferences(
             tx, faw, PreferenceChanges(default_delivery_site_id=station, language="de-DE"),
             actor=buyer(faw, "buyer"))
-        await preferences.set_transport_preference(tx, faw, station, "rail", 6,
+        await preference_writes.set_transport_preference(tx, faw, station, "rail", 6,
                                                    actor=buyer(faw, "buyer"))
-        await preferences.set_transport_preference(tx, faw, w.site["FAW-VW"], "road", 2,
+        await preference_writes.set_transport_preference(tx, faw, w.site["FAW-VW"], "road", 2,
                                                    actor=buyer(faw, "buyer"))
-    own = await preferences.line_defaults(db, faw)
+    own = await preference_reads.line_defaults(db, faw)
     assert (own.delivery_site_id, own.transport_mode, own.transit_days, own.language) == (
         station, "rail", 6, "de-DE")
-    other = await preferences.line_defaults(db, faw, delivery_site_id=w.site["FAW-VW"])
+    other = await preference_reads.line_defaults(db, faw, delivery_site_id=w.site["FAW-VW"])
     assert (other.transport_mode, other.transit_days) == ("road", 2)
 
     # GALANZ has set nothing: its latest line to its warehouse speaks for it.
-    galanz = await preferences.line_defaults(db, w.org["GALANZ"])
+    galanz = await preference_reads.line_defaults(db, w.org["GALANZ"])
     assert (galanz.delivery_site_id, galanz.transport_mode, galanz.transit_days) == (
         w.site["GALANZ"], "rail", 7)
     assert (galanz.currency, galanz.units, galanz.time_zone) == ("CNY", "metric",
@@ -71,17 +75,17 @@ async def test_a_new_line_takes_the_defaults_and_the_latest_price(db: Database) 
     faw = w.org["FAW-VW"]
     station = await _station(db)
     async with db.transaction() as tx:
-        await preferences.set_preferences(tx, faw, PreferenceChanges(
+        await preference_writes.set_preferences(tx, faw, PreferenceChanges(
             default_delivery_site_id=station), actor=buyer(faw, "buyer"))
-        await preferences.set_transport_preference(tx, faw, station, "rail", 6,
+        await preference_writes.set_transport_preference(tx, faw, station, "rail", 6,
                                                    actor=buyer(faw, "buyer"))
     async with db.transaction() as tx:
-        made = await contracts.create_contract(
+        made = await contract_writes.create_contract(
             tx, customer_org_id=faw, actor="buyer",
             lines=[_line(w), _line(w, transport_mode="road", unit_price=Decimal("5100"),
                                    firmness="forecast")])
     assert made.status == "draft" and made.number.startswith(f"BSC-{TODAY.year}-")
-    lines = (await contracts.lines_by_contract_ids(
+    lines = (await contract_reads.lines_by_contract_ids(
         db, Scope.everything(), [made.id]))[made.id]
     first, second = lines
     assert (first.delivery_site_id, first.transport_mode, first.transit_days) == (
@@ -99,10 +103,10 @@ async def test_numbers_follow_on_and_confirming_plans_production(db: Database) -
     await db.execute("INSERT INTO contract (number, customer_org_id) VALUES ($1, $2)",
                      f"BSC-{TODAY.year}-000041", w.org["GALANZ"])
     async with db.transaction() as tx:
-        a = await contracts.create_contract(tx, customer_org_id=w.org["GALANZ"],
+        a = await contract_writes.create_contract(tx, customer_org_id=w.org["GALANZ"],
                                             lines=[_line(w, "GALANZ")], actor="sales.liu")
     async with db.transaction() as tx:
-        b = await contracts.create_contract(
+        b = await contract_writes.create_contract(
             tx, customer_org_id=w.org["GALANZ"], lines=[_line(w, "GALANZ")], actor="sales.liu",
             confirm=True, sales_owner="sales.wu", source={"purchasePlan": 7})
     assert (a.number, b.number) == (f"BSC-{TODAY.year}-000042", f"BSC-{TODAY.year}-000043")
@@ -132,7 +136,7 @@ async def test_bad_lines_are_refused_with_the_field(
     w = await build(db)
     with pytest.raises(error) as caught:
         async with db.transaction() as tx:
-            await contracts.create_contract(tx, customer_org_id=w.org["FAW-VW"],
+            await contract_writes.create_contract(tx, customer_org_id=w.org["FAW-VW"],
                                             lines=[_line(w, **change)], actor="buyer")
     assert caught.value.field == field  # type: ignore[attr-defined]
     assert await db.fetchval("SELECT count(*) FROM contract") == 2
@@ -154,16 +158,16 @@ async def test_another_customers_spec_site_or_no_price_is_refused(db: Database) 
     for lines, error, field in cases:
         with pytest.raises(error) as caught:
             async with db.transaction() as tx:
-                await contracts.create_contract(tx, customer_org_id=faw, lines=lines,
+                await contract_writes.create_contract(tx, customer_org_id=faw, lines=lines,
                                                 actor="buyer")
         assert caught.value.field == field, field  # type: ignore[attr-defined]
     with pytest.raises(NotFound):
         async with db.transaction() as tx:
-            await contracts.create_contract(tx, customer_org_id=w.org["BAOSTEEL"],
+            await contract_writes.create_contract(tx, customer_org_id=w.org["BAOSTEEL"],
                                             lines=[_line(w)], actor="x")
     # A catalogue spec with a price given is fine.
     async with db.transaction() as tx:
-        made = await contracts.create_contract(
+        made = await contract_writes.create_contract(
             tx, customer_org_id=faw, actor="buyer",
             lines=[_line(w, spec_id=catalogue, unit_price=Decimal("4990"))])
     assert made.sales_owner is None and made.currency == "CNY"
@@ -174,7 +178,7 @@ async def test_contracts_created_at_once_get_distinct_numbers(db: Database) -> N
 
     async def one() -> str:
         async with db.transaction() as tx:
-            made = await contracts.create_contract(tx, customer_org_id=w.org["FAW-VW"],
+            made = await contract_writes.create_contract(tx, customer_org_id=w.org["FAW-VW"],
                                                    lines=[_line(w)], actor="buyer")
         return made.number
 
@@ -187,19 +191,20 @@ async def test_preferences_change_field_by_field(db: Database) -> None:
     w = await build(db)
     faw = w.org["FAW-VW"]
     async with db.transaction() as tx:
-        await preferences.set_preferences(tx, faw, PreferenceChanges(
+        await preference_writes.set_preferences(tx, faw, PreferenceChanges(
             default_delivery_site_id=w.site["FAW-VW"], units="imperial"), actor=buyer(faw, "a"))
-        after = await preferences.set_preferences(tx, faw, PreferenceChanges(
+        after = await preference_writes.set_preferences(tx, faw, PreferenceChanges(
             language="en-GB"), actor=buyer(faw, "b"))
     assert (after.default_delivery_site_id, after.units, after.language, after.updated_by) == (
         w.site["FAW-VW"], "imperial", "en-GB", "b")
     async with db.transaction() as tx:
-        cleared = await preferences.set_preferences(tx, faw, PreferenceChanges(
+        cleared = await preference_writes.set_preferences(tx, faw, PreferenceChanges(
             clear_default_site=True), actor=buyer(faw, "b"))
-        assert await preferences.set_transport_preference(
+        assert await preference_writes.set_transport_preference(
             tx, faw, w.site["FAW-VW"], "water", 9, actor=buyer(faw, "b"))
         b = buyer(faw, "b")
-        assert await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"], actor=b)
-        assert not await preferences.remove_transport_preference(tx, faw, w.site["FAW-VW"],
+        assert await preference_writes.remove_transport_preference(
+            tx, faw, w.site["FAW-VW"], actor=b)
+        assert not await preference_writes.remove_transport_preference(tx, faw, w.site["FAW-VW"],
                                                                  actor=b)
     assert cleared.default_delivery_site_id is None and cleared.units == "imperial"

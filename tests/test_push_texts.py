@@ -14,7 +14,7 @@ from domain.disputes import writes as disputes
 from domain.push.locale import Locale
 from domain.push.texts import CODES_ZH, MILL_TEXTS, TEXTS, render
 from domain.settlements import writes as settling
-from domain.shipments import CUSTOMER_KINDS
+from domain.shipments.detected import CUSTOMER_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)

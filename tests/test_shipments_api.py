@@ -14,8 +14,8 @@ import redis.asyncio as aioredis
 from api.app import create_app
 from api.context import Services
 from domain.db import Database, count_statements
-from domain.shipments import CUSTOMER_KINDS
 from domain.shipments import reads as shipment_reads
+from domain.shipments.detected import CUSTOMER_KINDS
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from tests.support.api import CODEC, SETTINGS, Api, token

@@ -55,7 +55,7 @@ from prometheus_client import Counter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from domain.shipments import CUSTOMER_KINDS
+from domain.shipments.detected import CUSTOMER_KINDS
 from domain.shipments.positions import LIVE_KEY as LATEST_KEY
 from domain.shipments.positions import float4
 from tracking.model import Fix, Source

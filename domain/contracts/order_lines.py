@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from domain import preferences
 from domain.calendar import mill_today
 from domain.contracts.model import MIN_PRODUCTION_TIME
 from domain.db import Executor
 from domain.errors import Invalid, NotFound
+from domain.preferences import model as preference_model
+from domain.preferences import reads as preference_reads
 
 FIRMNESS = ("firm", "commitment_production", "commitment_material", "forecast")
 MAX_LINES = 100
@@ -70,7 +71,7 @@ def check_line(line: NewContractLine, at: str) -> None:
                               or not _places(price, 2)):
         raise Invalid("unit price must be zero or more, with at most 2 decimals",
                       field=f"{at}unitPrice")
-    if line.transport_mode is not None and line.transport_mode not in preferences.MODES:
+    if line.transport_mode is not None and line.transport_mode not in preference_model.MODES:
         raise Invalid("transport mode must be road, rail or water", field=f"{at}transportMode")
     if line.transit_days is not None and not 0 <= line.transit_days <= 120:
         raise Invalid("transit days must be between 0 and 120", field=f"{at}transitDays")
@@ -94,8 +95,8 @@ async def resolve_lines(
         " AND (customer_org_id IS NULL OR customer_org_id = $1)",
         org_id, spec_ids,
     )}
-    prices = await preferences.latest_prices(tx, org_id, spec_ids, currency)
-    defaults: dict[int | None, preferences.LineDefaults] = {}
+    prices = await preference_reads.latest_prices(tx, org_id, spec_ids, currency)
+    defaults: dict[int | None, preference_model.LineDefaults] = {}
     out = []
     for i, line in enumerate(lines):
         at = f"lines.{i}."
@@ -108,10 +109,10 @@ async def resolve_lines(
                 field=f"{at}unitPrice",
             )
         if line.delivery_site_id is not None and line.delivery_site_id not in defaults:
-            await preferences.check_delivery_site(tx, org_id, line.delivery_site_id,
+            await preference_reads.check_delivery_site(tx, org_id, line.delivery_site_id,
                                                   f"{at}deliverySiteId")
         if line.delivery_site_id not in defaults:
-            defaults[line.delivery_site_id] = await preferences.line_defaults(
+            defaults[line.delivery_site_id] = await preference_reads.line_defaults(
                 tx, org_id, delivery_site_id=line.delivery_site_id)
         d = defaults[line.delivery_site_id]
         mode = line.transport_mode or d.transport_mode
@@ -121,7 +122,7 @@ async def resolve_lines(
             days = d.transit_days
         else:
             # Another mode than the customer's usual one: its usual days do not apply.
-            days = preferences.FALLBACK_TRANSIT_DAYS[mode]
+            days = preference_model.FALLBACK_TRANSIT_DAYS[mode]
         out.append(ResolvedLine(
             line_no=i + 1, spec_id=line.spec_id, quantity_t=line.quantity_t, unit_price=price,
             delivery_from=line.delivery_from, delivery_to=line.delivery_to,
@@ -148,7 +149,7 @@ class SpecOption:
 @dataclass(frozen=True, slots=True)
 class OrderForm:
     org_id: int
-    defaults: preferences.LineDefaults
+    defaults: preference_model.LineDefaults
     earliest_delivery_from: date
     sites: list[SiteOption]
     specs: list[SpecOption]
@@ -160,12 +161,12 @@ async def order_form(db: Executor, org_id: int, delivery_site_id: int | None) ->
     specs it has bought with their latest prices, and the earliest window start the mill
     can plan without being late."""
     if delivery_site_id is not None:
-        await preferences.check_delivery_site(db, org_id, delivery_site_id, "deliverySiteId")
-    defaults = await preferences.line_defaults(db, org_id, delivery_site_id=delivery_site_id)
-    prefs = await preferences.preferences(db, org_id)
+        await preference_reads.check_delivery_site(db, org_id, delivery_site_id, "deliverySiteId")
+    defaults = await preference_reads.line_defaults(db, org_id, delivery_site_id=delivery_site_id)
+    prefs = await preference_reads.preferences(db, org_id)
     sites = []
-    for site in await preferences.delivery_site_ids(db, org_id):
-        mode, days = await preferences.route(db, org_id, site, prefs.default_delivery_site_id)
+    for site in await preference_reads.delivery_site_ids(db, org_id):
+        mode, days = await preference_reads.route(db, org_id, site, prefs.default_delivery_site_id)
         sites.append(SiteOption(site, mode, days, site == prefs.default_delivery_site_id))
     spec_ids = [r["id"] for r in await db.fetch(
         "SELECT s.id FROM steel_spec s WHERE s.customer_org_id = $1 OR (s.customer_org_id IS NULL"
@@ -173,7 +174,7 @@ async def order_form(db: Executor, org_id: int, delivery_site_id: int | None) ->
         " AND l.customer_org_id = $1)) ORDER BY s.customer_org_id NULLS LAST, s.code",
         org_id,
     )]
-    prices = await preferences.latest_prices(db, org_id, spec_ids, defaults.currency)
+    prices = await preference_reads.latest_prices(db, org_id, spec_ids, defaults.currency)
     earliest = mill_today() + MIN_PRODUCTION_TIME + timedelta(days=defaults.transit_days)
     return OrderForm(
         org_id=org_id, defaults=defaults, earliest_delivery_from=earliest, sites=sites,

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import events, preferences
+from domain import events
 from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.contracts.model import (
@@ -25,6 +25,7 @@ from domain.contracts.stage_routes import plan_stages
 from domain.db import Database, Executor
 from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from domain.parties import customer_acted_for, is_customer
+from domain.preferences import reads as preference_reads
 from domain.shipments import shipping
 from domain.tenancy import Scope
 
@@ -150,7 +151,7 @@ async def create_contract(
     """
     if not await is_customer(tx, customer_org_id):
         raise NotFound("no such customer", field="customerId")
-    prefs = await preferences.preferences(tx, customer_org_id)
+    prefs = await preference_reads.preferences(tx, customer_org_id)
     resolved = await resolve_lines(tx, customer_org_id, lines, prefs.currency)
     if sales_owner is None:
         sales_owner = await tx.fetchval(

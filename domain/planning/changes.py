@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from domain import contracts, events
+from domain import events
 from domain.actor import Actor
 from domain.calendar import mill_today
+from domain.contracts import writes as contract_writes
 from domain.db import Database, Executor
 from domain.errors import DomainError, InvalidTransition, NotFound
 from domain.planning import inputs, permissions, plans
@@ -180,7 +181,7 @@ async def _apply(tx: Executor, change: plans.PlanChange, actor: str) -> None:
         " release_date = $4::date - transit_days WHERE id = $1",
         line["id"], change.after_t, change.after_coils, need)
     try:
-        await contracts.amend_line(
+        await contract_writes.amend_line(
             tx, change.contract_line_id, quantity_t=change.after_t, delivery_from=start,
             delivery_to=end, actor=actor, reason={"plan_change_id": change.id})
     except DomainError as exc:

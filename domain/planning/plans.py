@@ -14,9 +14,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain import contracts, events
+from domain import events
 from domain.actor import Actor
 from domain.calendar import mill_today
+from domain.contracts import order_lines as contract_order_lines
+from domain.contracts import writes as contract_writes
 from domain.contracts.order_lines import MAX_LINES
 from domain.db import Database, Executor
 from domain.errors import Conflict, Invalid, InvalidTransition, NotFound
@@ -368,12 +370,12 @@ async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor
         new = []
         for x in chunk:
             start, end = delivery_window(x.need_date or x.period_start, width, today)
-            new.append(contracts.NewContractLine(
+            new.append(contract_order_lines.NewContractLine(
                 spec_id=x.spec_id, quantity_t=x.quantity_t,
                 delivery_from=start, delivery_to=end,
                 unit_price=prices.get(x.spec_id), delivery_site_id=x.delivery_site_id,
                 transport_mode=x.transport_mode, transit_days=x.transit_days, firmness="firm"))
-        contract = await contracts.create_contract(
+        contract = await contract_writes.create_contract(
             tx, customer_org_id=plan.customer_org_id, lines=new, actor=actor, confirm=True,
             sales_owner=actor, source={"purchase_plan_id": plan.id})
         rows = await tx.fetch(

@@ -8,10 +8,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from domain import preferences
 from domain.db import Executor
 from domain.planning import calc, inputs
 from domain.planning.position import SpecStock, stock_by_spec
+from domain.preferences import model as preference_model
+from domain.preferences import reads as preference_reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +55,18 @@ async def _routes(db: Executor, org_id: int, params: dict[int, Any]) -> dict[int
     cycles = {(r["site_id"], r["transport_mode"]): r["cycle_days"] for r in await db.fetch(
         "SELECT site_id, transport_mode, cycle_days FROM transport_cycle"
         " WHERE customer_org_id = $1", org_id)}
-    defaults: dict[int | None, preferences.LineDefaults] = {}
+    defaults: dict[int | None, preference_model.LineDefaults] = {}
     out = {}
     for spec_id, p in params.items():
         site = p["delivery_site_id"] if p else None
         if site not in defaults:
-            defaults[site] = await preferences.line_defaults(db, org_id, delivery_site_id=site)
+            defaults[site] = await preference_reads.line_defaults(db, org_id, delivery_site_id=site)
         d = defaults[site]
         mode = (p["transport_mode"] if p else None) or d.transport_mode
         days = cycles.get((d.delivery_site_id, mode))
         if days is None:
             days = d.transit_days if mode == d.transport_mode else (
-                preferences.FALLBACK_TRANSIT_DAYS[mode])
+                preference_model.FALLBACK_TRANSIT_DAYS[mode])
         out[spec_id] = _Route(d.delivery_site_id, mode, days)
     return out
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from domain import preferences
 from domain.db import Executor
+from domain.preferences import reads as preference_reads
 
 LANGUAGES = ("en", "zh")
 
@@ -47,7 +47,7 @@ async def locale_of(db: Executor, org_id: int | None) -> Locale:
     if org_id is None:
         return MILL
     kind = await db.fetchval("SELECT kind FROM organization WHERE id = $1", org_id)
-    found = await preferences.line_defaults(db, org_id)
+    found = await preference_reads.line_defaults(db, org_id)
     return Locale(language=_normal_language(found.language), units=found.units or "metric",
                   time_zone=found.time_zone or DEFAULT.time_zone,
                   audience="mill" if kind == "mill" else "customer")

@@ -1,48 +1,4 @@
 """Quality records of coils: the records and who may write them (model), how they are
 read (reads), issuing certificates and recording feedback (writes), and a certificate's
 canonical content and hash (certificates).
-
-The package re-exports the model, reads and writes, so that ``from domain import
-quality`` reads as the one area it is."""
-
-from domain.quality.model import (
-    PERMISSIONS,
-    Certificate,
-    Inspection,
-    ProcessingFeedback,
-)
-from domain.quality.reads import (
-    certificates_by_coil_ids,
-    certificates_by_ids,
-    contents_by_ids,
-    feedback_by_coil_ids,
-    feedback_by_ids,
-    inspections_by_coil_ids,
-)
-from domain.quality.writes import (
-    FEEDBACK_PROCESSES,
-    FEEDBACK_RESULTS,
-    MAX_NOTES,
-    CertificateInput,
-    issue_certificate,
-    record_feedback,
-)
-
-__all__ = [
-    "FEEDBACK_PROCESSES",
-    "FEEDBACK_RESULTS",
-    "MAX_NOTES",
-    "PERMISSIONS",
-    "Certificate",
-    "CertificateInput",
-    "Inspection",
-    "ProcessingFeedback",
-    "certificates_by_coil_ids",
-    "certificates_by_ids",
-    "contents_by_ids",
-    "feedback_by_coil_ids",
-    "feedback_by_ids",
-    "inspections_by_coil_ids",
-    "issue_certificate",
-    "record_feedback",
-]
+"""

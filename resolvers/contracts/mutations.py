@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import contracts as domain
 from domain.actor import Actor
 from domain.contracts import production
+from domain.contracts import reads as contract_reads
+from domain.contracts import writes as contract_writes
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.contracts.types import Contract, ContractLine, LineProgress, ProductionStage
 from resolvers.relay import expect_id
@@ -57,7 +58,7 @@ class ContractMutations:
     ) -> ConfirmContractPayload:
         async def run(who: Actor) -> Contract:
             pk = expect_id(input.contract_id, "Contract")
-            return Contract.of(await domain.confirm_contract(ctx(info).db, pk, actor=who))
+            return Contract.of(await contract_writes.confirm_contract(ctx(info).db, pk, actor=who))
 
         contract, errors = await act(info, run)
         return ConfirmContractPayload(contract=contract, errors=errors)
@@ -75,7 +76,7 @@ class ContractMutations:
                 occurred_at=input.occurred_at, note=input.note,
             )
             progress = await production.record_progress(ctx(info).db, data, actor=who)
-            line = (await domain.lines_by_ids(ctx(info).db, who.scope, [data.line_id]))[0]
+            line = (await contract_reads.lines_by_ids(ctx(info).db, who.scope, [data.line_id]))[0]
             return ContractLine.of(line), LineProgress.of(progress)
 
         done, errors = await act(info, run)

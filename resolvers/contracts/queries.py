@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import contracts as domain
+from domain.contracts import reads as contract_reads
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader, ContractByNumberLoader
 from resolvers.contracts.types import Contract, ContractStatus
@@ -73,19 +73,19 @@ class ContractOrder:
     )
 
 
-def _keyset(sort: domain.ContractOrder, after: str | None) -> tuple[Any, int] | None:
+def _keyset(sort: contract_reads.ContractOrder, after: str | None) -> tuple[Any, int] | None:
     """(sort value, id) from a cursor this ordering gave out; BadInput otherwise."""
     key = decode_cursor(after)
     if key is None:
         return None
     expected: tuple[type, ...] = {
-        domain.ContractOrder.CREATED: (int,), domain.ContractOrder.NUMBER: (str,),
-        domain.ContractOrder.SIGNED_ON: (str, type(None)),
+        contract_reads.ContractOrder.CREATED: (int,), contract_reads.ContractOrder.NUMBER: (str,),
+        contract_reads.ContractOrder.SIGNED_ON: (str, type(None)),
     }[sort]
     if len(key) != 2 or not isinstance(key[0], expected) or not isinstance(key[1], int) \
             or not 0 < key[1] <= MAX_PK:
         raise BadInput("`after` is not a cursor of this ordering")
-    if sort is domain.ContractOrder.SIGNED_ON and key[0] is not None:
+    if sort is contract_reads.ContractOrder.SIGNED_ON and key[0] is not None:
         try:
             dt.date.fromisoformat(str(key[0]))
         except ValueError:
@@ -93,13 +93,13 @@ def _keyset(sort: domain.ContractOrder, after: str | None) -> tuple[Any, int] | 
     return key[0], key[1]
 
 
-def _filter(flt: ContractFilter | None) -> domain.ContractFilter:
+def _filter(flt: ContractFilter | None) -> contract_reads.ContractFilter:
     if flt is None:
-        return domain.ContractFilter()
+        return contract_reads.ContractFilter()
     window = flt.delivery_window
     if window and window.start and window.end and window.end < window.start:
         raise BadInput("deliveryWindow.end is before deliveryWindow.start")
-    return domain.ContractFilter(
+    return contract_reads.ContractFilter(
         statuses=[s.value for s in flt.status or []],
         delivery_from=window.start if window else None,
         delivery_to=window.end if window else None,
@@ -124,8 +124,8 @@ class ContractQueries:
         who = await viewer(info)
         check_first(first)
         order = order_by or ContractOrder()
-        sort = domain.ContractOrder[order.field.value]
-        rows = await domain.list_contracts(
+        sort = contract_reads.ContractOrder[order.field.value]
+        rows = await contract_reads.list_contracts(
             ctx(info).db, who.scope, _filter(filter), sort,
             order.direction is OrderDirection.DESC, first + 1, _keyset(sort, after),
         )

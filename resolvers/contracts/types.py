@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import contracts as domain
+from domain.contracts import model as contract_model
 from domain.contracts import production
 from resolvers.common import loaders
 from resolvers.contracts.loaders import (
@@ -219,7 +219,7 @@ class ContractLine(Node):
         return await coil_page(info, loaders(info).get(CoilPageByLineLoader), self.pk, first, after)
 
     @classmethod
-    def of(cls, line: domain.ContractLine) -> ContractLine:
+    def of(cls, line: contract_model.ContractLine) -> ContractLine:
         return cls(
             pk=line.id, line_no=line.line_no, quantity_t=line.quantity_t,
             unit_price=line.unit_price,
@@ -276,7 +276,7 @@ class Contract(Node):
         return await shipment_page(info, self.pk, first, after)
 
     @classmethod
-    def of(cls, c: domain.Contract) -> Contract:
+    def of(cls, c: contract_model.Contract) -> Contract:
         return cls(
             pk=c.id, number=c.number, status=ContractStatus(c.status), currency=c.currency,
             incoterm=c.incoterm, signed_on=c.signed_on, confirmed_at=c.confirmed_at,

@@ -14,12 +14,12 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from domain import preferences
 from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.errors import DomainError
 from domain.planning import changes, imports, inputs
 from domain.planning.calc import PlanEntry
+from domain.preferences import reads as preference_reads
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.contracts.types import TransportMode
 from resolvers.planning.queries import acting_customer
@@ -333,7 +333,7 @@ async def _own_site(tx: Any, org: int, site_id: str | None) -> int | None:
     if site_id is None:
         return None
     pk = expect_id(site_id, "Site")
-    await preferences.check_delivery_site(tx, org, pk, "siteId")
+    await preference_reads.check_delivery_site(tx, org, pk, "siteId")
     return pk
 
 

@@ -12,10 +12,12 @@ import strawberry
 from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
-from domain import preferences
 from domain.actor import Actor
 from domain.errors import Invalid
+from domain.preferences import model as preference_model
+from domain.preferences import reads as preference_reads
 from domain.preferences import views
+from domain.preferences import writes as preference_writes
 from resolvers.common import INPUT, UserError, act, ctx, customer_id_of
 from resolvers.contracts.queries import ContractFilter
 from resolvers.contracts.types import TransportMode
@@ -125,8 +127,8 @@ def input_json(value: Any) -> Any:
 
 async def _prefs(info: Info[Any, Any], org: int) -> CustomerPreferences:
     db = ctx(info).db
-    return CustomerPreferences.of(await preferences.preferences(db, org),
-                                  await preferences.transport_preferences(db, org))
+    return CustomerPreferences.of(await preference_reads.preferences(db, org),
+                                  await preference_reads.transport_preferences(db, org))
 
 
 @strawberry.type
@@ -138,15 +140,16 @@ class PreferenceMutations:
     ) -> PreferencesPayload:
         async def run(who: Actor) -> CustomerPreferences:
             db = ctx(info).db
-            org = await preferences.customer_to_edit(db, who, customer_id_of(input.customer_id))
+            org = await preference_writes.customer_to_edit(
+                db, who, customer_id_of(input.customer_id))
             site = input.default_delivery_site_id
-            changes = preferences.PreferenceChanges(
+            changes = preference_model.PreferenceChanges(
                 default_delivery_site_id=expect_id(site, "Site") if site else None,
                 clear_default_site=input.clear_default_delivery_site,
                 units=input.units.value if input.units else None, language=input.language,
                 time_zone=input.time_zone, currency=input.currency)
             async with db.transaction() as tx:
-                await preferences.set_preferences(tx, org, changes, actor=who)
+                await preference_writes.set_preferences(tx, org, changes, actor=who)
             return await _prefs(info, org)
 
         found, errors = await act(info, run)
@@ -159,9 +162,10 @@ class PreferenceMutations:
     ) -> PreferencesPayload:
         async def run(who: Actor) -> CustomerPreferences:
             db = ctx(info).db
-            org = await preferences.customer_to_edit(db, who, customer_id_of(input.customer_id))
+            org = await preference_writes.customer_to_edit(
+                db, who, customer_id_of(input.customer_id))
             async with db.transaction() as tx:
-                await preferences.set_transport_preference(
+                await preference_writes.set_transport_preference(
                     tx, org, expect_id(input.site_id, "Site"), input.transport_mode.value,
                     input.transit_days, actor=who)
             return await _prefs(info, org)
@@ -175,8 +179,9 @@ class PreferenceMutations:
     ) -> PreferencesPayload:
         async def run(who: Actor) -> CustomerPreferences:
             db = ctx(info).db
-            org = await preferences.customer_to_edit(db, who, customer_id_of(input.customer_id))
-            if not await preferences.remove_transport_preference(
+            org = await preference_writes.customer_to_edit(
+                db, who, customer_id_of(input.customer_id))
+            if not await preference_writes.remove_transport_preference(
                     db, org, expect_id(input.site_id, "Site"), actor=who):
                 raise Invalid("no transport preference for that site", field="siteId")
             return await _prefs(info, org)

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import contracts
 from domain.actor import Actor
+from domain.contracts import order_lines as contract_order_lines
+from domain.contracts import writes as contract_writes
 from resolvers.common import INPUT, UserError, act, ctx, customer_id_of
 from resolvers.contracts.types import Contract, Firmness, TransportMode
 from resolvers.relay import expect_id
@@ -57,8 +58,8 @@ class CreateContractPayload:
     errors: list[UserError] = strawberry.field(description="Why nothing was created.")
 
 
-def _line(x: NewContractLineInput) -> contracts.NewContractLine:
-    return contracts.NewContractLine(
+def _line(x: NewContractLineInput) -> contract_order_lines.NewContractLine:
+    return contract_order_lines.NewContractLine(
         spec_id=expect_id(x.spec_id, "SteelSpec"), quantity_t=x.quantity_t,
         delivery_from=x.delivery_from, delivery_to=x.delivery_to, unit_price=x.unit_price,
         delivery_site_id=expect_id(x.delivery_site_id, "Site") if x.delivery_site_id else None,
@@ -76,7 +77,7 @@ class OrderMutations:
         self, info: Info[Any, Any], input: Annotated[CreateContractInput, INPUT],
     ) -> CreateContractPayload:
         async def run(who: Actor) -> Contract:
-            made = await contracts.place_order(
+            made = await contract_writes.place_order(
                 ctx(info).db, who, customer_id_of(input.customer_id),
                 [_line(x) for x in input.lines], confirm=input.confirm,
                 sales_owner=input.sales_owner, source={"via": "api", "by": who.subject})

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import preferences
 from domain.contracts import order_lines
 from domain.errors import DomainError
+from domain.preferences import reads as preference_reads
 from domain.preferences import views
 from resolvers.common import ctx, customer_of, viewer
 from resolvers.preferences.types import CustomerPreferences, OrderForm, SavedView
@@ -44,8 +44,8 @@ class PreferenceQueries:
     ) -> CustomerPreferences:
         org = await _customer(info, customer_id)
         db = ctx(info).db
-        return CustomerPreferences.of(await preferences.preferences(db, org),
-                                      await preferences.transport_preferences(db, org))
+        return CustomerPreferences.of(await preference_reads.preferences(db, org),
+                                      await preference_reads.transport_preferences(db, org))
 
     @strawberry.field(description="The defaults and options of a new order or plan line for "
                       "a customer, from its preferences: each customer's form is its own.")

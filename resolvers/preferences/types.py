@@ -11,8 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import preferences
 from domain.contracts import order_lines
+from domain.preferences import model as preference_model
 from domain.preferences import views
 from resolvers.common import loaders
 from resolvers.contracts.types import Firmness, TransportMode
@@ -46,7 +46,7 @@ class TransportPreference:
         return await _site(info, self.site_pk)
 
     @classmethod
-    def of(cls, t: preferences.TransportPreference) -> TransportPreference:
+    def of(cls, t: preference_model.TransportPreference) -> TransportPreference:
         return cls(transport_mode=TransportMode(t.transport_mode), transit_days=t.transit_days,
                    site_pk=t.site_id)
 
@@ -75,8 +75,8 @@ class CustomerPreferences:
         return await _site(info, self.site_pk)
 
     @classmethod
-    def of(cls, p: preferences.Preferences,
-           transport: list[preferences.TransportPreference]) -> CustomerPreferences:
+    def of(cls, p: preference_model.Preferences,
+           transport: list[preference_model.TransportPreference]) -> CustomerPreferences:
         return cls(
             units=Units(p.units), language=p.language, time_zone=p.time_zone,
             currency=p.currency, transport=[TransportPreference.of(t) for t in transport],
@@ -131,7 +131,7 @@ class LineDefaults:
         return await _site(info, self.site_pk)
 
     @classmethod
-    def of(cls, d: preferences.LineDefaults) -> LineDefaults:
+    def of(cls, d: preference_model.LineDefaults) -> LineDefaults:
         return cls(transport_mode=TransportMode(d.transport_mode), transit_days=d.transit_days,
                    firmness=Firmness.FIRM, currency=d.currency, units=Units(d.units),
                    language=d.language, time_zone=d.time_zone, site_pk=d.delivery_site_id)

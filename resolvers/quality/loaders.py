@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain import material, quality
+from domain import material
+from domain.quality import reads as quality_reads
 from resolvers.loaders import GroupedLoader, MappedLoader, PagedLoader, RowsLoader
 
 
@@ -60,29 +61,29 @@ class DescendantsByCoilLoader(GroupedLoader[int]):
 
 class CertificateByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
-        return await quality.certificates_by_ids(self.db, self.scope, keys)
+        return await quality_reads.certificates_by_ids(self.db, self.scope, keys)
 
 
 class CertificateByCoilLoader(MappedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
-        return await quality.certificates_by_coil_ids(self.db, self.scope, keys)
+        return await quality_reads.certificates_by_coil_ids(self.db, self.scope, keys)
 
 
 class CertificateContentByIdLoader(MappedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
-        return await quality.contents_by_ids(self.db, self.scope, keys)
+        return await quality_reads.contents_by_ids(self.db, self.scope, keys)
 
 
 class InspectionsByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
-        return await quality.inspections_by_coil_ids(self.db, self.scope, keys)
+        return await quality_reads.inspections_by_coil_ids(self.db, self.scope, keys)
 
 
 class FeedbackByIdLoader(RowsLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
-        return await quality.feedback_by_ids(self.db, self.scope, keys)
+        return await quality_reads.feedback_by_ids(self.db, self.scope, keys)
 
 
 class FeedbackByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
-        return await quality.feedback_by_coil_ids(self.db, self.scope, keys)
+        return await quality_reads.feedback_by_coil_ids(self.db, self.scope, keys)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain import quality
 from domain.actor import Actor
+from domain.quality import writes as quality_writes
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.quality.types import (
     Coil,
@@ -67,7 +67,7 @@ class QualityMutations:
         self, info: Info[Any, Any], input: Annotated[IssueCertificateInput, INPUT],
     ) -> IssueCertificatePayload:
         async def run(who: Actor) -> QualityCertificate:
-            data = quality.CertificateInput(
+            data = quality_writes.CertificateInput(
                 coil_id=expect_id(input.coil_id, "Coil"),
                 yield_strength_mpa=input.yield_strength_mpa,
                 tensile_strength_mpa=input.tensile_strength_mpa,
@@ -76,7 +76,7 @@ class QualityMutations:
                 coating_mass_g_m2=input.coating_mass_g_m2,
                 certificate_type=input.certificate_type,
             )
-            cert = await quality.issue_certificate(ctx(info).db, data, actor=who)
+            cert = await quality_writes.issue_certificate(ctx(info).db, data, actor=who)
             return QualityCertificate.of(cert)
 
         cert, errors = await act(info, run)
@@ -87,7 +87,7 @@ class QualityMutations:
         self, info: Info[Any, Any], input: Annotated[RecordProcessingFeedbackInput, INPUT],
     ) -> RecordProcessingFeedbackPayload:
         async def run(who: Actor) -> ProcessingFeedback:
-            found = await quality.record_feedback(
+            found = await quality_writes.record_feedback(
                 ctx(info).db, who, coil_id=expect_id(input.coil_id, "Coil"),
                 process=input.process.value, result=input.result.value, notes=input.notes,
             )

@@ -11,7 +11,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain import material, quality
+from domain import material
+from domain.quality import model as quality_model
 from resolvers.common import loaders
 from resolvers.contracts.loaders import LineByIdLoader
 from resolvers.contracts.types import ContractLine
@@ -167,7 +168,7 @@ class QualityCertificate(Node):
         return JSON(found) if found is not None else None
 
     @classmethod
-    def of(cls, q: quality.Certificate) -> QualityCertificate:
+    def of(cls, q: quality_model.Certificate) -> QualityCertificate:
         return cls(pk=q.id, cert_no=q.cert_no, certificate_type=q.certificate_type,
                    chemistry=_chemistry(q.chemistry), yield_strength_mpa=q.yield_strength_mpa,
                    tensile_strength_mpa=q.tensile_strength_mpa, elongation_pct=q.elongation_pct,
@@ -185,7 +186,7 @@ class Inspection:
     findings: str | None = strawberry.field(description="What was found.")
 
     @classmethod
-    def of(cls, i: quality.Inspection) -> Inspection:
+    def of(cls, i: quality_model.Inspection) -> Inspection:
         return cls(kind=i.kind, result=i.result, inspected_at=i.inspected_at,
                    inspector=i.inspector, findings=i.findings)
 
@@ -223,7 +224,7 @@ class ProcessingFeedback(Node):
         return Coil.of(c) if c else None
 
     @classmethod
-    def of(cls, f: quality.ProcessingFeedback) -> ProcessingFeedback:
+    def of(cls, f: quality_model.ProcessingFeedback) -> ProcessingFeedback:
         return cls(pk=f.id, process=ProcessKind(f.process), result=ProcessResult(f.result),
                    notes=f.notes, recorded_by=f.recorded_by, recorded_at=f.recorded_at,
                    coil_pk=f.coil_id)

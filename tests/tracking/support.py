@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.db import Database
-from domain.shipments import CreatedShipment, LegInput, create_shipment
+from domain.shipments.manifest import CreatedShipment, LegInput, create_shipment
 from tests.support.factory import World, build
 from tracking.detect import StoredFix, StoredScan
 from tracking.model import Fix, Scan, ScanStep, Source

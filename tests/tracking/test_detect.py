@@ -7,17 +7,13 @@ from typing import Any
 import pytest
 
 from domain.actor import Actor
-from domain.contracts import amend_line
 from domain.contracts.production import ProgressInput, record_progress
+from domain.contracts.writes import amend_line
 from domain.db import Database
 from domain.errors import Conflict, Invalid, InvalidTransition
-from domain.shipments import (
-    LegInput,
-    create_shipment,
-    path_to,
-    set_leg_status,
-    shipment_status,
-)
+from domain.shipments.legs import set_leg_status
+from domain.shipments.manifest import LegInput, create_shipment
+from domain.shipments.states import path_to, shipment_status
 from tests.tracking.support import (
     OPEN_ROAD,
     PLANT,

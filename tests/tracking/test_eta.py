@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.shipments import BACK_ON_TIME_MARGIN, is_delayed
 from domain.shipments.eta import (
     CRAWL_KMH,
     CRUISE_KMH,
@@ -17,6 +16,7 @@ from domain.shipments.eta import (
     estimate,
     typical_speed,
 )
+from domain.shipments.lateness import BACK_ON_TIME_MARGIN, is_delayed
 from tracking.model import MAX_SPEED_KMH, Mode
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

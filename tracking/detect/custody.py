@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from domain import shipments
 from domain.db import Executor
-from domain.shipments import ActiveLeg
+from domain.shipments import manifest as shipment_manifest
+from domain.shipments.legs import ActiveLeg
 from tracking.detect import reads
 from tracking.detect.legs import LegBook
 from tracking.detect.model import DetectedEvent, StoredScan, key
@@ -131,10 +131,10 @@ async def _move_coil(
         if vehicle_id is None and leg is not None and site_id in (None, leg.origin_site_id):
             vehicle_id = leg.vehicle_id
         if vehicle_id is not None:
-            await shipments.set_coil_location(tx, scan.coil_id, vehicle_id=vehicle_id,
+            await shipment_manifest.set_coil_location(tx, scan.coil_id, vehicle_id=vehicle_id,
                                               since=at, scan_id=scan.scan_id)
     elif step in AT_SITE and site_id is not None:
-        await shipments.set_coil_location(tx, scan.coil_id, site_id=site_id, since=at,
+        await shipment_manifest.set_coil_location(tx, scan.coil_id, site_id=site_id, since=at,
                                           scan_id=scan.scan_id)
 
 

@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from domain import shipments
 from domain.db import Executor
+from domain.shipments import detected as shipment_detected
+from domain.shipments import legs as shipment_legs
 from domain.shipments import shipping
 from tracking.detect import reads
 from tracking.detect.custody import FAR_KM, follow_scans
@@ -113,7 +114,7 @@ class Detector:
         if not live:
             return []
         vehicles = sorted({f.vehicle_id for f in live})
-        book = LegBook(leg for legs in (await shipments.active_legs_for_vehicles(
+        book = LegBook(leg for legs in (await shipment_legs.active_legs_for_vehicles(
             tx, vehicles)).values() for leg in legs)
         await follow_fixes(tx, fences, live, book, found)
         latest = latest_fixes(live)
@@ -128,11 +129,11 @@ class Detector:
         returns the legs that departed."""
         vehicles = sorted({s.vehicle_id for s in scans if s.vehicle_id is not None})
         await reads.lock_vehicles(tx, vehicles)
-        by_vehicle = await shipments.active_legs_for_vehicles(tx, vehicles)
+        by_vehicle = await shipment_legs.active_legs_for_vehicles(tx, vehicles)
         book = LegBook(leg for legs in by_vehicle.values() for leg in legs)
         coils = sorted({s.coil_id for s in scans if s.coil_id is not None})
         if coils:
-            book.add(await shipments.active_legs_for_coils(tx, coils))
+            book.add(await shipment_legs.active_legs_for_coils(tx, coils))
         seen = await follow_scans(tx, scans, book, found, far_km=self._far_km)
         await check_unloads(tx, book, seen, self._unload_grace, found)
         return book.departed
@@ -143,7 +144,7 @@ async def _record(tx: Executor, found: list[DetectedEvent]) -> list[DetectedEven
     commit); keep those not recorded before."""
     new: list[DetectedEvent] = []
     for e in found:
-        if await shipments.record_shipment_event(
+        if await shipment_detected.record_shipment_event(
             tx, e.shipment_id, e.leg_id, e.vehicle_id, e.kind, e.occurred_at, e.details,
             e.dedupe_key,
         ):

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
-from domain import shipments
 from domain.db import Executor
-from domain.shipments import ActiveLeg
+from domain.shipments import legs as shipment_legs
+from domain.shipments.legs import ActiveLeg
 from tracking.detect.model import DetectedEvent, key
 
 # The states worth telling anyone about; the others are steps on the way.
@@ -52,7 +52,7 @@ class LegBook:
     ) -> ActiveLeg:
         """Move the leg forward to ``target`` (through the states between), noting an
         event for each milestone it reaches; unchanged if it is there or beyond."""
-        steps = await shipments.advance_leg(tx, leg.id, target, at=at)
+        steps = await shipment_legs.advance_leg(tx, leg.id, target, at=at)
         if not steps:
             return self._legs.get(leg.id, leg)
         moved = replace(

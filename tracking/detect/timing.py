@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from domain import shipments
 from domain.db import Executor
+from domain.shipments import lateness as shipment_lateness
+from domain.shipments import legs as shipment_legs
 from domain.shipments.eta import Mode, estimate, haversine_km
 from tracking.detect import reads
 from tracking.detect.legs import LegBook
@@ -49,8 +50,8 @@ async def update_etas(
                                          destination.longitude),
             recent_speeds_kmh=speeds.get(vehicle_id, []), mode=Mode(leg.mode),
             now=now, fix_age=now - fix.fix_time)
-        promise = shipments.promise(leg.promised_by, leg.planned_arrival)
-        delayed = shipments.is_delayed(est.eta, leg.promised_by, leg.planned_arrival,
+        promise = shipment_lateness.promise(leg.promised_by, leg.planned_arrival)
+        delayed = shipment_lateness.is_delayed(est.eta, leg.promised_by, leg.planned_arrival,
                                        was_delayed=leg.delayed)
         if delayed != leg.delayed:
             kind = "delayed" if delayed else "back_on_time"
@@ -61,7 +62,7 @@ async def update_etas(
                  "confidence": est.confidence}))
             book.put(replace(leg, delayed=delayed))
         rows.append((leg.id, est.eta, est.confidence, delayed))
-    await shipments.write_etas(tx, rows)
+    await shipment_legs.write_etas(tx, rows)
 
 
 async def check_unloads(
