@@ -134,7 +134,7 @@ class Context:
             claims = await self.services.codec.authenticate_request(self.request.scope, token)
             self._viewer = await self._resolve(claims)
             self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis,
-                                    self._viewer.subject, self._viewer.organization.id)
+                                    await self.actor())
         return self._viewer
 
     async def actor(self) -> Actor:

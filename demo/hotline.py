@@ -113,7 +113,7 @@ async def _escalated(tx: Transaction, row: Any, owner: str, day: date) -> None:
         due_at=opened + 2 * ANSWER, updated_at=opened + ANSWER)
     await _steps(tx, ticket, [
         ("opened", "buyer", opened, reason, needed, None, owner, 0),
-        ("escalated", "system", opened + ANSWER,
+        ("escalated", "keylink:urge-escalation", opened + ANSWER,
          f"no answer from {owner} in time; now with {manager}", needed, None, manager, 1),
     ])
 

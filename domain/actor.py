@@ -74,6 +74,11 @@ class Permissions:
     def roles(self, action: str) -> tuple[str, ...]:
         return self._table[action]
 
+    def allows(self, actor: Actor, action: str) -> bool:
+        """Whether ``actor`` may take ``action``: for reads that answer "nothing" rather
+        than refuse."""
+        return actor.may(self._table[action])
+
     def check(self, actor: Actor, action: str) -> None:
         """Refuse ``actor`` (Forbidden) unless it may take ``action``."""
         actor.require(self._table[action])

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from strawberry.dataloader import DataLoader
 
 from domain import parties
+from domain.actor import Actor
 from domain.db import Executor
 from domain.tenancy import Scope
 
@@ -37,13 +38,12 @@ class Loaders:
     first use for this request's viewer."""
 
     def __init__(self, db: Executor, scope: Scope, redis: Any = None,
-                 subject: str | None = None, own_org_id: int | None = None) -> None:
+                 actor: Actor | None = None) -> None:
         self.db = db
         self.scope = scope
-        # The viewer's user and its own organization (the mill's, for staff): what is
-        # addressed to one user (the inbox) is fenced by them, not by the scope alone.
-        self.subject = subject
-        self.own_org_id = own_org_id
+        # Who reads: what is addressed to one user (the inbox) is fenced by its subject
+        # and own organization (the mill's, for staff), not by the scope alone.
+        self.actor = actor
         # Live state (latest fixes); None reads positions from the database alone.
         self.redis = redis
         self._made: dict[type[Loader[Any, Any]], Loader[Any, Any]] = {}

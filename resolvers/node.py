@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.actor import Actor
+from domain.shipments import rejections
 from resolvers import parties
-from resolvers.common import loaders, viewer
+from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader, SettlementByIdLoader
 from resolvers.contracts.types import Contract, ContractLine
 from resolvers.disputes.loaders import ClaimByIdLoader, DisputeByIdLoader, EvidenceByIdLoader
@@ -38,12 +40,12 @@ from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCerti
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
 from resolvers.shipments.loaders import RejectionByIdLoader, ShipmentByIdLoader, VehicleByIdLoader
-from resolvers.shipments.rejections import RejectedMessage, reads_rejections
+from resolvers.shipments.rejections import RejectedMessage
 from resolvers.shipments.types import Shipment
 from resolvers.shipments.vehicles import Vehicle
 
 if TYPE_CHECKING:
-    from api.context import Viewer
+    pass
 
 # Every Node type: the loader that fetches it (within the viewer's scope) and its maker.
 NODE_TYPES: dict[str, tuple[type[Loader[int, Any]], Callable[[Any], Node]]] = {
@@ -77,8 +79,8 @@ NODE_TYPES: dict[str, tuple[type[Loader[int, Any]], Callable[[Any], Node]]] = {
 
 # Node types only some viewers may read, whatever their scope (roles are not part of it):
 # to anyone else their ids read like ids that do not exist.
-NODE_READERS: dict[str, Callable[[Viewer], bool]] = {
-    "RejectedMessage": reads_rejections,
+NODE_READERS: dict[str, Callable[[Actor], bool]] = {
+    "RejectedMessage": rejections.reads_rejections,
 }
 
 
@@ -91,7 +93,7 @@ async def _load(info: Info[Any, Any], gid: str) -> Node | None:
     if entry is None:
         return None
     may_read = NODE_READERS.get(type_name)
-    if may_read is not None and not may_read(await viewer(info)):
+    if may_read is not None and not may_read(await ctx(info).actor()):
         return None
     loader, make = entry
     found = await loaders(info).get(loader).load(pk)

@@ -318,6 +318,10 @@ async def resolve(
 ESCALATION_BATCH = 200
 
 
+# Who escalates: the push worker's job, named as every process acting on its own is.
+ESCALATION = Actor.system("keylink:urge-escalation")
+
+
 async def escalate_overdue(db: Database, now: datetime) -> int:
     """Hand every ticket whose answer is overdue to the next person of its chain, once
     per level; tickets at the end of their chain stay overdue where they are. Safe to
@@ -356,12 +360,13 @@ async def _escalate_batch(db: Database, now: datetime) -> int:
         await tx.executemany(
             "INSERT INTO urge_step (ticket_id, customer_org_id, action, actor, occurred_at,"
             " note, needed_by, promised_date, assignee, level)"
-            " VALUES ($1, $2, 'escalated', 'system', $3, $4, $5, $6, $7, $8)",
+            " VALUES ($1, $2, 'escalated', $9, $3, $4, $5, $6, $7, $8)",
             [(t.id, t.customer_org_id, now,
               f"no answer from {r['previous'] or 'anyone'} in time; now with {t.assignee}",
-              t.needed_by, t.promised_date, t.assignee, t.level) for t, r in done],
+              t.needed_by, t.promised_date, t.assignee, t.level, ESCALATION.subject)
+             for t, r in done],
         )
         for t, r in done:
-            await _event(tx, "escalated", t, "system", [t.assignee, r["previous"]],
+            await _event(tx, "escalated", t, ESCALATION.subject, [t.assignee, r["previous"]],
                          "the answer was late", line=(r["contract_number"], r["line_no"]))
         return len(done)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.actor import Actor
 from domain.db import Executor
 from domain.tenancy import Scope
 
@@ -45,14 +46,6 @@ class Notification:
     read_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """The viewer of an inbox: its user and its organization."""
-
-    subject: str
-    org_id: int
-
-
 # $1: the organization, $2: the user.
 _MINE = Scope.inbox("n")
 
@@ -62,7 +55,7 @@ async def lock_inbox(tx: Executor) -> None:
 
 
 async def page(
-    db: Executor, who: Recipient, *, first: int, after: int | None, unread_only: bool
+    db: Executor, who: Actor, *, first: int, after: int | None, unread_only: bool
 ) -> list[Notification]:
     """Newest first, up to ``first`` (the caller asks one more to see if a page follows)."""
     rows = await db.fetch(
@@ -73,7 +66,7 @@ async def page(
     return [Notification(**dict(r)) for r in rows]
 
 
-async def after(db: Executor, who: Recipient, seq: int, limit: int) -> list[Notification]:
+async def after(db: Executor, who: Actor, seq: int, limit: int) -> list[Notification]:
     """Oldest first, those after ``seq``: what a subscriber has not seen yet."""
     rows = await db.fetch(
         f"SELECT {_COLS} FROM {_FROM} WHERE {_MINE} AND n.id > $3"
@@ -81,14 +74,14 @@ async def after(db: Executor, who: Recipient, seq: int, limit: int) -> list[Noti
     return [Notification(**dict(r)) for r in rows]
 
 
-async def by_ids(db: Executor, who: Recipient, ids: Sequence[int]) -> list[Notification]:
+async def by_ids(db: Executor, who: Actor, ids: Sequence[int]) -> list[Notification]:
     rows = await db.fetch(
         f"SELECT {_COLS} FROM {_FROM} WHERE {_MINE} AND n.id = ANY($3)",
         who.org_id, who.subject, list(ids))
     return [Notification(**dict(r)) for r in rows]
 
 
-async def unread_count(db: Executor, who: Recipient) -> int:
+async def unread_count(db: Executor, who: Actor) -> int:
     count: int = await db.fetchval(
         f"SELECT count(*) FROM {_FROM} WHERE {_MINE} AND {_READ_AT} IS NULL",
         who.org_id, who.subject)
@@ -101,7 +94,7 @@ async def last_id(db: Executor) -> int:
 
 
 async def mark_read(
-    db: Executor, who: Recipient, *, ids: Sequence[int], up_to: int | None
+    db: Executor, who: Actor, *, ids: Sequence[int], up_to: int | None
 ) -> list[int]:
     """Mark the viewer's notifications read (those named, and all up to a sequence);
     returns the ids newly marked. Already-read ones keep their first read time."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from domain.actor import Permissions
 from domain.db import Executor
 from domain.tenancy import CARRYING, Scope
 
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 
 # A track never returns more points than this, whatever the client asks.
 MAX_TRACK_POINTS = 5000
+
+# Every vehicle's position at once is the mill's logistics staff's view; a customer sees
+# the vehicles of its own shipments only (through the shipments' reads).
+PERMISSIONS = Permissions({
+    "watch_fleet": ("logistics", "admin"),
+})
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.actor import Actor, Permissions
 from domain.db import Executor
 from domain.tenancy import P, Scope
 
@@ -21,6 +22,17 @@ COLS = ("r.id, r.received_at, r.topic, r.payload, r.payload_bytes, r.reason, r.d
         " r.device_code")
 # Rejected messages are the mill's: the staff's scope binds NULL, a customer's its id.
 _MILLS_ONLY = f"{P} IS NULL"
+
+# The mill's staff who look after the fleet and its devices; never a customer (whose
+# roles never carry these).
+PERMISSIONS = Permissions({
+    "read": ("logistics", "admin"),
+})
+
+
+def reads_rejections(actor: Actor) -> bool:
+    """Whether ``actor`` may read rejected messages and unknown vessels."""
+    return PERMISSIONS.allows(actor, "read")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,6 @@ from resolvers.relay import (
 BATCH = 200
 
 
-def recipient(who: Any) -> inbox.Recipient:
-    return inbox.Recipient(subject=who.subject, org_id=who.organization.id)
-
-
 @strawberry.type(description="A message in the viewer's inbox, about one domain event (or a "
                  "digest of several).")
 class Notification(Node):
@@ -93,17 +89,15 @@ class InboxQueries:
         unread_only: Annotated[bool, strawberry.argument(
             description="Only those not yet read.")] = False,
     ) -> Connection[Notification]:
-        who = await viewer(info)
         check_first(first)
-        found = await inbox.page(ctx(info).db, recipient(who), first=first + 1,
+        found = await inbox.page(ctx(info).db, await ctx(info).actor(), first=first + 1,
                                  after=after_id(after), unread_only=unread_only)
         return connection([(Notification.of(n), [n.id]) for n in found], first,
                           after is not None)
 
     @strawberry.field(description="How many of the viewer's notifications are unread.")
     async def unread_notification_count(self, info: Info[Any, Any]) -> int:
-        who = await viewer(info)
-        return await inbox.unread_count(ctx(info).db, recipient(who))
+        return await inbox.unread_count(ctx(info).db, await ctx(info).actor())
 
 
 @strawberry.type
@@ -113,9 +107,8 @@ class InboxMutations:
     async def mark_notifications_read(
         self, info: Info[Any, Any], input: Annotated[MarkNotificationsReadInput, INPUT]
     ) -> MarkNotificationsReadPayload:
-        who = await viewer(info)
         db = ctx(info).db
-        me = recipient(who)
+        me = await ctx(info).actor()
         if not input.ids and input.up_to_sequence is None:
             return MarkNotificationsReadPayload(
                 marked=[], unread_count=await inbox.unread_count(db, me),
@@ -162,7 +155,7 @@ class InboxSubscriptions:
         who = await viewer(info)
         context = ctx(info)
         db = context.db
-        me = recipient(who)
+        me = await context.actor()
         last = after if after is not None else await inbox.last_id(db)
         while True:
             who.check_unexpired()

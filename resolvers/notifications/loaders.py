@@ -15,11 +15,9 @@ class NotificationByIdLoader(RowsLoader[int]):
     read what is addressed to one user (nor the mill's staff a customer's)."""
 
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
-        subject, org_id = self.loaders.subject, self.loaders.own_org_id
-        if subject is None or org_id is None:
+        if self.loaders.actor is None:
             return []
-        return await inbox.by_ids(self.db, inbox.Recipient(subject=subject, org_id=org_id),
-                                  keys)
+        return await inbox.by_ids(self.db, self.loaders.actor, keys)
 
 
 class BulletinByIdLoader(RowsLoader[int]):

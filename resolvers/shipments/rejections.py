@@ -31,15 +31,7 @@ from resolvers.shipments.loaders import RejectionByIdLoader
 from resolvers.shipments.types import AFTER, FIRST
 
 if TYPE_CHECKING:
-    from api.context import Viewer
-
-READERS = ("logistics", "admin")
-
-
-def reads_rejections(who: Viewer) -> bool:
-    """The mill's staff with the role logistics or admin; never a customer."""
-    return not who.is_customer and who.has_any(*READERS)
-
+    pass
 
 @strawberry.enum(description="Why the ingester rejected a message (the `reason` label of "
                  "`keylink_ingest_messages_total` in lower case).")
@@ -187,7 +179,7 @@ class RejectionQueries:
         who = await viewer(info)
         check_first(first)
         before, flt = after_id(after), _filter(filter)
-        if not reads_rejections(who):
+        if not rejections.reads_rejections(await ctx(info).actor()):
             return connection([], first, after is not None)
         rows = await rejections.list_rejections(ctx(info).db, who.scope, flt, first + 1, before)
         cache = ctx(info).loaders.get(RejectionByIdLoader)
@@ -208,7 +200,7 @@ class RejectionQueries:
         who = await viewer(info)
         check_first(first)
         cursor = after_time_key(after)
-        if not reads_rejections(who):
+        if not rejections.reads_rejections(await ctx(info).actor()):
             return connection([], first, after is not None)
         rows = await rejections.list_unknown_vessels(ctx(info).db, who.scope, first + 1, cursor)
         return connection([(UnknownVessel.of(v), [v.last_seen.isoformat(), v.mmsi])

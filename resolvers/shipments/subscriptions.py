@@ -52,8 +52,6 @@ _CHECK_SECONDS = 15.0
 # Events a new subscriber gets first, and a re-read looks back over.
 RECENT_EVENTS = 20
 _REREAD_MARGIN = dt.timedelta(minutes=10)
-# Roles that may watch every vehicle of the fleet.
-FLEET_ROLES = ("logistics", "admin")
 
 
 class NotFound(BadInput):
@@ -239,7 +237,7 @@ class ShipmentSubscriptions:
                              "vehicle's latest known fix, then each newer one.")
     async def vehicle_positions(self, info: Info[Any, Any]) -> AsyncGenerator[PositionUpdate, None]:
         who = await viewer(info)
-        if who.is_customer or not who.has_any(*FLEET_ROLES):
+        if not position_reads.PERMISSIONS.allows(await ctx(info).actor(), "watch_fleet"):
             raise Forbidden("watching the fleet needs the role logistics or admin")
         db, redis = ctx(info).db, ctx(info).services.redis
         last: dict[int, dt.datetime] = {}
