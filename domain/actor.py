@@ -27,6 +27,9 @@ class Actor:
     org_id: int
     roles: frozenset[str]
     is_customer: bool
+    # The record kinds a plant system's token may feed (its `kinds` claim); empty for
+    # people. A process acting on its own may feed every kind.
+    feeds: frozenset[str] = frozenset()
 
     @classmethod
     def system(cls, name: str) -> Actor:
@@ -46,6 +49,10 @@ class Actor:
         # Mill roles are the mill's alone: a customer token acts only as `customer`.
         mine = self.roles & CUSTOMER if self.is_customer else self.roles - CUSTOMER
         return bool(mine & frozenset(roles))
+
+    def may_feed(self, kind: str) -> bool:
+        """Whether it may write records of ``kind`` through the feeds."""
+        return self.roles == SYSTEM or kind in self.feeds
 
     def require(self, roles: tuple[str, ...]) -> None:
         """Refuse (Forbidden) unless it holds one of ``roles``, named in the message in

@@ -1,0 +1,399 @@
+"""A batch of records, streamed: from an HTTP body or a file, one line at a time, never
+held whole. Records are applied in chunks of one kind; the whole batch is one
+transaction, so that nothing of it is seen before it is all written.
+
+- ``all`` (the default): a batch with any rejected record writes nothing, and its result
+  lists every rejected record by line, field and reason.
+- ``each``: rejected records are left out and the rest is written.
+- A dry run checks and applies everything, then rolls back.
+
+The batch's row in ``feed_batch`` shows its progress while it runs (updated from another
+connection, so it is visible outside the transaction) and its result after.
+Events are queued in a temporary table and appended to the outbox at the end, so that a
+large batch holds the outbox's lock only for the moment of its commit.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from domain.actor import Actor, Permissions
+from domain.db import Database, Executor, Transaction, json_dumps
+from domain.errors import DomainError, Invalid
+from domain.feeds.kind import Item, Kind, RefCache
+from domain.feeds.kinds import KINDS
+from domain.feeds.records import MAX_LINE_BYTES, Record, Rejection, parse_line
+
+__all__ = ["MAX_LISTED", "MODES", "PERMISSIONS", "BatchResult", "batch_status", "ndjson_lines",
+           "run_batch"]
+
+PERMISSIONS = Permissions({
+    # Plant systems: a token with the integration role, naming the kinds it may write.
+    "feed": ("integration",),
+    # Reading a batch's progress: the system that sent it, and the mill's admins.
+    "read_any_batch": ("admin",),
+})
+MODES = ("all", "each")
+# Records of one kind applied together; a chunk also ends where a key repeats, so a later
+# version of the same key is applied after the earlier one.
+CHUNK = 2_000
+# Rejections listed in a result (all are counted).
+MAX_LISTED = 1_000
+_PROGRESS_SECONDS = 1.0
+_NAMES = frozenset(KINDS)
+
+
+@dataclass(slots=True)
+class BatchResult:
+    id: uuid.UUID
+    submitted_by: str
+    mode: str
+    dry_run: bool
+    status: str = "running"
+    lines_read: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    retired: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def reject(self, rejection: Rejection) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_LISTED:
+            self.rejections.append(rejection)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id), "status": self.status, "mode": self.mode,
+            "dryRun": self.dry_run, "linesRead": self.lines_read, "applied": self.applied,
+            "unchanged": self.unchanged, "stale": self.stale, "retired": self.retired,
+            "rejected": self.rejected,
+            "rejections": [r.as_json() for r in self.rejections],
+            "rejectionsListed": len(self.rejections),
+            "startedAt": self.started_at.isoformat() if self.started_at else None,
+            "finishedAt": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+
+Line = tuple[int, bytes] | Rejection
+
+
+async def ndjson_lines(chunks: AsyncIterable[bytes], *,
+                       max_line: int = MAX_LINE_BYTES) -> AsyncIterator[Line]:
+    """Numbered lines of an NDJSON stream, however its bytes are cut; a line longer
+    than ``max_line`` is skipped as it arrives and reported, blank lines are skipped."""
+    buffer = bytearray()
+    number, skipping = 0, False
+    async for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                if not skipping:
+                    buffer += chunk[start:]
+                    if len(buffer) > max_line:
+                        skipping = True
+                        buffer.clear()
+                break
+            number += 1
+            if skipping:
+                skipping = False
+                yield _too_long(number, max_line)
+            else:
+                buffer += chunk[start:end]
+                if len(buffer) > max_line:
+                    yield _too_long(number, max_line)
+                elif buffer.strip():
+                    yield number, bytes(buffer)
+                buffer.clear()
+            start = end + 1
+    if skipping:
+        yield _too_long(number + 1, max_line)
+    elif buffer.strip():
+        yield number + 1, bytes(buffer)
+
+
+def _too_long(line: int, limit: int) -> Rejection:
+    return Rejection(line, None, None, None, f"the line is longer than {limit} bytes",
+                     "TOO_LARGE")
+
+
+async def run_batch(
+    db: Database, actor: Actor, lines: AsyncIterable[Line], *, mode: str = "all",
+    dry_run: bool = False, batch_id: uuid.UUID | None = None,
+    on_progress: Callable[[BatchResult], Awaitable[None] | None] | None = None,
+) -> BatchResult:
+    """Applies the records of ``lines`` (see :func:`ndjson_lines`) as ``actor``."""
+    PERMISSIONS.check(actor, "feed")
+    if mode not in MODES:
+        raise Invalid(f"mode must be one of {', '.join(MODES)}", field="mode")
+    result = BatchResult(batch_id or uuid.uuid4(), actor.subject, mode, dry_run)
+    try:
+        result.started_at = await db.fetchval(
+            "INSERT INTO feed_batch (id, submitted_by, mode, dry_run) VALUES ($1, $2, $3, $4)"
+            " RETURNING started_at", result.id, result.submitted_by, mode, dry_run)
+    except asyncpg.UniqueViolationError:
+        raise Invalid("a batch with this id exists already", field="batch") from None
+    try:
+        await _run(db, actor, lines, result, on_progress)
+    except BaseException:
+        result.status = "failed"
+        await _save(db, result, final=True)
+        raise
+    await _save(db, result, final=True)
+    return result
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def _run(db: Database, actor: Actor, lines: AsyncIterable[Line], result: BatchResult,
+               on_progress: Callable[[BatchResult], Awaitable[None] | None] | None) -> None:
+    runner = _Runner(actor, result)
+    last = time.monotonic()
+    try:
+        async with db.transaction() as tx:
+            await tx.execute(
+                "CREATE TEMP TABLE feed_event_queue (ord bigserial, event_type text,"
+                " org_id bigint, aggregate_type text, aggregate_id bigint, payload text,"
+                " actor text) ON COMMIT DROP")
+            async for chunk in _chunks(lines, result):
+                await runner.apply(tx, chunk)
+                now = time.monotonic()
+                if now - last >= _PROGRESS_SECONDS:
+                    last = now
+                    await _save(db, result, final=False)
+                    if on_progress is not None:
+                        done = on_progress(result)
+                        if done is not None:
+                            await done
+            if result.dry_run or (result.mode == "all" and result.rejected):
+                raise _Rollback
+            await _flush_events(tx)
+    except _Rollback:
+        pass
+    if result.dry_run:
+        result.status = "checked"
+    elif result.mode == "all" and result.rejected:
+        result.status = "rejected"
+        result.applied = result.retired = 0
+    else:
+        result.status = "committed"
+    if on_progress is not None:
+        done = on_progress(result)
+        if done is not None:
+            await done
+
+
+async def _chunks(lines: AsyncIterable[Line], result: BatchResult,
+                  ) -> AsyncIterator[list[Record]]:
+    chunk: list[Record] = []
+    keys: set[str] = set()
+    async for line in lines:
+        if isinstance(line, Rejection):
+            result.lines_read = max(result.lines_read, line.line)
+            result.reject(line)
+            continue
+        number, raw = line
+        result.lines_read = number
+        record = parse_line(number, raw, _NAMES)
+        if isinstance(record, Rejection):
+            result.reject(record)
+            continue
+        if chunk and (record.kind != chunk[0].kind or record.key in keys
+                      or len(chunk) >= CHUNK):
+            yield chunk
+            chunk, keys = [], set()
+        chunk.append(record)
+        keys.add(record.key)
+    if chunk:
+        yield chunk
+
+
+class _Runner:
+    """Applies chunks within the batch's transaction."""
+
+    def __init__(self, actor: Actor, result: BatchResult) -> None:
+        self.actor = actor
+        self.result = result
+        self.refs = RefCache()
+
+    async def apply(self, tx: Transaction, records: list[Record]) -> None:
+        kind = KINDS[records[0].kind]
+        if not self.actor.may_feed(kind.name):
+            for r in records:
+                self.result.reject(Rejection(r.line, r.kind, r.key, "kind",
+                                             f"this token may not write {kind.name} records",
+                                             "FORBIDDEN"))
+            return
+        items: list[Item] = []
+        for record in records:
+            prepared = kind.prepare(record)
+            if isinstance(prepared, Rejection):
+                self.result.reject(prepared)
+            else:
+                items.append(prepared)
+        items = await self._fresh(tx, kind, items)
+        upserts = [i for i in items if not i.record.retire]
+        if upserts:
+            await self._write(tx, kind, upserts)
+        for item in (i for i in items if i.record.retire):
+            await self._retire(tx, kind, item)
+
+    async def _fresh(self, tx: Executor, kind: Kind, items: list[Item]) -> list[Item]:
+        """The items newer than what is stored; replays and older versions are counted."""
+        if not items:
+            return []
+        stored = {r["key"]: r for r in await tx.fetch(
+            "SELECT key, version, digest FROM feed_record WHERE kind = $1"
+            " AND key = ANY($2::text[])", kind.name, [i.record.key for i in items])}
+        fresh = []
+        for i in items:
+            row = stored.get(i.record.key)
+            if row is None or i.record.version > row["version"]:
+                fresh.append(i)
+            elif i.record.version < row["version"]:
+                self.result.stale += 1
+            elif i.record.digest == row["digest"]:
+                self.result.unchanged += 1
+            else:
+                self.result.reject(Rejection(
+                    i.record.line, i.record.kind, i.record.key, "version",
+                    f"version {i.record.version} was applied before with other data: "
+                    "a change needs a higher version", "CONFLICT"))
+        return fresh
+
+    async def _write(self, tx: Transaction, kind: Kind, items: list[Item]) -> None:
+        refused = await kind.resolve(tx, items, self.refs)
+        for _, rejection in refused:
+            self.result.reject(rejection)
+        bad = {i.record.line for i, _ in refused}
+        items = [i for i in items if i.record.line not in bad]
+        if not items:
+            return
+        try:
+            async with tx.connection.transaction():
+                await kind.write(tx, items, self.refs)
+        except (asyncpg.PostgresError, DomainError):
+            # Something only the database could tell: apply one by one to name it.
+            written = []
+            for item in items:
+                try:
+                    async with tx.connection.transaction():
+                        await kind.write(tx, [item], self.refs)
+                    written.append(item)
+                except (asyncpg.PostgresError, DomainError) as exc:
+                    self.result.reject(_rejection(item, exc))
+            items = written
+        await self._done(tx, kind, items)
+
+    async def _retire(self, tx: Transaction, kind: Kind, item: Item) -> None:
+        try:
+            async with tx.connection.transaction():
+                await kind.retire(tx, item, self.refs)
+        except (asyncpg.PostgresError, DomainError) as exc:
+            self.result.reject(_rejection(item, exc))
+            return
+        await self._done(tx, kind, [item])
+
+    async def _done(self, tx: Executor, kind: Kind, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        for i in items:
+            if i.record.retire:
+                self.result.retired += 1
+            else:
+                self.result.applied += 1
+        await tx.execute(
+            "INSERT INTO feed_record (kind, key, version, digest, retired, batch_id)"
+            " SELECT $1, u.key, u.version, u.digest, u.retired, $6"
+            " FROM unnest($2::text[], $3::bigint[], $4::bytea[], $5::boolean[])"
+            "   AS u(key, version, digest, retired)"
+            " ON CONFLICT (kind, key) DO UPDATE SET version = EXCLUDED.version,"
+            " digest = EXCLUDED.digest, retired = EXCLUDED.retired,"
+            " batch_id = EXCLUDED.batch_id, applied_at = now()",
+            kind.name, [i.record.key for i in items], [i.record.version for i in items],
+            [i.record.digest for i in items], [i.record.retire for i in items],
+            self.result.id)
+        queued = [(event_type, org_id, i.row_id, _json(payload | {"batch": str(self.result.id)}))
+                  for i in items for event_type, org_id, payload in kind.events(i)]
+        await tx.execute(
+            "INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"
+            " payload, actor) SELECT u.t, u.o, $1, u.a, u.p, $6"
+            " FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[])"
+            "   AS u(t, o, a, p)",
+            kind.name, [q[0] for q in queued], [q[1] for q in queued], [q[2] for q in queued],
+            [q[3] for q in queued], self.actor.subject)
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json_dumps(value)
+
+
+def _rejection(item: Item, exc: Exception) -> Rejection:
+    r = item.record
+    if isinstance(exc, DomainError):
+        return Rejection(r.line, r.kind, r.key, exc.field, exc.message, exc.code)
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        detail = getattr(exc, "table_name", None) or "another record"
+        return Rejection(r.line, r.kind, r.key, None,
+                         f"still referenced by {detail}: retire or change those first",
+                         "CONFLICT")
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        name = getattr(exc, "constraint_name", None)
+        return Rejection(r.line, r.kind, r.key, None,
+                         f"refused by the database's rule {name or ''}: "
+                         f"{getattr(exc, 'detail', None) or exc}".strip(), "CONFLICT")
+    return Rejection(r.line, r.kind, r.key, None, f"could not be written: {exc}", "INVALID")
+
+
+async def _flush_events(tx: Executor) -> None:
+    """Appends the batch's queued events to the outbox, in order, under its lock."""
+    await tx.execute("SELECT pg_advisory_xact_lock($1)", 0x4F5554424F58)
+    await tx.execute(
+        "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id, payload,"
+        " actor) SELECT event_type, org_id, aggregate_type, aggregate_id, payload::jsonb,"
+        " actor FROM feed_event_queue ORDER BY ord")
+
+
+async def _save(db: Database, result: BatchResult, *, final: bool) -> None:
+    await db.execute(
+        "UPDATE feed_batch SET status = $2, lines_read = $3, applied = $4, unchanged = $5,"
+        " stale = $6, retired = $7, rejected = $8, rejections = $9, updated_at = now(),"
+        " finished_at = CASE WHEN $10 THEN now() END WHERE id = $1",
+        result.id, result.status, result.lines_read, result.applied, result.unchanged,
+        result.stale, result.retired, result.rejected,
+        [r.as_json() for r in result.rejections], final)
+    if final:
+        result.finished_at = await db.fetchval(
+            "SELECT finished_at FROM feed_batch WHERE id = $1", result.id)
+
+
+async def batch_status(db: Executor, actor: Actor, batch_id: uuid.UUID) -> BatchResult | None:
+    """A batch's progress or result: for the system that sent it and the mill's admins;
+    anyone else finds none."""
+    row = await db.fetchrow("SELECT * FROM feed_batch WHERE id = $1", batch_id)
+    if row is None:
+        return None
+    if row["submitted_by"] != actor.subject and not PERMISSIONS.allows(actor,
+                                                                        "read_any_batch"):
+        return None
+    if actor.is_customer:
+        return None
+    result = BatchResult(row["id"], row["submitted_by"], row["mode"], row["dry_run"],
+                         row["status"], row["lines_read"], row["applied"], row["unchanged"],
+                         row["stale"], row["retired"], row["rejected"], [],
+                         row["started_at"], row["finished_at"])
+    result.rejections = [Rejection(**{k: v for k, v in r.items()}) for r in row["rejections"]]
+    return result

@@ -1,0 +1,201 @@
+"""A kind's fields, declared once: the JSON Schema integrators validate against, the
+conversion of each value to what the database stores, and the column it goes to.
+
+A reference field names another record by its key (a coil's ``heat`` is a heat number);
+it is resolved to the row's id in bulk before a chunk is written, and a key that names
+nothing is the record's rejection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = ["BadValue", "Field", "Ref", "object_schema"]
+
+
+class BadValue(ValueError):
+    """A value its field cannot take; ``path`` is relative to the field, when deeper."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to another kind's row by its natural key."""
+
+    table: str
+    key_column: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a record's data.
+
+    ``type`` is one of text, int, number, decimal, timestamp, date, bool, object, array,
+    enum; ``column`` the column it is written to (None: used by the kind itself, e.g. a
+    shipment's legs). ``sql`` the column's SQL type for bulk writes.
+    """
+
+    name: str
+    type: str
+    description: str
+    column: str | None = None
+    required: bool = False
+    ref: Ref | None = None
+    values: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    max_length: int = 200
+    pattern: str | None = None
+    # For decimals: the places the column keeps.
+    scale: int | None = None
+    # For objects and arrays: the schema of what they hold.
+    items: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[[Any], Any] | None = None
+
+    @property
+    def sql(self) -> str:
+        if self.ref is not None:
+            return "bigint"
+        return {"text": "text", "enum": "text", "int": "bigint", "number": "float8",
+                "decimal": "numeric", "timestamp": "timestamptz", "date": "date",
+                "bool": "boolean", "object": "text", "array": "text"}[self.type]
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"description": self.description}
+        if self.ref is not None:
+            out |= {"type": "string", "minLength": 1, "maxLength": 64,
+                    "description": f"{self.description} (the {self.ref.kind}'s key)"}
+        elif self.type == "text":
+            out |= {"type": "string", "minLength": 1, "maxLength": self.max_length}
+            if self.pattern:
+                out["pattern"] = self.pattern
+        elif self.type == "enum":
+            out["enum"] = list(self.values)
+        elif self.type in ("int", "number"):
+            out["type"] = "integer" if self.type == "int" else "number"
+            for name, bound in (("minimum", self.minimum), ("maximum", self.maximum),
+                                ("exclusiveMinimum", self.exclusive_minimum)):
+                if bound is not None:
+                    out[name] = bound
+        elif self.type == "decimal":
+            # Exact: a decimal string ("12.345") or a JSON number, never rounded here.
+            out |= {"type": ["string", "number"], "pattern": r"^-?\d+(\.\d+)?$"}
+            if self.exclusive_minimum is not None:
+                out["exclusiveMinimum"] = self.exclusive_minimum
+            if self.minimum is not None:
+                out["minimum"] = self.minimum
+        elif self.type == "timestamp":
+            out |= {"type": "string", "format": "date-time"}
+        elif self.type == "date":
+            out |= {"type": "string", "format": "date"}
+        elif self.type == "bool":
+            out["type"] = "boolean"
+        elif self.type == "object":
+            out |= {"type": "object", **(self.items or {})}
+        elif self.type == "array":
+            out |= {"type": "array", "items": dict(self.items or {}), "maxItems": 10_000}
+        out.update(self.extra)
+        if not self.required and "type" in out:
+            kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*kinds, "null"]
+        elif not self.required and "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        return out
+
+    def convert(self, value: Any) -> Any:
+        """The value as the database takes it; raises BadValue."""
+        if value is None:
+            if self.required:
+                raise BadValue("is required")
+            return None
+        out = self._convert(value)
+        return self.check(out) if self.check is not None else out
+
+    def _convert(self, value: Any) -> Any:
+        if self.ref is not None or self.type in ("text", "enum"):
+            if not isinstance(value, str):
+                raise BadValue("must be a string")
+            if "\x00" in value:
+                raise BadValue("must not contain NUL")
+            if self.type == "enum" and value not in self.values:
+                raise BadValue(f"must be one of {', '.join(self.values)}")
+            return value.strip() if self.type == "text" else value
+        if self.type == "decimal":
+            return self._decimal(value)
+        if self.type in ("int", "number"):
+            return self._number(value)
+        if self.type == "timestamp":
+            at = _parse(datetime.fromisoformat, value, "an RFC 3339 time")
+            if at.tzinfo is None:
+                raise BadValue("must carry its offset (e.g. +08:00 or Z)")
+            return at
+        if self.type == "date":
+            return _parse(date.fromisoformat, value, "a date (YYYY-MM-DD)")
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise BadValue("must be true or false")
+            return value
+        return value  # objects and arrays: checked by the schema and by the kind
+
+    def _decimal(self, value: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise BadValue("must be a decimal number")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise BadValue("must be a decimal number") from None
+        if not number.is_finite():
+            raise BadValue("must be a finite number")
+        if self.exclusive_minimum is not None and number <= Decimal(str(self.exclusive_minimum)):
+            raise BadValue(f"must be greater than {self.exclusive_minimum}")
+        if self.minimum is not None and number < Decimal(str(self.minimum)):
+            raise BadValue(f"must be at least {self.minimum}")
+        if self.scale is not None and number != round(number, self.scale):
+            raise BadValue(f"has more than {self.scale} decimal places")
+        if abs(number) >= Decimal(10) ** 12:
+            raise BadValue("is out of range")
+        return number
+
+    def _number(self, value: Any) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadValue("must be a number")
+        if self.type == "int" and not isinstance(value, int):
+            raise BadValue("must be an integer")
+        if self.minimum is not None and value < self.minimum:
+            raise BadValue(f"must be at least {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise BadValue(f"must be at most {self.maximum}")
+        if self.exclusive_minimum is not None and value <= self.exclusive_minimum:
+            raise BadValue(f"must be greater than {self.exclusive_minimum}")
+        return value
+
+
+def _parse(parse: Callable[[str], Any], value: Any, what: str) -> Any:
+    if not isinstance(value, str) or len(value) > 40:
+        raise BadValue(f"must be {what}")
+    try:
+        return parse(value)
+    except ValueError:
+        raise BadValue(f"must be {what}") from None
+
+
+def object_schema(title: str, description: str, fields: Sequence[Field]) -> dict[str, Any]:
+    """The JSON Schema of a kind's ``data``."""
+    return {
+        "title": title,
+        "description": description,
+        "type": "object",
+        "properties": {f.name: f.schema() for f in fields},
+        "required": [f.name for f in fields if f.required],
+        "additionalProperties": False,
+    }
