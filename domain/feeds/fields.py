@@ -61,6 +61,8 @@ class Field:
     items: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     check: Callable[[Any], Any] | None = None
+    # What an absent value stands for (written as such).
+    default: Any = None
 
     @property
     def sql(self) -> str:
@@ -104,6 +106,9 @@ class Field:
             out |= {"type": "object", **(self.items or {})}
         elif self.type == "array":
             out |= {"type": "array", "items": dict(self.items or {}), "maxItems": 10_000}
+        if self.default is not None:
+            out["default"] = (str(self.default) if isinstance(self.default, Decimal)
+                              else self.default)
         out.update(self.extra)
         if not self.required and "type" in out:
             kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
@@ -117,7 +122,7 @@ class Field:
         if value is None:
             if self.required:
                 raise BadValue("is required")
-            return None
+            return self.default
         out = self._convert(value)
         return self.check(out) if self.check is not None else out
 

@@ -77,6 +77,8 @@ class Kind:
     table: ClassVar[str]
     key_column: ClassVar[str]
     fields: ClassVar[tuple[Field, ...]]
+    # Columns the kind fills itself (from references it resolves), written with the row.
+    derived: ClassVar[tuple[Field, ...]] = ()
     # The mill's staff who may write it by hand (GraphQL); plant systems need the kind
     # in their token instead.
     staff_roles: ClassVar[tuple[str, ...]] = ("admin",)
@@ -124,7 +126,8 @@ class Kind:
         if record.retire:
             return Item(record, {})
         if self._validator is None:
-            self._validator = jsonschema_rs.validator_for(self.data_schema())
+            self._validator = jsonschema_rs.validator_for(self.data_schema(),
+                                                          validate_formats=True)
         for error in self._validator.iter_errors(record.data):
             path = ".".join(str(p) for p in error.instance_path) or None
             return self._reject(record, path, error.message)
@@ -184,7 +187,7 @@ class Kind:
     # -- writing -----------------------------------------------------------------------
     async def write(self, tx: Executor, items: list[Item], refs: RefCache) -> None:
         """Upserts the items' rows by key (one statement), then the kind's own rows."""
-        cols = [f for f in self.fields if f.column is not None]
+        cols = [f for f in (*self.fields, *self.derived) if f.column is not None]
         names = [self.key_column, *(f.column for f in cols if f.column)]
         types = ["text", *(f.sql for f in cols)]
         arrays: list[list[Any]] = [[i.record.key for i in items]]

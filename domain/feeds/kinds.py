@@ -1,13 +1,52 @@
-"""Every kind of record a plant feeds, with its table, key, fields and own rows."""
+"""Every kind of record a plant feeds: its table, key, fields, and the rows it writes
+beyond its own (a contract's lines, a production order's stages, a coil's genealogy, a
+shipment's legs and manifests).
+
+The checks here are those that make the data trustworthy: references exist, weights and
+genealogy add up within :data:`WEIGHT_TOLERANCE`, a coil travels on one open shipment at
+a time, a leg starts where the previous one ended, and what has already left the mill is
+not rewritten.
+"""
 
 from __future__ import annotations
 
-from domain.feeds.fields import Field
-from domain.feeds.kind import Kind
+import itertools
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["KINDS"]
+from shapely.geometry import shape
 
+from domain.db import Executor
+from domain.errors import Conflict, DomainError, Invalid
+from domain.feeds.fields import BadValue, Field, Ref
+from domain.feeds.kind import Item, Kind, RefCache
+from domain.feeds.records import Rejection
+from domain.shipments.manifest import sync_shipment_customers
+from domain.shipments.states import ACTIVE
+
+__all__ = ["KINDS", "WEIGHT_TOLERANCE"]
+
+# How far weights may disagree (a coil against its genealogy's output, what children take
+# against what their parent weighed): scales at two stations never read the same.
+WEIGHT_TOLERANCE = Decimal("0.005")
 _CODE = r"^[A-Z0-9][A-Z0-9_-]*$"
+# A coil's or an order's contract line, and so its customer: resolved, then written.
+_ALLOCATION = (Field("lineId", "int", "", column="line_id"),
+               Field("customerId", "int", "", column="customer_org_id"))
+_ORG = Ref("organization", "code", "organization")
+_SITE = Ref("site", "code", "site")
+_SPEC = Ref("steel_spec", "code", "spec")
+_VEHICLE = Ref("vehicle", "code", "vehicle")
+_HEAT = Ref("heat", "heat_no", "heat")
+_SLAB = Ref("slab", "slab_no", "slab")
+_COIL = Ref("coil", "coil_no", "coil")
+_DECIMAL = {"type": ["string", "number"], "pattern": r"^-?\d+(\.\d+)?$"}
+_TIME = {"type": "string", "format": "date-time"}
+_DATE = {"type": "string", "format": "date"}
+_KEY = {"type": "string", "minLength": 1, "maxLength": 64}
 
 
 class Organization(Kind):
@@ -24,5 +63,846 @@ class Organization(Kind):
               values=("mill", "customer", "carrier")),
     )
 
+    def check(self, item: Item) -> None:
+        if not re.fullmatch(_CODE, item.record.key):
+            raise BadValue("an organization's key is upper-case letters, digits, '-' and "
+                           "'_', starting with a letter or digit", "key")
 
-KINDS: dict[str, Kind] = {k.name: k for k in (Organization(),)}
+
+class Site(Kind):
+    name = "site"
+    title = "Site"
+    description = ("A place coils and vehicles are at: a plant, a port, a rail station or a "
+                   "customer's warehouse, with its geofence (a GeoJSON Polygon or "
+                   "MultiPolygon, or a circle of `geofenceRadiusM` around the point).")
+    table = "site"
+    key_column = "code"
+    staff_roles = ("logistics", "admin")
+    fields = (
+        Field("name", "text", "The site's name.", column="name", required=True),
+        Field("kind", "enum", "What the site is.", column="kind", required=True,
+              values=("plant", "port", "rail_station", "customer_warehouse")),
+        Field("organization", "text", "The owner; absent for shared infrastructure (ports, "
+              "rail stations) every party may see.", column="org_id", ref=_ORG),
+        Field("latitude", "number", "WGS 84 latitude.", column="latitude", required=True,
+              minimum=-90, maximum=90),
+        Field("longitude", "number", "WGS 84 longitude.", column="longitude", required=True,
+              minimum=-180, maximum=180),
+        Field("geofence", "object", "GeoJSON Polygon or MultiPolygon (WGS 84).",
+              column="geofence", items={"required": ["type", "coordinates"]}),
+        Field("geofenceRadiusM", "number", "Radius of the circular fence, in metres, when "
+              "there is no polygon.", column="geofence_radius_m", exclusive_minimum=0,
+              maximum=100_000),
+        Field("timeZone", "text", "IANA time zone of the site.", column="time_zone",
+              default="Asia/Shanghai", max_length=64),
+    )
+
+    def check(self, item: Item) -> None:
+        v = item.values
+        if v["geofence"] is None and v["geofence_radius_m"] is None:
+            raise BadValue("a site needs a geofence or a geofenceRadiusM", "geofence")
+        if v["geofence"] is not None:
+            try:
+                fence = shape(v["geofence"])
+            except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+                raise BadValue("geofence is not GeoJSON geometry", "geofence") from None
+            if fence.geom_type not in ("Polygon", "MultiPolygon") or not fence.is_valid:
+                raise BadValue("geofence must be a valid Polygon or MultiPolygon", "geofence")
+        try:
+            ZoneInfo(v["time_zone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadValue(f"timeZone {v['time_zone']!r} is not an IANA time zone",
+                           "timeZone") from None
+
+
+class Spec(Kind):
+    name = "spec"
+    title = "Steel spec"
+    description = ("A steel spec: grade, standard, product and dimensions; with a customer "
+                   "and its part number when it is that customer's own.")
+    table = "steel_spec"
+    key_column = "code"
+    staff_roles = ("quality", "sales", "admin")
+    fields = (
+        Field("grade", "text", "Steel grade, e.g. DC04.", column="grade", required=True),
+        Field("standard", "text", "The standard, e.g. EN 10130.", column="standard",
+              required=True),
+        Field("product", "enum", "Product form.", column="product", required=True,
+              values=("hot_rolled", "cold_rolled", "galvanized", "electrogalvanized",
+                      "galvannealed", "tinplate", "electrical")),
+        Field("thicknessMm", "decimal", "Nominal thickness, mm.", column="thickness_mm",
+              required=True, exclusive_minimum=0, scale=3),
+        Field("widthMm", "decimal", "Nominal width, mm.", column="width_mm", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("coating", "text", "Coating designation, e.g. Z275.", column="coating"),
+        Field("customer", "text", "The customer whose own spec it is.",
+              column="customer_org_id", ref=_ORG),
+        Field("customerPartNumber", "text", "The customer's part number.",
+              column="customer_part_number"),
+        Field("coilNominalWeightT", "decimal", "A coil's nominal weight, tonnes.",
+              column="coil_nominal_weight_t", exclusive_minimum=0, scale=3,
+              default=Decimal(12)),
+    )
+
+    def check(self, item: Item) -> None:
+        v = item.values
+        if (v["customer_org_id"] is None) != (v["customer_part_number"] is None):
+            raise BadValue("customer and customerPartNumber come together",
+                           "customerPartNumber")
+
+
+class Vehicle(Kind):
+    name = "vehicle"
+    title = "Vehicle"
+    description = ("A truck (with its plate), a rail wagon (its wagon number) or a ship "
+                   "(its MMSI, and IMO number), and its carrier.")
+    table = "vehicle"
+    key_column = "code"
+    staff_roles = ("logistics", "admin")
+    fields = (
+        Field("kind", "enum", "What the vehicle is.", column="kind", required=True,
+              values=("truck", "rail_wagon", "ship")),
+        Field("name", "text", "A name people know it by.", column="name", required=True),
+        Field("plate", "text", "Licence plate or wagon number.", column="plate",
+              max_length=32),
+        Field("mmsi", "int", "A ship's MMSI.", column="mmsi", minimum=100_000_000,
+              maximum=999_999_999),
+        Field("imo", "int", "A ship's IMO number.", column="imo", minimum=1_000_000,
+              maximum=9_999_999),
+        Field("carrier", "text", "The carrier operating it.", column="carrier_org_id",
+              ref=_ORG),
+    )
+
+    def check(self, item: Item) -> None:
+        if item.values["kind"] == "ship" and item.values["mmsi"] is None:
+            raise BadValue("a ship needs its mmsi", "mmsi")
+
+
+class Device(Kind):
+    name = "device"
+    title = "Device"
+    description = ("A GPS unit or AIS gateway on a vehicle, or a barcode scanner at a "
+                   "site; keyed by its code, which is its MQTT user name and client id. "
+                   "Its broker password is set with `keylink devices` or GraphQL, never "
+                   "fed. Retiring a device disables it.")
+    table = "device"
+    key_column = "code"
+    staff_roles = ("logistics", "admin")
+    fields = (
+        Field("kind", "enum", "What the device is.", column="kind", required=True,
+              values=("gps_unit", "ais_gateway", "scanner")),
+        Field("vehicle", "text", "The vehicle it is mounted on.", column="vehicle_id",
+              ref=_VEHICLE),
+        Field("site", "text", "The site a scanner is installed at.", column="site_id",
+              ref=_SITE),
+        Field("owntracksId", "text", "For OwnTracks: its \"{user}/{device}\".",
+              column="owntracks_id", max_length=129),
+        Field("enabled", "bool", "Whether its messages are accepted.", column="enabled",
+              default=True),
+    )
+
+    def check(self, item: Item) -> None:
+        key = item.record.key
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", key) or key.startswith("keylink-"):
+            raise BadValue("a device's key is letters, digits, '_', '.' and '-', not "
+                           "starting with 'keylink-'", "key")
+
+    async def retire(self, tx: Executor, item: Item, refs: RefCache) -> None:
+        row_id = await tx.fetchval("UPDATE device SET enabled = false WHERE code = $1"
+                                   " RETURNING id", item.record.key)
+        if row_id is None:
+            raise DomainError(f"no device {item.record.key!r} to retire")
+        item.row_id = row_id
+
+
+class Heat(Kind):
+    name = "heat"
+    title = "Heat"
+    description = "A heat of steel: its grade, where and when it was tapped, its chemistry."
+    table = "heat"
+    key_column = "heat_no"
+    staff_roles = ("quality", "admin")
+    fields = (
+        Field("grade", "text", "Steel grade.", column="grade", required=True),
+        Field("site", "text", "The steel plant.", column="site_id", ref=_SITE),
+        Field("tappedAt", "timestamp", "When it was tapped.", column="tapped_at",
+              required=True),
+        Field("weightT", "decimal", "Tapped weight, tonnes.", column="weight_t",
+              required=True, exclusive_minimum=0, scale=3),
+        Field("chemistry", "object", "Element symbol -> mass percent, as a decimal string "
+              "(\"0.0020\").", column="chemistry", default={},
+              items={"propertyNames": {"pattern": "^[A-Z][a-z]?$"},
+                     "additionalProperties": {"type": "string",
+                                              "pattern": r"^\d+(\.\d+)?$"},
+                     "maxProperties": 40}),
+    )
+
+
+class Slab(Kind):
+    name = "slab"
+    title = "Slab"
+    description = "A cast slab of a heat."
+    table = "slab"
+    key_column = "slab_no"
+    staff_roles = ("quality", "admin")
+    fields = (
+        Field("heat", "text", "The heat it was cast from.", column="heat_id", ref=_HEAT,
+              required=True),
+        Field("weightKg", "decimal", "Weight, kg.", column="weight_kg", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("thicknessMm", "decimal", "Thickness, mm.", column="thickness_mm",
+              required=True, exclusive_minimum=0, scale=1),
+        Field("widthMm", "decimal", "Width, mm.", column="width_mm", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("lengthMm", "decimal", "Length, mm.", column="length_mm", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("castAt", "timestamp", "When it was cast.", column="cast_at", required=True),
+    )
+
+
+_PARENT = {
+    "type": "object",
+    "properties": {
+        "slab": {**_KEY, "description": "The parent slab's number (rolling)."},
+        "coil": {**_KEY, "description": "The parent coil's number."},
+        "operation": {"enum": ["roll", "slit", "cut"]},
+        "inputWeightKg": _DECIMAL,
+        "outputWeightKg": _DECIMAL,
+        "occurredAt": _TIME,
+    },
+    "required": ["operation", "inputWeightKg", "outputWeightKg", "occurredAt"],
+    "oneOf": [{"required": ["slab"]}, {"required": ["coil"]}],
+    "additionalProperties": False,
+}
+
+
+class Coil(Kind):
+    name = "coil"
+    title = "Coil"
+    description = ("A coil (or sheet pack): its heat, spec, dimensions, weight, quality "
+                   "status, the contract line it is allocated to, and where it came from "
+                   "(`parents`: the slab rolled or the coil slit or cut, with the weights "
+                   "in and out). A coil's weight and its genealogy's output agree within "
+                   "0.5 %, and the children of a parent take no more than it weighed.")
+    table = "coil"
+    key_column = "coil_no"
+    staff_roles = ("quality", "production", "admin")
+    fields = (
+        Field("kind", "enum", "Product stage of the coil.", column="kind", required=True,
+              values=("hot_rolled", "pickled", "cold_rolled", "annealed", "coated", "slit",
+                      "sheet_pack")),
+        Field("heat", "text", "The heat.", column="heat_id", ref=_HEAT, required=True),
+        Field("slab", "text", "The slab it was rolled from.", column="slab_id", ref=_SLAB),
+        Field("spec", "text", "The spec it is made to.", column="spec_id", ref=_SPEC),
+        Field("contract", "text", "The contract it is allocated to (with lineNo)."),
+        Field("lineNo", "int", "The contract line it is allocated to.", minimum=1),
+        Field("thicknessMm", "decimal", "Thickness, mm.", column="thickness_mm",
+              required=True, exclusive_minimum=0, scale=3),
+        Field("widthMm", "decimal", "Width, mm.", column="width_mm", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("weightKg", "decimal", "Weight, kg.", column="weight_kg", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("qualityStatus", "enum", "Quality status: holds and releases.",
+              column="quality_status", values=("pending", "released", "blocked",
+                                               "downgraded"), default="pending"),
+        Field("producedAt", "timestamp", "When it was produced.", column="produced_at",
+              required=True),
+        Field("parents", "array", "Where it came from.", items=_PARENT),
+    )
+    derived = _ALLOCATION
+
+    def check(self, item: Item) -> None:
+        data = item.record.data
+        if (data.get("contract") is None) != (data.get("lineNo") is None):
+            raise BadValue("contract and lineNo come together", "lineNo")
+        weight = item.values["weight_kg"]
+        parents = []
+        for n, p in enumerate(data.get("parents") or []):
+            w_in, w_out = Decimal(str(p["inputWeightKg"])), Decimal(str(p["outputWeightKg"]))
+            if w_out > w_in * (1 + WEIGHT_TOLERANCE):
+                raise BadValue("a parent's output weight exceeds what went in",
+                               f"parents.{n}.outputWeightKg")
+            if abs(w_out - weight) > weight * WEIGHT_TOLERANCE:
+                raise BadValue(f"the output weight {w_out} kg disagrees with the coil's "
+                               f"{weight} kg by more than 0.5 %", f"parents.{n}.outputWeightKg")
+            if p.get("coil") == item.record.key:
+                raise BadValue("a coil is not its own parent", f"parents.{n}.coil")
+            parents.append({**p, "inputWeightKg": w_in, "outputWeightKg": w_out,
+                            "occurredAt": _time(p["occurredAt"], f"parents.{n}.occurredAt")})
+        item.extra["parents"] = parents
+        item.values["line_id"] = item.values["customer_org_id"] = None
+
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        bad: list[tuple[Item, Rejection]] = []
+        wanted = [(i.record.data["contract"], i.record.data["lineNo"]) for i in items
+                  if i.record.data.get("contract") is not None]
+        lines = {(r["number"], r["line_no"]): r for r in await tx.fetch(
+            "SELECT c.number, l.line_no, l.id, l.customer_org_id FROM contract_line l"
+            " JOIN contract c ON c.id = l.contract_id"
+            " WHERE (c.number, l.line_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
+            [w[0] for w in wanted], [w[1] for w in wanted])} if wanted else {}
+        slabs = await refs.ids(tx, _SLAB, [p["slab"] for i in items
+                                           for p in i.extra["parents"] if "slab" in p])
+        coils = await refs.ids(tx, _COIL, [p["coil"] for i in items
+                                           for p in i.extra["parents"] if "coil" in p])
+        in_chunk = {i.record.key for i in items}
+        was = {r["coil_no"]: r["quality_status"] for r in await tx.fetch(
+            "SELECT coil_no, quality_status FROM coil WHERE coil_no = ANY($1::text[])",
+            [i.record.key for i in items])}
+        for i in items:
+            i.extra["was"] = was.get(i.record.key)
+            contract = i.record.data.get("contract")
+            if contract is not None:
+                line = lines.get((contract, i.record.data["lineNo"]))
+                if line is None:
+                    bad.append((i, self._reject(i.record, "lineNo",
+                                                f"no line {i.record.data['lineNo']} on "
+                                                f"contract {contract!r}", "NOT_FOUND")))
+                    continue
+                i.values["line_id"] = line["id"]
+                i.values["customer_org_id"] = i.org_id = line["customer_org_id"]
+            for n, p in enumerate(i.extra["parents"]):
+                if "slab" in p and p["slab"] not in slabs:
+                    bad.append((i, self._reject(i.record, f"parents.{n}.slab",
+                                                f"no slab {p['slab']!r}", "NOT_FOUND")))
+                    break
+                if "coil" in p and p["coil"] not in coils and p["coil"] not in in_chunk:
+                    bad.append((i, self._reject(i.record, f"parents.{n}.coil",
+                                                f"no coil {p['coil']!r}", "NOT_FOUND")))
+                    break
+        return bad
+
+    async def after_write(self, tx: Executor, items: list[Item]) -> None:
+        ids = [i.row_id for i in items]
+        await tx.execute("DELETE FROM genealogy_edge WHERE child_coil_id = ANY($1::bigint[])",
+                         ids)
+        edges = [(i.row_id, p) for i in items for p in i.extra["parents"]]
+        if edges:
+            await tx.execute(
+                "INSERT INTO genealogy_edge (parent_slab_id, parent_coil_id, child_coil_id,"
+                " operation, input_weight_kg, output_weight_kg, occurred_at)"
+                " SELECT s.id, pc.id, u.child, u.op, u.w_in, u.w_out, u.at"
+                " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+                "             $5::numeric[], $6::numeric[], $7::timestamptz[])"
+                "   AS u(child, slab, coil, op, w_in, w_out, at)"
+                " LEFT JOIN slab s ON s.slab_no = u.slab LEFT JOIN coil pc ON pc.coil_no = u.coil",
+                [e[0] for e in edges], [e[1].get("slab") for e in edges],
+                [e[1].get("coil") for e in edges], [e[1]["operation"] for e in edges],
+                [e[1]["inputWeightKg"] for e in edges], [e[1]["outputWeightKg"] for e in edges],
+                [e[1]["occurredAt"] for e in edges])
+        # What a parent's children took, against what it weighed.
+        over = await tx.fetch(
+            "SELECT coalesce(c.coil_no, s.slab_no) AS parent, min(ch.coil_no) AS child"
+            " FROM genealogy_edge e JOIN coil ch ON ch.id = e.child_coil_id"
+            " LEFT JOIN coil c ON c.id = e.parent_coil_id"
+            " LEFT JOIN slab s ON s.id = e.parent_slab_id"
+            " WHERE (e.parent_coil_id, e.parent_slab_id) IN ("
+            "   SELECT parent_coil_id, parent_slab_id FROM genealogy_edge"
+            "   WHERE child_coil_id = ANY($1::bigint[]))"
+            "  OR e.parent_coil_id IN (SELECT parent_coil_id FROM genealogy_edge"
+            "   WHERE child_coil_id = ANY($1::bigint[]))"
+            "  OR e.parent_slab_id IN (SELECT parent_slab_id FROM genealogy_edge"
+            "   WHERE child_coil_id = ANY($1::bigint[]))"
+            " GROUP BY c.coil_no, s.slab_no, c.weight_kg, s.weight_kg"
+            " HAVING sum(e.input_weight_kg) > coalesce(c.weight_kg, s.weight_kg) * (1 + $2)",
+            ids, WEIGHT_TOLERANCE)
+        if over:
+            raise Invalid(f"the children of {over[0]['parent']} take more than it weighed",
+                          field="data.parents")
+
+    def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
+        out = super().events(item)
+        status = item.values.get("quality_status")
+        if (not item.record.retire and status in ("released", "blocked", "downgraded")
+                and item.extra.get("was") != status):
+            out.append((f"coil.{status}", item.org_id,
+                        {"key": item.record.key, "version": item.record.version}))
+        return out
+
+
+class Inspection(Kind):
+    name = "inspection"
+    title = "Inspection"
+    description = ("One inspection of a coil and its result; keyed by the source "
+                   "system's own id for it.")
+    table = "inspection"
+    key_column = "source_key"
+    staff_roles = ("quality", "admin")
+    fields = (
+        Field("coil", "text", "The coil inspected.", column="coil_id", ref=_COIL,
+              required=True),
+        Field("kind", "enum", "What was inspected.", column="kind", required=True,
+              values=("surface", "dimension", "mechanical", "coating", "flatness")),
+        Field("result", "enum", "The result.", column="result", required=True,
+              values=("pass", "fail", "conditional")),
+        Field("inspectedAt", "timestamp", "When.", column="inspected_at", required=True),
+        Field("inspector", "text", "Who.", column="inspector", required=True),
+        Field("findings", "text", "What was found.", column="findings", max_length=4000),
+    )
+
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        owners = {r["id"]: r["customer_org_id"] for r in await tx.fetch(
+            "SELECT id, customer_org_id FROM coil WHERE id = ANY($1::bigint[])",
+            [i.values["coil_id"] for i in items])}
+        for i in items:
+            i.org_id = owners.get(i.values["coil_id"])
+        return []
+
+
+_LINE = {
+    "type": "object",
+    "properties": {
+        "lineNo": {"type": "integer", "minimum": 1, "maximum": 999},
+        "spec": {**_KEY, "description": "The spec's code."},
+        "quantityT": _DECIMAL,
+        "unitPrice": _DECIMAL,
+        "deliveryFrom": _DATE,
+        "deliveryTo": _DATE,
+        "deliverySite": {**_KEY, "description": "The delivery site's code."},
+        "transportMode": {"enum": ["road", "rail", "water"]},
+        "transitDays": {"type": "integer", "minimum": 0, "maximum": 120},
+        "firmness": {"enum": ["firm", "commitment_production", "commitment_material",
+                              "forecast"]},
+    },
+    "required": ["lineNo", "spec", "quantityT", "unitPrice", "deliveryFrom", "deliveryTo",
+                 "transportMode"],
+    "additionalProperties": False,
+}
+
+
+class Contract(Kind):
+    name = "contract"
+    title = "Contract"
+    description = ("A contract made in the mill's ERP, with its own number and its lines. "
+                   "`status` may be draft, confirmed (the default) or cancelled; once in "
+                   "production its status is the platform's. A line absent from a later "
+                   "version is removed while nothing was made for it. Retiring cancels "
+                   "a contract nothing has been shipped of.")
+    table = "contract"
+    key_column = "number"
+    staff_roles = ("sales", "admin")
+    fields = (
+        Field("customer", "text", "The customer.", column="customer_org_id", ref=_ORG,
+              required=True),
+        Field("currency", "text", "ISO 4217 currency.", column="currency",
+              default="CNY", pattern="^[A-Z]{3}$", max_length=3),
+        Field("incoterm", "text", "Incoterm.", column="incoterm", default="DAP",
+              max_length=3),
+        Field("signedOn", "date", "When it was signed.", column="signed_on"),
+        Field("salesOwner", "text", "The mill's sales owner (a token subject).",
+              column="sales_owner"),
+        Field("status", "enum", "draft, confirmed or cancelled.",
+              values=("draft", "confirmed", "cancelled"), default="confirmed"),
+        Field("lines", "array", "The contract's lines.", required=True,
+              items=_LINE, extra={"minItems": 1, "maxItems": 500}),
+    )
+
+    def check(self, item: Item) -> None:
+        lines = item.record.data["lines"]
+        numbers = [ln["lineNo"] for ln in lines]
+        if len(set(numbers)) != len(numbers):
+            raise BadValue("line numbers repeat", "lines")
+        parsed = []
+        for n, ln in enumerate(lines):
+            start = _date(ln["deliveryFrom"], f"lines.{n}.deliveryFrom")
+            end = _date(ln["deliveryTo"], f"lines.{n}.deliveryTo")
+            if end < start:
+                raise BadValue("deliveryTo is before deliveryFrom", f"lines.{n}.deliveryTo")
+            amounts = {name: Decimal(str(ln[name])) for name in ("quantityT", "unitPrice")}
+            for name, value in amounts.items():
+                if value < 0 or (name == "quantityT" and value == 0):
+                    raise BadValue(f"{name} must be positive", f"lines.{n}.{name}")
+            parsed.append({**ln, **amounts, "deliveryFrom": start, "deliveryTo": end})
+        item.extra["given"] = parsed
+
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        lines = [ln for i in items for ln in i.extra["given"]]
+        specs = await refs.ids(tx, _SPEC, [ln["spec"] for ln in lines])
+        sites = await refs.ids(tx, _SITE, [ln["deliverySite"] for ln in lines
+                                           if ln.get("deliverySite")])
+        bad = []
+        for i in items:
+            i.org_id = i.values["customer_org_id"]
+            for n, ln in enumerate(i.extra["given"]):
+                if ln["spec"] not in specs:
+                    bad.append((i, self._reject(i.record, f"lines.{n}.spec",
+                                                f"no spec {ln['spec']!r}", "NOT_FOUND")))
+                    break
+                if ln.get("deliverySite") and ln["deliverySite"] not in sites:
+                    bad.append((i, self._reject(i.record, f"lines.{n}.deliverySite",
+                                                f"no site {ln['deliverySite']!r}", "NOT_FOUND")))
+                    break
+            else:
+                i.extra["lines"] = [
+                    (ln["lineNo"], specs[ln["spec"]], ln["quantityT"], ln["unitPrice"],
+                     ln["deliveryFrom"], ln["deliveryTo"],
+                     sites.get(ln.get("deliverySite") or ""), ln["transportMode"],
+                     ln.get("transitDays", 3), ln.get("firmness", "firm"))
+                    for ln in i.extra["given"]]
+        return bad
+
+    async def after_write(self, tx: Executor, items: list[Item]) -> None:
+        for i in items:
+            await self._status(tx, i)
+            await self._lines(tx, i)
+
+    async def _status(self, tx: Executor, item: Item) -> None:
+        wanted = item.record.data.get("status") or "confirmed"
+        current = await tx.fetchval("SELECT status FROM contract WHERE id = $1", item.row_id)
+        moves = {("draft", "confirmed"), ("draft", "cancelled"), ("confirmed", "cancelled")}
+        if item.inserted or (current, wanted) in moves:
+            await tx.execute(
+                "UPDATE contract SET status = $2, updated_at = now(), confirmed_at ="
+                " CASE WHEN $2 = 'confirmed' THEN coalesce(confirmed_at, now())"
+                " ELSE confirmed_at END WHERE id = $1", item.row_id, wanted)
+        elif wanted == "cancelled" and current != "cancelled":
+            raise Conflict(f"contract {item.record.key} is {current}: it can no longer be "
+                           "cancelled", field="data.status")
+
+    async def _lines(self, tx: Executor, item: Item) -> None:
+        lines = item.extra["lines"]
+        removed = await tx.fetch(
+            "SELECT l.line_no FROM contract_line l WHERE l.contract_id = $1"
+            " AND NOT l.line_no = ANY($2::int[]) AND (EXISTS (SELECT 1 FROM coil c"
+            " WHERE c.line_id = l.id) OR EXISTS (SELECT 1 FROM production_order o"
+            " WHERE o.line_id = l.id))", item.row_id, [ln[0] for ln in lines])
+        if removed:
+            raise Conflict(f"line {removed[0]['line_no']} has coils or a production order: "
+                           "it cannot be removed", field="data.lines")
+        await tx.execute(
+            "DELETE FROM contract_line WHERE contract_id = $1 AND NOT line_no = ANY($2::int[])",
+            item.row_id, [ln[0] for ln in lines])
+        await tx.execute(
+            "INSERT INTO contract_line (contract_id, customer_org_id, line_no, spec_id,"
+            " quantity_t, unit_price, delivery_from, delivery_to, delivery_site_id,"
+            " transport_mode, transit_days, firmness, status)"
+            " SELECT $1, c.customer_org_id, u.*, c.status FROM contract c,"
+            " unnest($2::int[], $3::bigint[], $4::numeric[], $5::numeric[], $6::date[],"
+            "        $7::date[], $8::bigint[], $9::text[], $10::int[], $11::text[]) AS u"
+            " WHERE c.id = $1"
+            " ON CONFLICT (contract_id, line_no) DO UPDATE SET spec_id = EXCLUDED.spec_id,"
+            " quantity_t = EXCLUDED.quantity_t, unit_price = EXCLUDED.unit_price,"
+            " delivery_from = EXCLUDED.delivery_from, delivery_to = EXCLUDED.delivery_to,"
+            " delivery_site_id = EXCLUDED.delivery_site_id,"
+            " transport_mode = EXCLUDED.transport_mode, transit_days = EXCLUDED.transit_days,"
+            " firmness = EXCLUDED.firmness, customer_org_id = EXCLUDED.customer_org_id,"
+            " status = CASE WHEN contract_line.status IN ('draft', 'confirmed', 'cancelled')"
+            "   THEN EXCLUDED.status ELSE contract_line.status END",
+            item.row_id, *(list(col) for col in zip(*lines, strict=True)))
+
+    async def retire(self, tx: Executor, item: Item, refs: RefCache) -> None:
+        row = await tx.fetchrow("SELECT id, status, customer_org_id FROM contract"
+                                " WHERE number = $1 FOR UPDATE", item.record.key)
+        if row is None:
+            raise DomainError(f"no contract {item.record.key!r} to retire")
+        if row["status"] not in ("draft", "confirmed", "in_production"):
+            raise Conflict(f"contract {item.record.key} is {row['status']}: it can no "
+                           "longer be cancelled")
+        await tx.execute("UPDATE contract SET status = 'cancelled', updated_at = now()"
+                         " WHERE id = $1", row["id"])
+        await tx.execute("UPDATE contract_line SET status = 'cancelled' WHERE contract_id = $1",
+                         row["id"])
+        item.row_id, item.org_id = row["id"], row["customer_org_id"]
+
+
+_STAGE = {
+    "type": "object",
+    "properties": {
+        "stage": {"enum": ["steelmaking", "casting", "hot_rolling", "pickling",
+                           "cold_rolling", "annealing", "coating", "finishing", "inspection",
+                           "packing", "warehoused"]},
+        "plannedStart": _DATE,
+        "plannedEnd": _DATE,
+        "plannedT": _DECIMAL,
+    },
+    "required": ["stage", "plannedStart", "plannedEnd", "plannedT"],
+    "additionalProperties": False,
+}
+
+
+class ProductionOrder(Kind):
+    name = "production_order"
+    title = "Production order"
+    description = ("The mill's order to make a contract line, with the stages it goes "
+                   "through and their planned dates and tonnes. A stage absent from a later "
+                   "version is removed while nothing was recorded of it.")
+    table = "production_order"
+    key_column = "order_no"
+    staff_roles = ("production", "admin")
+    fields = (
+        Field("contract", "text", "The contract's number.", required=True),
+        Field("lineNo", "int", "The line's number.", required=True, minimum=1),
+        Field("quantityT", "decimal", "Tonnes to make.", column="quantity_t", required=True,
+              exclusive_minimum=0, scale=3),
+        Field("stages", "array", "The route with its plan.", required=True, items=_STAGE,
+              extra={"minItems": 1, "maxItems": 11}),
+    )
+    derived = _ALLOCATION
+
+    def check(self, item: Item) -> None:
+        stages = item.record.data["stages"]
+        names = [s["stage"] for s in stages]
+        if len(set(names)) != len(names):
+            raise BadValue("a stage repeats", "stages")
+        parsed = []
+        for n, st in enumerate(stages):
+            start = _date(st["plannedStart"], f"stages.{n}.plannedStart")
+            end = _date(st["plannedEnd"], f"stages.{n}.plannedEnd")
+            if end < start:
+                raise BadValue("plannedEnd is before plannedStart", f"stages.{n}.plannedEnd")
+            tonnes = Decimal(str(st["plannedT"]))
+            if tonnes <= 0:
+                raise BadValue("plannedT must be positive", f"stages.{n}.plannedT")
+            parsed.append((st["stage"], start, end, tonnes))
+        item.extra["stages"] = parsed
+        item.values["line_id"] = item.values["customer_org_id"] = None
+
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        wanted = [(i.record.data["contract"], i.record.data["lineNo"]) for i in items]
+        lines = {(r["number"], r["line_no"]): r for r in await tx.fetch(
+            "SELECT c.number, l.line_no, l.id, l.customer_org_id FROM contract_line l"
+            " JOIN contract c ON c.id = l.contract_id"
+            " WHERE (c.number, l.line_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
+            [w[0] for w in wanted], [w[1] for w in wanted])}
+        bad = []
+        for i, w in zip(items, wanted, strict=True):
+            line = lines.get(w)
+            if line is None:
+                bad.append((i, self._reject(i.record, "lineNo",
+                                            f"no line {w[1]} on contract {w[0]!r}",
+                                            "NOT_FOUND")))
+                continue
+            i.values["line_id"] = line["id"]
+            i.values["customer_org_id"] = i.org_id = line["customer_org_id"]
+        return bad
+
+    async def after_write(self, tx: Executor, items: list[Item]) -> None:
+        for i in items:
+            stages = i.extra["stages"]
+            kept = await tx.fetch(
+                "SELECT p.stage FROM production_stage_plan p WHERE p.order_id = $1"
+                " AND NOT p.stage = ANY($2::text[]) AND EXISTS (SELECT 1 FROM progress_event e"
+                " WHERE e.order_id = p.order_id AND e.stage = p.stage)",
+                i.row_id, [st[0] for st in stages])
+            if kept:
+                raise Conflict(f"progress was recorded at {kept[0]['stage']}: the stage "
+                               "cannot be removed", field="data.stages")
+            await tx.execute("DELETE FROM production_stage_plan WHERE order_id = $1"
+                             " AND NOT stage = ANY($2::text[])",
+                             i.row_id, [st[0] for st in stages])
+            await tx.execute(
+                "INSERT INTO production_stage_plan (order_id, stage, planned_start,"
+                " planned_end, planned_t) SELECT $1, * FROM unnest($2::text[], $3::date[],"
+                " $4::date[], $5::numeric[]) ON CONFLICT (order_id, stage) DO UPDATE SET"
+                " planned_start = EXCLUDED.planned_start, planned_end = EXCLUDED.planned_end,"
+                " planned_t = EXCLUDED.planned_t",
+                i.row_id, *(list(col) for col in zip(*stages, strict=True)))
+
+
+_LEG = {
+    "type": "object",
+    "properties": {
+        "mode": {"enum": ["road", "rail", "water"]},
+        "vehicle": {**_KEY, "description": "The vehicle's code."},
+        "origin": {**_KEY, "description": "The origin site's code."},
+        "destination": {**_KEY, "description": "The destination site's code."},
+        "plannedDeparture": _TIME,
+        "plannedArrival": _TIME,
+        "promisedBy": _TIME,
+        "coils": {"type": "array", "items": _KEY, "maxItems": 2000, "uniqueItems": True,
+                  "description": "The manifest: the coils aboard, by number."},
+    },
+    "required": ["mode", "origin", "destination", "plannedDeparture", "plannedArrival"],
+    "additionalProperties": False,
+}
+
+
+class Shipment(Kind):
+    name = "shipment"
+    title = "Shipment"
+    description = ("A shipment with its legs in order (mode, vehicle, origin, destination, "
+                   "planned times, the promise) and each leg's manifest. Each leg starts "
+                   "where the previous one ended; a coil is on one open shipment at a "
+                   "time. Once a leg has left, its vehicle and manifest stay as they "
+                   "were. Retiring cancels a shipment none of whose legs has left.")
+    table = "shipment"
+    key_column = "number"
+    staff_roles = ("logistics", "admin")
+    fields = (
+        Field("carrier", "text", "The carrier.", column="carrier_org_id", ref=_ORG),
+        Field("legs", "array", "The legs, in order.", required=True, items=_LEG,
+              extra={"minItems": 1, "maxItems": 20}),
+    )
+
+    def check(self, item: Item) -> None:
+        legs = item.record.data["legs"]
+        for n, (prev, leg) in enumerate(itertools.pairwise(legs), start=1):
+            if leg["origin"] != prev["destination"]:
+                raise BadValue("each leg starts where the previous one ended",
+                               f"legs.{n}.origin")
+        times = []
+        for n, leg in enumerate(legs):
+            if leg["origin"] == leg["destination"]:
+                raise BadValue("a leg goes somewhere else", f"legs.{n}.destination")
+            departs = _time(leg["plannedDeparture"], f"legs.{n}.plannedDeparture")
+            arrives = _time(leg["plannedArrival"], f"legs.{n}.plannedArrival")
+            if arrives < departs:
+                raise BadValue("plannedArrival is before plannedDeparture",
+                               f"legs.{n}.plannedArrival")
+            promised = (_time(leg["promisedBy"], f"legs.{n}.promisedBy")
+                        if leg.get("promisedBy") else None)
+            times.append((departs, arrives, promised))
+        item.extra["times"] = times
+
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        legs = [leg for i in items for leg in i.record.data["legs"]]
+        sites = await refs.ids(tx, _SITE, [s for leg in legs
+                                           for s in (leg["origin"], leg["destination"])])
+        vehicles = await refs.ids(tx, _VEHICLE, [leg["vehicle"] for leg in legs
+                                                 if leg.get("vehicle")])
+        coils = await refs.ids(tx, _COIL, [c for leg in legs for c in leg.get("coils", ())])
+        bad = []
+        for i in items:
+            rejection = _missing(self, i, sites, vehicles, coils)
+            if rejection is not None:
+                bad.append((i, rejection))
+                continue
+            i.extra["legs"] = [
+                (n, leg["mode"], vehicles.get(leg.get("vehicle") or ""),
+                 sites[leg["origin"]], sites[leg["destination"]], *i.extra["times"][n - 1],
+                 [coils[c] for c in leg.get("coils", ())])
+                for n, leg in enumerate(i.record.data["legs"], start=1)]
+        # A coil is on one open shipment at a time.
+        ok = [i for i in items if "legs" in i.extra]
+        pairs = [(i.record.key, c) for i in ok for leg in i.extra["legs"] for c in leg[8]]
+        if pairs:
+            taken = {(r["coil_id"]): r for r in await tx.fetch(
+                "SELECT DISTINCT ON (lc.coil_id) lc.coil_id, s.number, c.coil_no"
+                " FROM leg_coil lc JOIN shipment_leg l ON l.id = lc.leg_id"
+                " JOIN shipment s ON s.id = l.shipment_id JOIN coil c ON c.id = lc.coil_id"
+                " WHERE lc.coil_id = ANY($1::bigint[]) AND l.status = ANY($2::text[])",
+                [p[1] for p in pairs], list(ACTIVE))}
+            for i in ok:
+                for leg in i.extra["legs"]:
+                    clash = next((taken[c] for c in leg[8] if c in taken
+                                  and taken[c]["number"] != i.record.key), None)
+                    if clash is not None:
+                        bad.append((i, self._reject(
+                            i.record, f"legs.{leg[0] - 1}.coils",
+                            f"coil {clash['coil_no']} is on open shipment {clash['number']}",
+                            "CONFLICT")))
+                        break
+        return bad
+
+    async def after_write(self, tx: Executor, items: list[Item]) -> None:
+        for i in items:
+            await self._legs(tx, i)
+            i.extra["customers"] = await sync_shipment_customers(tx, i.row_id or 0)
+
+    async def _legs(self, tx: Executor, item: Item) -> None:
+        await tx.execute("SELECT 1 FROM shipment_leg WHERE shipment_id = $1 FOR UPDATE",
+                         item.row_id)
+        current = {r["seq"]: r for r in await tx.fetch(
+            "SELECT l.id, l.seq, l.status, l.vehicle_id, array_agg(lc.coil_id ORDER BY"
+            " lc.coil_id) FILTER (WHERE lc.coil_id IS NOT NULL) AS coils"
+            " FROM shipment_leg l LEFT JOIN leg_coil lc ON lc.leg_id = l.id"
+            " WHERE l.shipment_id = $1 GROUP BY l.id", item.row_id)}
+        legs = item.extra["legs"]
+        for seq, row in current.items():
+            if row["status"] in ("planned", "cancelled"):
+                continue
+            leg = legs[seq - 1] if seq <= len(legs) else None
+            if leg is None:
+                raise Conflict(f"leg {seq} has left: it cannot be removed",
+                               field="data.legs")
+            if leg[2] != row["vehicle_id"] or sorted(leg[8]) != list(row["coils"] or []):
+                raise Conflict(f"leg {seq} has left: its vehicle and manifest stay as they "
+                               "were", field=f"data.legs.{seq - 1}")
+        await tx.execute("DELETE FROM shipment_leg WHERE shipment_id = $1 AND seq > $2",
+                         item.row_id, len(legs))
+        for n, mode, vehicle, origin, destination, departs, arrives, promised, coils in legs:
+            leg_id = await tx.fetchval(
+                "INSERT INTO shipment_leg (shipment_id, seq, mode, vehicle_id, origin_site_id,"
+                " destination_site_id, planned_departure, planned_arrival, promised_by)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                " ON CONFLICT (shipment_id, seq) DO UPDATE SET mode = EXCLUDED.mode,"
+                " vehicle_id = EXCLUDED.vehicle_id, origin_site_id = EXCLUDED.origin_site_id,"
+                " destination_site_id = EXCLUDED.destination_site_id,"
+                " planned_departure = EXCLUDED.planned_departure,"
+                " planned_arrival = EXCLUDED.planned_arrival,"
+                " promised_by = EXCLUDED.promised_by RETURNING id",
+                item.row_id, n, mode, vehicle, origin, destination, departs, arrives, promised)
+            if current.get(n) is None or current[n]["status"] in ("planned", "cancelled"):
+                await tx.execute("DELETE FROM leg_coil WHERE leg_id = $1", leg_id)
+                await tx.execute("INSERT INTO leg_coil (leg_id, coil_id)"
+                                 " SELECT $1, unnest($2::bigint[])", leg_id, coils)
+
+    async def retire(self, tx: Executor, item: Item, refs: RefCache) -> None:
+        row = await tx.fetchrow("SELECT id, status FROM shipment WHERE number = $1 FOR UPDATE",
+                                item.record.key)
+        if row is None:
+            raise DomainError(f"no shipment {item.record.key!r} to retire")
+        left = await tx.fetchval("SELECT count(*) FROM shipment_leg WHERE shipment_id = $1"
+                                 " AND status NOT IN ('planned', 'cancelled')", row["id"])
+        if left:
+            raise Conflict(f"shipment {item.record.key} has left: it cannot be cancelled")
+        await tx.execute("UPDATE shipment_leg SET status = 'cancelled' WHERE shipment_id = $1",
+                         row["id"])
+        await tx.execute("UPDATE shipment SET status = 'cancelled', updated_at = now()"
+                         " WHERE id = $1", row["id"])
+        item.row_id = row["id"]
+        item.extra["customers"] = [r["org_id"] for r in await tx.fetch(
+            "SELECT org_id FROM shipment_customer WHERE shipment_id = $1 ORDER BY org_id",
+            row["id"])]
+
+    def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
+        change = ("cancelled" if item.record.retire
+                  else "created" if item.inserted else "updated")
+        payload = {"number": item.record.key, "key": item.record.key,
+                   "version": item.record.version,
+                   "legs": len(item.record.data.get("legs", ()))}
+        return [(f"shipment.{change}", org, payload)
+                for org in item.extra.get("customers") or [None]]
+
+
+def _missing(kind: Kind, item: Item, sites: dict[str, int], vehicles: dict[str, int],
+             coils: dict[str, int]) -> Rejection | None:
+    for n, leg in enumerate(item.record.data["legs"]):
+        for name in ("origin", "destination"):
+            if leg[name] not in sites:
+                return kind._reject(item.record, f"legs.{n}.{name}",
+                                    f"no site {leg[name]!r}", "NOT_FOUND")
+        if leg.get("vehicle") and leg["vehicle"] not in vehicles:
+            return kind._reject(item.record, f"legs.{n}.vehicle",
+                                f"no vehicle {leg['vehicle']!r}", "NOT_FOUND")
+        for m, c in enumerate(leg.get("coils", ())):
+            if c not in coils:
+                return kind._reject(item.record, f"legs.{n}.coils.{m}", f"no coil {c!r}",
+                                    "NOT_FOUND")
+    return None
+
+
+def _time(value: str, path: str) -> datetime:
+    """A nested time, already checked as RFC 3339 by the schema."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise BadValue(f"{value!r} is not a time this platform can read", path) from None
+
+
+def _date(value: str, path: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadValue(f"{value!r} is not a date", path) from None
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Organization(), Site(), Spec(), Vehicle(), Device(), Heat(), Slab(), Coil(),
+    Inspection(), Contract(), ProductionOrder(), Shipment(),
+)}
