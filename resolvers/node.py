@@ -37,7 +37,13 @@ from resolvers.quality.loaders import (
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
-from resolvers.shipments.loaders import RejectionByIdLoader, ShipmentByIdLoader, VehicleByIdLoader
+from resolvers.shipments.devices import Device, reads_devices
+from resolvers.shipments.loaders import (
+    DeviceByIdLoader,
+    RejectionByIdLoader,
+    ShipmentByIdLoader,
+    VehicleByIdLoader,
+)
 from resolvers.shipments.rejections import RejectedMessage, reads_rejections
 from resolvers.shipments.types import Shipment
 from resolvers.shipments.vehicles import Vehicle
@@ -73,12 +79,15 @@ NODE_TYPES: dict[str, tuple[type[Loader[int, Any]], Callable[[Any], Node]]] = {
     "PlanImport": (PlanImportByIdLoader, PlanImport.of),
     # Only the viewers of NODE_READERS reach it, and a customer's scope finds none.
     "RejectedMessage": (RejectionByIdLoader, RejectedMessage.of),
+    # Likewise.
+    "Device": (DeviceByIdLoader, Device.of),
 }
 
 # Node types only some viewers may read, whatever their scope (roles are not part of it):
 # to anyone else their ids read like ids that do not exist.
 NODE_READERS: dict[str, Callable[[Viewer], bool]] = {
     "RejectedMessage": reads_rejections,
+    "Device": reads_devices,
 }
 
 
