@@ -276,7 +276,11 @@ Run as many as you like: they share the work. SIGTERM or Ctrl-C stops it."""
 
 DEVICES_HELP = """\
 Devices log in to the broker with their device code as user name and client id;
-the registry keeps their password hashes in Mosquitto's format."""
+the registry keeps their password hashes in Mosquitto's format. list, add,
+disable, enable, rotate-password and bind do what the GraphQL API's device
+queries and mutations do, as the actor keylink:cli, each change an event of the
+outbox; mosquitto-dynsec and mosquitto-passwd write the broker's logins from the
+registry."""
 
 DYNSEC_HELP = """\
 Writes the access config of config/mosquitto.conf (Mosquitto's dynamic-security

@@ -109,7 +109,7 @@ async def test_the_logistics_staff_list_every_device_in_code_order(api: Api) -> 
         ("GPS-TRK-1", "GPS_UNIT", "TRK-1", None, True, True),
         ("GPS-TRK-2", "GPS_UNIT", "TRK-2", None, False, False),
         ("SCN-HAND", "SCANNER", "TRK-1", None, True, False),
-        ("SCN-PLANT", "SCANNER", None, "plant", True, False),
+        ("SCN-PLANT", "SCANNER", None, "BAOSHAN", True, False),
     ]
     assert nodes[1]["id"] == _gid(ids, "GPS-TRK-1")
     assert all(datetime.fromisoformat(n["createdAt"]) <= datetime.now(UTC) for n in nodes)
@@ -288,7 +288,7 @@ async def test_a_device_is_rebound_to_another_vehicle_or_a_scanner_to_a_site(api
     hand = _gid(ids, "SCN-HAND")
     docked = (await api.data(BIND, {"input": {"deviceId": hand, "siteId": plant}},
                              as_=LOGISTICS))["bindDevice"]
-    assert docked["device"] == {"code": "SCN-HAND", "vehicle": None, "site": {"code": "plant"}}
+    assert docked["device"] == {"code": "SCN-HAND", "vehicle": None, "site": {"code": "BAOSHAN"}}
     ship = str(to_global_id("Vehicle", ids["SHIP-1"]))
     aboard = (await api.data(BIND, {"input": {"deviceId": hand, "vehicleId": ship}},
                              as_=LOGISTICS))["bindDevice"]
@@ -302,10 +302,10 @@ async def test_a_device_is_rebound_to_another_vehicle_or_a_scanner_to_a_site(api
             for e in await _events(api.db)] == [
         ("device.bound", None, "logistics.li", "GPS-TRK-1", "TRK-2", "TRK-2", None, "TRK-1",
          None),
-        ("device.bound", None, "logistics.li", "SCN-HAND", "plant", None, "plant", "TRK-1",
+        ("device.bound", None, "logistics.li", "SCN-HAND", "BAOSHAN", None, "BAOSHAN", "TRK-1",
          None),
         ("device.bound", None, "logistics.li", "SCN-HAND", "SHIP-1", "SHIP-1", None, None,
-         "plant"),
+         "BAOSHAN"),
     ]
 
 
