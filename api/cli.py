@@ -12,11 +12,13 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from domain.actor import Actor
     from domain.db import Database
 
 DESCRIPTION = """\
@@ -151,12 +153,44 @@ def build_parser() -> argparse.ArgumentParser:
         description=ADD_HELP, formatter_class=_formatter)
     add.set_defaults(command=_devices_add, name="devices add")
     add.add_argument("code", help="device code: its MQTT user name and topic level")
-    add.add_argument("--kind", required=True, choices=("gps_unit", "ais_gateway", "scanner"))
+    add.add_argument("--kind", required=True, choices=DEVICE_KINDS)
     add.add_argument("--vehicle", metavar="CODE", help="vehicle the device is on")
     add.add_argument("--site", metavar="CODE", help="site a scanner is at")
     add.add_argument("--owntracks", metavar="[CODE/]DEVICE",
                      help="for an OwnTracks app: it publishes under owntracks/CODE/DEVICE, "
                           "logged in with the device code as user name and client id")
+
+    listing = device_commands.add_parser(
+        "list", help="List the registered devices as a table.", description=LIST_HELP,
+        formatter_class=_formatter)
+    listing.set_defaults(command=_devices_list, name="devices list")
+    listing.add_argument("--kind", action="append", choices=DEVICE_KINDS,
+                         help="only devices of this kind; repeat for several")
+    state = listing.add_mutually_exclusive_group()
+    state.add_argument("--enabled", dest="enabled", action="store_const", const=True,
+                       help="only enabled devices")
+    state.add_argument("--disabled", dest="enabled", action="store_const", const=False,
+                       help="only disabled devices")
+    listing.add_argument("--vehicle", metavar="CODE", help="only devices on this vehicle")
+    listing.add_argument("--site", metavar="CODE", help="only devices at this site")
+    for name, run, summary, details in (
+            ("disable", _devices_disable, "Switch a device off: its messages are refused.",
+             DISABLE_HELP),
+            ("enable", _devices_enable, "Switch a disabled device back on.", ENABLE_HELP),
+            ("rotate-password", _devices_rotate,
+             "Give a device a new broker password and print it once.", ROTATE_HELP)):
+        sub = device_commands.add_parser(name, help=summary, description=f"{summary}\n\n{details}",
+                                         formatter_class=_formatter)
+        sub.set_defaults(command=run, name=f"devices {name}")
+        sub.add_argument("code", help="the device's code")
+    bind = device_commands.add_parser(
+        "bind", help="Bind a device to another vehicle, or to a site.", description=BIND_HELP,
+        formatter_class=_formatter)
+    bind.set_defaults(command=_devices_bind, name="devices bind")
+    bind.add_argument("code", help="the device's code")
+    target = bind.add_mutually_exclusive_group(required=True)
+    target.add_argument("--vehicle", metavar="CODE", help="the vehicle it is on from now")
+    target.add_argument("--site", metavar="CODE", help="the site it is at from now")
 
     token = command("token", _token, "Print a signed bearer token.", TOKEN_HELP)
     token.add_argument("--org", required=True, metavar="CODE",
@@ -242,7 +276,11 @@ Run as many as you like: they share the work. SIGTERM or Ctrl-C stops it."""
 
 DEVICES_HELP = """\
 Devices log in to the broker with their device code as user name and client id;
-the registry keeps their password hashes in Mosquitto's format."""
+the registry keeps their password hashes in Mosquitto's format. list, add,
+disable, enable, rotate-password and bind do what the GraphQL API's device
+queries and mutations do, as the actor keylink:cli, each change an event of the
+outbox; mosquitto-dynsec and mosquitto-passwd write the broker's logins from the
+registry."""
 
 DYNSEC_HELP = """\
 Writes the access config of config/mosquitto.conf (Mosquitto's dynamic-security
@@ -264,6 +302,38 @@ Adds a device to DATABASE_URL with a new random password, printed once (only its
 hash is kept). Run `keylink devices mosquitto-dynsec` afterwards. An OwnTracks
 app logs in with the device code as its user name and client id, so it publishes
 under owntracks/CODE/DEVICE: --owntracks names DEVICE (or CODE/DEVICE)."""
+
+LIST_HELP = """\
+Prints the devices of DATABASE_URL in code order, one a line: code, kind, the
+vehicle or site it is bound to, whether it is enabled, whether it has a broker
+login (a password; only its hash is kept) and when it was registered."""
+
+DISABLE_HELP = """\
+The ingesters refuse its messages (reason disabled_device) once they reload the
+registry, within KEYLINK_REGISTRY_REFRESH_S. Write the broker's access file again
+(`keylink devices mosquitto-dynsec`) and restart the broker to refuse its login too."""
+
+ENABLE_HELP = """\
+Its messages are taken again once the ingesters reload the registry; write the
+broker's access file again and restart the broker to let it log in."""
+
+ROTATE_HELP = """\
+Stores the hash of a new random password and prints the password once. Put it
+into the device, then write the broker's access file again (`keylink devices
+mosquitto-dynsec --out FILE`) and restart the broker: from then on only the new
+password logs in. A device without a login gets its first one."""
+
+BIND_HELP = """\
+Binds the device to a vehicle or to a site in place of what it was bound to: a GPS
+unit to a vehicle only (its positions are stored for it), a scanner or an AIS
+gateway to either. Its next messages count for the new one once the ingesters
+reload the registry, within KEYLINK_REGISTRY_REFRESH_S."""
+
+# The kinds of device the registry knows (domain.shipments.devices.KINDS), named here
+# so that building the parser loads no domain code.
+DEVICE_KINDS = ("gps_unit", "ais_gateway", "scanner")
+# Who the device commands act as: the operator at the command line, trusted as the mill.
+CLI_ACTOR = "keylink:cli"
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
@@ -541,25 +611,123 @@ def _broker_logins(
 
 
 def _devices_add(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.shipments import devices
+
+    async def add(db: Database, actor: Actor) -> str:
+        issued = await devices.register_device(
+            db, actor, args.code, kind=args.kind, vehicle=args.vehicle, site=args.site,
+            owntracks_id=args.owntracks)
+        return f"added {issued.device.code}; its broker password (shown only now): " \
+               f"{issued.password}"
+
+    return _on_registry(settings, args, add)
+
+
+def _devices_list(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.shipments import devices
+
+    flt = devices.DeviceFilter(kinds=args.kind or (), enabled=args.enabled,
+                               vehicle=args.vehicle, site=args.site)
+
+    async def listing(db: Database, actor: Actor) -> str:
+        found: list[devices.Device] = []
+        after: str | None = None
+        while True:  # every page: an operator's table, not a screenful
+            page = await devices.list_devices(db, actor, flt, 500, after)
+            found += page
+            if len(page) < 500:
+                break
+            after = page[-1].code
+        if not found:
+            return "no devices"
+        rows = [("CODE", "KIND", "VEHICLE", "SITE", "ENABLED", "LOGIN", "CREATED")]
+        rows += [(d.code, d.kind, d.vehicle_code or "-", d.site_code or "-",
+                  "yes" if d.enabled else "no", "yes" if d.has_login else "no",
+                  d.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")) for d in found]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+                         for r in rows)
+
+    return _on_registry(settings, args, listing)
+
+
+def _devices_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.shipments import devices
+
+    async def disable(db: Database, actor: Actor) -> str:
+        done = await devices.disable_device(db, actor, args.code)
+        return (f"disabled {done.code}: the ingesters refuse its messages within "
+                f"{settings.registry_refresh_s} s; write the broker's access file again "
+                "(keylink devices mosquitto-dynsec) and restart the broker to refuse its "
+                "login too")
+
+    return _on_registry(settings, args, disable)
+
+
+def _devices_enable(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.shipments import devices
+
+    async def enable(db: Database, actor: Actor) -> str:
+        done = await devices.enable_device(db, actor, args.code)
+        return (f"enabled {done.code}: the ingesters take its messages within "
+                f"{settings.registry_refresh_s} s; write the broker's access file again "
+                "(keylink devices mosquitto-dynsec) and restart the broker to let it log in")
+
+    return _on_registry(settings, args, enable)
+
+
+def _devices_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.shipments import devices
+
+    async def rotate(db: Database, actor: Actor) -> str:
+        issued = await devices.rotate_password(db, actor, args.code)
+        print("put it into the device, then write the broker's access file again (keylink "
+              "devices mosquitto-dynsec) and restart the broker", file=sys.stderr)
+        return f"rotated {issued.device.code}; its new broker password (shown only now): " \
+               f"{issued.password}"
+
+    return _on_registry(settings, args, rotate)
+
+
+def _devices_bind(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.shipments import devices
+
+    async def bind(db: Database, actor: Actor) -> str:
+        done = await devices.bind_device(db, actor, args.code, vehicle=args.vehicle,
+                                         site=args.site)
+        target = f"vehicle {done.vehicle_code}" if done.vehicle_code else f"site {done.site_code}"
+        return (f"bound {done.code} to {target}; the ingesters follow within "
+                f"{settings.registry_refresh_s} s")
+
+    return _on_registry(settings, args, bind)
+
+
+def _on_registry(
+    settings: Settings, args: argparse.Namespace,
+    work: Callable[[Database, Actor], Awaitable[str]],
+) -> int:
+    """Run ``work`` on the device registry of DATABASE_URL as the command line's actor
+    (the same domain functions GraphQL calls) and print what it returns; a refusal of the
+    domain (no such device, a wrong binding) is printed as one line, exit 1."""
+    from domain.actor import Actor
     from domain.db import Database
-    from tracking.devices import DeviceError, add_device
+    from domain.errors import DomainError
 
     url = _need_database(settings)
 
-    async def add() -> str:
+    async def run() -> str:
         db = await Database.connect(url, min_size=1, max_size=1)
         try:
-            return await add_device(db, args.code, kind=args.kind, vehicle=args.vehicle,
-                                    site=args.site, owntracks_id=args.owntracks)
+            return await work(db, Actor.system(CLI_ACTOR))
         finally:
             await db.close()
 
     try:
-        password = asyncio.run(add())
-    except DeviceError as exc:
-        print(f"keylink devices add: {exc}", file=sys.stderr)
+        text = asyncio.run(run())
+    except DomainError as exc:
+        print(f"keylink {args.name}: {exc.message}", file=sys.stderr)
         return 1
-    print(f"added {args.code}; its broker password (shown only now): {password}")
+    print(text)
     return 0
 
 

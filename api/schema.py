@@ -34,6 +34,7 @@ from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.settlements import SettlementMutations, SettlementQueries
 from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
+from resolvers.shipments.devices import DeviceMutations, DeviceQueries
 from resolvers.shipments.rejections import RejectionQueries
 from settings import Settings
 
@@ -42,7 +43,7 @@ from settings import Settings
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
             InboxQueries, PushRuleQueries, BulletinQueries,
             DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries,
-            RejectionQueries):
+            RejectionQueries, DeviceQueries):
     pass
 
 
@@ -51,7 +52,7 @@ class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, Shi
 class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMutations,
                BulletinMutations,
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
-               PlanningMutations, SettlementMutations):
+               PlanningMutations, SettlementMutations, DeviceMutations):
     pass
 
 

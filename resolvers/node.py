@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.actor import Actor
-from domain.shipments import rejections
+from domain.shipments import devices, rejections
 from resolvers import parties
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader, SettlementByIdLoader
@@ -39,7 +39,13 @@ from resolvers.quality.loaders import (
 from resolvers.quality.types import Coil, Heat, ProcessingFeedback, QualityCertificate, Slab
 from resolvers.relay import MAX_PAGE, BadInput, Node, from_global_id
 from resolvers.settlements import Settlement
-from resolvers.shipments.loaders import RejectionByIdLoader, ShipmentByIdLoader, VehicleByIdLoader
+from resolvers.shipments.devices import Device
+from resolvers.shipments.loaders import (
+    DeviceByIdLoader,
+    RejectionByIdLoader,
+    ShipmentByIdLoader,
+    VehicleByIdLoader,
+)
 from resolvers.shipments.rejections import RejectedMessage
 from resolvers.shipments.types import Shipment
 from resolvers.shipments.vehicles import Vehicle
@@ -75,12 +81,15 @@ NODE_TYPES: dict[str, tuple[type[Loader[int, Any]], Callable[[Any], Node]]] = {
     "PlanImport": (PlanImportByIdLoader, PlanImport.of),
     # Only the viewers of NODE_READERS reach it, and a customer's scope finds none.
     "RejectedMessage": (RejectionByIdLoader, RejectedMessage.of),
+    # Likewise.
+    "Device": (DeviceByIdLoader, Device.of),
 }
 
 # Node types only some viewers may read, whatever their scope (roles are not part of it):
 # to anyone else their ids read like ids that do not exist.
 NODE_READERS: dict[str, Callable[[Actor], bool]] = {
     "RejectedMessage": rejections.reads_rejections,
+    "Device": lambda actor: devices.PERMISSIONS.allows(actor, "list"),
 }
 
 

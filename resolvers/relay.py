@@ -117,6 +117,17 @@ def after_time_key(cursor: str | None) -> tuple[dt.datetime, int] | None:
     return at, key[1]
 
 
+def after_text(cursor: str | None, *, longest: int) -> str | None:
+    """The text key in a cursor of a connection ordered by a unique text (devices by
+    code), at most ``longest`` characters."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    if len(key) != 1 or not isinstance(key[0], str) or not 0 < len(key[0]) <= longest:
+        raise BadInput("`after` is not a cursor of this connection")
+    return key[0]
+
+
 def check_first(first: int) -> int:
     if not 0 <= first <= MAX_PAGE:
         raise BadInput(f"`first` must be between 0 and {MAX_PAGE}")

@@ -122,6 +122,7 @@ RICH = {"number": "N-1", "dispute": "QD-2026-000007", "claim": "CL-2026-000003",
         "agreed_amount": "10000", "currency": "CNY", "credit_note": "CN-2026-0001",
         "late_days": 3, "predicted_delivery": "2026-12-20", "tonnes": "118.5",
         "title": "新钢种", "body": "新钢种上市", "code": "BX26C0001234", "distance_km": 3.2,
+        "device": "GPS-TRK-SH-06", "bound_to": "TRK-SH-06",
         "details": {"eta": "2026-11-26T08:00:00+00:00",
                     "promised_by": "2026-11-26T02:00:00+00:00", "code": "BX26C0001234",
                     "distance_km": 3.2}}

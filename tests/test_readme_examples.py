@@ -34,7 +34,8 @@ FAW = token("FAW-VW", subject="buyer.faw")
 # The mill's staff: the sales owner of FAW-VW's contracts, with every role.
 MILL = token("BAOSTEEL", *MILL_ROLES, subject="sales.zhang")
 # Root fields only the mill's staff are shown anything by.
-MILL_ONLY = {"rejectedMessages", "salesPlan", "escalationChain", "vehiclePositions"}
+MILL_ONLY = {"rejectedMessages", "salesPlan", "escalationChain", "vehiclePositions",
+             "devices"}
 
 
 def blocks() -> list[str]:
@@ -123,6 +124,7 @@ async def test_every_query_of_the_readme_runs_against_the_demo(demo_api: Api) ->
     dispute = ran["dispute"]
     assert dispute is not None and dispute["claims"]["nodes"] and dispute["suspects"]["nodes"]
     assert ran["orderForm"]["specs"]
+    assert ran["devices"]["nodes"], "the demo's fleet has no enabled GPS unit"
 
 
 def test_the_shell_examples_read_the_address_make_run_chose() -> None:

@@ -41,8 +41,9 @@ async def test_every_node_type_of_one_customer_is_invisible_to_the_other(api: Ap
     walked |= {"QualityDispute", "Claim", "DisputeEvidence"}
     # PurchasePlan, ProductionPlan and PlanImport in test_planning_api.py.
     walked |= {"PurchasePlan", "ProductionPlan", "PlanImport"}
-    # RejectedMessage (the mill's logistics staff only) in test_rejected_messages_api.py.
-    walked |= {"RejectedMessage"}
+    # RejectedMessage (the mill's logistics staff only) in test_rejected_messages_api.py;
+    # Device (likewise) in test_devices_api.py.
+    walked |= {"RejectedMessage", "Device"}
     assert walked == set(NODE_TYPES), "a node type is not walked"
     for type_name, pks in galanz_ids.items():
         for pk in pks:

@@ -11,60 +11,23 @@ password comes from ``MQTT_URL``. Two forms:
   as client id. The ingesters' user may only take the shared subscription of its group.
 - ``password_file``: a plain password file, for a broker that checks logins only.
 
-Mosquitto 2's format (``mosquitto_passwd``'s default, sha512-pbkdf2) is
-``user:$7$<iterations>$<base64 salt>$<base64 PBKDF2-HMAC-SHA512>``, with a 12-byte salt
-and a 64-byte key.
+The hashes are Mosquitto 2's own (``domain.shipments.devices.hash_password``), where the
+registry's writes (registering a device, rotating its password) make them.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from domain.db import Executor
-from tracking.topics import DEVICE_CODE, PREFIX
+from domain.shipments.devices import hash_password
+from tracking.topics import PREFIX
 
-# mosquitto_passwd's own count. Device passwords are random tokens (see `new_password`),
-# which no iteration count makes harder to guess; a high one would only slow every
-# device's login at the broker.
-PBKDF2_ITERATIONS = 101
-SALT_BYTES = 12
 INGEST_USER = "keylink-ingest"
-# Device codes may not start with this: the system's own logins (the ingesters' user and
-# client ids, `keylink-ingest-{hostname}-{n}` by default) do, and a device's code is its
-# user name and client id.
-RESERVED_PREFIX = "keylink-"
-
-
-def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS,
-                  salt: bytes | None = None) -> str:
-    salt = os.urandom(SALT_BYTES) if salt is None else salt
-    key = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return f"$7${iterations}${_b64(salt)}${_b64(key)}"
-
-
-def verify_password(password: str, hashed: str) -> bool:
-    try:
-        _, kind, iterations, salt, key = hashed.split("$")
-        if kind != "7":
-            return False
-        expected = base64.b64decode(key)
-        actual = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt),
-                                     int(iterations))
-    except ValueError:
-        return False
-    return hmac.compare_digest(expected, actual)
-
-
-def new_password() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def ingest_credentials(mqtt_url: str | None) -> tuple[str, str] | None:
@@ -164,61 +127,5 @@ def write_file(path: Path, text: str) -> None:
 
 
 class DeviceError(ValueError):
-    """The device cannot be added as asked; the message says why."""
-
-
-async def add_device(
-    db: Executor, code: str, *, kind: str, vehicle: str | None = None,
-    site: str | None = None, owntracks_id: str | None = None,
-) -> str:
-    """Register a device with a new broker password; returns the password, which is
-    stored only as its hash."""
-    if not DEVICE_CODE.fullmatch(code):
-        raise DeviceError(f"device code {code!r}: 1 to 64 of A-Z a-z 0-9 _ . -")
-    if code.startswith(RESERVED_PREFIX):
-        raise DeviceError(f"device code {code!r}: codes starting with {RESERVED_PREFIX!r} "
-                          "are kept for Keylink's own broker logins")
-    if owntracks_id is not None:
-        owntracks_id = _owntracks_id(code, owntracks_id)
-    vehicle_id = site_id = None
-    if vehicle is not None:
-        vehicle_id = await db.fetchval("SELECT id FROM vehicle WHERE code = $1", vehicle)
-        if vehicle_id is None:
-            raise DeviceError(f"no vehicle {vehicle!r}")
-    if site is not None:
-        site_id = await db.fetchval("SELECT id FROM site WHERE code = $1", site)
-        if site_id is None:
-            raise DeviceError(f"no site {site!r}")
-    if await db.fetchval("SELECT 1 FROM device WHERE code = $1", code):
-        raise DeviceError(f"device {code!r} exists already")
-    password = new_password()
-    await db.execute(
-        "INSERT INTO device (code, kind, vehicle_id, site_id, owntracks_id, password_hash)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        code, kind, vehicle_id, site_id, owntracks_id, hash_password(password))
-    return password
-
-
-def _owntracks_id(code: str, given: str) -> str:
-    """``{user}/{device}`` of an OwnTracks app; ``given`` may name the device alone.
-
-    The app publishes under ``owntracks/{its user name}/{device}`` and logs in as the
-    device, so the user must be the device code: the broker lets a device publish under
-    its own name only."""
-    user, slash, device = given.rpartition("/")
-    if not slash:
-        user = code
-    if user != code:
-        raise DeviceError(
-            f"--owntracks {given!r}: the OwnTracks user must be the device code {code!r} "
-            f"(the app logs in, and publishes under owntracks/<user>/, as {code}); "
-            f"set the app's user name and client id to {code} and give "
-            f"--owntracks {code}/{device}")
-    if not DEVICE_CODE.fullmatch(device):
-        raise DeviceError(f"--owntracks {given!r}: the device level must be 1 to 64 of "
-                          "A-Z a-z 0-9 _ . -")
-    return f"{code}/{device}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    """The broker's access file cannot be written as the registry stands; the message
+    says why."""

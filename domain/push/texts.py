@@ -204,6 +204,38 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
                "质量异议 {dispute} 的索赔 {claim}：{agreed_amount} 已于 {at} 以 "
                "{credit_note} 冲账。"),
     },
+    # The device registry: the mill's own events, named by the device's code.
+    "device.registered": {
+        "en": ("Device {device} registered",
+               "Device {device} was registered at {at}; it may log in once the broker's "
+               "access file is written again."),
+        "zh": ("设备 {device} 已登记",
+               "设备 {device} 已于 {at} 登记；重新生成消息代理的访问文件后即可登录。"),
+    },
+    "device.disabled": {
+        "en": ("Device {device} disabled",
+               "Device {device} was disabled at {at}: its messages are refused."),
+        "zh": ("设备 {device} 已停用",
+               "设备 {device} 已于 {at} 停用，其消息将被拒收。"),
+    },
+    "device.enabled": {
+        "en": ("Device {device} enabled", "Device {device} was enabled again at {at}."),
+        "zh": ("设备 {device} 已启用", "设备 {device} 已于 {at} 重新启用。"),
+    },
+    "device.password_rotated": {
+        "en": ("Device {device}: new broker password",
+               "Device {device} was given a new broker password at {at}; the old one stops "
+               "working when the broker loads its access file again."),
+        "zh": ("设备 {device} 已更换登录密码",
+               "设备 {device} 已于 {at} 更换消息代理登录密码；消息代理重新加载访问文件后，"
+               "旧密码失效。"),
+    },
+    "device.bound": {
+        "en": ("Device {device} bound to {bound_to}",
+               "Device {device} reports for {bound_to} from {at}."),
+        "zh": ("设备 {device} 已绑定至 {bound_to}",
+               "设备 {device} 自 {at} 起归属 {bound_to}。"),
+    },
 }
 
 # What the mill's own staff read where the customer's wording would be wrong for them

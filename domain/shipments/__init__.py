@@ -14,4 +14,6 @@ Every function runs in the caller's transaction. Writers that announce something
 - reads: shipments, legs and coils as the API reads them, within the viewer's scope
 - positions: vehicles, their latest fix and a shipment's track, as the API reads them
 - rejections: the MQTT messages the ingester rejected, for the mill's staff
+- devices: the device registry as the mill's staff keep it (list, register, disable,
+  enable, rotate a broker password, bind), with its permission table
 """

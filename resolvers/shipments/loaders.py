@@ -1,14 +1,14 @@
-"""Loaders of shipments, their legs, manifests, events and positions, and of rejected
-MQTT messages."""
+"""Loaders of shipments, their legs, manifests, events and positions, of rejected MQTT
+messages and of devices."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from domain.shipments import devices, rejections
 from domain.shipments import positions as position_reads
 from domain.shipments import reads as shipment_reads
-from domain.shipments import rejections
 from resolvers.loaders import GroupedLoader, MappedLoader, PagedLoader, RowsLoader
 
 
@@ -113,3 +113,11 @@ class RejectionByIdLoader(RowsLoader[int]):
 
     async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
         return await rejections.rejections_by_ids(self.db, self.scope, keys)
+
+
+class DeviceByIdLoader(RowsLoader[int]):
+    """Devices: `resolvers.node` lets only their keepers reach this, and a customer's
+    scope finds none."""
+
+    async def fetch(self, keys: Sequence[int]) -> Sequence[Any]:
+        return await devices.devices_by_ids(self.db, self.scope, keys)

@@ -29,10 +29,10 @@ from paho.mqtt.properties import Properties
 from api import cli
 from api.embedded import Mosquitto, free_port
 from domain.db import Database
+from domain.shipments.devices import hash_password, verify_password
 from settings import Settings
 from tests.tracking.test_decoders import with_seq
 from tests.tracking.test_fragments import EVER, GOLDEN
-from tracking.devices import hash_password, verify_password
 from tracking.ingester import REGISTRY, run_ingester
 from tracking.model import Reason
 
