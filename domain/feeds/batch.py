@@ -227,13 +227,17 @@ async def _chunks(lines: AsyncIterable[Line], result: BatchResult,
 class _Runner:
     """Applies chunks within the batch's transaction."""
 
-    def __init__(self, actor: Actor, result: BatchResult, *, by_token: bool = True) -> None:
+    def __init__(self, actor: Actor, result: BatchResult, *, by_token: bool = True,
+                 by_hand: bool = False) -> None:
         self.actor = actor
         self.result = result
         self.refs = RefCache()
         # Plant systems write the kinds their token names; staff editing by hand were
         # allowed by the kind's staff roles instead.
         self.by_token = by_token
+        # An edit by hand carries no source version: it is written whatever the stored
+        # version, and leaves that version as it was (see `apply_record`).
+        self.by_hand = by_hand
         self.written: list[Item] = []
 
     async def apply(self, tx: Transaction, records: list[Record]) -> None:
@@ -251,7 +255,8 @@ class _Runner:
                 self.result.reject(prepared)
             else:
                 items.append(prepared)
-        items = await self._fresh(tx, kind, items)
+        if not self.by_hand:
+            items = await self._fresh(tx, kind, items)
         upserts = [i for i in items if not i.record.retire]
         if upserts:
             await self._write(tx, kind, upserts)
@@ -339,9 +344,10 @@ class _Runner:
             " SELECT $1, u.key, u.version, u.digest, u.retired, $6"
             " FROM unnest($2::text[], $3::bigint[], $4::bytea[], $5::boolean[])"
             "   AS u(key, version, digest, retired)"
-            " ON CONFLICT (kind, key) DO UPDATE SET version = EXCLUDED.version,"
-            " digest = EXCLUDED.digest, retired = EXCLUDED.retired,"
-            " batch_id = EXCLUDED.batch_id, applied_at = now()",
+            + (" ON CONFLICT (kind, key) DO NOTHING" if self.by_hand else
+               " ON CONFLICT (kind, key) DO UPDATE SET version = EXCLUDED.version,"
+               " digest = EXCLUDED.digest, retired = EXCLUDED.retired,"
+               " batch_id = EXCLUDED.batch_id, applied_at = now()"),
             kind.name, [i.record.key for i in items], [i.record.version for i in items],
             [i.record.digest for i in items], [i.record.retire for i in items],
             self.result.id)
@@ -380,22 +386,23 @@ def _rejection(item: Item, exc: Exception) -> Rejection:
 async def apply_record(db: Database, actor: Actor, kind: str, key: str,
                        data: dict[str, Any] | None, *, version: int | None = None) -> int:
     """One record written by hand (GraphQL) through the same checks as the feeds:
-    ``data`` None retires it. Staff need one of the kind's staff roles; the version is
-    the stored one plus one unless given, so the source's next change still wins.
-    Returns the row's id; a rejection is raised as the matching domain error."""
+    ``data`` None retires it. Staff need one of the kind's staff roles.
+
+    Without ``version`` the edit is written whatever version the plant's system last
+    sent, and that version stays the stored one: the system's replay of it changes
+    nothing, and its next change (a higher version) overwrites the edit. A key first
+    written by hand is stored at version 0. With ``version`` the record is applied as a
+    system's would be. Returns the row's id; a rejection is raised as the matching
+    domain error."""
     found = KINDS.get(kind)
     if found is None:
         raise Invalid(f"no kind {kind!r}", field="kind")
     actor.require(found.staff_roles)
     result = BatchResult(uuid.uuid4(), actor.subject, "all", False)
-    runner = _Runner(actor, result, by_token=False)
+    runner = _Runner(actor, result, by_token=False, by_hand=version is None)
     async with db.transaction() as tx:
         await _queue(tx)
-        if version is None:
-            version = (await tx.fetchval(
-                "SELECT version FROM feed_record WHERE kind = $1 AND key = $2 FOR UPDATE",
-                kind, key) or 0) + 1
-        doc: dict[str, Any] = {"kind": kind, "key": key, "version": version}
+        doc: dict[str, Any] = {"kind": kind, "key": key, "version": version or 0}
         doc |= {"retire": True} if data is None else {"data": data}
         record = parse_line(1, orjson.dumps(doc), _NAMES)
         if isinstance(record, Rejection):
