@@ -10,6 +10,7 @@ import pytest
 
 from domain.contracts.stage_routes import STAGES
 from domain.disputes import claims
+from domain.feeds.kinds import KINDS
 from domain.disputes import writes as disputes
 from domain.push.locale import Locale
 from domain.push.texts import CODES_ZH, MILL_TEXTS, TEXTS, render
@@ -51,6 +52,11 @@ def _emitted() -> set[str]:
                 found.add(m.group(1))
     for area, kinds in VARYING.items():
         found |= {f"{area}.{k}" for k in kinds}
+    # What the plant's records change (domain/feeds): each kind created, updated, retired.
+    for kind in KINDS:
+        found |= {f"{kind}.{change}" for change in ("created", "updated", "retired")}
+    found |= {"coil.released", "coil.blocked", "coil.downgraded", "shipment.cancelled",
+              "device.updated"}
     return found
 
 

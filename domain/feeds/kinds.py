@@ -214,6 +214,14 @@ class Device(Kind):
             raise DomainError(f"no device {item.record.key!r} to retire")
         item.row_id = row_id
 
+    def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
+        """Named as the device registry names its own changes."""
+        change = ("disabled" if item.record.retire
+                  else "registered" if item.inserted else "updated")
+        return [(f"device.{change}", None, {"device": item.record.key,
+                                            "key": item.record.key,
+                                            "version": item.record.version})]
+
 
 class Heat(Kind):
     name = "heat"

@@ -300,6 +300,11 @@ _AREAS = {
     "purchase_plan": ("Purchase plan", "采购计划"),
     "production_plan": ("Production plan", "生产计划"), "bulletin": ("Bulletin", "资讯"),
     "settlement": ("Settlement", "结算"),
+    # What the plant's systems feed (domain/feeds).
+    "organization": ("Organization", "单位"), "site": ("Site", "地点"),
+    "spec": ("Spec", "规格"), "vehicle": ("Vehicle", "车船"), "device": ("Device", "终端"),
+    "heat": ("Heat", "炉号"), "slab": ("Slab", "板坯"), "coil": ("Coil", "钢卷"),
+    "inspection": ("Inspection", "检验"), "production_order": ("Production order", "生产订单"),
 }
 _HAPPENINGS_ZH = {
     "created": "已创建", "confirmed": "已确认", "in_production": "已投产", "changed": "已变更",
@@ -325,9 +330,11 @@ _HAPPENINGS_ZH = {
     "certificate_issued": "质保书已签发", "published": "已发布", "escalated": "已升级",
     "scan_far_from_vehicle": "扫描位置远离车辆", "coil_not_on_manifest": "钢卷不在装运清单上",
     "unknown_coil": "未知编码", "blocked_coil_loaded": "封存钢卷被装车",
+    "updated": "已更新", "retired": "已停用", "cancelled": "已取消", "released": "已放行",
+    "blocked": "已封存", "downgraded": "已降级",
 }
 _REFERENCES = ("claim", "dispute", "number", "contract", "shipment", "ticket",
-               "certificate", "settlement")
+               "certificate", "settlement", "key")
 _GENERIC = {"en": ("{subject}: {happening}", "{subject}: {happening}, at {at}."),
             "zh": ("{subject}：{happening}", "{subject}：{happening}，时间 {at}。")}
 _DIGEST = {
