@@ -10,8 +10,8 @@ import pytest
 
 from domain.contracts.stage_routes import STAGES
 from domain.disputes import claims
-from domain.feeds.kinds import KINDS
 from domain.disputes import writes as disputes
+from domain.feeds.kinds import KINDS
 from domain.push.locale import Locale
 from domain.push.texts import CODES_ZH, MILL_TEXTS, TEXTS, render
 from domain.settlements import writes as settling
