@@ -29,7 +29,7 @@ from tests.support.postgres import create_database, drop_database
 
 SECRET = secrets.token_hex(32)
 # Rate limits off: tests send many operations and open many sockets from one address
-# (tests/test_edge.py turns them on).
+# (tests/api/test_edge.py turns them on).
 SETTINGS = Settings(jwt_secret=SECRET, environment="development", rate_limit_per_minute=0,
                     socket_rate_per_minute=0)
 CODEC = TokenCodec.from_settings(SETTINGS)

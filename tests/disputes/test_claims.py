@@ -18,9 +18,16 @@ from domain.settlements import writes as settling
 from domain.settlements.writes import InvoiceInput
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
+from tests.disputes.test_disputes import (
+    ROLES,
+    actor_for,
+    customer,
+    delivered_world,
+    dispute_input,
+    staff,
+)
 from tests.support.api import Api, token
 from tests.support.factory import World
-from tests.test_disputes import ROLES, actor_for, customer, delivered_world, dispute_input, staff
 
 CLAIM_STATES = ("submitted", "assessed", "agreed", "partially_agreed", "rejected", "credited")
 GOODS = Decimal("60908.26")  # the factory's settlement: goods 60,908.26 + freight 1,200

@@ -14,9 +14,9 @@ from api.context import Services
 from api.embedded import Mosquitto
 from domain.db import Database
 from resolvers.relay import to_global_id
+from tests.api.test_subscriptions import _next
+from tests.shipments.test_shipment_subscriptions import POSITIONS, _data, _subscribe, live  # noqa: F401
 from tests.support.api import token
-from tests.test_shipment_subscriptions import POSITIONS, _data, _subscribe, live  # noqa: F401
-from tests.test_subscriptions import _next
 from tests.tracking.support import build_track
 from tests.tracking.test_ingester import ingesting, settings_for, unique
 

@@ -18,8 +18,8 @@ from domain.actor import Actor
 from domain.db import Database
 from domain.planning import imports
 from resolvers.relay import to_global_id
+from tests.planning.test_planning_api import FAW, GALANZ, long_plan_file
 from tests.support.api import CODEC, Api, graphql_ws
-from tests.test_planning_api import FAW, GALANZ, long_plan_file
 
 SUB = """subscription($id: ID!) { planImport(id: $id) { status rowsDone rowsTotal
     errors { row reason } productionPlan { version } } }"""

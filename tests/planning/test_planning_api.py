@@ -546,7 +546,7 @@ async def test_the_sample_file_of_the_readme_imports_with_the_demo_format(api: A
         "INSERT INTO plan_format (customer_org_id, columns, models, updated_by)"
         " VALUES ($1, $2, $3, 'staff')", w.org["FAW-VW"], demo_planning.FORMAT,
         demo_planning.MODEL_NAMES)
-    content = (Path(__file__).parent / "data" / "planning" / "faw-vw-plan.csv").read_bytes()
+    content = (Path(__file__).parents[1] / "data" / "planning" / "faw-vw-plan.csv").read_bytes()
     # The request exactly as README.md shows it with curl.
     readme = ('{"query": "mutation($f: Upload!) { importPlanFile(input: {file: $f}) {'
               ' planImport { id status } errors { message } } }", "variables": {"f": null}}')

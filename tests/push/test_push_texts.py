@@ -17,7 +17,7 @@ from domain.push.texts import CODES_ZH, MILL_TEXTS, TEXTS, render
 from domain.settlements import writes as settling
 from domain.shipments.detected import CUSTOMER_KINDS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 LANGUAGES = ("en", "zh")
 URGE = {"ticket": "URG-000042", "contract": "BSC-2026-000123", "lineNo": 2,

@@ -17,10 +17,10 @@ from api.context import Services
 from api.livebus import GAP, LiveBus
 from domain.db import Database
 from resolvers.relay import to_global_id
+from tests.api.test_subscriptions import _next, _open
 from tests.support.api import CODEC, graphql_ws, token
 from tests.support.factory import build
 from tests.support.shipments import NOW, Tracking, build_tracking
-from tests.test_subscriptions import _next, _open
 
 POSITIONS = """subscription($id: ID!) { shipmentPositions(shipmentId: $id) {
     position { fixTime latitude longitude speedKmh } shipmentIds vehicle { code } } }"""

@@ -12,8 +12,7 @@ from domain.actor import Actor
 from domain.calendar import mill_today
 from domain.contracts.production import ProgressInput, record_progress
 from resolvers.relay import from_global_id
-from tests.support.api import Api
-from tests.test_planning_api import (
+from tests.planning.test_planning_api import (
     APPROVE,
     COMPUTE,
     FAW,
@@ -24,6 +23,7 @@ from tests.test_planning_api import (
     setup_faw,
     weeks,
 )
+from tests.support.api import Api
 
 ANSWER = """mutation($input: AnswerChangeRequestInput!) { answerPlanChangeRequest(input: $input)
     { change { requestStatus afterTonnes afterNeedDate productionPlanVersion }

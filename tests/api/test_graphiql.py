@@ -16,8 +16,8 @@ from playwright.async_api import Route, async_playwright
 from api.app import GRAPHIQL_DIR, create_app
 from api.context import Services
 from domain.db import Database
+from tests.shipments.test_live_page import ARTIFACTS, CHROMIUM_ARGS, chromium
 from tests.support.api import CODEC, SETTINGS, Api, serving
-from tests.test_live_page import ARTIFACTS, CHROMIUM_ARGS, chromium
 
 ASSET = re.compile(r'(?:src|href)="([^"]*)"')
 

@@ -16,7 +16,7 @@ from domain.errors import NotFound
 from domain.planning import imports, inputs
 from tests.support.factory import build
 
-RESOLVERS = Path(__file__).resolve().parent.parent / "resolvers"
+RESOLVERS = Path(__file__).resolve().parents[2] / "resolvers"
 VERBS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ")
 
 

@@ -22,9 +22,9 @@ from domain.disputes import writes as disputes
 from domain.errors import Invalid, InvalidTransition
 from resolvers.relay import to_global_id
 from settings import Settings, SettingsError
+from tests.disputes.test_disputes import customer, delivered_world, dispute_input
 from tests.support.api import CODEC, SETTINGS, token
 from tests.support.factory import World
-from tests.test_disputes import customer, delivered_world, dispute_input
 
 LIMIT = 8000
 UPLOAD = """mutation($input: AddDisputeEvidenceInput!) { addDisputeEvidence(input: $input) {

@@ -310,7 +310,7 @@ def _settings(path: Path) -> dict[str, str]:
 
 def test_production_and_dev_configs_deliver_alike() -> None:
     production, dev = _settings(PRODUCTION_CONFIG), _settings(MOSQUITTO_DEV_CONFIG)
-    # Where it listens (TLS) and who may do what: tests/test_broker_production.py.
+    # Where it listens (TLS) and who may do what: tests/tracking/test_broker_production.py.
     access = {"allow_anonymous", "listener", "certfile", "keyfile", "tls_version",
               "persistence_location", "plugin", "plugin_opt_config_file"}
 

@@ -178,3 +178,34 @@ async def test_a_subscription_over_http_is_told_to_use_a_websocket(
         assert r.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     # Not an unexpected error: nothing is logged as one.
     assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
+
+
+async def test_http_status_follows_graphql_over_http(api: Api) -> None:
+    accept = {"accept": "application/graphql-response+json"}
+    r = await api.client.get("/graphql", params={
+        "query": 'mutation { confirmContract(input: {contractId: "x"}) { errors { code } } }'})
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+    executed = await api.client.post("/graphql", json={"query": "{ viewer { subject } }"},
+                                     headers=accept)
+    assert executed.status_code == 200
+    assert executed.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+    refused = await api.client.post("/graphql", json={"query": "{ nope }"}, headers=accept)
+    assert refused.status_code == 400 and "data" not in refused.json()
+
+    prefers_json = await api.client.post(
+        "/graphql", json={"query": "{ nope }"},
+        headers={"accept": "application/graphql-response+json;q=0.5, application/json"})
+    assert prefers_json.headers["content-type"].startswith("application/json")
+
+    bad_json = await api.client.post("/graphql", content=b"{not json",
+                                     headers={"content-type": "application/json"})
+    assert bad_json.status_code == 400
+    assert bad_json.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_metrics_do_not_grow_with_unknown_paths(api: Api) -> None:
+    await api.client.get("/no-such-path-xyz")
+    assert "no-such-path-xyz" not in (await api.client.get("/metrics")).text

@@ -1,11 +1,16 @@
-"""The one actor: what it may see, which roles it may act in, for which customer."""
+"""The one actor: what it may see, which roles it may act in, for which customer. A
+customer's token that carries mill roles does not get in at all."""
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
 from domain.actor import Actor, Permissions
 from domain.errors import Forbidden, NotFound
+from resolvers.relay import to_global_id
+from tests.support.api import SECRET, Api
+from tests.support.factory import build
 
 SALES = Actor("s@mill", 1, frozenset({"sales"}), False)
 CUSTOMER = Actor("c@cust", 7, frozenset({"customer"}), True)
@@ -40,3 +45,14 @@ def test_a_process_acts_under_its_own_name_as_the_mill() -> None:
     # Claiming the process's role in a token does not make a person one.
     person = Actor("p@mill", 1, frozenset({"system", "sales"}), False)
     assert not person.may(("admin",))
+
+
+async def test_customer_token_carrying_mill_roles_is_refused(api: Api) -> None:
+    w = await build(api.db)
+    forged = jwt.encode({"sub": "x", "org": "FAW-VW", "roles": ["customer", "quality"],
+                         "exp": 4102444800}, SECRET, algorithm="HS256")
+    q = """mutation($id: ID!) { issueCertificate(input: {coilId: $id, yieldStrengthMpa: "1",
+           tensileStrengthMpa: "2", elongationPct: "3"}) { errors { code } } }"""
+    body = await api.query(q, {"id": to_global_id("Coil", w.coils["GALANZ"][1])}, as_=forged)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await api.db.fetchval("SELECT count(*) FROM quality_certificate") == 2

@@ -16,9 +16,9 @@ from openpyxl import Workbook
 
 from domain.planning import tables
 from domain.planning.tables import BadFile, FileTooLarge, Limits, read_table
+from tests.planning.test_planning_api import finished, upload
 from tests.support.api import Api, token
 from tests.support.factory import build
-from tests.test_planning_api import finished, upload
 
 FAW = token("FAW-VW", subject="planner.faw")
 MB = 1024 * 1024

@@ -28,10 +28,10 @@ from api.sockets import HeadTimeoutProtocol, TransportWSHandler
 from domain.db import Database
 from resolvers.relay import to_global_id
 from settings import Settings, SettingsError
+from tests.shipments.test_shipment_subscriptions import POSITIONS, _position
 from tests.support.api import CODEC, SETTINGS, graphql_ws, serving, token
 from tests.support.factory import build
 from tests.support.shipments import build_tracking
-from tests.test_shipment_subscriptions import POSITIONS, _position
 
 VIEWER = {"query": "{ viewer { subject } }"}
 PROTOCOL = ["graphql-transport-ws"]

@@ -1,4 +1,5 @@
-"""EN 10204 certificate content and its hash."""
+"""EN 10204 certificate content and its hash, and who may read a certificate: the owner
+of its coil today."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from domain.quality.certificates import (
     decimal_text,
     verify,
 )
+from resolvers.relay import to_global_id
+from tests.support.api import Api, token
+from tests.support.factory import build
 
 CST = timezone(timedelta(hours=8))
 
@@ -153,3 +157,15 @@ def test_refuses_what_has_no_canonical_form() -> None:
         content_hash({"x": object()})
     # Decimals and times inside the content are written as the builder writes them.
     assert content_hash({"x": Decimal("1.50")}) == content_hash({"x": "1.5"})
+
+
+async def test_certificate_follows_the_coil_owner_not_a_copy(api: Api) -> None:
+    w = await build(api.db)
+    coil = w.coils["FAW-VW"][0]
+    await api.db.execute(
+        "UPDATE coil SET customer_org_id = $2, line_id = $3 WHERE id = $1",
+        coil, w.org["GALANZ"], w.line["GALANZ"])
+    q = "query($id: ID!) { node(id: $id) { ... on QualityCertificate { certNo } } }"
+    cert = {"id": to_global_id("QualityCertificate", w.certificate["FAW-VW"])}
+    assert (await api.data(q, cert, as_=token("FAW-VW")))["node"] is None
+    assert (await api.data(q, cert, as_=token("GALANZ")))["node"] == {"certNo": "QC-FAW-VW"}

@@ -320,7 +320,7 @@ async def test_a_containment_neither_names_nor_counts_another_customers_coils(
     # The heat of FAW-VW's disputed coil also went to GALANZ; quality blocks a coil of
     # each. FAW-VW's timeline and the event it is sent carry its own coil alone.
     from domain.disputes import writes as disputes
-    from tests.test_disputes import customer, delivered_world, dispute_input
+    from tests.disputes.test_disputes import customer, delivered_world, dispute_input
 
     w = await delivered_world(api.db)
     await api.db.execute("DELETE FROM coil_location WHERE coil_id = ANY($1::bigint[])",

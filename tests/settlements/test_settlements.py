@@ -18,9 +18,9 @@ from domain.errors import Conflict, Forbidden, Invalid, InvalidTransition
 from domain.settlements import writes as settling
 from domain.settlements.writes import InvoiceInput
 from resolvers.relay import to_global_id
+from tests.disputes.test_disputes import ROLES, actor_for, customer, dispute_input, staff
 from tests.support.api import Api, token
 from tests.support.factory import NOW, World, build
-from tests.test_disputes import ROLES, actor_for, customer, dispute_input, staff
 
 
 async def shipping_world(db: Database) -> World:
