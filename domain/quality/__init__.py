@@ -1,6 +1,7 @@
 """Quality records of coils: the records and who may write them (model), how they are
-read (reads), issuing certificates and recording feedback (writes), and a certificate's
-canonical content and hash (certificates).
+read (reads), issuing certificates, setting a spec's limits and recording feedback
+(writes), a certificate's canonical content and hash (certificates), and a spec's limits
+with the check of certified values against them (limits).
 
 The package re-exports the model, reads and writes, so that ``from domain import
 quality`` reads as the one area it is."""
@@ -10,6 +11,7 @@ from domain.quality.model import (
     Certificate,
     Inspection,
     ProcessingFeedback,
+    SpecLimitsState,
 )
 from domain.quality.reads import (
     certificates_by_coil_ids,
@@ -18,6 +20,7 @@ from domain.quality.reads import (
     feedback_by_coil_ids,
     feedback_by_ids,
     inspections_by_coil_ids,
+    spec_limits_by_spec_ids,
 )
 from domain.quality.writes import (
     FEEDBACK_PROCESSES,
@@ -26,6 +29,7 @@ from domain.quality.writes import (
     CertificateInput,
     issue_certificate,
     record_feedback,
+    set_spec_limits,
 )
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "CertificateInput",
     "Inspection",
     "ProcessingFeedback",
+    "SpecLimitsState",
     "certificates_by_coil_ids",
     "certificates_by_ids",
     "contents_by_ids",
@@ -45,4 +50,6 @@ __all__ = [
     "inspections_by_coil_ids",
     "issue_certificate",
     "record_feedback",
+    "set_spec_limits",
+    "spec_limits_by_spec_ids",
 ]

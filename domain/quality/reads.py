@@ -12,10 +12,13 @@ from domain.quality.model import (
     _CERT_OWNER,
     _FEEDBACK_COLS,
     _INSPECTION_COLS,
+    _SPEC_LIMIT_COLS,
     Certificate,
     Inspection,
     ProcessingFeedback,
+    SpecLimitsState,
     _certificate,
+    _spec_limits,
 )
 from domain.tenancy import Scope
 
@@ -55,6 +58,24 @@ async def certificates_by_coil_ids(
         scope.org_id, list(coil_ids),
     )
     return {r["coil_id"]: _certificate(r) for r in rows}
+
+
+async def spec_limits_by_spec_ids(
+    db: Executor, scope: Scope, spec_ids: Sequence[int]
+) -> dict[int, SpecLimitsState]:
+    """The current limits of these specs, as the viewer may see the specs themselves."""
+    rows = await db.fetch(
+        f"SELECT s.id, {_SPEC_LIMIT_COLS} FROM steel_spec s WHERE s.id = ANY($2::bigint[])"
+        f" AND {Scope.spec('s')}",
+        scope.org_id, list(spec_ids),
+    )
+    return {r["id"]: _limits_state(r) for r in rows}
+
+
+def _limits_state(row: Any) -> SpecLimitsState:
+    return SpecLimitsState(spec_id=row["id"], revision=row["limits_revision"],
+                           changed_at=row["limits_changed_at"],
+                           changed_by=row["limits_changed_by"], limits=_spec_limits(row))
 
 
 async def inspections_by_coil_ids(

@@ -86,3 +86,8 @@ class FeedbackByIdLoader(RowsLoader[int]):
 class FeedbackByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await quality.feedback_by_coil_ids(self.db, self.scope, keys)
+
+
+class LimitsBySpecLoader(MappedLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
+        return await quality.spec_limits_by_spec_ids(self.db, self.scope, keys)
