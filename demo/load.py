@@ -191,7 +191,7 @@ async def _quality(tx: Transaction, data: DemoData, step: Callable[[str], None])
 
 def _limit_columns(limits: SpecLimits) -> tuple[Any, ...]:
     """A spec's limits as steel_spec's columns, from chemistry_limits to coating_min_g_m2."""
-    return ({e: r.document() for e, r in sorted(limits.chemistry.items())},
+    return ({e: r.as_entered() for e, r in sorted(limits.chemistry.items())},
             limits.yield_strength_mpa.min, limits.yield_strength_mpa.max,
             limits.tensile_strength_mpa.min, limits.tensile_strength_mpa.max,
             limits.elongation_min_pct, limits.coating_mass_min_g_m2)

@@ -41,7 +41,12 @@ class Range:
     max: Decimal | None = None
 
     def document(self) -> dict[str, str | None]:
+        """Canonical (normalized) text, as a certificate's content writes decimals."""
         return {"min": _text(self.min), "max": _text(self.max)}
+
+    def as_entered(self) -> dict[str, str | None]:
+        """The digits as given ("0.030" stays "0.030"), as a spec keeps its limits."""
+        return {"min": _plain(self.min), "max": _plain(self.max)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,27 +104,27 @@ _PROPERTIES: Mapping[str, tuple[str, str, str | None]] = {
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One value outside its limit: ``property`` is an element symbol or one of
-    ``yieldStrengthMpa``, ``tensileStrengthMpa``, ``elongationPct``, ``coatingMassGM2``;
+    """One value outside its limit: ``name`` is the property, an element symbol or one
+    of ``yieldStrengthMpa``, ``tensileStrengthMpa``, ``elongationPct``, ``coatingMassGM2``;
     ``value`` is None when the value was not measured at all."""
 
-    property: str
+    name: str
     value: Decimal | None
     bound: str  # "min" or "max"
     limit: Decimal
 
     @property
     def is_element(self) -> bool:
-        return self.property not in _PROPERTIES
+        return self.name not in _PROPERTIES
 
     @property
     def input_field(self) -> str | None:
         """The certificate input at fault; None for chemistry (the heat's analysis)."""
-        return None if self.is_element else _PROPERTIES[self.property][2]
+        return None if self.is_element else _PROPERTIES[self.name][2]
 
     def __str__(self) -> str:
-        words, unit = ((self.property, "%") if self.is_element
-                       else _PROPERTIES[self.property][:2])
+        words, unit = ((self.name, "%") if self.is_element
+                       else _PROPERTIES[self.name][:2])
         side = "minimum" if self.bound == "min" else "maximum"
         limit = f"{_text(self.limit)} {unit}"
         if self.value is None:
@@ -161,9 +166,10 @@ def _outside(prop: str, value: Decimal | None, bounds: Range) -> list[Violation]
     found = []
     if bounds.min is not None and (value is None or value < bounds.min):
         found.append(Violation(prop, value, "min", bounds.min))
-    if bounds.max is not None and (value is None or value > bounds.max):
-        if value is not None or bounds.min is None:  # a missing value is named once
-            found.append(Violation(prop, value, "max", bounds.max))
+    # A missing value is named once, against its minimum when it has one.
+    missing_once = value is not None or bounds.min is None
+    if bounds.max is not None and (value is None or value > bounds.max) and missing_once:
+        found.append(Violation(prop, value, "max", bounds.max))
     return found
 
 
@@ -242,6 +248,10 @@ def _ordered(bounds: Range, field_name: str, what: str) -> None:
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else decimal_text(value)
+
+
+def _plain(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 def _decimal(value: Any) -> Decimal | None:

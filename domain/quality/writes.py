@@ -165,7 +165,7 @@ async def set_spec_limits(
     Certificates already issued keep the revision they were checked against."""
     PERMISSIONS.check(actor, "set_spec_limits")
     validated(limits)
-    chemistry = {e: r.document() for e, r in sorted(limits.chemistry.items())}
+    chemistry = {e: r.as_entered() for e, r in sorted(limits.chemistry.items())}
     async with db.transaction() as tx:
         before = await tx.fetchrow(
             "SELECT id, code, customer_org_id, limits_revision FROM steel_spec"

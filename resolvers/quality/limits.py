@@ -71,7 +71,7 @@ class LimitViolation:
 
     @classmethod
     def of(cls, v: limits.Violation) -> LimitViolation:
-        return cls(property=v.property, value=v.value, bound=LimitBound(v.bound),
+        return cls(property=v.name, value=v.value, bound=LimitBound(v.bound),
                    limit=v.limit, message=str(v))
 
 
