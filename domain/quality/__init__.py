@@ -20,6 +20,7 @@ from domain.quality.reads import (
     feedback_by_coil_ids,
     feedback_by_ids,
     inspections_by_coil_ids,
+    limits_by_certificate_ids,
     spec_limits_by_spec_ids,
 )
 from domain.quality.writes import (
@@ -49,6 +50,7 @@ __all__ = [
     "feedback_by_ids",
     "inspections_by_coil_ids",
     "issue_certificate",
+    "limits_by_certificate_ids",
     "record_feedback",
     "set_spec_limits",
     "spec_limits_by_spec_ids",

@@ -207,7 +207,7 @@ def validated(limits: SpecLimits) -> SpecLimits:
         raise Invalid(f"at most {MAX_ELEMENTS} elements", field="chemistry")
     for element, bounds in limits.chemistry.items():
         if not ELEMENT.fullmatch(element):
-            raise Invalid(f"{element!r} is not an element symbol such as C or Mn",
+            raise Invalid(f"{element[:12]!r} is not an element symbol such as C or Mn",
                           field="chemistry")
         for value in (bounds.min, bounds.max):
             if value is not None:

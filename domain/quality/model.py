@@ -31,10 +31,10 @@ class Certificate:
     issued_by: str
     # The certified document itself is loaded on demand: see contents_by_ids.
     content_hash: str
-    # The spec's limits the values were checked against, and their revision; None for a
-    # certificate issued without limits.
+    # The revision of the spec's limits the values were checked against; None for a
+    # certificate issued without limits. The limits themselves are loaded on demand: see
+    # limits_by_certificate_ids.
     limits_revision: int | None
-    limits: SpecLimits | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +74,7 @@ class ProcessingFeedback:
 _CERT_COLS = (
     "q.id, q.cert_no, q.certificate_type, q.coil_id, q.heat_id, q.customer_org_id, q.chemistry,"
     " q.yield_strength_mpa, q.tensile_strength_mpa, q.elongation_pct, q.coating_designation,"
-    " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content_hash, q.limits_revision,"
-    " q.limits"
+    " q.coating_mass_g_m2, q.issued_at, q.issued_by, q.content_hash, q.limits_revision"
 )
 # A certificate is seen by whoever owns its coil now (allocation can change after it was
 # issued); a heat certificate without a coil is the mill's.
@@ -98,8 +97,6 @@ _SPEC_LIMIT_COLS = (
 def _certificate(row: Any) -> Certificate:
     values = dict(row)
     values["chemistry"] = decimals(values["chemistry"])
-    if values["limits"] is not None:
-        values["limits"] = SpecLimits.from_document(values["limits"])
     return Certificate(**values)
 
 

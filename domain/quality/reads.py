@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.db import Executor
+from domain.quality.limits import SpecLimits
 from domain.quality.model import (
     _CERT_COLS,
     _CERT_OWNER,
@@ -46,6 +47,20 @@ async def contents_by_ids(
         scope.org_id, list(ids),
     )
     return {r["id"]: r["content"] for r in rows}
+
+
+async def limits_by_certificate_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> dict[int, SpecLimits]:
+    """The spec limits these certificates were checked against (those issued without
+    limits are absent)."""
+    rows = await db.fetch(
+        "SELECT q.id, q.limits FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[]) AND q.limits IS NOT NULL"
+        f" AND {Scope.owned('o.customer_org_id')}",
+        scope.org_id, list(ids),
+    )
+    return {r["id"]: SpecLimits.from_document(r["limits"]) for r in rows}
 
 
 async def certificates_by_coil_ids(

@@ -73,6 +73,11 @@ class CertificateContentByIdLoader(MappedLoader[int]):
         return await quality.contents_by_ids(self.db, self.scope, keys)
 
 
+class CertificateLimitsByIdLoader(MappedLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
+        return await quality.limits_by_certificate_ids(self.db, self.scope, keys)
+
+
 class InspectionsByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await quality.inspections_by_coil_ids(self.db, self.scope, keys)

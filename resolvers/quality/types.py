@@ -24,6 +24,7 @@ from resolvers.quality.loaders import (
     AncestryByCoilLoader,
     CertificateByCoilLoader,
     CertificateContentByIdLoader,
+    CertificateLimitsByIdLoader,
     CoilByIdLoader,
     CoilPageByHeatLoader,
     DescendantsByCoilLoader,
@@ -165,9 +166,12 @@ class QualityCertificate(Node):
         description="Revision of the spec's limits the values were checked against (compare "
         "`SteelSpec.limitsRevision`); null when the spec had no limits."
     )
-    limits: SpecLimits | None = strawberry.field(
-        description="The spec's limits as they stood at that revision; null with no revision."
-    )
+
+    @strawberry.field(description="The spec's limits as they stood at that revision; null "
+                      "with no revision.")
+    async def limits(self, info: Info[Any, Any]) -> SpecLimits | None:
+        found = await loaders(info).get(CertificateLimitsByIdLoader).load(self.pk)
+        return SpecLimits.of(found) if found is not None else None
 
     @strawberry.field(description="The certified document as canonical JSON.")
     async def content(self, info: Info[Any, Any]) -> JSON | None:
@@ -182,8 +186,7 @@ class QualityCertificate(Node):
                    coating_designation=q.coating_designation,
                    coating_mass_g_m2=q.coating_mass_g_m2, issued_at=q.issued_at,
                    issued_by=q.issued_by, content_hash=q.content_hash,
-                   limits_revision=q.limits_revision,
-                   limits=SpecLimits.of(q.limits) if q.limits is not None else None)
+                   limits_revision=q.limits_revision)
 
 
 @strawberry.type(description="One inspection of a coil at the mill.")
