@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from . import catalogue, examples
 from .commercial import make_contracts
 from .material import Material, make_material
 from .model import Certificate, Contract, Feedback, Inspection, Line, Org, Settlement, Site, Spec
 from .quality import feedback, inspect, ship
+from .schedule import CST
 from .settlement import settle
 
 
@@ -41,7 +42,10 @@ def build(contracts: int, random_seed: int, today: date,
                      s.latitude, s.longitude, s.geofence(), s.radius_m)
         for s in catalogue.SITES
     }
-    specs = [Spec(d, None if d.customer is None else orgs[d.customer]) for d in catalogue.SPECS]
+    # The quality department set every spec's limits long before the first contract.
+    limits_set_at = datetime.combine(today - timedelta(days=3 * 365), time(9), CST)
+    specs = [Spec(d, None if d.customer is None else orgs[d.customer], limits_set_at)
+             for d in catalogue.SPECS]
     step(f"generating {contracts} contracts")
     made = make_contracts(rng, contracts, today, orgs, sites, specs)
     data = DemoData(orgs, sites, specs, made, Material())

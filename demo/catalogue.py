@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from domain.quality.limits import Range, SpecLimits
+
 D = Decimal
 
 MILL = "BAOSTEEL"
@@ -200,3 +202,74 @@ HOT_BAND_MM: tuple[tuple[Decimal, Decimal], ...] = (
     (D("0.60"), D("2.50")), (D("0.80"), D("3.00")), (D("1.00"), D("3.50")),
     (D("1.20"), D("4.00")), (D("9.99"), D("4.50")),
 )
+
+
+# The limits of each grade's standard: the cast analysis (mass %, maxima unless a range
+# is given), yield and tensile strength (MPa), least elongation A80 (%). Only elements
+# that the grade's melt family reports are bounded (see CHEMISTRY): a bound on an element
+# the cast analysis does not carry could never be certified. Coating minima come from
+# the spec's designation (triple-spot total of both sides: Z100 -> 100 g/m2).
+def _max(**elements: str) -> dict[str, Range]:
+    return {e: Range(None, D(v)) for e, v in elements.items()}
+
+
+def _mech(re: tuple[int | None, int | None], rm: tuple[int | None, int | None],
+          a80: int | None) -> tuple[Range, Range, Decimal | None]:
+    def d(v: int | None) -> Decimal | None:
+        return None if v is None else D(v)
+    return Range(d(re[0]), d(re[1])), Range(d(rm[0]), d(rm[1])), d(a80)
+
+
+_EN10346_DX52_54 = _max(C="0.12", Si="0.50", Mn="0.60", P="0.10", S="0.045", Ti="0.30")
+# (standard, grade) -> (chemistry, (yield, tensile, elongation)).
+LIMITS: dict[tuple[str, str], tuple[dict[str, Range], tuple[Range, Range, Decimal | None]]] = {
+    # EN 10130: the lower yield bound is the one the standard gives for design purposes.
+    ("EN 10130", "DC01"): (_max(C="0.12", P="0.045", S="0.045", Mn="0.60"),
+                           _mech((140, 280), (270, 410), 28)),
+    ("EN 10130", "DC04"): (_max(C="0.08", P="0.030", S="0.030", Mn="0.40"),
+                           _mech((140, 210), (270, 350), 38)),
+    ("EN 10130", "DC06"): (_max(C="0.02", P="0.020", S="0.020", Mn="0.25", Ti="0.30"),
+                           _mech((120, 170), (270, 330), 41)),
+    ("EN 10268", "HC340LA"): (
+        {**_max(C="0.11", Si="0.50", Mn="1.00", P="0.025", S="0.025", Nb="0.09", Ti="0.15"),
+         "Al": Range(D("0.015"), None)},
+        _mech((340, 420), (410, 510), 21)),
+    ("EN 10268", "HC420LA"): (
+        {**_max(C="0.11", Si="0.50", Mn="1.40", P="0.025", S="0.025", Nb="0.09", Ti="0.15"),
+         "Al": Range(D("0.015"), None)},
+        _mech((420, 520), (470, 590), 17)),
+    # DP600 is EN 10338's HCT590X; its Cr + Mo bound holds Cr alone (no Mo is added).
+    ("EN 10338", "DP600"): (
+        {**_max(C="0.15", Si="0.80", Mn="2.50", P="0.050", S="0.010", Cr="1.40"),
+         "Al": Range(D("0.015"), D("1.50"))},
+        _mech((330, 430), (590, None), 20)),
+    # DX51D's Ti bound is left out: the LC melt is not titanium-treated and its report
+    # carries no Ti.
+    ("EN 10346", "DX51D+Z"): (_max(C="0.18", Si="0.50", Mn="1.20", P="0.12", S="0.045"),
+                              _mech((None, None), (270, 500), 22)),
+    ("EN 10346", "DX52D+Z"): (_EN10346_DX52_54, _mech((140, 300), (270, 420), 26)),
+    ("EN 10346", "DX54D+Z"): (_EN10346_DX52_54, _mech((120, 220), (260, 350), 36)),
+    # JIS G 3302 sets no tensile properties for the commercial quality SGCC.
+    ("JIS G 3302", "SGCC"): (_max(C="0.15", Mn="0.80", P="0.05", S="0.05"),
+                             _mech((None, None), (None, None), None)),
+}
+
+
+def spec_limits(d: SpecDef) -> SpecLimits:
+    """The limits of ``d``'s standard at its thickness: thin gauges are allowed a lower
+    elongation (2 points at 0.7 mm and below; EN 10130 and EN 10346 4 points at 0.5 mm
+    and below) and, in EN 10130, a higher yield strength (20 and 40 MPa)."""
+    chemistry, (yield_mpa, tensile, a80) = LIMITS[(d.standard, d.grade)]
+    t = d.thickness_mm
+    steps = 2 if t <= D("0.50") else 1 if t <= D("0.70") else 0
+    if d.standard == "EN 10268":
+        steps = min(steps, 1)
+    if a80 is not None and d.standard.startswith("EN "):
+        a80 -= 2 * steps
+    if d.standard == "EN 10130" and yield_mpa.max is not None:
+        yield_mpa = Range(yield_mpa.min, yield_mpa.max + 20 * steps)
+    return SpecLimits(
+        chemistry=chemistry, yield_strength_mpa=yield_mpa, tensile_strength_mpa=tensile,
+        elongation_min_pct=a80,
+        coating_mass_min_g_m2=None if d.coating_g_m2 is None else D(d.coating_g_m2),
+    )

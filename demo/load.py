@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from domain.db import Transaction, json_dumps
+from domain.quality.limits import SpecLimits
 
 from .build import DemoData
 from .catalogue import CHEMISTRY
@@ -76,10 +77,14 @@ async def write(tx: Transaction, data: DemoData, step: Callable[[str], None]) ->
     await _ids(tx, "steel_spec", data.specs)
     await _copy(tx, "steel_spec",
                 "id, code, grade, standard, product, thickness_mm, width_mm, coating, "
-                "customer_org_id, customer_part_number, coil_nominal_weight_t",
+                "customer_org_id, customer_part_number, coil_nominal_weight_t, "
+                "chemistry_limits, yield_min_mpa, yield_max_mpa, tensile_min_mpa, "
+                "tensile_max_mpa, elongation_min_pct, coating_min_g_m2, limits_revision, "
+                "limits_changed_at, limits_changed_by",
                 [(s.id, s.d.code, s.d.grade, s.d.standard, s.d.product, s.d.thickness_mm,
-                  s.d.width_mm, s.d.coating, _id(s.customer), s.d.part_no, s.d.nominal_t)
-                 for s in data.specs])
+                  s.d.width_mm, s.d.coating, _id(s.customer), s.d.part_no, s.d.nominal_t,
+                  *_limit_columns(s.limits), 1, s.limits_set_at, "qa.wang")
+                 for s in data.specs], ["chemistry_limits"])
     await _contracts(tx, data, step)
     await _material(tx, data, step)
     await _quality(tx, data, step)
@@ -163,11 +168,13 @@ async def _quality(tx: Transaction, data: DemoData, step: Callable[[str], None])
     await _copy(tx, "quality_certificate",
                 "cert_no, certificate_type, coil_id, heat_id, customer_org_id, chemistry, "
                 "yield_strength_mpa, tensile_strength_mpa, elongation_pct, coating_designation, "
-                "coating_mass_g_m2, issued_at, issued_by, content, content_hash",
+                "coating_mass_g_m2, issued_at, issued_by, content, content_hash, limits, "
+                "limits_revision",
                 [(c.cert_no, "3.1", c.coil.id, c.coil.heat.id, c.customer.id,
                   c.coil.heat.chemistry, c.yield_mpa, c.tensile_mpa, c.elongation_pct, c.coating,
-                  c.coating_g_m2, c.issued_at, c.issued_by, c.content, c.content_hash)
-                 for c in data.certificates], ["chemistry", "content"])
+                  c.coating_g_m2, c.issued_at, c.issued_by, c.content, c.content_hash,
+                  c.limits, c.limits_revision)
+                 for c in data.certificates], ["chemistry", "content", "limits"])
     await _copy(tx, "processing_feedback",
                 "coil_id, customer_org_id, process, result, notes, recorded_by, recorded_at",
                 [(f.coil.id, f.customer.id, f.process, f.result, f.notes, f.recorded_by,
@@ -180,6 +187,14 @@ async def _quality(tx: Transaction, data: DemoData, step: Callable[[str], None])
                   s.actual_t, s.unit_price, s.goods, s.surcharges, s.freight, s.deductions,
                   s.invoice_status, s.issued_on, s.due_on, s.paid_on, s.created_at)
                  for s in data.settlements])
+
+
+def _limit_columns(limits: SpecLimits) -> tuple[Any, ...]:
+    """A spec's limits as steel_spec's columns, from chemistry_limits to coating_min_g_m2."""
+    return ({e: r.as_entered() for e, r in sorted(limits.chemistry.items())},
+            limits.yield_strength_mpa.min, limits.yield_strength_mpa.max,
+            limits.tensile_strength_mpa.min, limits.tensile_strength_mpa.max,
+            limits.elongation_min_pct, limits.coating_mass_min_g_m2)
 
 
 def _grade(family: str) -> str:

@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from domain.contracts.stage_routes import StagePlan
+from domain.quality.limits import SpecLimits
 
-from .catalogue import SpecDef
+from .catalogue import SpecDef, spec_limits
 
 
 @dataclass(eq=False, slots=True)
@@ -41,7 +42,13 @@ class Site:
 class Spec:
     d: SpecDef
     customer: Org | None
+    # When its limits (revision 1) were set: before any of its coils was certified.
+    limits_set_at: datetime | None = None
     id: int = 0
+
+    @property
+    def limits(self) -> SpecLimits:
+        return spec_limits(self.d)
 
 
 @dataclass(eq=False, slots=True)
@@ -223,6 +230,9 @@ class Certificate:
     issued_by: str
     content: dict[str, Any]
     content_hash: str
+    # The spec's limits it was checked against (their document) and their revision.
+    limits: dict[str, Any] | None = None
+    limits_revision: int | None = None
 
 
 @dataclass(eq=False, slots=True)

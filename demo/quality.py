@@ -14,6 +14,7 @@ from datetime import UTC, date, timedelta
 from decimal import Decimal
 
 from domain.quality.certificates import certificate_content, content_hash
+from domain.quality.limits import Measured, check
 
 from .catalogue import FAW_VW, MECHANICAL, MILL
 from .model import Certificate, Coil, Feedback, Inspection, Line
@@ -130,17 +131,23 @@ def _certificate(rng: random.Random, coil: Coil, line: Line, day: date) -> Certi
         mass = D(round(d.coating_g_m2 * rng.uniform(1.03, 1.15)))
     issued = at(day, rng, 16, 21).astimezone(UTC)
     heat = coil.heat
-    # One certificate per coil, named after it, as the mill issues them.
+    # One certificate per coil, named after it, as the mill issues them; checked, as
+    # issueCertificate checks, against the spec's limits (revision 1 in the demo).
     cert_no = f"QC-{coil.coil_no}"
+    limits = line.spec.limits
+    measured = Measured(heat.chemistry, yield_mpa, tensile, elongation, mass)
+    outside = check(measured, limits)
+    assert not outside, (coil.coil_no, [str(v) for v in outside])
+    document = limits.document()
     content = certificate_content(
         cert_no=cert_no, certificate_type="3.1", heat_no=heat.heat_no, coil_no=coil.coil_no,
         grade=d.grade, standard=d.standard, chemistry=heat.chemistry,
         yield_strength_mpa=yield_mpa, tensile_strength_mpa=tensile, elongation_pct=elongation,
         coating_designation=d.coating, coating_mass_g_m2=mass, issued_at=issued,
-        issued_by="qa.wang", manufacturer=MILL,
+        issued_by="qa.wang", manufacturer=MILL, limits=document, limits_revision=1,
     )
     return Certificate(cert_no, coil, line.customer, yield_mpa, tensile, elongation, d.coating,
-                       mass, issued, "qa.wang", content, content_hash(content))
+                       mass, issued, "qa.wang", content, content_hash(content), document, 1)
 
 
 def feedback(rng: random.Random, lines: Sequence[Line], today: date) -> list[Feedback]:

@@ -32,3 +32,16 @@ class Invalid(DomainError):
 
 class Conflict(DomainError):
     code = "CONFLICT"
+
+
+class OutOfSequence(DomainError):
+    """A step taken before one it must follow (a stage before an earlier one on the
+    route); it may be taken once that one is."""
+
+    code = "OUT_OF_SEQUENCE"
+
+
+class OverTolerance(DomainError):
+    """A quantity beyond what the plan allows, tolerance included."""
+
+    code = "OVER_TOLERANCE"

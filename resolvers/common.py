@@ -63,6 +63,18 @@ class ErrorCode(enum.Enum):
     BAD_USER_INPUT = strawberry.enum_value(
         "BAD_USER_INPUT", description="An id or value is malformed."
     )
+    OUT_OF_SPEC = strawberry.enum_value(
+        "OUT_OF_SPEC", description="Certified values lie outside the limits of the coil's "
+        "spec; the message names each one."
+    )
+    OUT_OF_SEQUENCE = strawberry.enum_value(
+        "OUT_OF_SEQUENCE", description="A step before one it must follow (a production stage "
+        "before an earlier stage of its route); the message names that one."
+    )
+    OVER_TOLERANCE = strawberry.enum_value(
+        "OVER_TOLERANCE", description="More than the plan allows, tolerance included; the "
+        "message says how much is allowed."
+    )
     TOO_LARGE = strawberry.enum_value(
         "TOO_LARGE", description="A file is over a configured limit: its size, what it "
         "unpacks to, its rows or its cells."

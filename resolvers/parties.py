@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from decimal import Decimal
 from typing import Any
@@ -11,8 +12,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from domain import parties
+from domain.quality.model import SpecLimitsState
 from resolvers.common import loaders
 from resolvers.loaders import OrganizationByIdLoader
+from resolvers.quality.limits import SpecLimits
+from resolvers.quality.loaders import LimitsBySpecLoader
 from resolvers.relay import Node
 
 
@@ -101,6 +105,28 @@ class SteelSpec(Node):
         description="The customer's own part number for this spec, if it has one."
     )
     coil_nominal_weight_t: Decimal = strawberry.field(description="Nominal coil weight in tonnes.")
+
+    @strawberry.field(description="Revision of its limits: 0 until limits are set, then one "
+                      "more each time they change. A certificate names the revision it was "
+                      "checked against (`QualityCertificate.limitsRevision`).")
+    async def limits_revision(self, info: Info[Any, Any]) -> int:
+        state = await self._limits(info)
+        return state.revision if state else 0
+
+    @strawberry.field(description="When its limits last changed; null while it has none.")
+    async def limits_changed_at(self, info: Info[Any, Any]) -> dt.datetime | None:
+        state = await self._limits(info)
+        return state.changed_at if state else None
+
+    @strawberry.field(description="The limits of its standard that certificates are checked "
+                      "against now; null while none are set.")
+    async def limits(self, info: Info[Any, Any]) -> SpecLimits | None:
+        state = await self._limits(info)
+        return SpecLimits.of(state.limits) if state and state.limits else None
+
+    async def _limits(self, info: Info[Any, Any]) -> SpecLimitsState | None:
+        found: SpecLimitsState | None = await loaders(info).get(LimitsBySpecLoader).load(self.pk)
+        return found
 
     @classmethod
     def of(cls, s: parties.SteelSpec) -> SteelSpec:

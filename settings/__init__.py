@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -264,6 +265,11 @@ class Settings:
         "KEYLINK_URGE_ANSWER_MINUTES", 120,
         "Minutes the mill has for each answer to an urge (acknowledging it, then promising a "
         "date) before it escalates to the next person of the chain.")
+    progress_tolerance: Decimal = _setting(
+        "KEYLINK_PROGRESS_TOLERANCE", Decimal("0.10"),
+        "How far a production stage's recorded tonnes may exceed its planned tonnes, as a "
+        "share (0.10 = 10 %); `recordProgress` refuses a step past it with "
+        "`OVER_TOLERANCE`. Between 0 and 1.")
 
     @property
     def development(self) -> bool:
@@ -319,6 +325,9 @@ class Settings:
             if not _ORIGIN.fullmatch(origin):
                 raise SettingsError("KEYLINK_CORS_ORIGINS must list origins such as "
                                     f"https://portal.example.com, got {origin!r}")
+        if not Decimal(0) <= self.progress_tolerance <= Decimal(1):
+            raise SettingsError("KEYLINK_PROGRESS_TOLERANCE must be a share between 0 and 1,"
+                                " such as 0.10")
         unknown = set(self.evidence_type_list) - set(_EVIDENCE_TYPES)
         if unknown or not self.evidence_type_list:
             raise SettingsError("KEYLINK_EVIDENCE_TYPES must list some of "
@@ -391,4 +400,12 @@ def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
             raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if kind == "Path":
         return Path(raw).expanduser().resolve()
+    if kind == "Decimal":
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if not value.is_finite():
+            raise SettingsError(f"{name} must be a finite number, got {raw!r}")
+        return value
     return raw

@@ -2,6 +2,13 @@
 
 The prediction itself lives in the ``contract_line_schedule`` view (migrations), so
 that the ``lateOnly`` filter and the progress shown agree by construction.
+
+Progress follows the line's route (:func:`check_step`): a stage takes progress only once
+every earlier stage of the plan has started, and completes only once every earlier one
+has completed, never at a time before theirs; and a stage records at most its planned
+tonnes plus a tolerance (``KEYLINK_PROGRESS_TOLERANCE``, :data:`PROGRESS_TOLERANCE` by
+default). Plans hold each stage's input tonnes, yield losses included, so a stage that
+needs more than the tolerance is a wrong report, not a heavy day.
 """
 
 from __future__ import annotations
@@ -10,14 +17,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from domain import events
 from domain.actor import Actor
+from domain.calendar import MILL_TZ
 from domain.checks import aware, bounded
 from domain.contracts.model import PERMISSIONS
 from domain.db import Database, Executor
-from domain.errors import Invalid, NotFound
+from domain.errors import Invalid, NotFound, OutOfSequence, OverTolerance
 from domain.shipments import shipping
 from domain.tenancy import Scope
 
@@ -25,6 +33,10 @@ from domain.tenancy import Scope
 CLOCK_SKEW = timedelta(minutes=5)
 # What numeric(12, 3) holds.
 MAX_TONNES = Decimal(10) ** 9
+# How far a stage's recorded tonnes may exceed its planned tonnes (0.10 = 10 %); the
+# API passes KEYLINK_PROGRESS_TOLERANCE, whose default this is.
+PROGRESS_TOLERANCE = Decimal("0.10")
+_TONNE = Decimal("0.001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +127,22 @@ class ProgressInput:
 PRODUCING = ("confirmed", "in_production", "partially_shipped")
 
 
-async def record_progress(db: Database, data: ProgressInput, *, actor: Actor) -> LineProgress:
+async def record_progress(
+    db: Database, data: ProgressInput, *, actor: Actor,
+    tolerance: Decimal = PROGRESS_TOLERANCE,
+) -> LineProgress:
     """Record what a stage did; the contract moves to in_production on the first event.
+
+    Refused, with nothing written, when the step leaves the route's order
+    (:class:`OutOfSequence`) or takes the stage past its planned tonnes plus
+    ``tolerance`` (:class:`OverTolerance`): see :func:`check_step`.
 
     Writes ``production.progress_recorded``, ``production.milestone_reached`` when a stage
     completes, and ``contract_line.predicted_late`` when this event makes the line late.
     """
     PERMISSIONS.check(actor, "record_progress")
+    if not tolerance.is_finite() or tolerance < 0:
+        raise ValueError(f"the progress tolerance must be a share >= 0, not {tolerance}")
     occurred_at = aware(data.occurred_at or datetime.now(UTC), "occurredAt")
     if occurred_at > datetime.now(UTC) + CLOCK_SKEW:
         raise Invalid("progress cannot be recorded in the future", field="occurredAt")
@@ -142,12 +163,15 @@ async def record_progress(db: Database, data: ProgressInput, *, actor: Actor) ->
             raise Invalid(
                 f"a {line['status']} line takes no production progress", field="lineId"
             )
-        planned = await tx.fetchval(
-            "SELECT 1 FROM production_stage_plan WHERE order_id = $1 AND stage = $2",
-            line["order_id"], data.stage,
-        )
-        if planned is None:
+        route = [StageStatus(**dict(r)) for r in await tx.fetch(
+            f"SELECT {_STAGE_COLS} FROM production_stage_status WHERE order_id = $1"
+            " ORDER BY seq", line["order_id"],
+        )]
+        if not any(s.stage == data.stage for s in route):
             raise Invalid(f"stage {data.stage} is not on this line's route", field="stage")
+        # The contract row is locked above: concurrent steps of a line are judged in turn.
+        check_step(route, data.stage, data.tonnes, completes=data.completes_stage,
+                   occurred_at=occurred_at, tolerance=tolerance)
         was_late = await _is_late(tx, data.line_id)
         await tx.execute(
             "INSERT INTO progress_event (order_id, stage, tonnes, completes_stage, occurred_at,"
@@ -173,6 +197,50 @@ async def record_progress(db: Database, data: ProgressInput, *, actor: Actor) ->
                          "predicted_delivery": progress.schedule.predicted_delivery.isoformat()},
             )
         return progress
+
+
+def check_step(route: Sequence[StageStatus], stage: str, tonnes: Decimal, *, completes: bool,
+               occurred_at: datetime, tolerance: Decimal) -> None:
+    """Whether a step of ``stage`` may be recorded on a line whose planned stages stand
+    as ``route`` (any order; ``seq`` orders them). Raises :class:`OutOfSequence` when an
+    earlier stage has not started (or, to complete, not completed), or did so after
+    ``occurred_at``; :class:`OverTolerance` when the stage would hold more than its
+    planned tonnes times ``1 + tolerance``. Pure: the state in, a refusal or nothing out.
+    """
+    here = next(s for s in route if s.stage == stage)
+    earlier = sorted((s for s in route if s.seq < here.seq), key=lambda s: s.seq)
+    for before in earlier:
+        if before.actual_start is None:
+            raise OutOfSequence(
+                f"{before.stage} has not started: {stage} follows it on this line's route",
+                field="stage")
+        if occurred_at < before.actual_start:
+            raise OutOfSequence(
+                f"{stage} cannot have happened at {_when(occurred_at)}, before {before.stage}"
+                f" started at {_when(before.actual_start)}", field="occurredAt")
+    if completes:
+        for before in earlier:
+            if before.actual_end is None:
+                raise OutOfSequence(
+                    f"{stage} cannot complete while {before.stage} is not complete",
+                    field="completesStage")
+            if occurred_at < before.actual_end:
+                raise OutOfSequence(
+                    f"{stage} cannot have completed at {_when(occurred_at)}, before"
+                    f" {before.stage} completed at {_when(before.actual_end)}",
+                    field="occurredAt")
+    allowed = (here.planned_t * (1 + tolerance)).quantize(_TONNE, rounding=ROUND_DOWN)
+    if here.actual_t + tonnes > allowed:
+        left = max(allowed - here.actual_t, Decimal(0))
+        share = format((tolerance * 100).normalize(), "f")
+        raise OverTolerance(
+            f"{stage} may record at most {allowed} t ({here.planned_t} t planned, +{share} %);"
+            f" {here.actual_t} t are recorded, so at most {left} t more", field="tonnes")
+
+
+def _when(moment: datetime) -> str:
+    """A time as the mill reads it."""
+    return moment.astimezone(MILL_TZ).isoformat(timespec="minutes")
 
 
 async def _is_late(tx: Executor, line_id: int) -> bool:

@@ -48,6 +48,13 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         "zh": ("质保书 {certificate} 已签发",
                "钢卷 {coil}（炉号 {heat}）的质保书 {certificate} 已于 {at} 签发。"),
     },
+    "quality.spec_limits_changed": {
+        "en": ("Limits of spec {code} changed",
+               "The limits that certificates of spec {code} are checked against changed at "
+               "{at}."),
+        "zh": ("规格 {code} 的标准限值已变更",
+               "规格 {code} 的质保书校验限值已于 {at} 变更。"),
+    },
     "shipment.departed": {
         "en": ("Shipment {shipment} departed", "Shipment {shipment} departed at {at}."),
         "zh": ("运单 {shipment} 已发运",

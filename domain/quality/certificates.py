@@ -66,21 +66,27 @@ def certificate_content(
     issued_at: datetime,
     issued_by: str,
     manufacturer: str = "BAOSTEEL",
+    limits: Mapping[str, Any] | None = None,
+    limits_revision: int | None = None,
 ) -> dict[str, Any]:
     """The certificate as a canonical, JSON-ready dict (see the module docstring).
 
     ``coil_no`` is None for a certificate that covers a whole heat. Chemistry is mass
-    percent per element symbol.
+    percent per element symbol. ``limits`` is the spec's limits the values were checked
+    against (``SpecLimits.document()``) with their ``limits_revision``; a certificate
+    checked against none carries no ``limits`` section.
     """
     if certificate_type not in CERTIFICATE_TYPES:
         raise ValueError(f"unknown EN 10204 certificate type {certificate_type!r}")
+    if (limits is None) != (limits_revision is None):
+        raise ValueError("limits and their revision go together")
     coating: dict[str, Any] | None = None
     if coating_designation is not None or coating_mass_g_m2 is not None:
         coating = {
             "designation": coating_designation,
             "mass_g_m2": None if coating_mass_g_m2 is None else decimal_text(coating_mass_g_m2),
         }
-    return {
+    content: dict[str, Any] = {
         "document": {
             "standard": EN_10204,
             "type": certificate_type,
@@ -104,6 +110,10 @@ def certificate_content(
         "coating": coating,
         "declaration": _DECLARATION,
     }
+    if limits is not None:
+        # Strings only, like every other value of the document.
+        content["limits"] = {**limits, "revision": str(limits_revision)}
+    return content
 
 
 def canonical_bytes(content: Mapping[str, Any]) -> bytes:

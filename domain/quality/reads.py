@@ -7,15 +7,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.db import Executor
+from domain.quality.limits import SpecLimits
 from domain.quality.model import (
     _CERT_COLS,
     _CERT_OWNER,
     _FEEDBACK_COLS,
     _INSPECTION_COLS,
+    _SPEC_LIMIT_COLS,
     Certificate,
     Inspection,
     ProcessingFeedback,
+    SpecLimitsState,
     _certificate,
+    _spec_limits,
 )
 from domain.tenancy import Scope
 
@@ -45,6 +49,20 @@ async def contents_by_ids(
     return {r["id"]: r["content"] for r in rows}
 
 
+async def limits_by_certificate_ids(
+    db: Executor, scope: Scope, ids: Sequence[int]
+) -> dict[int, SpecLimits]:
+    """The spec limits these certificates were checked against (those issued without
+    limits are absent)."""
+    rows = await db.fetch(
+        "SELECT q.id, q.limits FROM quality_certificate q"
+        f" {_CERT_OWNER} WHERE q.id = ANY($2::bigint[]) AND q.limits IS NOT NULL"
+        f" AND {Scope.owned('o.customer_org_id')}",
+        scope.org_id, list(ids),
+    )
+    return {r["id"]: SpecLimits.from_document(r["limits"]) for r in rows}
+
+
 async def certificates_by_coil_ids(
     db: Executor, scope: Scope, coil_ids: Sequence[int]
 ) -> dict[int, Certificate]:
@@ -55,6 +73,24 @@ async def certificates_by_coil_ids(
         scope.org_id, list(coil_ids),
     )
     return {r["coil_id"]: _certificate(r) for r in rows}
+
+
+async def spec_limits_by_spec_ids(
+    db: Executor, scope: Scope, spec_ids: Sequence[int]
+) -> dict[int, SpecLimitsState]:
+    """The current limits of these specs, as the viewer may see the specs themselves."""
+    rows = await db.fetch(
+        f"SELECT s.id, {_SPEC_LIMIT_COLS} FROM steel_spec s WHERE s.id = ANY($2::bigint[])"
+        f" AND {Scope.spec('s')}",
+        scope.org_id, list(spec_ids),
+    )
+    return {r["id"]: _limits_state(r) for r in rows}
+
+
+def _limits_state(row: Any) -> SpecLimitsState:
+    return SpecLimitsState(spec_id=row["id"], revision=row["limits_revision"],
+                           changed_at=row["limits_changed_at"],
+                           changed_by=row["limits_changed_by"], limits=_spec_limits(row))
 
 
 async def inspections_by_coil_ids(

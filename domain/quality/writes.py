@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -14,14 +15,19 @@ from domain.checks import bounded
 from domain.db import Database, decimals
 from domain.errors import Conflict, Invalid, NotFound
 from domain.quality.certificates import certificate_content, content_hash
+from domain.quality.limits import Measured, SpecLimits, check, refusal, validated
 from domain.quality.model import (
     _CERT_COLS,
     _FEEDBACK_COLS,
+    _SPEC_LIMIT_COLS,
     PERMISSIONS,
     Certificate,
     ProcessingFeedback,
+    SpecLimitsState,
     _certificate,
+    _spec_limits,
 )
+from domain.quality.reads import spec_limits_by_spec_ids
 from domain.tenancy import Scope
 
 
@@ -62,7 +68,11 @@ def _check_mechanics(data: CertificateInput) -> None:
 async def issue_certificate(
     db: Database, data: CertificateInput, *, actor: Actor
 ) -> Certificate:
-    """Certify a coil with its heat's chemistry and the measured mechanics; releases it."""
+    """Certify a coil with its heat's chemistry and the measured mechanics; releases it.
+
+    The values are checked against the current limits of the coil's spec: when any lies
+    outside them the certificate is refused (:class:`OutOfSpec`, every violation named)
+    and nothing is written. The certificate records the limits and their revision."""
     PERMISSIONS.check(actor, "issue_certificate")
     return await _issue(db, data, actor.subject)
 
@@ -71,37 +81,53 @@ async def _issue(db: Database, data: CertificateInput, actor: str) -> Certificat
     _check_mechanics(data)
     async with db.transaction() as tx:
         coil = await tx.fetchrow(
-            "SELECT c.id, c.coil_no, c.customer_org_id, c.heat_id, h.heat_no,"
-            " coalesce(s.grade, h.grade) AS grade,"
-            " h.chemistry, s.standard FROM coil c JOIN heat h ON h.id = c.heat_id"
-            " LEFT JOIN steel_spec s ON s.id = c.spec_id WHERE c.id = $1 FOR UPDATE OF c",
+            "SELECT c.id, c.coil_no, c.customer_org_id, c.heat_id, c.spec_id, h.heat_no,"
+            " h.grade, h.chemistry FROM coil c JOIN heat h ON h.id = c.heat_id"
+            " WHERE c.id = $1 FOR UPDATE OF c",
             data.coil_id,
         )
         if coil is None:
             raise NotFound("no such coil", field="coilId")
+        # Under a share lock: the limits cannot change between the check and the
+        # certificate that names their revision.
+        spec = await tx.fetchrow(
+            f"SELECT s.grade, s.standard, {_SPEC_LIMIT_COLS} FROM steel_spec s"
+            " WHERE s.id = $1 FOR SHARE", coil["spec_id"],
+        ) if coil["spec_id"] is not None else None
+        grade = spec["grade"] if spec is not None else coil["grade"]
+        standard = spec["standard"] if spec is not None else ""
+        chemistry = decimals(coil["chemistry"])
+        limits = _spec_limits(spec) if spec is not None else None
+        revision: int | None = None
+        if spec is not None and limits is not None:
+            revision = spec["limits_revision"]
+            _check_limits(data, chemistry, limits, spec)
         issued_at = datetime.now(UTC)
         # One certificate per coil (a unique key), so the coil number names it.
         cert_no = f"QC-{coil['coil_no']}"
-        chemistry = decimals(coil["chemistry"])
+        document = None if limits is None else limits.document()
         content = certificate_content(
             cert_no=cert_no, certificate_type=data.certificate_type, heat_no=coil["heat_no"],
-            coil_no=coil["coil_no"], grade=coil["grade"], standard=coil["standard"] or "",
+            coil_no=coil["coil_no"], grade=grade, standard=standard,
             chemistry=chemistry, yield_strength_mpa=data.yield_strength_mpa,
             tensile_strength_mpa=data.tensile_strength_mpa, elongation_pct=data.elongation_pct,
             coating_designation=data.coating_designation,
             coating_mass_g_m2=data.coating_mass_g_m2, issued_at=issued_at, issued_by=actor,
+            limits=document, limits_revision=revision,
         )
         try:
             row = await tx.fetchrow(
                 "INSERT INTO quality_certificate AS q (cert_no, certificate_type, coil_id,"
                 " heat_id, customer_org_id, chemistry, yield_strength_mpa, tensile_strength_mpa,"
                 " elongation_pct, coating_designation, coating_mass_g_m2, issued_at, issued_by,"
-                " content, content_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                f" $12, $13, $14, $15) RETURNING {_CERT_COLS}",
+                " content, content_hash, limits, limits_revision) VALUES ($1, $2, $3, $4, $5,"
+                " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                f" RETURNING {_CERT_COLS}",
                 cert_no, data.certificate_type, coil["id"], coil["heat_id"],
                 coil["customer_org_id"], chemistry, data.yield_strength_mpa,
                 data.tensile_strength_mpa, data.elongation_pct, data.coating_designation,
                 data.coating_mass_g_m2, issued_at, actor, content, content_hash(content),
+                document, revision,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict("this coil already has a certificate", field="coilId") from None
@@ -113,9 +139,57 @@ async def _issue(db: Database, data: CertificateInput, actor: str) -> Certificat
             tx, "quality.certificate_issued", org_id=coil["customer_org_id"],
             aggregate_type="coil", aggregate_id=coil["id"], actor=actor,
             payload={"coil": coil["coil_no"], "certificate": cert_no,
-                     "heat": coil["heat_no"]},
+                     "heat": coil["heat_no"], "limits_revision": revision},
         )
         return _certificate(row)
+
+
+def _check_limits(data: CertificateInput, chemistry: dict[str, Decimal], limits: SpecLimits,
+                  spec: Any) -> None:
+    measured = Measured(chemistry=chemistry, yield_strength_mpa=data.yield_strength_mpa,
+                        tensile_strength_mpa=data.tensile_strength_mpa,
+                        elongation_pct=data.elongation_pct,
+                        coating_mass_g_m2=data.coating_mass_g_m2)
+    violations = check(measured, limits)
+    if violations:
+        raise refusal(violations, standard=spec["standard"], grade=spec["grade"],
+                      revision=spec["limits_revision"])
+
+
+async def set_spec_limits(
+    db: Database, spec_id: int, limits: SpecLimits, *, actor: Actor
+) -> SpecLimitsState:
+    """Replace a spec's limits. When they differ from the current ones the spec's
+    limits revision goes up by one (a trigger does it, whoever writes) and
+    ``quality.spec_limits_changed`` is written; the same limits again change nothing.
+    Certificates already issued keep the revision they were checked against."""
+    PERMISSIONS.check(actor, "set_spec_limits")
+    validated(limits)
+    chemistry = {e: r.as_entered() for e, r in sorted(limits.chemistry.items())}
+    async with db.transaction() as tx:
+        before = await tx.fetchrow(
+            "SELECT id, code, customer_org_id, limits_revision FROM steel_spec"
+            " WHERE id = $1 FOR UPDATE", spec_id,
+        )
+        if before is None:
+            raise NotFound("no such steel spec", field="specId")
+        revision = await tx.fetchval(
+            "UPDATE steel_spec SET chemistry_limits = $2, yield_min_mpa = $3,"
+            " yield_max_mpa = $4, tensile_min_mpa = $5, tensile_max_mpa = $6,"
+            " elongation_min_pct = $7, coating_min_g_m2 = $8, limits_changed_by = $9"
+            " WHERE id = $1 RETURNING limits_revision",
+            spec_id, chemistry, limits.yield_strength_mpa.min, limits.yield_strength_mpa.max,
+            limits.tensile_strength_mpa.min, limits.tensile_strength_mpa.max,
+            limits.elongation_min_pct, limits.coating_mass_min_g_m2, actor.subject,
+        )
+        if revision != before["limits_revision"]:
+            await events.append(
+                tx, "quality.spec_limits_changed", org_id=before["customer_org_id"],
+                aggregate_type="steel_spec", aggregate_id=spec_id, actor=actor.subject,
+                payload={"code": before["code"], "revision": revision,
+                         "limits": limits.document()},
+            )
+        return (await spec_limits_by_spec_ids(tx, Scope.everything(), [spec_id]))[spec_id]
 
 
 FEEDBACK_PROCESSES = ("shearing", "slitting", "punching", "stamping", "welding", "painting",

@@ -64,7 +64,10 @@ class ContractMutations:
         return ConfirmContractPayload(contract=contract, errors=errors)
 
     @strawberry.mutation(
-        description="Production records what a stage did (roles: production, admin)."
+        description="Production records what a stage did (roles: production, admin). Steps "
+        "follow the line's route: refused with `OUT_OF_SEQUENCE` while an earlier stage has "
+        "not started (or, to complete a stage, not completed), and with `OVER_TOLERANCE` "
+        "past the stage's planned tonnes plus KEYLINK_PROGRESS_TOLERANCE."
     )
     async def record_progress(
         self, info: Info[Any, Any], input: Annotated[RecordProgressInput, INPUT],
@@ -75,7 +78,10 @@ class ContractMutations:
                 tonnes=input.tonnes, completes_stage=input.completes_stage,
                 occurred_at=input.occurred_at, note=input.note,
             )
-            progress = await production.record_progress(ctx(info).db, data, actor=who)
+            progress = await production.record_progress(
+                ctx(info).db, data, actor=who,
+                tolerance=ctx(info).services.settings.progress_tolerance,
+            )
             line = (await contract_reads.lines_by_ids(ctx(info).db, who.scope, [data.line_id]))[0]
             return ContractLine.of(line), LineProgress.of(progress)
 

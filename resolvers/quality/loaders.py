@@ -74,6 +74,11 @@ class CertificateContentByIdLoader(MappedLoader[int]):
         return await quality_reads.contents_by_ids(self.db, self.scope, keys)
 
 
+class CertificateLimitsByIdLoader(MappedLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
+        return await quality_reads.limits_by_certificate_ids(self.db, self.scope, keys)
+
+
 class InspectionsByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await quality_reads.inspections_by_coil_ids(self.db, self.scope, keys)
@@ -87,3 +92,7 @@ class FeedbackByIdLoader(RowsLoader[int]):
 class FeedbackByCoilLoader(GroupedLoader[int]):
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, list[Any]]:
         return await quality_reads.feedback_by_coil_ids(self.db, self.scope, keys)
+
+class LimitsBySpecLoader(MappedLoader[int]):
+    async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
+        return await quality_reads.spec_limits_by_spec_ids(self.db, self.scope, keys)

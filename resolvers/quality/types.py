@@ -20,10 +20,12 @@ from resolvers.disputes.loaders import DisputePageByCoilLoader
 from resolvers.loaders import SpecByIdLoader
 from resolvers.lookahead import asks_for
 from resolvers.parties import SteelSpec
+from resolvers.quality.limits import SpecLimits
 from resolvers.quality.loaders import (
     AncestryByCoilLoader,
     CertificateByCoilLoader,
     CertificateContentByIdLoader,
+    CertificateLimitsByIdLoader,
     CoilByIdLoader,
     CoilPageByHeatLoader,
     DescendantsByCoilLoader,
@@ -161,6 +163,16 @@ class QualityCertificate(Node):
     content_hash: str = strawberry.field(
         description="SHA-256 (hex) of `content` in canonical form, to verify a copy."
     )
+    limits_revision: int | None = strawberry.field(
+        description="Revision of the spec's limits the values were checked against (compare "
+        "`SteelSpec.limitsRevision`); null when the spec had no limits."
+    )
+
+    @strawberry.field(description="The spec's limits as they stood at that revision; null "
+                      "with no revision.")
+    async def limits(self, info: Info[Any, Any]) -> SpecLimits | None:
+        found = await loaders(info).get(CertificateLimitsByIdLoader).load(self.pk)
+        return SpecLimits.of(found) if found is not None else None
 
     @strawberry.field(description="The certified document as canonical JSON.")
     async def content(self, info: Info[Any, Any]) -> JSON | None:
@@ -174,7 +186,8 @@ class QualityCertificate(Node):
                    tensile_strength_mpa=q.tensile_strength_mpa, elongation_pct=q.elongation_pct,
                    coating_designation=q.coating_designation,
                    coating_mass_g_m2=q.coating_mass_g_m2, issued_at=q.issued_at,
-                   issued_by=q.issued_by, content_hash=q.content_hash)
+                   issued_by=q.issued_by, content_hash=q.content_hash,
+                   limits_revision=q.limits_revision)
 
 
 @strawberry.type(description="One inspection of a coil at the mill.")
