@@ -403,11 +403,18 @@ async def apply_record(db: Database, actor: Actor, kind: str, key: str,
         await runner.apply(tx, [record])
         if result.rejected:
             raise _error(result.rejections[0])
+        if result.stale:
+            # A feed skips an older version quietly; a person who named one is told that
+            # nothing was written.
+            raise Conflict(f"version {version} is older than the one stored: nothing was "
+                           "changed", field="version")
         await _flush_events(tx)
     if not runner.written:
-        # Nothing changed: the data is what is stored.
-        row_id: int = await db.fetchval(
+        # Nothing changed: the data is what is stored (or, retired again, what is gone).
+        row_id: int | None = await db.fetchval(
             f"SELECT id FROM {found.table} WHERE {found.key_column} = $1", key)
+        if row_id is None:
+            raise NotFound(f"no {kind} {key!r}", field="key")
         return row_id
     written = runner.written[0].row_id
     assert written is not None
