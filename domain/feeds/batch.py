@@ -234,6 +234,9 @@ class _Runner:
         # Plant systems write the kinds their token names; staff editing by hand were
         # allowed by the kind's staff roles instead.
         self.by_token = by_token
+        # A record written by hand belongs to no batch: its `feed_record` row and its
+        # events name none rather than one that `feed_batch` never held.
+        self.batch_id = result.id if by_token else None
         self.written: list[Item] = []
 
     async def apply(self, tx: Transaction, records: list[Record]) -> None:
@@ -344,8 +347,9 @@ class _Runner:
             " batch_id = EXCLUDED.batch_id, applied_at = now()",
             kind.name, [i.record.key for i in items], [i.record.version for i in items],
             [i.record.digest for i in items], [i.record.retire for i in items],
-            self.result.id)
-        queued = [(event_type, org_id, i.row_id, _json(payload | {"batch": str(self.result.id)}))
+            self.batch_id)
+        batch = {"batch": str(self.batch_id)} if self.batch_id is not None else {}
+        queued = [(event_type, org_id, i.row_id, _json(payload | batch))
                   for i in items for event_type, org_id, payload in kind.events(i)]
         await tx.execute(
             "INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"

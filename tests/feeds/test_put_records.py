@@ -140,6 +140,13 @@ async def test_logistics_records_a_site_a_vehicle_and_a_shipment_and_reads_them_
     assert await _events(api.db, "vehicle.created") == [(None, "logistics.li")]
     assert sorted(await _events(api.db, "shipment.created")) == [
         ("FAW-VW", "logistics.li"), ("GALANZ", "logistics.li")]
+    # Written by hand, in no batch: the record's version row and its events name none.
+    recorded = await api.db.fetchrow("SELECT version, batch_id FROM feed_record"
+                                     " WHERE kind = 'shipment' AND key = 'SH-9'")
+    assert recorded is not None and (recorded["version"], recorded["batch_id"]) == (1, None)
+    payload = await api.db.fetchval("SELECT payload FROM domain_event"
+                                    " WHERE event_type = 'shipment.created' LIMIT 1")
+    assert payload == {"number": "SH-9", "key": "SH-9", "version": 1, "legs": 1}
 
     # A second put replaces the record whole and says so.
     again = await _put(api, PUT_SITE, {"code": "DOCK-9", "name": "Luojing dock 9 (east)",
