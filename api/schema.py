@@ -17,6 +17,7 @@ from resolvers.contracts.queries import ContractQueries
 from resolvers.disputes.mutations import DisputeMutations
 from resolvers.disputes.queries import DisputeQueries
 from resolvers.events import EventSubscriptions
+from resolvers.feeds import RecordMutations
 from resolvers.hotline import HotlineMutations, HotlineQueries
 from resolvers.node import NODE_TYPES, NodeQueries
 from resolvers.notifications import (
@@ -32,9 +33,11 @@ from resolvers.planning import PlanningMutations, PlanningQueries, PlanningSubsc
 from resolvers.preferences import OrderMutations, PreferenceMutations, PreferenceQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
+from resolvers.quality.specs import SpecMutations
 from resolvers.settlements import SettlementMutations, SettlementQueries
 from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 from resolvers.shipments.devices import DeviceMutations, DeviceQueries
+from resolvers.shipments.records import ShipmentRecordMutations
 from resolvers.shipments.rejections import RejectionQueries
 from settings import Settings
 
@@ -52,7 +55,8 @@ class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, Shi
 class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMutations,
                BulletinMutations,
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
-               PlanningMutations, SettlementMutations, DeviceMutations):
+               PlanningMutations, SettlementMutations, DeviceMutations,
+               ShipmentRecordMutations, SpecMutations, RecordMutations):
     pass
 
 

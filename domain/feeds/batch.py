@@ -238,6 +238,9 @@ class _Runner:
         # An edit by hand carries no source version: it is written whatever the stored
         # version, and leaves that version as it was (see `apply_record`).
         self.by_hand = by_hand
+        # A record written by hand belongs to no batch: its `feed_record` row and its
+        # events name none rather than one that `feed_batch` never held.
+        self.batch_id = result.id if by_token else None
         self.written: list[Item] = []
 
     async def apply(self, tx: Transaction, records: list[Record]) -> None:
@@ -350,8 +353,9 @@ class _Runner:
                " batch_id = EXCLUDED.batch_id, applied_at = now()"),
             kind.name, [i.record.key for i in items], [i.record.version for i in items],
             [i.record.digest for i in items], [i.record.retire for i in items],
-            self.result.id)
-        queued = [(event_type, org_id, i.row_id, _json(payload | {"batch": str(self.result.id)}))
+            self.batch_id)
+        batch = {"batch": str(self.batch_id)} if self.batch_id is not None else {}
+        queued = [(event_type, org_id, i.row_id, _json(payload | batch))
                   for i in items for event_type, org_id, payload in kind.events(i)]
         await tx.execute(
             "INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"
@@ -410,11 +414,18 @@ async def apply_record(db: Database, actor: Actor, kind: str, key: str,
         await runner.apply(tx, [record])
         if result.rejected:
             raise _error(result.rejections[0])
+        if result.stale:
+            # A feed skips an older version quietly; a person who named one is told that
+            # nothing was written.
+            raise Conflict(f"version {version} is older than the one stored: nothing was "
+                           "changed", field="version")
         await _flush_events(tx)
     if not runner.written:
-        # Nothing changed: the data is what is stored.
-        row_id: int = await db.fetchval(
+        # Nothing changed: the data is what is stored (or, retired again, what is gone).
+        row_id: int | None = await db.fetchval(
             f"SELECT id FROM {found.table} WHERE {found.key_column} = $1", key)
+        if row_id is None:
+            raise NotFound(f"no {kind} {key!r}", field="key")
         return row_id
     written = runner.written[0].row_id
     assert written is not None

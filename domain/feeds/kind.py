@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import jsonschema_rs
 
 from domain.db import Executor, json_dumps
-from domain.errors import DomainError
+from domain.errors import NotFound
 from domain.feeds.fields import BadValue, Field, Ref, object_schema
 from domain.feeds.records import Record, Rejection
 
@@ -224,7 +224,7 @@ class Kind:
             f"DELETE FROM {self.table} WHERE {self.key_column} = $1"
             " RETURNING id", item.record.key)
         if row is None:
-            raise DomainError(f"no {self.name} {item.record.key!r} to retire")
+            raise NotFound(f"no {self.name} {item.record.key!r} to retire", field="key")
         item.row_id = row["id"]
         refs.forget(self.table, self.key_column, item.record.key)
 

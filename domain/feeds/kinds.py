@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shapely.geometry import shape
 
 from domain.db import Executor
-from domain.errors import Conflict, DomainError, Invalid
+from domain.errors import Conflict, Invalid, NotFound
 from domain.feeds.fields import BadValue, Field, Ref
 from domain.feeds.kind import Item, Kind, RefCache
 from domain.feeds.records import Rejection
@@ -211,7 +211,7 @@ class Device(Kind):
         row_id = await tx.fetchval("UPDATE device SET enabled = false WHERE code = $1"
                                    " RETURNING id", item.record.key)
         if row_id is None:
-            raise DomainError(f"no device {item.record.key!r} to retire")
+            raise NotFound(f"no device {item.record.key!r} to retire", field="key")
         item.row_id = row_id
 
     def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
@@ -605,7 +605,7 @@ class Contract(Kind):
         row = await tx.fetchrow("SELECT id, status, customer_org_id FROM contract"
                                 " WHERE number = $1 FOR UPDATE", item.record.key)
         if row is None:
-            raise DomainError(f"no contract {item.record.key!r} to retire")
+            raise NotFound(f"no contract {item.record.key!r} to retire", field="key")
         if row["status"] not in ("draft", "confirmed", "in_production"):
             raise Conflict(f"contract {item.record.key} is {row['status']}: it can no "
                            "longer be cancelled")
@@ -854,7 +854,7 @@ class Shipment(Kind):
         row = await tx.fetchrow("SELECT id, status FROM shipment WHERE number = $1 FOR UPDATE",
                                 item.record.key)
         if row is None:
-            raise DomainError(f"no shipment {item.record.key!r} to retire")
+            raise NotFound(f"no shipment {item.record.key!r} to retire", field="key")
         left = await tx.fetchval("SELECT count(*) FROM shipment_leg WHERE shipment_id = $1"
                                  " AND status NOT IN ('planned', 'cancelled')", row["id"])
         if left:
