@@ -206,7 +206,8 @@ Set DATABASE_URL, REDIS_URL or MQTT_URL to use your own servers instead.
 Ctrl-C stops everything it started."""
 
 SERVE_HELP = """\
-Serves /graphql, /healthz, /readyz and /metrics on KEYLINK_HOST:KEYLINK_PORT.
+Serves /graphql, the plant's record feeds (/feeds/...), /healthz, /readyz and
+/metrics on KEYLINK_HOST:KEYLINK_PORT.
 Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256),
 KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider's
 keys, with KEYLINK_JWT_ISSUER and KEYLINK_JWT_AUDIENCE). REDIS_URL is optional
@@ -727,9 +728,8 @@ def _import_summary(result: BatchResult) -> str:
              f"{result.lines_read:,} lines read: {result.applied:,} applied, "
              f"{result.unchanged:,} unchanged, {result.stale:,} stale, {result.retired:,} "
              f"retired, {result.rejected:,} rejected"]
-    if result.status == "rejected":
-        lines[-1] += " (applied and retired count what was rolled back: nothing)"
-    shown = result.rejections[:_REJECTIONS_SHOWN]
+    # In the order of the file (a record the database refuses is found after the chunk).
+    shown = sorted(result.rejections, key=lambda r: r.line)[:_REJECTIONS_SHOWN]
     if shown:
         lines.append(f"rejected records (the first {len(shown)} of {result.rejected:,}):")
     for r in shown:
