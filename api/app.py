@@ -1,4 +1,5 @@
-"""The ASGI application: `/graphql` (HTTP and graphql-transport-ws), health and metrics."""
+"""The ASGI application: `/graphql` (HTTP and graphql-transport-ws), the plant's record
+feeds (`/feeds/...`, see api/records.py), health and metrics."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from api import bodies, evidence, logs, metrics, sockets, telemetry
+from api import bodies, evidence, logs, metrics, records, sockets, telemetry
 from api.auth import AuthError, TokenCodec
 from api.context import Context, Services
 from api.feed import EventFeed
@@ -53,7 +54,8 @@ SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config":
                                   "ws_max_size": WS_MAX_MESSAGE_BYTES,
                                   # A request head must come in whole within seconds.
                                   "http": sockets.HeadTimeoutProtocol}
-ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/live", "/live/"})
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/live", "/live/",
+                    "/feeds/records", "/feeds/schemas"})
 # The live page: plain files, no build step (api/static/live/README.md).
 LIVE_DIR = Path(__file__).parent / "static" / "live"
 # GraphiQL (development only), its files served from here (api/static/graphiql/README.md).
@@ -343,7 +345,8 @@ def edge_middleware(settings: Settings, rate_limits: RateLimits) -> list[Middlew
         Middleware(RequestIdMiddleware),
         Middleware(RateLimitMiddleware, limits=rate_limits),
         Middleware(bodies.BodyLimitMiddleware, body_max_bytes=settings.body_max_bytes,
-                   upload_max_bytes=settings.upload_max_bytes),
+                   upload_max_bytes=settings.upload_max_bytes,
+                   feed_max_bytes=settings.feed_max_bytes),
     ]
     return stack
 
@@ -388,6 +391,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
+            Route("/feeds/records", records.post_records, methods=["POST"]),
+            Route("/feeds/batches/{batch_id}", records.get_batch, methods=["GET"]),
+            Route("/feeds/schemas", records.list_schemas, methods=["GET"]),
+            Route("/feeds/schemas/{kind}.schema.json", records.get_schema, methods=["GET"]),
             Mount("/live", LiveFiles(directory=LIVE_DIR, html=True), name="live"),
             *([Mount("/graphiql", LiveFiles(directory=GRAPHIQL_DIR, headers=GRAPHIQL_HEADERS))]
               if settings.development else []),
@@ -397,4 +404,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
     )
     telemetry.instrument_app(app)
     app.state.settings = settings
+    app.state.feed_gate = records.FeedGate.of(settings)
     return app

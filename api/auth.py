@@ -1,8 +1,10 @@
 """Bearer tokens: issue and verify JWTs.
 
 Claims: ``sub`` (who), the organization's code (``org``), the roles (``roles``, a list)
-and ``exp``; the organization and roles claims may be renamed, or be dotted paths into
-nested claims (``realm_access.roles``), for tokens from an identity provider.
+and ``exp``; a plant system's token (role ``integration``) also lists the record kinds it
+may feed (``kinds``). The organization, roles and kinds claims may be renamed, or be
+dotted paths into nested claims (``realm_access.roles``), for tokens from an identity
+provider.
 
 Keys: HS256 with ``KEYLINK_JWT_SECRET``; or RS256, verified with ``KEYLINK_JWT_PUBLIC_KEY``
 and (for ``keylink token`` only) signed with ``KEYLINK_JWT_PRIVATE_KEY``; or the keys an
@@ -25,13 +27,20 @@ from typing import Any
 import jwt
 from jwt import PyJWK, PyJWKClient
 
+from domain.feeds.kinds import KINDS
 from settings import Settings, SettingsError
 
 log = logging.getLogger("keylink.auth")
 
 CUSTOMER = "customer"
-MILL_ROLES = frozenset({"sales", "production", "quality", "logistics", "finance", "admin"})
+# A plant's own system (ERP, MES, logistics) feeding records: a machine credential of the
+# mill's organization, alone in its token, which names the kinds it may write.
+INTEGRATION = "integration"
+MILL_ROLES = frozenset({"sales", "production", "quality", "logistics", "finance", "admin",
+                        INTEGRATION})
 ROLES = MILL_ROLES | {CUSTOMER}
+# In a token's kinds claim: every kind, those added later too.
+ALL_KINDS = "*"
 
 # A token's lifetime is bounded so that a leaked one does not live for ever: on issue,
 # and on verification (exp - iat, or exp - now without iat), whoever issued it.
@@ -63,6 +72,8 @@ class Claims:
     org_code: str
     roles: frozenset[str]
     expires_at: int
+    # The record kinds an integration token may feed; empty for any other token.
+    feeds: frozenset[str] = frozenset()
 
     @property
     def is_customer(self) -> bool:
@@ -170,7 +181,7 @@ class TokenCodec:
     def __init__(
         self, *, algorithm: str | None, verify_key: Any, sign_key: Any | None,
         issuer: str | None = None, audience: str | None = None, org_claim: str = "org",
-        roles_claim: str = "roles", jwks: JwksKeys | None = None,
+        roles_claim: str = "roles", kinds_claim: str = "kinds", jwks: JwksKeys | None = None,
     ) -> None:
         self.algorithm = algorithm
         self._verify_key = verify_key
@@ -179,6 +190,7 @@ class TokenCodec:
         self.audience = audience
         self.org_claim = org_claim
         self.roles_claim = roles_claim
+        self.kinds_claim = kinds_claim
         self.jwks = jwks
 
     @classmethod
@@ -186,6 +198,7 @@ class TokenCodec:
         common: dict[str, Any] = {
             "issuer": settings.jwt_issuer, "audience": settings.jwt_audience,
             "org_claim": settings.jwt_org_claim, "roles_claim": settings.jwt_roles_claim,
+            "kinds_claim": settings.jwt_kinds_claim,
         }
         if settings.jwt_jwks_url:
             return cls(algorithm=None, verify_key=None, sign_key=None,
@@ -203,14 +216,18 @@ class TokenCodec:
         )
 
     def issue(
-        self, *, org: str, roles: Iterable[str], subject: str, ttl_seconds: int = 3600
+        self, *, org: str, roles: Iterable[str], subject: str, ttl_seconds: int = 3600,
+        kinds: Iterable[str] = (),
     ) -> str:
+        """A signed token; ``kinds`` (names of record kinds, or ``*``) only, and always,
+        for the integration role."""
         roles = sorted(set(roles))
         unknown = set(roles) - ROLES
         if not roles or unknown:
             raise ValueError(f"roles must be among {sorted(ROLES)}; got {roles}")
         if CUSTOMER in roles and len(roles) > 1:
             raise ValueError("a customer token carries no mill role")
+        feeds = _issued_kinds(roles, kinds)
         if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
             raise ValueError(f"ttl must be between 1 and {MAX_TTL_SECONDS} seconds")
         if self.jwks is not None:
@@ -222,6 +239,8 @@ class TokenCodec:
         payload: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + ttl_seconds}
         _put(payload, self.org_claim, org)
         _put(payload, self.roles_claim, roles)
+        if feeds:
+            _put(payload, self.kinds_claim, feeds)
         if self.issuer is not None:
             payload["iss"] = self.issuer
         if self.audience is not None:
@@ -296,7 +315,9 @@ class TokenCodec:
             raise AuthError(f"invalid token: claim `{self.org_claim}` (the organization's "
                             "code) is missing or not a string")
         roles = _roles(claim(payload, self.roles_claim), self.roles_claim)
-        return Claims(subject, org, roles, int(payload["exp"]))
+        feeds = (_kinds(claim(payload, self.kinds_claim), self.kinds_claim)
+                 if INTEGRATION in roles else frozenset())
+        return Claims(subject, org, roles, int(payload["exp"]), feeds)
 
 
 def _check_lifetime(payload: dict[str, Any]) -> None:
@@ -314,11 +335,8 @@ def _check_lifetime(payload: dict[str, Any]) -> None:
 def _roles(value: Any, name: str) -> frozenset[str]:
     """The Keylink roles among the claim's values; others (an identity provider's own,
     such as ``offline_access``) grant nothing and are left out."""
-    if isinstance(value, str):
-        values: list[Any] = value.replace(",", " ").split()
-    elif isinstance(value, list):
-        values = value
-    else:
+    values = _values(value)
+    if values is None:
         raise AuthError(f"invalid token: claim `{name}` (the roles) is missing or not a list")
     roles = frozenset(v for v in values if isinstance(v, str) and v in ROLES)
     if not roles:
@@ -326,7 +344,56 @@ def _roles(value: Any, name: str) -> frozenset[str]:
                         + ", ".join(sorted(ROLES)))
     if CUSTOMER in roles and len(roles) > 1:
         raise AuthError("invalid token: a customer token carries no mill role")
+    if INTEGRATION in roles and len(roles) > 1:
+        raise AuthError("invalid token: an integration token carries no other role")
     return roles
+
+
+def _values(value: Any) -> list[Any] | None:
+    """A claim's values: a list, or a string separated by spaces or commas."""
+    if isinstance(value, str):
+        return value.replace(",", " ").split()
+    if isinstance(value, list):
+        return value
+    return None
+
+
+def _kinds(value: Any, name: str) -> frozenset[str]:
+    """The record kinds an integration token may feed (``*``: all of them). Names that
+    are no kind of this release grant nothing and are left out: a token may name a kind
+    ahead of the release that brings it, and its records are refused as forbidden until
+    then."""
+    values = _values(value)
+    if values is None:
+        raise AuthError(f"invalid token: an integration token lists the record kinds it may "
+                        f"feed in claim `{name}`, which is missing or not a list")
+    if ALL_KINDS in values:
+        return frozenset(KINDS)
+    return frozenset(v for v in values if isinstance(v, str) and v in KINDS)
+
+
+def _issued_kinds(roles: Sequence[str], kinds: Iterable[str]) -> list[str]:
+    """The kinds claim of a token to issue: the known kinds an integration token names,
+    sorted, or ``["*"]``; no other token names any."""
+    wanted = sorted({k.strip() for k in kinds if k.strip()})
+    if INTEGRATION not in roles:
+        if wanted:
+            raise ValueError("only an integration token names record kinds")
+        return []
+    if len(roles) > 1:
+        raise ValueError("an integration token carries no other role")
+    if not wanted:
+        raise ValueError(f"an integration token names the record kinds it may feed: some of "
+                         f"{', '.join(sorted(KINDS))}, or {ALL_KINDS} for all")
+    if ALL_KINDS in wanted:
+        if len(wanted) > 1:
+            raise ValueError(f"{ALL_KINDS} stands for every kind: name it alone")
+        return [ALL_KINDS]
+    unknown = [k for k in wanted if k not in KINDS]
+    if unknown:
+        raise ValueError(f"no record kind {', '.join(unknown)}: kinds are "
+                         f"{', '.join(sorted(KINDS))}, or {ALL_KINDS} for all")
+    return wanted
 
 
 def _put(payload: dict[str, Any], name: str, value: Any) -> None:

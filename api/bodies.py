@@ -4,7 +4,9 @@ A body that states a larger Content-Length is refused before any of it is receiv
 sent without a length (chunked) is counted as it arrives and refused at the limit, so no
 request makes the API hold more than the limit in memory. File uploads (multipart) have
 their own, larger limit and must state their length; without a valid token, an upload is
-held to the limit of other bodies.
+held to the limit of other bodies. A plant's records (``POST /feeds/records``) are streamed
+into their batch as they arrive, never held: they have a limit of their own, far larger,
+counted the same way (the route reads nothing before it has checked the token).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import AuthError, bearer
 
 MULTIPART = "multipart/form-data"
+# The path whose body is a feed of records, bounded by ``feed_max_bytes``.
+FEED_PATH = "/feeds/records"
 
 
 class BodyTooLarge(Exception):
@@ -33,12 +37,15 @@ def error_response(status: int, code: str, message: str,
 
 class BodyLimitMiddleware:
     """Refuses request bodies over ``body_max_bytes`` (``upload_max_bytes`` for
-    multipart) with 413, before they are read or while they arrive."""
+    multipart, ``feed_max_bytes`` for a feed of records) with 413, before they are read or
+    while they arrive."""
 
-    def __init__(self, app: ASGIApp, *, body_max_bytes: int, upload_max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, body_max_bytes: int, upload_max_bytes: int,
+                 feed_max_bytes: int | None = None) -> None:
         self.app = app
         self.body_max_bytes = body_max_bytes
         self.upload_max_bytes = upload_max_bytes
+        self.feed_max_bytes = feed_max_bytes or body_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,9 +53,12 @@ class BodyLimitMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        upload = content_type.startswith(MULTIPART)
+        feed = scope.get("path") == FEED_PATH
+        upload = content_type.startswith(MULTIPART) and not feed
         limit = self.upload_max_bytes if upload else self.body_max_bytes
         what = "an upload" if upload else "a request body"
+        if feed:
+            limit, what = self.feed_max_bytes, "a feed of records"
         if upload and limit > self.body_max_bytes and not await _signed_in(scope, headers):
             # Only a signed-in user may send a file: no resolver would take one from anyone
             # else, and the body would be read and spooled before any resolver runs.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from settings import Settings, SettingsError
 if TYPE_CHECKING:
     from domain.actor import Actor
     from domain.db import Database
+    from domain.feeds.batch import BatchResult
 
 DESCRIPTION = """\
 Keylink: the GraphQL gateway and MQTT ingester between the steel mill and its
@@ -196,12 +198,32 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--org", required=True, metavar="CODE",
                        help="organization code the token is scoped to, e.g. FAW-VW")
     token.add_argument("--role", required=True, action="append", metavar="ROLE",
-                       help="customer, or one or more of sales, production, quality, "
-                            "logistics, finance, admin; repeat or separate with commas")
+                       help="customer; or one or more of sales, production, quality, "
+                            "logistics, finance, admin; repeat or separate with commas; or "
+                            "integration, for a plant system feeding records (with --kinds)")
+    token.add_argument("--kinds", action="append", metavar="KIND,...",
+                       help="for an integration token: the record kinds it may feed "
+                            "(organization, ...), separated by commas, or '*' for every kind")
     token.add_argument("--sub", metavar="NAME",
                        help="who the token stands for, shown in logs (default: cli-<org>)")
     token.add_argument("--ttl", type=_positive, default=3600, metavar="SECONDS",
                        help="lifetime in seconds (default: 3600)")
+
+    feed = command("import", _import, "Apply a file of records (NDJSON) to the database.",
+                   IMPORT_HELP)
+    feed.add_argument("file", metavar="FILE",
+                      help="one record a line; gzipped or not; - reads standard input")
+    feed.add_argument("--dry-run", action="store_true",
+                      help="check and apply everything, then roll back: nothing is written")
+    feed.add_argument("--mode", choices=("all", "each"), default="all",
+                      help="all: nothing is written unless every record is accepted "
+                           "(default); each: rejected records are left out, the rest written")
+    feed.add_argument("--batch", type=_uuid, metavar="UUID",
+                      help="the batch's id, to follow it from elsewhere (default: a new one)")
+    feed.add_argument("--database-url", metavar="URL",
+                      help="the database to write to (default: DATABASE_URL)")
+    feed.add_argument("--json", action="store_true",
+                      help="print the result as JSON (as POST /feeds/records answers)")
     return parser
 
 
@@ -218,7 +240,8 @@ Set DATABASE_URL, REDIS_URL or MQTT_URL to use your own servers instead.
 Ctrl-C stops everything it started."""
 
 SERVE_HELP = """\
-Serves /graphql, /healthz, /readyz and /metrics on KEYLINK_HOST:KEYLINK_PORT.
+Serves /graphql, the plant's record feeds (/feeds/...), /healthz, /readyz and
+/metrics on KEYLINK_HOST:KEYLINK_PORT.
 Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256),
 KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider's
 keys, with KEYLINK_JWT_ISSUER and KEYLINK_JWT_AUDIENCE). REDIS_URL is optional
@@ -241,9 +264,26 @@ Signs with KEYLINK_JWT_SECRET, or KEYLINK_JWT_PRIVATE_KEY for RS256; when
 neither is set, with the secret `keylink dev` keeps in KEYLINK_STATE_DIR, so
 tokens work against a running `keylink dev`. The token carries KEYLINK_JWT_ISSUER
 and KEYLINK_JWT_AUDIENCE when they are set, under the claim names
-KEYLINK_JWT_ORG_CLAIM and KEYLINK_JWT_ROLES_CLAIM. Prints only the token, e.g.
-  curl -H "Authorization: Bearer $(keylink token --org FAW-VW --role customer)" ..."""
+KEYLINK_JWT_ORG_CLAIM, KEYLINK_JWT_ROLES_CLAIM (and KEYLINK_JWT_KINDS_CLAIM).
+Prints only the token, e.g.
+  curl -H "Authorization: Bearer $(keylink token --org FAW-VW --role customer)" ...
+A plant system feeding records (POST /feeds/records) gets a token of the mill's
+organization with the role integration alone and the kinds it may write:
+  keylink token --org BAOSTEEL --role integration --kinds organization,... --sub erp
+('*' for every kind, those of later releases too)."""
 
+IMPORT_HELP = """\
+Applies a file of records, one JSON object a line ({"kind", "key", "version",
+"data"} or {"kind", "key", "version", "retire": true}; see the README's section
+for a plant's integrators), as POST /feeds/records does, in one transaction, as
+the system `keylink:import` (which may write every kind). The file is read in
+blocks as the records are applied, never held whole; a gzipped file (or input)
+is unpacked as it is read. A progress bar over the file's bytes shows on a
+terminal. At the end it prints what was applied, unchanged, stale, retired and
+rejected, and the first rejected records by line, field and reason.
+Exit codes: 0 every record accepted; 1 some rejected (mode all: nothing was
+written; mode each: the rest was); 2 the command cannot start (no such file, no
+DATABASE_URL, a batch id used before)."""
 
 SIMULATE_HELP = """\
 Reads the open shipment legs, their vehicles, devices and manifests from
@@ -746,15 +786,132 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
             )
         settings = settings.replace(jwt_secret=dev_secret(settings.state_dir))
     roles = [role.strip() for value in args.role for role in value.split(",") if role.strip()]
+    kinds = [kind.strip() for value in args.kinds or () for kind in value.split(",")
+             if kind.strip()]
     try:
         token = TokenCodec.from_settings(settings).issue(
             org=args.org, roles=roles, subject=args.sub or f"cli-{args.org.lower()}",
-            ttl_seconds=args.ttl,
+            ttl_seconds=args.ttl, kinds=kinds,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(token)
     return 0
+
+
+# How much of a file `keylink import` reads at a time.
+_READ_BYTES = 1 << 20
+# Rejected records the summary names (the result keeps up to a thousand; --json shows them).
+_REJECTIONS_SHOWN = 20
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from typing import BinaryIO
+
+    from tqdm import tqdm
+
+    from api.records import BadBody, Gunzip
+    from domain.actor import Actor
+    from domain.db import Database
+    from domain.errors import Invalid
+    from domain.feeds.batch import ndjson_lines, run_batch
+
+    url = args.database_url or _need_database(settings)
+    size: int | None = None
+    if args.file != "-":
+        path = Path(args.file)
+        if not path.is_file():
+            raise UsageError(f"no file {args.file}")
+        size = path.stat().st_size
+    name = "stdin" if args.file == "-" else Path(args.file).name
+
+    async def chunks(source: BinaryIO, bar: tqdm[None]) -> AsyncIterator[bytes]:
+        """The file's bytes, a block at a time (read in a thread: the batch goes on
+        meanwhile), unpacked when gzipped (told by its first bytes)."""
+        gunzip: Gunzip | None = None
+        first = True
+        while True:
+            block = await asyncio.to_thread(source.read, _READ_BYTES)
+            if not block:
+                break
+            bar.update(len(block))
+            if first:
+                first = False
+                gunzip = Gunzip() if block[:2] == b"\x1f\x8b" else None
+            if gunzip is None:
+                yield block
+            else:
+                for piece in gunzip.feed(block):
+                    yield piece
+        if gunzip is not None:
+            gunzip.close()
+
+    async def run(source: BinaryIO) -> BatchResult:
+        # Two connections: the batch's transaction, and its progress beside it.
+        db = await Database.connect(url, min_size=1, max_size=2)
+        try:
+            with tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024,
+                              desc=name, disable=None, file=sys.stderr) as bar:
+
+                def progress(result: BatchResult) -> None:
+                    bar.set_postfix(applied=result.applied, rejected=result.rejected,
+                                    refresh=False)
+
+                return await run_batch(
+                    db, Actor.system("keylink:import"), ndjson_lines(chunks(source, bar)),
+                    mode=args.mode, dry_run=args.dry_run, batch_id=args.batch,
+                    on_progress=progress)
+        finally:
+            await db.close()
+
+    try:
+        if args.file == "-":
+            result = asyncio.run(run(sys.stdin.buffer))
+        else:
+            with open(args.file, "rb") as source:
+                result = asyncio.run(run(source))
+    except Invalid as exc:
+        raise UsageError(f"{exc.message} (--batch {args.batch})") from None
+    except BadBody as exc:
+        print(f"keylink import: {args.file}: {exc}; nothing of it is written", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("keylink import: interrupted; nothing of it is written", file=sys.stderr)
+        return 130
+    if args.json:
+        import json
+
+        print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(_import_summary(result))
+    return 1 if result.rejected else 0
+
+
+def _import_summary(result: BatchResult) -> str:
+    """What a batch did, in a few lines, with its first rejected records."""
+    said = {"committed": "committed", "checked": "checked (a dry run: nothing is written)",
+            "rejected": "rejected: nothing is written, as records were refused (mode all)"}
+    lines = [f"batch {result.id} {said.get(result.status, result.status)}",
+             f"{result.lines_read:,} lines read: {result.applied:,} applied, "
+             f"{result.unchanged:,} unchanged, {result.stale:,} stale, {result.retired:,} "
+             f"retired, {result.rejected:,} rejected"]
+    # In the order of the file (a record the database refuses is found after the chunk).
+    shown = sorted(result.rejections, key=lambda r: r.line)[:_REJECTIONS_SHOWN]
+    if shown:
+        lines.append(f"rejected records (the first {len(shown)} of {result.rejected:,}):")
+    for r in shown:
+        what = " ".join(str(p) for p in (r.kind, r.key) if p) or "record"
+        at = f", {r.field}" if r.field else ""
+        lines.append(f"  line {r.line}: {what}{at}: {r.reason} [{r.code}]")
+    return "\n".join(lines)
+
+
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a UUID, got {text}") from None
 
 
 if __name__ == "__main__":

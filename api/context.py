@@ -37,6 +37,8 @@ class Viewer:
     organization: Organization
     roles: frozenset[str]
     expires_at: int
+    # The record kinds a plant system's (integration) token may feed.
+    feeds: frozenset[str] = frozenset()
 
     def check_unexpired(self) -> None:
         """Long-lived operations (subscriptions) end when their token does."""
@@ -142,7 +144,8 @@ class Context:
         take it and decide from it what is allowed."""
         if self._actor is None:
             who = await self.viewer()
-            self._actor = Actor(who.subject, who.organization.id, who.roles, who.is_customer)
+            self._actor = Actor(who.subject, who.organization.id, who.roles, who.is_customer,
+                                feeds=who.feeds)
         return self._actor
 
     async def _resolve(self, claims: Claims) -> Viewer:
@@ -157,7 +160,7 @@ class Context:
         if not claims.is_customer and (org.kind != "mill" or not claims.roles <= MILL_ROLES):
             raise AuthError(f"invalid token: the mill's roles are only for the mill, and "
                             f"{org.code} is a {org.kind}")
-        return Viewer(claims.subject, org, claims.roles, claims.expires_at)
+        return Viewer(claims.subject, org, claims.roles, claims.expires_at, claims.feeds)
 
     @property
     def loaders(self) -> Loaders:

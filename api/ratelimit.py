@@ -33,7 +33,7 @@ log = logging.getLogger("keylink.api.ratelimit")
 Budget = Literal["http", "socket"]
 # What HTTP paths spend the operations budget: the API itself, not health checks,
 # metrics or the live page's static files.
-LIMITED_PATHS = ("/graphql", "/evidence/")
+LIMITED_PATHS = ("/graphql", "/evidence/", "/feeds/")
 _KEY_PREFIX = "keylink:ratelimit"
 
 

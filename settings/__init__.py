@@ -45,7 +45,8 @@ _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})
 _POSITIVE = (
     "push_max_attempts", "push_retry_base_s", "push_webhook_timeout_s",
     "ingest_batch_size", "ingest_batch_ms", "position_retention_days", "registry_refresh_s",
-    "upload_max_bytes", "evidence_max_bytes", "body_max_bytes", "ws_auth_timeout_s",
+    "upload_max_bytes", "evidence_max_bytes", "body_max_bytes", "feed_max_bytes",
+    "ws_auth_timeout_s",
     "import_max_unpacked_bytes", "import_max_rows", "import_max_cells",
     "max_depth", "max_aliases", "max_tokens", "max_cost", "max_field_comparisons",
     "urge_answer_minutes",
@@ -111,6 +112,11 @@ class Settings:
         "Claim holding the roles (a list, or a string separated by spaces or commas); a "
         "dotted path reaches a nested claim, e.g. Keycloak's `realm_access.roles`. Values "
         "that are not Keylink roles are ignored.")
+    jwt_kinds_claim: str = _setting(
+        "KEYLINK_JWT_KINDS_CLAIM", "kinds",
+        "Claim holding the record kinds an `integration` token may feed (a list, or a string "
+        "separated by spaces or commas; `*`: every kind); a dotted path reaches a nested "
+        "claim. Kinds Keylink does not know are ignored.")
     host: str = _setting("KEYLINK_HOST", "127.0.0.1", "Address the API listens on.")
     port: int = _setting(
         "KEYLINK_PORT", 8000,
@@ -217,6 +223,11 @@ class Settings:
         "KEYLINK_BODY_MAX_BYTES", 1048576,
         "Largest request body other than a file upload (a JSON operation), in bytes; a "
         "larger one is refused with 413, counted as it arrives when it states no length.")
+    feed_max_bytes: int = _setting(
+        "KEYLINK_FEED_MAX_BYTES", 1073741824,
+        "Largest body of records sent to `POST /feeds/records` (NDJSON, streamed, never held "
+        "whole), in bytes, counted as it arrives (and unpacked, when gzipped); a larger one "
+        "is refused with 413 and nothing of it is written.")
     cors_origins: str | None = _setting(
         "KEYLINK_CORS_ORIGINS", None,
         "Comma-separated origins (`https://portal.example.com`) whose pages may call the API "
@@ -335,7 +346,8 @@ class Settings:
 
     def _check_tokens(self) -> None:
         for env, path in (("KEYLINK_JWT_ORG_CLAIM", self.jwt_org_claim),
-                          ("KEYLINK_JWT_ROLES_CLAIM", self.jwt_roles_claim)):
+                          ("KEYLINK_JWT_ROLES_CLAIM", self.jwt_roles_claim),
+                          ("KEYLINK_JWT_KINDS_CLAIM", self.jwt_kinds_claim)):
             if not path.strip() or ("/" not in path and not all(path.split("."))):
                 raise SettingsError(f"{env} must be a claim name or a dotted path, got {path!r}")
         if self.jwt_jwks_url is None:

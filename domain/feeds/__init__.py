@@ -11,4 +11,5 @@ legs and manifests), applied as idempotent upserts by natural key and source ver
 - apply: a chunk of records of one kind applied in bulk, versions checked, events queued
 - batch: a whole file or request body, streamed: all-or-nothing or per record, dry runs,
   progress and the result kept in ``feed_batch``
+- schema_files: each kind's JSON Schema written to ``schemas/`` and shipped in the package
 """

@@ -139,12 +139,19 @@ async def run_batch(
     if mode not in MODES:
         raise Invalid(f"mode must be one of {', '.join(MODES)}", field="mode")
     result = BatchResult(batch_id or uuid.uuid4(), actor.subject, mode, dry_run)
-    try:
-        result.started_at = await db.fetchval(
-            "INSERT INTO feed_batch (id, submitted_by, mode, dry_run) VALUES ($1, $2, $3, $4)"
-            " RETURNING started_at", result.id, result.submitted_by, mode, dry_run)
-    except asyncpg.UniqueViolationError:
-        raise Invalid("a batch with this id exists already", field="batch") from None
+    # A batch that failed (its connection dropped, its body was too large) wrote nothing:
+    # its sender may run it again under the same id, as a retry names it.
+    result.started_at = await db.fetchval(
+        "INSERT INTO feed_batch (id, submitted_by, mode, dry_run) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (id) DO UPDATE SET mode = EXCLUDED.mode, dry_run = EXCLUDED.dry_run,"
+        " status = 'running', lines_read = 0, applied = 0, unchanged = 0, stale = 0,"
+        " retired = 0, rejected = 0, rejections = '[]', started_at = now(),"
+        " updated_at = now(), finished_at = NULL"
+        " WHERE feed_batch.status = 'failed'"
+        " AND feed_batch.submitted_by = EXCLUDED.submitted_by"
+        " RETURNING started_at", result.id, result.submitted_by, mode, dry_run)
+    if result.started_at is None:
+        raise Invalid("a batch with this id exists already", field="batch")
     try:
         await _run(db, actor, lines, result, on_progress)
     except BaseException:
