@@ -89,7 +89,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
         return Context(request=request, response=response, services=services,
-                       request_id=logs.request_id.get() or uuid.uuid4().hex)
+                       request_id=logs.request_id.get() or uuid.uuid4().hex, graphql=True)
 
     def decode_json(self, data: str | bytes) -> object:
         return bodies.decode_json(data)

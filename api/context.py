@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from api.auth import MILL_ROLES, AuthError, Claims, TokenCodec, bearer
+from api.auth import INTEGRATION, MILL_ROLES, AuthError, Claims, TokenCodec, bearer
 from api.feed import POLL_SECONDS, EventFeed
 from api.livebus import LiveBus
 from domain import parties
@@ -109,6 +109,9 @@ class Context:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # Set by strawberry from the graphql-transport-ws `connection_init` payload.
     connection_params: dict[str, Any] | None = None
+    # GraphQL's context: a plant system's token reads nothing here (it writes records
+    # through /feeds only), although it belongs to the mill.
+    graphql: bool = False
     _viewer: Viewer | None = None
     _actor: Actor | None = None
     _loaders: Loaders | None = None
@@ -134,6 +137,9 @@ class Context:
             if token is None:
                 raise AuthError("authentication required: send `Authorization: Bearer <token>`")
             claims = await self.services.codec.authenticate_request(self.request.scope, token)
+            if self.graphql and INTEGRATION in claims.roles:
+                raise AuthError("an integration token writes records through /feeds; it "
+                                "reads nothing over GraphQL")
             self._viewer = await self._resolve(claims)
             self._loaders = Loaders(self.db, self._viewer.scope, self.services.redis,
                                     await self.actor())

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -48,6 +48,8 @@ CHUNK = 2_000
 # Rejections listed in a result (all are counted).
 MAX_LISTED = 1_000
 _PROGRESS_SECONDS = 1.0
+# A running batch whose progress has not been saved for this long died with its process.
+_ABANDONED = timedelta(minutes=10)
 _NAMES = frozenset(KINDS)
 
 
@@ -140,16 +142,19 @@ async def run_batch(
         raise Invalid(f"mode must be one of {', '.join(MODES)}", field="mode")
     result = BatchResult(batch_id or uuid.uuid4(), actor.subject, mode, dry_run)
     # A batch that failed (its connection dropped, its body was too large) wrote nothing:
-    # its sender may run it again under the same id, as a retry names it.
+    # its sender may run it again under the same id, as a retry names it. So may one left
+    # running by a process that died: its progress stopped being saved long ago.
     result.started_at = await db.fetchval(
         "INSERT INTO feed_batch (id, submitted_by, mode, dry_run) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (id) DO UPDATE SET mode = EXCLUDED.mode, dry_run = EXCLUDED.dry_run,"
         " status = 'running', lines_read = 0, applied = 0, unchanged = 0, stale = 0,"
         " retired = 0, rejected = 0, rejections = '[]', started_at = now(),"
         " updated_at = now(), finished_at = NULL"
-        " WHERE feed_batch.status = 'failed'"
+        " WHERE (feed_batch.status = 'failed' OR (feed_batch.status = 'running'"
+        "        AND feed_batch.updated_at < now() - $5::interval))"
         " AND feed_batch.submitted_by = EXCLUDED.submitted_by"
-        " RETURNING started_at", result.id, result.submitted_by, mode, dry_run)
+        " RETURNING started_at", result.id, result.submitted_by, mode, dry_run,
+        _ABANDONED)
     if result.started_at is None:
         raise Invalid("a batch with this id exists already", field="batch")
     try:

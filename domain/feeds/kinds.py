@@ -69,6 +69,23 @@ class Organization(Kind):
                            "'_', starting with a letter or digit", "key")
 
 
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        """The mill stays the mill: every staff token names it, so no record turns it into
+        another kind of party, nor another party into the mill."""
+        kinds = {r["code"]: r["kind"] for r in await tx.fetch(
+            "SELECT code, kind FROM organization WHERE code = ANY($1::text[])",
+            [i.record.key for i in items])}
+        bad = []
+        for i in items:
+            was = kinds.get(i.record.key)
+            if was is not None and was != i.values["kind"] and "mill" in (was, i.values["kind"]):
+                bad.append((i, self._reject(i.record, "kind", f"{i.record.key} is a {was}: "
+                                            "the mill's kind is not changed by a record",
+                                            "CONFLICT")))
+        return bad
+
+
 class Site(Kind):
     name = "site"
     title = "Site"

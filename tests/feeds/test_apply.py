@@ -236,3 +236,13 @@ async def test_malformed_envelopes_are_named(db: Database) -> None:
     assert [(r.line, r.code, r.field) for r in result.rejections] == [
         (1, "MALFORMED", None), (2, "MALFORMED", None), (3, "INVALID", "key"),
         (4, "UNKNOWN_KIND", "kind"), (5, "INVALID", "version"), (6, "MALFORMED", "x")]
+
+
+async def test_the_mill_stays_the_mill(db: Database) -> None:
+    await feed(db, EXAMPLE)
+    mill = changed(of("organization", "BSTEEL"), 2, kind="customer")
+    chery = changed(of("organization", "CHERY"), 2, kind="mill")
+    result = await feed(db, body([mill, chery]), mode="each")
+    assert [(r.key, r.field, r.code) for r in result.rejections] == [
+        ("BSTEEL", "data.kind", "CONFLICT"), ("CHERY", "data.kind", "CONFLICT")]
+    assert await db.fetchval("SELECT kind FROM organization WHERE code = 'BSTEEL'") == "mill"
