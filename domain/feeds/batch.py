@@ -367,15 +367,19 @@ class _Runner:
             [i.record.digest for i in items], [i.record.retire for i in items],
             self.batch_id)
         batch = {"batch": str(self.batch_id)} if self.batch_id is not None else {}
-        queued = [(event_type, org_id, i.row_id, _json(payload | batch))
-                  for i in items for event_type, org_id, payload in kind.events(i)]
+        queued = []
+        for i in items:
+            for event in kind.events(i):
+                # A kind may name the event's aggregate (as other writers of the same
+                # event do); by default it is the record's own row.
+                aggregate = event[3:] or (kind.name, i.row_id)
+                queued.append((event[0], event[1], *aggregate, _json(event[2] | batch)))
         await tx.execute(
             "INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"
-            " payload, actor) SELECT u.t, u.o, $1, u.a, u.p, $6"
-            " FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[])"
-            "   AS u(t, o, a, p)",
-            kind.name, [q[0] for q in queued], [q[1] for q in queued], [q[2] for q in queued],
-            [q[3] for q in queued], self.actor.subject)
+            " payload, actor) SELECT u.t, u.o, u.g, u.a, u.p, $1"
+            " FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])"
+            "   AS u(t, o, g, a, p)",
+            self.actor.subject, *(list(col) for col in zip(*queued, strict=True)))
 
 
 def _json(value: dict[str, Any]) -> str:

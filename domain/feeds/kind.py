@@ -19,12 +19,16 @@ from domain.errors import NotFound
 from domain.feeds.fields import BadValue, Field, Ref, object_schema
 from domain.feeds.records import Record, Rejection
 
-__all__ = ["SCHEMA_BASE", "Item", "Kind", "RefCache"]
+__all__ = ["SCHEMA_BASE", "Event", "Item", "Kind", "RefCache"]
 
 SCHEMA_BASE = "https://keylink.example/schemas/feeds"
 # Each referenced table's keys kept per batch, so that a coil's heat is looked up once;
 # beyond this many a table's map starts afresh, so memory does not grow with the file.
 _CACHE_LIMIT = 200_000
+
+
+# type, customer, payload[, aggregate type, aggregate id]
+Event = tuple[str, int | None, dict[str, Any]] | tuple[str, int | None, dict[str, Any], str, int]
 
 
 @dataclass(slots=True)
@@ -229,9 +233,10 @@ class Kind:
         refs.forget(self.table, self.key_column, item.record.key)
 
     # -- announcing --------------------------------------------------------------------
-    def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
+    def events(self, item: Item) -> list[Event]:
         """The events of a change: type, the customer concerned (None: the mill's own),
-        payload. One per customer when a change concerns several."""
+        payload, and optionally the aggregate's type and id (by default the kind and the
+        record's row). One per customer when a change concerns several."""
         change = "retired" if item.record.retire else "created" if item.inserted else "updated"
         return [(f"{self.name}.{change}", item.org_id,
                  {"key": item.record.key, "version": item.record.version})]

@@ -14,16 +14,25 @@ import itertools
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shapely.geometry import shape
 
-from domain.db import Executor
-from domain.errors import Conflict, Invalid, NotFound
+from domain.db import Executor, json_dumps
+from domain.errors import Conflict, DomainError, Invalid, NotFound
 from domain.feeds.fields import BadValue, Field, Ref
-from domain.feeds.kind import Item, Kind, RefCache
+from domain.feeds.kind import Event, Item, Kind, RefCache
 from domain.feeds.records import Rejection
+from domain.quality.limits import Range, SpecLimits, validated
+from domain.quality.writes import (
+    CERTIFICATE_ISSUED,
+    CERTIFY_COLUMNS,
+    CERTIFY_FROM,
+    CertificateInput,
+    Certified,
+    certify,
+    issued_payload,
+)
 from domain.shipments.manifest import sync_shipment_customers
 from domain.shipments.states import ACTIVE
 
@@ -132,6 +141,27 @@ class Site(Kind):
                            "timeZone") from None
 
 
+_BOUNDS = {"type": "object", "properties": {"min": _DECIMAL, "max": _DECIMAL},
+           "additionalProperties": False}
+_LIMITS = {
+    "properties": {
+        "chemistryPct": {"type": "object", "maxProperties": 30,
+                         "propertyNames": {"pattern": "^[A-Z][a-z]?$"},
+                         "additionalProperties": _BOUNDS,
+                         "description": "Element symbol -> mass percent bounds."},
+        "yieldStrengthMpa": _BOUNDS,
+        "tensileStrengthMpa": _BOUNDS,
+        "elongationMinPct": _DECIMAL,
+        "coatingMassMinGM2": _DECIMAL,
+    },
+    "additionalProperties": False,
+}
+
+
+def _number(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
 class Spec(Kind):
     name = "spec"
     title = "Steel spec"
@@ -159,6 +189,18 @@ class Spec(Kind):
         Field("coilNominalWeightT", "decimal", "A coil's nominal weight, tonnes.",
               column="coil_nominal_weight_t", exclusive_minimum=0, scale=3,
               default=Decimal(12)),
+        Field("limits", "object", "The standard's limits a certificate is checked against "
+              "(bounds inclusive, decimals as strings); absent: none. A change raises the "
+              "spec's limits revision.", items=_LIMITS),
+    )
+    derived = (
+        Field("chemistryLimits", "object", "", column="chemistry_limits"),
+        Field("yieldMin", "decimal", "", column="yield_min_mpa"),
+        Field("yieldMax", "decimal", "", column="yield_max_mpa"),
+        Field("tensileMin", "decimal", "", column="tensile_min_mpa"),
+        Field("tensileMax", "decimal", "", column="tensile_max_mpa"),
+        Field("elongationMin", "decimal", "", column="elongation_min_pct"),
+        Field("coatingMin", "decimal", "", column="coating_min_g_m2"),
     )
 
     def check(self, item: Item) -> None:
@@ -166,6 +208,30 @@ class Spec(Kind):
         if (v["customer_org_id"] is None) != (v["customer_part_number"] is None):
             raise BadValue("customer and customerPartNumber come together",
                            "customerPartNumber")
+        given = item.record.data.get("limits") or {}
+
+        def bounds(name: str) -> Range:
+            doc = given.get(name) or {}
+            return Range(_number(doc.get("min")), _number(doc.get("max")))
+
+        limits = SpecLimits(
+            chemistry={e: Range(_number(b.get("min")), _number(b.get("max")))
+                       for e, b in (given.get("chemistryPct") or {}).items()},
+            yield_strength_mpa=bounds("yieldStrengthMpa"),
+            tensile_strength_mpa=bounds("tensileStrengthMpa"),
+            elongation_min_pct=_number(given.get("elongationMinPct")),
+            coating_mass_min_g_m2=_number(given.get("coatingMassMinGM2")))
+        try:
+            validated(limits)
+        except Invalid as exc:
+            raise BadValue(exc.message, f"limits.{exc.field}") from None
+        v["chemistry_limits"] = {e: r.as_entered() for e, r in sorted(limits.chemistry.items())}
+        v["yield_min_mpa"], v["yield_max_mpa"] = (limits.yield_strength_mpa.min,
+                                                  limits.yield_strength_mpa.max)
+        v["tensile_min_mpa"], v["tensile_max_mpa"] = (limits.tensile_strength_mpa.min,
+                                                      limits.tensile_strength_mpa.max)
+        v["elongation_min_pct"] = limits.elongation_min_pct
+        v["coating_min_g_m2"] = limits.coating_mass_min_g_m2
 
 
 class Vehicle(Kind):
@@ -231,7 +297,7 @@ class Device(Kind):
             raise NotFound(f"no device {item.record.key!r} to retire", field="key")
         item.row_id = row_id
 
-    def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
+    def events(self, item: Item) -> list[Event]:
         """Named as the device registry names its own changes."""
         change = ("disabled" if item.record.retire
                   else "registered" if item.inserted else "updated")
@@ -436,7 +502,7 @@ class Coil(Kind):
             raise Invalid(f"the children of {over[0]['parent']} take more than it weighed",
                           field="data.parents")
 
-    def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
+    def events(self, item: Item) -> list[Event]:
         out = super().events(item)
         status = item.values.get("quality_status")
         if (not item.record.retire and status in ("released", "blocked", "downgraded")
@@ -474,6 +540,133 @@ class Inspection(Kind):
         for i in items:
             i.org_id = owners.get(i.values["coil_id"])
         return []
+
+
+
+class Certificate(Kind):
+    name = "certificate"
+    title = "Inspection certificate"
+    description = ("An EN 10204 inspection certificate of a coil from the mill's quality "
+                   "system: the measured mechanics and coating (the chemistry is the "
+                   "heat's). It is checked against the current limits of the coil's spec "
+                   "and composed into the same canonical content and hash as a certificate "
+                   "issued in the platform; a coil still pending is released by it.")
+    table = "quality_certificate"
+    key_column = "cert_no"
+    staff_roles = ("quality", "admin")
+    fields = (
+        Field("coil", "text", "The coil certified.", required=True, ref=_COIL),
+        Field("certificateType", "enum", "EN 10204 type.", values=("2.2", "3.1", "3.2"),
+              default="3.1"),
+        Field("yieldStrengthMpa", "decimal", "Yield strength, MPa.", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("tensileStrengthMpa", "decimal", "Tensile strength, MPa.", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("elongationPct", "decimal", "Elongation after fracture, %.", required=True,
+              exclusive_minimum=0, scale=1),
+        Field("coatingDesignation", "text", "Coating designation, e.g. Z275.",
+              max_length=20),
+        Field("coatingMassGM2", "decimal", "Coating mass, g/m2 (both sides).",
+              exclusive_minimum=0, scale=1),
+        Field("issuedAt", "timestamp", "When it was issued.", required=True),
+        Field("issuedBy", "text", "Who issued it.", required=True, max_length=64),
+    )
+
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        wanted = sorted({i.record.data["coil"] for i in items})
+        # The specs' limits cannot change between the check and the certificates that
+        # name their revision.
+        await tx.execute("SELECT 1 FROM steel_spec WHERE id IN (SELECT spec_id FROM coil"
+                         " WHERE coil_no = ANY($1::text[])) FOR SHARE", wanted)
+        coils = {r["coil_no"]: r for r in await tx.fetch(
+            f"SELECT {CERTIFY_COLUMNS}, q.cert_no AS certified_as FROM {CERTIFY_FROM}"
+            " LEFT JOIN quality_certificate q ON q.coil_id = c.id"
+            " WHERE c.coil_no = ANY($1::text[])", wanted)}
+        bad = []
+        for i in items:
+            data = i.record.data
+            coil = coils.get(data["coil"])
+            if coil is None:
+                bad.append((i, self._reject(i.record, "coil", f"no coil {data['coil']!r}",
+                                            "NOT_FOUND")))
+                continue
+            if coil["certified_as"] not in (None, i.record.key):
+                bad.append((i, self._reject(i.record, "coil", f"coil {data['coil']} has "
+                                            f"certificate {coil['certified_as']}", "CONFLICT")))
+                continue
+            given = CertificateInput(
+                coil_id=coil["id"], yield_strength_mpa=Decimal(str(data["yieldStrengthMpa"])),
+                tensile_strength_mpa=Decimal(str(data["tensileStrengthMpa"])),
+                elongation_pct=Decimal(str(data["elongationPct"])),
+                coating_designation=data.get("coatingDesignation"),
+                coating_mass_g_m2=(Decimal(str(data["coatingMassGM2"]))
+                                   if data.get("coatingMassGM2") is not None else None),
+                certificate_type=data.get("certificateType") or "3.1")
+            try:
+                i.extra["made"] = certify(
+                    coil, given, cert_no=i.record.key,
+                    issued_at=_time(data["issuedAt"], "issuedAt"), issued_by=data["issuedBy"])
+            except (DomainError, BadValue) as exc:
+                code = exc.code if isinstance(exc, DomainError) else "INVALID"
+                path = exc.field if isinstance(exc, DomainError) else exc.path
+                bad.append((i, self._reject(i.record, path, str(exc), code)))
+                continue
+            i.org_id = coil["customer_org_id"]
+        return bad
+
+    async def write(self, tx: Executor, items: list[Item], refs: RefCache) -> None:
+        made: list[Certified] = [i.extra["made"] for i in items]
+        rows = await tx.fetch(
+            "INSERT INTO quality_certificate (cert_no, certificate_type, coil_id, heat_id,"
+            " customer_org_id, chemistry, yield_strength_mpa, tensile_strength_mpa,"
+            " elongation_pct, coating_designation, coating_mass_g_m2, issued_at, issued_by,"
+            " content, content_hash, limits, limits_revision)"
+            " SELECT u.cert_no, u.t, u.coil, u.heat, u.org, u.chem::jsonb, u.ys, u.ts, u.el,"
+            "   u.cd, u.cm, u.at, u.by, u.content::jsonb, u.hash, u.limits::jsonb, u.rev"
+            " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],"
+            "   $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[],"
+            "   $11::numeric[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],"
+            "   $16::text[], $17::int[])"
+            "   AS u(cert_no, t, coil, heat, org, chem, ys, ts, el, cd, cm, at, by, content,"
+            "        hash, limits, rev)"
+            " ON CONFLICT (cert_no) DO UPDATE SET certificate_type = EXCLUDED.certificate_type,"
+            " coil_id = EXCLUDED.coil_id, heat_id = EXCLUDED.heat_id,"
+            " customer_org_id = EXCLUDED.customer_org_id, chemistry = EXCLUDED.chemistry,"
+            " yield_strength_mpa = EXCLUDED.yield_strength_mpa,"
+            " tensile_strength_mpa = EXCLUDED.tensile_strength_mpa,"
+            " elongation_pct = EXCLUDED.elongation_pct,"
+            " coating_designation = EXCLUDED.coating_designation,"
+            " coating_mass_g_m2 = EXCLUDED.coating_mass_g_m2, issued_at = EXCLUDED.issued_at,"
+            " issued_by = EXCLUDED.issued_by, content = EXCLUDED.content,"
+            " content_hash = EXCLUDED.content_hash, limits = EXCLUDED.limits,"
+            " limits_revision = EXCLUDED.limits_revision"
+            " RETURNING id, cert_no, (xmax = 0) AS inserted",
+            [m.cert_no for m in made], [m.certificate_type for m in made],
+            [m.coil_id for m in made], [m.heat_id for m in made],
+            [m.customer_org_id for m in made], [json_dumps(m.chemistry) for m in made],
+            [m.yield_strength_mpa for m in made], [m.tensile_strength_mpa for m in made],
+            [m.elongation_pct for m in made], [m.coating_designation for m in made],
+            [m.coating_mass_g_m2 for m in made], [m.issued_at for m in made],
+            [m.issued_by for m in made], [json_dumps(m.content) for m in made],
+            [m.content_hash for m in made],
+            [json_dumps(m.limits) if m.limits is not None else None for m in made],
+            [m.limits_revision for m in made])
+        by_key = {r["cert_no"]: r for r in rows}
+        for i in items:
+            i.row_id, i.inserted = by_key[i.record.key]["id"], by_key[i.record.key]["inserted"]
+        await tx.execute("UPDATE coil SET quality_status = 'released'"
+                         " WHERE id = ANY($1::bigint[]) AND quality_status = 'pending'",
+                         [m.coil_id for m in made])
+
+    def events(self, item: Item) -> list[Event]:
+        if item.record.retire:
+            return super().events(item)
+        made: Certified = item.extra["made"]
+        return [(CERTIFICATE_ISSUED, made.customer_org_id,
+                 issued_payload(made) | {"key": item.record.key,
+                                         "version": item.record.version},
+                 "coil", made.coil_id)]
 
 
 _LINE = {
@@ -885,7 +1078,7 @@ class Shipment(Kind):
             "SELECT org_id FROM shipment_customer WHERE shipment_id = $1 ORDER BY org_id",
             row["id"])]
 
-    def events(self, item: Item) -> list[tuple[str, int | None, dict[str, Any]]]:
+    def events(self, item: Item) -> list[Event]:
         change = ("cancelled" if item.record.retire
                   else "created" if item.inserted else "updated")
         payload = {"number": item.record.key, "key": item.record.key,
@@ -929,5 +1122,5 @@ def _date(value: str, path: str) -> date:
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Organization(), Site(), Spec(), Vehicle(), Device(), Heat(), Slab(), Coil(),
-    Inspection(), Contract(), ProductionOrder(), Shipment(),
+    Inspection(), Certificate(), Contract(), ProductionOrder(), Shipment(),
 )}

@@ -77,44 +77,89 @@ async def issue_certificate(
     return await _issue(db, data, actor.subject)
 
 
+# What certifying reads of a coil: its heat, owner and spec, with the spec's limits.
+CERTIFY_COLUMNS = (
+    "c.id, c.coil_no, c.customer_org_id, c.heat_id, c.spec_id, h.heat_no, h.grade,"
+    " h.chemistry, s.grade AS spec_grade, s.standard, " + _SPEC_LIMIT_COLS)
+CERTIFY_FROM = ("coil c JOIN heat h ON h.id = c.heat_id"
+                " LEFT JOIN steel_spec s ON s.id = c.spec_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Certified:
+    """A certificate's row, checked and composed, before it is written."""
+
+    cert_no: str
+    certificate_type: str
+    coil_id: int
+    heat_id: int
+    customer_org_id: int | None
+    chemistry: dict[str, Decimal]
+    yield_strength_mpa: Decimal
+    tensile_strength_mpa: Decimal
+    elongation_pct: Decimal
+    coating_designation: str | None
+    coating_mass_g_m2: Decimal | None
+    issued_at: datetime
+    issued_by: str
+    content: dict[str, Any]
+    content_hash: str
+    limits: dict[str, Any] | None
+    limits_revision: int | None
+    # For the event.
+    coil_no: str
+    heat_no: str
+
+
+def certify(coil: Any, data: CertificateInput, *, cert_no: str, issued_at: datetime,
+            issued_by: str) -> Certified:
+    """The certificate of ``coil`` (a row of :data:`CERTIFY_COLUMNS`) with ``data``'s
+    values: checked against the spec's current limits (:class:`OutOfSpec` names every
+    violation) and composed into its canonical content. Issuing and the plant's feed both
+    certify through here."""
+    _check_mechanics(data)
+    has_spec = coil["spec_id"] is not None
+    grade = coil["spec_grade"] if has_spec else coil["grade"]
+    standard = coil["standard"] if has_spec else ""
+    chemistry = decimals(coil["chemistry"])
+    limits = _spec_limits(coil) if has_spec else None
+    revision: int | None = None
+    if limits is not None:
+        revision = coil["limits_revision"]
+        _check_limits(data, chemistry, limits, {"standard": standard, "grade": grade,
+                                                "limits_revision": revision})
+    document = None if limits is None else limits.document()
+    content = certificate_content(
+        cert_no=cert_no, certificate_type=data.certificate_type, heat_no=coil["heat_no"],
+        coil_no=coil["coil_no"], grade=grade, standard=standard,
+        chemistry=chemistry, yield_strength_mpa=data.yield_strength_mpa,
+        tensile_strength_mpa=data.tensile_strength_mpa, elongation_pct=data.elongation_pct,
+        coating_designation=data.coating_designation,
+        coating_mass_g_m2=data.coating_mass_g_m2, issued_at=issued_at, issued_by=issued_by,
+        limits=document, limits_revision=revision,
+    )
+    return Certified(
+        cert_no, data.certificate_type, coil["id"], coil["heat_id"], coil["customer_org_id"],
+        chemistry, data.yield_strength_mpa, data.tensile_strength_mpa, data.elongation_pct,
+        data.coating_designation, data.coating_mass_g_m2, issued_at, issued_by, content,
+        content_hash(content), document, revision, coil["coil_no"], coil["heat_no"])
+
+
 async def _issue(db: Database, data: CertificateInput, actor: str) -> Certificate:
     _check_mechanics(data)
     async with db.transaction() as tx:
+        # The coil locked, its spec shared: the limits cannot change between the check
+        # and the certificate that names their revision.
+        await tx.execute(
+            "SELECT 1 FROM steel_spec WHERE id = (SELECT spec_id FROM coil WHERE id = $1"
+            " FOR UPDATE) FOR SHARE", data.coil_id)
         coil = await tx.fetchrow(
-            "SELECT c.id, c.coil_no, c.customer_org_id, c.heat_id, c.spec_id, h.heat_no,"
-            " h.grade, h.chemistry FROM coil c JOIN heat h ON h.id = c.heat_id"
-            " WHERE c.id = $1 FOR UPDATE OF c",
-            data.coil_id,
-        )
+            f"SELECT {CERTIFY_COLUMNS} FROM {CERTIFY_FROM} WHERE c.id = $1", data.coil_id)
         if coil is None:
             raise NotFound("no such coil", field="coilId")
-        # Under a share lock: the limits cannot change between the check and the
-        # certificate that names their revision.
-        spec = await tx.fetchrow(
-            f"SELECT s.grade, s.standard, {_SPEC_LIMIT_COLS} FROM steel_spec s"
-            " WHERE s.id = $1 FOR SHARE", coil["spec_id"],
-        ) if coil["spec_id"] is not None else None
-        grade = spec["grade"] if spec is not None else coil["grade"]
-        standard = spec["standard"] if spec is not None else ""
-        chemistry = decimals(coil["chemistry"])
-        limits = _spec_limits(spec) if spec is not None else None
-        revision: int | None = None
-        if spec is not None and limits is not None:
-            revision = spec["limits_revision"]
-            _check_limits(data, chemistry, limits, spec)
-        issued_at = datetime.now(UTC)
         # One certificate per coil (a unique key), so the coil number names it.
-        cert_no = f"QC-{coil['coil_no']}"
-        document = None if limits is None else limits.document()
-        content = certificate_content(
-            cert_no=cert_no, certificate_type=data.certificate_type, heat_no=coil["heat_no"],
-            coil_no=coil["coil_no"], grade=grade, standard=standard,
-            chemistry=chemistry, yield_strength_mpa=data.yield_strength_mpa,
-            tensile_strength_mpa=data.tensile_strength_mpa, elongation_pct=data.elongation_pct,
-            coating_designation=data.coating_designation,
-            coating_mass_g_m2=data.coating_mass_g_m2, issued_at=issued_at, issued_by=actor,
-            limits=document, limits_revision=revision,
-        )
+        made = certify(coil, data, cert_no=f"QC-{coil['coil_no']}",
+                       issued_at=datetime.now(UTC), issued_by=actor)
         try:
             row = await tx.fetchrow(
                 "INSERT INTO quality_certificate AS q (cert_no, certificate_type, coil_id,"
@@ -123,25 +168,32 @@ async def _issue(db: Database, data: CertificateInput, actor: str) -> Certificat
                 " content, content_hash, limits, limits_revision) VALUES ($1, $2, $3, $4, $5,"
                 " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 f" RETURNING {_CERT_COLS}",
-                cert_no, data.certificate_type, coil["id"], coil["heat_id"],
-                coil["customer_org_id"], chemistry, data.yield_strength_mpa,
-                data.tensile_strength_mpa, data.elongation_pct, data.coating_designation,
-                data.coating_mass_g_m2, issued_at, actor, content, content_hash(content),
-                document, revision,
+                made.cert_no, made.certificate_type, made.coil_id, made.heat_id,
+                made.customer_org_id, made.chemistry, made.yield_strength_mpa,
+                made.tensile_strength_mpa, made.elongation_pct, made.coating_designation,
+                made.coating_mass_g_m2, made.issued_at, made.issued_by, made.content,
+                made.content_hash, made.limits, made.limits_revision,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict("this coil already has a certificate", field="coilId") from None
         await tx.execute(
             "UPDATE coil SET quality_status = 'released' WHERE id = $1"
-            " AND quality_status = 'pending'", coil["id"],
+            " AND quality_status = 'pending'", made.coil_id,
         )
-        await events.append(
-            tx, "quality.certificate_issued", org_id=coil["customer_org_id"],
-            aggregate_type="coil", aggregate_id=coil["id"], actor=actor,
-            payload={"coil": coil["coil_no"], "certificate": cert_no,
-                     "heat": coil["heat_no"], "limits_revision": revision},
-        )
+        await events.append(tx, CERTIFICATE_ISSUED, org_id=made.customer_org_id,
+                            aggregate_type="coil", aggregate_id=made.coil_id,
+                            payload=issued_payload(made), actor=actor)
         return _certificate(row)
+
+
+# Issuing and the plant's feed announce a certificate alike: this type, about the coil
+# (its customer, aggregate coil), with this payload.
+CERTIFICATE_ISSUED = "quality.certificate_issued"
+
+
+def issued_payload(made: Certified) -> dict[str, Any]:
+    return {"coil": made.coil_no, "certificate": made.cert_no, "heat": made.heat_no,
+            "limits_revision": made.limits_revision}
 
 
 def _check_limits(data: CertificateInput, chemistry: dict[str, Decimal], limits: SpecLimits,

@@ -52,7 +52,7 @@ def of(kind: str, key: str) -> dict[str, Any]:
 
 async def test_the_example_loads_and_its_replay_changes_nothing(db: Database) -> None:
     first = await feed(db, EXAMPLE)
-    assert (first.status, first.applied, first.rejected) == ("committed", 17, 0)
+    assert (first.status, first.applied, first.rejected) == ("committed", 18, 0)
     assert await count(db, "coil") == 3 and await count(db, "genealogy_edge") == 3
     assert await count(db, "shipment_leg") == 1 and await count(db, "leg_coil") == 2
     customer = await db.fetchval("SELECT id FROM organization WHERE code = 'CHERY'")
@@ -63,7 +63,7 @@ async def test_the_example_loads_and_its_replay_changes_nothing(db: Database) ->
         "SELECT count(*) FROM domain_event WHERE event_type = 'shipment.created'"
         " AND org_id = $1", customer) == 1
     again = await feed(db, EXAMPLE)
-    assert (again.status, again.applied, again.unchanged) == ("committed", 0, 17)
+    assert (again.status, again.applied, again.unchanged) == ("committed", 0, 18)
     assert await count(db, "domain_event") == events
 
 
@@ -95,8 +95,8 @@ async def test_one_bad_record_writes_nothing_and_is_named(db: Database) -> None:
     first = result.rejections[0]
     assert (first.line, first.kind, first.key, first.field, first.code) == (
         13, "coil", "HR26-40071-01", "data.heat", "NOT_FOUND")
-    # Its children name it as parent, and the shipment names them: each is listed.
-    assert [r.line for r in result.rejections] == [13, 14, 15, 16, 17]
+    # Its children name it as parent, and what names them is refused too: each is listed.
+    assert [r.line for r in result.rejections] == [13, 14, 15, 16, 17, 18]
     for table in ("organization", "site", "coil", "shipment", "feed_record", "domain_event"):
         assert await count(db, table) == 0, table
     assert await db.fetchval("SELECT status FROM feed_batch WHERE id = $1", result.id) \
@@ -109,14 +109,14 @@ async def test_per_record_mode_writes_the_good_ones(db: Database) -> None:
                     "data": {"name": "x", "kind": "port", "latitude": 91, "longitude": 0,
                              "geofenceRadiusM": 10}})
     result = await feed(db, body(docs), mode="each")
-    assert (result.status, result.applied, result.rejected) == ("committed", 17, 1)
+    assert (result.status, result.applied, result.rejected) == ("committed", 18, 1)
     assert (result.rejections[0].line, result.rejections[0].field) == (4, "data.latitude")
     assert await count(db, "site") == 2
 
 
 async def test_a_dry_run_checks_everything_and_writes_nothing(db: Database) -> None:
     result = await feed(db, EXAMPLE, dry_run=True)
-    assert (result.status, result.applied) == ("checked", 17)
+    assert (result.status, result.applied) == ("checked", 18)
     assert await count(db, "organization") == 0 and await count(db, "feed_record") == 0
 
 
@@ -207,7 +207,7 @@ async def test_an_edit_by_hand_yields_to_the_sources_next_change(db: Database) -
     await apply_record(db, logistics, "vehicle", truck["key"],
                        {**truck["data"], "name": "Edited"})
     replay = await feed(db, EXAMPLE)
-    assert replay.unchanged == 17
+    assert replay.unchanged == 18
     assert await db.fetchval("SELECT name FROM vehicle") == "Edited"
     await feed(db, body([changed(truck, 2, name="From the TMS")]))
     assert await db.fetchval("SELECT name FROM vehicle") == "From the TMS"
@@ -246,3 +246,28 @@ async def test_the_mill_stays_the_mill(db: Database) -> None:
     assert [(r.key, r.field, r.code) for r in result.rejections] == [
         ("BSTEEL", "data.kind", "CONFLICT"), ("CHERY", "data.kind", "CONFLICT")]
     assert await db.fetchval("SELECT kind FROM organization WHERE code = 'BSTEEL'") == "mill"
+
+
+async def test_a_certificate_fed_is_checked_against_its_specs_limits(db: Database) -> None:
+    await feed(db, EXAMPLE)
+    assert await db.fetchrow(
+        "SELECT q.limits_revision, c.quality_status FROM quality_certificate q"
+        " JOIN coil c ON c.id = q.coil_id") == (1, "released")
+    issued = await db.fetchrow("SELECT aggregate_type, aggregate_id, org_id FROM domain_event"
+                               " WHERE event_type = 'quality.certificate_issued'")
+    coil = await db.fetchrow("SELECT id, customer_org_id FROM coil"
+                             " WHERE coil_no = 'CR26-40071-01A'")
+    assert tuple(issued) == ("coil", coil["id"], coil["customer_org_id"])
+    soft = of("certificate", "QC-CR26-40071-01A")
+    result = await feed(db, body([changed(soft, 2, yieldStrengthMpa="120.0")]))
+    assert [(r.code, r.field) for r in result.rejections] == [
+        ("OUT_OF_SPEC", "data.yieldStrengthMpa")]
+    # Limits tightened by the next version of the spec: a new revision, which the
+    # certificate issued again is checked against and names.
+    spec = of("spec", "DC04-0.8x1250")
+    tighter = {**spec["data"]["limits"], "yieldStrengthMpa": {"min": "140", "max": "170"}}
+    await feed(db, body([changed(spec, 2, limits=tighter)]))
+    assert await db.fetchval("SELECT limits_revision FROM steel_spec") == 2
+    again = await feed(db, body([changed(soft, 3, yieldStrengthMpa="168.0")]))
+    assert again.applied == 1
+    assert await db.fetchval("SELECT limits_revision FROM quality_certificate") == 2
