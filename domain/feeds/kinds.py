@@ -33,7 +33,7 @@ from domain.quality.writes import (
     certify,
     issued_payload,
 )
-from domain.shipments.manifest import sync_shipment_customers
+from domain.shipments.manifest import lock_coils, sync_shipment_customers
 from domain.shipments.states import ACTIVE
 
 __all__ = ["KINDS", "WEIGHT_TOLERANCE"]
@@ -999,6 +999,9 @@ class Shipment(Kind):
         ok = [i for i in items if "legs" in i.extra]
         pairs = [(i.record.key, c) for i in ok for leg in i.extra["legs"] for c in leg[8]]
         if pairs:
+            # Two writers putting one coil on two shipments: the second waits here for the
+            # first to commit, then sees its manifest.
+            await lock_coils(tx, [p[1] for p in pairs])
             taken = {(r["coil_id"]): r for r in await tx.fetch(
                 "SELECT DISTINCT ON (lc.coil_id) lc.coil_id, s.number, c.coil_no"
                 " FROM leg_coil lc JOIN shipment_leg l ON l.id = lc.leg_id"

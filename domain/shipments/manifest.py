@@ -44,6 +44,7 @@ async def create_shipment(
     for prev, nxt in itertools.pairwise(legs):
         if nxt.origin_site_id != prev.destination_site_id:
             raise Invalid("each leg must start where the previous one ended", field="legs")
+    await lock_coils(tx, [c for leg in legs for c in leg.coil_ids])
     taken = await tx.fetch(
         "SELECT DISTINCT c.coil_no FROM leg_coil lc JOIN shipment_leg l ON l.id = lc.leg_id"
         " JOIN coil c ON c.id = lc.coil_id WHERE lc.coil_id = ANY($1) AND l.status = ANY($2)"
@@ -79,6 +80,14 @@ async def create_shipment(
             tx, "shipment.created", org_id=org_id, aggregate_type="shipment",
             aggregate_id=shipment_id, payload={"number": number, "legs": len(legs)}, actor=actor)
     return CreatedShipment(shipment_id, tuple(leg_ids))
+
+
+async def lock_coils(tx: Executor, coil_ids: Sequence[int]) -> None:
+    """Holds the coils (in id order, so two writers cannot deadlock) until commit: whoever
+    checks that a coil is on no other open shipment, and then puts it on one, does so
+    alone. The lock does not block reading the coils, nor their foreign keys."""
+    await tx.execute("SELECT 1 FROM coil WHERE id = ANY($1::bigint[]) ORDER BY id"
+                     " FOR NO KEY UPDATE", sorted(set(coil_ids)))
 
 
 async def add_coils_to_leg(tx: Executor, leg_id: int, coil_ids: Sequence[int]) -> None:

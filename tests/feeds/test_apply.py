@@ -271,3 +271,31 @@ async def test_a_certificate_fed_is_checked_against_its_specs_limits(db: Databas
     again = await feed(db, body([changed(soft, 3, yieldStrengthMpa="168.0")]))
     assert again.applied == 1
     assert await db.fetchval("SELECT limits_revision FROM quality_certificate") == 2
+
+
+async def test_two_writers_cannot_put_one_coil_on_two_shipments(db: Database) -> None:
+    import asyncio
+
+    await feed(db, body(r for r in records() if r["kind"] != "shipment"))
+    first, second = of("shipment", "SH-2026-12-0042"), of("shipment", "SH-2026-12-0042")
+    second["key"] = "SH-2026-12-0043"
+    go_on = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        # The shipment's chunk is applied once a record of another kind follows it; the
+        # batch's transaction then stays open until told to go on.
+        yield body([first, of("vehicle", "TRK-AH-M1234")])
+        await go_on.wait()
+
+    one = asyncio.create_task(run_batch(db, PLANT, ndjson_lines(slow())))
+    await asyncio.sleep(0.5)
+    logistics = Actor("li@mill", 1, frozenset({"logistics"}), False)
+    two = asyncio.create_task(apply_record(db, logistics, "shipment", second["key"],
+                                           second["data"]))
+    await asyncio.sleep(0.5)
+    assert not two.done()  # waiting for the first writer's coils
+    go_on.set()
+    assert (await one).applied == 1
+    with pytest.raises(Conflict):
+        await two
+    assert await count(db, "shipment") == 1
