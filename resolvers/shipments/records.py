@@ -6,7 +6,6 @@ What a put returns is read back through the request's loaders, as any query read
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Annotated, Any
 
 import strawberry
@@ -18,7 +17,8 @@ from resolvers.contracts.types import TransportMode
 from resolvers.feeds import Names, put_record, roles, version_field, without_nulls
 from resolvers.loaders import SiteByIdLoader
 from resolvers.parties import Site, SiteKind
-from resolvers.shipments.loaders import ShipmentByIdLoader, VehicleByIdLoader
+from resolvers.shipments.devices import Device, DeviceKind
+from resolvers.shipments.loaders import DeviceByIdLoader, ShipmentByIdLoader, VehicleByIdLoader
 from resolvers.shipments.types import Shipment
 from resolvers.shipments.vehicles import Vehicle, VehicleKind
 
@@ -80,17 +80,6 @@ class PutVehiclePayload:
     errors: list[UserError] = strawberry.field(description="Why nothing was written.")
 
 
-@strawberry.enum(description="What a device written with `putDevice` is.")
-class DeviceRecordKind(enum.Enum):
-    GPS_UNIT = strawberry.enum_value("gps_unit", description="A GPS unit on a vehicle.")
-    AIS_GATEWAY = strawberry.enum_value(
-        "ais_gateway", description="An AIS receiver aboard a ship or on a quay."
-    )
-    SCANNER = strawberry.enum_value(
-        "scanner", description="A barcode scanner on a vehicle or at a site."
-    )
-
-
 @strawberry.input(description="A device, whole: created, or replaced by its code. Its broker "
                   "password is not part of it and stays as it was.")
 class PutDeviceInput:
@@ -98,7 +87,7 @@ class PutDeviceInput:
         description="Its code, which is its MQTT user name and client id: letters, digits, "
         "`_`, `.` and `-`, not starting with `keylink-`."
     )
-    kind: DeviceRecordKind = strawberry.field(description="What it is.")
+    kind: DeviceKind = strawberry.field(description="What it is.")
     vehicle_code: str | None = strawberry.field(
         default=None, description="Code of the vehicle it is mounted on."
     )
@@ -116,7 +105,7 @@ class PutDeviceInput:
 
 @strawberry.type(description="Result of `putDevice`.")
 class PutDevicePayload:
-    code: str | None = strawberry.field(description="The code of the device written.")
+    device: Device | None = strawberry.field(description="The device as written.")
     errors: list[UserError] = strawberry.field(description="Why nothing was written.")
 
 
@@ -242,7 +231,8 @@ class ShipmentRecordMutations:
         })
         row_id, errors = await put_record(info, "device", input.code, data, input.version,
                                           _DEVICE)
-        return PutDevicePayload(code=input.code if row_id else None, errors=errors)
+        found = await loaders(info).get(DeviceByIdLoader).load(row_id) if row_id else None
+        return PutDevicePayload(device=Device.of(found) if found else None, errors=errors)
 
     @strawberry.mutation(
         description="Logistics plans a shipment by its number, with its legs and their "

@@ -29,7 +29,7 @@ PUT_SITE = f"""mutation($input: PutSiteInput!) {{ putSite(input: $input) {{
 PUT_VEHICLE = f"""mutation($input: PutVehicleInput!) {{ putVehicle(input: $input) {{
     vehicle {{ code kind name plate mmsi }} {ERRORS} }} }}"""
 PUT_DEVICE = f"""mutation($input: PutDeviceInput!) {{ putDevice(input: $input) {{
-    code {ERRORS} }} }}"""
+    device {{ code kind enabled vehicle {{ code }} }} {ERRORS} }} }}"""
 PUT_SPEC = f"""mutation($input: PutSpecInput!) {{ putSpec(input: $input) {{
     spec {{ code grade product thicknessMm widthMm customerPartNumber coilNominalWeightT }}
     {ERRORS} }} }}"""
@@ -285,13 +285,14 @@ async def test_a_device_is_recorded_by_its_code_and_retired_by_disabling_it(
     await _dock_and_truck(api)
     unknown = await _put(api, PUT_DEVICE, {"code": "gps-9", "kind": "GPS_UNIT",
                                            "vehicleCode": "TRK-404"}, LOGISTICS)
-    assert (unknown["code"], _errors(unknown)) == (None, [("vehicleCode", "NOT_FOUND")])
+    assert (unknown["device"], _errors(unknown)) == (None, [("vehicleCode", "NOT_FOUND")])
     system = await _put(api, PUT_DEVICE, {"code": "keylink-ingest-1", "kind": "SCANNER"},
                         LOGISTICS)
     assert _errors(system) == [("code", "INVALID")]
     put = await _put(api, PUT_DEVICE, {"code": "gps-9", "kind": "GPS_UNIT",
                                        "vehicleCode": "TRK-9"}, LOGISTICS)
-    assert put == {"code": "gps-9", "errors": []}
+    assert put == {"device": {"code": "gps-9", "kind": "GPS_UNIT", "enabled": True,
+                              "vehicle": {"code": "TRK-9"}}, "errors": []}
     row = await api.db.fetchrow("SELECT d.kind, d.enabled, v.code AS vehicle FROM device d"
                                 " JOIN vehicle v ON v.id = d.vehicle_id WHERE d.code = 'gps-9'")
     assert row is not None and (row["kind"], row["enabled"], row["vehicle"]) == (
