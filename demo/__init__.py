@@ -14,7 +14,8 @@ own systems would feed (organizations, sites, specs, the fleet and its devices, 
 slabs, coils with their genealogy, inspections, contracts, production orders, shipments)
 as records through the feeds (see :mod:`demo.records`), then what activity on the
 platform would have left (progress, certificates, feedback, settlements, tracks, scans,
-disputes, urges, plans, and the states contracts and legs were moved to) with COPY.
+disputes, urges, plans, and the states contracts and legs were moved to), a statement a
+table or through the domain's own operations.
 ``write_records`` writes the same records as NDJSON files, for integrators.
 """
 

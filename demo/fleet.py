@@ -176,9 +176,6 @@ class Fleet:
     def devices(self) -> list[str]:
         return [v.device_code for v in self.vehicles] + [scanner_code(s) for s in self.scanners]
 
-    def carrier(self, customer: str) -> str:
-        return CARRIER[customer]
-
     def scanner(self, site_code: str) -> int:
         return self.scanners[site_code]
 
