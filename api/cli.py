@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how many contracts to create (default: 400)")
     seed.add_argument("--seed", type=int, default=7, metavar="S",
                       help="random seed; the same seed gives the same data (default: 7)")
+    seed.add_argument("--records-out", metavar="DIR",
+                      help="write the demo's plant records as NDJSON files, one per kind, "
+                           "into DIR instead of loading a database")
 
     command("ingest", _ingest, "Run the MQTT ingester.", INGEST_HELP)
     command("push", _push, "Run the push worker: rules, inbox, webhooks, e-mail.", PUSH_HELP)
@@ -257,7 +260,10 @@ rolled back and named; a folder without any file is refused (exit 2)."""
 SEED_HELP = """\
 Fills DATABASE_URL (migrated, see `keylink migrate`) with demo organizations,
 contracts, production progress, coils and settlements. Does nothing when the
-demo data is already there."""
+demo data is already there. What the mill's own systems would feed goes in as
+plant records, through the same checks and writes as a plant's own batch; with
+--records-out DIR those records are written as files instead (01-organization.ndjson
+to 12-shipment.ndjson, to be fed in file-name order), and no database is needed."""
 
 TOKEN_HELP = """\
 Signs with KEYLINK_JWT_SECRET, or KEYLINK_JWT_PRIVATE_KEY for RS256; when
@@ -473,6 +479,8 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     import demo
     from domain.db import Database
 
+    if args.records_out:
+        return _demo_records(args)
     url = _need_database(settings)
 
     async def seed() -> demo.DemoSummary | None:
@@ -490,6 +498,24 @@ def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in asdict(summary).items())
     print(f"loaded demo data: {counts}")
+    return 0
+
+
+def _demo_records(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import demo
+
+    directory = Path(args.records_out)
+    try:
+        counts = demo.write_records(directory, contracts=args.contracts,
+                                    random_seed=args.seed)
+    except OSError as exc:
+        print(f"keylink seed-demo: cannot write to {directory}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    listed = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())
+    print(f"wrote {sum(counts.values())} demo records to {directory}: {listed}")
     return 0
 
 

@@ -9,7 +9,14 @@ late whenever it runs ("today" is the mill's calendar day, in China time). The s
 seed on the same day gives the same data, and on any day the named examples of
 ``examples`` (a FAW-VW contract, coil and heat) carry the same numbers.
 
-Everything is generated in memory, then written in one transaction with COPY.
+Everything is generated in memory, then written in one transaction: what the mill's
+own systems would feed (organizations, sites, specs, the fleet and its devices, heats,
+slabs, coils with their genealogy, inspections, contracts, production orders, shipments)
+as records through the feeds (see :mod:`demo.records`), then what activity on the
+platform would have left (progress, certificates, feedback, settlements, tracks, scans,
+disputes, urges, plans, and the states contracts and legs were moved to), a statement a
+table or through the domain's own operations.
+``write_records`` writes the same records as NDJSON files, for integrators.
 """
 
 from __future__ import annotations
@@ -19,15 +26,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from domain.db import Database, Executor
 
-from . import disputes, planning, tracking
-from .build import build
+from . import disputes, planning, records, tracking
+from .build import DemoData, build
 from .catalogue import MILL
 from .hotline import write as customer_ways
-from .load import write
+from .load import DemoRecordsRefused, write
 from .schedule import CST
 
 log = logging.getLogger(__name__)
@@ -35,7 +43,8 @@ log = logging.getLogger(__name__)
 # Serializes concurrent seeders so that two of them cannot both see an empty database.
 _LOCK_ID = 0x4B4C44454D4F  # "KLDEMO"
 
-__all__ = ["DemoAlreadySeeded", "DemoSummary", "is_seeded", "seed"]
+__all__ = ["DemoAlreadySeeded", "DemoRecordsRefused", "DemoSummary", "is_seeded", "seed",
+           "write_records"]
 
 
 class DemoAlreadySeeded(RuntimeError):
@@ -91,23 +100,14 @@ async def seed(
     # can be in the future wherever the seed runs.
     day = today or datetime.now(CST).date()
     data = build(contracts, random_seed, day, step)
-    material = data.material
-    summary = DemoSummary(
-        organizations=len(data.orgs), sites=len(data.sites), specs=len(data.specs),
-        contracts=len(data.contracts), lines=len(data.lines),
-        production_orders=sum(1 for ln in data.lines if ln.timeline is not None),
-        progress_events=sum(len(ln.events) for ln in data.lines),
-        heats=len(material.heats), slabs=len(material.slabs), coils=len(material.coils),
-        genealogy_edges=len(material.edges), inspections=len(data.inspections),
-        certificates=len(data.certificates), feedback=len(data.feedback),
-        settlements=len(data.settlements),
-    )
+    shipping = tracking.plan(data, day, random_seed)
+    summary = _summary(data)
     async with db.transaction() as tx:
         await tx.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_ID)
         if await is_seeded(tx):
             raise DemoAlreadySeeded("the database already has organization BAOSTEEL")
-        await write(tx, data, step)
-        await tracking.write(tx, data, day, random_seed, step)
+        await write(tx, data, shipping, day, step)
+        await tracking.write(tx, data, shipping, step)
         await customer_ways(tx, data, day, step)
         await planning.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
@@ -118,3 +118,35 @@ async def seed(
         )
     step(f"done in {time.perf_counter() - began:.1f} s: {summary}")
     return summary
+
+
+def _summary(data: DemoData) -> DemoSummary:
+    material = data.material
+    return DemoSummary(
+        organizations=len(data.orgs), sites=len(data.sites), specs=len(data.specs),
+        contracts=len(data.contracts), lines=len(data.lines),
+        production_orders=sum(1 for ln in data.lines if ln.timeline is not None),
+        progress_events=sum(len(ln.events) for ln in data.lines),
+        heats=len(material.heats), slabs=len(material.slabs), coils=len(material.coils),
+        genealogy_edges=len(material.edges), inspections=len(data.inspections),
+        certificates=len(data.certificates), feedback=len(data.feedback),
+        settlements=len(data.settlements),
+    )
+
+
+def write_records(
+    directory: Path,
+    *,
+    contracts: int = 400,
+    random_seed: int = 7,
+    today: date | None = None,
+) -> dict[str, int]:
+    """Write the demo's plant records (what ``seed`` applies through the feeds) as NDJSON
+    files, one per kind, numbered in the order they apply; returns the count per kind.
+    Needs no database: the same seed on the same day gives the records ``seed`` applies
+    (but for the shipments that wait to leave, planned from the moment it runs)."""
+    if contracts < 0:
+        raise ValueError("contracts must be >= 0")
+    day = today or datetime.now(CST).date()
+    data = build(contracts, random_seed, day, lambda _: None)
+    return records.write_files(directory, data, tracking.plan(data, day, random_seed), day)

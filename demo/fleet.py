@@ -12,16 +12,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar
 
-from domain.db import Transaction
-
 from .catalogue import FAW_VW, GALANZ
 from .schedule import CST
 
-LEG_COLUMNS = (
-    "id, shipment_id, seq, mode, vehicle_id, origin_site_id, destination_site_id,"
-    " planned_departure, planned_arrival, promised_by, status, actual_departure,"
-    " actual_arrival, eta, eta_confidence, delayed"
-)
+# What the platform moves a leg to after it was fed (see Planned.history).
+HISTORY_COLUMNS = ("id", "status", "actual_departure", "actual_arrival", "eta",
+                   "eta_confidence", "delayed")
 ENDED = ("unloaded", "received", "cancelled")
 # (code prefix, kind, plate prefix, carrier) per pool.
 POOLS = {
@@ -84,17 +80,14 @@ class Planned:
         return "received" if final and now >= self.actual_arrival + timedelta(hours=2) \
             else "unloaded"
 
-    def row(self, leg_id: int, shipment_id: int, seq: int, final: bool, now: datetime,
-            sites: dict[str, Any], judged: Judged) -> tuple[Any, ...]:
-        """The leg's row as of ``now``, with its ETA and delay as detection would have
-        left them (``judged``)."""
-        status = self.status(now, final)
+    def history(self, leg_id: int, final: bool, now: datetime, judged: Judged
+                ) -> tuple[Any, ...]:
+        """Where the platform has moved the leg by ``now`` (``HISTORY_COLUMNS``): its
+        state, actual times, and the ETA and delay detection would have left
+        (``judged``)."""
         departed = now >= self.actual_departure
         arrived = now >= self.actual_arrival
-        assert self.vehicle is not None
-        return (leg_id, shipment_id, seq, self.mode, self.vehicle.id, sites[self.origin].id,
-                sites[self.destination].id, self.planned_departure, self.planned_arrival,
-                self.promised_by, status, self.actual_departure if departed else None,
+        return (leg_id, self.status(now, final), self.actual_departure if departed else None,
                 self.actual_arrival if arrived else None, judged.eta, judged.confidence,
                 judged.delayed)
 
@@ -165,11 +158,14 @@ def imo_number(rng: random.Random) -> int:
 
 
 class Fleet:
-    def __init__(self, rng: random.Random, org_ids: dict[str, int]) -> None:
+    """The vehicles the legs need, each with its GPS unit or AIS gateway, and a scanner
+    at every site; ids are the database's, set once the logistics records are applied."""
+
+    def __init__(self, rng: random.Random, site_codes: list[str]) -> None:
         self.rng = rng
-        self.org_ids = org_ids
         self.pools: dict[str, list[FleetVehicle]] = {p: [] for p in POOLS}
-        self.scanners: dict[str, int] = {}
+        # Site code -> its scanner's device id.
+        self.scanners: dict[str, int] = dict.fromkeys(site_codes, 0)
         self.sailings: dict[tuple[str, datetime], FleetVehicle] = {}
 
     @property
@@ -178,10 +174,7 @@ class Fleet:
 
     @property
     def devices(self) -> list[str]:
-        return [v.device_code for v in self.vehicles] + list(self.scanners)
-
-    def carrier(self, customer: str) -> int:
-        return self.org_ids[CARRIER[customer]]
+        return [v.device_code for v in self.vehicles] + [scanner_code(s) for s in self.scanners]
 
     def scanner(self, site_code: str) -> int:
         return self.scanners[site_code]
@@ -221,30 +214,7 @@ class Fleet:
         return FleetVehicle(code, kind, f"{carrier.title()} tractor {n:02d}",
                             f"{plate}·{self.rng.randint(10000, 99999)}", None, None, carrier)
 
-    async def reserve(self, tx: Transaction, site_codes: list[str]) -> None:
-        """Ids for every vehicle and device, so that legs and fixes can name them."""
-        vehicles = self.vehicles
-        ids = await tx.fetch("SELECT nextval(pg_get_serial_sequence('vehicle', 'id'))"
-                             " FROM generate_series(1, $1)", len(vehicles))
-        for v, r in zip(vehicles, ids, strict=True):
-            v.id = r[0]
-        devices = await tx.fetch("SELECT nextval(pg_get_serial_sequence('device', 'id'))"
-                                 " FROM generate_series(1, $1)", len(vehicles) + len(site_codes))
-        for v, r in zip(vehicles, devices[:len(vehicles)], strict=True):
-            v.device_id = r[0]
-        for code, r in zip(site_codes, devices[len(vehicles):], strict=True):
-            self.scanners[code] = r[0]
 
-    async def write(self, tx: Transaction, sites: dict[str, Any]) -> None:
-        from .load import _copy
-
-        await _copy(tx, "vehicle", "id, code, kind, name, plate, mmsi, imo, carrier_org_id",
-                    [(v.id, v.code, v.kind, v.name, v.plate, v.mmsi, v.imo,
-                      self.org_ids[v.carrier]) for v in self.vehicles])
-        devices: list[tuple[Any, ...]] = [
-            (v.device_id, v.device_code, "ais_gateway" if v.kind == "ship" else "gps_unit",
-             v.id, None) for v in self.vehicles]
-        devices += [(device_id, f"SCN-{code}", "scanner", None, sites[code].id)
-                    for code, device_id in self.scanners.items()]
-        await _copy(tx, "device", "id, code, kind, vehicle_id, site_id", devices)
-
+def scanner_code(site_code: str) -> str:
+    """The code of the barcode scanner installed at a site."""
+    return f"SCN-{site_code}"

@@ -1,7 +1,8 @@
 """The rows the demo generator builds, as plain objects that point at each other.
 
-Generation links objects, not ids: the loader reserves ids from each table's
-identity sequence once the counts are known and only then writes foreign keys.
+Generation links objects, not ids: the plant's records name each other by natural key,
+and once they are applied the loader sets each object's id from the database (by that
+key) before writing the rows that name them by id.
 """
 
 from __future__ import annotations

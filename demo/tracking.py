@@ -14,12 +14,18 @@ leg's ETA is estimated from its vehicle's latest fix (``domain.shipments.eta``, 
 detection does), and whether that is late is ``domain.shipments.is_delayed``, the
 ingester's own definition. So the first fixes after start confirm the demo's flags
 rather than flip them.
+
+``plan`` makes the fleet and the shipments in memory: logistics' records (vehicles,
+devices, shipments with legs and manifests) are made of them (:mod:`demo.records`).
+Once those are applied, ``write`` adds what happened since: tracks, scans, detected
+events, where each coil is, and the states and times the platform moved legs and
+shipments to.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
@@ -66,9 +72,7 @@ class TrackingSummary:
 @dataclass
 class _Rows:
     shipments: list[tuple[Any, ...]] = field(default_factory=list)
-    customers: list[tuple[Any, ...]] = field(default_factory=list)
     legs: list[tuple[Any, ...]] = field(default_factory=list)
-    manifest: list[tuple[Any, ...]] = field(default_factory=list)
     positions: list[tuple[Any, ...]] = field(default_factory=list)
     scans: list[tuple[Any, ...]] = field(default_factory=list)
     locations: dict[int, tuple[Any, ...]] = field(default_factory=dict)
@@ -94,38 +98,67 @@ def seeding_now(today: date) -> datetime:
     return datetime.combine(today, time(12), CST).astimezone(UTC)
 
 
-async def write(tx: Transaction, data: DemoData, today: date, random_seed: int,
-                step: Callable[[str], None]) -> TrackingSummary:
-    step("writing vehicles, shipments, tracks and scans")
+@dataclass(eq=False)
+class PlannedShipment:
+    """One shipment as the logistics system plans it: its customer's coils and its legs,
+    with the vehicles assigned; ids are the database's, set once it is applied."""
+
+    number: str
+    customer: str
+    coils: list[Any]
+    legs: list[Planned]
+    id: int = 0
+    leg_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Shipping:
+    """The demo's fleet and shipments as planned (what logistics feeds), and what is
+    needed to write what happened to them since: the moment of seeding and the random
+    stream the tracks carry on."""
+
+    rng: random.Random
+    now: datetime
+    fleet: Fleet
+    shipments: list[PlannedShipment]
+
+
+def plan(data: DemoData, today: date, random_seed: int) -> Shipping:
+    """The fleet and the shipments with their legs and manifests, in memory."""
     rng = random.Random(random_seed * 7919 + 17)
     now = seeding_now(today)
-    sites = dict(data.sites)
-    fleet_ = Fleet(rng, {c: o.id for c, o in data.orgs.items()})
+    fleet_ = Fleet(rng, list(data.sites))
     plans = [(customer, coils, [leg.with_vehicle(fleet_.assign(leg)) for leg in legs])
              for customer, coils, legs in _plans(rng, data, now)]
-    await fleet_.reserve(tx, list(sites))
-    ids = await _reserve(tx, "shipment", len(plans))
-    leg_ids = await _reserve(tx, "shipment_leg", sum(len(p[2]) for p in plans))
     numbers = count(1)
+    shipments = [
+        PlannedShipment(f"SH{legs[0].planned_departure.astimezone(CST):%y%m%d}"
+                        f"-{next(numbers):04d}", customer, coils, legs)
+        for customer, coils, legs in plans]
+    return Shipping(rng, now, fleet_, shipments)
+
+
+async def write(tx: Transaction, data: DemoData, shipping: Shipping,
+                step: Callable[[str], None]) -> TrackingSummary:
+    """What happened to the applied shipments up to now: tracks, scans, detected events,
+    where each coil is, and the states and times the platform moved legs and shipments
+    to (each table in one statement)."""
+    step("writing tracks, scans and shipment events")
+    rng, now, fleet_ = shipping.rng, shipping.now, shipping.fleet
+    sites = dict(data.sites)
     rows = _Rows()
-    for (customer, coils, legs), shipment_id in zip(plans, ids, strict=True):
-        first = legs[0].planned_departure.astimezone(CST)
-        rows.shipments.append((shipment_id, f"SH{first:%y%m%d}-{next(numbers):04d}",
-                               fleet.shipment_status(legs, now), fleet_.carrier(customer),
+    for s in shipping.shipments:
+        first = s.legs[0].planned_departure.astimezone(CST)
+        rows.shipments.append((s.id, fleet.shipment_status(s.legs, now),
                                first - timedelta(days=2), now))
-        rows.customers.append((shipment_id, data.orgs[customer].id))
-        for seq, leg in enumerate(legs, 1):
-            leg_id = next(leg_ids)
-            rows.manifest += [(leg_id, c.id) for c in coils]
-            judged = _history(rng, rows, leg, leg_id, shipment_id, coils, now, sites, fleet_)
-            rows.legs.append(leg.row(leg_id, shipment_id, seq, seq == len(legs), now, sites,
-                                     judged))
-    await fleet_.write(tx, sites)
+        for seq, (leg, leg_id) in enumerate(zip(s.legs, s.leg_ids, strict=True), 1):
+            judged = _history(rng, rows, leg, leg_id, s.id, s.coils, now, sites, fleet_)
+            rows.legs.append(leg.history(leg_id, seq == len(s.legs), now, judged))
     await _copy(tx, rows)
     return TrackingSummary(
-        vehicles=len(fleet_.vehicles), devices=len(fleet_.devices), shipments=len(plans),
-        legs=len(rows.legs), positions=len(rows.positions), scans=len(rows.scans),
-        events=len(rows.events))
+        vehicles=len(fleet_.vehicles), devices=len(fleet_.devices),
+        shipments=len(shipping.shipments), legs=len(rows.legs), positions=len(rows.positions),
+        scans=len(rows.scans), events=len(rows.events))
 
 
 def _plans(rng: random.Random, data: DemoData, now: datetime
@@ -287,22 +320,15 @@ def _event(rows: _Rows, shipment_id: int, leg_id: int, vehicle_id: int, kind: st
                         f"demo:{leg_id}:{kind}", at))
 
 
-async def _reserve(tx: Transaction, table: str, n: int) -> Iterator[int]:
-    """Ids from the table's sequence, drawn before the rows are written (as load.py does)."""
-    rows = await tx.fetch(
-        "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)",
-        table, n)
-    return iter([r[0] for r in rows])
-
-
 async def _copy(tx: Transaction, rows: _Rows) -> None:
     from .load import _copy as copy
+    from .load import history
 
-    await copy(tx, "shipment", "id, number, status, carrier_org_id, created_at, updated_at",
-               rows.shipments)
-    await copy(tx, "shipment_customer", "shipment_id, org_id", rows.customers)
-    await copy(tx, "shipment_leg", fleet.LEG_COLUMNS, rows.legs)
-    await copy(tx, "leg_coil", "leg_id, coil_id", rows.manifest)
+    await history(tx, "shipment", ("id", "status", "created_at", "updated_at"),
+                  ("text", "timestamptz", "timestamptz"), rows.shipments)
+    await history(tx, "shipment_leg", fleet.HISTORY_COLUMNS,
+                  ("text", "timestamptz", "timestamptz", "timestamptz", "numeric", "boolean"),
+                  rows.legs)
     await copy(tx, "position", "device_id, vehicle_id, fix_time, received_at, latitude, "
                "longitude, speed_kmh, heading, accuracy_m, source", rows.positions)
     await copy(tx, "scan_event", "device_id, code, coil_id, step, site_id, vehicle_id, "

@@ -33,7 +33,7 @@ from domain.feeds.kinds import KINDS
 from domain.feeds.records import MAX_LINE_BYTES, Record, Rejection, parse_line
 
 __all__ = ["MAX_LISTED", "MODES", "PERMISSIONS", "BatchResult", "apply_record", "batch_status",
-           "ndjson_lines", "run_batch"]
+           "ndjson_lines", "run_batch", "run_batch_in"]
 
 PERMISSIONS = Permissions({
     # Plant systems: a token with the integration role, naming the kinds it may write.
@@ -164,6 +164,45 @@ async def run_batch(
         await _save(db, result, final=True)
         raise
     await _save(db, result, final=True)
+    return result
+
+
+async def run_batch_in(tx: Transaction, actor: Actor, lines: AsyncIterable[Line], *,
+                       mode: str = "all") -> BatchResult:
+    """Applies the records of ``lines`` as ``actor`` within the caller's transaction, for a
+    writer whose records must commit or roll back with rows of its own (the demo's seed).
+    Nothing shows before the caller commits, so no progress is kept: the batch's row in
+    ``feed_batch`` is written once, with its result. In mode ``all`` a batch with a
+    rejected record writes nothing (its savepoint is rolled back); what the caller's
+    transaction does then is the caller's to decide."""
+    PERMISSIONS.check(actor, "feed")
+    if mode not in MODES:
+        raise Invalid(f"mode must be one of {', '.join(MODES)}", field="mode")
+    result = BatchResult(uuid.uuid4(), actor.subject, mode, False)
+    result.started_at = await tx.fetchval("SELECT clock_timestamp()")
+    runner = _Runner(actor, result)
+    try:
+        async with tx.connection.transaction():
+            await _queue(tx)
+            async for chunk in _chunks(lines, result):
+                await runner.apply(tx, chunk)
+            if mode == "all" and result.rejected:
+                raise _Rollback
+            await _flush_events(tx)
+            # The queue goes now rather than at commit, so the transaction may feed again.
+            await tx.execute("DROP TABLE feed_event_queue")
+        result.status = "committed"
+    except _Rollback:
+        result.status = "rejected"
+        result.applied = result.retired = 0
+    result.finished_at = await tx.fetchval(
+        "INSERT INTO feed_batch (id, submitted_by, mode, dry_run, status, lines_read, applied,"
+        " unchanged, stale, retired, rejected, rejections, started_at, finished_at)"
+        " VALUES ($1, $2, $3, false, $4, $5, $6, $7, $8, $9, $10, $11, $12, clock_timestamp())"
+        " RETURNING finished_at",
+        result.id, result.submitted_by, mode, result.status, result.lines_read, result.applied,
+        result.unchanged, result.stale, result.retired, result.rejected,
+        [r.as_json() for r in result.rejections], result.started_at)
     return result
 
 
