@@ -17,6 +17,7 @@ from resolvers.contracts.queries import ContractQueries
 from resolvers.disputes.mutations import DisputeMutations
 from resolvers.disputes.queries import DisputeQueries
 from resolvers.events import EventSubscriptions
+from resolvers.exchange import ExchangeMutations, ExchangeQueries
 from resolvers.feeds import RecordMutations
 from resolvers.hotline import HotlineMutations, HotlineQueries
 from resolvers.node import NODE_TYPES, NodeQueries
@@ -46,7 +47,7 @@ from settings import Settings
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
             InboxQueries, PushRuleQueries, BulletinQueries,
             DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries,
-            RejectionQueries, DeviceQueries):
+            RejectionQueries, DeviceQueries, ExchangeQueries):
     pass
 
 
@@ -56,7 +57,7 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
                BulletinMutations,
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations, SettlementMutations, DeviceMutations,
-               ShipmentRecordMutations, SpecMutations, RecordMutations):
+               ShipmentRecordMutations, SpecMutations, RecordMutations, ExchangeMutations):
     pass
 
 
