@@ -172,9 +172,17 @@ async def put_address(db: Database, actor: Actor, data: AddressInput, *,
     credentials = data.credentials
     if credentials is not None:
         credentials = _checked_credentials(data.transport, credentials)
-        if data.transport == "https" and "secret" not in credentials:
-            generated = credentials["secret"] = "whsec_" + secrets.token_urlsafe(32)
     async with db.transaction() as tx:
+        if data.transport == "https" and "secret" not in (credentials or {}):
+            # Documents to an https address are signed: without a secret given or kept,
+            # one is made and shown once.
+            kept = await tx.fetchval(
+                "SELECT credentials ? 'secret' FROM exchange_address WHERE org_id = $1"
+                " AND document_type = $2 AND transport = 'https'",
+                data.org_id, data.document_type)
+            if credentials is not None or not kept:
+                generated = "whsec_" + secrets.token_urlsafe(32)
+                credentials = {**(credentials or {}), "secret": generated}
         row = await tx.fetchrow(
             "INSERT INTO exchange_address AS a (code, org_id, document_type, transport,"
             " format, url, credentials, options, enabled, created_by)"
