@@ -19,6 +19,7 @@ from resolvers.disputes.queries import DisputeQueries
 from resolvers.events import EventSubscriptions
 from resolvers.feeds import RecordMutations
 from resolvers.hotline import HotlineMutations, HotlineQueries
+from resolvers.mappings import MappingMutations
 from resolvers.node import NODE_TYPES, NodeQueries
 from resolvers.notifications import (
     BulletinMutations,
@@ -56,7 +57,7 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
                BulletinMutations,
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations, SettlementMutations, DeviceMutations,
-               ShipmentRecordMutations, SpecMutations, RecordMutations):
+               ShipmentRecordMutations, SpecMutations, RecordMutations, MappingMutations):
     pass
 
 

@@ -169,7 +169,8 @@ def _mapped(kind: str, fmt: PlanFormat | Mapping, heading: Sequence[str],
 
 
 def _reason(mapping: Mapping, problem: Problem) -> str:
-    if problem.code == "missing_column" or problem.field is None:
+    # A code table's own problems are the mapping's to word.
+    if problem.code not in ("empty", "invalid", "out_of_range") or problem.field is None:
         return problem.reason
     f = mapping.fields[problem.field]
     if f.type == "date":
