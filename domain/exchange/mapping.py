@@ -119,11 +119,12 @@ class Problem:
 class Refused(Invalid):
     """A file, or rows to write, with problems: every one of them."""
 
-    def __init__(self, problems: list[Problem], what: str = "the file") -> None:
+    def __init__(self, problems: list[Problem], what: str = "the file",
+                 field: str = "file") -> None:
         first = problems[0]
         where = f"row {first.row}" + (f", column {first.column}" if first.column else "")
         super().__init__(f"{what} has {len(problems)} problem(s), the first at {where}:"
-                         f" {first.reason}", field="file")
+                         f" {first.reason}", field=field)
         self.problems = problems
 
 
@@ -343,6 +344,8 @@ class _Reader:
                 self.bad(where, f"an object of at most {MAX_CODES} codes")
             elif not all(_is_text(k) and _is_text(v) for k, v in table.items()):
                 self.bad(where, f"codes are texts of 1 to {MAX_TEXT} characters")
+            elif name == UNIT_CODES and not set(map(str.strip, table.values())) <= set(UNITS):
+                self.bad(where, "the partner's words for " + ", ".join(UNITS))
             else:
                 out[name] = {str(k).strip(): str(v).strip() for k, v in table.items()}
         return out
@@ -436,6 +439,8 @@ class _Reader:
             if isinstance(default, (int, Decimal)) and (
                     (low is not None and default < low) or (high is not None and default > high)):
                 self.bad(f"{where}.default", "within `min` and `max`")
+            if choices and default not in choices:
+                self.bad(f"{where}.default", "one of `choices`")
         if column is None and default is None and len(self.problems) == before:
             self.bad(f"{where}.column", "a heading or {\"letter\": ...}; without one, a"
                      " default for every row")
@@ -832,7 +837,7 @@ def write_rows(mapping: Mapping, rows: Sequence[dict[str, Any]], *,
                                         _plain(value), bad.reason, s.field, bad.code))
         out.append(cells)
     if problems:
-        raise Refused(problems, "the rows to write")
+        raise Refused(problems, "the rows to write", "rows")
     return out
 
 
@@ -915,8 +920,13 @@ def write_file(mapping: Mapping, rows: Sequence[dict[str, Any]], kind: str) -> b
         sheet = book.active
         assert sheet is not None
         sheet.title = mapping.sheet or "Sheet1"
-        for line in cells:
-            sheet.append(line)
+        for r, line in enumerate(cells, start=1):
+            for c, value in enumerate(line, start=1):
+                if value is not None:
+                    cell = sheet.cell(r, c, value)
+                    if isinstance(value, str):
+                        # Text stays text: "=..." is a partner's code, never a formula.
+                        cell.data_type = "s"
         buf = io.BytesIO()
         book.save(buf)
         return buf.getvalue()
@@ -924,7 +934,12 @@ def write_file(mapping: Mapping, rows: Sequence[dict[str, Any]], kind: str) -> b
     writer = csv.writer(text, delimiter=mapping.delimiter or ",", lineterminator="\r\n")
     for line in cells:
         writer.writerow(["" if c is None else c for c in line])
-    return text.getvalue().encode(mapping.encoding or "utf-8")
+    try:
+        return text.getvalue().encode(mapping.encoding or "utf-8")
+    except UnicodeEncodeError:
+        # The values were checked: a heading of the mapping is what cannot be written.
+        raise Invalid(f"a heading cannot be written in {mapping.encoding}",
+                      field="mapping") from None
 
 
 # Stored mappings -----------------------------------------------------------------------

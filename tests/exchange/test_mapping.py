@@ -255,7 +255,7 @@ FIRMNESS = sorted(SCHEDULE["codes"]["firmness"].values())
 @st.composite
 def outbound(draw: st.DrawFn) -> list[dict[str, Any]]:
     def row() -> dict[str, Any]:
-        note = draw(st.text(st.sampled_from("abcxyzäöü ;,\"'0123"), max_size=12)).strip()
+        note = draw(st.text(st.sampled_from("abcxyzäöü ;,\"'=+0123"), max_size=12)).strip()
         return {
             "spec": draw(st.sampled_from(SPECS)), "site": draw(st.sampled_from(SITES)),
             "firmness": draw(st.sampled_from(FIRMNESS)),
