@@ -18,6 +18,7 @@ from resolvers.disputes.mutations import DisputeMutations
 from resolvers.disputes.queries import DisputeQueries
 from resolvers.events import EventSubscriptions
 from resolvers.exchange import ExchangeMutations, ExchangeQueries
+from resolvers.exchange.mappings import MappingMutations
 from resolvers.feeds import RecordMutations
 from resolvers.hotline import HotlineMutations, HotlineQueries
 from resolvers.node import NODE_TYPES, NodeQueries
@@ -57,7 +58,8 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
                BulletinMutations,
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations, SettlementMutations, DeviceMutations,
-               ShipmentRecordMutations, SpecMutations, RecordMutations, ExchangeMutations):
+               ShipmentRecordMutations, SpecMutations, RecordMutations, ExchangeMutations,
+               MappingMutations):
     pass
 
 

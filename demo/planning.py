@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from domain.actor import Actor
 from domain.db import Executor
-from domain.planning import inputs, plans
+from domain.planning import imports, inputs, plans
 from domain.planning.calc import PlanEntry
 
 from .catalogue import DELIVERY, FAW_VW
@@ -61,9 +61,8 @@ async def write(tx: Executor, day: date, step: Callable[[str], None]) -> None:
     site_code, mode, days = DELIVERY[FAW_VW]
     site = await tx.fetchval("SELECT id FROM site WHERE code = $1", site_code)
     await inputs.set_transport_cycle(tx, org, site, mode, days, actor=demo)
-    await tx.execute(
-        "INSERT INTO plan_format (customer_org_id, columns, models, updated_by)"
-        " VALUES ($1, $2, $3, 'demo')", org, FORMAT, MODEL_NAMES)
+    await imports.set_plan_format(tx, org, imports.PlanFormat(FORMAT, MODEL_NAMES),
+                                  actor=demo)
     await inputs.save_plan(tx, org, plan_entries(day), source="demo", actor="demo")
     await plans.compute_in(tx, org, actor="demo", as_of=day)
     step(f"planning: FAW-VW car plan of {WEEKS} weeks and its purchase plan")

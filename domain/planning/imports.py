@@ -1,5 +1,11 @@
 """Plan files in the customer's own format (CSV or XLSX), converted to the standard form
-by the customer's `plan_format` (the format conversion the mill's staff configure).
+by the customer's plan format (the format conversion the mill's staff configure).
+
+A plan format is an exchange mapping (`domain.exchange.mapping`) of the document types
+`production_plan` and `consumption`, stored as the customer's mappings of them: the
+file is read through the mapping, and what a plan adds (models known to the consumption
+table, periods that do not overlap, part numbers of the customer's specs) is checked on
+the values it gives.
 
 A file is read whole and every row checked; a bad row is reported with its row number
 (as the customer's spreadsheet shows it, the heading being row 1), its column and the
@@ -13,19 +19,34 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from domain.actor import Actor
 from domain.db import Database, Executor
 from domain.errors import DomainError, Invalid
+from domain.exchange.mapping import (
+    Column,
+    Field,
+    Mapped,
+    MappedRow,
+    Mapping,
+    Problem,
+    Target,
+    check_targets,
+    is_date_format,
+    map_table,
+    mapping_of,
+    read_file,
+    store_mapping,
+)
 from domain.planning import changes, inputs, permissions
 from domain.planning.calc import PlanEntry
 from domain.planning.tables import MAX_FILE_BYTES as MAX_FILE_BYTES
 from domain.planning.tables import BadFile as BadFile
 from domain.planning.tables import FileTooLarge as FileTooLarge
 from domain.planning.tables import Limits as Limits
-from domain.planning.tables import Table, check_file, read_table
+from domain.planning.tables import Table, check_file
 
 MAX_REPORTED = 200
 # How often a running import writes its progress.
@@ -37,19 +58,69 @@ FIELDS: dict[str, dict[str, bool]] = {
     "consumption": {"model": True, "part_number": True, "kg_per_car": True,
                     "yield_allowance_pct": False},
 }
+# The exchange document type each kind of file is, and the type of each of its fields.
+DOCUMENTS = {"plan": "production_plan", "consumption": "consumption"}
+_TYPES = {"model": "text", "period_start": "date", "units": "integer",
+          "period_days": "integer", "part_number": "text", "kg_per_car": "decimal",
+          "yield_allowance_pct": "decimal"}
+TARGETS: dict[str, dict[str, Target]] = {
+    kind: {f: Target(_TYPES[f], required) for f, required in fields.items()}
+    for kind, fields in FIELDS.items()}
+# What a planner is told of a value that does not read, as before plan formats were
+# mappings (a date is told its format).
+WORDS = {
+    "model": "no car model",
+    "units": "not a whole number of cars, 0 or more",
+    "period_days": "not a whole number of days from 1 to 31",
+    "kg_per_car": "not a number of kilograms above 0",
+    "yield_allowance_pct": "not a percentage from 0 to 100",
+}
+# A plan without a period column and without a default: weekly.
+PERIOD_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
 class PlanFormat:
+    """The plan format as staff set it (`setPlanFormat`); :meth:`mapping` is what it is
+    as data."""
+
     # Standard field -> the customer's column heading.
     columns: dict[str, str] = field(default_factory=dict)
     # The customer's model names -> model codes.
     models: dict[str, str] = field(default_factory=dict)
     date_format: str = "%Y-%m-%d"
-    default_period_days: int = 7
+    default_period_days: int = PERIOD_DAYS
 
     def heading(self, standard: str) -> str:
         return self.columns.get(standard, standard)
+
+    def mapping(self, kind: str) -> Mapping:
+        """The customer's mapping of the document a ``kind`` of file holds. The SQL
+        function `plan_format_mapping` (migration 0015) makes the same."""
+        def at(standard: str) -> Column:
+            return Column(heading=self.heading(standard))
+
+        model = Field("text", at("model"), codes="models")
+        if kind == "plan":
+            fields = {
+                "model": model,
+                "period_start": Field("date", at("period_start"),
+                                      formats=(self.date_format,)),
+                "units": Field("integer", at("units"), min=Decimal(0)),
+                "period_days": Field("integer", at("period_days"), required=False,
+                                     default=self.default_period_days, min=Decimal(1),
+                                     max=Decimal(31)),
+            }
+        else:
+            fields = {
+                "model": model,
+                "part_number": Field("text", at("part_number")),
+                "kg_per_car": Field("decimal", at("kg_per_car")),
+                "yield_allowance_pct": Field("decimal", at("yield_allowance_pct"),
+                                             required=False, default=Decimal(0),
+                                             min=Decimal(0), max=Decimal(100)),
+            }
+        return Mapping(DOCUMENTS[kind], fields, {"models": dict(self.models)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,99 +161,98 @@ _IMPORT_COLS = (
 
 # Converting rows ------------------------------------------------------------------------
 
-def _columns(kind: str, fmt: PlanFormat, heading: Sequence[str],
-             heading_row: int = 1) -> tuple[dict[str, int], list[RowError]]:
-    where: dict[str, int] = {}
-    errors = []
-    for standard, required in FIELDS[kind].items():
-        name = fmt.heading(standard)
-        if name in heading:
-            where[standard] = heading.index(name)
-        elif required:
-            errors.append(RowError(heading_row, name, f"the column {name!r} is missing"))
-    return where, errors
+def _mapped(kind: str, fmt: PlanFormat | Mapping, heading: Sequence[str],
+            body: Sequence[tuple[int, list[Any]]], heading_row: int
+            ) -> tuple[Mapping, Mapped]:
+    mapping = fmt if isinstance(fmt, Mapping) else fmt.mapping(kind)
+    return mapping, map_table(mapping, Table(heading_row, list(heading), list(body)))
 
 
-def _cell(cells: list[Any], where: dict[str, int], standard: str) -> Any:
-    i = where.get(standard)
-    if i is None or i >= len(cells):
-        return None
-    value = cells[i]
-    return value.strip() if isinstance(value, str) else value
+def _reason(mapping: Mapping, problem: Problem) -> str:
+    # A code table's own problems are the mapping's to word.
+    if problem.code not in ("empty", "invalid", "out_of_range") or problem.field is None:
+        return problem.reason
+    f = mapping.fields[problem.field]
+    if f.type == "date":
+        return "not a date like " + " or ".join(f.formats)
+    return WORDS.get(problem.field, problem.reason)
 
 
-def _date(value: Any, fmt: PlanFormat) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return datetime.strptime(str(value), fmt.date_format).date()
+class _Row:
+    """One mapped row and the errors found in it, in the order of its columns."""
+
+    def __init__(self, mapping: Mapping, row: MappedRow, errors: list[RowError]) -> None:
+        self.mapping, self.row, self.errors = mapping, row, errors
+        self.problems = {p.field: p for p in row.problems}
+
+    def value(self, standard: str) -> Any:
+        return self.row.values.get(standard)
+
+    def bad(self, standard: str, reason: str | None = None) -> bool:
+        """Report the field's problem (or ``reason``); whether there was one to report."""
+        if reason is None:
+            problem = self.problems.get(standard)
+            if problem is None:
+                return False
+            reason = _reason(self.mapping, problem)
+        self.errors.append(RowError(self.row.row, _column_of(self.mapping, standard), reason))
+        return True
 
 
-def _whole(value: Any) -> int:
-    number = Decimal(str(value))
-    if number != number.to_integral_value():
-        raise ValueError
-    return int(number)
+def _days(mapping: Mapping, row: _Row) -> int:
+    days = row.value("period_days")
+    if days is None:
+        f = mapping.fields.get("period_days")
+        days = f.default if f is not None and f.default is not None else PERIOD_DAYS
+    return int(days)
+
+
+def _column_of(mapping: Mapping, standard: str) -> str | None:
+    column = mapping.fields[standard].column
+    return column.label if column else None
 
 
 def plan_rows(
-    fmt: PlanFormat, heading: Sequence[str], body: Sequence[tuple[int, list[Any]]],
+    fmt: PlanFormat | Mapping, heading: Sequence[str], body: Sequence[tuple[int, list[Any]]],
     models: set[str], heading_row: int = 1,
 ) -> tuple[list[PlanEntry], list[RowError]]:
-    where, errors = _columns("plan", fmt, heading, heading_row)
-    if errors:
-        return [], errors
+    mapping, mapped = _mapped("plan", fmt, heading, body, heading_row)
+    if not mapped.rows and mapped.problems:
+        return [], [RowError(p.row, p.column, p.reason) for p in mapped.problems]
+    errors: list[RowError] = []
     entries: list[PlanEntry] = []
     seen: dict[tuple[str, date], int] = {}
-    for number, cells in body:
-        def bad(standard: str, reason: str, n: int = number) -> None:
-            errors.append(RowError(n, fmt.heading(standard), reason))
-        raw_model = _cell(cells, where, "model")
-        model = fmt.models.get(str(raw_model), str(raw_model)) if raw_model else None
-        if not model:
-            bad("model", "no car model")
-        elif model not in models:
-            bad("model", f"car model {raw_model!r} is not in the consumption table")
-        try:
-            start = _date(_cell(cells, where, "period_start"), fmt)
-        except (TypeError, ValueError):
-            bad("period_start", f"not a date like {fmt.date_format}")
-            start = None
-        try:
-            units = _whole(_cell(cells, where, "units"))
-            if units < 0:
-                raise ValueError
-        except (InvalidOperation, ValueError, TypeError):
-            bad("units", "not a whole number of cars, 0 or more")
-            units = None
-        days = fmt.default_period_days
-        raw_days = _cell(cells, where, "period_days")
-        if raw_days not in (None, ""):
-            try:
-                days = _whole(raw_days)
-                if not 1 <= days <= 31:
-                    raise ValueError
-            except (InvalidOperation, ValueError, TypeError):
-                bad("period_days", "not a whole number of days from 1 to 31")
+    for mapped_row in mapped.rows:
+        row = _Row(mapping, mapped_row, errors)
+        model = row.value("model")
+        if not row.bad("model") and model not in models:
+            row.bad("model", f"car model {mapped_row.raw['model']!r} is not in the"
+                    " consumption table")
+        start = row.value("period_start")
+        row.bad("period_start")
+        units = row.value("units")
+        row.bad("units")
+        if "period_days" in mapping.fields:
+            row.bad("period_days")
+        days = _days(mapping, row)
         if model and start and units is not None:
             key = (model, start)
             if key in seen:
-                bad("period_start", f"{model} on {start} is already on row {seen[key]}")
-            seen[key] = number
+                row.bad("period_start", f"{model} on {start} is already on row {seen[key]}")
+            seen[key] = mapped_row.row
             entries.append(PlanEntry(model, start, days, units))
-    errors.extend(_overlaps(entries, seen, fmt))
+    errors.extend(_overlaps(entries, seen, _column_of(mapping, "period_start")))
     return entries, errors
 
 
 def _overlaps(entries: list[PlanEntry], rows: dict[tuple[str, date], int],
-              fmt: PlanFormat) -> list[RowError]:
+              column: str | None) -> list[RowError]:
     errors = []
     last: dict[str, PlanEntry] = {}
     for e in sorted(entries, key=lambda e: (e.model, e.period_start)):
         before = last.get(e.model)
         if before and before.period_start + timedelta(days=before.period_days) > e.period_start:
-            errors.append(RowError(rows[(e.model, e.period_start)], fmt.heading("period_start"),
+            errors.append(RowError(rows[(e.model, e.period_start)], column,
                                    f"overlaps the period of {e.model} from"
                                    f" {before.period_start}"))
         last[e.model] = e
@@ -190,39 +260,38 @@ def _overlaps(entries: list[PlanEntry], rows: dict[tuple[str, date], int],
 
 
 def consumption_rows(
-    fmt: PlanFormat, heading: Sequence[str], body: Sequence[tuple[int, list[Any]]],
+    fmt: PlanFormat | Mapping, heading: Sequence[str], body: Sequence[tuple[int, list[Any]]],
     specs: dict[str, int], heading_row: int = 1,
 ) -> tuple[list[inputs.ConsumptionRow], list[RowError]]:
-    where, errors = _columns("consumption", fmt, heading, heading_row)
-    if errors:
-        return [], errors
+    mapping, mapped = _mapped("consumption", fmt, heading, body, heading_row)
+    return _consumption(mapping, mapped, specs)
+
+
+def _consumption(mapping: Mapping, mapped: Mapped, specs: dict[str, int]
+                 ) -> tuple[list[inputs.ConsumptionRow], list[RowError]]:
+    if not mapped.rows and mapped.problems:
+        return [], [RowError(p.row, p.column, p.reason) for p in mapped.problems]
+    errors: list[RowError] = []
     out = []
-    for number, cells in body:
-        def bad(standard: str, reason: str, n: int = number) -> None:
-            errors.append(RowError(n, fmt.heading(standard), reason))
-        raw_model = _cell(cells, where, "model")
-        model = fmt.models.get(str(raw_model), str(raw_model)) if raw_model else ""
-        if not model:
-            bad("model", "no car model")
-        part = str(_cell(cells, where, "part_number") or "")
-        if part not in specs:
-            bad("part_number", f"part number {part!r} is not one of your steel specs")
-        try:
-            kg = Decimal(str(_cell(cells, where, "kg_per_car")))
-            if not kg.is_finite() or kg <= 0:
-                raise ValueError
-        except (InvalidOperation, ValueError):
-            bad("kg_per_car", "not a number of kilograms above 0")
+    for mapped_row in mapped.rows:
+        row = _Row(mapping, mapped_row, errors)
+        model = row.value("model") or ""
+        row.bad("model")
+        part = row.value("part_number") or ""
+        problem = row.problems.get("part_number")
+        if problem is not None and problem.code != "empty":
+            row.bad("part_number")
+        elif part not in specs:
+            raw = mapped_row.raw.get("part_number")
+            row.bad("part_number", f"part number {str(raw or '')!r} is not one of your"
+                    " steel specs")
+        kg = row.value("kg_per_car")
+        if not row.bad("kg_per_car") and (kg is None or kg <= 0):
+            row.bad("kg_per_car", WORDS["kg_per_car"])
             kg = None
         allowance = Decimal(0)
-        raw = _cell(cells, where, "yield_allowance_pct")
-        if raw not in (None, ""):
-            try:
-                allowance = Decimal(str(raw))
-                if not 0 <= allowance <= 100:
-                    raise ValueError
-            except (InvalidOperation, ValueError):
-                bad("yield_allowance_pct", "not a percentage from 0 to 100")
+        if "yield_allowance_pct" in mapping.fields and not row.bad("yield_allowance_pct"):
+            allowance = row.value("yield_allowance_pct") or Decimal(0)
         if model and part in specs and kg is not None:
             out.append(inputs.ConsumptionRow(model, part, kg, allowance))
     return out, errors
@@ -230,14 +299,15 @@ def consumption_rows(
 
 # Jobs -----------------------------------------------------------------------------------
 
-async def plan_format(db: Executor, org_id: int) -> PlanFormat:
-    row = await db.fetchrow(
-        "SELECT columns, models, date_format, default_period_days FROM plan_format"
-        " WHERE customer_org_id = $1", org_id)
-    if row is None:
-        return PlanFormat()
-    return PlanFormat(dict(row["columns"]), dict(row["models"]), row["date_format"],
-                      row["default_period_days"])
+async def plan_mapping(db: Executor, org_id: int, kind: str) -> Mapping:
+    """The customer's mapping of a ``kind`` of file; without one, the standard
+    headings. A stored mapping that does not give the file's fields is refused
+    (:class:`domain.exchange.mapping.BadMapping`)."""
+    found = await mapping_of(db, org_id, DOCUMENTS[kind])
+    if found is None:
+        return PlanFormat().mapping(kind)
+    check_targets(found, TARGETS[kind])
+    return found
 
 
 async def set_plan_format(
@@ -247,19 +317,12 @@ async def set_plan_format(
     unknown = set(fmt.columns) - {f for fields in FIELDS.values() for f in fields}
     if unknown:
         raise Invalid(f"unknown standard fields: {', '.join(sorted(unknown))}", field="columns")
-    try:
-        datetime.now().strftime(fmt.date_format)
-    except ValueError:
-        raise Invalid("not a date format", field="dateFormat") from None
+    if not is_date_format(fmt.date_format):
+        raise Invalid("not a date format", field="dateFormat")
     if not 1 <= fmt.default_period_days <= 31:
         raise Invalid("a period is 1 to 31 days", field="defaultPeriodDays")
-    await tx.execute(
-        "INSERT INTO plan_format (customer_org_id, columns, models, date_format,"
-        " default_period_days, updated_by) VALUES ($1, $2, $3, $4, $5, $6)"
-        " ON CONFLICT (customer_org_id) DO UPDATE SET columns = $2, models = $3,"
-        " date_format = $4, default_period_days = $5, updated_by = $6, updated_at = now()",
-        org_id, fmt.columns, fmt.models, fmt.date_format, fmt.default_period_days,
-        actor.subject)
+    for kind in FIELDS:
+        await store_mapping(tx, org_id, fmt.mapping(kind), actor=actor.subject)
 
 
 async def imports_by_ids(
@@ -296,9 +359,8 @@ async def run(db: Database, job: int, org_id: int, kind: str, filename: str, con
     ``accepted``: :func:`accept` passed it already, so it is not measured again."""
     try:
         # Reading and checking are CPU work: off the event loop, which serves requests.
-        fmt = await plan_format(db, org_id)
-        wanted = [fmt.heading(f) for f, required in FIELDS[kind].items() if required]
-        table = await asyncio.to_thread(read_table, filename, content, wanted, limits,
+        fmt = await plan_mapping(db, org_id, kind)
+        table = await asyncio.to_thread(read_file, fmt, filename, content, limits=limits,
                                         checked=accepted)
         body = table.body
         await db.execute("UPDATE plan_import SET rows_total = $2 WHERE id = $1", job, len(body))
@@ -324,7 +386,7 @@ async def fail_internally(db: Executor, job: int) -> None:
         " WHERE id = $1", job)
 
 
-async def _check(db: Database, job: int, org_id: int, kind: str, fmt: PlanFormat,
+async def _check(db: Database, job: int, org_id: int, kind: str, fmt: Mapping,
                  table: Table) -> list[RowError]:
     """Check the rows a chunk at a time, writing the progress after each chunk."""
     heading, body, at = table.heading, table.body, table.heading_row
@@ -340,21 +402,20 @@ async def _check(db: Database, job: int, org_id: int, kind: str, fmt: PlanFormat
         _, found = await asyncio.to_thread(plan_rows, fmt, heading, body, models, at)
         errors = sorted(set(errors) | set(found), key=lambda e: (e.row, e.column or ""))
     else:
-        specs = await _part_specs(db, org_id, fmt, heading, body)
-        _, errors = await asyncio.to_thread(consumption_rows, fmt, heading, body, specs, at)
+        mapped = await asyncio.to_thread(map_table, fmt, table)
+        specs = await _part_specs(db, org_id, mapped)
+        _, errors = await asyncio.to_thread(_consumption, fmt, mapped, specs)
         await _progress(db, job, len(body))
     return errors
 
 
-async def _part_specs(db: Executor, org_id: int, fmt: PlanFormat, heading: Sequence[str],
-                      body: Sequence[tuple[int, list[Any]]]) -> dict[str, int]:
+async def _part_specs(db: Executor, org_id: int, mapped: Mapped) -> dict[str, int]:
     """The customer's part numbers (or spec codes) the file names, to spec ids."""
-    where, _ = _columns("consumption", fmt, heading)
-    parts = {str(_cell(c, where, "part_number")) for _, c in body}
+    parts = {str(r.values.get("part_number")) for r in mapped.rows}
     return await inputs.spec_ids_by_code(db, org_id, sorted(parts))
 
 
-async def _save(db: Database, org_id: int, kind: str, fmt: PlanFormat, table: Table,
+async def _save(db: Database, org_id: int, kind: str, fmt: Mapping, table: Table,
                 actor: str) -> int | None:
     heading, body = table.heading, table.body
     if kind == "plan":
@@ -362,8 +423,8 @@ async def _save(db: Database, org_id: int, kind: str, fmt: PlanFormat, table: Ta
         entries, _ = await asyncio.to_thread(plan_rows, fmt, heading, body, models)
         plan = await changes.store_plan(db, org_id, entries, source="upload", actor=actor)
         return plan.id
-    specs = await _part_specs(db, org_id, fmt, heading, body)
-    rows, _ = consumption_rows(fmt, heading, body, specs)
+    mapped = map_table(fmt, table)
+    rows, _ = _consumption(fmt, mapped, await _part_specs(db, org_id, mapped))
     async with db.transaction() as tx:
         await inputs.store_consumption(tx, org_id, rows, actor=actor)
     return None

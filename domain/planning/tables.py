@@ -1,8 +1,10 @@
 """Reading a customer's spreadsheet, CSV or XLSX, into a heading and numbered rows,
-before anything is made of them."""
+before anything is made of them. Plan files and every exchange mapping
+(`domain.exchange.mapping`) read files here, within the same limits."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import struct
@@ -50,6 +52,21 @@ HEADING_SEARCH = 20
 
 
 @dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a file's table is and how its text is written, where a partner's mapping
+    says so rather than leaving it to be found out."""
+
+    # The heading's row as the file counts them; None: the first row holding every
+    # wanted name (among the first HEADING_SEARCH); 0: the file has no heading.
+    heading_row: int | None = None
+    # An XLSX's sheet by name; None: the first.
+    sheet: str | None = None
+    # A CSV's delimiter and encoding; None: sniffed, and UTF-8 else GB18030.
+    delimiter: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     heading_row: int
     heading: list[str]
@@ -58,9 +75,11 @@ class Table:
 
 
 def read_table(filename: str, content: bytes, wanted: Collection[str] = (),
-               limits: Limits = Limits(), *, checked: bool = False) -> Table:
+               limits: Limits = Limits(), *, checked: bool = False,
+               layout: Layout = Layout()) -> Table:
     """The heading and the rows below it of a CSV or XLSX. The heading is the first row
-    holding every ``wanted`` name (among the first rows), else the first non-empty row.
+    holding every ``wanted`` name (among the first rows), else the first non-empty row,
+    unless ``layout`` places it.
 
     ``limits`` are checked while reading: an XLSX is measured before openpyxl opens it
     (`check_file`), and rows and cells are counted as they come, so that a file over a
@@ -69,7 +88,12 @@ def read_table(filename: str, content: bytes, wanted: Collection[str] = (),
     name = filename.lower()
     if not checked:
         check_file(name, content, limits)
-    rows = _xlsx_rows(content) if name.endswith(".xlsx") else _csv_rows(content)
+    if not name.endswith(".xlsx"):
+        rows = _csv_rows(content, layout.encoding, layout.delimiter)
+    elif layout.sheet is None:
+        rows = _xlsx_rows(content)
+    else:
+        rows = _xlsx_rows(content, layout.sheet)
     found: list[tuple[int, list[Any]]] = []
     cells_seen = 0
     for number, cells in rows:
@@ -83,12 +107,27 @@ def read_table(filename: str, content: bytes, wanted: Collection[str] = (),
         found.append((number, list(cells)))
     if not found:
         raise BadFile("the file is empty", field="file")
-    texts = [[str(c).strip() if c is not None else "" for c in cells] for _, cells in
-             found[:HEADING_SEARCH]]
-    at = next((i for i, t in enumerate(texts) if set(wanted) <= set(t)), 0)
-    if len(found) - at - 1 > limits.rows:
+    if layout.heading_row is not None:
+        table = _placed(found, layout.heading_row)
+    else:
+        texts = [_texts(cells) for _, cells in found[:HEADING_SEARCH]]
+        at = next((i for i, t in enumerate(texts) if set(wanted) <= set(t)), 0)
+        table = Table(found[at][0], texts[at], found[at + 1:])
+    if len(table.body) > limits.rows:
         raise FileTooLarge(f"a file has at most {limits.rows} rows", field="file")
-    return Table(found[at][0], texts[at], found[at + 1:])
+    return table
+
+
+def _texts(cells: list[Any]) -> list[str]:
+    return [str(c).strip() if c is not None else "" for c in cells]
+
+
+def _placed(found: list[tuple[int, list[Any]]], heading_row: int) -> Table:
+    """The table whose heading is on row ``heading_row`` (none for 0): an empty row there
+    is an empty heading, and only the rows below it are the body."""
+    heading = next((cells for number, cells in found if number == heading_row), [])
+    return Table(heading_row, _texts(heading),
+                 [(number, cells) for number, cells in found if number > heading_row])
 
 
 def check_file(name: str, content: bytes, limits: Limits = Limits()) -> None:
@@ -168,30 +207,46 @@ def _inflated(content: bytes, part: zipfile.ZipInfo) -> Iterator[int]:
         raise BadFile("the file is not an XLSX workbook", field="file") from None
 
 
-def _csv_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
-    # Spreadsheets exported in China are often GB18030 rather than UTF-8.
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
+def _csv_rows(content: bytes, encoding: str | None = None,
+              delimiter: str | None = None) -> Iterator[tuple[int, list[Any]]]:
+    if encoding is not None:
         try:
-            text = content.decode("gb18030")
+            text = content.decode(encoding)
         except UnicodeDecodeError:
-            raise BadFile("the CSV file is neither UTF-8 nor GB18030", field="file") from None
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    for i, row in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+            raise BadFile(f"the CSV file is not {encoding}", field="file") from None
+        text = text.removeprefix("\ufeff")
+    else:
+        # Spreadsheets exported in China are often GB18030 rather than UTF-8.
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = content.decode("gb18030")
+            except UnicodeDecodeError:
+                raise BadFile("the CSV file is neither UTF-8 nor GB18030",
+                              field="file") from None
+    dialect: Any = csv.excel
+    if delimiter is None:
+        with contextlib.suppress(csv.Error):
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    reader = csv.reader(io.StringIO(text), dialect, delimiter=delimiter or dialect.delimiter)
+    for i, row in enumerate(reader, start=1):
         yield i, list(row)
 
 
-def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
+def _xlsx_rows(content: bytes, sheet_name: str | None = None
+               ) -> Iterator[tuple[int, list[Any]]]:
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many kinds for a file that is not a workbook
         raise BadFile("the file is not an XLSX workbook", field="file") from None
     try:
-        sheet = book.worksheets[0]
+        if sheet_name is None:
+            sheet = book.worksheets[0]
+        elif sheet_name in book.sheetnames:
+            sheet = book[sheet_name]
+        else:
+            raise BadFile(f"the workbook has no sheet {sheet_name!r}", field="file")
         # The sheet's own dimension is not believed: a sheet claiming A1:XFD1048576 would
         # have every row padded to 16,384 cells. Rows are read as they are.
         sheet.reset_dimensions()
