@@ -42,7 +42,9 @@ def check_endpoint(endpoint: Endpoint) -> None:
 
 def failure(exc: BaseException, what: str) -> TransportError:
     """A TransportError for an exception raised while exchanging over HTTP(S)."""
-    reason = classify(exc)
+    # Our own deadline first: what it interrupted (a TLS read) may sit in its context.
+    timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
+    reason = "timeout" if timed_out else classify(exc)
     text = exc.message if isinstance(exc, EgressRefused) else f"{type(exc).__name__}: {exc}"
     return TransportError(f"{what}: {text}", reason not in FINAL_REASONS, reason=reason)
 
