@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 DIGESTS: dict[str, type[hashes.SHA224 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
     "sha512": hashes.SHA512}
-ENCRYPTIONS = {"aes-128-cbc": algorithms.AES128, "aes-256-cbc": algorithms.AES256}
+ENCRYPTIONS: dict[str, type[algorithms.AES128] | type[algorithms.AES256]] = {
+    "aes-128-cbc": algorithms.AES128, "aes-256-cbc": algorithms.AES256}
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

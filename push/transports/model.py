@@ -26,8 +26,8 @@ _SCHEMES = {"https": ("https", "http"), "sftp": ("sftp",), "as2": ("https", "htt
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 # A message id as sent in `webhook-id` and `Message-ID`: printable, no spaces or brackets.
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,200}")
-_CONTENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
-                           r"(; ?[A-Za-z0-9_-]{1,40}=[A-Za-z0-9_.-]{1,60})*")
+_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+_CONTENT_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(; ?[A-Za-z0-9_-]{{1,40}}=[A-Za-z0-9_.-]{{1,60}})*")
 _MAX_URL = 2000
 _MAX_CREDENTIAL = 65536
 
@@ -106,8 +106,8 @@ class Endpoint:
             if not isinstance(value, str) or len(value) > _MAX_CREDENTIAL:
                 raise EndpointError(f"credential {key} must be text of at most "
                                     f"{_MAX_CREDENTIAL} characters")
-        for key, value in self.options.items():
-            if not isinstance(value, str | int | bool):
+        for key, option in self.options.items():
+            if not isinstance(option, str | int | bool):
                 raise EndpointError(f"option {key} must be text, a number or a boolean")
         # Each transport parses what it needs now, so that a bad key or certificate is
         # found when the entry is saved.

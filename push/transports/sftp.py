@@ -29,6 +29,7 @@ import posixpath
 import stat
 from collections.abc import AsyncIterator, Sequence
 from functools import partial
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 import asyncssh
@@ -237,7 +238,7 @@ async def pick_up(endpoint: Endpoint, *, limit: int, config: TransportConfig
                 async with sftp.open(path, "rb") as f:
                     # One byte more than allowed: a file that grew since it was listed
                     # is found out without reading past the bound.
-                    body = await f.read(config.max_file_bytes + 1)
+                    body = cast(bytes, await f.read(config.max_file_bytes + 1))
                 if len(body) > config.max_file_bytes:
                     log.warning("sftp file left unread: it grew over the size allowed",
                                 extra={"endpoint": endpoint.host, "file": name})

@@ -7,8 +7,8 @@ connection."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
