@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import httpx
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.egress import EgressRefused
 from push import egress
@@ -122,11 +123,14 @@ class ReceivedMessage:
 
 
 def check_endpoint(endpoint: Endpoint) -> None:
-    Partner.from_endpoint(endpoint)
+    partner = Partner.from_endpoint(endpoint)
     encryption = endpoint.option("encryption", "aes-256-cbc")
     if encryption not in cms.ENCRYPTIONS:
         raise EndpointError(f"options.encryption must be one of {', '.join(cms.ENCRYPTIONS)}")
-    endpoint.option("encrypt", False)
+    if endpoint.option("encrypt", False) and not isinstance(
+            partner.certificates[0].public_key(), rsa.RSAPublicKey):
+        raise EndpointError("encrypting needs the partner's first certificate to hold an "
+                            "RSA key")
     endpoint.option("signed_mdn", True)
     subject = endpoint.option("subject", "Keylink document")
     if not _HEADER_VALUE.fullmatch(str(subject)) or len(str(subject)) > 200:
