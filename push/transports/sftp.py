@@ -153,8 +153,9 @@ async def _session(endpoint: Endpoint, config: TransportConfig
         username=endpoint.credentials["username"],
         password=endpoint.credentials.get("password") or None,
         client_keys=[key] if key is not None else None,
-        # Only the pinned keys; nothing of the machine's own SSH setup.
-        known_hosts=(_host_keys(endpoint), [], []),
+        # Only the pinned keys; nothing of the machine's own SSH setup (config file,
+        # known_hosts, agent, default keys, certificates).
+        config=None, known_hosts=(_host_keys(endpoint), [], []),
         x509_trusted_certs=None, x509_trusted_cert_paths=None,
         agent_path=None, gss_auth=False, gss_kex=False, host_based_auth=False,
         connect_timeout=config.timeout_s, login_timeout=config.timeout_s,

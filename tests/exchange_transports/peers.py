@@ -30,7 +30,6 @@ from starlette.routing import Route
 from domain.egress import EgressPolicy
 from push.transports.as2 import AS2RequestError, Partner, ReceivedMessage, build_mdn, receive_as2
 from push.transports.config import Station, TransportConfig
-from tests.push.test_webhooks_delivery import free_port
 from tests.support.api import serving
 
 # Loopback allow-listed, as KEYLINK_WEBHOOK_ALLOW=127.0.0.0/8 would; production otherwise.
@@ -258,5 +257,3 @@ async def wait_for(check: Any, seconds: float = 5.0) -> None:
         await asyncio.sleep(0.02)
     raise AssertionError("condition not met in time")
 
-
-__all__ = ["free_port"]
