@@ -354,7 +354,7 @@ def _options(text: str) -> dict[str, list[str]]:
     return found
 
 
-def _mdn_digest(options: dict[str, list[str]]) -> str:
+def _mdn_digest(options: Mapping[str, Sequence[str]]) -> str:
     """The first digest the sender asks for that this station signs with."""
     for value in options.get("signed-receipt-micalg", [])[1:]:
         try:
@@ -532,7 +532,7 @@ def build_mdn(station: Station, received: ReceivedMessage,
     wants_signed = "pkcs7-signature" in options.get("signed-receipt-protocol", [])
     if not wants_signed:
         return {**headers, "Content-Type": report_type}, report_body
-    digest = _mdn_digest(dict(options.items()))  # type: ignore[arg-type]
+    digest = _mdn_digest(options)
     report = mime.build_entity([("Content-Type", report_type)], report_body)
     signature = cms.sign(report, station.private_key, station.certificate, digest)
     signature_part = mime.build_entity([

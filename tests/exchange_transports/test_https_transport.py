@@ -15,7 +15,7 @@ import pytest
 import standardwebhooks
 
 from domain.egress import EgressPolicy
-from push.transports.base import Endpoint, TransportError, send
+from push.transports.base import Endpoint, EndpointError, TransportError, send
 from tests.exchange_transports import peers
 from tests.push.test_webhooks_delivery import Receiver, free_port
 
@@ -129,3 +129,14 @@ async def test_a_document_too_large_or_badly_named_is_refused_before_sending(
                        config=peers.config(verify=identity.trust))
         assert bad.value.reason == "invalid_document"
     assert receiver.received == []
+
+
+def test_an_https_endpoint_needs_a_standard_webhooks_secret() -> None:
+    with pytest.raises(EndpointError, match="secret"):
+        Endpoint("https", "https://erp.faw-vw.example/in", {})
+    with pytest.raises(EndpointError, match="Standard Webhooks"):
+        Endpoint("https", "https://erp.faw-vw.example/in", {"secret": "whsec_!!!"})
+    with pytest.raises(EndpointError, match="https or http"):
+        Endpoint("https", "ftp://erp.faw-vw.example/in", {"secret": SECRET})
+    with pytest.raises(EndpointError, match="transport"):
+        Endpoint("ftp", "ftp://erp.faw-vw.example/in", {"secret": SECRET})
