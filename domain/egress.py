@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -44,6 +44,9 @@ INVALID_URL = "invalid_url"
 
 # The schemes a customer's URL may have, with their default ports; ``http`` is plain text.
 WEB_SCHEMES = {"http": 80, "https": 443}
+# A partner's SFTP server (document exchange); SSH is encrypted, so never plain text.
+SFTP_SCHEMES = {"sftp": 22}
+_PLAIN_SCHEMES = frozenset({"http"})
 
 # Ranges ``ipaddress`` counts as global that no receiver has any business in.
 _NOT_PUBLIC_V4 = tuple(ipaddress.IPv4Network(n) for n in (
@@ -179,9 +182,10 @@ class EgressPolicy:
             raise EgressRefused(HTTPS_REQUIRED, "this server sends only over https")
         return found
 
-    async def check_url(self, url: str) -> Destination:
-        """Check a URL a customer gives: its form, its scheme and every address its host
-        resolves to now."""
+    async def check_url(self, url: str, *, schemes: Mapping[str, int] = WEB_SCHEMES
+                        ) -> Destination:
+        """Check a URL a customer gives: its form, its scheme (one of ``schemes``, with
+        its default port) and every address its host resolves to now."""
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -189,12 +193,13 @@ class EgressPolicy:
         except ValueError:
             raise EgressRefused(INVALID_URL, "not a valid URL") from None
         scheme = parts.scheme.lower()
-        if scheme not in WEB_SCHEMES or not host or len(url) > 2000:
-            raise EgressRefused(INVALID_URL, "a http or https URL of at most 2000 characters")
+        if scheme not in schemes or not host or len(url) > 2000:
+            names = " or ".join(sorted(schemes))
+            raise EgressRefused(INVALID_URL, f"a {names} URL of at most 2000 characters")
         if parts.username is not None or parts.password is not None:
             raise EgressRefused(INVALID_URL, "a URL without a user name or password")
         if any(c.isspace() or c == "\\" for c in url) or not url.isprintable():
             raise EgressRefused(INVALID_URL, "a URL without spaces, backslashes or controls")
-        port = port if port is not None else WEB_SCHEMES[scheme]
-        found = await self.addresses(host, port, plain=scheme == "http")
+        port = port if port is not None else schemes[scheme]
+        found = await self.addresses(host, port, plain=scheme in _PLAIN_SCHEMES)
         return Destination(scheme, host, port, tuple(found))

@@ -38,6 +38,8 @@ _EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/tiff", "appli
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 # An origin as a browser sends it: scheme, host and an optional port, nothing after.
+# An AS2 name (RFC 4130 section 6.2): printable ASCII; quotes and backslashes left out.
+_AS2_ID = re.compile(r'[!#-\[\]-~ ]{1,128}')
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
@@ -49,7 +51,8 @@ _POSITIVE = (
     "ws_auth_timeout_s",
     "import_max_unpacked_bytes", "import_max_rows", "import_max_cells",
     "max_depth", "max_aliases", "max_tokens", "max_cost", "max_field_comparisons",
-    "urge_answer_minutes",
+    "urge_answer_minutes", "exchange_timeout_s", "exchange_max_file_bytes",
+    "exchange_max_pickup_bytes",
 )
 
 
@@ -207,9 +210,35 @@ class Settings:
     webhook_allow: str | None = _setting(
         "KEYLINK_WEBHOOK_ALLOW", None,
         "Comma-separated address ranges (CIDR, e.g. `127.0.0.0/8,10.20.0.0/16`) that "
-        "webhooks may reach although they are not public: on-premise receivers, tests. "
-        "Unset: only public addresses, over https in production (http also to these "
-        "ranges).")
+        "webhooks and the document exchange (HTTPS, SFTP, AS2) may reach although they are "
+        "not public: on-premise receivers, tests. Unset: only public addresses, over https "
+        "in production (http also to these ranges).")
+    exchange_timeout_s: int = _setting(
+        "KEYLINK_EXCHANGE_TIMEOUT_S", 60,
+        "How long one document exchange with a partner may take (connecting, sending or "
+        "picking up, and its answer or MDN), in seconds; longer fails and may be tried "
+        "again.")
+    exchange_max_file_bytes: int = _setting(
+        "KEYLINK_EXCHANGE_MAX_FILE_BYTES", 52428800,
+        "Largest document sent to or taken from a partner (an SFTP file, an AS2 message), "
+        "in bytes; an SFTP file over it is left in the partner's folder unread (its size "
+        "is checked before reading).")
+    exchange_max_pickup_bytes: int = _setting(
+        "KEYLINK_EXCHANGE_MAX_PICKUP_BYTES", 209715200,
+        "Most bytes one SFTP pick-up reads, all files together; the files past it wait "
+        "for the next pick-up. At least KEYLINK_EXCHANGE_MAX_FILE_BYTES.")
+    as2_id: str | None = _setting(
+        "KEYLINK_AS2_ID", None,
+        "The mill's AS2 identifier (`AS2-From` of what it sends, `AS2-To` partners send "
+        "to). Unset: no AS2. Needs KEYLINK_AS2_KEY and KEYLINK_AS2_CERTIFICATE.")
+    as2_key: str | None = _setting(
+        "KEYLINK_AS2_KEY", None,
+        "The mill's AS2 private key (PEM text or a path to a PEM file, RSA): signs what it "
+        "sends and its MDNs, decrypts what partners encrypt to it.")
+    as2_certificate: str | None = _setting(
+        "KEYLINK_AS2_CERTIFICATE", None,
+        "The mill's AS2 certificate (PEM text or a path to a PEM file) for KEYLINK_AS2_KEY, "
+        "the one its partners pin.")
     position_retention_days: int = _setting(
         "KEYLINK_POSITION_RETENTION_DAYS", 400,
         "Days of positions kept; an ingester drops older daily partitions once an hour.")
@@ -325,6 +354,7 @@ class Settings:
                 raise SettingsError("KEYLINK_WEBHOOK_ALLOW must be comma-separated address "
                                     f"ranges such as 127.0.0.0/8, got {entry.strip()!r}"
                                     ) from None
+        self._check_exchange()
         if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
         for env, value in (("KEYLINK_WS_MAX_PER_ADDRESS", self.ws_max_per_address),
@@ -343,6 +373,19 @@ class Settings:
         if unknown or not self.evidence_type_list:
             raise SettingsError("KEYLINK_EVIDENCE_TYPES must list some of "
                                 + ", ".join(_EVIDENCE_TYPES))
+
+    def _check_exchange(self) -> None:
+        if self.exchange_max_pickup_bytes < self.exchange_max_file_bytes:
+            raise SettingsError("KEYLINK_EXCHANGE_MAX_PICKUP_BYTES must be at least "
+                                "KEYLINK_EXCHANGE_MAX_FILE_BYTES, or the largest file "
+                                "allowed could never be picked up")
+        as2 = (self.as2_id, self.as2_key, self.as2_certificate)
+        if any(v is not None for v in as2) and not all(v is not None for v in as2):
+            raise SettingsError("KEYLINK_AS2_ID, KEYLINK_AS2_KEY and KEYLINK_AS2_CERTIFICATE "
+                                "go together: set all three, or none")
+        if self.as2_id is not None and not _AS2_ID.fullmatch(self.as2_id):
+            raise SettingsError("KEYLINK_AS2_ID must be 1 to 128 printable ASCII characters "
+                                f"without quotes or backslashes, got {self.as2_id!r}")
 
     def _check_tokens(self) -> None:
         for env, path in (("KEYLINK_JWT_ORG_CLAIM", self.jwt_org_claim),
