@@ -737,8 +737,17 @@ def _unz(unz: _Seg, control: str, count: int, problems: _Problems) -> None:
 def _finish(header: InterchangeHeader | None, docs: list[T | None], problems: _Problems
             ) -> Received[T]:
     if problems or header is None:
-        raise EdifactError(problems.items or [Problem(UNSPECIFIED, "unreadable", "UNB",
-                                                      None)], header)
+        # In the order of the interchange: UNB, each message by position, UNZ.
+        order = {h.reference: i for i, h in enumerate(header.messages if header else ())}
+
+        def place(p: Problem) -> tuple[int, int]:
+            if p.message_ref is not None:
+                return (order.get(p.message_ref, len(order)), p.position or 0)
+            return (len(order) + 1 if p.tag == "UNZ" else -1, p.position or 0)
+
+        found = sorted(problems.items, key=place) or [
+            Problem(UNSPECIFIED, "the interchange could not be read", "UNB", None)]
+        raise EdifactError(found, header)
     return Received(header=header, documents=tuple(d for d in docs if d is not None))
 
 
@@ -1023,7 +1032,8 @@ def _delfor(msg: _Msg, problems: _Problems, zone: tzinfo) -> m.DeliverySchedule 
             elif qualifier in _DELFOR_QTY_PAST:
                 entry = None
             else:
-                entry = None
+                # Its SCC and DTM belong to it: refused with it, not once more each.
+                entry = _Entry(seg, None, scc_seen=True, dtm_seen=True)
                 problems.add(seg, VALUE_NOT_SUPPORTED if qualifier else MISSING,
                              f"quantity qualifier {qualifier!r} is not one of DELFOR's: "
                              f"{', '.join(_DELFOR_QTY_READ + _DELFOR_QTY_PAST)}",

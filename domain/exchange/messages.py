@@ -36,7 +36,8 @@ MAX_LINES: Final = 9999
 MAX_ENTRIES: Final = 999
 # n..15: the most digits an EDIFACT number holds.
 MAX_DIGITS: Final = 15
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-/ ]*")
+# Printable ASCII, no blank at either end: a code any partner's system can store.
+_CODE = re.compile(r"[!-~]([ -~]*[!-~])?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 Firmness = Literal["firm", "commitment_production", "commitment_material", "forecast"]
@@ -81,10 +82,11 @@ def optional_text(value: str | None, field: str, *, limit: int = MAX_ID) -> str 
 
 
 def code(value: str, field: str) -> str:
-    """A code: letters, digits and ``_ . - / space``, starting with a letter or digit."""
+    """A code (a number, a spec, a party or site): printable ASCII, no blank at either
+    end. EDIFACT's service characters in it travel escaped."""
     text(value, field)
     if not _CODE.fullmatch(value):
-        raise Invalid("must be letters, digits, '_', '.', '-', '/' or spaces", field=field)
+        raise Invalid("must be printable ASCII with no blank at either end", field=field)
     return value
 
 
