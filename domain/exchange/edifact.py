@@ -534,9 +534,14 @@ class _Msg:
                 before: _Seg | None = None) -> None:
         """``tag`` is missing: named where it was expected (before ``before``, else at
         the end of the message)."""
-        at = before or self.unt or (self.body[-1] if self.body else self.unh)
+        if before is not None:
+            at = before.position
+        elif self.unt is not None:
+            at = self.unt.position
+        else:
+            at = (self.body[-1].position if self.body else 1) + 1
         problems.add(None, MISSING, f"mandatory segment {tag} ({what}) is missing", tag=tag,
-                     position=at.position, message_ref=self.header.reference)
+                     position=at, message_ref=self.header.reference)
 
 
 def _render(segment: Segment) -> str:

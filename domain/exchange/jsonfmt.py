@@ -102,7 +102,7 @@ def _decode(value: Any, hint: Any, path: str, depth: int) -> Any:
     if value is None:
         raise Invalid("must not be null", field=path)
     if origin is Literal:
-        if value not in get_args(hint):
+        if isinstance(value, _Float) or value not in get_args(hint):
             raise Invalid(f"must be one of {', '.join(map(str, get_args(hint)))}",
                           field=path)
         return value
@@ -116,7 +116,7 @@ def _decode(value: Any, hint: Any, path: str, depth: int) -> Any:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _decode_dataclass(value, hint, path, depth)
     if hint is Decimal:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or isinstance(value, _Float):
             raise Invalid("must be a decimal written as a string", field=path)
         try:
             result = Decimal(value)
@@ -143,14 +143,14 @@ def _decode(value: Any, hint: Any, path: str, depth: int) -> Any:
             raise Invalid("must be a whole number", field=path)
         return value
     if hint is str:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or isinstance(value, _Float):
             raise Invalid("must be a string", field=path)
         return value
     raise Invalid(f"has a type JSON does not carry: {hint}", field=path)  # pragma: no cover
 
 
 def _iso(value: Any, parse: Any, path: str) -> Any:
-    if not isinstance(value, str) or len(value) > 40:
+    if not isinstance(value, str) or isinstance(value, _Float) or len(value) > 40:
         raise Invalid("must be an ISO 8601 string", field=path)
     try:
         return parse(value)
@@ -184,15 +184,20 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path and key else path or key
 
 
-def _no_float(text: str) -> Any:
-    raise ValueError(f"{text} is a JSON number; decimals are strings")
+class _Float(str):
+    """A JSON number with a fraction, kept as its text so that the decoder can refuse it
+    naming its field: a float has no exact decimal."""
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a number JSON carries")
 
 
 def _loads(data: bytes) -> dict[str, Any]:
     if not isinstance(data, bytes | bytearray) or len(data) > MAX_JSON_BYTES:
         raise Invalid(f"must be at most {MAX_JSON_BYTES} bytes of JSON", field="document")
     try:
-        obj = json.loads(data, parse_float=_no_float, parse_constant=_no_float)
+        obj = json.loads(data, parse_float=_Float, parse_constant=_no_constant)
     except (ValueError, RecursionError) as e:
         raise Invalid(f"not JSON: {str(e)[:200]}", field="document") from None
     if not isinstance(obj, dict):
@@ -312,7 +317,7 @@ def _opt(value: Decimal | None) -> str | None:
 
 
 def _str(value: Any, key: str) -> str:
-    if not isinstance(value, str) or len(value) > 1000:
+    if not isinstance(value, str) or isinstance(value, _Float) or len(value) > 1000:
         raise Invalid("must be a string of at most 1000 characters", field=key)
     return value
 
