@@ -587,7 +587,10 @@ def _read(data: bytes, expect: str, recipient: str | None, zone: tzinfo
                 problems.add(None, UNSPECIFIED, f"more than {MAX_SEGMENTS} segments",
                              tag="UNB")
                 return None, [], problems
-    except (EDISyntaxError, ValueError) as e:
+    except Exception as e:
+        # Hostile bytes make pydifact raise more than its EDISyntaxError (a bad UNA is a
+        # ValidationError, an empty segment an IndexError); either way it is no
+        # interchange.
         problems.add(None, UNSPECIFIED, f"after segment {len(segments)}: "
                      f"{str(e).removeprefix('EDIFACT Syntax Error: ')}",
                      tag="UNB", position=len(segments) + 1)

@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydifact.exceptions import MissingImplementationWarning
 from pydifact.segmentcollection import Interchange
 
@@ -315,3 +317,19 @@ def test_contrl_names_an_envelope_problem_on_the_uci() -> None:
     segments = contrl_segments(e.write_contrl(error.header, error.problems, envelope()))
     assert segments == [("UCI", ["FV2611240042", ["FAWVW", "ZZZ"], ["BAOSTEEL", "ZZZ"], "4",
                                  "29", "UNZ", "1"])]
+
+
+# -- hostile bytes -------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(cut=st.integers(0, len(FAWVW)), to=st.integers(0, len(FAWVW)),
+       noise=st.text(alphabet="+:'?UNABHTZQY0123456789-., \n\x00é", max_size=16))
+def test_spliced_bytes_are_refused_not_crashed_on(cut: int, to: int, noise: str) -> None:
+    data = (FAWVW[:cut] + noise + FAWVW[to:]).encode("iso8859-1")
+    try:
+        e.read_delfor(data)
+    except e.EdifactError as error:
+        assert error.problems and all(str(p) for p in error.problems)
+        if error.header is not None:
+            assert e.write_contrl(error.header, error.problems, envelope()).startswith(b"UNA")
