@@ -21,6 +21,7 @@ from domain.settlements.writes import mark_overdue
 from push import sender as sending
 from push.config import PushConfig
 from push.digests import send_digests
+from push.exchange import exchange
 from push.matcher import Matcher
 from push.wakeup import Wakeup
 
@@ -35,6 +36,8 @@ PERIODIC_JOBS: list[tuple[str, float, PeriodicJob]] = [
     ("urge-escalation", 30.0, escalate_overdue),
     # Issued invoices past their due day are marked overdue (settlement.overdue).
     ("invoice-overdue", 3600.0, mark_overdue),
+    # Partners' documents: made from the outbox's events, sent by their transports.
+    ("exchange", 2.0, exchange),
 ]
 
 

@@ -70,7 +70,7 @@ _CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,63}")
 _CREDENTIALS = {
     "https": frozenset({"secret"}),
     "sftp": frozenset({"username", "password", "private_key", "host_key"}),
-    "as2": frozenset({"partner_certificate", "station_key", "station_certificate"}),
+    "as2": frozenset({"certificate"}),
 }
 _MAX_CREDENTIAL = 16_384
 _MAX_OPTIONS = 8_192
@@ -280,7 +280,7 @@ def _checked_credentials(transport: str, credentials: dict[str, Any]) -> dict[st
         if not ({"password", "private_key"} & set(credentials)):
             raise Invalid("an SFTP address logs in with a password or a private key",
                           field="credentials")
-    if transport == "as2" and "partner_certificate" not in credentials:
+    if transport == "as2" and "certificate" not in credentials:
         raise Invalid("an AS2 address carries the partner's certificate",
                       field="credentials")
     return dict(credentials)

@@ -38,7 +38,8 @@ class PutExchangeAddressInput:
     credentials: JSON | None = strawberry.field(
         default=None, description="Secrets, by transport: https `secret` (generated when "
         "absent and shown once); sftp `username`, `host_key` (the server's public key, "
-        "pinned) and `password` or `private_key`; as2 `partner_certificate` (PEM). Omit to "
+        "pinned) and `password` or `private_key`; as2 `certificate` (the partner's PEM). "
+        "Omit to "
         "keep those stored; never shown again.")
     options: JSON | None = strawberry.field(
         default=None, description="EDIFACT: `sender` and `recipient` interchange ids; CSV or "
