@@ -32,7 +32,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from api import bodies, evidence, logs, metrics, records, sockets, telemetry
+from api import bodies, evidence, exchange, logs, metrics, records, sockets, telemetry
 from api.auth import AuthError, TokenCodec
 from api.context import Context, Services
 from api.feed import EventFeed
@@ -392,6 +392,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/metrics", metrics_endpoint),
             Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
             Route("/feeds/records", records.post_records, methods=["POST"]),
+            Route("/exchange/inbox/{code}", exchange.post_document, methods=["POST"]),
             Route("/feeds/batches/{batch_id}", records.get_batch, methods=["GET"]),
             Route("/feeds/schemas", records.list_schemas, methods=["GET"]),
             Route("/feeds/schemas/{kind}.schema.json", records.get_schema, methods=["GET"]),

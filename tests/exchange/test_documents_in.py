@@ -1,0 +1,124 @@
+"""Documents FAW-VW's systems send: a DELFOR becomes the next version of its delivery
+schedule, with each period's firmness; a malformed one, or one naming parts the platform
+does not know, is refused whole with every reason (the segment named), answered with a
+CONTRL, and changes nothing."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.db import Database
+from resolvers.relay import to_global_id
+from settings import PROJECT_ROOT
+from tests.support.api import SETTINGS, Api, _client, token
+from tests.support.factory import World, build
+
+DELFOR = (PROJECT_ROOT / "tests" / "data" / "exchange" / "delfor-fawvw.edi").read_bytes()
+PUT = """mutation($input: PutExchangeAddressInput!) { putExchangeAddress(input: $input) {
+    errors { field message } } }"""
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    w = await build(db)
+    faw = w.org["FAW-VW"]
+    # What FAW-VW's schedule names: its Changchun warehouse and its two panels' parts.
+    await db.execute("INSERT INTO site (code, name, kind, org_id, latitude, longitude,"
+                     " geofence_radius_m) VALUES ('FAW-VW-CC-WH1', 'Changchun WH1',"
+                     " 'customer_warehouse', $1, 43.88, 125.32, 400)", faw)
+    for part in ("5G0-809-605", "5G0-809-606"):
+        await db.execute(
+            "INSERT INTO steel_spec (code, grade, standard, product, thickness_mm, width_mm,"
+            " customer_org_id, customer_part_number) VALUES ($1, 'DC04', 'EN 10130',"
+            " 'cold_rolled', 0.8, 1250, $2, $3)", f"FV-{part}", faw, part)
+    return w
+
+
+@pytest.fixture
+async def local(db: Database) -> AsyncIterator[Api]:
+    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
+        yield a
+
+
+async def send(api: Api, body: bytes, bearer: str, code: str = "FAW-VW.DELFOR"
+               ) -> tuple[int, dict[str, Any]]:
+    r = await api.client.post(f"/exchange/inbox/{code}", content=body, headers={
+        "authorization": f"Bearer {bearer}", "content-type": "application/EDIFACT",
+        "keylink-document-name": "DELFOR-0042.edi"})
+    return r.status_code, r.json()
+
+
+async def register(api: Api, w: World) -> None:
+    done = await api.data(PUT, {"input": {
+        "organizationId": to_global_id("Organization", w.org["FAW-VW"]),
+        "documentType": "DELIVERY_SCHEDULE", "code": "FAW-VW.DELFOR", "transport": "HTTPS",
+        "format": "EDIFACT", "url": "https://127.0.0.1:9443/contrl",
+        "options": {"recipient": "BAOSTEEL"}}}, as_=token("FAW-VW"))
+    assert done["putExchangeAddress"]["errors"] == []
+
+
+async def test_a_delfor_becomes_the_next_version_of_the_delivery_schedule(
+    local: Api, db: Database, world: World
+) -> None:
+    await register(local, world)
+    status, answer = await send(local, DELFOR, token("FAW-VW"))
+    assert status == 200 and answer["accepted"] is True, answer
+    [schedule] = answer["receipt"]["schedules"]
+    stored = await db.fetch(
+        "SELECT s.customer_part_number AS part, l.period_start, l.quantity_t, l.firmness"
+        " FROM delivery_schedule_line l JOIN steel_spec s ON s.id = l.spec_id"
+        " ORDER BY l.period_start, s.customer_part_number")
+    assert schedule["version"] == 1 and schedule["lines"] == len(stored) > 0
+    assert {r["part"] for r in stored} == {"5G0-809-605", "5G0-809-606"}
+    assert {r["firmness"] for r in stored} >= {"firm", "forecast"}
+    assert sum(r["quantity_t"] for r in stored) == Decimal(schedule["totalT"])
+    contrl = base64.b64decode(answer["acknowledgement"]).decode("latin-1")
+    assert "CONTRL" in contrl and "UCI+FV2611240042+FAWVW" in contrl and "+7'" in contrl
+    assert await db.fetchval("SELECT count(*) FROM domain_event WHERE event_type ="
+                             " 'production_plan.delivery_schedule_received'") == 1
+    # The same interchange again: answered as before, applied once.
+    again_status, again = await send(local, DELFOR, token("FAW-VW"))
+    assert again_status == 200 and again["document"] == answer["document"]
+    assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 1
+
+
+async def test_a_malformed_delfor_is_refused_with_the_segment_named(
+    local: Api, db: Database, world: World
+) -> None:
+    await register(local, world)
+    broken = DELFOR.replace(b"QTY+1:120.000:TNE", b"QTY+1:12O.000:TNE", 1)
+    status, answer = await send(local, broken, token("FAW-VW"))
+    assert status == 422 and answer["accepted"] is False
+    assert any("QTY" in p and "segment" in p and "element 1.2" in p
+               for p in answer["problems"]), answer["problems"]
+    contrl = base64.b64decode(answer["acknowledgement"]).decode("latin-1")
+    assert "UCI+FV2611240042+FAWVW" in contrl and "+4" in contrl  # rejected
+    assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 0
+    stored = await db.fetchrow("SELECT status, receipt FROM exchange_document")
+    assert stored["status"] == "refused" and stored["receipt"]["count"] >= 1
+
+
+async def test_a_delfor_naming_unknown_parts_changes_nothing(
+    local: Api, db: Database, world: World
+) -> None:
+    await register(local, world)
+    unknown = DELFOR.replace(b"5G0-809-606", b"5G0-999-999")
+    status, answer = await send(local, unknown, token("FAW-VW"))
+    assert status == 422
+    assert answer["problems"] == ["line 2: part '5G0-999-999' is not known"]
+    assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 0
+    assert await db.fetchval("SELECT count(*) FROM domain_event WHERE event_type ="
+                             " 'exchange.document_refused'") == 1
+
+
+async def test_only_the_partner_sends_to_its_address(local: Api, world: World) -> None:
+    await register(local, world)
+    status, _ = await send(local, DELFOR, token("GALANZ"))
+    assert status == 404
+    status, _ = await send(local, DELFOR, "not-a-token")
+    assert status == 401
