@@ -15,8 +15,9 @@ from typing import Any
 
 from domain.db import Database
 from domain.exchange import documents, outbound
-from domain.exchange.addresses import Resolved
-from push.transports.base import send
+from domain.exchange.addresses import DIRECTION, Resolved, resolve_code
+from domain.exchange.inbound import receive
+from push.transports.base import pick_up, send
 from push.transports.config import TransportConfig
 from push.transports.model import Endpoint, EndpointError, Receipt, TransportError
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 _TRANSPORT_OPTIONS = frozenset({"inbox", "as2_id", "encrypt", "encryption", "mic_algorithm",
                                 "subject", "signed_mdn"})
 _SEND_BATCH = 50
+# The documents partners send.
+INBOUND = tuple(sorted(t for t, d in DIRECTION.items() if d == "in"))
 
 
 def endpoint(to: Resolved) -> Endpoint:
@@ -83,6 +86,36 @@ async def send_due(db: Database, now: datetime | None = None, *,
                                   acknowledged=_acknowledged(receipt))
         taken += 1
     return taken
+
+
+async def pick_up_all(db: Database, now: datetime | None = None, *,
+                      config: TransportConfig | None = None, limit: int = 50) -> int:
+    """Takes what partners dropped in their SFTP folders for the platform (the addresses
+    of documents they send): each file is applied, or refused with every reason, then
+    moved to the folder's ``done/``; a file taken again (the process died before moving
+    it) is recognised by its bytes and applied once. Returns how many were taken."""
+    taken = 0
+    codes = await db.fetch(
+        "SELECT code FROM exchange_address WHERE transport = 'sftp' AND enabled"
+        " AND document_type = ANY($1::text[]) ORDER BY id", list(INBOUND))
+    for row in codes:
+        to = await resolve_code(db, row["code"])
+        if to is None:
+            continue
+        try:
+            picked = await pick_up(endpoint(to), limit=limit, config=config)
+        except (TransportError, EndpointError) as exc:
+            log.warning("exchange: picking up from %s failed: %s", to.address.code, exc)
+            continue
+        for file in picked:
+            await receive(db, to, name=_name(file.name), body=file.body)
+            if await file.ack():
+                taken += 1
+    return taken
+
+
+def _name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:128] or "document"
 
 
 async def exchange(db: Database, now: datetime) -> int:

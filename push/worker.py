@@ -21,7 +21,7 @@ from domain.settlements.writes import mark_overdue
 from push import sender as sending
 from push.config import PushConfig
 from push.digests import send_digests
-from push.exchange import exchange
+from push.exchange import exchange, pick_up_all
 from push.matcher import Matcher
 from push.wakeup import Wakeup
 
@@ -38,6 +38,8 @@ PERIODIC_JOBS: list[tuple[str, float, PeriodicJob]] = [
     ("invoice-overdue", 3600.0, mark_overdue),
     # Partners' documents: made from the outbox's events, sent by their transports.
     ("exchange", 2.0, exchange),
+    # What partners dropped in their SFTP folders.
+    ("exchange-pickup", 60.0, pick_up_all),
 ]
 
 

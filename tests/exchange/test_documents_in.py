@@ -8,13 +8,16 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from domain.db import Database
+from push.exchange import pick_up_all
 from resolvers.relay import to_global_id
 from settings import PROJECT_ROOT
+from tests.exchange_transports import peers
 from tests.support.api import SETTINGS, Api, _client, token
 from tests.support.factory import World, build
 
@@ -122,3 +125,23 @@ async def test_only_the_partner_sends_to_its_address(local: Api, world: World) -
     assert status == 404
     status, _ = await send(local, DELFOR, "not-a-token")
     assert status == 401
+
+
+async def test_a_delfor_dropped_on_faw_vws_sftp_server_is_picked_up_once(
+    local: Api, db: Database, world: World, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "sftp" / "outbox"
+    outbox.mkdir(parents=True)
+    (outbox / "DELFOR-0042.edi").write_bytes(DELFOR)
+    async with peers.sftp_peer(tmp_path / "sftp") as sftp:
+        done = await local.data(PUT, {"input": {
+            "organizationId": to_global_id("Organization", world.org["FAW-VW"]),
+            "documentType": "DELIVERY_SCHEDULE", "code": "FAW-VW.DELFOR", "transport": "SFTP",
+            "format": "EDIFACT", "url": sftp.url("/outbox"), "credentials": sftp.credentials(),
+            "options": {"recipient": "BAOSTEEL"}}}, as_=token("BAOSTEEL", "logistics"))
+        assert done["putExchangeAddress"]["errors"] == []
+        assert await pick_up_all(db, config=peers.config()) == 1
+        assert await pick_up_all(db, config=peers.config()) == 0
+    assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 1
+    assert not (outbox / "DELFOR-0042.edi").exists()
+    assert (outbox / "done" / "DELFOR-0042.edi").read_bytes() == DELFOR
