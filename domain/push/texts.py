@@ -312,6 +312,7 @@ _AREAS = {
     "spec": ("Spec", "规格"), "vehicle": ("Vehicle", "车船"), "device": ("Device", "终端"),
     "heat": ("Heat", "炉号"), "slab": ("Slab", "板坯"), "coil": ("Coil", "钢卷"),
     "inspection": ("Inspection", "检验"), "production_order": ("Production order", "生产订单"),
+    "certificate": ("Certificate", "质保书"), "exchange": ("Exchange", "数据交换"),
 }
 _HAPPENINGS_ZH = {
     "created": "已创建", "confirmed": "已确认", "in_production": "已投产", "changed": "已变更",
@@ -339,6 +340,11 @@ _HAPPENINGS_ZH = {
     "unknown_coil": "未知编码", "blocked_coil_loaded": "封存钢卷被装车",
     "updated": "已更新", "retired": "已停用", "cancelled": "已取消", "released": "已放行",
     "blocked": "已封存", "downgraded": "已降级",
+    "address_registered": "地址已登记", "address_removed": "地址已删除",
+    "document_failed": "单证发送失败", "document_accepted": "单证已接收",
+    "document_refused": "单证被拒收", "document_resent": "单证已重发",
+    "delivery_schedule_received": "交货计划已接收", "receipt_discrepancy": "收货差异",
+    "spec_limits_changed": "规格限值已变更",
 }
 _REFERENCES = ("claim", "dispute", "number", "contract", "shipment", "ticket",
                "certificate", "settlement", "key")

@@ -180,14 +180,14 @@ async def _issue(db: Database, data: CertificateInput, actor: str) -> Certificat
             "UPDATE coil SET quality_status = 'released' WHERE id = $1"
             " AND quality_status = 'pending'", made.coil_id,
         )
-        await events.append(tx, CERTIFICATE_ISSUED, org_id=made.customer_org_id,
+        await events.append(tx, "quality.certificate_issued", org_id=made.customer_org_id,
                             aggregate_type="coil", aggregate_id=made.coil_id,
                             payload=issued_payload(made), actor=actor)
         return _certificate(row)
 
 
-# Issuing and the plant's feed announce a certificate alike: this type, about the coil
-# (its customer, aggregate coil), with this payload.
+# Issuing and the plant's feed announce a certificate alike: this type (written out where
+# issuing appends it), about the coil (its customer, aggregate coil), with this payload.
 CERTIFICATE_ISSUED = "quality.certificate_issued"
 
 
