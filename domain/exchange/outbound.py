@@ -185,12 +185,11 @@ async def contract_for_erp(tx: Executor, e: DomainEvent) -> Built | None:
         " LEFT JOIN site st ON st.id = l.delivery_site_id WHERE l.contract_id = $1"
         " ORDER BY l.line_no", c["id"])
     doc = ContractDocument({
-        "kind": "contract", "key": c["number"],
+        "kind": "contract", "key": c["number"], "version": c["created_at"].isoformat(),
         "data": {"customer": c["customer"], "currency": c["currency"].strip(),
                  "incoterm": c["incoterm"], "signedOn": _day(c["signed_on"]),
-                 "salesOwner": c["sales_owner"], "status": c["status"],
-                 "createdAt": c["created_at"].isoformat(),
-                 "source": e.actor,
+                 "salesOwner": c["sales_owner"],
+                 "status": c["status"] if c["status"] in ("draft", "cancelled") else "confirmed",
                  "lines": [{"lineNo": ln["line_no"], "spec": ln["spec"],
                             "quantityT": str(ln["quantity_t"]),
                             "unitPrice": str(ln["unit_price"]),

@@ -1,0 +1,105 @@
+"""The mill's ERP takes the contracts made on the platform as its own records, and a
+customer's receiving advice is checked against the shipment it answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import jsonschema_rs
+import pytest
+
+from domain.actor import Actor
+from domain.contracts import writes as contract_writes
+from domain.contracts.order_lines import NewContractLine
+from domain.db import Database
+from domain.egress import EgressPolicy
+from domain.exchange import jsonfmt, outbound
+from domain.exchange import messages as m
+from domain.exchange.addresses import AddressInput, put_address
+from domain.feeds.kinds import KINDS
+from tests.support.api import SETTINGS, Api, _client, token
+from tests.support.factory import TODAY
+from tests.tracking.support import Track, build_track
+
+LOCAL = EgressPolicy.of("127.0.0.0/8", production=False)
+ADMIN = Actor("admin@mill", 1, frozenset({"admin"}), False)
+
+
+@pytest.fixture
+async def world(db: Database) -> Track:
+    return await build_track(db)
+
+
+@pytest.fixture
+async def local(db: Database) -> AsyncIterator[Api]:
+    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
+        yield a
+
+
+async def test_a_contract_made_on_the_platform_reaches_the_erp_as_its_own_record(
+    db: Database, world: Track
+) -> None:
+    w = world.world
+    await put_address(db, ADMIN, AddressInput(
+        org_id=w.org["BAOSTEEL"], document_type="contract", code="BAOSTEEL.ERP",
+        transport="https", format="json", url="https://127.0.0.1:9443/erp"), policy=LOCAL)
+    sales = Actor("sales.zhang", w.org["BAOSTEEL"], frozenset({"sales"}), False)
+    made = await contract_writes.place_order(
+        db, sales, w.org["FAW-VW"], [NewContractLine(
+            spec_id=w.spec["FAW-VW"], quantity_t=Decimal("60.000"),
+            delivery_from=TODAY + timedelta(days=60), delivery_to=TODAY + timedelta(days=70),
+            unit_price=Decimal("5150.00"))], confirm=True)
+    assert await outbound.generate(db) == 1
+    body = await db.fetchval("SELECT body FROM exchange_document WHERE document_type ="
+                             " 'contract'")
+    record = json.loads(body)
+    # The ERP reads it as it writes its own contracts: a record of the feeds' kind.
+    validator = jsonschema_rs.validator_for(KINDS["contract"].schema(), validate_formats=True)
+    assert [e.message for e in validator.iter_errors(record)] == []
+    assert record["key"] == made.number and record["data"]["customer"] == "FAW-VW"
+    assert record["data"]["lines"][0]["quantityT"] == "60.000"
+
+
+async def test_a_contract_the_erp_fed_is_not_sent_back(db: Database, world: Track) -> None:
+    w = world.world
+    await put_address(db, ADMIN, AddressInput(
+        org_id=w.org["BAOSTEEL"], document_type="contract", code="BAOSTEEL.ERP",
+        transport="https", format="json", url="https://127.0.0.1:9443/erp"), policy=LOCAL)
+    from domain.feeds.batch import apply_record
+
+    await apply_record(db, ADMIN, "contract", "ERP-1", {
+        "customer": "FAW-VW", "lines": [{
+            "lineNo": 1, "spec": "SP-FAW-VW", "quantityT": "10", "unitPrice": "5000",
+            "deliveryFrom": str(TODAY + timedelta(days=60)),
+            "deliveryTo": str(TODAY + timedelta(days=70)), "transportMode": "rail"}]},
+        version=7)
+    assert await outbound.generate(db) == 0
+
+
+async def test_a_receiving_advice_names_each_discrepancy(
+    local: Api, db: Database, world: Track
+) -> None:
+    w = world.world
+    await put_address(db, ADMIN, AddressInput(
+        org_id=w.org["FAW-VW"], document_type="receiving_advice", code="FAW-VW.RECADV",
+        transport="https", format="json", url="https://127.0.0.1:9443/contrl"), policy=LOCAL)
+    coils = [r["coil_no"] for r in await db.fetch(
+        "SELECT coil_no FROM coil WHERE id = ANY($1::bigint[]) AND customer_org_id = $2"
+        " ORDER BY coil_no", world.coils, w.org["FAW-VW"])]
+    advice = m.ReceivingAdvice(
+        document_number="GR-0007", received_at=datetime.now(UTC),
+        despatch_advice_number=None, shipment_number="SH-1", leg_seq=1, packages=(
+            m.ReceivedPackage(sscc=None, coil_no=coils[0],
+                              received=m.Quantity(Decimal("3.9"), "TNE"),
+                              discrepancy="damaged"),))
+    r = await local.client.post("/exchange/inbox/FAW-VW.RECADV", content=jsonfmt.to_json(advice),
+                                headers={"authorization": f"Bearer {token('FAW-VW')}"})
+    assert r.status_code == 200, r.text
+    found = await db.fetch("SELECT org_id, payload FROM domain_event WHERE event_type ="
+                           " 'shipment.receipt_discrepancy' ORDER BY seq")
+    assert [(e["payload"]["coil"], e["payload"]["discrepancy"]) for e in found] == [
+        (coils[0], "damaged"), (coils[1], "missing")]
+    assert {e["org_id"] for e in found} == {w.org["FAW-VW"]}
