@@ -20,7 +20,7 @@ from api.auth import AuthError
 from api.bodies import error_response
 from api.context import Context, Services
 from domain.errors import DomainError
-from domain.exchange.addresses import resolve_code
+from domain.exchange.addresses import PERMISSIONS, resolve_code
 from domain.exchange.inbound import receive
 
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -33,6 +33,11 @@ async def post_document(request: Request) -> Response:
         actor = await context.actor()
     except AuthError as exc:
         return error_response(401, "UNAUTHENTICATED", str(exc))
+    # The partner sends with its own token; the mill's staff who keep the address book
+    # may hand a document in for it. A plant system's token sends nothing here.
+    if not PERMISSIONS.allows(actor, "manage_own" if actor.is_customer else "manage_any"):
+        return error_response(403, "FORBIDDEN", "this needs the partner's own token or the "
+                              "role admin, logistics or sales")
     to = await resolve_code(services.db, request.path_params["code"])
     # Another partner's address reads like one that does not exist.
     if to is None or not actor.acts_for(to.address.org_id) or not to.address.enabled:

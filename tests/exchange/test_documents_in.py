@@ -125,6 +125,8 @@ async def test_only_the_partner_sends_to_its_address(local: Api, world: World) -
     assert status == 404
     status, _ = await send(local, DELFOR, "not-a-token")
     assert status == 401
+    status, _ = await send(local, DELFOR, token("BAOSTEEL", "quality"))
+    assert status == 403
 
 
 async def test_a_delfor_dropped_on_faw_vws_sftp_server_is_picked_up_once(
