@@ -393,6 +393,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             Route("/evidence/{evidence_id}", evidence.download, methods=["GET"]),
             Route("/feeds/records", records.post_records, methods=["POST"]),
             Route("/exchange/inbox/{code}", exchange.post_document, methods=["POST"]),
+            Route("/exchange/as2", exchange.post_as2, methods=["POST"]),
             Route("/feeds/batches/{batch_id}", records.get_batch, methods=["GET"]),
             Route("/feeds/schemas", records.list_schemas, methods=["GET"]),
             Route("/feeds/schemas/{kind}.schema.json", records.get_schema, methods=["GET"]),

@@ -1,5 +1,8 @@
 """`POST /exchange/inbox/{code}`: a partner's system sends a document to the address it
 registered (a delivery schedule, a receiving advice), with its own token.
+`POST /exchange/as2`: the mill's AS2 station, for partners whose address names AS2: the
+message is verified against the partner's pinned certificate and answered with a signed
+MDN, whatever became of the document.
 
 The body is the document as its format writes it (EDIFACT, the platform's JSON), bounded
 by ``KEYLINK_BODY_MAX_BYTES`` like any request. The answer is 200 when the document was
@@ -20,8 +23,10 @@ from api.auth import AuthError
 from api.bodies import error_response
 from api.context import Context, Services
 from domain.errors import DomainError
-from domain.exchange.addresses import PERMISSIONS, resolve_code
+from domain.exchange.addresses import PERMISSIONS, Resolved, inbound_as2_codes, resolve_code
 from domain.exchange.inbound import receive
+from push.transports.as2 import AS2RequestError, Partner, receive_as2
+from push.transports.config import TransportConfig
 
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -64,3 +69,56 @@ async def post_document(request: Request) -> Response:
         "acknowledgement": None if answer.acknowledgement is None
         else base64.b64encode(answer.acknowledgement).decode("ascii"),
     }, status_code=200 if answer.accepted else 422)
+
+
+async def post_as2(request: Request) -> Response:
+    services: Services = request.app.state.services
+    config = TransportConfig.of(services.settings)
+    if config.station is None:
+        return error_response(404, "NOT_FOUND", "this platform runs no AS2 station")
+    partners, by_partner = await _as2_partners(services)
+    body = await request.body()
+    try:
+        headers, mdn, received = await receive_as2(
+            request.headers, body, station=config.station, partners=partners,
+            max_bytes=services.settings.exchange_max_file_bytes)
+    except AS2RequestError as exc:
+        return Response(exc.message, status_code=exc.status, media_type="text/plain")
+    if received.accepted:
+        to = _addressed(by_partner.get(received.as2_from, []), received.body)
+        if to is not None:
+            name = received.name if received.name and _NAME.fullmatch(received.name) \
+                else f"as2-{to.address.document_type}"
+            await receive(services.db, to, name=name, body=received.body)
+    return Response(mdn, headers=headers)
+
+
+async def _as2_partners(services: Services) -> tuple[dict[str, Partner],
+                                                     dict[str, list[Resolved]]]:
+    """The partners that send over AS2: their pinned certificates, by AS2 name, and the
+    addresses their documents go to."""
+    partners: dict[str, Partner] = {}
+    by_partner: dict[str, list[Resolved]] = {}
+    for code in await inbound_as2_codes(services.db):
+        to = await resolve_code(services.db, code)
+        if to is None or not to.address.options.get("as2_id"):
+            continue
+        as2_id = str(to.address.options["as2_id"])
+        try:
+            partners.setdefault(as2_id, Partner.of(as2_id, to.credentials["certificate"]))
+        except (KeyError, ValueError):
+            continue
+        by_partner.setdefault(as2_id, []).append(to)
+    return partners, by_partner
+
+
+def _addressed(addresses: list[Resolved], body: bytes) -> Resolved | None:
+    """Which of a partner's addresses a document is for: the only one, or the one whose
+    document an EDIFACT interchange's UNH names."""
+    if len(addresses) == 1:
+        return addresses[0]
+    kinds = {b"DELFOR": "delivery_schedule", b"RECADV": "receiving_advice"}
+    for tag, kind in kinds.items():
+        if b"+" + tag + b":" in body[:4096]:
+            return next((a for a in addresses if a.address.document_type == kind), None)
+    return None

@@ -35,6 +35,7 @@ __all__ = [
     "Resolved",
     "addresses",
     "addresses_by_ids",
+    "inbound_as2_codes",
     "put_address",
     "remove_address",
     "resolve",
@@ -158,6 +159,15 @@ async def resolve_code(db: Executor, code: str) -> Resolved | None:
     row = await db.fetchrow(
         f"SELECT {_COLS}, a.credentials FROM exchange_address a WHERE a.code = $1", code)
     return None if row is None else Resolved(_address(row), dict(row["credentials"]))
+
+
+async def inbound_as2_codes(db: Executor) -> list[str]:
+    """The codes of the enabled addresses partners send documents to over AS2."""
+    rows = await db.fetch(
+        "SELECT code FROM exchange_address WHERE transport = 'as2' AND enabled"
+        " AND document_type = ANY($1::text[]) ORDER BY id",
+        [t for t, d in DIRECTION.items() if d == "in"])
+    return [r["code"] for r in rows]
 
 
 async def put_address(db: Database, actor: Actor, data: AddressInput, *,

@@ -13,12 +13,19 @@ from typing import Any
 
 import pytest
 
+from api.app import create_app
+from api.context import Services
+from domain.actor import Actor
 from domain.db import Database
+from domain.egress import EgressPolicy
+from domain.exchange.addresses import AddressInput, put_address
 from push.exchange import pick_up_all
+from push.transports import base as transports
+from push.transports.base import Endpoint
 from resolvers.relay import to_global_id
 from settings import PROJECT_ROOT
 from tests.exchange_transports import peers
-from tests.support.api import SETTINGS, Api, _client, token
+from tests.support.api import CODEC, SETTINGS, Api, _client, serving, token
 from tests.support.factory import World, build
 
 DELFOR = (PROJECT_ROOT / "tests" / "data" / "exchange" / "delfor-fawvw.edi").read_bytes()
@@ -147,3 +154,31 @@ async def test_a_delfor_dropped_on_faw_vws_sftp_server_is_picked_up_once(
     assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 1
     assert not (outbox / "DELFOR-0042.edi").exists()
     assert (outbox / "done" / "DELFOR-0042.edi").read_bytes() == DELFOR
+
+
+async def test_a_delfor_over_as2_is_applied_and_answered_with_a_signed_receipt(
+    db: Database, world: World
+) -> None:
+    mill, faw = peers.station("BAOSTEEL"), peers.station("FAWVW")
+    settings = SETTINGS.replace(
+        webhook_allow="127.0.0.0/8", as2_id="BAOSTEEL",
+        as2_key=peers.pem_key(mill.private_key).decode(),  # type: ignore[arg-type]
+        as2_certificate=peers.pem_cert(mill.certificate).decode())
+    services = Services(db=db, codec=CODEC, settings=settings)
+    await put_address(db, Actor("admin@mill", 1, frozenset({"admin"}), False), AddressInput(
+        org_id=world.org["FAW-VW"], document_type="delivery_schedule", code="FAW-VW.DELFOR",
+        transport="as2", format="edifact", url="https://127.0.0.1:9443/as2",
+        credentials={"certificate": peers.pem_cert(faw.certificate).decode()},
+        options={"as2_id": "FAWVW", "recipient": "BAOSTEEL"}),
+        policy=EgressPolicy.of("127.0.0.0/8", production=False))
+    async with serving(create_app(settings, services=services)) as address:
+        receipt = await transports.send(
+            Endpoint("as2", f"http://{address}/exchange/as2",
+                     {"certificate": peers.pem_cert(mill.certificate).decode()},
+                     {"as2_id": "BAOSTEEL"}),
+            name="DELFOR-0042.edi", body=DELFOR, content_type="application/EDIFACT",
+            message_id="fawvw-delfor-0042", config=peers.config(station=faw))
+    assert receipt.mdn is not None and receipt.mdn.status == "processed"
+    assert receipt.mdn.signature_verified and receipt.mdn.mic_verified
+    assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 1
+    assert await db.fetchval("SELECT status FROM exchange_document") == "accepted"
