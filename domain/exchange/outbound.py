@@ -11,6 +11,7 @@ once, however often the event is read.
 | `contract.confirmed` | order response | the customer |
 | `shipment.departed` | dispatch advice (each of the customer's coils a package) | the customer |
 | `settlement.issued` | invoice | the customer |
+| `claim.credited` | credit note (INVOIC 381) crediting the contract's invoice | the customer |
 | `quality.certificate_issued` | the certificate, EN 10168 JSON | the customer |
 | `contract.created` on the platform (not fed by the ERP) | the contract | the mill's ERP |
 """
@@ -21,7 +22,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 # The mill's GS1 company prefix, under which each coil's SSCC is numbered by its id.
 GS1_COMPANY_PREFIX = "6901234"
 _BATCH = 200
+# The mill's calendar: a credit note is dated on the mill's day it was credited.
+MILL_ZONE = ZoneInfo("Asia/Shanghai")
 _VEHICLE_KIND: dict[str, m.VehicleKind] = {"truck": "plate", "rail_wagon": "wagon",
                                            "ship": "mmsi"}
 
@@ -154,6 +159,40 @@ async def invoice(tx: Executor, e: DomainEvent) -> Built | None:
     return f"settlement:{s['id']}:issued", f"INVOIC-{s['number']}", doc
 
 
+async def credit_note(tx: Executor, e: DomainEvent) -> Built | None:
+    """A claim credited: the credit note finance named, crediting the contract's invoice
+    (the settlement the claim was deducted on, else the contract's latest issued one),
+    for the agreed amount over the disputed coils' tonnes. Without an invoice to credit
+    there is no credit note to send."""
+    c = await tx.fetchrow(
+        "SELECT q.id, q.credit_note, q.agreed_amount, q.currency, q.updated_at, k.number AS"
+        " contract, o.code AS buyer, coalesce(st.number, (SELECT s2.number FROM settlement"
+        "   s2 WHERE s2.contract_id = q.contract_id AND s2.invoice_status IN ('issued',"
+        "   'paid', 'overdue') ORDER BY s2.issued_on DESC, s2.id DESC LIMIT 1)) AS invoice,"
+        " (SELECT sum(cl.weight_kg) FROM dispute_coil dc JOIN coil cl ON cl.id = dc.coil_id"
+        "   WHERE dc.dispute_id = q.dispute_id) AS weight_kg,"
+        " (SELECT sp.code FROM dispute_coil dc JOIN coil cl ON cl.id = dc.coil_id"
+        "   JOIN steel_spec sp ON sp.id = cl.spec_id WHERE dc.dispute_id = q.dispute_id"
+        "   ORDER BY cl.id LIMIT 1) AS spec"
+        " FROM quality_claim q JOIN contract k ON k.id = q.contract_id"
+        " JOIN organization o ON o.id = q.customer_org_id"
+        " LEFT JOIN settlement st ON st.id = q.settlement_id WHERE q.id = $1", e.aggregate_id)
+    if c is None or c["invoice"] is None or not c["credit_note"] or not c["weight_kg"]:
+        return None
+    tonnes = (c["weight_kg"] / 1000).quantize(Decimal("0.001"))
+    amount = c["agreed_amount"]
+    on = c["updated_at"].astimezone(MILL_ZONE).date()
+    doc = m.Invoice(
+        kind="credit_note", number=c["credit_note"].strip(), issued_on=on, due_on=on,
+        currency=c["currency"].strip(), buyer_code=c["buyer"], seller_code=await _codes(tx),
+        contract_number=c["contract"], lines=(m.InvoiceLine(
+            spec_code=c["spec"] or "CLAIM", quantity_t=tonnes,
+            unit_price=(amount / tonnes).quantize(Decimal("0.01")), amount=amount),),
+        surcharges=Decimal(0), freight=Decimal(0), claim_deductions=Decimal(0),
+        goods_amount=amount, total_amount=amount, credited_invoice_number=c["invoice"])
+    return f"claim:{c['id']}:credited", f"INVOIC-{c['credit_note'].strip()}", doc
+
+
 async def certificate(tx: Executor, e: DomainEvent) -> Built | None:
     c = await tx.fetchrow(
         "SELECT q.cert_no, q.content, q.content_hash, o.code AS purchaser, k.number AS contract"
@@ -230,6 +269,7 @@ TRIGGERS: dict[str, tuple[str, str, Builder]] = {
     "contract.confirmed": ("order_response", "customer", order_response),
     "shipment.departed": ("dispatch_advice", "customer", dispatch_advice),
     "settlement.issued": ("invoice", "customer", invoice),
+    "claim.credited": ("invoice", "customer", credit_note),
     "quality.certificate_issued": ("certificate", "customer", certificate),
     "contract.created": ("contract", "mill", contract_for_erp),
 }

@@ -103,3 +103,36 @@ async def test_a_receiving_advice_names_each_discrepancy(
     assert [(e["payload"]["coil"], e["payload"]["discrepancy"]) for e in found] == [
         (coils[0], "damaged"), (coils[1], "missing")]
     assert {e["org_id"] for e in found} == {w.org["FAW-VW"]}
+
+
+@pytest.mark.filterwarnings("ignore::pydifact.exceptions.MissingImplementationWarning")
+async def test_a_credited_claim_reaches_the_customer_as_a_credit_note(db: Database) -> None:
+    from pydifact.segmentcollection import Interchange
+
+    from domain.disputes import claims
+    from domain.disputes.claims import ClaimStep
+    from domain.settlements.writes import InvoiceInput, move_invoice
+    from tests.disputes.test_disputes import staff
+    from tests.settlements.test_settlements import agreed_claim, shipping_world
+
+    w = await shipping_world(db)
+    await put_address(db, ADMIN, AddressInput(
+        org_id=w.org["FAW-VW"], document_type="invoice", code="FAW-VW.INVOIC",
+        transport="https", format="edifact", url="https://127.0.0.1:9443/invoic",
+        options={"sender": "BAOSTEEL", "recipient": "FAWVW"}), policy=LOCAL)
+    draft = await db.fetchval("SELECT id FROM settlement WHERE customer_org_id = $1",
+                              w.org["FAW-VW"])
+    await move_invoice(db, staff(w, "finance"), InvoiceInput(draft, "issue"))
+    claim = await agreed_claim(db, w, "1234.56")
+    await claims.transition(db, staff(w, "finance"), ClaimStep(claim, "credit",
+                                                              credit_note="CN-2026-0031"))
+    assert await outbound.generate(db) == 2  # the invoice, then the credit note
+    body = await db.fetchval("SELECT body FROM exchange_document WHERE business_key = $1",
+                             f"claim:{claim}:credited")
+    segments = list(Interchange.from_str(bytes(body).decode("latin-1")).segments)
+    bgm = next(s for s in segments if s.tag == "BGM")
+    assert bgm.elements[0] == "381" and bgm.elements[1] == "CN-2026-0031"
+    moa = {s.elements[0][0]: s.elements[0][1] for s in segments if s.tag == "MOA"}
+    assert Decimal(moa["86"]) == Decimal("1234.56")
+    invoice = await db.fetchval("SELECT number FROM settlement WHERE id = $1", draft)
+    assert invoice in bytes(body).decode("latin-1")  # the invoice it credits
