@@ -119,6 +119,8 @@ def _name(name: str) -> str:
 
 
 async def exchange(db: Database, now: datetime) -> int:
-    """The periodic job: documents made from new events, then those due sent."""
+    """The periodic job: documents made from new events, then those due sent, the ones
+    just made among them (they are due from their own transaction's time, after ``now``,
+    the time the pass began)."""
     made = await outbound.generate(db, now)
-    return made + await send_due(db, now)
+    return made + await send_due(db, max(now, datetime.now(UTC)))

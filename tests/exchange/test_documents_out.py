@@ -18,11 +18,12 @@ from pydifact.segmentcollection import Interchange
 from domain.actor import Actor
 from domain.db import Database
 from domain.exchange import outbound
+from domain.exchange.addresses import AddressInput, put_address
 from domain.exchange.sscc import validate
 from domain.quality import writes as quality_writes
 from domain.settlements import writes as settling
 from domain.shipments.detected import record_shipment_event
-from push.exchange import send_due
+from push.exchange import exchange, send_due
 from push.transports.as2 import Partner
 from resolvers.relay import to_global_id
 from tests.exchange_transports import peers
@@ -151,6 +152,25 @@ async def test_documents_reach_faw_vws_systems_by_its_address_book(
                 "exchangeDocuments"]["edges"] == []
     finally:
         await receiver.stop()
+
+
+async def test_the_workers_job_sends_the_documents_it_has_just_made(
+    db: Database, world: Track
+) -> None:
+    """The periodic job makes the documents its events call for, then sends those due:
+    the ones just made among them, although they were made after its pass began."""
+    await put_address(db, Actor.system("keylink:test"), AddressInput(
+        world.world.org["FAW-VW"], "dispatch_advice", "FAW-VW.DESADV", "https", "edifact",
+        f"https://127.0.0.1:{free_port()}/hook", {"secret": SECRET}),
+        policy=peers.LOCAL)
+    await depart(db, world)
+    began = datetime.now(UTC)  # the worker's pass begins
+    await exchange(db, began)
+    # Nobody listens there: the attempt failed, but it was made in this very pass.
+    [doc] = await db.fetch("SELECT status, attempts FROM exchange_document"
+                           " WHERE document_type = 'dispatch_advice'")
+    assert (doc["status"], doc["attempts"]) in (("failed", 1), ("dead", 1)), dict(doc)
+    assert await db.fetchval("SELECT count(*) FROM exchange_attempt") == 1
 
 
 async def depart(db: Database, t: Track) -> None:
