@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 _TRANSPORT_OPTIONS = frozenset({"inbox", "as2_id", "encrypt", "encryption", "mic_algorithm",
                                 "subject", "signed_mdn"})
 _SEND_BATCH = 50
+_SEND_ROUNDS = 20
 # The documents partners send.
 INBOUND = tuple(sorted(t for t, d in DIRECTION.items() if d == "in"))
 
@@ -123,4 +124,12 @@ async def exchange(db: Database, now: datetime) -> int:
     just made among them (they are due from their own transaction's time, after ``now``,
     the time the pass began)."""
     made = await outbound.generate(db, now)
-    return made + await send_due(db, max(now, datetime.now(UTC)))
+    taken = 0
+    # A burst (a train of departures) is drained in one pass, a batch at a time, rather
+    # than one batch a period.
+    for _ in range(_SEND_ROUNDS):
+        sent = await send_due(db, max(now, datetime.now(UTC)))
+        taken += sent
+        if sent < _SEND_BATCH:
+            break
+    return made + taken
