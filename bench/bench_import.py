@@ -1,0 +1,541 @@
+"""Plant feed import: records applied per second against COPY of the same rows.
+
+    python -m bench.bench_import [--coils 200000] [--small 50000] [--trickle-seconds 10]
+    python -m bench.bench_import --quick        # a smoke test: a few thousand coils
+
+Starts an embedded PostgreSQL (or uses DATABASE_URL as a server on which it creates and
+drops databases of its own; it never writes the database that URL names) and generates
+an initial load as an NDJSON file: the mill and a customer with its contracts, then the
+heats, their slabs (ten a heat), a hot-rolled coil rolled from each slab and two
+cold-rolled coils slit from each hot-rolled one, every coil with its genealogy; and a
+certificate for each cold-rolled coil when `domain/feeds/kinds.py` has a `certificate`
+kind. Then, in the same run:
+
+- import: a child process streams the file through
+  ``domain.feeds.batch.run_batch(..., ndjson_lines(...))`` in one all-or-nothing batch
+  into a fresh database (or runs ``keylink import FILE`` when that command exists), and
+  reports the time from the first line read to the batch's result, and its peak RSS.
+  It does so for two sizes (``--small`` and ``--coils`` coils): the peak does not grow
+  with the file.
+- baseline: the rows the import wrote to the kinds' tables (heats, slabs, coils,
+  genealogy, certificates) read back, the tables truncated, and the same rows
+  written again with binary ``COPY``, indexes, checks and foreign keys in place, in one
+  transaction. The import writes more than this (each record's version in
+  ``feed_record``, one or two events per record in the outbox), checks every record,
+  and resolves every key: the baseline is a ceiling, not a peer.
+- trickle: records arriving one at a time at 100 a second (a coil's quality status
+  changing), each applied in a batch of its own; measured from calling ``run_batch``
+  with a one-record stream to the change being visible through the GraphQL API
+  (``coil(coilNumber:) { qualityStatus }``, the Starlette app in this process over
+  httpx's ASGI transport, as mill staff). Both run in the benchmark's own process.
+
+Prints records per second beside the COPY rate and their ratio (aims: 20,000 records/s
+and a quarter of the COPY rate), both peaks, and the trickle's p50/p99 (aim: p99 under
+200 ms). Results go to bench/results/import.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import resource
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from api.app import create_app
+from api.auth import TokenCodec
+from api.context import Services
+from api.embedded import Postgres
+from api.embedded.postgres import with_database
+from domain.actor import Actor
+from domain.db import Database
+from domain.feeds.batch import ndjson_lines, run_batch
+from domain.feeds.fields import Field
+from domain.feeds.kind import Kind
+from domain.feeds.kinds import KINDS
+from domain.feeds.records import Record, Rejection, parse_line
+from domain.migrate import migrate
+from settings import PROJECT_ROOT, Settings
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+ACTOR = Actor.system("bench-import")
+MILL, CUSTOMER, PLANT, SPEC = "BENCH-MILL", "BENCH-CUST", "BENCH-PLANT", "DC04-0.8x1250"
+CONTRACTS = 20
+SLABS_PER_HEAT = 10
+_START = datetime(2026, 11, 1, tzinfo=UTC)
+_VERSION = 1_764_547_200_000_000
+# The tables the baseline copies, parents first.
+_TABLES = ("heat", "slab", "coil", "genealogy_edge")
+
+
+# -- the file ------------------------------------------------------------------------
+class Plant:
+    """The records of an initial load of ``coils`` coils, generated as they are
+    written, never held whole."""
+
+    def __init__(self, coils: int, *, certificates: bool) -> None:
+        self.hot = (coils + 2) // 3
+        self.cold = coils - self.hot
+        self.slabs = self.hot
+        self.heats = (self.slabs + SLABS_PER_HEAT - 1) // SLABS_PER_HEAT
+        self.certificates = self.cold if certificates else 0
+
+    @property
+    def coils(self) -> int:
+        return self.hot + self.cold
+
+    @property
+    def records(self) -> int:
+        return len(self.head()) + self.heats + self.slabs + self.coils + self.certificates
+
+    def head(self) -> list[dict[str, Any]]:
+        contracts = [_record("contract", f"BENCH-K{n:03d}", {
+            "customer": CUSTOMER, "signedOn": "2026-10-01",
+            "lines": [{"lineNo": 1, "spec": SPEC, "quantityT": "5000.000",
+                       "unitPrice": "5120.00", "deliveryFrom": "2026-12-01",
+                       "deliveryTo": "2027-03-31", "transportMode": "road"}]})
+            for n in range(CONTRACTS)]
+        return [
+            _record("organization", MILL, {"name": "Bench mill", "kind": "mill"}),
+            _record("organization", CUSTOMER, {"name": "Bench customer", "kind": "customer"}),
+            _record("site", PLANT, {"name": "Bench works", "kind": "plant",
+                                    "organization": MILL, "latitude": 31.94,
+                                    "longitude": 118.76, "geofenceRadiusM": 1500}),
+            _record("spec", SPEC, {"grade": "DC04", "standard": "EN 10130",
+                                   "product": "cold_rolled", "thicknessMm": "0.800",
+                                   "widthMm": "1250.0"}),
+            *contracts,
+        ]
+
+    def lines(self) -> Iterator[bytes]:
+        for record in self.head():
+            yield orjson.dumps(record)
+        for n in range(self.heats):
+            yield orjson.dumps(_record("heat", heat_no(n), {
+                "grade": "DC04", "site": PLANT, "tappedAt": _at(n * 40),
+                "weightT": "251.400", "chemistry": {"C": "0.0030", "Mn": "0.18",
+                                                    "P": "0.012", "S": "0.008"}}))
+        for n in range(self.slabs):
+            yield orjson.dumps(_record("slab", slab_no(n), {
+                "heat": heat_no(n // SLABS_PER_HEAT), "weightKg": _kg(_slab_kg(n)),
+                "thicknessMm": "230.0", "widthMm": "1300.0", "lengthMm": "10200.0",
+                "castAt": _at(n * 4 + 60)}))
+        for n in range(self.hot):
+            yield orjson.dumps(_record("coil", hot_no(n), self.hot_data(n)))
+        for n in range(self.cold):
+            yield orjson.dumps(_record("coil", cold_no(n), self.cold_data(n)))
+        if self.certificates:
+            template = certificate_template()
+            for n in range(self.certificates):
+                yield orjson.dumps(_record("certificate", f"Q{cold_no(n)}",
+                                           certificate_data(template, n)))
+
+    def hot_data(self, n: int) -> dict[str, Any]:
+        kg = _slab_kg(n) - 100
+        return {"kind": "hot_rolled", "heat": heat_no(n // SLABS_PER_HEAT),
+                "slab": slab_no(n), "thicknessMm": "3.000", "widthMm": "1280.0",
+                "weightKg": _kg(kg), "qualityStatus": "released",
+                "producedAt": _at(n * 4 + 600),
+                "parents": [{"slab": slab_no(n), "operation": "roll",
+                             "inputWeightKg": _kg(_slab_kg(n)), "outputWeightKg": _kg(kg),
+                             "occurredAt": _at(n * 4 + 600)}]}
+
+    def cold_data(self, n: int, status: str | None = None) -> dict[str, Any]:
+        parent = n // 2
+        share = (_slab_kg(parent) - 100) / 2
+        kg = share - 50
+        return {"kind": "cold_rolled", "heat": heat_no(parent // SLABS_PER_HEAT),
+                "spec": SPEC, "contract": f"BENCH-K{n % CONTRACTS:03d}", "lineNo": 1,
+                "thicknessMm": "0.800", "widthMm": "1250.0", "weightKg": _kg(kg),
+                "qualityStatus": status or ("pending" if n % 4 == 3 else "released"),
+                "producedAt": _at(parent * 4 + 6000 + n % 2),
+                "parents": [{"coil": hot_no(parent), "operation": "slit",
+                             "inputWeightKg": _kg(share), "outputWeightKg": _kg(kg),
+                             "occurredAt": _at(parent * 4 + 6000 + n % 2)}]}
+
+    def write(self, path: Path) -> None:
+        with path.open("wb") as out:
+            for line in self.lines():
+                out.write(line)
+                out.write(b"\n")
+
+
+def heat_no(n: int) -> str:
+    return f"BH{n:07d}"
+
+
+def slab_no(n: int) -> str:
+    return f"BS{n:07d}"
+
+
+def hot_no(n: int) -> str:
+    return f"BHR{n:07d}"
+
+
+def cold_no(n: int) -> str:
+    return f"BCR{n // 2:07d}{'AB'[n % 2]}"
+
+
+def _record(kind: str, key: str, data: dict[str, Any], version: int = _VERSION,
+            ) -> dict[str, Any]:
+    return {"kind": kind, "key": key, "version": version, "data": data}
+
+
+def _slab_kg(n: int) -> int:
+    return 24_000 + (n % 40) * 20
+
+
+def _kg(kg: float) -> str:
+    return f"{kg:.1f}"
+
+
+def _at(minutes: int) -> str:
+    return (_START + timedelta(minutes=minutes)).isoformat()
+
+
+# -- certificates, when the kind exists ----------------------------------------------
+def certificate_template() -> dict[str, Any]:
+    """A certificate's data: the example's in docs/examples/plant.ndjson when it has
+    one, otherwise built from the kind's declared fields."""
+    example = PROJECT_ROOT / "docs" / "examples" / "plant.ndjson"
+    for line in example.read_bytes().splitlines():
+        doc = orjson.loads(line) if line.strip() else {}
+        if doc.get("kind") == "certificate" and isinstance(doc.get("data"), dict):
+            return dict(doc["data"])
+    kind = KINDS["certificate"]
+    return {f.name: _value(f, n) for n, f in enumerate(kind.fields)
+            if f.required or f.ref is not None}
+
+
+def certificate_data(template: dict[str, Any], n: int) -> dict[str, Any]:
+    """The template with its references pointing at cold-rolled coil ``n``."""
+    refs = {"coil": cold_no(n), "heat": heat_no(n // 2 // SLABS_PER_HEAT),
+            "organization": CUSTOMER, "site": PLANT, "spec": SPEC, "slab": None}
+    data = dict(template)
+    for f in KINDS["certificate"].fields:
+        if f.ref is not None and f.ref.kind in refs:
+            if refs[f.ref.kind] is None:
+                data.pop(f.name, None)
+            else:
+                data[f.name] = refs[f.ref.kind]
+    return data
+
+
+def _value(f: Field, position: int) -> Any:
+    if f.ref is not None:
+        return f.ref.kind
+    if f.type == "enum":
+        return f.values[0]
+    if f.type in ("int", "number", "decimal"):
+        low = f.minimum if f.minimum is not None else f.exclusive_minimum or 0
+        value = Decimal(str(low)) + 100 + 50 * position
+        if f.maximum is not None:
+            value = min(value, Decimal(str(f.maximum)))
+        if f.type == "int":
+            return int(value)
+        return float(value) if f.type == "number" else f"{value:.{f.scale or 1}f}"
+    return {"text": "BENCH1", "timestamp": _at(9000), "date": "2026-11-30", "bool": True,
+            "object": {}, "array": []}.get(f.type)
+
+
+def certificates_fit() -> bool:
+    """Whether a certificate built here passes the kind's own checks (its references
+    are resolved only in the database)."""
+    if "certificate" not in KINDS:
+        return False
+    kind: Kind = KINDS["certificate"]
+    line = orjson.dumps(_record("certificate", "QBENCH", certificate_data(
+        certificate_template(), 0)))
+    record = parse_line(1, line, frozenset(KINDS))
+    return isinstance(record, Record) and not isinstance(kind.prepare(record), Rejection)
+
+
+# -- the importer, in a process of its own ------------------------------------------
+async def _file_chunks(path: Path, size: int = 1 << 16) -> AsyncIterator[bytes]:
+    with path.open("rb") as f:
+        while block := f.read(size):
+            yield block
+
+
+def _rss_kb(field: str = "VmRSS") -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+async def _child(path: Path, url: str) -> dict[str, Any]:
+    db = await Database.connect(url, min_size=2, max_size=2)
+    try:
+        before = _rss_kb()
+        started = time.perf_counter()
+        result = await run_batch(db, ACTOR, ndjson_lines(_file_chunks(path)))
+        seconds = time.perf_counter() - started
+    finally:
+        await db.close()
+    return {"seconds": seconds, "status": result.status, "applied": result.applied,
+            "rejected": result.rejected, "lines": result.lines_read,
+            "rejections": [r.as_json() for r in result.rejections[:5]],
+            "rss_before_kb": before,
+            "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def _import_command() -> bool:
+    """Whether this branch's CLI has `keylink import`."""
+    from api.cli import build_parser
+
+    parser = build_parser()
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return any("import" in a.choices for a in actions)
+
+
+def _import(path: Path, url: str) -> dict[str, Any]:
+    """Imports ``path`` in a child process; its time and its peak RSS."""
+    env = {**os.environ, "DATABASE_URL": url, "KEYLINK_LOG_LEVEL": "WARNING"}
+    if _import_command():
+        command = [str(Path(sys.executable).parent / "keylink"), "import", str(path)]
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT,
+                                stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise RuntimeError(f"keylink import exited with {proc.returncode}")
+        return {"seconds": time.perf_counter() - started, "status": "committed",
+                "peak_kb": usage.ru_maxrss, "command": "keylink import"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_import", "--child", str(path), "--url", url],
+        env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    figures: dict[str, Any] = json.loads(out.stdout)
+    if figures["status"] != "committed":
+        raise RuntimeError(f"the import was {figures['status']}: {figures['rejections']}")
+    return {**figures, "command": "run_batch"}
+
+
+# -- databases -----------------------------------------------------------------------
+class Server:
+    """The embedded server, or DATABASE_URL's; databases of the benchmark's own."""
+
+    def __init__(self, tmp: Path) -> None:
+        self._pg: Postgres | None = None
+        self.admin = os.environ.get("DATABASE_URL", "")
+        if not self.admin:
+            self._pg = Postgres(tmp / "pg")
+            self._pg.start()
+            self.admin = self._pg.admin_url
+        self.made: list[str] = []
+
+    async def fresh(self, name: str) -> str:
+        """A new database ``name``, migrated."""
+        conn = await asyncpg.connect(self.admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.made.append(name)
+        url = with_database(self.admin, name)
+        await migrate(url, PROJECT_ROOT / "domain" / "migrations")
+        return url
+
+    async def close(self) -> None:
+        try:
+            conn = await asyncpg.connect(self.admin)
+            try:
+                for name in self.made:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+        finally:
+            if self._pg is not None:
+                self._pg.stop()
+
+
+async def _check(url: str, plant: Plant) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        coils = await conn.fetchval("SELECT count(*) FROM coil")
+        edges = await conn.fetchval("SELECT count(*) FROM genealogy_edge")
+    finally:
+        await conn.close()
+    if coils != plant.coils or edges != plant.coils:
+        raise RuntimeError(f"{coils} coils and {edges} genealogy edges stored, "
+                           f"{plant.coils} of each expected")
+
+
+# -- the baseline --------------------------------------------------------------------
+async def _copy_rate(url: str, tables: tuple[str, ...]) -> tuple[float, int]:
+    """The tables' rows read back, the tables truncated, and the rows COPYed in again:
+    seconds, rows."""
+    conn = await asyncpg.connect(url)
+    try:
+        dumps: dict[str, bytes] = {}
+        for table in tables:
+            buffer = io.BytesIO()
+            await conn.copy_from_table(table, output=buffer, format="binary")
+            dumps[table] = buffer.getvalue()
+        rows = sum([await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables])
+        # CASCADE: the tables that refer to these (inspections, scans, ...) are empty here.
+        await conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        await conn.execute("CHECKPOINT")
+        started = time.perf_counter()
+        async with conn.transaction():
+            for table in tables:
+                await conn.copy_to_table(table, source=io.BytesIO(dumps[table]),
+                                         format="binary")
+        seconds = time.perf_counter() - started
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return seconds, rows
+
+
+# -- the trickle ---------------------------------------------------------------------
+async def _lines(line: bytes) -> AsyncIterator[bytes]:
+    yield line
+
+
+async def _trickle(url: str, plant: Plant, seconds: float, rate: float) -> list[float]:
+    secret = secrets.token_hex(32)
+    settings = Settings(jwt_secret=secret, rate_limit_per_minute=0)
+    codec = TokenCodec.from_settings(settings)
+    token = codec.issue(org=MILL, roles=["quality"], subject="bench", ttl_seconds=3600)
+    db = await Database.connect(url, min_size=4, max_size=16)
+    services = Services(db=db, codec=codec, settings=settings)
+    app = create_app(settings, services=services)
+    app.state.services = services
+    latencies: list[float] = []
+    query = "query($n: String!) { coil(coilNumber: $n) { qualityStatus } }"
+    headers = {"authorization": f"Bearer {token}"}
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://keylink.bench", headers=headers,
+                                     timeout=30) as client:
+
+            async def one(k: int) -> None:
+                n = k % plant.cold
+                status = ("blocked", "released", "downgraded")[k // plant.cold % 3]
+                line = orjson.dumps(_record("coil", cold_no(n), plant.cold_data(n, status),
+                                            version=_VERSION + 1 + k))
+                started = time.perf_counter()
+                result = await run_batch(db, ACTOR, ndjson_lines(_lines(line)))
+                if result.applied != 1:
+                    raise RuntimeError(f"a trickled record was not applied: {result.as_json()}")
+                while True:
+                    r = await client.post("/graphql", json={
+                        "query": query, "variables": {"n": cold_no(n)}})
+                    coil = r.json()["data"]["coil"]
+                    if coil and coil["qualityStatus"] == status.upper():
+                        break
+                    await asyncio.sleep(0.001)
+                latencies.append(time.perf_counter() - started)
+
+            # Warm-up: the first request builds the schema's caches.
+            await one(0)
+            latencies.clear()
+            tasks = []
+            began = time.perf_counter()
+            for k in range(1, int(seconds * rate) + 1):
+                await asyncio.sleep(max(0.0, began + k / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(k)))
+            await asyncio.gather(*tasks)
+    finally:
+        await db.close()
+    return latencies
+
+
+# -- the run -------------------------------------------------------------------------
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    certificates = certificates_fit()
+    if "certificate" in KINDS and not certificates:
+        print("the certificate kind refuses the certificates generated here: left out")
+    with tempfile.TemporaryDirectory(prefix="keylink-bench-import-") as tmp:
+        root = Path(tmp)
+        server = Server(root)
+        try:
+            figures: dict[str, Any] = {}
+            for label, coils in (("small", args.small), ("large", args.coils)):
+                plant = Plant(coils, certificates=certificates)
+                path = root / f"{label}.ndjson"
+                plant.write(path)
+                url = await server.fresh(f"bench_import_{label}")
+                done = await asyncio.to_thread(_import, path, url)
+                await _check(url, plant)
+                figures[label] = {**done, "coils": plant.coils, "records": plant.records,
+                                  "bytes": path.stat().st_size,
+                                  "per_s": plant.records / done["seconds"]}
+                path.unlink()
+            tables = _TABLES + (("quality_certificate",) if certificates else ())
+            seconds, rows = await _copy_rate(url, tables)
+            figures["copy"] = {"seconds": seconds, "rows": rows,
+                               "records_per_s": plant.records / seconds,
+                               "rows_per_s": rows / seconds}
+            latencies = await _trickle(url, plant, args.trickle_seconds, 100.0)
+            ordered = sorted(latencies)
+            figures["trickle"] = {
+                "records": len(ordered), "rate": 100.0,
+                "p50_ms": 1000 * statistics.median(ordered),
+                "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+                "max_ms": 1000 * ordered[-1]}
+            figures["certificates"] = certificates
+            return figures
+        finally:
+            await server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--coils", type=int, default=200_000)
+    parser.add_argument("--small", type=int, default=50_000,
+                        help="coils in the smaller file, for the memory figure")
+    parser.add_argument("--trickle-seconds", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: 3,000 and 1,000 coils, a 2 s trickle")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(asyncio.run(_child(args.child, args.url))))
+        return
+    if args.quick:
+        args.coils, args.small, args.trickle_seconds = 3_000, 1_000, 2.0
+    f = asyncio.run(_run(args))
+    large, small, copy, trickle = f["large"], f["small"], f["copy"], f["trickle"]
+    ratio = large["per_s"] / copy["records_per_s"]
+    print(f"\ninitial load: {large['records']:,} records ({large['coils']:,} coils with "
+          f"heats, slabs and genealogy{', certificates' if f['certificates'] else ''}), "
+          f"{large['bytes'] / 1e6:.0f} MB of NDJSON, one all-or-nothing batch")
+    print(f"  COPY of the same rows ({copy['rows']:,})   : {copy['records_per_s']:9.0f} "
+          f"records/s  ({copy['seconds']:.1f} s)")
+    print(f"  import ({large['command']})          : {large['per_s']:9.0f} records/s  "
+          f"({large['seconds']:.1f} s)")
+    print(f"  ratio import/COPY: {ratio:.2f}  (aims: 20,000 records/s, 0.25 of COPY)")
+    print("peak RSS of the importer:")
+    for s in (small, large):
+        print(f"  {s['coils']:>9,} coils: {s['peak_kb'] / 1024:6.0f} MB"
+              f"  ({s['per_s']:.0f} records/s)")
+    print(f"trickle, {trickle['records']} single records at 100/s, run_batch to visible "
+          f"over GraphQL: p50 {trickle['p50_ms']:.1f} ms, p99 {trickle['p99_ms']:.1f} ms "
+          f"(aim: p99 under 200)")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "import.json").write_text(json.dumps({**f, "ratio": ratio}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
