@@ -9,15 +9,28 @@ transaction, so that nothing of it is seen before it is all written.
 
 The batch's row in ``feed_batch`` shows its progress while it runs (updated from another
 connection, so it is visible outside the transaction) and its result after.
-Events are queued in a temporary table and appended to the outbox at the end, so that a
-large batch holds the outbox's lock only for the moment of its commit.
+Events are held back and appended to the outbox at the end, so that a large batch holds
+the outbox's lock only for the moment of its commit: in memory while they are few, in a
+temporary table beyond that.
+
+Reading and checking records is the importer's work, writing them the database's: the
+next chunk is read and checked while the statements of the one before run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,8 +39,9 @@ import asyncpg
 import orjson
 
 from domain.actor import Actor, Permissions
-from domain.db import Database, Executor, Transaction, json_dumps
+from domain.db import Database, Executor, Transaction
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from domain.feeds.fields import rows_json
 from domain.feeds.kind import Item, Kind, RefCache
 from domain.feeds.kinds import KINDS
 from domain.feeds.records import MAX_LINE_BYTES, Record, Rejection, parse_line
@@ -48,6 +62,12 @@ CHUNK = 2_000
 # Rejections listed in a result (all are counted).
 MAX_LISTED = 1_000
 _PROGRESS_SECONDS = 1.0
+# Events held in memory before they go to a temporary table: a batch of a few records
+# (one fed as it happens, one written by hand) creates no table at all.
+_EVENTS_HELD = 5_000
+# Records checked between two turns of the event loop, so that the statements of the
+# chunk being written go on while the next one is checked.
+_CHECKED_PER_TURN = 250
 _NAMES = frozenset(KINDS)
 
 
@@ -170,20 +190,20 @@ async def _run(db: Database, actor: Actor, lines: AsyncIterable[Line], result: B
     last = time.monotonic()
     try:
         async with db.transaction() as tx:
-            await _queue(tx)
-            async for chunk in _chunks(lines, result):
-                await runner.apply(tx, chunk)
-                now = time.monotonic()
-                if now - last >= _PROGRESS_SECONDS:
-                    last = now
-                    await _save(db, result, final=False)
-                    if on_progress is not None:
-                        done = on_progress(result)
-                        if done is not None:
-                            await done
+            async with contextlib.aclosing(_checked(lines, runner)) as chunks:
+                async for chunk in chunks:
+                    await runner.apply_checked(tx, chunk)
+                    now = time.monotonic()
+                    if now - last >= _PROGRESS_SECONDS:
+                        last = now
+                        await _save(db, result, final=False)
+                        if on_progress is not None:
+                            done = on_progress(result)
+                            if done is not None:
+                                await done
             if result.dry_run or (result.mode == "all" and result.rejected):
                 raise _Rollback
-            await _flush_events(tx)
+            await runner.flush_events(tx)
     except _Rollback:
         pass
     if result.dry_run:
@@ -199,29 +219,70 @@ async def _run(db: Database, actor: Actor, lines: AsyncIterable[Line], result: B
             await done
 
 
-async def _chunks(lines: AsyncIterable[Line], result: BatchResult,
-                  ) -> AsyncIterator[list[Record]]:
+@dataclass(slots=True)
+class _Chunk:
+    """Records of one kind to apply together, and what was read before them that is not
+    a record (rejected as it was found, so listed before the chunk's own)."""
+
+    records: list[Record]
+    skipped: list[Rejection]
+    lines_read: int
+    kind: Kind | None = None
+    # Checked by the kind: the items accepted, in order, and the records refused.
+    items: list[Item] = field(default_factory=list)
+    refused: list[Rejection] = field(default_factory=list)
+    forbidden: bool = False
+
+
+async def _chunks(lines: AsyncIterable[Line]) -> AsyncGenerator[_Chunk, None]:
     chunk: list[Record] = []
     keys: set[str] = set()
+    skipped: list[Rejection] = []
+    read = 0
     async for line in lines:
         if isinstance(line, Rejection):
-            result.lines_read = max(result.lines_read, line.line)
-            result.reject(line)
+            read = max(read, line.line)
+            skipped.append(line)
             continue
         number, raw = line
-        result.lines_read = number
+        read = number
         record = parse_line(number, raw, _NAMES)
         if isinstance(record, Rejection):
-            result.reject(record)
+            skipped.append(record)
             continue
         if chunk and (record.kind != chunk[0].kind or record.key in keys
                       or len(chunk) >= CHUNK):
-            yield chunk
-            chunk, keys = [], set()
+            yield _Chunk(chunk, skipped, read)
+            chunk, keys, skipped = [], set(), []
         chunk.append(record)
         keys.add(record.key)
-    if chunk:
-        yield chunk
+    if chunk or skipped:
+        yield _Chunk(chunk, skipped, read)
+
+
+async def _checked(lines: AsyncIterable[Line], runner: _Runner,
+                   ) -> AsyncGenerator[_Chunk, None]:
+    """The chunks of ``lines``, each checked while the one before is being written: one
+    chunk ahead, never more, so that memory does not grow with the batch."""
+    chunks = _chunks(lines)
+
+    async def following() -> _Chunk | None:
+        chunk = await anext(chunks, None)
+        if chunk is not None:
+            await runner.check(chunk, yielding=True)
+        return chunk
+
+    ahead = asyncio.ensure_future(following())
+    try:
+        while (chunk := await ahead) is not None:
+            ahead = asyncio.ensure_future(following())
+            yield chunk
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await ahead
+        await chunks.aclose()
 
 
 class _Runner:
@@ -234,24 +295,53 @@ class _Runner:
         # Plant systems write the kinds their token names; staff editing by hand were
         # allowed by the kind's staff roles instead.
         self.by_token = by_token
+        # The first item written (what a record written by hand answers with); not
+        # every one, so that memory does not grow with the batch.
         self.written: list[Item] = []
+        # Events not yet in the outbox: held here, or in the temporary table once
+        # there are more than _EVENTS_HELD.
+        self.events: list[tuple[str, int | None, str, int | None, dict[str, Any]]] = []
+        self.spilled = False
 
     async def apply(self, tx: Transaction, records: list[Record]) -> None:
-        kind = KINDS[records[0].kind]
+        chunk = _Chunk(records, [], self.result.lines_read)
+        await self.check(chunk)
+        await self.apply_checked(tx, chunk)
+
+    async def check(self, chunk: _Chunk, *, yielding: bool = False) -> None:
+        """The kind's checks of each record, which need no database; ``yielding``
+        gives the event loop a turn now and then."""
+        if not chunk.records:
+            return
+        kind = chunk.kind = KINDS[chunk.records[0].kind]
         if self.by_token and not self.actor.may_feed(kind.name):
-            for r in records:
+            chunk.forbidden = True
+            return
+        for n, record in enumerate(chunk.records, start=1):
+            prepared = kind.prepare(record)
+            if isinstance(prepared, Rejection):
+                chunk.refused.append(prepared)
+            else:
+                chunk.items.append(prepared)
+            if yielding and n % _CHECKED_PER_TURN == 0:
+                await asyncio.sleep(0)
+
+    async def apply_checked(self, tx: Transaction, chunk: _Chunk) -> None:
+        for skipped in chunk.skipped:
+            self.result.reject(skipped)
+        self.result.lines_read = max(self.result.lines_read, chunk.lines_read)
+        if chunk.kind is None:
+            return
+        kind = chunk.kind
+        if chunk.forbidden:
+            for r in chunk.records:
                 self.result.reject(Rejection(r.line, r.kind, r.key, "kind",
                                              f"this token may not write {kind.name} records",
                                              "FORBIDDEN"))
             return
-        items: list[Item] = []
-        for record in records:
-            prepared = kind.prepare(record)
-            if isinstance(prepared, Rejection):
-                self.result.reject(prepared)
-            else:
-                items.append(prepared)
-        items = await self._fresh(tx, kind, items)
+        for refused in chunk.refused:
+            self.result.reject(refused)
+        items = await self._fresh(tx, kind, chunk.items)
         upserts = [i for i in items if not i.record.retire]
         if upserts:
             await self._write(tx, kind, upserts)
@@ -265,6 +355,8 @@ class _Runner:
         stored = {r["key"]: r for r in await tx.fetch(
             "SELECT key, version, digest FROM feed_record WHERE kind = $1"
             " AND key = ANY($2::text[])", kind.name, [i.record.key for i in items])}
+        if not stored:
+            return items
         fresh, bumped = [], []
         for i in items:
             row = stored.get(i.record.key)
@@ -304,7 +396,10 @@ class _Runner:
             async with tx.connection.transaction():
                 await kind.write(tx, items, self.refs)
         except _REFUSED:
-            # Something only the database could tell: apply one by one to name it.
+            # Something only the database could tell: apply one by one to name it. The
+            # ids learnt from the rows just rolled back are forgotten.
+            for item in items:
+                self.refs.forget(kind.table, kind.key_column, item.record.key)
             written = []
             for item in items:
                 try:
@@ -312,6 +407,7 @@ class _Runner:
                         await kind.write(tx, [item], self.refs)
                     written.append(item)
                 except _REFUSED as exc:
+                    self.refs.forget(kind.table, kind.key_column, item.record.key)
                     self.result.reject(_rejection(item, exc))
             items = written
         await self._done(tx, kind, items)
@@ -326,38 +422,75 @@ class _Runner:
         await self._done(tx, kind, [item])
 
     async def _done(self, tx: Executor, kind: Kind, items: Sequence[Item]) -> None:
+        """The items' versions recorded and their events queued, in one statement."""
         if not items:
             return
-        self.written.extend(items)
+        if not self.written:
+            self.written.append(items[0])
         for i in items:
             if i.record.retire:
                 self.result.retired += 1
             else:
                 self.result.applied += 1
-        await tx.execute(
-            "INSERT INTO feed_record (kind, key, version, digest, retired, batch_id)"
-            " SELECT $1, u.key, u.version, u.digest, u.retired, $6"
-            " FROM unnest($2::text[], $3::bigint[], $4::bytea[], $5::boolean[])"
-            "   AS u(key, version, digest, retired)"
-            " ON CONFLICT (kind, key) DO UPDATE SET version = EXCLUDED.version,"
-            " digest = EXCLUDED.digest, retired = EXCLUDED.retired,"
-            " batch_id = EXCLUDED.batch_id, applied_at = now()",
-            kind.name, [i.record.key for i in items], [i.record.version for i in items],
-            [i.record.digest for i in items], [i.record.retire for i in items],
-            self.result.id)
-        queued = [(event_type, org_id, i.row_id, _json(payload | {"batch": str(self.result.id)}))
+        batch = str(self.result.id)
+        events = [(event_type, org_id, kind.name, i.row_id, payload | {"batch": batch})
                   for i in items for event_type, org_id, payload in kind.events(i)]
+        versions = (kind.name, rows_json([(i.record.key, i.record.version, i.record.digest,
+                                           i.record.retire) for i in items]), self.result.id)
+        if not self.spilled and len(self.events) + len(events) <= _EVENTS_HELD:
+            self.events += events
+            await tx.execute(_VERSIONS, *versions)
+            return
+        if not self.spilled:
+            await tx.execute(
+                "CREATE TEMP TABLE feed_event_queue (ord bigserial, event_type text,"
+                " org_id bigint, aggregate_type text, aggregate_id bigint, payload jsonb)"
+                " ON COMMIT DROP")
+            self.spilled = True
+            events, self.events = self.events + events, []
         await tx.execute(
-            "INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"
-            " payload, actor) SELECT u.t, u.o, $1, u.a, u.p, $6"
-            " FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[])"
-            "   AS u(t, o, a, p)",
-            kind.name, [q[0] for q in queued], [q[1] for q in queued], [q[2] for q in queued],
-            [q[3] for q in queued], self.actor.subject)
+            f"WITH versions AS ({_VERSIONS})"
+            " INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"
+            f" payload) SELECT {_EVENT} FROM {_EVENTS.format(4)} ORDER BY n",
+            *versions, rows_json(events))
+
+    async def flush_events(self, tx: Executor) -> None:
+        """Appends the batch's events to the outbox, in order, under its lock."""
+        if not (self.spilled or self.events):
+            return
+        # The lock is the statement's first row: no event is numbered before it is held.
+        if self.spilled:
+            await tx.execute(
+                "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
+                " payload, actor) SELECT event_type, org_id, aggregate_type, aggregate_id,"
+                f" payload, $1 FROM {_LOCK.format(2)}, feed_event_queue ORDER BY ord",
+                self.actor.subject, _OUTBOX_LOCK)
+        else:
+            await tx.execute(
+                "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
+                f" payload, actor) SELECT {_EVENT}, $2 FROM {_LOCK.format(3)},"
+                f" {_EVENTS.format(1)} ORDER BY n",
+                rows_json(self.events), self.actor.subject, _OUTBOX_LOCK)
+        self.events = []
 
 
-def _json(value: dict[str, Any]) -> str:
-    return json_dumps(value)
+# A chunk's versions recorded: the kind ($1), the records (key, version, digest, retired)
+# as rows_json ($2), the batch ($3).
+_VERSIONS = (
+    "INSERT INTO feed_record (kind, key, version, digest, retired, batch_id)"
+    " SELECT $1, r->>0, (r->>1)::bigint, decode(r->>2, 'hex'), (r->>3)::boolean, $3"
+    " FROM jsonb_array_elements($2::text::jsonb) AS r"
+    " ON CONFLICT (kind, key) DO UPDATE SET version = EXCLUDED.version,"
+    " digest = EXCLUDED.digest, retired = EXCLUDED.retired,"
+    " batch_id = EXCLUDED.batch_id, applied_at = now()")
+# Events (type, organization, aggregate type and id, payload) as rows_json, numbered in
+# their order.
+_EVENTS = "jsonb_array_elements(${}::text::jsonb) WITH ORDINALITY AS e(r, n)"
+_EVENT = "e.r->>0, (e.r->>1)::bigint, e.r->>2, (e.r->>3)::bigint, e.r->4"
+# The outbox's lock, held from appending to it until the commit, so that events are
+# numbered in the order they commit.
+_OUTBOX_LOCK = 0x4F5554424F58
+_LOCK = "(SELECT pg_advisory_xact_lock(${}::bigint)) AS outbox_lock"
 
 
 def _rejection(item: Item, exc: Exception) -> Rejection:
@@ -390,7 +523,6 @@ async def apply_record(db: Database, actor: Actor, kind: str, key: str,
     result = BatchResult(uuid.uuid4(), actor.subject, "all", False)
     runner = _Runner(actor, result, by_token=False)
     async with db.transaction() as tx:
-        await _queue(tx)
         if version is None:
             version = (await tx.fetchval(
                 "SELECT version FROM feed_record WHERE kind = $1 AND key = $2 FOR UPDATE",
@@ -403,7 +535,7 @@ async def apply_record(db: Database, actor: Actor, kind: str, key: str,
         await runner.apply(tx, [record])
         if result.rejected:
             raise _error(result.rejections[0])
-        await _flush_events(tx)
+        await runner.flush_events(tx)
     if not runner.written:
         # Nothing changed: the data is what is stored.
         row_id: int = await db.fetchval(
@@ -423,33 +555,16 @@ def _error(rejection: Rejection) -> DomainError:
     return error(rejection.reason, field=field)
 
 
-async def _queue(tx: Executor) -> None:
-    await tx.execute(
-        "CREATE TEMP TABLE feed_event_queue (ord bigserial, event_type text,"
-        " org_id bigint, aggregate_type text, aggregate_id bigint, payload text,"
-        " actor text) ON COMMIT DROP")
-
-
-async def _flush_events(tx: Executor) -> None:
-    """Appends the batch's queued events to the outbox, in order, under its lock."""
-    await tx.execute("SELECT pg_advisory_xact_lock($1)", 0x4F5554424F58)
-    await tx.execute(
-        "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id, payload,"
-        " actor) SELECT event_type, org_id, aggregate_type, aggregate_id, payload::jsonb,"
-        " actor FROM feed_event_queue ORDER BY ord")
-
-
 async def _save(db: Database, result: BatchResult, *, final: bool) -> None:
-    await db.execute(
+    finished_at = await db.fetchval(
         "UPDATE feed_batch SET status = $2, lines_read = $3, applied = $4, unchanged = $5,"
         " stale = $6, retired = $7, rejected = $8, rejections = $9, updated_at = now(),"
-        " finished_at = CASE WHEN $10 THEN now() END WHERE id = $1",
+        " finished_at = CASE WHEN $10 THEN now() END WHERE id = $1 RETURNING finished_at",
         result.id, result.status, result.lines_read, result.applied, result.unchanged,
         result.stale, result.retired, result.rejected,
         [r.as_json() for r in result.rejections], final)
     if final:
-        result.finished_at = await db.fetchval(
-            "SELECT finished_at FROM feed_batch WHERE id = $1", result.id)
+        result.finished_at = finished_at
 
 
 async def batch_status(db: Executor, actor: Actor, batch_id: uuid.UUID) -> BatchResult | None:
