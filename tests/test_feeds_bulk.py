@@ -5,9 +5,11 @@ order rejections are listed in, and the events each change queues."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 
@@ -271,3 +273,43 @@ async def test_one_record_by_hand_and_one_fed_alone(db: Database) -> None:
     actors = {r["actor"] for r in await db.fetch(
         "SELECT actor FROM domain_event WHERE payload->>'key' = 'HR1'")}
     assert actors == {"quality.li", "plant-erp"}
+
+
+async def _slowly(records: list[dict[str, Any]], pause: float) -> AsyncIterator[bytes]:
+    for record in records:
+        yield _body([record])
+        await asyncio.sleep(pause)
+
+
+async def test_progress_is_written_and_never_waits_for_a_connection(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress goes to the batch's row from a second connection while the batch runs;
+    batches that hold every connection of the pool leave their progress out rather than
+    wait for each other."""
+    monkeypatch.setattr(batch, "_PROGRESS_SECONDS", 0.0)
+    db = await Database.connect(database_url, min_size=1, max_size=2)
+    try:
+        seen: list[tuple[str, int]] = []
+        watcher = await asyncpg.connect(database_url)
+
+        async def watch(result: BatchResult) -> None:
+            row = await watcher.fetchrow(
+                "SELECT status, lines_read FROM feed_batch WHERE id = $1", result.id)
+            seen.append((row["status"], row["lines_read"]))
+
+        alone = await run_batch(db, SYSTEM, ndjson_lines(_slowly(
+            [_heat(0), _slab(0), _heat(1)], 0.05)), on_progress=watch)
+        await watcher.close()
+        assert alone.status == "committed"
+        assert ("running", 2) in seen and seen[-1] == ("running", 3)
+
+        both = await asyncio.wait_for(asyncio.gather(*(
+            run_batch(db, SYSTEM, ndjson_lines(_slowly(
+                [_heat(n), _slab(n, heat=n), _heat(n + 10)], 0.3)))
+            for n in (2, 3))), 30)
+        assert [b.status for b in both] == ["committed", "committed"]
+        rows = await db.fetch("SELECT status, lines_read FROM feed_batch WHERE id = ANY($1)",
+                              [b.id for b in both])
+        assert sorted(tuple(r) for r in rows) == [("committed", 3), ("committed", 3)]
+    finally:
+        await db.close()

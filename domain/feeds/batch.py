@@ -58,10 +58,12 @@ PERMISSIONS = Permissions({
 MODES = ("all", "each")
 # Records of one kind applied together; a chunk also ends where a key repeats, so a later
 # version of the same key is applied after the earlier one.
-CHUNK = 2_000
+CHUNK = 5_000
 # Rejections listed in a result (all are counted).
 MAX_LISTED = 1_000
 _PROGRESS_SECONDS = 1.0
+# How long a progress report waits for a free connection before it is left out.
+_PROGRESS_WAIT = 0.05
 # Events held in memory before they go to a temporary table: a batch of a few records
 # (one fed as it happens, one written by hand) creates no table at all.
 _EVENTS_HELD = 5_000
@@ -196,7 +198,7 @@ async def _run(db: Database, actor: Actor, lines: AsyncIterable[Line], result: B
                     now = time.monotonic()
                     if now - last >= _PROGRESS_SECONDS:
                         last = now
-                        await _save(db, result, final=False)
+                        await _progress(db, result)
                         if on_progress is not None:
                             done = on_progress(result)
                             if done is not None:
@@ -234,12 +236,16 @@ class _Chunk:
     forbidden: bool = False
 
 
-async def _chunks(lines: AsyncIterable[Line]) -> AsyncGenerator[_Chunk, None]:
+async def _chunks(lines: AsyncIterable[Line], *, yielding: bool = False,
+                  ) -> AsyncGenerator[_Chunk, None]:
     chunk: list[Record] = []
     keys: set[str] = set()
     skipped: list[Rejection] = []
-    read = 0
+    read = seen = 0
     async for line in lines:
+        seen += 1
+        if yielding and seen % _CHECKED_PER_TURN == 0:
+            await asyncio.sleep(0)
         if isinstance(line, Rejection):
             read = max(read, line.line)
             skipped.append(line)
@@ -264,7 +270,7 @@ async def _checked(lines: AsyncIterable[Line], runner: _Runner,
                    ) -> AsyncGenerator[_Chunk, None]:
     """The chunks of ``lines``, each checked while the one before is being written: one
     chunk ahead, never more, so that memory does not grow with the batch."""
-    chunks = _chunks(lines)
+    chunks = _chunks(lines, yielding=True)
 
     async def following() -> _Chunk | None:
         chunk = await anext(chunks, None)
@@ -555,7 +561,22 @@ def _error(rejection: Rejection) -> DomainError:
     return error(rejection.reason, field=field)
 
 
-async def _save(db: Database, result: BatchResult, *, final: bool) -> None:
+async def _progress(db: Database, result: BatchResult) -> None:
+    """A running batch's progress, written from a connection of its own. The batch holds
+    one already: when none other is free soon, this report is left out rather than
+    waited for, since batches that each wait for a second connection while holding
+    their first could wait for each other for ever."""
+    try:
+        conn = await db.pool.acquire(timeout=_PROGRESS_WAIT)
+    except TimeoutError:
+        return
+    try:
+        await _save(Transaction(conn), result, final=False)
+    finally:
+        await db.pool.release(conn)
+
+
+async def _save(db: Executor, result: BatchResult, *, final: bool) -> None:
     finished_at = await db.fetchval(
         "UPDATE feed_batch SET status = $2, lines_read = $3, applied = $4, unchanged = $5,"
         " stale = $6, retired = $7, rejected = $8, rejections = $9, updated_at = now(),"

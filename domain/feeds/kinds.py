@@ -407,15 +407,14 @@ class Coil(Kind):
             " RETURNING parent_slab_id, parent_coil_id, input_weight_kg),"
             " taken AS (SELECT parent_slab_id, parent_coil_id, sum(input_weight_kg) AS kg"
             "   FROM e GROUP BY parent_slab_id, parent_coil_id)"
-            " SELECT coalesce(c.coil_no, s.slab_no) AS parent FROM taken t"
-            " LEFT JOIN coil c ON c.id = t.parent_coil_id"
-            " LEFT JOIN slab s ON s.id = t.parent_slab_id"
-            " WHERE t.kg + coalesce(CASE WHEN t.parent_coil_id IS NOT NULL"
-            "   THEN (SELECT sum(g.input_weight_kg) FROM genealogy_edge g"
-            "         WHERE g.parent_coil_id = t.parent_coil_id)"
-            "   ELSE (SELECT sum(g.input_weight_kg) FROM genealogy_edge g"
-            "         WHERE g.parent_slab_id = t.parent_slab_id) END, 0)"
-            "  > coalesce(c.weight_kg, s.weight_kg) * (1 + $2)"
+            " SELECT p.name AS parent FROM taken t CROSS JOIN LATERAL ("
+            "   SELECT c.coil_no AS name, c.weight_kg AS kg, (SELECT sum(g.input_weight_kg)"
+            "     FROM genealogy_edge g WHERE g.parent_coil_id = c.id) AS stored"
+            "   FROM coil c WHERE c.id = t.parent_coil_id"
+            "   UNION ALL SELECT s.slab_no, s.weight_kg, (SELECT sum(g.input_weight_kg)"
+            "     FROM genealogy_edge g WHERE g.parent_slab_id = s.id)"
+            "   FROM slab s WHERE s.id = t.parent_slab_id) AS p"
+            " WHERE t.kg + coalesce(p.stored, 0) > p.kg * (1 + $2)"
             " ORDER BY 1 LIMIT 1",
             rows_json([(e[0], e[1].get("slab"), e[1].get("coil"), e[2], e[1]["operation"],
                         e[1]["inputWeightKg"], e[1]["outputWeightKg"], e[1]["occurredAt"])
