@@ -377,23 +377,22 @@ class Coil(Kind):
         return bad
 
     async def after_write(self, tx: Executor, items: list[Item]) -> None:
-        # A coil just inserted has no genealogy yet; one updated has its own replaced.
+        # A coil updated has its genealogy replaced; one just inserted has none yet.
         again = [i.row_id for i in items if not i.inserted]
-        if again:
-            await tx.execute("DELETE FROM genealogy_edge WHERE child_coil_id"
-                             " = ANY($1::bigint[])", again)
         here = {i.record.key: i.row_id for i in items}
         edges = [(i.row_id, p, ("coil" in p and here.get(p["coil"]))
                   or i.extra["parent_ids"][n])
                  for i in items for n, p in enumerate(i.extra["parents"])]
-        if not edges:
+        if not edges and not again:
             return
-        # The edges written and, in the same statement, what each of their parents'
-        # children take against what it weighed: the edges stored before this
-        # statement, and those it adds. A parent the ids do not name (one written
+        # One statement: the edges replaced and, against what each of their parents
+        # weighed, what its children take: the edges stored before the statement, less
+        # those it removes, and those it adds. A parent the ids do not name (one written
         # earlier in the chunk, record by record) is looked up by its key.
         over = await tx.fetch(
-            "WITH u AS (SELECT (r->>0)::bigint AS child, r->>1 AS slab, r->>2 AS coil,"
+            "WITH d AS (DELETE FROM genealogy_edge WHERE child_coil_id = ANY($2::bigint[])"
+            "   RETURNING parent_slab_id, parent_coil_id, input_weight_kg),"
+            " u AS (SELECT (r->>0)::bigint AS child, r->>1 AS slab, r->>2 AS coil,"
             "   (r->>3)::bigint AS parent, r->>4 AS op, (r->>5)::numeric AS w_in,"
             "   (r->>6)::numeric AS w_out, (r->>7)::timestamptz AS at"
             " FROM jsonb_array_elements($1::text::jsonb) AS r),"
@@ -405,20 +404,26 @@ class Coil(Kind):
             "   (SELECT id FROM coil WHERE coil_no = u.coil)) END,"
             "  u.child, u.op, u.w_in, u.w_out, u.at FROM u"
             " RETURNING parent_slab_id, parent_coil_id, input_weight_kg),"
-            " taken AS (SELECT parent_slab_id, parent_coil_id, sum(input_weight_kg) AS kg"
-            "   FROM e GROUP BY parent_slab_id, parent_coil_id)"
-            " SELECT p.name AS parent FROM taken t CROSS JOIN LATERAL ("
+            # Each parent once (ids start at 1: 0 stands for none).
+            " taken AS (SELECT coalesce(parent_slab_id, 0) AS sid,"
+            "   coalesce(parent_coil_id, 0) AS cid, sum(input_weight_kg) AS kg FROM e"
+            "   GROUP BY 1, 2),"
+            " freed AS (SELECT coalesce(parent_slab_id, 0) AS sid,"
+            "   coalesce(parent_coil_id, 0) AS cid, sum(input_weight_kg) AS kg FROM d"
+            "   GROUP BY 1, 2)"
+            " SELECT p.name AS parent FROM taken t LEFT JOIN freed f USING (sid, cid)"
+            " CROSS JOIN LATERAL ("
             "   SELECT c.coil_no AS name, c.weight_kg AS kg, (SELECT sum(g.input_weight_kg)"
             "     FROM genealogy_edge g WHERE g.parent_coil_id = c.id) AS stored"
-            "   FROM coil c WHERE c.id = t.parent_coil_id"
+            "   FROM coil c WHERE c.id = t.cid"
             "   UNION ALL SELECT s.slab_no, s.weight_kg, (SELECT sum(g.input_weight_kg)"
             "     FROM genealogy_edge g WHERE g.parent_slab_id = s.id)"
-            "   FROM slab s WHERE s.id = t.parent_slab_id) AS p"
-            " WHERE t.kg + coalesce(p.stored, 0) > p.kg * (1 + $2)"
+            "   FROM slab s WHERE s.id = t.sid) AS p"
+            " WHERE t.kg + coalesce(p.stored, 0) - coalesce(f.kg, 0) > p.kg * (1 + $3)"
             " ORDER BY 1 LIMIT 1",
             rows_json([(e[0], e[1].get("slab"), e[1].get("coil"), e[2], e[1]["operation"],
                         e[1]["inputWeightKg"], e[1]["outputWeightKg"], e[1]["occurredAt"])
-                       for e in edges]), WEIGHT_TOLERANCE)
+                       for e in edges]), again, WEIGHT_TOLERANCE)
         if over:
             raise Invalid(f"the children of {over[0]['parent']} take more than it weighed",
                           field="data.parents")
