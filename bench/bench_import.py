@@ -421,13 +421,22 @@ class _Client:
         return await (self._asgi(body) if self.app is not None else self._http(body))
 
     async def _http(self, body: bytes) -> bytes:
-        reader, writer = (self.idle.pop() if self.idle
-                          else await asyncio.open_connection("127.0.0.1", self.port))
         head = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
-        writer.write(f"POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\n{head}"
-                     f"content-type: application/json\r\ncontent-length: {len(body)}"
-                     "\r\n\r\n".encode() + body)
-        response = await reader.readuntil(b"\r\n\r\n")
+        request = (f"POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\n{head}"
+                   f"content-type: application/json\r\ncontent-length: {len(body)}"
+                   "\r\n\r\n").encode() + body
+        while self.idle:  # a kept connection the server may have closed meanwhile
+            reader, writer = self.idle.pop()
+            writer.write(request)
+            try:
+                response = await reader.readuntil(b"\r\n\r\n")
+                break
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            writer.write(request)
+            response = await reader.readuntil(b"\r\n\r\n")
         fields = dict(line.split(b":", 1) for line in response.split(b"\r\n")[1:-2])
         length = {k.strip().lower(): v for k, v in fields.items()}[b"content-length"]
         answer = await reader.readexactly(int(length))
@@ -493,7 +502,7 @@ async def _api(url: str, db: Database, *, separate: bool) -> AsyncIterator[_Clie
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
         [sys.executable, "-m", "uvicorn", "--factory", "bench.bench_import:app_factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"], env=env, cwd=PROJECT_ROOT)
+         "--no-access-log", "--timeout-keep-alive", "600"], env=env, cwd=PROJECT_ROOT)
     client = _Client(headers, port=port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -564,12 +573,13 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 # -- the run -------------------------------------------------------------------------
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    """Each phase's figures, printed as soon as they are measured."""
     with tempfile.TemporaryDirectory(prefix="keylink-bench-import-") as tmp:
         root = Path(tmp)
         server = Server(root)
         try:
             certificates = await certificates_fit(server)
-            figures: dict[str, Any] = {}
+            figures: dict[str, Any] = {"certificates": certificates}
             for label, coils in (("small", args.small), ("large", args.coils)):
                 plant = Plant(coils, certificates=certificates)
                 path = root / f"{label}.ndjson"
@@ -577,15 +587,23 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 url = await server.fresh(f"bench_import_{label}")
                 done = await asyncio.to_thread(_import, path, url)
                 await _check(url, plant)
-                figures[label] = {**done, "coils": plant.coils, "records": plant.records,
-                                  "bytes": path.stat().st_size,
-                                  "per_s": plant.records / done["seconds"]}
+                f = figures[label] = {**done, "coils": plant.coils, "records": plant.records,
+                                      "bytes": path.stat().st_size,
+                                      "per_s": plant.records / done["seconds"]}
                 path.unlink()
+                print(f"import ({f['command']}) of {f['records']:,} records ({f['coils']:,} "
+                      f"coils with heats, slabs, genealogy"
+                      f"{', certificates' if certificates else ''}; {f['bytes'] / 1e6:.0f} MB"
+                      f" of NDJSON), one all-or-nothing batch: {f['seconds']:.1f} s, "
+                      f"{f['per_s']:,.0f} records/s; importer's peak RSS "
+                      f"{f['peak_kb'] / 1024:.0f} MB", flush=True)
             tables = _TABLES + ((KINDS["certificate"].table,) if certificates else ())
             seconds, rows = await _copy_rate(url, tables)
-            figures["copy"] = {"seconds": seconds, "rows": rows,
-                               "records_per_s": plant.records / seconds,
-                               "rows_per_s": rows / seconds}
+            f = figures["copy"] = {"seconds": seconds, "rows": rows,
+                                   "records_per_s": plant.records / seconds,
+                                   "rows_per_s": rows / seconds}
+            print(f"baseline: COPY of the same {rows:,} rows into {', '.join(tables)}: "
+                  f"{seconds:.1f} s, {f['records_per_s']:,.0f} records/s", flush=True)
             figures["trickle"] = {}
             first = 0
             for label, separate in (("api_process", True), ("in_process", False)):
@@ -594,13 +612,20 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                                            first=first, separate=separate)
                 cpu = time.process_time() - cpu
                 first += len(latencies["visible"]) + 5
-                figures["trickle"][label] = {
+                t: dict[str, Any] = {
                     **{name: _percentiles(values) for name, values in latencies.items()},
                     "cpu_ms_per_record": 1000 * cpu / len(latencies["visible"])}
-            figures["certificates"] = certificates
+                figures["trickle"][label] = t
+                print(f"trickle read through {_WHERE[label]}: visible p50 "
+                      f"{t['visible']['p50_ms']:.1f} ms, p99 {t['visible']['p99_ms']:.1f} ms",
+                      flush=True)
             return figures
         finally:
             await server.close()
+
+
+_WHERE = {"api_process": "the API in a process of its own",
+          "in_process": "the API in the benchmark's process"}
 
 
 def main() -> None:
@@ -610,7 +635,7 @@ def main() -> None:
                         help="coils in the smaller file, for the memory figure")
     parser.add_argument("--trickle-seconds", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: 3,000 and 1,000 coils, a 2 s trickle")
+                        help="a smoke test: 3,000 and 1,000 coils, 2 s trickles")
     args = parser.parse_args()
     if args.quick:
         args.coils, args.small, args.trickle_seconds = 3_000, 1_000, 2.0
@@ -620,22 +645,21 @@ def main() -> None:
     print(f"\ninitial load: {large['records']:,} records ({large['coils']:,} coils with "
           f"heats, slabs and genealogy{', certificates' if f['certificates'] else ''}), "
           f"{large['bytes'] / 1e6:.0f} MB of NDJSON, one all-or-nothing batch")
-    print(f"  COPY of the same rows ({copy['rows']:,})   : {copy['records_per_s']:9.0f} "
+    print(f"  COPY of the same rows ({copy['rows']:,})   : {copy['records_per_s']:9,.0f} "
           f"records/s  ({copy['seconds']:.1f} s)")
-    print(f"  import ({large['command']})          : {large['per_s']:9.0f} records/s  "
+    print(f"  import ({large['command']})          : {large['per_s']:9,.0f} records/s  "
           f"({large['seconds']:.1f} s)")
     print(f"  ratio import/COPY: {ratio:.2f}  (aims: 20,000 records/s, 0.25 of COPY)")
     print("peak RSS of the importer:")
     for s in (small, large):
         print(f"  {s['coils']:>9,} coils: {s['peak_kb'] / 1024:6.0f} MB"
-              f"  ({s['per_s']:.0f} records/s)")
-    for label, where in (("api_process", "the API in a process of its own"),
-                         ("in_process", "the API in the benchmark's process")):
+              f"  ({s['per_s']:,.0f} records/s)")
+    for label in ("api_process", "in_process"):
         t = trickle[label]
         applied, visible = t["applied"], t["visible"]
         print(f"trickle, {visible['records']} single records at 100/s, each its own batch, "
-              f"read through {where} ({t['cpu_ms_per_record']:.1f} ms of the benchmark "
-              "process's CPU a record):")
+              f"read through {_WHERE[label]} ({t['cpu_ms_per_record']:.1f} ms of the "
+              "benchmark process's CPU a record):")
         print(f"  run_batch returned (committed) : p50 {applied['p50_ms']:6.1f} ms, "
               f"p99 {applied['p99_ms']:6.1f} ms")
         print(f"  visible over GraphQL           : p50 {visible['p50_ms']:6.1f} ms, "
