@@ -11,23 +11,28 @@ cold-rolled coils slit from each hot-rolled one, every coil with its genealogy; 
 certificate for each cold-rolled coil when `domain/feeds/kinds.py` has a `certificate`
 kind. Then, in the same run:
 
-- import: a child process streams the file through
+- import: a child process (``bench/importer.py``) streams the file through
   ``domain.feeds.batch.run_batch(..., ndjson_lines(...))`` in one all-or-nothing batch
   into a fresh database (or runs ``keylink import FILE`` when that command exists), and
-  reports the time from the first line read to the batch's result, and its peak RSS.
-  It does so for two sizes (``--small`` and ``--coils`` coils): the peak does not grow
-  with the file.
+  reports the time from the first line read to the batch's result and its peak RSS
+  (VmHWM). It does so for two sizes (``--small`` and ``--coils`` coils): the peak does
+  not grow with the file.
 - baseline: the rows the import wrote to the kinds' tables (heats, slabs, coils,
   genealogy, certificates) read back, the tables truncated, and the same rows
   written again with binary ``COPY``, indexes, checks and foreign keys in place, in one
   transaction. The import writes more than this (each record's version in
   ``feed_record``, one or two events per record in the outbox), checks every record,
-  and resolves every key: the baseline is a ceiling, not a peer.
+  and resolves every key: the baseline is a ceiling, not a peer. The database is then
+  vacuumed and analysed, as after any initial load.
 - trickle: records arriving one at a time at 100 a second (a coil's quality status
-  changing), each applied in a batch of its own; measured from calling ``run_batch``
-  with a one-record stream to the change being visible through the GraphQL API
-  (``coil(coilNumber:) { qualityStatus }``, the Starlette app in this process over
-  httpx's ASGI transport, as mill staff). Both run in the benchmark's own process.
+  changing), each applied in a batch of its own, all in the benchmark's process. For
+  each, from calling ``run_batch`` with a one-record stream: when it returned (the
+  change committed); when ``domain.material.coils_by_numbers`` (the read behind the
+  API's ``coil(coilNumber:)``) shows the change; and, for every tenth record, when the
+  GraphQL API answers ``coil(coilNumber:) { qualityStatus }`` with it (the Starlette
+  app called through ASGI in this process, as mill staff). Not every record through
+  GraphQL: a request costs the API about 5 ms of CPU, and a hundred a second in the
+  same process would measure the reads rather than the feed.
 
 Prints records per second beside the COPY rate and their ratio (aims: 20,000 records/s
 and a quarter of the COPY rate), both peaks, and the trickle's p50/p99 (aim: p99 under
