@@ -568,12 +568,28 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             await server.close()
 
 
+def _coils(text: str) -> int:
+    """At least a slab's worth (a hot-rolled coil and the two slit from it), at most
+    five million (a 2.5 GB file)."""
+    n = int(text)
+    if not 3 <= n <= 5_000_000:
+        raise argparse.ArgumentTypeError("between 3 and 5,000,000 coils")
+    return n
+
+
+def _seconds(text: str) -> float:
+    n = float(text)
+    if not 0.1 <= n <= 600:
+        raise argparse.ArgumentTypeError("between 0.1 and 600 seconds")
+    return n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--coils", type=int, default=200_000)
-    parser.add_argument("--small", type=int, default=50_000,
+    parser.add_argument("--coils", type=_coils, default=200_000)
+    parser.add_argument("--small", type=_coils, default=50_000,
                         help="coils in the smaller file, for the memory figure")
-    parser.add_argument("--trickle-seconds", type=float, default=10.0)
+    parser.add_argument("--trickle-seconds", type=_seconds, default=10.0)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 3,000 and 1,000 coils, 2 s trickles")
     args = parser.parse_args()

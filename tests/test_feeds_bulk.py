@@ -313,3 +313,19 @@ async def test_progress_is_written_and_never_waits_for_a_connection(
         assert sorted(tuple(r) for r in rows) == [("committed", 3), ("committed", 3)]
     finally:
         await db.close()
+
+
+async def test_a_stream_that_breaks_off_fails_the_batch_and_writes_nothing(
+        db: Database) -> None:
+    """The stream is read a chunk ahead of what is written: its failure still ends the
+    batch, with nothing of it kept."""
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield _body([_heat(0), *[_slab(n) for n in range(batch.CHUNK + 10)]])
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await run_batch(db, SYSTEM, ndjson_lines(broken()))
+    assert await db.fetchval("SELECT status FROM feed_batch") == "failed"
+    assert await _count(db, "slab") == 0
+    assert await _count(db, "feed_record") == 0
