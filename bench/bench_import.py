@@ -595,6 +595,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.coils, args.small, args.trickle_seconds = 3_000, 1_000, 2.0
+    if args.trickle_seconds * 100 + 5 > Plant(args.coils, certificates=False).cold:
+        # Each trickled record changes a coil of its own.
+        parser.error("the trickle needs a cold-rolled coil for each of its records: "
+                     "more --coils or fewer --trickle-seconds")
     f = asyncio.run(_run(args))
     large, small, copy, trickle = f["large"], f["small"], f["copy"], f["trickle"]
     ratio = large["per_s"] / copy["records_per_s"]
