@@ -9,15 +9,28 @@ transaction, so that nothing of it is seen before it is all written.
 
 The batch's row in ``feed_batch`` shows its progress while it runs (updated from another
 connection, so it is visible outside the transaction) and its result after.
-Events are queued in a temporary table and appended to the outbox at the end, so that a
-large batch holds the outbox's lock only for the moment of its commit.
+Events are held back and appended to the outbox at the end, so that a large batch holds
+the outbox's lock only for the moment of its commit: in memory while they are few, in a
+temporary table beyond that.
+
+Reading and checking records is the importer's work, writing them the database's: the
+next chunk is read and checked while the statements of the one before run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,8 +39,9 @@ import asyncpg
 import orjson
 
 from domain.actor import Actor, Permissions
-from domain.db import Database, Executor, Transaction, json_dumps
+from domain.db import Database, Executor, Transaction
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from domain.feeds.fields import rows_json
 from domain.feeds.kind import Item, Kind, RefCache
 from domain.feeds.kinds import KINDS
 from domain.feeds.records import MAX_LINE_BYTES, Record, Rejection, parse_line
@@ -44,12 +58,20 @@ PERMISSIONS = Permissions({
 MODES = ("all", "each")
 # Records of one kind applied together; a chunk also ends where a key repeats, so a later
 # version of the same key is applied after the earlier one.
-CHUNK = 2_000
+CHUNK = 5_000
 # Rejections listed in a result (all are counted).
 MAX_LISTED = 1_000
 _PROGRESS_SECONDS = 1.0
 # A running batch whose progress has not been saved for this long died with its process.
 _ABANDONED = timedelta(minutes=10)
+# How long a progress report waits for a free connection before it is left out.
+_PROGRESS_WAIT = 0.05
+# Events held in memory before they go to a temporary table: a batch of a few records
+# (one fed as it happens, one written by hand) creates no table at all.
+_EVENTS_HELD = 5_000
+# Records checked between two turns of the event loop, so that the statements of the
+# chunk being written go on while the next one is checked.
+_CHECKED_PER_TURN = 250
 _NAMES = frozenset(KINDS)
 
 
@@ -183,14 +205,16 @@ async def run_batch_in(tx: Transaction, actor: Actor, lines: AsyncIterable[Line]
     runner = _Runner(actor, result)
     try:
         async with tx.connection.transaction():
-            await _queue(tx)
-            async for chunk in _chunks(lines, result):
-                await runner.apply(tx, chunk)
+            async with contextlib.aclosing(_checked(lines, runner)) as chunks:
+                async for chunk in chunks:
+                    await runner.apply_checked(tx, chunk)
             if mode == "all" and result.rejected:
                 raise _Rollback
-            await _flush_events(tx)
-            # The queue goes now rather than at commit, so the transaction may feed again.
-            await tx.execute("DROP TABLE feed_event_queue")
+            await runner.flush_events(tx)
+            if runner.spilled:
+                # The queue goes now rather than at commit, so the transaction may feed
+                # again.
+                await tx.execute("DROP TABLE feed_event_queue")
         result.status = "committed"
     except _Rollback:
         result.status = "rejected"
@@ -221,20 +245,20 @@ async def _run(db: Database, actor: Actor, lines: AsyncIterable[Line], result: B
     last = time.monotonic()
     try:
         async with db.transaction() as tx:
-            await _queue(tx)
-            async for chunk in _chunks(lines, result):
-                await runner.apply(tx, chunk)
-                now = time.monotonic()
-                if now - last >= _PROGRESS_SECONDS:
-                    last = now
-                    await _save(db, result, final=False)
-                    if on_progress is not None:
-                        done = on_progress(result)
-                        if done is not None:
-                            await done
+            async with contextlib.aclosing(_checked(lines, runner)) as chunks:
+                async for chunk in chunks:
+                    await runner.apply_checked(tx, chunk)
+                    now = time.monotonic()
+                    if now - last >= _PROGRESS_SECONDS:
+                        last = now
+                        await _progress(db, result)
+                        if on_progress is not None:
+                            done = on_progress(result)
+                            if done is not None:
+                                await done
             if result.dry_run or (result.mode == "all" and result.rejected):
                 raise _Rollback
-            await _flush_events(tx)
+            await runner.flush_events(tx)
     except _Rollback:
         pass
     if result.dry_run:
@@ -250,29 +274,74 @@ async def _run(db: Database, actor: Actor, lines: AsyncIterable[Line], result: B
             await done
 
 
-async def _chunks(lines: AsyncIterable[Line], result: BatchResult,
-                  ) -> AsyncIterator[list[Record]]:
+@dataclass(slots=True)
+class _Chunk:
+    """Records of one kind to apply together, and what was read before them that is not
+    a record (rejected as it was found, so listed before the chunk's own)."""
+
+    records: list[Record]
+    skipped: list[Rejection]
+    lines_read: int
+    kind: Kind | None = None
+    # Checked by the kind: the items accepted, in order, and the records refused.
+    items: list[Item] = field(default_factory=list)
+    refused: list[Rejection] = field(default_factory=list)
+    forbidden: bool = False
+
+
+async def _chunks(lines: AsyncIterable[Line], *, yielding: bool = False,
+                  ) -> AsyncGenerator[_Chunk, None]:
     chunk: list[Record] = []
     keys: set[str] = set()
+    skipped: list[Rejection] = []
+    read = seen = 0
     async for line in lines:
+        seen += 1
+        if yielding and seen % _CHECKED_PER_TURN == 0:
+            await asyncio.sleep(0)
         if isinstance(line, Rejection):
-            result.lines_read = max(result.lines_read, line.line)
-            result.reject(line)
+            read = max(read, line.line)
+            skipped.append(line)
             continue
         number, raw = line
-        result.lines_read = number
+        read = number
         record = parse_line(number, raw, _NAMES)
         if isinstance(record, Rejection):
-            result.reject(record)
+            skipped.append(record)
             continue
         if chunk and (record.kind != chunk[0].kind or record.key in keys
                       or len(chunk) >= CHUNK):
-            yield chunk
-            chunk, keys = [], set()
+            yield _Chunk(chunk, skipped, read)
+            chunk, keys, skipped = [], set(), []
         chunk.append(record)
         keys.add(record.key)
-    if chunk:
-        yield chunk
+    if chunk or skipped:
+        yield _Chunk(chunk, skipped, read)
+
+
+async def _checked(lines: AsyncIterable[Line], runner: _Runner,
+                   ) -> AsyncGenerator[_Chunk, None]:
+    """The chunks of ``lines``, each checked while the one before is being written: one
+    chunk ahead, never more, so that memory does not grow with the batch."""
+    chunks = _chunks(lines, yielding=True)
+
+    async def following() -> _Chunk | None:
+        chunk = await anext(chunks, None)
+        if chunk is not None:
+            await runner.check(chunk, yielding=True)
+        return chunk
+
+    ahead = asyncio.ensure_future(following())
+    try:
+        while (chunk := await ahead) is not None:
+            ahead = asyncio.ensure_future(following())
+            yield chunk
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await ahead
+        await chunks.aclose()
 
 
 class _Runner:
@@ -292,25 +361,53 @@ class _Runner:
         # A record written by hand belongs to no batch: its `feed_record` row and its
         # events name none rather than one that `feed_batch` never held.
         self.batch_id = result.id if by_token else None
+        # The first item written (what a record written by hand answers with); not
+        # every one, so that memory does not grow with the batch.
         self.written: list[Item] = []
+        # Events not yet in the outbox: held here, or in the temporary table once
+        # there are more than _EVENTS_HELD.
+        self.events: list[tuple[str, int | None, str, int | None, dict[str, Any]]] = []
+        self.spilled = False
 
     async def apply(self, tx: Transaction, records: list[Record]) -> None:
-        kind = KINDS[records[0].kind]
+        chunk = _Chunk(records, [], self.result.lines_read)
+        await self.check(chunk)
+        await self.apply_checked(tx, chunk)
+
+    async def check(self, chunk: _Chunk, *, yielding: bool = False) -> None:
+        """The kind's checks of each record, which need no database; ``yielding``
+        gives the event loop a turn now and then."""
+        if not chunk.records:
+            return
+        kind = chunk.kind = KINDS[chunk.records[0].kind]
         if self.by_token and not self.actor.may_feed(kind.name):
-            for r in records:
+            chunk.forbidden = True
+            return
+        for n, record in enumerate(chunk.records, start=1):
+            prepared = kind.prepare(record)
+            if isinstance(prepared, Rejection):
+                chunk.refused.append(prepared)
+            else:
+                chunk.items.append(prepared)
+            if yielding and n % _CHECKED_PER_TURN == 0:
+                await asyncio.sleep(0)
+
+    async def apply_checked(self, tx: Transaction, chunk: _Chunk) -> None:
+        for skipped in chunk.skipped:
+            self.result.reject(skipped)
+        self.result.lines_read = max(self.result.lines_read, chunk.lines_read)
+        if chunk.kind is None:
+            return
+        kind = chunk.kind
+        if chunk.forbidden:
+            for r in chunk.records:
                 self.result.reject(Rejection(r.line, r.kind, r.key, "kind",
                                              f"this token may not write {kind.name} records",
                                              "FORBIDDEN"))
             return
-        items: list[Item] = []
-        for record in records:
-            prepared = kind.prepare(record)
-            if isinstance(prepared, Rejection):
-                self.result.reject(prepared)
-            else:
-                items.append(prepared)
-        if not self.by_hand:
-            items = await self._fresh(tx, kind, items)
+        for refused in chunk.refused:
+            self.result.reject(refused)
+        items = chunk.items if self.by_hand else await self._fresh(tx, kind, chunk.items)
         upserts = [i for i in items if not i.record.retire]
         if upserts:
             await self._write(tx, kind, upserts)
@@ -324,6 +421,8 @@ class _Runner:
         stored = {r["key"]: r for r in await tx.fetch(
             "SELECT key, version, digest FROM feed_record WHERE kind = $1"
             " AND key = ANY($2::text[])", kind.name, [i.record.key for i in items])}
+        if not stored:
+            return items
         fresh, bumped = [], []
         for i in items:
             row = stored.get(i.record.key)
@@ -363,7 +462,10 @@ class _Runner:
             async with tx.connection.transaction():
                 await kind.write(tx, items, self.refs)
         except _REFUSED:
-            # Something only the database could tell: apply one by one to name it.
+            # Something only the database could tell: apply one by one to name it. The
+            # ids learnt from the rows just rolled back are forgotten.
+            for item in items:
+                self.refs.forget(kind.table, kind.key_column, item.record.key)
             written = []
             for item in items:
                 try:
@@ -371,6 +473,7 @@ class _Runner:
                         await kind.write(tx, [item], self.refs)
                     written.append(item)
                 except _REFUSED as exc:
+                    self.refs.forget(kind.table, kind.key_column, item.record.key)
                     self.result.reject(_rejection(item, exc))
             items = written
         await self._done(tx, kind, items)
@@ -385,44 +488,84 @@ class _Runner:
         await self._done(tx, kind, [item])
 
     async def _done(self, tx: Executor, kind: Kind, items: Sequence[Item]) -> None:
+        """The items' versions recorded and their events queued, in one statement."""
         if not items:
             return
-        self.written.extend(items)
+        if not self.written:
+            self.written.append(items[0])
         for i in items:
             if i.record.retire:
                 self.result.retired += 1
             else:
                 self.result.applied += 1
-        await tx.execute(
-            "INSERT INTO feed_record (kind, key, version, digest, retired, batch_id)"
-            " SELECT $1, u.key, u.version, u.digest, u.retired, $6"
-            " FROM unnest($2::text[], $3::bigint[], $4::bytea[], $5::boolean[])"
-            "   AS u(key, version, digest, retired)"
-            + (" ON CONFLICT (kind, key) DO NOTHING" if self.by_hand else
-               " ON CONFLICT (kind, key) DO UPDATE SET version = EXCLUDED.version,"
-               " digest = EXCLUDED.digest, retired = EXCLUDED.retired,"
-               " batch_id = EXCLUDED.batch_id, applied_at = now()"),
-            kind.name, [i.record.key for i in items], [i.record.version for i in items],
-            [i.record.digest for i in items], [i.record.retire for i in items],
-            self.batch_id)
         batch = {"batch": str(self.batch_id)} if self.batch_id is not None else {}
-        queued = []
+        events = []
         for i in items:
             for event in kind.events(i):
                 # A kind may name the event's aggregate (as other writers of the same
                 # event do); by default it is the record's own row.
                 aggregate = event[3:] or (kind.name, i.row_id)
-                queued.append((event[0], event[1], *aggregate, _json(event[2] | batch)))
+                events.append((event[0], event[1], *aggregate, event[2] | batch))
+        versions = (kind.name, rows_json([(i.record.key, i.record.version, i.record.digest,
+                                           i.record.retire) for i in items]), self.batch_id)
+        record_versions = _VERSIONS_KEPT if self.by_hand else _VERSIONS
+        if not self.spilled and len(self.events) + len(events) <= _EVENTS_HELD:
+            self.events += events
+            await tx.execute(record_versions, *versions)
+            return
+        if not self.spilled:
+            await tx.execute(
+                "CREATE TEMP TABLE feed_event_queue (ord bigserial, event_type text,"
+                " org_id bigint, aggregate_type text, aggregate_id bigint, payload jsonb)"
+                " ON COMMIT DROP")
+            self.spilled = True
+            events, self.events = self.events + events, []
         await tx.execute(
-            "INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"
-            " payload, actor) SELECT u.t, u.o, u.g, u.a, u.p, $1"
-            " FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])"
-            "   AS u(t, o, g, a, p)",
-            self.actor.subject, *(list(col) for col in zip(*queued, strict=True)))
+            f"WITH versions AS ({record_versions})"
+            " INSERT INTO feed_event_queue (event_type, org_id, aggregate_type, aggregate_id,"
+            f" payload) SELECT {_EVENT} FROM {_EVENTS.format(4)} ORDER BY n",
+            *versions, rows_json(events))
+
+    async def flush_events(self, tx: Executor) -> None:
+        """Appends the batch's events to the outbox, in order, under its lock."""
+        if not (self.spilled or self.events):
+            return
+        # The lock is the statement's first row: no event is numbered before it is held.
+        if self.spilled:
+            await tx.execute(
+                "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
+                " payload, actor) SELECT event_type, org_id, aggregate_type, aggregate_id,"
+                f" payload, $1 FROM {_LOCK.format(2)}, feed_event_queue ORDER BY ord",
+                self.actor.subject, _OUTBOX_LOCK)
+        else:
+            await tx.execute(
+                "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
+                f" payload, actor) SELECT {_EVENT}, $2 FROM {_LOCK.format(3)},"
+                f" {_EVENTS.format(1)} ORDER BY n",
+                rows_json(self.events), self.actor.subject, _OUTBOX_LOCK)
+        self.events = []
 
 
-def _json(value: dict[str, Any]) -> str:
-    return json_dumps(value)
+# A chunk's versions recorded: the kind ($1), the records (key, version, digest, retired)
+# as rows_json ($2), the batch ($3).
+_VERSIONS = (
+    "INSERT INTO feed_record (kind, key, version, digest, retired, batch_id)"
+    " SELECT $1, r->>0, (r->>1)::bigint, decode(r->>2, 'hex'), (r->>3)::boolean, $3"
+    " FROM jsonb_array_elements($2::text::jsonb) AS r"
+    " ON CONFLICT (kind, key) DO UPDATE SET version = EXCLUDED.version,"
+    " digest = EXCLUDED.digest, retired = EXCLUDED.retired,"
+    " batch_id = EXCLUDED.batch_id, applied_at = now()")
+# An edit by hand leaves the version a source sent as it was (a key first written by hand
+# is kept at version 0).
+_VERSIONS_KEPT = _VERSIONS[:_VERSIONS.index(" ON CONFLICT")] + " ON CONFLICT (kind, key) DO NOTHING"
+# Events (type, organization, aggregate type and id, payload) as rows_json, numbered in
+# their order.
+_EVENTS = "jsonb_array_elements(${}::text::jsonb) WITH ORDINALITY AS e(r, n)"
+_EVENT = "e.r->>0, (e.r->>1)::bigint, e.r->>2, (e.r->>3)::bigint, e.r->4"
+# The outbox's lock, held from appending to it until the commit, so that events are
+# numbered in the order they commit.
+_OUTBOX_LOCK = 0x4F5554424F58
+_LOCK = "(SELECT pg_advisory_xact_lock(${}::bigint)) AS outbox_lock"
 
 
 def _rejection(item: Item, exc: Exception) -> Rejection:
@@ -460,7 +603,6 @@ async def apply_record(db: Database, actor: Actor, kind: str, key: str,
     result = BatchResult(uuid.uuid4(), actor.subject, "all", False)
     runner = _Runner(actor, result, by_token=False, by_hand=version is None)
     async with db.transaction() as tx:
-        await _queue(tx)
         doc: dict[str, Any] = {"kind": kind, "key": key, "version": version or 0}
         doc |= {"retire": True} if data is None else {"data": data}
         record = parse_line(1, orjson.dumps(doc), _NAMES)
@@ -474,7 +616,7 @@ async def apply_record(db: Database, actor: Actor, kind: str, key: str,
             # nothing was written.
             raise Conflict(f"version {version} is older than the one stored: nothing was "
                            "changed", field="version")
-        await _flush_events(tx)
+        await runner.flush_events(tx)
     if not runner.written:
         # Nothing changed: the data is what is stored (or, retired again, what is gone).
         row_id: int | None = await db.fetchval(
@@ -496,33 +638,31 @@ def _error(rejection: Rejection) -> DomainError:
     return error(rejection.reason, field=field)
 
 
-async def _queue(tx: Executor) -> None:
-    await tx.execute(
-        "CREATE TEMP TABLE feed_event_queue (ord bigserial, event_type text,"
-        " org_id bigint, aggregate_type text, aggregate_id bigint, payload text,"
-        " actor text) ON COMMIT DROP")
+async def _progress(db: Database, result: BatchResult) -> None:
+    """A running batch's progress, written from a connection of its own. The batch holds
+    one already: when none other is free soon, this report is left out rather than
+    waited for, since batches that each wait for a second connection while holding
+    their first could wait for each other for ever."""
+    try:
+        conn = await db.pool.acquire(timeout=_PROGRESS_WAIT)
+    except TimeoutError:
+        return
+    try:
+        await _save(Transaction(conn), result, final=False)
+    finally:
+        await db.pool.release(conn)
 
 
-async def _flush_events(tx: Executor) -> None:
-    """Appends the batch's queued events to the outbox, in order, under its lock."""
-    await tx.execute("SELECT pg_advisory_xact_lock($1)", 0x4F5554424F58)
-    await tx.execute(
-        "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id, payload,"
-        " actor) SELECT event_type, org_id, aggregate_type, aggregate_id, payload::jsonb,"
-        " actor FROM feed_event_queue ORDER BY ord")
-
-
-async def _save(db: Database, result: BatchResult, *, final: bool) -> None:
-    await db.execute(
+async def _save(db: Executor, result: BatchResult, *, final: bool) -> None:
+    finished_at = await db.fetchval(
         "UPDATE feed_batch SET status = $2, lines_read = $3, applied = $4, unchanged = $5,"
         " stale = $6, retired = $7, rejected = $8, rejections = $9, updated_at = now(),"
-        " finished_at = CASE WHEN $10 THEN now() END WHERE id = $1",
+        " finished_at = CASE WHEN $10 THEN now() END WHERE id = $1 RETURNING finished_at",
         result.id, result.status, result.lines_read, result.applied, result.unchanged,
         result.stale, result.retired, result.rejected,
         [r.as_json() for r in result.rejections], final)
     if final:
-        result.finished_at = await db.fetchval(
-            "SELECT finished_at FROM feed_batch WHERE id = $1", result.id)
+        result.finished_at = finished_at
 
 
 async def batch_status(db: Executor, actor: Actor, batch_id: uuid.UUID) -> BatchResult | None:

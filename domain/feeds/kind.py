@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import jsonschema_rs
 
-from domain.db import Executor, json_dumps
+from domain.db import Executor
 from domain.errors import NotFound
-from domain.feeds.fields import BadValue, Field, Ref, object_schema
+from domain.feeds.fields import BadValue, Field, Ref, object_schema, rows_json
 from domain.feeds.records import Record, Rejection
 
 __all__ = ["SCHEMA_BASE", "Event", "Item", "Kind", "RefCache"]
@@ -24,7 +24,7 @@ __all__ = ["SCHEMA_BASE", "Event", "Item", "Kind", "RefCache"]
 SCHEMA_BASE = "https://keylink.example/schemas/feeds"
 # Each referenced table's keys kept per batch, so that a coil's heat is looked up once;
 # beyond this many a table's map starts afresh, so memory does not grow with the file.
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 50_000
 
 
 # type, customer, payload[, aggregate type, aggregate id]
@@ -51,16 +51,41 @@ class RefCache:
         self._ids: dict[tuple[str, str], dict[str, int]] = {}
 
     async def ids(self, tx: Executor, ref: Ref, keys: Sequence[str]) -> dict[str, int]:
-        known = self._ids.setdefault((ref.table, ref.key_column), {})
-        missing = sorted({k for k in keys if k not in known})
-        if missing:
+        [found] = await self.ids_of(tx, [(ref, keys)])
+        return found
+
+    async def ids_of(self, tx: Executor, wanted: Sequence[tuple[Ref, Sequence[str]]],
+                     ) -> list[dict[str, int]]:
+        """:meth:`ids` of several references at once: what is not known yet is looked
+        up in one statement."""
+        lookups: dict[tuple[str, str], set[str]] = {}
+        for ref, keys in wanted:
+            table = (ref.table, ref.key_column)
+            known = self._ids.setdefault(table, {})
+            missing = {k for k in keys if k not in known}
+            if not missing:
+                continue
+            missing |= lookups.get(table, set())
             if len(known) + len(missing) > _CACHE_LIMIT:
+                # Starting afresh: every key asked for is looked up, not only the new.
                 known.clear()
-            rows = await tx.fetch(
-                f"SELECT {ref.key_column} AS key, id FROM {ref.table}"
-                f" WHERE {ref.key_column} = ANY($1::text[])", missing)
-            known.update((r["key"], r["id"]) for r in rows)
-        return {k: known[k] for k in keys if k in known}
+                missing = {k for ref2, keys2 in wanted
+                           if (ref2.table, ref2.key_column) == table for k in keys2}
+            lookups[table] = missing
+        if lookups:
+            tables = list(lookups)
+            rows = await tx.fetch(" UNION ALL ".join(
+                f"SELECT {n} AS ref, {column} AS key, id FROM {table}"
+                f" WHERE {column} = ANY(${n + 1}::text[])"
+                for n, (table, column) in enumerate(tables)),
+                *[sorted(lookups[t]) for t in tables])
+            for r in rows:
+                self._ids[tables[r[0]]][r[1]] = r[2]
+        out = []
+        for ref, keys in wanted:
+            known = self._ids[(ref.table, ref.key_column)]
+            out.append({k: known[k] for k in keys if k in known})
+        return out
 
     def learn(self, table: str, key_column: str, pairs: Sequence[tuple[str, int]]) -> None:
         known = self._ids.setdefault((table, key_column), {})
@@ -89,6 +114,8 @@ class Kind:
 
     def __init__(self) -> None:
         self._validator: Any = None
+        # The fields in the order they are converted, with the column each goes to.
+        self._converts = tuple((f, f.name, f.column) for f in self.fields)
 
     # -- the contract integrators see ---------------------------------------------------
     def data_schema(self) -> dict[str, Any]:
@@ -132,17 +159,19 @@ class Kind:
         if self._validator is None:
             self._validator = jsonschema_rs.validator_for(self.data_schema(),
                                                           validate_formats=True)
-        for error in self._validator.iter_errors(record.data):
-            path = ".".join(str(p) for p in error.instance_path) or None
-            return self._reject(record, path, error.message)
+        data = record.data
+        if not self._validator.is_valid(data):
+            for error in self._validator.iter_errors(data):
+                path = ".".join(str(p) for p in error.instance_path) or None
+                return self._reject(record, path, error.message)
         values: dict[str, Any] = {}
-        for f in self.fields:
+        for f, name, column in self._converts:
             try:
-                converted = f.convert(record.data.get(f.name))
+                converted = f.convert(data.get(name))
             except BadValue as exc:
-                return self._reject(record, _join(f.name, exc.path), f"{f.name} {exc}")
-            if f.column is not None:
-                values[f.column] = converted
+                return self._reject(record, _join(name, exc.path), f"{name} {exc}")
+            if column is not None:
+                values[column] = converted
         item = Item(record, values)
         try:
             self.check(item)
@@ -163,12 +192,13 @@ class Kind:
         """Replaces each reference's key by its row id; the items naming a key that
         does not exist are returned with their rejection."""
         bad: dict[int, Rejection] = {}
-        for f in self.fields:
-            if f.ref is None or f.column is None:
-                continue
+        refs_of = [f for f in self.fields if f.ref is not None and f.column is not None]
+        resolved = await refs.ids_of(tx, [
+            (f.ref, [i.values[f.column] for i in items if i.values.get(f.column) is not None])
+            for f in refs_of if f.ref is not None and f.column is not None])
+        for f, found in zip(refs_of, resolved, strict=True):
+            assert f.ref is not None and f.column is not None
             col = f.column
-            found = await refs.ids(tx, f.ref, [i.values[col] for i in items
-                                               if i.values.get(col) is not None])
             for i in items:
                 key = i.values.get(col)
                 if key is None or i.record.line in bad:
@@ -192,31 +222,28 @@ class Kind:
     async def write(self, tx: Executor, items: list[Item], refs: RefCache) -> None:
         """Upserts the items' rows by key (one statement), then the kind's own rows."""
         cols = [f for f in (*self.fields, *self.derived) if f.column is not None]
-        names = [self.key_column, *(f.column for f in cols if f.column)]
-        types = ["text", *(f.sql for f in cols)]
-        arrays: list[list[Any]] = [[i.record.key for i in items]]
-        for f in cols:
-            assert f.column is not None
-            encode = json_dumps if f.type in ("object", "array") else None
-            arrays.append([(encode(v) if encode and v is not None else v)
-                           for v in (i.values[f.column] for i in items)])
-        select = ", ".join(
-            f"u.{n}::jsonb" if f is not None and f.type in ("object", "array") else f"u.{n}"
-            for n, f in zip(names, [None, *cols], strict=True))
-        unnest = ", ".join(f"${n}::{t}[]" for n, t in enumerate(types, start=1))
-        update = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[1:])
-        rows = await tx.fetch(
-            f"INSERT INTO {self.table} ({', '.join(names)})"
-            f" SELECT {select} FROM unnest({unnest}) AS u({', '.join(names)})"
-            f" ON CONFLICT ({self.key_column}) DO UPDATE SET {update}"
-            f" RETURNING id, {self.key_column} AS key, (xmax = 0) AS inserted", *arrays)
-        by_key = {r["key"]: r for r in rows}
+        columns = [f.column or "" for f in cols]
+        rows = await tx.fetch(self._upsert_sql(cols), rows_json(
+            [[i.record.key, *[i.values[c] for c in columns]] for i in items]))
+        by_key = {r[1]: r for r in rows}
         for i in items:
             row = by_key[i.record.key]
-            i.row_id, i.inserted = row["id"], row["inserted"]
+            i.row_id, i.inserted = row[0], row[2]
         refs.learn(self.table, self.key_column, [(i.record.key, i.row_id) for i in items
                                                   if i.row_id is not None])
         await self.after_write(tx, items)
+
+    def _upsert_sql(self, cols: list[Field]) -> str:
+        """One statement for a whole chunk, upserted by key: the rows come as one JSON
+        document (see :func:`rows_json`), each value cast to its column's type."""
+        names = [self.key_column, *(f.column for f in cols if f.column)]
+        types = ["text", *("jsonb" if f.type in ("object", "array") else f.sql for f in cols)]
+        select = ", ".join(f"(r->>{n})::{t}" for n, t in enumerate(types))
+        update = ", ".join(f"{n} = EXCLUDED.{n}" for n in names[1:])
+        return (f"INSERT INTO {self.table} ({', '.join(names)})"
+                f" SELECT {select} FROM jsonb_array_elements($1::text::jsonb) AS r"
+                f" ON CONFLICT ({self.key_column}) DO UPDATE SET {update}"
+                f" RETURNING id, {self.key_column} AS key, (xmax = 0) AS inserted")
 
     async def after_write(self, tx: Executor, items: list[Item]) -> None:
         """The kind's rows beyond its own (lines, legs, genealogy); items carry row ids."""

@@ -20,7 +20,7 @@ from shapely.geometry import shape
 
 from domain.db import Executor, json_dumps
 from domain.errors import Conflict, DomainError, Invalid, NotFound
-from domain.feeds.fields import BadValue, Field, Ref
+from domain.feeds.fields import BadValue, Field, Ref, rows_json
 from domain.feeds.kind import Event, Item, Kind, RefCache
 from domain.feeds.records import Rejection
 from domain.quality.limits import Range, SpecLimits, validated
@@ -433,16 +433,19 @@ class Coil(Kind):
             " JOIN contract c ON c.id = l.contract_id"
             " WHERE (c.number, l.line_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
             [w[0] for w in wanted], [w[1] for w in wanted])} if wanted else {}
-        slabs = await refs.ids(tx, _SLAB, [p["slab"] for i in items
-                                           for p in i.extra["parents"] if "slab" in p])
-        coils = await refs.ids(tx, _COIL, [p["coil"] for i in items
-                                           for p in i.extra["parents"] if "coil" in p])
+        slabs, coils = await refs.ids_of(tx, [
+            (_SLAB, [p["slab"] for i in items for p in i.extra["parents"] if "slab" in p]),
+            (_COIL, [p["coil"] for i in items for p in i.extra["parents"] if "coil" in p])])
         in_chunk = {i.record.key for i in items}
         was = {r["coil_no"]: r["quality_status"] for r in await tx.fetch(
             "SELECT coil_no, quality_status FROM coil WHERE coil_no = ANY($1::text[])",
             [i.record.key for i in items])}
         for i in items:
             i.extra["was"] = was.get(i.record.key)
+            # Parents already stored, by id: the genealogy is written without looking
+            # them up again (a parent in the chunk gets its id as it is written).
+            i.extra["parent_ids"] = [slabs.get(p["slab"]) if "slab" in p
+                                     else coils.get(p["coil"]) for p in i.extra["parents"]]
             contract = i.record.data.get("contract")
             if contract is not None:
                 line = lines.get((contract, i.record.data["lineNo"]))
@@ -465,39 +468,53 @@ class Coil(Kind):
         return bad
 
     async def after_write(self, tx: Executor, items: list[Item]) -> None:
-        ids = [i.row_id for i in items]
-        await tx.execute("DELETE FROM genealogy_edge WHERE child_coil_id = ANY($1::bigint[])",
-                         ids)
-        edges = [(i.row_id, p) for i in items for p in i.extra["parents"]]
-        if edges:
-            await tx.execute(
-                "INSERT INTO genealogy_edge (parent_slab_id, parent_coil_id, child_coil_id,"
-                " operation, input_weight_kg, output_weight_kg, occurred_at)"
-                " SELECT s.id, pc.id, u.child, u.op, u.w_in, u.w_out, u.at"
-                " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
-                "             $5::numeric[], $6::numeric[], $7::timestamptz[])"
-                "   AS u(child, slab, coil, op, w_in, w_out, at)"
-                " LEFT JOIN slab s ON s.slab_no = u.slab LEFT JOIN coil pc ON pc.coil_no = u.coil",
-                [e[0] for e in edges], [e[1].get("slab") for e in edges],
-                [e[1].get("coil") for e in edges], [e[1]["operation"] for e in edges],
-                [e[1]["inputWeightKg"] for e in edges], [e[1]["outputWeightKg"] for e in edges],
-                [e[1]["occurredAt"] for e in edges])
-        # What a parent's children took, against what it weighed.
+        # A coil updated has its genealogy replaced; one just inserted has none yet.
+        again = [i.row_id for i in items if not i.inserted]
+        here = {i.record.key: i.row_id for i in items}
+        edges = [(i.row_id, p, ("coil" in p and here.get(p["coil"]))
+                  or i.extra["parent_ids"][n])
+                 for i in items for n, p in enumerate(i.extra["parents"])]
+        if not edges and not again:
+            return
+        # One statement: the edges replaced and, against what each of their parents
+        # weighed, what its children take: the edges stored before the statement, less
+        # those it removes, and those it adds. A parent the ids do not name (one written
+        # earlier in the chunk, record by record) is looked up by its key.
         over = await tx.fetch(
-            "SELECT coalesce(c.coil_no, s.slab_no) AS parent, min(ch.coil_no) AS child"
-            " FROM genealogy_edge e JOIN coil ch ON ch.id = e.child_coil_id"
-            " LEFT JOIN coil c ON c.id = e.parent_coil_id"
-            " LEFT JOIN slab s ON s.id = e.parent_slab_id"
-            " WHERE (e.parent_coil_id, e.parent_slab_id) IN ("
-            "   SELECT parent_coil_id, parent_slab_id FROM genealogy_edge"
-            "   WHERE child_coil_id = ANY($1::bigint[]))"
-            "  OR e.parent_coil_id IN (SELECT parent_coil_id FROM genealogy_edge"
-            "   WHERE child_coil_id = ANY($1::bigint[]))"
-            "  OR e.parent_slab_id IN (SELECT parent_slab_id FROM genealogy_edge"
-            "   WHERE child_coil_id = ANY($1::bigint[]))"
-            " GROUP BY c.coil_no, s.slab_no, c.weight_kg, s.weight_kg"
-            " HAVING sum(e.input_weight_kg) > coalesce(c.weight_kg, s.weight_kg) * (1 + $2)",
-            ids, WEIGHT_TOLERANCE)
+            "WITH d AS (DELETE FROM genealogy_edge WHERE child_coil_id = ANY($2::bigint[])"
+            "   RETURNING parent_slab_id, parent_coil_id, input_weight_kg),"
+            " u AS (SELECT (r->>0)::bigint AS child, r->>1 AS slab, r->>2 AS coil,"
+            "   (r->>3)::bigint AS parent, r->>4 AS op, (r->>5)::numeric AS w_in,"
+            "   (r->>6)::numeric AS w_out, (r->>7)::timestamptz AS at"
+            " FROM jsonb_array_elements($1::text::jsonb) AS r),"
+            " e AS (INSERT INTO genealogy_edge (parent_slab_id, parent_coil_id,"
+            "   child_coil_id, operation, input_weight_kg, output_weight_kg, occurred_at)"
+            " SELECT CASE WHEN u.slab IS NOT NULL THEN coalesce(u.parent,"
+            "   (SELECT id FROM slab WHERE slab_no = u.slab)) END,"
+            "  CASE WHEN u.coil IS NOT NULL THEN coalesce(u.parent,"
+            "   (SELECT id FROM coil WHERE coil_no = u.coil)) END,"
+            "  u.child, u.op, u.w_in, u.w_out, u.at FROM u"
+            " RETURNING parent_slab_id, parent_coil_id, input_weight_kg),"
+            # Each parent once (ids start at 1: 0 stands for none).
+            " taken AS (SELECT coalesce(parent_slab_id, 0) AS sid,"
+            "   coalesce(parent_coil_id, 0) AS cid, sum(input_weight_kg) AS kg FROM e"
+            "   GROUP BY 1, 2),"
+            " freed AS (SELECT coalesce(parent_slab_id, 0) AS sid,"
+            "   coalesce(parent_coil_id, 0) AS cid, sum(input_weight_kg) AS kg FROM d"
+            "   GROUP BY 1, 2)"
+            " SELECT p.name AS parent FROM taken t LEFT JOIN freed f USING (sid, cid)"
+            " CROSS JOIN LATERAL ("
+            "   SELECT c.coil_no AS name, c.weight_kg AS kg, (SELECT sum(g.input_weight_kg)"
+            "     FROM genealogy_edge g WHERE g.parent_coil_id = c.id) AS stored"
+            "   FROM coil c WHERE c.id = t.cid"
+            "   UNION ALL SELECT s.slab_no, s.weight_kg, (SELECT sum(g.input_weight_kg)"
+            "     FROM genealogy_edge g WHERE g.parent_slab_id = s.id)"
+            "   FROM slab s WHERE s.id = t.sid) AS p"
+            " WHERE t.kg + coalesce(p.stored, 0) - coalesce(f.kg, 0) > p.kg * (1 + $3)"
+            " ORDER BY 1 LIMIT 1",
+            rows_json([(e[0], e[1].get("slab"), e[1].get("coil"), e[2], e[1]["operation"],
+                        e[1]["inputWeightKg"], e[1]["outputWeightKg"], e[1]["occurredAt"])
+                       for e in edges]), again, WEIGHT_TOLERANCE)
         if over:
             raise Invalid(f"the children of {over[0]['parent']} take more than it weighed",
                           field="data.parents")

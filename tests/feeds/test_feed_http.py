@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from domain.db import Database
+from domain.feeds.batch import CHUNK
 from tests.feeds.support import (
     Feed,
     bearer,
@@ -256,9 +257,9 @@ async def test_the_body_is_streamed_and_its_progress_read_while_it_runs(feed: Fe
     more = asyncio.Event()
 
     async def body() -> AsyncIterator[bytes]:
-        yield ndjson(org(f"C{n:05d}") for n in range(2_000))
+        yield ndjson(org(f"C{n:05d}") for n in range(CHUNK))
         await asyncio.sleep(1.1)  # the batch reports its progress once a second
-        yield ndjson([org("LAST-OF-FIRST")])  # ends the first chunk of 2,000
+        yield ndjson([org("LAST-OF-FIRST")])  # ends the first chunk
         await more.wait()
         yield ndjson([org("ACME")])
 
@@ -274,10 +275,10 @@ async def test_the_body_is_streamed_and_its_progress_read_while_it_runs(feed: Fe
     more.set()
     done = await sending
 
-    assert seen["status"] == "running" and seen["applied"] == 2_000
-    assert seen["linesRead"] == 2_001 and seen["finishedAt"] is None
+    assert seen["status"] == "running" and seen["applied"] == CHUNK
+    assert seen["linesRead"] == CHUNK + 1 and seen["finishedAt"] is None
     assert visible == 2  # the batch is one transaction: nothing of it shows yet
-    assert done.status_code == 200 and done.json()["applied"] == 2_002
+    assert done.status_code == 200 and done.json()["applied"] == CHUNK + 2
     again = await feed.client.get(f"/feeds/batches/{batch}", headers=bearer(ERP))
     assert again.json()["status"] == "committed"
 
