@@ -285,7 +285,7 @@ async def certificates_fit(server: Server) -> bool:
 
 # -- the importer, in a process of its own ------------------------------------------
 def _import_command() -> bool:
-    """Whether this branch's CLI has `keylink import`."""
+    """Whether the CLI at hand has `keylink import` (an older checkout's may not)."""
     from api.cli import build_parser
 
     parser = build_parser()
