@@ -7,7 +7,7 @@ or the schedule is refused whole with every reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from domain import events
@@ -15,7 +15,8 @@ from domain.db import Executor
 from domain.errors import Invalid
 from domain.exchange import messages as m
 
-__all__ = ["ScheduleLineRow", "StoredSchedule", "UnknownCodes", "store_schedule"]
+__all__ = ["Schedule", "ScheduleLine", "ScheduleLineRow", "StoredSchedule", "UnknownCodes",
+           "current_schedule", "store_schedule"]
 
 
 class UnknownCodes(Invalid):
@@ -95,3 +96,42 @@ async def store_schedule(tx: Executor, org_id: int, schedule: m.DeliverySchedule
     return StoredSchedule(schedule_id, version, len(rows), firm, total)
 
 
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleLine:
+    spec_id: int
+    spec_code: str
+    customer_part_number: str | None
+    period_start: date
+    period_end: date
+    quantity_t: Decimal
+    firmness: str
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    id: int
+    customer_org_id: int
+    version: int
+    document_number: str
+    issued_at: datetime
+    received_at: datetime
+    source: str
+    lines: tuple[ScheduleLine, ...]
+
+
+async def current_schedule(db: Executor, org_id: int) -> Schedule | None:
+    """The customer's latest delivery schedule, its lines by period and part."""
+    row = await db.fetchrow(
+        "SELECT id, customer_org_id, version, document_number, issued_at, received_at, source"
+        " FROM delivery_schedule WHERE customer_org_id = $1 ORDER BY version DESC LIMIT 1",
+        org_id)
+    if row is None:
+        return None
+    lines = await db.fetch(
+        "SELECT l.spec_id, s.code AS spec_code, s.customer_part_number, l.period_start,"
+        " l.period_end, l.quantity_t, l.firmness FROM delivery_schedule_line l"
+        " JOIN steel_spec s ON s.id = l.spec_id WHERE l.schedule_id = $1"
+        " ORDER BY l.period_start, s.code", row["id"])
+    return Schedule(**dict(row), lines=tuple(ScheduleLine(**dict(r)) for r in lines))

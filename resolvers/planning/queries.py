@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from domain.actor import Actor
 from domain.errors import Invalid, NotFound
-from domain.planning import inputs, permissions, plans
+from domain.planning import inputs, permissions, plans, schedules
 from domain.planning.sales_plan import sales_plan
 from domain.planning.stock_view import stock_view
 from resolvers.common import ctx, customer_id_of, customer_of, viewer
@@ -19,6 +19,7 @@ from resolvers.planning.stock_types import SalesPlanRow, SpecStockLine
 from resolvers.planning.types import (
     AFTER,
     FIRST,
+    DeliverySchedule,
     ProductionPlan,
     PurchasePlan,
     PurchasePlanStatus,
@@ -82,6 +83,17 @@ class PlanningQueries:
             after=after_id(after), limit=first + 1, customer_org_id=org)
         return connection([(PurchasePlan.of(p), [p.id]) for p in found], first,
                           after is not None)
+
+    @strawberry.field(description="The customer's current delivery schedule (newest "
+                      "version), as its systems sent it (DELFOR): per part, the tonnes "
+                      "wanted in each period and how firm each is.")
+    async def delivery_schedule(
+        self, info: Info[Any, Any],
+        customer_id: Annotated[strawberry.ID | None, CUSTOMER] = None,
+    ) -> DeliverySchedule | None:
+        org = await visible_customer(info, customer_id)
+        found = await schedules.current_schedule(ctx(info).db, org) if org else None
+        return DeliverySchedule.of(found) if found else None
 
     @strawberry.field(description="The customer's current car build plan (newest version).")
     async def production_plan(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from domain.planning import imports, inputs, plans
+from domain.planning import imports, inputs, plans, schedules
 from resolvers.common import ctx, loaders
 from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader
 from resolvers.contracts.types import Contract, ContractLine, Firmness, TransportMode
@@ -406,3 +406,35 @@ class PlanImport(Node):
             return None
         found = await loaders(info).get(ProductionPlanByIdLoader).load(self.plan_id)
         return ProductionPlan.of(found) if found else None
+
+
+@strawberry.type(description="One line of a delivery schedule: tonnes of a part wanted in "
+                 "a period, and how firm.")
+class DeliveryScheduleLine:
+    spec_code: str = strawberry.field(description="The spec the part is made to.")
+    customer_part_number: str | None = strawberry.field(description="The customer's part.")
+    period_start: dt.date = strawberry.field(description="First day of the period.")
+    period_end: dt.date = strawberry.field(description="Last day of the period.")
+    quantity_t: Decimal = strawberry.field(description="Tonnes wanted in the period.")
+    firmness: Firmness = strawberry.field(description="How binding the quantity is.")
+
+
+@strawberry.type(description="A customer's delivery schedule, one version, as its systems "
+                 "sent it.")
+class DeliverySchedule:
+    version: int = strawberry.field(description="Its version: each schedule replaces the "
+                                    "one before.")
+    document_number: str = strawberry.field(description="The schedule's own number.")
+    issued_at: dt.datetime = strawberry.field(description="When the customer issued it.")
+    received_at: dt.datetime = strawberry.field(description="When it came in.")
+    lines: list[DeliveryScheduleLine] = strawberry.field(description="By period and part.")
+
+    @classmethod
+    def of(cls, s: schedules.Schedule) -> DeliverySchedule:
+        return cls(version=s.version, document_number=s.document_number,
+                   issued_at=s.issued_at, received_at=s.received_at,
+                   lines=[DeliveryScheduleLine(
+                       spec_code=ln.spec_code, customer_part_number=ln.customer_part_number,
+                       period_start=ln.period_start, period_end=ln.period_end,
+                       quantity_t=ln.quantity_t, firmness=Firmness(ln.firmness))
+                       for ln in s.lines])

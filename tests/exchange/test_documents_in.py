@@ -91,6 +91,14 @@ async def test_a_delfor_becomes_the_next_version_of_the_delivery_schedule(
     assert "CONTRL" in contrl and "UCI+FV2611240042+FAWVW" in contrl and "+7'" in contrl
     assert await db.fetchval("SELECT count(*) FROM domain_event WHERE event_type ="
                              " 'production_plan.delivery_schedule_received'") == 1
+    # FAW-VW reads it back as its current delivery schedule; GALANZ sees none of it.
+    read = await local.data("""{ deliverySchedule { version documentNumber
+        lines { customerPartNumber quantityT firmness } } }""", as_=token("FAW-VW"))
+    assert read["deliverySchedule"]["documentNumber"] == "DF-20261124-0042"
+    assert len(read["deliverySchedule"]["lines"]) == len(stored)
+    assert "FIRM" in {ln["firmness"] for ln in read["deliverySchedule"]["lines"]}
+    other = await local.data("{ deliverySchedule { version } }", as_=token("GALANZ"))
+    assert other["deliverySchedule"] is None
     # The same interchange again: answered as before, applied once.
     again_status, again = await send(local, DELFOR, token("FAW-VW"))
     assert again_status == 200 and again["document"] == answer["document"]
