@@ -14,6 +14,7 @@ import itertools
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shapely.geometry import shape
@@ -428,11 +429,7 @@ class Coil(Kind):
         bad: list[tuple[Item, Rejection]] = []
         wanted = [(i.record.data["contract"], i.record.data["lineNo"]) for i in items
                   if i.record.data.get("contract") is not None]
-        lines = {(r["number"], r["line_no"]): r for r in await tx.fetch(
-            "SELECT c.number, l.line_no, l.id, l.customer_org_id FROM contract_line l"
-            " JOIN contract c ON c.id = l.contract_id"
-            " WHERE (c.number, l.line_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
-            [w[0] for w in wanted], [w[1] for w in wanted])} if wanted else {}
+        lines = await _contract_lines(tx, wanted)
         slabs, coils = await refs.ids_of(tx, [
             (_SLAB, [p["slab"] for i in items for p in i.extra["parents"] if "slab" in p]),
             (_COIL, [p["coil"] for i in items for p in i.extra["parents"] if "coil" in p])])
@@ -898,11 +895,7 @@ class ProductionOrder(Kind):
     async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
                            ) -> list[tuple[Item, Rejection]]:
         wanted = [(i.record.data["contract"], i.record.data["lineNo"]) for i in items]
-        lines = {(r["number"], r["line_no"]): r for r in await tx.fetch(
-            "SELECT c.number, l.line_no, l.id, l.customer_org_id FROM contract_line l"
-            " JOIN contract c ON c.id = l.contract_id"
-            " WHERE (c.number, l.line_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
-            [w[0] for w in wanted], [w[1] for w in wanted])}
+        lines = await _contract_lines(tx, wanted)
         bad = []
         for i, w in zip(items, wanted, strict=True):
             line = lines.get(w)
@@ -1106,6 +1099,19 @@ class Shipment(Kind):
                    "legs": len(item.record.data.get("legs", ()))}
         return [(f"shipment.{change}", org, payload)
                 for org in item.extra.get("customers") or [None]]
+
+
+async def _contract_lines(tx: Executor, wanted: list[tuple[str, int]]
+                          ) -> dict[tuple[str, int], Any]:
+    """The contract lines named by (contract number, line number), with their customer:
+    what a coil is allocated to and a production order makes."""
+    if not wanted:
+        return {}
+    return {(r["number"], r["line_no"]): r for r in await tx.fetch(
+        "SELECT c.number, l.line_no, l.id, l.customer_org_id FROM contract_line l"
+        " JOIN contract c ON c.id = l.contract_id"
+        " WHERE (c.number, l.line_no) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
+        [w[0] for w in wanted], [w[1] for w in wanted])}
 
 
 def _missing(kind: Kind, item: Item, sites: dict[str, int], vehicles: dict[str, int],
