@@ -40,6 +40,7 @@ __all__ = [
     "remove_address",
     "resolve",
     "resolve_code",
+    "resolve_ids",
 ]
 
 # Which way each document goes, seen from the platform.
@@ -152,6 +153,14 @@ async def resolve(db: Executor, org_id: int, document_type: str) -> Resolved | N
         f"SELECT {_COLS}, a.credentials FROM exchange_address a WHERE a.org_id = $1"
         " AND a.document_type = $2 AND a.enabled", org_id, document_type)
     return None if row is None else Resolved(_address(row), dict(row["credentials"]))
+
+
+async def resolve_ids(db: Executor, ids: Sequence[int]) -> dict[int, Resolved]:
+    """The addresses of ``ids``, enabled or not, with their credentials."""
+    rows = await db.fetch(
+        f"SELECT {_COLS}, a.credentials FROM exchange_address a WHERE a.id = ANY($1::bigint[])",
+        list(ids))
+    return {r["id"]: Resolved(_address(r), dict(r["credentials"])) for r in rows}
 
 
 async def resolve_code(db: Executor, code: str) -> Resolved | None:

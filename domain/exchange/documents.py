@@ -21,7 +21,7 @@ from domain import events
 from domain.actor import Actor, Permissions
 from domain.db import Database, Executor
 from domain.errors import Conflict, NotFound
-from domain.exchange.addresses import Address, Resolved, resolve_code
+from domain.exchange.addresses import Address, Resolved, resolve_ids
 from domain.tenancy import Scope
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "mark_failed",
     "mark_sent",
     "record_inbound",
+    "record_unwritable",
     "resend",
 ]
 
@@ -117,6 +118,27 @@ async def create_outbound(tx: Executor, address: Address, *, business_key: str, 
     return None if row is None else _document(row)
 
 
+async def record_unwritable(tx: Executor, address: Address, *, business_key: str,
+                            name: str, error: str, event_seq: int | None) -> None:
+    """A document that could not be written in the partner's format (a value its format
+    cannot carry): kept dead, with why, and both parties told, as a failed sending is."""
+    row = await tx.fetchrow(
+        "INSERT INTO exchange_document AS d (address_id, org_id, document_type, direction,"
+        " business_key, format, name, content_type, body, body_sha256, status, last_error,"
+        " event_seq) VALUES ($1, $2, $3, 'out', $4, $5, $6, 'text/plain', $7, $8, 'dead',"
+        " $9, $10) ON CONFLICT (address_id, direction, business_key) DO NOTHING"
+        " RETURNING d.id", address.id, address.org_id, address.document_type, business_key,
+        address.format, name, error.encode(), hashlib.sha256(error.encode()).hexdigest(),
+        error[:2000], event_seq)
+    if row is not None:
+        await events.append(
+            tx, "exchange.document_failed", org_id=address.org_id,
+            aggregate_type="exchange_document", aggregate_id=row["id"],
+            actor="keylink:exchange",
+            payload={"document": address.document_type, "name": name, "attempts": 0,
+                     "reason": error[:300]})
+
+
 async def record_inbound(tx: Executor, address: Address, *, business_key: str, name: str,
                          content_type: str, body: bytes, accepted: bool,
                          receipt: dict[str, Any]) -> Document:
@@ -150,18 +172,8 @@ async def claim_due(db: Database, now: datetime, limit: int) -> list[Due]:
             "       AND direction = 'out' AND next_attempt_at <= $2"
             "       ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) due"
             f" WHERE d.id = due.id RETURNING {_COLS}, d.body", limit, now, LEASE)
-        out = []
-        for row in rows:
-            to = await _address_of(tx, row["address_id"])
-            out.append(Due(_document(row), bytes(row["body"]), to))
-        return out
-
-
-async def _address_of(tx: Executor, address_id: int) -> Resolved:
-    code = await tx.fetchval("SELECT code FROM exchange_address WHERE id = $1", address_id)
-    found = await resolve_code(tx, code)
-    assert found is not None
-    return found
+        to = await resolve_ids(tx, sorted({r["address_id"] for r in rows}))
+        return [Due(_document(r), bytes(r["body"]), to[r["address_id"]]) for r in rows]
 
 
 async def mark_sent(db: Database, document_id: int, receipt: dict[str, Any], *,

@@ -34,7 +34,7 @@ from domain.events import DomainEvent
 from domain.exchange import edifact, jsonfmt, mapping
 from domain.exchange import messages as m
 from domain.exchange.addresses import Address, resolve
-from domain.exchange.documents import create_outbound
+from domain.exchange.documents import create_outbound, record_unwritable
 from domain.exchange.sscc import make_sscc
 
 __all__ = ["GS1_COMPANY_PREFIX", "TRIGGERS", "Rendered", "generate", "render"]
@@ -369,14 +369,8 @@ async def _one(tx: Executor, e: DomainEvent, now: datetime) -> int:
     except (DomainError, ValueError) as exc:
         log.warning("exchange: %s for %s could not be written: %s", document_type,
                     found.address.code, exc)
-        rendered = Rendered(f"{stem}.error", "text/plain", str(exc).encode())
-        made = await create_outbound(tx, found.address, business_key=key, name=rendered.name,
-                                     content_type=rendered.content_type, body=rendered.body,
-                                     event_seq=e.seq)
-        if made is not None:
-            await tx.execute("UPDATE exchange_document SET status = 'dead', next_attempt_at ="
-                             " NULL, last_error = $2 WHERE id = $1", made.id,
-                             f"could not be written: {exc}"[:2000])
+        await record_unwritable(tx, found.address, business_key=key, name=f"{stem}.error",
+                                error=f"could not be written: {exc}", event_seq=e.seq)
         return 0
     made = await create_outbound(tx, found.address, business_key=key, name=rendered.name,
                                  content_type=rendered.content_type, body=rendered.body,
