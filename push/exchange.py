@@ -68,6 +68,10 @@ async def send_due(db: Database, now: datetime | None = None, *,
     taken = 0
     for due in await documents.claim_due(db, now, limit):
         doc = due.document
+        if not due.to.address.enabled:
+            await documents.mark_failed(db, doc.id, f"the address {due.to.address.code} is "
+                                        "disabled", retryable=False, now=now)
+            continue
         try:
             receipt = await send(endpoint(due.to), name=doc.name, body=due.body,
                                  content_type=doc.content_type,
