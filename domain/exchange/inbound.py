@@ -26,8 +26,9 @@ from domain.errors import DomainError, Invalid
 from domain.exchange import edifact, jsonfmt
 from domain.exchange import messages as m
 from domain.exchange.addresses import Resolved
-from domain.exchange.documents import Document, record_inbound
+from domain.exchange.documents import Document, documents_by_ids, record_inbound
 from domain.planning.schedules import UnknownCodes, store_schedule
+from domain.tenancy import Scope
 
 __all__ = ["Answer", "receive"]
 
@@ -169,8 +170,5 @@ def _content_type(fmt: str) -> str:
 
 
 async def _document(tx: Executor, document_id: int) -> Document:
-    from domain.exchange.documents import documents_by_ids
-    from domain.tenancy import Scope
-
     [found] = await documents_by_ids(tx, Scope.everything(), [document_id])
     return found
