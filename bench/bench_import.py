@@ -23,7 +23,7 @@ kind. Then, in the same run:
   transaction. The import writes more than this (each record's version in
   ``feed_record``, one or two events per record in the outbox), checks every record,
   and resolves every key: the baseline is a ceiling, not a peer. The database is then
-  vacuumed and analysed, as after any initial load.
+  vacuumed, analysed and checkpointed, as after any initial load.
 - trickle: records arriving one at a time at 100 a second (a coil's quality status
   changing), each applied in a batch of its own, all in the benchmark's process. For
   each, from calling ``run_batch`` with a one-record stream: when it returned (the
@@ -391,8 +391,10 @@ async def _copy_rate(url: str, tables: tuple[str, ...]) -> tuple[float, int]:
                                          format="binary")
         seconds = time.perf_counter() - started
         # Settled, as after any initial load, before the trickle: autovacuum working
-        # through half a million new rows would otherwise run beside it.
+        # through half a million new rows, or a checkpoint writing out the pages the
+        # load dirtied, would otherwise run beside it.
         await conn.execute("VACUUM (ANALYZE)")
+        await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
     return seconds, rows

@@ -185,7 +185,9 @@ async def run_batch(
         result.status = "failed"
         await _save(db, result, final=True)
         raise
-    await _save(db, result, final=True)
+    if result.finished_at is None:
+        # Rolled back (a dry run, a rejection): its result is written on its own.
+        await _save(db, result, final=True)
     return result
 
 
@@ -259,15 +261,20 @@ async def _run(db: Database, actor: Actor, lines: AsyncIterable[Line], result: B
             if result.dry_run or (result.mode == "all" and result.rejected):
                 raise _Rollback
             await runner.flush_events(tx)
+            # The result commits with the records: one commit, not two, for a batch of
+            # one record fed as it happens.
+            result.status = "committed"
+            await _save(tx, result, final=True)
     except _Rollback:
         pass
+    except BaseException:
+        result.finished_at = None
+        raise
     if result.dry_run:
         result.status = "checked"
     elif result.mode == "all" and result.rejected:
         result.status = "rejected"
         result.applied = result.retired = 0
-    else:
-        result.status = "committed"
     if on_progress is not None:
         done = on_progress(result)
         if done is not None:
@@ -656,8 +663,10 @@ async def _progress(db: Database, result: BatchResult) -> None:
 async def _save(db: Executor, result: BatchResult, *, final: bool) -> None:
     finished_at = await db.fetchval(
         "UPDATE feed_batch SET status = $2, lines_read = $3, applied = $4, unchanged = $5,"
-        " stale = $6, retired = $7, rejected = $8, rejections = $9, updated_at = now(),"
-        " finished_at = CASE WHEN $10 THEN now() END WHERE id = $1 RETURNING finished_at",
+        " stale = $6, retired = $7, rejected = $8, rejections = $9,"
+        " updated_at = clock_timestamp(),"
+        " finished_at = CASE WHEN $10 THEN clock_timestamp() END WHERE id = $1"
+        " RETURNING finished_at",
         result.id, result.status, result.lines_read, result.applied, result.unchanged,
         result.stale, result.retired, result.rejected,
         [r.as_json() for r in result.rejections], final)
