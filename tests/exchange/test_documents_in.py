@@ -122,6 +122,7 @@ async def test_a_malformed_delfor_is_refused_with_the_segment_named(
     assert "UCI+FV2611240042+FAWVW" in contrl and "+4" in contrl  # rejected
     assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 0
     stored = await db.fetchrow("SELECT status, receipt FROM exchange_document")
+    assert stored is not None
     assert stored["status"] == "refused" and stored["receipt"]["count"] >= 1
 
 
