@@ -4,6 +4,8 @@ purchase proposal per spec and period. No I/O; every number is an exact Decimal.
 Per spec s and planning period p of R days, with a transport cycle of L days:
 
 - gross G = sum over car models of planned cars x kg per car x (1 + yield allowance);
+  for a spec the customer's delivery schedule names, within the schedule's horizon,
+  the tonnes the schedule states (:func:`with_schedule`);
 - daily demand d = G / R; safety stock SS = safety days x d; lead-time demand LTD = L x d;
 - available A: the inventory position IP for the first period, then what the previous
   period leaves (A + order - G);
@@ -55,6 +57,9 @@ class Period:
     start: date
     days: int
     gross_t: Decimal
+    # The customer's own firmness, for a period its delivery schedule states; None for a
+    # period of the car plan, which the firmness zones judge.
+    firmness: str | None = None
 
     @property
     def end(self) -> date:
@@ -92,6 +97,8 @@ class PeriodDemand:
     # nothing is ordered.
     need_date: date | None
     release_date: date | None
+    # The delivery schedule's firmness of the period, None for a car-plan period.
+    firmness: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,84 @@ def gross_requirements(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """Tonnes of a spec the customer's delivery schedule wants from ``start`` to ``end``
+    (both included), and how firm the customer holds them."""
+
+    spec_id: int
+    start: date
+    end: date
+    quantity_t: Decimal
+    firmness: str
+
+
+def with_schedule(
+    gross: dict[int, list[Period]], schedule: Iterable[Scheduled]
+) -> dict[int, list[Period]]:
+    """The gross requirements with the customer's delivery schedule taking precedence.
+
+    For each spec the schedule names, the schedule's horizon runs from the first day of
+    its first period for the spec to the last day of its last. Within it the schedule is
+    the spec's whole demand: its periods, with their tonnes and firmness; the car plan's
+    periods there are dropped, and one crossing an edge of the horizon keeps its days
+    outside, with its tonnes in proportion (a car-plan period's demand is spread evenly
+    over its days, as its daily demand is). Outside the horizon, and for every spec the
+    schedule does not name, the car plan's periods stay as they are.
+
+    A scheduled quantity lasts until the next period the schedule names for the spec: its
+    period runs to the day before (the last to its own last day), so periods stay
+    contiguous and the daily demand is the tonnes over the days they cover, not over a
+    one-day delivery slot. Periods that overlap are one period spanning them, with their
+    tonnes summed and the least firm of their firmnesses: no tonne is firmer than the
+    customer made it.
+    """
+    out = dict(gross)
+    by_spec: dict[int, list[Scheduled]] = {}
+    for x in schedule:
+        by_spec.setdefault(x.spec_id, []).append(x)
+    for spec_id, found in by_spec.items():
+        merged = _merged(found)
+        first, last = merged[0].start, merged[-1].end
+        periods = []
+        for x, after in zip(merged, [*merged[1:], None], strict=True):
+            end = after.start - timedelta(days=1) if after else x.end
+            periods.append(Period(x.start, (end - x.start).days + 1, x.quantity_t, x.firmness))
+        for p in gross.get(spec_id, ()):
+            if p.start < first:
+                periods.append(_part(p, p.start, min(p.end, first - timedelta(days=1))))
+            if p.end > last:
+                periods.append(_part(p, max(p.start, last + timedelta(days=1)), p.end))
+        out[spec_id] = sorted(periods, key=lambda p: p.start)
+    return out
+
+
+def least_firm(a: str, b: str) -> str:
+    return max(a, b, key=FIRMNESS_ORDER.index)
+
+
+def _merged(found: list[Scheduled]) -> list[Scheduled]:
+    ordered = sorted(found, key=lambda x: (x.start, x.end))
+    merged = [ordered[0]]
+    for x in ordered[1:]:
+        m = merged[-1]
+        if x.start <= m.end:
+            merged[-1] = Scheduled(m.spec_id, m.start, max(m.end, x.end),
+                                   m.quantity_t + x.quantity_t,
+                                   least_firm(m.firmness, x.firmness))
+        else:
+            merged.append(x)
+    return merged
+
+
+def _part(p: Period, start: date, end: date) -> Period:
+    """The days ``start`` to ``end`` of a car-plan period, with their share of its tonnes."""
+    days = (end - start).days + 1
+    if days == p.days:
+        return p
+    return Period(start, days, (p.gross_t * days / p.days).quantize(KG))
+
+
 def round_to_coils(net_t: Decimal, coil_t: Decimal, min_order_t: Decimal) -> tuple[int, Decimal]:
     """Whole coils covering ``net_t``, and at least the minimum order (in whole coils)."""
     if net_t <= 0:
@@ -163,7 +248,7 @@ def net_demand(spec: SpecInput) -> SpecDemand:
             spec_id=spec.spec_id, start=p.start, end=p.end, days=p.days, gross_t=p.gross_t,
             daily_t=_t(daily), safety_t=_t(safety), lead_time_t=_t(lead),
             available_t=_t(available), net_t=_t(net), order_t=order, coils=coils,
-            need_date=None, release_date=None,
+            need_date=None, release_date=None, firmness=p.firmness,
         ))
         available = available + order - p.gross_t
     return _schedule(spec, lines)

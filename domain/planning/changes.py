@@ -1,5 +1,6 @@
-"""A changed car build plan, followed through: the open purchase plan is recomputed, and
-the last approved plan is brought in line, line by line. An unconverted line changes in
+"""A changed car build plan, or a new version of the customer's delivery schedule,
+followed through: the open purchase plan is recomputed, and the last approved plan is
+brought in line, line by line. An unconverted line changes in
 place; a converted line (already a contract line) raises a change request to sales. Each
 difference is kept, so both sides see what the change did."""
 
@@ -44,6 +45,34 @@ async def store_plan(
 
 
 async def follow(tx: Executor, plan: inputs.ProductionPlan, *, actor: str) -> None:
+    """The purchase plans follow the new car plan version ``plan``."""
+    decided, requests = await _follow_inputs(tx, plan, actor=actor)
+    await inputs.plan_changed_event(tx, plan, actor=actor)
+    await _requested(tx, plan.customer_org_id, decided, requests,
+                     {"production_plan_version": plan.version}, actor=actor)
+
+
+async def follow_schedule(tx: Executor, org_id: int, *, version: int, actor: str) -> None:
+    """The purchase plans follow a new version of the customer's delivery schedule as
+    they follow a new car plan: the open plan (computed or rejected) is recomputed, the
+    last approved one brought in line, a submitted one left for the mill's decision (its
+    ``isStale`` says so). The schedule announces itself
+    (``production_plan.delivery_schedule_received``); change requests are announced as a
+    car plan's are. Without a car plan no purchase plan was ever computed: nothing to do."""
+    plan = await inputs.current_plan(tx, org_id)
+    if plan is None:
+        return
+    decided, requests = await _follow_inputs(tx, plan, actor=actor)
+    await _requested(tx, org_id, decided, requests,
+                     {"production_plan_version": plan.version,
+                      "delivery_schedule_version": version}, actor=actor)
+
+
+async def _follow_inputs(tx: Executor, plan: inputs.ProductionPlan, *, actor: str
+                         ) -> tuple[int | None, int]:
+    """Recompute the open plan and bring the last approved one in line with the current
+    inputs (car plan ``plan`` and the customer's current delivery schedule): the approved
+    plan's id, if any, and how many change requests that raised."""
     org_id = plan.customer_org_id
     status = await tx.fetchval(
         "SELECT status FROM purchase_plan WHERE customer_org_id = $1"
@@ -56,13 +85,16 @@ async def follow(tx: Executor, plan: inputs.ProductionPlan, *, actor: str) -> No
     requests = 0
     if decided is not None:
         requests = await _bring_in_line(tx, decided, plan, mill_today())
-    await inputs.plan_changed_event(tx, plan, actor=actor)
-    if requests:
+    return decided, requests
+
+
+async def _requested(tx: Executor, org_id: int, decided: int | None, requests: int,
+                     payload: dict[str, int], *, actor: str) -> None:
+    if requests and decided is not None:
         await events.append(
             tx, "purchase_plan.change_requested", org_id=org_id,
             aggregate_type="purchase_plan", aggregate_id=decided,
-            payload={"production_plan_version": plan.version, "requests": requests},
-            actor=actor)
+            payload={**payload, "requests": requests}, actor=actor)
 
 
 async def _bring_in_line(
@@ -95,8 +127,9 @@ async def _bring_in_line(
                             was.contract_line_id, "open"))
     await plans.insert_lines(tx, plan_id, org_id, added)
     await plans.write_curves(tx, plan_id, proposal)
-    await tx.execute("UPDATE purchase_plan SET production_plan_id = $2 WHERE id = $1",
-                     plan_id, production.id)
+    await tx.execute("UPDATE purchase_plan SET production_plan_id = $2,"
+                     " delivery_schedule_id = $3 WHERE id = $1",
+                     plan_id, production.id, proposal.delivery_schedule_id)
     # A newer request for a contract line replaces the one still open for it.
     await tx.execute(
         "UPDATE purchase_plan_change SET request_status = 'superseded'"
@@ -106,11 +139,11 @@ async def _bring_in_line(
     await tx.executemany(
         "INSERT INTO purchase_plan_change (plan_id, customer_org_id, production_plan_id,"
         " spec_id, period_start, before_t, after_t, after_coils, after_need_date, action,"
-        " contract_line_id, request_status)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        " contract_line_id, request_status, delivery_schedule_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         [(plan_id, org_id, production.id, k[0], k[1], b,
           now.quantity_t if now else ZERO, now.coils if now else 0,
-          now.need_date if now else None, act, cl, st)
+          now.need_date if now else None, act, cl, st, proposal.delivery_schedule_id)
          for k, b, now, act, cl, st in changes])
     return sum(1 for c in changes if c[3] == "change_requested")
 

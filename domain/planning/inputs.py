@@ -1,6 +1,7 @@
 """What planning starts from, as the customer and the mill's staff set it: the car build
-plan (versioned), the consumption table, the planning parameters per spec, the transport
-cycles, and the customer's stock reports."""
+plan (versioned), the customer's delivery schedule (versioned, as its systems send it:
+``domain.planning.schedules``), the consumption table, the planning parameters per spec,
+the transport cycles, and the customer's stock reports."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from domain.actor import Actor
 from domain.db import Executor
 from domain.errors import Invalid, NotFound
 from domain.planning import permissions
-from domain.planning.calc import Consumption, PlanEntry
+from domain.planning.calc import Consumption, PlanEntry, Scheduled
 from domain.tenancy import Scope
 
 MAX_HORIZON_DAYS = 400
@@ -164,6 +165,32 @@ async def entries_by_plans(
         out[r["plan_id"]].append(
             PlanEntry(r["model_code"], r["period_start"], r["period_days"], r["units"]))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDemand:
+    """The customer's current delivery schedule as planning reads it."""
+
+    id: int
+    version: int
+    periods: list[Scheduled]
+
+
+async def schedule_demand(db: Executor, org_id: int) -> ScheduleDemand | None:
+    """The tonnes and firmness per spec and period of the customer's newest delivery
+    schedule; None when it has sent none."""
+    row = await db.fetchrow(
+        "SELECT id, version FROM delivery_schedule WHERE customer_org_id = $1"
+        " ORDER BY version DESC LIMIT 1", org_id)
+    if row is None:
+        return None
+    lines = await db.fetch(
+        "SELECT spec_id, period_start, period_end, quantity_t, firmness"
+        " FROM delivery_schedule_line WHERE schedule_id = $1"
+        " ORDER BY spec_id, period_start, period_end", row["id"])
+    return ScheduleDemand(row["id"], row["version"], [
+        Scheduled(r["spec_id"], r["period_start"], r["period_end"], r["quantity_t"],
+                  r["firmness"]) for r in lines])
 
 
 async def consumption_table(db: Executor, org_id: int) -> list[Consumption]:

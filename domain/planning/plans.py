@@ -1,4 +1,5 @@
-"""Purchase plans: computed from the car build plan, submitted by the customer, approved
+"""Purchase plans: computed from the car build plan (and, within its horizon, the
+customer's delivery schedule), submitted by the customer, approved
 (and at once converted into contracts) or rejected by the mill's sales, and kept in step
 with the car plan when it changes.
 
@@ -59,6 +60,8 @@ class PurchasePlan:
     # Tonnes over all lines, and over the firm ones.
     total_t: Decimal
     firm_t: Decimal
+    # The customer's delivery schedule it was computed from, if it had one.
+    delivery_schedule_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class PlanLine(LineProposal):
     plan_id: int
     customer_org_id: int
     contract_line_id: int | None
+    # The version of the delivery schedule its demand came from, if it did.
+    delivery_schedule_version: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,8 @@ class PlanChange:
     contract_line_id: int | None
     request_status: str | None
     created_at: datetime
+    # The version of the customer's delivery schedule in force when it was made, if any.
+    delivery_schedule_version: int | None
 
 
 _PLAN_COLS = (
@@ -95,13 +102,17 @@ _PLAN_COLS = (
     " (SELECT coalesce(sum(x.quantity_t), 0) FROM purchase_plan_line x"
     "  WHERE x.plan_id = p.id) AS total_t,"
     " (SELECT coalesce(sum(x.quantity_t), 0) FROM purchase_plan_line x"
-    "  WHERE x.plan_id = p.id AND x.firmness = 'firm') AS firm_t"
+    "  WHERE x.plan_id = p.id AND x.firmness = 'firm') AS firm_t, p.delivery_schedule_id"
 )
 # What a plan stores of each proposed line: the proposal's own fields.
 LINE_FIELDS = list(LineProposal.__slots__)
 _LINE_COLS = "l.id, l.plan_id, l.customer_org_id, " + ", ".join(
-    f"l.{f}" for f in LINE_FIELDS) + ", l.contract_line_id"
-_CHANGE_COLS = ", ".join(f"c.{f}" for f in PlanChange.__slots__)
+    f"l.{f}" for f in LINE_FIELDS) + ", l.contract_line_id, (SELECT d.version FROM" \
+    " delivery_schedule d WHERE d.id = l.delivery_schedule_id) AS delivery_schedule_version"
+_CHANGE_COLS = ", ".join(
+    f"c.{f}" for f in PlanChange.__slots__ if f != "delivery_schedule_version") + (
+    ", (SELECT d.version FROM delivery_schedule d WHERE d.id = c.delivery_schedule_id)"
+    " AS delivery_schedule_version")
 
 
 # Reads ---------------------------------------------------------------------------------
@@ -214,6 +225,7 @@ _LINE_TYPES = {
     "available_t": "numeric", "net_t": "numeric", "quantity_t": "numeric", "coils": "int",
     "need_date": "date", "release_date": "date", "firmness": "text",
     "delivery_site_id": "bigint", "transport_mode": "text", "transit_days": "int",
+    "demand_source": "text", "delivery_schedule_id": "bigint",
 }
 
 
@@ -253,7 +265,8 @@ async def write_curves(tx: Executor, plan_id: int, proposal: Proposal) -> None:
 
 async def compute(db: Database, org_id: int, *, actor: Actor,
                   as_of: date | None = None) -> PurchasePlan:
-    """Compute (or recompute) the customer's open purchase plan from its current car plan."""
+    """Compute (or recompute) the customer's open purchase plan from its current car plan
+    and delivery schedule."""
     permissions.check(actor, "compute", org_id)
     async with db.transaction() as tx:
         return await compute_in(tx, org_id, actor=actor.subject, as_of=as_of)
@@ -278,13 +291,15 @@ async def compute_in(tx: Executor, org_id: int, *, actor: str,
         check_transition(current.status, "computed")
         await tx.execute(
             "UPDATE purchase_plan SET status = 'computed', production_plan_id = $2, as_of = $3,"
-            " computed_at = now(), reject_reason = NULL, decided_at = NULL, decided_by = NULL"
-            " WHERE id = $1", open_id, plan.id, as_of)
+            " delivery_schedule_id = $4, computed_at = now(), reject_reason = NULL,"
+            " decided_at = NULL, decided_by = NULL WHERE id = $1",
+            open_id, plan.id, as_of, proposal.delivery_schedule_id)
         plan_id = open_id
     else:
         plan_id = await tx.fetchval(
-            "INSERT INTO purchase_plan (customer_org_id, production_plan_id, as_of)"
-            " VALUES ($1, $2, $3) RETURNING id", org_id, plan.id, as_of)
+            "INSERT INTO purchase_plan (customer_org_id, production_plan_id, as_of,"
+            " delivery_schedule_id) VALUES ($1, $2, $3, $4) RETURNING id",
+            org_id, plan.id, as_of, proposal.delivery_schedule_id)
     await _write_proposal(tx, plan_id, org_id, proposal)
     return await _lock(tx, plan_id, org_id)
 

@@ -1,5 +1,6 @@
-"""From a stored car build plan to purchase-plan lines: the database reads around the
-pure calculation (consumption, parameters, routes, the live stock position)."""
+"""From a stored car build plan, and the customer's delivery schedule where it has one, to
+purchase-plan lines: the database reads around the pure calculation (consumption,
+parameters, routes, the live stock position)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ class LineProposal:
     delivery_site_id: int | None
     transport_mode: str
     transit_days: int
+    # Where the gross requirement came from: the car build plan x the consumption table
+    # ('build_plan'), or the customer's delivery schedule ('delivery_schedule', with the
+    # schedule's id).
+    demand_source: str
+    delivery_schedule_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,8 @@ class Proposal:
     # Per spec: the stock position netted against, and the projected stock by day.
     positions: dict[int, SpecStock]
     curves: dict[int, tuple[calc.DayStock, ...]]
+    # The delivery schedule it followed: the customer's current one, if any.
+    delivery_schedule_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +83,18 @@ async def propose(
     db: Executor, org_id: int, plan_id: int, as_of: date,
     baseline: dict[int, SpecStock] | None = None,
 ) -> Proposal:
-    """Lines for the car plan ``plan_id``. ``baseline`` replaces the live stock position
-    of the specs it names: a plan brought in line with a changed car plan nets against
-    the position it was computed from, since its own contracts are live stock now."""
+    """Lines for the car plan ``plan_id`` and the customer's current delivery schedule,
+    which takes precedence within its horizon for the specs it names (see
+    :func:`calc.with_schedule`): such a line carries the schedule's firmness, any other
+    the firmness zone of its period. ``baseline`` replaces the live stock position of the
+    specs it names: a plan brought in line with a changed car plan nets against the
+    position it was computed from, since its own contracts are live stock now."""
     entries = await inputs.plan_entries(db, plan_id)
     gross = calc.gross_requirements(entries, await inputs.consumption_table(db, org_id))
+    schedule = await inputs.schedule_demand(db, org_id)
+    schedule_id = schedule.id if schedule else None
+    if schedule is not None:
+        gross = calc.with_schedule(gross, schedule.periods)
     specs = sorted(gross)
     rows = await db.fetch(
         "SELECT s.id, s.coil_nominal_weight_t, p.safety_days, p.min_order_t,"
@@ -110,12 +125,15 @@ async def propose(
                 daily_t=d.daily_t, safety_t=d.safety_t, lead_time_t=d.lead_time_t,
                 available_t=d.available_t, net_t=d.net_t, quantity_t=d.order_t,
                 coils=d.coils, need_date=d.need_date, release_date=d.release_date,
-                firmness=zones.of(as_of, d.start), delivery_site_id=route.site_id,
-                transport_mode=route.mode, transit_days=route.days,
+                firmness=d.firmness or zones.of(as_of, d.start),
+                delivery_site_id=route.site_id, transport_mode=route.mode,
+                transit_days=route.days,
+                demand_source="build_plan" if d.firmness is None else "delivery_schedule",
+                delivery_schedule_id=None if d.firmness is None else schedule_id,
             )
             for d in result.periods
         )
-    return Proposal(lines, positions, curves)
+    return Proposal(lines, positions, curves, schedule_id)
 
 
 async def firmness_zones(db: Executor, org_id: int) -> calc.FirmnessZones:

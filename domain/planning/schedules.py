@@ -2,10 +2,16 @@
 wanted in each period and how firm each is. Each schedule is a new version of the
 customer's; what it names must be known (its part numbers or specs, its ship-to site),
 or the schedule is refused whole with every reason.
+
+The current schedule feeds the customer's purchase plan (within its horizon, its tonnes
+and firmness per spec and period take precedence over the car plan's: see
+``calc.with_schedule``), so a new version is followed through as a new car plan is
+(``changes.follow_schedule``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,9 +20,11 @@ from domain import events
 from domain.db import Executor
 from domain.errors import Invalid
 from domain.exchange import messages as m
+from domain.planning import changes
+from domain.tenancy import Scope
 
 __all__ = ["Schedule", "ScheduleLine", "ScheduleLineRow", "StoredSchedule", "UnknownCodes",
-           "current_schedule", "store_schedule"]
+           "current_schedule", "current_schedule_ids", "store_schedule"]
 
 
 class UnknownCodes(Invalid):
@@ -47,8 +55,9 @@ class StoredSchedule:
 
 async def store_schedule(tx: Executor, org_id: int, schedule: m.DeliverySchedule, *,
                          source: str, actor: str) -> StoredSchedule:
-    """The customer's next schedule version, from ``schedule``; UnknownCodes when a part
-    number, spec or site is not the customer's."""
+    """The customer's next schedule version, from ``schedule``, and the purchase plans
+    following it, in ``tx``; UnknownCodes when a part number, spec or site is not the
+    customer's."""
     parts = await tx.fetch(
         "SELECT id, code, customer_part_number FROM steel_spec"
         " WHERE customer_org_id = $1 OR customer_org_id IS NULL", org_id)
@@ -93,9 +102,8 @@ async def store_schedule(tx: Executor, org_id: int, schedule: m.DeliverySchedule
         aggregate_type="delivery_schedule", aggregate_id=schedule_id, actor=actor,
         payload={"number": schedule.document_number, "version": version,
                  "lines": len(rows), "firm_t": str(firm), "total_t": str(total)})
+    await changes.follow_schedule(tx, org_id, version=version, actor=actor)
     return StoredSchedule(schedule_id, version, len(rows), firm, total)
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,3 +143,13 @@ async def current_schedule(db: Executor, org_id: int) -> Schedule | None:
         " JOIN steel_spec s ON s.id = l.spec_id WHERE l.schedule_id = $1"
         " ORDER BY l.period_start, s.code", row["id"])
     return Schedule(**dict(row), lines=tuple(ScheduleLine(**dict(r)) for r in lines))
+
+
+async def current_schedule_ids(db: Executor, scope: Scope, org_ids: Sequence[int]
+                               ) -> dict[int, int]:
+    """Each customer's newest delivery schedule id, for a loader."""
+    rows = await db.fetch(
+        "SELECT DISTINCT ON (customer_org_id) customer_org_id, id FROM delivery_schedule"
+        f" WHERE customer_org_id = ANY($2::bigint[]) AND {Scope.owned('customer_org_id')}"
+        " ORDER BY customer_org_id, version DESC", scope.org_id, list(org_ids))
+    return {r["customer_org_id"]: r["id"] for r in rows}

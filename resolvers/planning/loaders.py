@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.planning import imports, inputs, plans
+from domain.planning import imports, inputs, plans, schedules
 from resolvers.loaders import GroupedLoader, MappedLoader, RowsLoader
 
 
@@ -40,6 +40,13 @@ class CurrentProductionPlanByCustomerLoader(MappedLoader[int]):
 
     async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
         return await inputs.current_plans(self.db, self.scope, keys)
+
+
+class CurrentDeliveryScheduleByCustomerLoader(MappedLoader[int]):
+    """Each customer's newest delivery schedule id."""
+
+    async def fetch(self, keys: Sequence[int]) -> Mapping[int, Any]:
+        return await schedules.current_schedule_ids(self.db, self.scope, keys)
 
 
 class PlanImportByIdLoader(RowsLoader[int]):

@@ -19,6 +19,7 @@ from resolvers.contracts.types import Contract, ContractLine, Firmness, Transpor
 from resolvers.loaders import OrganizationByIdLoader, SiteByIdLoader, SpecByIdLoader
 from resolvers.parties import Organization, Site, SteelSpec
 from resolvers.planning.loaders import (
+    CurrentDeliveryScheduleByCustomerLoader,
     CurrentProductionPlanByCustomerLoader,
     PlanChangesByPurchasePlanLoader,
     PlanEntriesByProductionPlanLoader,
@@ -64,6 +65,17 @@ class ChangeRequestStatus(enum.Enum):
     DECLINED = strawberry.enum_value("declined", description="The contract line stays.")
     SUPERSEDED = strawberry.enum_value(
         "superseded", description="A later car plan raised a newer request for the line.")
+
+
+@strawberry.enum(description="Where a purchase-plan line's gross requirement came from.")
+class DemandSource(enum.Enum):
+    BUILD_PLAN = strawberry.enum_value(
+        "build_plan", description="The car build plan x the consumption table; its "
+        "firmness is the zone of its period.")
+    DELIVERY_SCHEDULE = strawberry.enum_value(
+        "delivery_schedule", description="The customer's delivery schedule (DELFOR), which "
+        "takes precedence within its horizon for the specs it names; its firmness is the "
+        "schedule's.")
 
 
 @strawberry.enum(description="What a plan file holds.")
@@ -124,9 +136,12 @@ class PurchasePlanLine:
     site_id: strawberry.Private[int | None]
     contract_line_id: strawberry.Private[int | None]
     period_start: dt.date = strawberry.field(description="First day of the period.")
-    period_end: dt.date = strawberry.field(description="Last day of the period.")
-    gross_tonnes: Decimal = strawberry.field(description="Gross requirement: cars x kg "
-                                             "per car x (1 + yield allowance).")
+    period_end: dt.date = strawberry.field(
+        description="Last day of the period (for a delivery schedule's period, the day "
+        "before the schedule's next period of the spec: the tonnes last until then).")
+    gross_tonnes: Decimal = strawberry.field(
+        description="Gross requirement: cars x kg per car x (1 + yield allowance), or the "
+        "tonnes the delivery schedule states (see demandSource).")
     daily_tonnes: Decimal = strawberry.field(description="Gross / days in the period.")
     safety_tonnes: Decimal = strawberry.field(description="Safety days x daily demand.")
     lead_time_tonnes: Decimal = strawberry.field(
@@ -144,8 +159,13 @@ class PurchasePlanLine:
         "under the safety stock.")
     release_date: dt.date | None = strawberry.field(
         description="Latest day it may leave the mill: need date - transport cycle.")
-    firmness: Firmness = strawberry.field(description="How binding the line is; only firm "
-                                          "lines become contract lines.")
+    firmness: Firmness = strawberry.field(
+        description="How binding the line is: the delivery schedule's for its lines, by "
+        "how far ahead the period is otherwise; only firm lines become contract lines.")
+    demand_source: DemandSource = strawberry.field(
+        description="Where the gross requirement came from.")
+    delivery_schedule_version: int | None = strawberry.field(
+        description="The delivery schedule version it came from, for its lines.")
     transport_mode: TransportMode = strawberry.field(description="How it travels.")
     transit_days: int = strawberry.field(description="The transport cycle used, in days.")
     release_overdue: bool = strawberry.field(
@@ -163,7 +183,9 @@ class PurchasePlanLine:
             coils=x.coils, need_date=x.need_date, release_date=x.release_date,
             firmness=Firmness(x.firmness), transport_mode=TransportMode(x.transport_mode),
             transit_days=x.transit_days,
-            release_overdue=x.release_date is not None and x.release_date < as_of)
+            release_overdue=x.release_date is not None and x.release_date < as_of,
+            demand_source=DemandSource(x.demand_source),
+            delivery_schedule_version=x.delivery_schedule_version)
 
     @strawberry.field(description="The steel spec.")
     async def spec(self, info: Info[Any, Any]) -> SteelSpec | None:
@@ -185,7 +207,8 @@ class PurchasePlanLine:
         return ContractLine.of(line) if line else None
 
 
-@strawberry.type(description="What a changed car plan did to one line of an approved plan.")
+@strawberry.type(description="What a changed car plan or delivery schedule did to one "
+                 "line of an approved plan.")
 class PlanChange:
     pk: strawberry.Private[int]
     spec_id: strawberry.Private[int]
@@ -200,7 +223,10 @@ class PlanChange:
     request_status: ChangeRequestStatus | None = strawberry.field(
         description="For a change request: open, accepted or declined.")
     production_plan_version: int = strawberry.field(
-        description="The car plan version that made the change.")
+        description="The car plan version in force when the change was made.")
+    delivery_schedule_version: int | None = strawberry.field(
+        description="The delivery schedule version in force when the change was made, if "
+        "the customer had one.")
     created_at: dt.datetime = strawberry.field(description="When.")
 
     @classmethod
@@ -215,6 +241,7 @@ class PlanChange:
             after_need_date=c.after_need_date, action=PlanChangeAction(c.action),
             request_status=ChangeRequestStatus(c.request_status) if c.request_status else None,
             production_plan_version=versions.get(c.production_plan_id, 0),
+            delivery_schedule_version=c.delivery_schedule_version,
             created_at=c.created_at) for c in found]
 
     @strawberry.field(description="Global id, to answer a change request with.")
@@ -281,6 +308,7 @@ def _curve(row: dict[str, Any]) -> StockCurve:
 class PurchasePlan(Node):
     org_id: strawberry.Private[int]
     production_plan_id: strawberry.Private[int]
+    delivery_schedule_id: strawberry.Private[int | None]
     status: PurchasePlanStatus = strawberry.field(description="Where it stands.")
     as_of: dt.date = strawberry.field(description="Day it was computed for; firmness is "
                                       "judged from it.")
@@ -300,6 +328,7 @@ class PurchasePlan(Node):
     @classmethod
     def of(cls, p: plans.PurchasePlan) -> PurchasePlan:
         return cls(pk=p.id, org_id=p.customer_org_id, production_plan_id=p.production_plan_id,
+                   delivery_schedule_id=p.delivery_schedule_id,
                    status=PurchasePlanStatus(p.status), as_of=p.as_of,
                    computed_at=p.computed_at, submitted_at=p.submitted_at,
                    submitted_by=p.submitted_by, decided_at=p.decided_at,
@@ -321,12 +350,16 @@ class PurchasePlan(Node):
         found = await loaders(info).get(ProductionPlanByIdLoader).load(self.production_plan_id)
         return ProductionPlan.of(found) if found else None
 
-    @strawberry.field(description="The car plan changed since: a newer version exists that "
-                      "this plan does not follow yet (a submitted plan waits for the mill's "
-                      "decision; rejected, it is recomputed from the newest).")
+    @strawberry.field(description="The car plan or the delivery schedule changed since: a "
+                      "newer version exists that this plan does not follow yet (a submitted "
+                      "plan waits for the mill's decision; rejected, it is recomputed from "
+                      "the newest).")
     async def is_stale(self, info: Info[Any, Any]) -> bool:
         current = await loaders(info).get(CurrentProductionPlanByCustomerLoader).load(self.org_id)
-        return current is not None and current.id != self.production_plan_id
+        schedule = await loaders(info).get(CurrentDeliveryScheduleByCustomerLoader).load(
+            self.org_id)
+        return ((current is not None and current.id != self.production_plan_id)
+                or (schedule is not None and schedule != self.delivery_schedule_id))
 
     @strawberry.field(description="Lines by spec, then period.")
     async def lines(

@@ -1,12 +1,13 @@
 """Documents FAW-VW's systems send: a DELFOR becomes the next version of its delivery
-schedule, with each period's firmness; a malformed one, or one naming parts the platform
-does not know, is refused whole with every reason (the segment named), answered with a
-CONTRL, and changes nothing."""
+schedule, with each period's firmness, and feeds its purchase plan; a malformed one, or
+one naming parts the platform does not know, is refused whole with every reason (the
+segment named), answered with a CONTRL, and changes nothing."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from api.app import create_app
 from api.context import Services
 from domain.actor import Actor
+from domain.calendar import mill_today
 from domain.db import Database
 from domain.egress import EgressPolicy
 from domain.exchange.addresses import AddressInput, put_address
@@ -24,7 +26,9 @@ from push.transports import base as transports
 from push.transports.base import Endpoint
 from resolvers.relay import to_global_id
 from settings import PROJECT_ROOT
+from tests.exchange.delfor import Want, delfor
 from tests.exchange_transports import peers
+from tests.planning.test_planning_api import COMPUTE, FAW, SET_TABLE, SHARE, weeks
 from tests.support.api import CODEC, SETTINGS, Api, _client, serving, token
 from tests.support.factory import World, build
 
@@ -118,6 +122,7 @@ async def test_a_malformed_delfor_is_refused_with_the_segment_named(
     assert "UCI+FV2611240042+FAWVW" in contrl and "+4" in contrl  # rejected
     assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 0
     stored = await db.fetchrow("SELECT status, receipt FROM exchange_document")
+    assert stored is not None
     assert stored["status"] == "refused" and stored["receipt"]["count"] >= 1
 
 
@@ -190,3 +195,128 @@ async def test_a_delfor_over_as2_is_applied_and_answered_with_a_signed_receipt(
     assert receipt.mdn.signature_verified and receipt.mdn.mic_verified
     assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 1
     assert await db.fetchval("SELECT status FROM exchange_document") == "accepted"
+
+
+LINES = """query($id: ID!) { node(id: $id) { ... on PurchasePlan { status isStale
+    lines(first: 100) { nodes { spec { customerPartNumber } periodStart periodEnd
+        grossTonnes firmness demandSource deliveryScheduleVersion } } } } }"""
+PANEL, INNER = "5G0-809-605", "5G0-809-606"
+
+
+async def planning(api: Api, w: World) -> date:
+    """FAW-VW's outer panel and its own spec PN-FAW-VW in its consumption table (50 and 40
+    kg per SAGITAR), twelve weeks of 1,000 SAGITARs a week, and its DELFOR address."""
+    got = await api.data(SET_TABLE, {"input": {"rates": [
+        {"model": "SAGITAR", "spec": PANEL, "kgPerCar": "50"},
+        {"model": "SAGITAR", "spec": "PN-FAW-VW", "kgPerCar": "40"}]}}, as_=FAW)
+    assert got["setConsumptionTable"]["errors"] == []
+    got = await api.data(SHARE, {"input": {"entries": weeks(12, {"SAGITAR": 1000})}}, as_=FAW)
+    assert got["shareProductionPlan"]["errors"] == []
+    await register(api, w)
+    return mill_today()
+
+
+def first_schedule(t: date) -> bytes:
+    day = timedelta(days=1)
+    return delfor("DF-1", [
+        Want(PANEL, t + 7 * day, "120.000:TNE", "firm"),
+        # Firm by the zones (under 28 days ahead), a forecast by the customer.
+        Want(PANEL, t + 14 * day, "240:TNE", "forecast", end=t + 20 * day),
+        # A commitment for material by the zones, firm by the customer; it ends mid-week.
+        Want(PANEL, t + 63 * day, "300:TNE", "firm", end=t + 66 * day),
+        Want(INNER, t + 21 * day, "60500:KGM", "commitment_production"),
+    ], reference="FV0001")
+
+
+async def lines_of(api: Api, plan_id: str) -> dict[str, list[tuple[object, ...]]]:
+    node = (await api.data(LINES, {"id": plan_id}, as_=FAW))["node"]
+    out: dict[str, list[tuple[object, ...]]] = {}
+    for x in node["lines"]["nodes"]:
+        out.setdefault(x["spec"]["customerPartNumber"], []).append((
+            x["periodStart"], x["periodEnd"], x["grossTonnes"], x["firmness"],
+            x["demandSource"], x["deliveryScheduleVersion"]))
+    return out
+
+
+def d(t: date, days: int) -> str:
+    return (t + timedelta(days=days)).isoformat()
+
+
+async def test_a_delfor_from_faw_vw_feeds_its_purchase_plan_with_its_firmness(
+    local: Api, db: Database, world: World
+) -> None:
+    t = await planning(local, world)
+    status, answer = await send(local, first_schedule(t), token("FAW-VW"))
+    assert status == 200, answer
+
+    computed = await local.data(COMPUTE, {"input": {}}, as_=FAW)
+    plan_id = computed["computePurchasePlan"]["purchasePlan"]["id"]
+    lines = await lines_of(local, plan_id)
+    build, scheduled = "BUILD_PLAN", "DELIVERY_SCHEDULE"
+    # Within the schedule's horizon for the panel (day 7 to day 66) its tonnes and
+    # firmness; each scheduled quantity lasts until the next one. Outside it, the car
+    # plan: 50 t a week, the week the horizon ends in keeping its last 3 days (3/7 of it).
+    assert lines[PANEL] == [
+        (d(t, 0), d(t, 6), "50.000", "FIRM", build, None),
+        (d(t, 7), d(t, 13), "120.000", "FIRM", scheduled, 1),
+        (d(t, 14), d(t, 62), "240.000", "FORECAST", scheduled, 1),
+        (d(t, 63), d(t, 66), "300.000", "FIRM", scheduled, 1),
+        (d(t, 67), d(t, 69), "21.429", "COMMITMENT_MATERIAL", build, None),
+        (d(t, 70), d(t, 76), "50.000", "COMMITMENT_MATERIAL", build, None),
+        (d(t, 77), d(t, 83), "50.000", "COMMITMENT_MATERIAL", build, None),
+    ]
+    # A part in no consumption table is planned from the schedule alone.
+    assert lines[INNER] == [
+        (d(t, 21), d(t, 21), "60.500", "COMMITMENT_PRODUCTION", scheduled, 1)]
+    # A spec the schedule does not name keeps the car plan and the zones.
+    assert [x[2:5] for x in lines["PN-FAW-VW"]] == [("40.000", "FIRM", build)] * 4 + [
+        ("40.000", "COMMITMENT_PRODUCTION", build)] * 4 + [
+        ("40.000", "COMMITMENT_MATERIAL", build)] * 4
+
+    # A second version: 180 t on day 7 and nothing more of either part. The open plan
+    # follows it at once, as it follows a new car plan.
+    second = delfor("DF-2", [Want(PANEL, t + timedelta(days=7), "180:TNE", "firm")],
+                    reference="FV0002")
+    status, answer = await send(local, second, token("FAW-VW"))
+    assert status == 200 and answer["receipt"]["schedules"][0]["version"] == 2, answer
+    followed = await lines_of(local, plan_id)
+    assert followed[PANEL][:3] == [
+        (d(t, 0), d(t, 6), "50.000", "FIRM", build, None),
+        (d(t, 7), d(t, 7), "180.000", "FIRM", scheduled, 2),
+        (d(t, 8), d(t, 13), "42.857", "FIRM", build, None),
+    ]
+    assert [x[2] for x in followed[PANEL][3:]] == ["50.000"] * 10
+    assert INNER not in followed
+    node = (await local.data(LINES, {"id": plan_id}, as_=FAW))["node"]
+    assert node["status"] == "COMPUTED" and node["isStale"] is False
+    recomputed = await local.data(COMPUTE, {"input": {}}, as_=FAW)
+    assert recomputed["computePurchasePlan"]["purchasePlan"]["id"] == plan_id
+    assert await lines_of(local, plan_id) == followed
+
+
+async def test_a_refused_delfor_changes_nothing_in_the_plan(
+    local: Api, db: Database, world: World
+) -> None:
+    t = await planning(local, world)
+    status, _ = await send(local, first_schedule(t), token("FAW-VW"))
+    assert status == 200
+    computed = await local.data(COMPUTE, {"input": {}}, as_=FAW)
+    plan_id = computed["computePurchasePlan"]["purchasePlan"]["id"]
+    before = await lines_of(local, plan_id)
+    assert before[PANEL][1][2:] == ("120.000", "FIRM", "DELIVERY_SCHEDULE", 1)
+
+    # A version whose tonnes would change every scheduled line, with one bad quantity.
+    changed = delfor("DF-2", [Want(PANEL, t + timedelta(days=7), "999:TNE", "firm"),
+                              Want(INNER, t + timedelta(days=21), "12O:TNE", "firm")],
+                     reference="FV0002")
+    status, answer = await send(local, changed, token("FAW-VW"))
+    assert status == 422 and answer["accepted"] is False
+    assert await lines_of(local, plan_id) == before
+    await local.data(COMPUTE, {"input": {}}, as_=FAW)
+    assert await lines_of(local, plan_id) == before
+    assert await db.fetchval("SELECT max(version) FROM delivery_schedule") == 1
+    # The same version without the fault is applied: the refusal was the fault alone.
+    fixed = changed.replace(b"12O:TNE", b"120:TNE")
+    status, _ = await send(local, fixed, token("FAW-VW"))
+    assert status == 200
+    assert (await lines_of(local, plan_id))[PANEL][1][2] == "999.000"

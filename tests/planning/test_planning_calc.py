@@ -13,10 +13,12 @@ from domain.planning.calc import (
     FirmnessZones,
     Period,
     PlanEntry,
+    Scheduled,
     SpecInput,
     gross_requirements,
     net_demand,
     round_to_coils,
+    with_schedule,
 )
 
 DAY0 = date(2026, 12, 1)
@@ -148,3 +150,32 @@ def test_with_the_proposed_orders_no_day_ends_under_the_safety_stock(spec: SpecI
     result = net_demand(spec)
     for d in result.curve:
         assert d.stock_t >= d.safety_t - Decimal("0.001"), (d, result.periods)
+
+
+def test_the_delivery_schedule_takes_precedence_within_its_horizon() -> None:
+    # A car plan of two 10-day periods, 100 t each, for specs 1 and 2.
+    car = {s: [Period(DAY0, 10, Decimal(100)), Period(DAY0 + timedelta(days=10), 10,
+                                                      Decimal(100))] for s in (1, 2)}
+    day = timedelta(days=1)
+    merged = with_schedule(car, [
+        # Overlapping periods are one: tonnes summed, the least firm firmness.
+        Scheduled(1, DAY0 + 4 * day, DAY0 + 5 * day, Decimal(30), "firm"),
+        Scheduled(1, DAY0 + 5 * day, DAY0 + 6 * day, Decimal(20), "commitment_production"),
+        Scheduled(1, DAY0 + 12 * day, DAY0 + 12 * day, Decimal(70), "forecast"),
+        Scheduled(3, DAY0, DAY0, Decimal(5), "firm"),
+    ])
+    assert [(p.start - DAY0).days for p in merged[1]] == [0, 4, 12, 13]
+    assert [p.days for p in merged[1]] == [4, 8, 1, 7]
+    # The car plan's days outside the horizon (days 4 to 12) keep their share.
+    assert [p.gross_t for p in merged[1]] == [Decimal(40), Decimal(50), Decimal(70),
+                                              Decimal(70)]
+    assert [p.firmness for p in merged[1]] == [None, "commitment_production", "forecast", None]
+    assert merged[2] == car[2]
+    assert merged[3] == [Period(DAY0, 1, Decimal(5), "firm")]
+    # Netting keeps the schedule's firmness on each period.
+    netted = net_demand(SpecInput(spec_id=1, periods=merged[1], safety_days=Decimal(5),
+                                  transport_days=7, inventory_position_t=Decimal(0),
+                                  coil_weight_t=Decimal(12)))
+    assert [p.firmness for p in netted.periods] == [None, "commitment_production",
+                                                    "forecast", None]
+    assert len(netted.curve) == 20
