@@ -8,8 +8,8 @@ MDN, whatever became of the document.
 The body is the document as its format writes it (EDIFACT, the platform's JSON, CSV or
 XLSX), bounded by ``KEYLINK_BODY_MAX_BYTES`` like any request. The answer is 200 when the
 document was applied, 422 when it was refused whole, with every reason; for EDIFACT the
-CONTRL answering it comes in the answer too (none answers a CONTRL or APERAK). A document sent again is answered as the first
-time and applied once.
+CONTRL answering it comes in the answer too (none answers a CONTRL or APERAK). A
+document sent again is answered as the first time and applied once.
 """
 
 from __future__ import annotations
