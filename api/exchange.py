@@ -1,14 +1,15 @@
 """`POST /exchange/inbox/{code}`: a partner's system sends a document to the address it
-registered (a delivery schedule, a receiving advice), with its own token.
+registered (a delivery schedule, a receiving advice, a CONTRL or APERAK answering a
+document the platform sent it), with its own token.
 `POST /exchange/as2`: the mill's AS2 station, for partners whose address names AS2: the
 message is verified against the partner's pinned certificate and answered with a signed
 MDN, whatever became of the document.
 
-The body is the document as its format writes it (EDIFACT, the platform's JSON), bounded
-by ``KEYLINK_BODY_MAX_BYTES`` like any request. The answer is 200 when the document was
-applied, 422 when it was refused whole, with every reason; for EDIFACT the CONTRL
-answering it comes in the answer too. A document sent again is answered as the first
-time and applied once.
+The body is the document as its format writes it (EDIFACT, the platform's JSON, CSV or
+XLSX), bounded by ``KEYLINK_BODY_MAX_BYTES`` like any request. The answer is 200 when the
+document was applied, 422 when it was refused whole, with every reason; for EDIFACT the
+CONTRL answering it comes in the answer too (none answers a CONTRL or APERAK). A
+document sent again is answered as the first time and applied once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from api.auth import AuthError
 from api.bodies import error_response
 from api.context import Context, Services
 from domain.errors import DomainError
+from domain.exchange import edifact
 from domain.exchange.addresses import PERMISSIONS, Resolved, inbound_as2_codes, resolve_code
 from domain.exchange.inbound import receive
 from push.transports.as2 import AS2RequestError, Partner, receive_as2
@@ -114,11 +116,16 @@ async def _as2_partners(services: Services) -> tuple[dict[str, Partner],
 
 def _addressed(addresses: list[Resolved], body: bytes) -> Resolved | None:
     """Which of a partner's addresses a document is for: the only one, or the one whose
-    document an EDIFACT interchange's UNH names."""
+    document an EDIFACT interchange's UNH names (a CONTRL or APERAK: the partner's
+    acknowledgement address, else any of its EDIFACT ones)."""
     if len(addresses) == 1:
         return addresses[0]
-    kinds = {b"DELFOR": "delivery_schedule", b"RECADV": "receiving_advice"}
-    for tag, kind in kinds.items():
-        if b"+" + tag + b":" in body[:4096]:
-            return next((a for a in addresses if a.address.document_type == kind), None)
-    return None
+    kinds = {"DELFOR": "delivery_schedule", "RECADV": "receiving_advice",
+             "CONTRL": "acknowledgement", "APERAK": "acknowledgement"}
+    kind = kinds.get(edifact.message_type(body) or "")
+    if kind is None:
+        return None
+    found = next((a for a in addresses if a.address.document_type == kind), None)
+    if found is None and kind == "acknowledgement":
+        found = next((a for a in addresses if a.address.format == "edifact"), None)
+    return found

@@ -23,6 +23,7 @@ from domain.actor import Actor, Permissions
 from domain.db import Database, Executor
 from domain.egress import EgressPolicy, EgressRefused
 from domain.errors import Invalid, NotFound
+from domain.exchange import mapping, sheets
 from domain.tenancy import Scope
 
 __all__ = [
@@ -48,6 +49,9 @@ DIRECTION: Mapping[str, str] = {
     "order_response": "out", "dispatch_advice": "out", "invoice": "out",
     "certificate": "out", "contract": "out",
     "delivery_schedule": "in", "receiving_advice": "in",
+    # A partner's CONTRL or APERAK answering what the platform sent it (any of its
+    # EDIFACT addresses takes them too; this one is for a partner that sends nothing else).
+    "acknowledgement": "in",
 }
 TRANSPORTS = ("https", "sftp", "as2")
 # The formats each document is written or read in.
@@ -58,7 +62,8 @@ FORMATS: Mapping[str, tuple[str, ...]] = {
     "certificate": ("json",),
     "contract": ("json",),
     "delivery_schedule": ("json", "edifact", "csv", "xlsx"),
-    "receiving_advice": ("json", "edifact"),
+    "receiving_advice": ("json", "edifact", "csv", "xlsx"),
+    "acknowledgement": ("edifact",),
 }
 # Documents only the mill's own systems take: an entry of the mill's organization.
 MILL_DOCUMENTS = frozenset({"contract"})
@@ -186,6 +191,7 @@ async def put_address(db: Database, actor: Actor, data: AddressInput, *,
     generated for it (shown once)."""
     await _check_actor(db, actor, data.org_id, data.document_type)
     _check(data)
+    table = _mapping(data)
     await _check_destination(data.transport, data.url, policy)
     generated = None
     credentials = data.credentials
@@ -215,6 +221,9 @@ async def put_address(db: Database, actor: Actor, data: AddressInput, *,
             data.url, credentials, data.options or {}, data.enabled, actor.subject)
         if row is None:  # pragma: no cover - the upsert always returns its row
             raise NotFound("no such address")
+        if table is not None and DIRECTION[data.document_type] == "in":
+            # What the partner's files are read with: its mapping of the document type.
+            await mapping.store_mapping(tx, data.org_id, table, actor=actor.subject)
         await events.append(
             tx, "exchange.address_registered", org_id=data.org_id,
             aggregate_type="exchange_address", aggregate_id=row["id"], actor=actor.subject,
@@ -279,6 +288,23 @@ def _check(data: AddressInput) -> None:
                       field="options")
     if len(str(data.options or {})) > _MAX_OPTIONS:
         raise Invalid(f"options are at most {_MAX_OPTIONS} characters", field="options")
+
+
+def _mapping(data: AddressInput) -> mapping.Mapping | None:
+    """A CSV or XLSX address's mapping, checked: one for its document type, and for a
+    document the partner sends, giving the fields the platform reads
+    (:data:`domain.exchange.sheets.TARGETS`)."""
+    if data.format not in ("csv", "xlsx"):
+        return None
+    try:
+        table = mapping.Mapping.from_json((data.options or {}).get("mapping"))
+        if table.document != data.document_type:
+            raise mapping.BadMapping([f"document: {data.document_type}, the address's"])
+        if DIRECTION[data.document_type] == "in":
+            mapping.check_targets(table, sheets.TARGETS[data.document_type])
+    except mapping.BadMapping as exc:
+        raise Invalid(f"options.mapping is {exc.message}", field="options") from None
+    return table
 
 
 def _checked_credentials(transport: str, credentials: dict[str, Any]) -> dict[str, Any]:

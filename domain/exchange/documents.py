@@ -1,12 +1,15 @@
 """Every document the exchange sends or receives, and its life.
 
 Outbound: ``pending`` when made, then per attempt ``sent`` (the transport took it),
-``acknowledged`` (the peer's receipt said so: an AS2 MDN, a CONTRL or APERAK), or
-``failed`` with the next attempt after a growing pause, and ``dead`` after the last
-attempt, when both parties are told (``exchange.document_failed``). Staff may send a
-document again. Inbound: ``accepted`` or ``refused`` (with every reason). Each document
-is kept as it went over the wire, with its SHA-256 and every attempt; one business
-event reaches one address once (the business key is unique per address).
+``acknowledged`` (the peer's receipt said so: an AS2 MDN, an https 2xx), or ``failed``
+with the next attempt after a growing pause, and ``dead`` after the last attempt, when
+both parties are told (``exchange.document_failed``). Later, the partner's CONTRL or
+APERAK answering it (matched by the references an EDIFACT document was written with)
+marks it ``acknowledged``, or ``dead`` when it rejects it, with its reasons and both
+parties told as for a failed sending. Staff may send a document again. Inbound:
+``accepted`` or ``refused`` (with every reason). Each document is kept as it went over
+the wire, with its SHA-256 and every attempt; one business event reaches one address
+once (the business key is unique per address).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "documents_by_ids",
     "mark_acknowledged",
     "mark_failed",
+    "mark_refused",
     "mark_sent",
     "record_inbound",
     "record_unwritable",
@@ -74,6 +78,10 @@ class Document:
     event_seq: int | None
     created_at: datetime
     updated_at: datetime
+    # An outbound EDIFACT document's interchange control reference (UNB 0020) and
+    # message reference (UNH 0062): what a partner's CONTRL or APERAK names.
+    interchange_ref: str | None = None
+    message_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +103,7 @@ class Due:
 _COLS = ("d.id, d.address_id, d.org_id, d.document_type, d.direction, d.business_key,"
          " d.format, d.name, d.content_type, d.body_sha256, octet_length(d.body) AS byte_size,"
          " d.status, d.attempts, d.next_attempt_at, d.last_error, d.receipt, d.event_seq,"
-         " d.created_at, d.updated_at")
+         " d.created_at, d.updated_at, d.interchange_ref, d.message_ref")
 
 
 def _document(row: Any) -> Document:
@@ -104,17 +112,21 @@ def _document(row: Any) -> Document:
 
 async def create_outbound(tx: Executor, address: Address, *, business_key: str, name: str,
                           content_type: str, body: bytes, event_seq: int | None,
-                          ) -> Document | None:
+                          interchange_ref: str | None = None,
+                          message_ref: str | None = None) -> Document | None:
     """A document to send, due now; None when this business event already went to this
-    address (a document is never sent twice for one event)."""
+    address (a document is never sent twice for one event). An EDIFACT document keeps
+    the references it was written with, which the partner's acknowledgements name."""
     row = await tx.fetchrow(
         "INSERT INTO exchange_document AS d (address_id, org_id, document_type, direction,"
         " business_key, format, name, content_type, body, body_sha256, status,"
-        " next_attempt_at, event_seq) VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, $9,"
-        " 'pending', now(), $10) ON CONFLICT (address_id, direction, business_key)"
+        " next_attempt_at, event_seq, interchange_ref, message_ref) VALUES ($1, $2, $3,"
+        " 'out', $4, $5, $6, $7, $8, $9, 'pending', now(), $10, $11, $12)"
+        " ON CONFLICT (address_id, direction, business_key)"
         f" DO NOTHING RETURNING {_COLS}",
         address.id, address.org_id, address.document_type, business_key, address.format,
-        name, content_type, body, hashlib.sha256(body).hexdigest(), event_seq)
+        name, content_type, body, hashlib.sha256(body).hexdigest(), event_seq,
+        interchange_ref, message_ref)
     return None if row is None else _document(row)
 
 
@@ -141,15 +153,19 @@ async def record_unwritable(tx: Executor, address: Address, *, business_key: str
 
 async def record_inbound(tx: Executor, address: Address, *, business_key: str, name: str,
                          content_type: str, body: bytes, accepted: bool,
-                         receipt: dict[str, Any]) -> Document:
+                         receipt: dict[str, Any], document_type: str | None = None
+                         ) -> Document:
     """A document received, kept as it came, accepted or refused (``receipt`` says
-    what it changed or every reason it was refused)."""
+    what it changed or every reason it was refused). ``document_type`` is what it is
+    when not the address's (an acknowledgement received at any of the partner's
+    addresses)."""
+    document_type = document_type or address.document_type
     row = await tx.fetchrow(
         "INSERT INTO exchange_document AS d (address_id, org_id, document_type, direction,"
         " business_key, format, name, content_type, body, body_sha256, status, receipt)"
         " VALUES ($1, $2, $3, 'in', $4, $5, $6, $7, $8, $9, $10, $11)"
         f" RETURNING {_COLS}",
-        address.id, address.org_id, address.document_type, business_key, address.format,
+        address.id, address.org_id, document_type, business_key, address.format,
         name, content_type, body, hashlib.sha256(body).hexdigest(),
         "accepted" if accepted else "refused", receipt)
     assert row is not None
@@ -157,7 +173,7 @@ async def record_inbound(tx: Executor, address: Address, *, business_key: str, n
         tx, f"exchange.document_{'accepted' if accepted else 'refused'}",
         org_id=address.org_id, aggregate_type="exchange_document", aggregate_id=row["id"],
         actor="keylink:exchange",
-        payload={"document": address.document_type, "name": name, "address": address.code,
+        payload={"document": document_type, "name": name, "address": address.code,
                  **({"reasons": receipt.get("problems", [])[:20]} if not accepted else {})})
     return _document(row)
 
@@ -190,11 +206,65 @@ async def mark_sent(db: Database, document_id: int, receipt: dict[str, Any], *,
                          " VALUES ($1, $2, $3)", document_id, status, receipt)
 
 
-async def mark_acknowledged(db: Database, document_id: int, receipt: dict[str, Any]) -> None:
-    """A later acknowledgement (a CONTRL or APERAK accepting it)."""
-    await db.execute(
-        "UPDATE exchange_document SET status = 'acknowledged', receipt = $2,"
-        " updated_at = now() WHERE id = $1 AND direction = 'out'", document_id, receipt)
+async def mark_acknowledged(tx: Executor, document_id: int,
+                            acknowledgement: dict[str, Any]) -> str:
+    """The partner's CONTRL or APERAK accepted the document: ``acknowledged``, the
+    acknowledgement kept in its receipt (beside the transport's) and among its attempts.
+    A document the partner refused, or that was given up, stays dead. Returns its
+    status."""
+    row = await tx.fetchrow(
+        "UPDATE exchange_document SET status = CASE WHEN status = 'dead' THEN 'dead'"
+        " ELSE 'acknowledged' END, next_attempt_at = NULL,"
+        " last_error = CASE WHEN status = 'dead' THEN last_error END,"
+        " receipt = coalesce(receipt, '{}'::jsonb)"
+        " || jsonb_build_object('acknowledgement', $2::jsonb), updated_at = now()"
+        " WHERE id = $1 AND direction = 'out'"
+        " RETURNING status", document_id, acknowledgement)
+    if row is None:
+        raise NotFound("no such outbound document")
+    if row["status"] == "acknowledged":
+        await tx.execute("INSERT INTO exchange_attempt (document_id, outcome, detail, receipt)"
+                         " VALUES ($1, 'acknowledged', $2, $3)", document_id,
+                         _ack_detail(acknowledgement), acknowledgement)
+    status: str = row["status"]
+    return status
+
+
+async def mark_refused(tx: Executor, document_id: int, acknowledgement: dict[str, Any],
+                       reasons: Sequence[str]) -> str:
+    """The partner's CONTRL or APERAK rejected the document: failed for good (``dead``,
+    nothing tried again), the partner's reasons kept as its error, in its receipt and
+    among its attempts, and both parties told (``exchange.document_failed``), as for a
+    sending that failed for good. Returns its status."""
+    error = "; ".join(reasons) or "no reason given"
+    detail = f"{_ack_detail(acknowledgement)}: {error}"[:2000]
+    row = await tx.fetchrow(
+        "SELECT status, org_id, name, document_type, attempts FROM exchange_document"
+        " WHERE id = $1 AND direction = 'out' FOR UPDATE", document_id)
+    if row is None:
+        raise NotFound("no such outbound document")
+    await tx.execute(
+        "UPDATE exchange_document SET status = 'dead', next_attempt_at = NULL,"
+        " last_error = $3, receipt = coalesce(receipt, '{}'::jsonb)"
+        " || jsonb_build_object('acknowledgement', $2::jsonb), updated_at = now()"
+        " WHERE id = $1", document_id, acknowledgement, detail)
+    await tx.execute("INSERT INTO exchange_attempt (document_id, outcome, detail, receipt)"
+                     " VALUES ($1, 'dead', $2, $3)", document_id, detail, acknowledgement)
+    if row["status"] != "dead":
+        await events.append(
+            tx, "exchange.document_failed", org_id=row["org_id"],
+            aggregate_type="exchange_document", aggregate_id=document_id,
+            actor="keylink:exchange",
+            payload={"document": row["document_type"], "name": row["name"],
+                     "attempts": row["attempts"], "reason": error[:300],
+                     "refusedBy": acknowledgement.get("message"),
+                     "reasons": list(reasons)[:20]})
+    return "dead"
+
+
+def _ack_detail(acknowledgement: dict[str, Any]) -> str:
+    verdict = "accepted" if acknowledgement.get("accepted") else "rejected"
+    return f"{acknowledgement.get('message', 'acknowledgement')} {verdict} it"
 
 
 async def mark_failed(db: Database, document_id: int, error: str, *, retryable: bool,

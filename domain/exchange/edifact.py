@@ -550,10 +550,11 @@ def _render(segment: Segment) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _read(data: bytes, expect: str, recipient: str | None, zone: tzinfo
+def _read(data: bytes, expect: str, recipient: str | None, zone: tzinfo,
+          directories: Sequence[tuple[str, str, str]] = (DIRECTORY,)
           ) -> tuple[InterchangeHeader | None, list[_Msg], _Problems]:
     """The envelope of a received interchange, checked, and its messages of type
-    ``expect``; every problem found on the way."""
+    ``expect`` in one of ``directories``; every problem found on the way."""
     problems = _Problems()
     if not isinstance(data, bytes | bytearray) or not data:
         problems.add(None, MISSING, "the interchange is empty", tag="UNB")
@@ -611,7 +612,7 @@ def _read(data: bytes, expect: str, recipient: str | None, zone: tzinfo
             if current is not None:
                 current.missing(problems, "UNT", "message trailer", before=None)
                 msgs.append(current)
-            current = _unh(seg, expect, problems)
+            current = _unh(seg, expect, problems, directories)
         elif current is None:
             problems.add(seg, NOT_SUPPORTED_HERE, "segment outside a message (functional "
                          "groups are not read)" if seg.tag in ("UNG", "UNE")
@@ -695,7 +696,8 @@ def _unb_time(seg: _Seg, version: str | None, zone: tzinfo, problems: _Problems
         return None
 
 
-def _unh(seg: _Seg, expect: str, problems: _Problems) -> _Msg:
+def _unh(seg: _Seg, expect: str, problems: _Problems,
+         directories: Sequence[tuple[str, str, str]] = (DIRECTORY,)) -> _Msg:
     ref = seg.get(1)
     local = _Seg(seg.segment, 1, ref or "?", seg.text)
     if ref is None:
@@ -707,12 +709,15 @@ def _unh(seg: _Seg, expect: str, problems: _Problems) -> _Msg:
     if kind != expect:
         problems.add(local, INVALID_VALUE, f"the message is {kind!r}, not {expect}",
                      element=2, component=1)
-    for value, want, component in zip((version, release, agency), DIRECTORY, (2, 3, 4),
-                                      strict=True):
-        if value != want:
-            problems.add(local, VALUE_NOT_SUPPORTED, f"{value!r} is not {want}: Keylink "
-                         f"reads {expect} {'/'.join(DIRECTORY)} (D.96A) only",
-                         element=2, component=component)
+    if (version, release, agency) not in directories:
+        directory = directories[0]
+        for value, want, component in zip((version, release, agency), directory, (2, 3, 4),
+                                          strict=True):
+            if value != want:
+                known = ("/".join(DIRECTORY) + " (D.96A)" if directories == (DIRECTORY,)
+                         else " or ".join(":".join(d) for d in directories))
+                problems.add(local, VALUE_NOT_SUPPORTED, f"{value!r} is not {want}: Keylink "
+                             f"reads {expect} {known} only", element=2, component=component)
     header = MessageHeader(ref or "?", kind or "", version or "", release or "",
                            agency or "")
     return _Msg(header=header, unh=local)
@@ -1305,6 +1310,219 @@ def _received_package(p: _Package) -> m.ReceivedPackage:
     assert p.received is not None
     return m.ReceivedPackage(sscc=p.sscc, coil_no=p.coil, received=p.received,
                              discrepancy=p.discrepancy, variance=p.variance)
+
+
+# -- CONTRL and APERAK: partners' answers to what Keylink sent ---------------------------------
+
+# CONTRL versions a partner may answer with: syntax version 3's (2:2, or D:3 as older
+# translators write it) and syntax version 4's (4:1).
+CONTRL_VERSIONS: Final = (CONTRL_VERSION, ("D", "3", "UN"), ("4", "1", "UN"))
+# Action codes (0083) of UCI and UCM.
+REJECTED: Final = "4"
+ACKNOWLEDGED: Final = "7"
+RECEIVED: Final = "8"
+# ISO 9735 syntax error codes (0085) in words, to tell a person what a partner's CONTRL
+# reports.
+SYNTAX_ERRORS: Final[Mapping[str, str]] = {
+    "2": "syntax version or level not supported", "7": "interchange recipient not actual "
+    "recipient", "12": "invalid value", "13": "missing", "14": "value not supported in "
+    "this position", "15": "not supported in this position", "16": "too many "
+    "constituents", "17": "no agreement", "18": "unspecified error", "19": "invalid "
+    "decimal notation", "20": "character invalid as service character", "21": "invalid "
+    "character(s)", "22": "invalid service character(s)", "23": "unknown interchange "
+    "sender", "25": "test indicator not supported", "26": "duplicate detected", "28":
+    "references do not match", "29": "control count does not match", "30": "functional "
+    "groups and messages mixed", "32": "lower level empty", "33": "invalid occurrence "
+    "outside message, package or group", "35": "too many segment repetitions", "36":
+    "too many segment group repetitions", "37": "invalid type of character(s)", "38":
+    "missing digit in front of decimal sign", "39": "data element too long", "40": "data "
+    "element too short",
+}
+# APERAK: the message function (1225) that says the document was not accepted.
+NOT_ACCEPTED: Final = "27"
+_CONTRL_OTHER: Final = frozenset({"UCF"})
+_APERAK_OTHER: Final = frozenset({"DTM", "NAD", "CTA", "COM", "CNT", "LOC"})
+
+
+def message_type(data: bytes) -> str | None:
+    """The type of the first message of an interchange (UNH 0065), read from its first
+    bytes without checking anything else; None when none is found there."""
+    head = bytes(data[:8192]).decode("iso8859-1")
+    component, element, terminator = ":", "+", "'"
+    if head.startswith("UNA") and len(head) >= 9:
+        component, element, terminator = head[3], head[4], head[8]
+    for raw in head.split(terminator):
+        segment = raw.strip()
+        if segment.startswith("UNH" + element):
+            parts = segment.split(element)
+            return parts[2].split(component)[0] if len(parts) > 2 else None
+    return None
+
+
+def read_contrl(data: bytes, *, recipient: str | None = None, zone: tzinfo = MILL_TZ
+                ) -> Received[m.Acknowledgement]:
+    """A partner's CONTRL answering an interchange Keylink sent: what it names (the
+    interchange by UCI 0020, messages by UCM 0062), whether it was accepted (UCI action
+    7 or 8, no UCM with action 4) and, when not, each error it reports, in words; or
+    :class:`EdifactError` with every problem (``recipient`` and ``zone`` as for
+    :func:`read_delfor`)."""
+    header, msgs, problems = _read(data, "CONTRL", recipient, zone, CONTRL_VERSIONS)
+    own = header.control_reference if header is not None else "?"
+    return _finish(header, [_contrl(msg, problems, own) for msg in msgs], problems)
+
+
+def _syntax_error(code: str | None) -> str:
+    if code is None:
+        return "no error code"
+    return f"{SYNTAX_ERRORS.get(code, 'error')} ({code})"
+
+
+def _where(tag: str | None, element: str | None, component: str | None) -> str:
+    where = f" in {tag}" if tag else ""
+    if element:
+        where += f" element {element}" + (f".{component}" if component else "")
+    return where
+
+
+def _contrl(msg: _Msg, problems: _Problems, own: str) -> m.Acknowledgement | None:
+    uci: _Seg | None = None
+    reference: str | None = None
+    action: str | None = None
+    refs: list[str] = []
+    rejected = False
+    reasons: list[str] = []
+    message = ""
+    segment: str | None = None
+    for seg in msg.body:
+        tag = seg.tag
+        if tag == "UCI":
+            if uci is not None:
+                problems.add(seg, TOO_MANY_REPEATS, "a CONTRL has one UCI")
+                continue
+            uci = seg
+            reference = _value(seg, problems, 1, 1, "the interchange control reference",
+                               limit=14)
+            action = _action(seg, problems, 4)
+            if seg.get(5) is not None:
+                reasons.append(f"interchange {reference}: {_syntax_error(seg.get(5))}"
+                               f"{_where(seg.get(6), seg.get(7, 1), seg.get(7, 2))}")
+        elif tag == "UCM":
+            if uci is None:
+                problems.add(seg, NOT_SUPPORTED_HERE, "UCM comes after UCI")
+                continue
+            found = _value(seg, problems, 1, 1, "the message reference", limit=14)
+            message, segment = f"message {found}", None
+            if found is not None:
+                refs.append(found)
+            if _action(seg, problems, 3) == REJECTED:
+                rejected = True
+                error = seg.get(4)
+                reasons.append(f"{message} rejected" + (
+                    f": {_syntax_error(error)}{_where(seg.get(5), seg.get(6, 1), seg.get(6, 2))}"
+                    if error is not None else ""))
+        elif tag == "UCS":
+            segment = _value(seg, problems, 1, 1, "the segment's position", limit=6)
+            if seg.get(2) is not None:
+                reasons.append(f"{message or 'interchange'}, segment {segment}: "
+                               f"{_syntax_error(seg.get(2))}")
+        elif tag == "UCD":
+            if segment is None:
+                problems.add(seg, NOT_SUPPORTED_HERE, "UCD comes after the UCS it details")
+                continue
+            reasons.append(f"{message or 'interchange'}, segment {segment}, element "
+                           f"{seg.get(2, 1)}" + (f".{seg.get(2, 2)}" if seg.get(2, 2) else "")
+                           + f": {_syntax_error(seg.get(1))}")
+        elif tag not in _CONTRL_OTHER:
+            problems.add(seg, NOT_SUPPORTED_HERE, f"segment {tag} is not one of CONTRL's")
+    if uci is None:
+        msg.missing(problems, "UCI", "the interchange answered",
+                    before=msg.body[0] if msg.body else None)
+    accepted = action in (ACKNOWLEDGED, RECEIVED) and not rejected
+    if not accepted and not reasons:
+        reasons.append(f"interchange {reference} rejected, no error named")
+
+    def make() -> m.Acknowledgement:
+        assert reference is not None
+        return m.Acknowledgement(kind="CONTRL", number=own, interchange_ref=reference,
+                                 message_refs=tuple(refs), accepted=accepted,
+                                 reasons=tuple(reasons[:MAX_PROBLEMS]))
+
+    return _build(problems, msg, make)
+
+
+def _action(seg: _Seg, problems: _Problems, element: int) -> str | None:
+    action = seg.get(element)
+    if action not in (REJECTED, ACKNOWLEDGED, RECEIVED):
+        problems.add(seg, VALUE_NOT_SUPPORTED if action else MISSING,
+                     f"action {action!r} is not 4 (rejected), 7 (acknowledged) or 8 "
+                     "(received)", element=element)
+        return None
+    return action
+
+
+def read_aperak(data: bytes, *, recipient: str | None = None, zone: tzinfo = MILL_TZ
+                ) -> Received[m.Acknowledgement]:
+    """A partner's APERAK D.96A answering a message Keylink sent: the message it names
+    (RFF+ACW, the UNH reference), the document (DOC), and whether it was accepted: not
+    when its BGM says 27 (not accepted) or it reports an application error (ERC, with
+    the FTX after it); or :class:`EdifactError` with every problem."""
+    header, msgs, problems = _read(data, "APERAK", recipient, zone)
+    return _finish(header, [_aperak(msg, problems) for msg in msgs], problems)
+
+
+def _aperak(msg: _Msg, problems: _Problems) -> m.Acknowledgement | None:
+    bgm: _Seg | None = None
+    number: str | None = None
+    function: str | None = None
+    document: str | None = None
+    refs: list[str] = []
+    errors: list[str] = []
+    after_error = False
+    for seg in msg.body:
+        tag = seg.tag
+        if tag == "BGM":
+            if bgm is not None:
+                problems.add(seg, TOO_MANY_REPEATS, "a message has one BGM")
+                continue
+            bgm = seg
+            number = _value(seg, problems, 2, 1, "the acknowledgement's number")
+            function = seg.get(3)
+        elif tag == "DOC":
+            document = _value(seg, problems, 2, 1, "the document's number", required=False)
+        elif tag == "RFF":
+            after_error = False
+            if seg.get(1, 1) == "ACW":
+                ref = _value(seg, problems, 1, 2, "the message reference", limit=14)
+                if ref is not None:
+                    refs.append(ref)
+        elif tag == "ERC":
+            code = _value(seg, problems, 1, 1, "the application error code")
+            errors.append(f"error {code}")
+            after_error = True
+        elif tag == "FTX":
+            said = [seg.get(4, c) for c in range(1, 6)]
+            if after_error and any(said):
+                errors[-1] += ": " + " ".join(t for t in said if t)
+        elif tag not in _APERAK_OTHER:
+            problems.add(seg, NOT_SUPPORTED_HERE, f"segment {tag} is not one of APERAK "
+                         "D.96A's")
+    if bgm is None:
+        msg.missing(problems, "BGM", "beginning of message",
+                    before=msg.body[0] if msg.body else None)
+    if not refs:
+        msg.missing(problems, "RFF", "the message answered, qualifier ACW")
+    accepted = function != NOT_ACCEPTED and not errors
+    reasons = errors or ([] if accepted else ["not accepted (message function 27), no "
+                                              "error named"])
+
+    def make() -> m.Acknowledgement:
+        assert number is not None
+        return m.Acknowledgement(kind="APERAK", number=number, interchange_ref=None,
+                                 message_refs=tuple(refs), accepted=accepted,
+                                 reasons=tuple(reasons[:MAX_PROBLEMS]),
+                                 document_number=document)
+
+    return _build(problems, msg, make)
 
 
 def segments_of(data: bytes) -> Iterator[Segment]:

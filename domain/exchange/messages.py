@@ -12,7 +12,8 @@ confirmed as a contract), :class:`DispatchAdvice` (DESADV, a shipment leg leavin
 its coils), :class:`Invoice` (INVOIC, an invoice or credit note) and
 :class:`CertificateDocument` (a coil's inspection certificate in the EN 10168 structure).
 Coming in (customers to the mill): :class:`DeliverySchedule` (DELFOR) and
-:class:`ReceivingAdvice` (RECADV).
+:class:`ReceivingAdvice` (RECADV), and :class:`Acknowledgement` (a partner's CONTRL or
+APERAK answering a document the mill sent).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ InvoiceKind = Literal["invoice", "credit_note"]
 INVOICE_CODES: Final[Mapping[InvoiceKind, str]] = {"invoice": "380", "credit_note": "381"}
 ScheduleFunction = Literal["original", "replace"]
 Discrepancy = Literal["damaged", "missing", "extra", "not_advised", "late"]
+AcknowledgementKind = Literal["CONTRL", "APERAK"]
 
 
 # -- checks ------------------------------------------------------------------------------
@@ -554,6 +556,38 @@ class ReceivingAdvice:
         if self.leg_seq is not None:
             positive_int(self.leg_seq, "legSeq", below=1000)
         items(self.packages, "packages", limit=MAX_LINES, kind=ReceivedPackage)
+
+
+# -- CONTRL, APERAK --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """A partner's answer to an interchange the mill sent: a CONTRL (syntax) naming the
+    interchange by its control reference (UCI 0020) and, when it answers messages one by
+    one, their references (UCM 0062); or an APERAK (application) naming the message by
+    its reference (RFF+ACW) and the document (DOC). ``accepted`` says whether the partner
+    took it; ``reasons`` are the partner's, when it did not."""
+
+    kind: AcknowledgementKind
+    # The acknowledgement's own number (an APERAK's BGM) or its interchange's reference.
+    number: str
+    interchange_ref: str | None
+    message_refs: tuple[str, ...]
+    accepted: bool
+    reasons: tuple[str, ...] = ()
+    document_number: str | None = None
+
+    def __post_init__(self) -> None:
+        one_of(self.kind, "kind", ("CONTRL", "APERAK"))
+        text(self.number, "number")
+        optional_text(self.interchange_ref, "interchangeRef")
+        for ref in self.message_refs:
+            text(ref, "messageRefs")
+        if self.interchange_ref is None and not self.message_refs:
+            raise Invalid("an acknowledgement names the interchange or the message it "
+                          "answers", field="interchangeRef")
+        optional_text(self.document_number, "documentNumber")
 
 
 # -- the certificate, EN 10168 ------------------------------------------------------------------

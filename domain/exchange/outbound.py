@@ -55,6 +55,9 @@ class Rendered:
     name: str
     content_type: str
     body: bytes
+    # EDIFACT: the interchange control and message references it was written with.
+    interchange_ref: str | None = None
+    message_ref: str | None = None
 
 
 Built = tuple[str, str, Any]  # business key, file stem, the document
@@ -297,7 +300,8 @@ def render(address: Address, doc: Any, *, stem: str, reference: int,
         writers: dict[type, Callable[[Any, edifact.Envelope], bytes]] = {
             m.OrderResponse: edifact.write_ordrsp, m.DispatchAdvice: edifact.write_desadv,
             m.Invoice: edifact.write_invoic}
-        return Rendered(f"{stem}.edi", "application/EDIFACT", writers[type(doc)](doc, envelope))
+        return Rendered(f"{stem}.edi", "application/EDIFACT", writers[type(doc)](doc, envelope),
+                        envelope.control_reference, envelope.message_reference)
     table = mapping.Mapping.from_json(options["mapping"])
     body = mapping.write_file(table, _rows(doc), address.format)
     kind = ("text/csv" if address.format == "csv" else
@@ -374,5 +378,6 @@ async def _one(tx: Executor, e: DomainEvent, now: datetime) -> int:
         return 0
     made = await create_outbound(tx, found.address, business_key=key, name=rendered.name,
                                  content_type=rendered.content_type, body=rendered.body,
-                                 event_seq=e.seq)
+                                 event_seq=e.seq, interchange_ref=rendered.interchange_ref,
+                                 message_ref=rendered.message_ref)
     return 0 if made is None else 1

@@ -40,6 +40,10 @@ class DocumentType(enum.Enum):
         "its production plan.")
     RECEIVING_ADVICE = strawberry.enum_value(
         "receiving_advice", description="What arrived at a customer's store (RECADV).")
+    ACKNOWLEDGEMENT = strawberry.enum_value(
+        "acknowledgement", description="A partner's CONTRL or APERAK answering a document "
+        "the platform sent it: marks that document acknowledged, or dead when it rejects "
+        "it. Taken at any of the partner's EDIFACT addresses too.")
 
 
 @strawberry.enum(description="How documents travel to and from an address.")

@@ -333,3 +333,38 @@ def test_spliced_bytes_are_refused_not_crashed_on(cut: int, to: int, noise: str)
         assert error.problems and all(str(p) for p in error.problems)
         if error.header is not None:
             assert e.write_contrl(error.header, error.problems, envelope()).startswith(b"UNA")
+
+
+def test_a_partners_contrl_rejecting_a_message_gives_each_error_in_words() -> None:
+    text = ("UNA:+.? 'UNB+UNOC:3+FAWVW:ZZZ+BAOSTEEL:ZZZ+261128:1045+FV0009++CONTRL'"
+            "UNH+1+CONTRL:D:3:UN'UCI+4711+BAOSTEEL:ZZZ+FAWVW:ZZZ+7'"
+            "UCM+4711+DESADV:D:96A:UN+4'UCS+5+13'UCS+20'UCD+12+1:2'UNT+7+1'UNZ+1+FV0009'")
+    [ack] = e.read_contrl(text.encode(), recipient="BAOSTEEL").documents
+    assert (ack.kind, ack.number, ack.interchange_ref, ack.message_refs, ack.accepted) == (
+        "CONTRL", "FV0009", "4711", ("4711",), False)
+    assert ack.reasons == ("message 4711 rejected", "message 4711, segment 5: missing (13)",
+                           "message 4711, segment 20, element 1.2: invalid value (12)")
+    accepting = text.replace("+4'UCS+5+13'UCS+20'UCD+12+1:2'", "+7'").replace(
+        "UNT+7+1", "UNT+4+1")
+    [ok] = e.read_contrl(accepting.encode()).documents
+    assert ok.accepted and ok.reasons == ()
+
+
+def test_a_contrl_with_an_unknown_action_or_no_uci_is_refused() -> None:
+    error = refused(e.read_contrl, "UNA:+.? 'UNB+UNOC:3+FAWVW:ZZZ+BAOSTEEL:ZZZ+261128:1045+"
+                    "FV0010++CONTRL'UNH+1+CONTRL:2:2:UN'UCM+1+DESADV:D:96A:UN+9'UNT+3+1'"
+                    "UNZ+1+FV0010'")
+    assert {(p.tag, p.code) for p in error.problems} == {("UCM", e.NOT_SUPPORTED_HERE),
+                                                         ("UCI", e.MISSING)}
+
+
+def test_an_aperak_names_the_message_and_every_error_with_its_text() -> None:
+    text = ("UNA:+.? 'UNB+UNOC:3+FAWVW:ZZZ+BAOSTEEL:ZZZ+261128:1100+FV0011++APERAK'"
+            "UNH+AP1+APERAK:D:96A:UN'BGM+313+AP-1+29'DOC+380+INV-2026-000317'"
+            "RFF+ACW:4712'ERC+45'FTX+AAO+++Unit price differs'UNT+7+AP1'UNZ+1+FV0011'")
+    assert e.message_type(text.encode()) == "APERAK"
+    [ack] = e.read_aperak(text.encode()).documents
+    assert (ack.message_refs, ack.document_number, ack.accepted, ack.reasons) == (
+        ("4712",), "INV-2026-000317", False, ("error 45: Unit price differs",))
+    fine = text.replace("ERC+45'FTX+AAO+++Unit price differs'", "").replace("UNT+7", "UNT+5")
+    assert e.read_aperak(fine.encode()).documents[0].accepted
