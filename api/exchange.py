@@ -75,7 +75,7 @@ async def post_document(request: Request) -> Response:
 
 async def post_as2(request: Request) -> Response:
     services: Services = request.app.state.services
-    config = TransportConfig.of(services.settings)
+    config = _transport_config(request)
     if config.station is None:
         return error_response(404, "NOT_FOUND", "this platform runs no AS2 station")
     partners, by_partner = await _as2_partners(services)
@@ -93,6 +93,17 @@ async def post_as2(request: Request) -> Response:
                 else f"as2-{to.address.document_type}"
             await receive(services.db, to, name=name, body=received.body)
     return Response(mdn, headers=headers)
+
+
+def _transport_config(request: Request) -> TransportConfig:
+    """The station's keys and the transport settings, read once per process rather than
+    from their files on every request."""
+    state = request.app.state
+    config: TransportConfig | None = getattr(state, "exchange_transport", None)
+    if config is None:
+        services: Services = state.services
+        config = state.exchange_transport = TransportConfig.of(services.settings)
+    return config
 
 
 async def _as2_partners(services: Services) -> tuple[dict[str, Partner],
