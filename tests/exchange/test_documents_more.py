@@ -136,3 +136,50 @@ async def test_a_credited_claim_reaches_the_customer_as_a_credit_note(db: Databa
     assert Decimal(moa["86"]) == Decimal("1234.56")
     invoice = await db.fetchval("SELECT number FROM settlement WHERE id = $1", draft)
     assert invoice in bytes(body).decode("latin-1")  # the invoice it credits
+
+
+async def test_a_receiving_advice_as_csv_names_each_discrepancy_by_the_partners_words(
+    local: Api, db: Database, world: Track
+) -> None:
+    """The customer's goods-receipt list, exported from its store's system in its own
+    columns, words and kilograms, is read through its mapping into the same advice."""
+    w = world.world
+    mapping = {
+        "document": "receiving_advice", "delimiter": ";",
+        "fields": [
+            {"field": "advice_number", "column": "WE-Nr"},
+            {"field": "shipment", "column": "Sendung"},
+            {"field": "coil", "column": "Coil"},
+            {"field": "received", "type": "quantity", "column": "Gewicht", "unit": "kg"},
+            {"field": "discrepancy", "column": "Befund", "codes": "findings",
+             "required": False},
+        ],
+        "codes": {"findings": {"BESCH": "damaged", "FEHLT": "missing"}},
+    }
+    await put_address(db, ADMIN, AddressInput(
+        org_id=w.org["FAW-VW"], document_type="receiving_advice", code="FAW-VW.WE",
+        transport="https", format="csv", url="https://127.0.0.1:9443/we",
+        options={"mapping": mapping}), policy=LOCAL)
+    coils = [r["coil_no"] for r in await db.fetch(
+        "SELECT coil_no FROM coil WHERE id = ANY($1::bigint[]) AND customer_org_id = $2"
+        " ORDER BY coil_no", world.coils, w.org["FAW-VW"])]
+    body = ("WE-Nr;Sendung;Coil;Gewicht;Befund\r\n"
+            f"WE-0009;SH-1;{coils[0]};3900;BESCH\r\n").encode()
+
+    r = await local.client.post("/exchange/inbox/FAW-VW.WE", content=body, headers={
+        "authorization": f"Bearer {token('FAW-VW')}", "keylink-document-name": "we-0009.csv"})
+
+    assert r.status_code == 200, r.text
+    found = await db.fetch("SELECT org_id, payload FROM domain_event WHERE event_type ="
+                           " 'shipment.receipt_discrepancy' ORDER BY seq")
+    assert [(e["payload"]["coil"], e["payload"]["discrepancy"], e["payload"]["advice"])
+            for e in found] == [(coils[0], "damaged", "WE-0009"),
+                                (coils[1], "missing", "WE-0009")]
+    # An advice of a shipment the customer has none of is refused whole, saying so.
+    r = await local.client.post("/exchange/inbox/FAW-VW.WE", content=(
+        b"WE-Nr;Sendung;Coil;Gewicht;Befund\r\nWE-0010;SH-404;X1;3900;\r\n"),
+        headers={"authorization": f"Bearer {token('FAW-VW')}"})
+    assert r.status_code == 422, r.text
+    assert r.json()["problems"] == ["no shipment 'SH-404' of this customer"]
+    assert await db.fetchval("SELECT count(*) FROM domain_event WHERE event_type ="
+                             " 'shipment.receipt_discrepancy'") == 2
