@@ -27,6 +27,7 @@ from push.transports.base import Endpoint
 from resolvers.relay import to_global_id
 from settings import PROJECT_ROOT
 from tests.exchange.delfor import Want, delfor
+from tests.exchange.test_acknowledgements import contrl
 from tests.exchange_transports import peers
 from tests.planning.test_planning_api import COMPUTE, FAW, SET_TABLE, SHARE, weeks
 from tests.support.api import CODEC, SETTINGS, Api, _client, serving, token
@@ -191,10 +192,23 @@ async def test_a_delfor_over_as2_is_applied_and_answered_with_a_signed_receipt(
                      {"as2_id": "BAOSTEEL"}),
             name="DELFOR-0042.edi", body=DELFOR, content_type="application/EDIFACT",
             message_id="fawvw-delfor-0042", config=peers.config(station=faw))
+        # A CONTRL over the same AS2 link goes to the partner's EDIFACT address by its
+        # message type; one naming an interchange never sent is refused, and kept.
+        answered = await transports.send(
+            Endpoint("as2", f"http://{address}/exchange/as2",
+                     {"certificate": peers.pem_cert(mill.certificate).decode()},
+                     {"as2_id": "BAOSTEEL"}),
+            name="CONTRL-1.edi", body=contrl("99999999", "7"),
+            content_type="application/EDIFACT", message_id="fawvw-contrl-1",
+            config=peers.config(station=faw))
     assert receipt.mdn is not None and receipt.mdn.status == "processed"
     assert receipt.mdn.signature_verified and receipt.mdn.mic_verified
     assert await db.fetchval("SELECT count(*) FROM delivery_schedule") == 1
-    assert await db.fetchval("SELECT status FROM exchange_document") == "accepted"
+    assert answered.mdn is not None and answered.mdn.signature_verified
+    kept = await db.fetch("SELECT name, status, receipt FROM exchange_document ORDER BY id")
+    assert [(k["name"], k["status"]) for k in kept] == [
+        ("DELFOR-0042.edi", "accepted"), ("CONTRL-1.edi", "refused")]
+    assert "answers interchange '99999999'" in kept[1]["receipt"]["problems"][0]
 
 
 LINES = """query($id: ID!) { node(id: $id) { ... on PurchasePlan { status isStale
