@@ -5,7 +5,6 @@ GALANZ cannot acknowledge FAW-VW's documents."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from domain.settlements import writes as settling
 from push.exchange import send_due
 from tests.exchange.test_documents_out import depart, register
 from tests.exchange_transports import peers
-from tests.support.api import SETTINGS, Api, _client, token
+from tests.support.api import Api, token
 from tests.tracking.support import Track, build_track
 
 DOCUMENTS = """{ exchangeDocuments { edges { node { documentType direction status name
@@ -36,11 +35,6 @@ async def one(db: Database, sql: str, *args: Any) -> Any:
 async def world(db: Database) -> Track:
     return await build_track(db)
 
-
-@pytest.fixture
-async def local(db: Database) -> AsyncIterator[Api]:
-    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
-        yield a
 
 
 async def send(api: Api, code: str, body: bytes, bearer: str) -> tuple[int, dict[str, Any]]:

@@ -3,14 +3,13 @@ credentials are written and never shown; destinations pass the egress policy."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from domain.db import Database
 from resolvers.relay import to_global_id
-from tests.support.api import SETTINGS, Api, _client, token
+from tests.support.api import Api, token
 from tests.support.factory import World, build
 
 PUT = """mutation($input: PutExchangeAddressInput!) { putExchangeAddress(input: $input) {
@@ -27,12 +26,6 @@ HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok
 async def world(db: Database) -> World:
     return await build(db)
 
-
-@pytest.fixture
-async def local(db: Database) -> AsyncIterator[Api]:
-    """The API whose egress policy lets addresses on this machine be registered."""
-    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
-        yield a
 
 
 def entry(world: World, org: str, **changes: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ segment named), answered with a CONTRL, and changes nothing."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +29,7 @@ from tests.exchange.delfor import Want, delfor
 from tests.exchange.test_acknowledgements import contrl
 from tests.exchange_transports import peers
 from tests.planning.test_planning_api import COMPUTE, FAW, SET_TABLE, SHARE, weeks
-from tests.support.api import CODEC, SETTINGS, Api, _client, serving, token
+from tests.support.api import CODEC, SETTINGS, Api, serving, token
 from tests.support.factory import World, build
 
 DELFOR = (PROJECT_ROOT / "tests" / "data" / "exchange" / "delfor-fawvw.edi").read_bytes()
@@ -53,11 +52,6 @@ async def world(db: Database) -> World:
             " 'cold_rolled', 0.8, 1250, $2, $3)", f"FV-{part}", faw, part)
     return w
 
-
-@pytest.fixture
-async def local(db: Database) -> AsyncIterator[Api]:
-    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
-        yield a
 
 
 async def send(api: Api, body: bytes, bearer: str, code: str = "FAW-VW.DELFOR"

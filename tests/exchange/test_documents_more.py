@@ -4,7 +4,6 @@ customer's receiving advice is checked against the shipment it answers."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,7 +19,7 @@ from domain.exchange import jsonfmt, outbound
 from domain.exchange import messages as m
 from domain.exchange.addresses import AddressInput, put_address
 from domain.feeds.kinds import KINDS
-from tests.support.api import SETTINGS, Api, _client, token
+from tests.support.api import Api, token
 from tests.support.factory import TODAY
 from tests.tracking.support import Track, build_track
 
@@ -32,11 +31,6 @@ ADMIN = Actor("admin@mill", 1, frozenset({"admin"}), False)
 async def world(db: Database) -> Track:
     return await build_track(db)
 
-
-@pytest.fixture
-async def local(db: Database) -> AsyncIterator[Api]:
-    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
-        yield a
 
 
 async def test_a_contract_made_on_the_platform_reaches_the_erp_as_its_own_record(

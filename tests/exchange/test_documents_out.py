@@ -6,7 +6,6 @@ amount and value it should; each went once, and its life is kept."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +27,7 @@ from push.transports.as2 import Partner
 from resolvers.relay import to_global_id
 from tests.exchange_transports import peers
 from tests.push.test_webhooks_delivery import Receiver, free_port
-from tests.support.api import SETTINGS, Api, _client, token
+from tests.support.api import Api, token
 from tests.tracking.support import Track, build_track
 
 PUT = """mutation($input: PutExchangeAddressInput!) { putExchangeAddress(input: $input) {
@@ -42,11 +41,6 @@ SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 async def world(db: Database) -> Track:
     return await build_track(db)
 
-
-@pytest.fixture
-async def local(db: Database) -> AsyncIterator[Api]:
-    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
-        yield a
 
 
 async def register(api: Api, org: int, document: str, code: str, transport: str, fmt: str,

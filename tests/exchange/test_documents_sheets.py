@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openpyxl import Workbook
 
 from domain.db import Database
@@ -59,11 +57,6 @@ async def one(db: Database, sql: str, *args: Any) -> Any:
     assert row is not None
     return row
 
-
-@pytest.fixture
-async def local(db: Database) -> AsyncIterator[Api]:
-    async for a in _client(db, SETTINGS.replace(webhook_allow="127.0.0.0/8")):
-        yield a
 
 
 async def register(api: Api, w: World, fmt: str, mapping: dict[str, Any]) -> list[Any]:
