@@ -372,12 +372,13 @@ vehicle or site it is bound to, whether it is enabled, whether it has a broker
 login (a password; only its hash is kept) and when it was registered."""
 
 DISABLE_HELP = """\
-The ingesters refuse its messages (reason disabled_device) once they reload the
-registry, within KEYLINK_REGISTRY_REFRESH_S. Write the broker's access file again
+The ingesters refuse its messages (reason disabled_device) within a second: they
+follow the registry's changes (at the latest on their next full reload, every
+KEYLINK_REGISTRY_REFRESH_S). Write the broker's access file again
 (`keylink devices mosquitto-dynsec`) and restart the broker to refuse its login too."""
 
 ENABLE_HELP = """\
-Its messages are taken again once the ingesters reload the registry; write the
+Its messages are taken again within a second; write the
 broker's access file again and restart the broker to let it log in."""
 
 ROTATE_HELP = """\
@@ -389,8 +390,8 @@ password logs in. A device without a login gets its first one."""
 BIND_HELP = """\
 Binds the device to a vehicle or to a site in place of what it was bound to: a GPS
 unit to a vehicle only (its positions are stored for it), a scanner or an AIS
-gateway to either. Its next messages count for the new one once the ingesters
-reload the registry, within KEYLINK_REGISTRY_REFRESH_S."""
+gateway to either. Its next messages count for the new one within a second (at the
+latest on the ingesters' next full reload, every KEYLINK_REGISTRY_REFRESH_S)."""
 
 # The kinds of device the registry knows (domain.shipments.devices.KINDS), named here
 # so that building the parser loads no domain code.
@@ -781,8 +782,8 @@ def _devices_disable(settings: Settings, args: argparse.Namespace) -> int:
 
     async def disable(db: Database, actor: Actor) -> str:
         done = await devices.disable_device(db, actor, args.code)
-        return (f"disabled {done.code}: the ingesters refuse its messages within "
-                f"{settings.registry_refresh_s} s; write the broker's access file again "
+        return (f"disabled {done.code}: the ingesters refuse its messages within a "
+                "second; write the broker's access file again "
                 "(keylink devices mosquitto-dynsec) and restart the broker to refuse its "
                 "login too")
 
@@ -794,8 +795,8 @@ def _devices_enable(settings: Settings, args: argparse.Namespace) -> int:
 
     async def enable(db: Database, actor: Actor) -> str:
         done = await devices.enable_device(db, actor, args.code)
-        return (f"enabled {done.code}: the ingesters take its messages within "
-                f"{settings.registry_refresh_s} s; write the broker's access file again "
+        return (f"enabled {done.code}: the ingesters take its messages within a "
+                "second; write the broker's access file again "
                 "(keylink devices mosquitto-dynsec) and restart the broker to let it log in")
 
     return _on_registry(settings, args, enable)
@@ -821,8 +822,7 @@ def _devices_bind(settings: Settings, args: argparse.Namespace) -> int:
         done = await devices.bind_device(db, actor, args.code, vehicle=args.vehicle,
                                          site=args.site)
         target = f"vehicle {done.vehicle_code}" if done.vehicle_code else f"site {done.site_code}"
-        return (f"bound {done.code} to {target}; the ingesters follow within "
-                f"{settings.registry_refresh_s} s")
+        return f"bound {done.code} to {target}; the ingesters follow within a second"
 
     return _on_registry(settings, args, bind)
 
