@@ -544,7 +544,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from api import logs, telemetry
-    from tracking.ingester import REGISTRY, LastMember, Stopped, run_ingester
+    from tracking.ingester import REGISTRY, CannotDrain, Stopped, run_ingester
 
     _need_database(settings)
     if args.members:
@@ -563,7 +563,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
         try:
             stopped = asyncio.run(drain())
-        except LastMember as exc:
+        except CannotDrain as exc:
             print(f"keylink ingest: {exc}", file=sys.stderr)
             return 1
         if stopped is not Stopped.DRAINED:

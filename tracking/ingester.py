@@ -489,8 +489,9 @@ async def _heartbeat(db: Database, client: str) -> None:
             log.warning("could not mark this ingester alive: %s", exc)
 
 
-class LastMember(Exception):
-    """A drain asked of the group's only session: it would leave no session subscribed."""
+class CannotDrain(Exception):
+    """A drain refused: the group's only session (ending it would leave no session
+    subscribed), or one whose ingester is still running."""
 
 
 async def run_ingester(
@@ -502,7 +503,7 @@ async def run_ingester(
 
     With ``drain``, take over the session of that client id instead (an ingester that
     crashed or was removed): leave the group with it, store what it holds, end it.
-    Raises LastMember when no other session holds the group."""
+    Raises CannotDrain for the group's only session, or one whose ingester runs."""
     if not settings.database_url:
         raise ValueError("the ingester needs DATABASE_URL")
     stop = stop or asyncio.Event()
@@ -514,8 +515,13 @@ async def run_ingester(
     group, client = settings.ingest_group, source.client_id
     try:
         if drain is not None:
+            if await members.running(db, client):
+                raise CannotDrain(
+                    f"the ingester of {client} marked itself alive within the last "
+                    f"{members.STALE_AFTER:.0f}s: stop it instead (it leaves the group and "
+                    "stores what its session holds)")
             if not await members.may_leave(db, client, group):
-                raise LastMember(
+                raise CannotDrain(
                     f"{client} holds the only session of group {group}: start another "
                     "ingester first, or start one with this client id")
         else:

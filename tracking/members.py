@@ -26,8 +26,8 @@ from domain.db import Database, Executor
 
 # How often a running ingester marks itself alive; one not seen for STALE_AFTER seconds
 # is shown as gone (crashed, or cut off from the database).
-HEARTBEAT_SECONDS = 5.0
-STALE_AFTER = 30.0
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,14 @@ async def may_leave(db: Database, client_id: str, group: str) -> bool:
             " DO UPDATE SET leaving_since = now()",
             client_id, group, socket.gethostname(), os.getpid())
         return True
+
+
+async def running(db: Executor, client_id: str) -> bool:
+    """Whether the ingester of session ``client_id`` has marked itself alive lately."""
+    alive: bool | None = await db.fetchval(
+        "SELECT stopped_at IS NULL AND seen_at > now() - make_interval(secs => $2)"
+        " FROM ingest_member WHERE client_id = $1", client_id, STALE_AFTER)
+    return bool(alive)
 
 
 async def ended(db: Executor, client_id: str) -> None:

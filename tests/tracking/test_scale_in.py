@@ -136,11 +136,10 @@ async def test_ingesters_killed_stopped_drained_and_replaced_lose_nothing(
     # A is not coming back: its session is drained by the documented command. Until
     # then its share waits at the broker.
     await asyncio.sleep(2.0)
+    await eventually(lambda: _gone(db, ids["a"]), within=20)  # as --members shows it
     before_drain = await stored_count(database_url)
     assert before_drain < len(sent)
-    drain = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "api.cli", "ingest", "--drain", ids["a"]],
-        env=env["c"], capture_output=True, text=True, timeout=120)
+    drain = await asyncio.to_thread(_drain, env["c"], ids["a"])
     assert drain.returncode == 0, drain.stdout + drain.stderr
 
     await eventually(lambda: _reached(database_url, len(sent)), within=60)
@@ -176,18 +175,24 @@ async def test_the_last_session_of_a_group_is_not_drained(
     only = IngestProcess(env, tmp_path / "ingest.log")
     children.append(only)
     await asyncio.to_thread(only.wait_subscribed)
-    only.process.kill()
-    only.process.wait()
-    drain = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "api.cli", "ingest", "--drain", client],
-        env=env, capture_output=True, text=True, timeout=60)
-    assert drain.returncode == 1
-    assert "only session" in drain.stderr
+    # Running: draining it would take its session from under it.
+    drain = await asyncio.to_thread(_drain, env, client)
+    assert drain.returncode == 1 and "stop it instead" in drain.stderr, drain.stderr
+    # Stopped as the group's last member: its session queues for the next run.
+    assert await asyncio.to_thread(only.stop, signal.SIGTERM) == 0
+    assert "keeps its session" in only.log.read_text()
+    drain = await asyncio.to_thread(_drain, env, client)
+    assert drain.returncode == 1 and "only session" in drain.stderr, drain.stderr
     listed = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "api.cli", "ingest", "--members"],
         env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and client in listed.stdout, listed.stderr
     purge_session(mqtt_broker, client)
+
+
+def _drain(env: dict[str, str], client: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", "ingest", "--drain", client],
+                          env=env, capture_output=True, text=True, timeout=120)
 
 
 def _queued(broker: Mosquitto, client_id: str, seconds: float = 1.0) -> int:
@@ -203,6 +208,10 @@ def _queued(broker: Mosquitto, client_id: str, seconds: float = 1.0) -> int:
     client.disconnect()
     client.loop_stop()
     return len(got)
+
+
+async def _gone(db: Database, client: str) -> bool:
+    return not await members.running(db, client)
 
 
 async def _reached(url: str, n: int) -> bool:
