@@ -122,7 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write the demo's plant records as NDJSON files, one per kind, "
                            "into DIR instead of loading a database")
 
-    command("ingest", _ingest, "Run the MQTT ingester.", INGEST_HELP)
+    ingest = command("ingest", _ingest, "Run the MQTT ingester.", INGEST_HELP)
+    ingest_mode = ingest.add_mutually_exclusive_group()
+    ingest_mode.add_argument(
+        "--drain", metavar="CLIENT_ID",
+        help="take over the broker session of an ingester that crashed or was removed: "
+             "leave the group with it, store what the broker queued for it, end it")
+    ingest_mode.add_argument(
+        "--members", action="store_true",
+        help="list the sessions of KEYLINK_INGEST_GROUP and whether each one's ingester "
+             "is running")
     command("push", _push, "Run the push worker: rules, inbox, webhooks, e-mail.", PUSH_HELP)
 
     sim = command("simulate", _simulate, "Publish simulated device traffic.", SIMULATE_HELP)
@@ -306,9 +315,17 @@ Subscribes to the device topics through the shared group KEYLINK_INGEST_GROUP on
 MQTT_URL (mqtt://user:password@host:port) with a persistent session under
 KEYLINK_INGEST_CLIENT_ID, stores positions and scans in DATABASE_URL, and updates
 the live state in REDIS_URL (optional). Run several for more throughput; each
-needs its own client id (KEYLINK_INGEST_INSTANCE). A message is acknowledged only
-once stored or recorded as rejected. SIGTERM or Ctrl-C finishes the current
-batch and disconnects. Metrics: http://KEYLINK_HOST:KEYLINK_INGEST_METRICS_PORT/metrics."""
+needs its own client id (KEYLINK_INGEST_INSTANCE), stable across restarts. A
+message is acknowledged only once stored or recorded as rejected.
+
+SIGTERM or Ctrl-C leaves the group (when another ingester's session holds it),
+stores everything its session still holds, and ends the session; the group's last
+ingester keeps its session instead, so the broker queues for it until it is back.
+An ingester that crashed leaves its session behind, and the broker keeps queueing
+its share there: restart it with the same client id, or run
+`keylink ingest --drain CLIENT_ID` to store what it holds and end it.
+`keylink ingest --members` lists the group's sessions.
+Metrics: http://KEYLINK_HOST:KEYLINK_INGEST_METRICS_PORT/metrics."""
 
 PUSH_HELP = """\
 Follows the domain events in DATABASE_URL from a durable cursor, matches them to
@@ -355,12 +372,13 @@ vehicle or site it is bound to, whether it is enabled, whether it has a broker
 login (a password; only its hash is kept) and when it was registered."""
 
 DISABLE_HELP = """\
-The ingesters refuse its messages (reason disabled_device) once they reload the
-registry, within KEYLINK_REGISTRY_REFRESH_S. Write the broker's access file again
+The ingesters refuse its messages (reason disabled_device) within a second: they
+follow the registry's changes (at the latest on their next full reload, every
+KEYLINK_REGISTRY_REFRESH_S). Write the broker's access file again
 (`keylink devices mosquitto-dynsec`) and restart the broker to refuse its login too."""
 
 ENABLE_HELP = """\
-Its messages are taken again once the ingesters reload the registry; write the
+Its messages are taken again within a second; write the
 broker's access file again and restart the broker to let it log in."""
 
 ROTATE_HELP = """\
@@ -372,8 +390,8 @@ password logs in. A device without a login gets its first one."""
 BIND_HELP = """\
 Binds the device to a vehicle or to a site in place of what it was bound to: a GPS
 unit to a vehicle only (its positions are stored for it), a scanner or an AIS
-gateway to either. Its next messages count for the new one once the ingesters
-reload the registry, within KEYLINK_REGISTRY_REFRESH_S."""
+gateway to either. Its next messages count for the new one within a second (at the
+latest on the ingesters' next full reload, every KEYLINK_REGISTRY_REFRESH_S)."""
 
 # The kinds of device the registry knows (domain.shipments.devices.KINDS), named here
 # so that building the parser loads no domain code.
@@ -526,13 +544,34 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from api import logs, telemetry
-    from tracking.ingester import REGISTRY, run_ingester
+    from tracking.ingester import REGISTRY, CannotDrain, Stopped, run_ingester
 
     _need_database(settings)
+    if args.members:
+        return _ingest_members(settings)
     if not settings.mqtt_url:
         raise UsageError("MQTT_URL is not set (mqtt://user:password@host:port)")
     logs.configure(settings.log_level, settings.log_format)
     telemetry.setup("keylink-ingest")
+    if args.drain is not None:
+        async def drain() -> Stopped:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            return await run_ingester(settings, stop=stop, drain=args.drain)
+
+        try:
+            stopped = asyncio.run(drain())
+        except CannotDrain as exc:
+            print(f"keylink ingest: {exc}", file=sys.stderr)
+            return 1
+        if stopped is not Stopped.DRAINED:
+            print(f"keylink ingest: {args.drain} not drained; its session is kept, try "
+                  "again", file=sys.stderr)
+            return 1
+        print(f"drained {args.drain}: what its session held is stored, the session ended")
+        return 0
     if settings.ingest_metrics_port:
         # One port per ingester on the host: the instance number is added.
         port = settings.ingest_metrics_port + settings.ingest_instance
@@ -550,6 +589,27 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         await run_ingester(settings, stop=stop)
 
     asyncio.run(ingest())
+    return 0
+
+
+def _ingest_members(settings: Settings) -> int:
+    from domain.db import Database
+    from tracking import members
+
+    async def listing() -> list[members.Member]:
+        db = await Database.connect(_need_database(settings), min_size=1, max_size=1)
+        try:
+            return await members.members(db, settings.ingest_group)
+        finally:
+            await db.close()
+
+    found = asyncio.run(listing())
+    print(f"{'CLIENT ID':<40} {'HOST':<24} {'STATE':<9} LAST SEEN")
+    for m in found:
+        state = "running" if m.alive else "stopped" if m.stopped_at else "gone"
+        print(f"{m.client_id:<40} {m.host:<24} {state:<9} {m.seen_at.isoformat()}")
+    if not found:
+        print(f"(no sessions in group {settings.ingest_group})")
     return 0
 
 
@@ -722,8 +782,8 @@ def _devices_disable(settings: Settings, args: argparse.Namespace) -> int:
 
     async def disable(db: Database, actor: Actor) -> str:
         done = await devices.disable_device(db, actor, args.code)
-        return (f"disabled {done.code}: the ingesters refuse its messages within "
-                f"{settings.registry_refresh_s} s; write the broker's access file again "
+        return (f"disabled {done.code}: the ingesters refuse its messages within a "
+                "second; write the broker's access file again "
                 "(keylink devices mosquitto-dynsec) and restart the broker to refuse its "
                 "login too")
 
@@ -735,8 +795,8 @@ def _devices_enable(settings: Settings, args: argparse.Namespace) -> int:
 
     async def enable(db: Database, actor: Actor) -> str:
         done = await devices.enable_device(db, actor, args.code)
-        return (f"enabled {done.code}: the ingesters take its messages within "
-                f"{settings.registry_refresh_s} s; write the broker's access file again "
+        return (f"enabled {done.code}: the ingesters take its messages within a "
+                "second; write the broker's access file again "
                 "(keylink devices mosquitto-dynsec) and restart the broker to let it log in")
 
     return _on_registry(settings, args, enable)
@@ -762,8 +822,7 @@ def _devices_bind(settings: Settings, args: argparse.Namespace) -> int:
         done = await devices.bind_device(db, actor, args.code, vehicle=args.vehicle,
                                          site=args.site)
         target = f"vehicle {done.vehicle_code}" if done.vehicle_code else f"site {done.site_code}"
-        return (f"bound {done.code} to {target}; the ingesters follow within "
-                f"{settings.registry_refresh_s} s")
+        return f"bound {done.code} to {target}; the ingesters follow within a second"
 
     return _on_registry(settings, args, bind)
 

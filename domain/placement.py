@@ -134,6 +134,7 @@ PLACEMENT: dict[str, Place] = {
     "contract_number_counter": _COORDINATOR,
     "rejected_message": _COORDINATOR,
     "ais_fragment": _COORDINATOR,
+    "ingest_member": _COORDINATOR,
     "schema_migration": _COORDINATOR,
 }
 

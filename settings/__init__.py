@@ -159,8 +159,9 @@ class Settings:
     ingest_client_id: str = _setting(
         "KEYLINK_INGEST_CLIENT_ID", "keylink-ingest-{hostname}-{n}",
         "MQTT client id of an ingester; `{hostname}` and `{n}` (KEYLINK_INGEST_INSTANCE) are "
-        "filled in. Keep it stable across restarts: the broker keeps the messages that arrive "
-        "while the ingester is down in the session of this id.")
+        "filled in. Keep it stable across restarts: the broker queues for the session of this "
+        "id while the ingester is down (after a crash, or as the group's last member); "
+        "`keylink ingest --drain ID` takes over a session whose ingester is not coming back.")
     ingest_instance: int = _setting(
         "KEYLINK_INGEST_INSTANCE", 0,
         "Number of this ingester among those on one host, for `{n}` in the client id.")
@@ -189,7 +190,8 @@ class Settings:
         "are in the API's /metrics.")
     registry_refresh_s: int = _setting(
         "KEYLINK_REGISTRY_REFRESH_S", 60,
-        "How often an ingester reloads the device registry, in seconds; an unknown device is "
+        "How often an ingester reloads the whole device registry, in seconds: the fallback, "
+        "since changes reach it within a second through the outbox; an unknown device is "
         "also looked up when it first publishes.")
     smtp_url: str | None = _setting(
         "KEYLINK_SMTP_URL", None,

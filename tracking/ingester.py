@@ -10,20 +10,29 @@ to the same client id, and the pipeline stores it once.
 
 Several ingesters share the load through one shared subscription group. A database
 that is away is waited out, retrying the same batch with backoff and acknowledging
-nothing meanwhile. SIGTERM (``stop``) ends the intake, finishes and acknowledges what
-was already received, and disconnects cleanly.
+nothing meanwhile.
+
+SIGTERM or SIGINT (``stop``) leaves the group when another member's session holds it
+(``tracking.members``): UNSUBSCRIBE first, so that the broker hands this ingester
+nothing new, then store and acknowledge everything the session still holds until the
+broker has sent nothing for ``DRAIN_QUIET_SECONDS``, then disconnect with a session
+expiry of 0, so that nothing more is queued for it. The group's last member instead
+finishes and acknowledges what it received and disconnects keeping its session, which
+queues what devices publish until an ingester is back. ``drain`` (``keylink ingest
+--drain CLIENT_ID``) does the same for the session of an ingester that crashed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,8 +46,9 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from domain.db import Database
-from tracking import broker, fragments, topics
+from tracking import broker, fragments, members, topics
 from tracking import live as live_state
+from tracking.changes import Changes
 from tracking.detect import Detector
 from tracking.model import Message
 from tracking.pipeline import (
@@ -76,6 +86,20 @@ MAINTENANCE_SECONDS = 3600
 # After a stop request, how long a batch may still wait for the database before the
 # ingester gives up on it (unacknowledged, so the broker delivers it again later).
 STOP_GRACE_SECONDS = 10.0
+# Leaving the group: once the broker has confirmed the UNSUBSCRIBE, it sends what the
+# session still holds at once, as fast as the acknowledgements free its in-flight window;
+# this long without a message, after the last acknowledgement, means nothing is left.
+DRAIN_QUIET_SECONDS = 1.5
+# How long a leaving ingester waits for the broker to confirm its UNSUBSCRIBE.
+LEAVE_TIMEOUT_SECONDS = 30.0
+
+
+class Stopped(enum.Enum):
+    """How an ingester's session was left when it stopped."""
+
+    KEPT = "kept"  # the group's last member: the broker queues for it until it is back
+    DRAINED = "drained"  # left the group, everything stored: the session may end
+    UNFINISHED = "unfinished"  # a leave that did not finish: the session keeps the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +112,11 @@ class MqttSource:
     """The broker connection, its network thread, and acknowledgements."""
 
     def __init__(self, settings: Settings, loop: asyncio.AbstractEventLoop,
-                 queue: asyncio.Queue[Delivery]) -> None:
-        self.client_id = client_id(settings)
-        self._group = settings.ingest_group
+                 queue: asyncio.Queue[Delivery], *, session: str | None = None) -> None:
+        """``session``: the client id of another ingester's session, to take over and
+        leave the group with (``drain``); by default this ingester's own."""
+        self.client_id = session or client_id(settings)
+        self.group = settings.ingest_group
         self._expiry = settings.ingest_session_expiry_s
         self._receive_maximum = min(65535, 2 * settings.ingest_batch_size)
         self._loop = loop
@@ -102,6 +128,12 @@ class MqttSource:
         self._lock = threading.Lock()
         self._generation = 0
         self._accepting = True
+        # Leaving the group: every connection unsubscribes instead of subscribing.
+        self._leaving = session is not None
+        self.left = threading.Event()  # the broker confirmed the UNSUBSCRIBE
+        self.last_arrival = time.monotonic()
+        self.late = 0  # messages that arrived after the intake ended, unacknowledged
+        self.session_present: bool | None = None
         self.subscribed = threading.Event()
         self.on_subscribed: Callable[[], None] | None = None
         self.disconnected = threading.Event()
@@ -112,6 +144,7 @@ class MqttSource:
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.on_connect = self._on_connect
         c.on_subscribe = self._on_subscribe
+        c.on_unsubscribe = self._on_unsubscribe
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
@@ -139,14 +172,28 @@ class MqttSource:
         """Messages that still arrive are left unacknowledged for the next run."""
         self._accepting = False
 
-    def close(self, timeout: float = 5.0) -> None:
+    def leave(self) -> None:
+        """Unsubscribe from the group: the broker hands this session nothing new, and
+        still sends what it holds. A connection not up now unsubscribes when it is."""
+        self._leaving = True
+        self.last_arrival = time.monotonic()
+        if self.client.is_connected():
+            self._unsubscribe(self.client)
+
+    def close(self, timeout: float = 5.0, *, end_session: bool = False) -> None:
+        """Disconnect; with ``end_session`` the broker ends the session (expiry 0) and
+        queues nothing more for this client id."""
         self.stop_intake()
         # The last acknowledgements leave before the goodbye: a broker that sees the
         # connection go first keeps their messages for the next run.
         deadline = time.monotonic() + timeout
         while self.client.want_write() and time.monotonic() < deadline:
             time.sleep(0.01)
-        self.client.disconnect()
+        props = None
+        if end_session:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = 0
+        self.client.disconnect(properties=props)
         self.disconnected.wait(timeout)
         self.client.loop_stop()
 
@@ -158,17 +205,32 @@ class MqttSource:
         with self._lock:
             self._generation += 1
         self.disconnected.clear()
+        self.session_present = bool(flags.session_present)
         log.info("connected to %s:%d as %s (session %s)", self.host, self.port, self.client_id,
                  "resumed" if flags.session_present else "new")
+        if self._leaving:
+            self._unsubscribe(client)
+            return
         options = SubscribeOptions(qos=1)
-        client.subscribe([(topics.shared(self._group, f), options) for f in topics.SUBSCRIPTIONS])
+        client.subscribe([(topics.shared(self.group, f), options) for f in topics.SUBSCRIPTIONS])
+
+    def _unsubscribe(self, client: mqtt.Client) -> None:
+        client.unsubscribe([topics.shared(self.group, f) for f in topics.SUBSCRIPTIONS])
+
+    def _on_unsubscribe(self, _c: Any, _u: Any, _mid: int, _reasons: list[Any],
+                        _p: Any) -> None:
+        # A filter this session no longer had ("no subscription existed") is left too.
+        log.info("%s left group %s; storing what its session still holds", self.client_id,
+                 self.group)
+        self.last_arrival = time.monotonic()
+        self.left.set()
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: list[Any], _p: Any) -> None:
         failed = [r for r in reasons if r.is_failure]
         if failed:
             log.error("broker refused subscriptions: %s", failed)
             return
-        log.info("subscribed to %d topic filters in group %s", len(reasons), self._group)
+        log.info("subscribed to %d topic filters in group %s", len(reasons), self.group)
         self._subscribed()
 
     def _subscribed(self) -> None:
@@ -185,7 +247,9 @@ class MqttSource:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.last_arrival = time.monotonic()
         if not self._accepting:
+            self.late += 1
             return
         delivery = Delivery(Message(msg.topic, bytes(msg.payload), msg.mid, datetime.now(UTC)),
                             self._generation)
@@ -211,20 +275,69 @@ def client_id(settings: Settings) -> str:
 
 class Ingester:
     def __init__(self, settings: Settings, pipeline: Pipeline, live: live_state.Live,
-                 queue: asyncio.Queue[Delivery], source: MqttSource) -> None:
+                 queue: asyncio.Queue[Delivery], source: MqttSource, *,
+                 may_leave: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """``may_leave``: asked on stop whether to leave the group (another member
+        holds it) rather than keep the session for the next run."""
         self._batch_size = settings.ingest_batch_size
         self._batch_seconds = settings.ingest_batch_ms / 1000
         self._pipeline = pipeline
         self._live = live
         self._queue = queue
         self._source = source
+        self._may_leave = may_leave
         # The live update of the batch before: it goes to Redis while the next batch
         # is stored, one at a time and in order (each waits for the one before).
         self._publishing: asyncio.Task[bool] | None = None
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event) -> Stopped:
+        """Ingest until ``stop``; then leave the group or keep the session."""
         try:
             await self._run(stop)
+            leaving = False
+            if self._may_leave is not None:
+                try:
+                    leaving = await self._may_leave()
+                except Exception:
+                    log.warning("could not tell whether another member holds the group;"
+                                " keeping the session", exc_info=True)
+            if leaving:
+                return await self.drain(stop)
+            await self._finish(stop)
+            return Stopped.KEPT
+        finally:
+            await self._published()
+
+    async def drain(self, stop: asyncio.Event) -> Stopped:
+        """Leave the group and store everything the session holds: DRAINED once the
+        broker has confirmed the UNSUBSCRIBE and then sent nothing for
+        DRAIN_QUIET_SECONDS, everything received being stored and acknowledged."""
+        source = self._source
+        source.leave()
+        deadline = time.monotonic() + LEAVE_TIMEOUT_SECONDS
+        never = asyncio.Event()  # the intake goes on until the session is empty
+        try:
+            while True:
+                batch = await self._next_batch(never, first_within=0.1)
+                if batch:
+                    if not await self._handle(batch, stop):
+                        return Stopped.UNFINISHED
+                    continue
+                if not source.left.is_set():
+                    if time.monotonic() > deadline:
+                        log.error("the broker did not confirm leaving group %s within %.0fs;"
+                                  " keeping the session", source.group, LEAVE_TIMEOUT_SECONDS)
+                        return Stopped.UNFINISHED
+                    continue
+                if time.monotonic() - source.last_arrival >= DRAIN_QUIET_SECONDS:
+                    break
+            source.stop_intake()
+            if source.late or not self._queue.empty():
+                # Arrived after all: unacknowledged, so the session is kept for them.
+                log.error("%d messages arrived as the session was being ended; keeping it",
+                          source.late + self._queue.qsize())
+                return Stopped.UNFINISHED
+            return Stopped.DRAINED
         finally:
             await self._published()
 
@@ -236,6 +349,8 @@ class Ingester:
             elif self._live.pending:
                 await self._published()
                 await self._live.publish()
+
+    async def _finish(self, stop: asyncio.Event) -> None:
         self._source.stop_intake()
         # What was received before the stop is finished too: it is in flight to this
         # session, and would otherwise wait for this client id to come back.
@@ -245,8 +360,9 @@ class Ingester:
             if not await self._handle(batch, stop):
                 break
 
-    async def _next_batch(self, stop: asyncio.Event) -> list[Delivery]:
-        first = await _get(self._queue, stop, within=1.0)
+    async def _next_batch(self, stop: asyncio.Event,
+                          first_within: float = 1.0) -> list[Delivery]:
+        first = await _get(self._queue, stop, within=first_within)
         if first is None:
             return []
         batch = [first]
@@ -364,41 +480,102 @@ async def _connect_database(url: str, stop: asyncio.Event) -> Database | None:
     return None
 
 
+async def _heartbeat(db: Database, client: str) -> None:
+    while True:
+        await asyncio.sleep(members.HEARTBEAT_SECONDS)
+        try:
+            await members.heartbeat(db, client)
+        except Exception as exc:
+            log.warning("could not mark this ingester alive: %s", exc)
+
+
+class CannotDrain(Exception):
+    """A drain refused: the group's only session (ending it would leave no session
+    subscribed), or one whose ingester is still running."""
+
+
 async def run_ingester(
     settings: Settings, *, stop: asyncio.Event | None = None,
-    ready: asyncio.Event | None = None,
-) -> None:
+    ready: asyncio.Event | None = None, drain: str | None = None,
+) -> Stopped:
     """Ingest until ``stop`` is set (or the task is cancelled). ``ready`` is set once the
-    broker has confirmed the subscriptions: from then on no message is missed."""
+    broker has confirmed the subscriptions: from then on no message is missed.
+
+    With ``drain``, take over the session of that client id instead (an ingester that
+    crashed or was removed): leave the group with it, store what it holds, end it.
+    Raises CannotDrain for the group's only session, or one whose ingester runs."""
     if not settings.database_url:
         raise ValueError("the ingester needs DATABASE_URL")
     stop = stop or asyncio.Event()
     db = await _connect_database(settings.database_url, stop)
     if db is None:
-        return
+        return Stopped.KEPT
+    queue: asyncio.Queue[Delivery] = asyncio.Queue()
+    source = MqttSource(settings, asyncio.get_running_loop(), queue, session=drain)
+    group, client = settings.ingest_group, source.client_id
+    try:
+        if drain is not None:
+            if await members.running(db, client):
+                raise CannotDrain(
+                    f"the ingester of {client} marked itself alive within the last "
+                    f"{members.STALE_AFTER:.0f}s: stop it instead (it leaves the group and "
+                    "stores what its session holds)")
+            if not await members.may_leave(db, client, group):
+                raise CannotDrain(
+                    f"{client} holds the only session of group {group}: start another "
+                    "ingester first, or start one with this client id")
+        else:
+            await members.join(db, client, group)
+    except BaseException:
+        await db.close()
+        raise
     redis = live_state.connect(settings.redis_url) if settings.redis_url else None
     live = live_state.Live(redis)
     registry = Registry(db, refresh_seconds=settings.registry_refresh_s)
     latest = LatestFixes(live.latest_fixes, lambda ids: latest_positions(db, ids))
     partitions = Partitions(settings.position_retention_days)
-    pipeline = Pipeline(db, registry, Detector(), latest, partitions)
-    queue: asyncio.Queue[Delivery] = asyncio.Queue()
-    source = MqttSource(settings, asyncio.get_running_loop(), queue)
+    detector = Detector()
+    changes = Changes(settings.database_url, registry, detector)
+    pipeline = Pipeline(db, registry, detector, latest, partitions)
     if ready is not None:
         source.on_subscribed = ready.set
-    maintenance = [asyncio.create_task(_maintain(db, partitions,
-                                                 settings.position_retention_days)),
-                   asyncio.create_task(_expire_fragments(db))]
+    background = [asyncio.create_task(changes.run(), name="registry-changes")]
+    if drain is None:
+        background += [asyncio.create_task(_maintain(db, partitions,
+                                                     settings.position_retention_days)),
+                       asyncio.create_task(_expire_fragments(db)),
+                       asyncio.create_task(_heartbeat(db, client))]
+    ingester = Ingester(settings, pipeline, live, queue, source,
+                        may_leave=lambda: members.may_leave(db, client, group))
+    stopped = Stopped.UNFINISHED
     try:
         source.start()
-        await Ingester(settings, pipeline, live, queue, source).run(stop)
+        stopped = await (ingester.drain(stop) if drain is not None else ingester.run(stop))
     finally:
-        for task in maintenance:
+        for task in background:
             task.cancel()
-        await asyncio.gather(*maintenance, return_exceptions=True)
-        await asyncio.to_thread(source.close)
+        await asyncio.gather(*background, return_exceptions=True)
+        await changes.close()
+        await asyncio.to_thread(source.close, end_session=stopped is Stopped.DRAINED)
+        try:
+            if stopped is Stopped.DRAINED:
+                await members.ended(db, client)
+            else:
+                await members.stayed(db, client)
+        except Exception:
+            log.warning("could not record how %s stopped", client, exc_info=True)
         if redis is not None:
             await redis.aclose()
         await db.close()
-        log.info("ingester stopped: what it took is stored, the rest stays queued at the "
-                 "broker for its session")
+        if stopped is Stopped.DRAINED:
+            log.info("ingester stopped: %s left group %s, everything its session held is "
+                     "stored, and the session is ended", client, group)
+        elif stopped is Stopped.KEPT:
+            log.info("ingester stopped: what it took is stored; as the last member of group "
+                     "%s it keeps its session %s, where the broker queues the rest", group,
+                     client)
+        else:
+            log.warning("ingester stopped: what it took is stored, the rest stays queued at "
+                        "the broker for session %s; drain it with `keylink ingest --drain "
+                        "%s` or start an ingester with that client id", client, client)
+    return stopped

@@ -2,7 +2,10 @@
 
 Every message names its device (by device code, OwnTracks id, or for AIS the vessel's
 MMSI); resolving it must not cost a query per message, so the whole registry is held in
-memory and reloaded every ``refresh_seconds``. A name the cache lacks is looked up once
+memory and reloaded every ``refresh_seconds``. Between reloads, the changes the platform
+announces (``tracking.changes``: a device disabled, rebound or registered, a vehicle or
+site fed) mark their entries, which are read again before the next batch is resolved.
+A name the cache lacks is looked up once
 on its own (a device registered a moment ago publishes at once), and a name the
 database lacks too is remembered as unknown for ``negative_seconds``, so a flood from an
 unregistered device costs one query, not one per message.
@@ -67,6 +70,7 @@ class Device:
 
 @dataclass(slots=True)
 class _Snapshot:
+    devices: dict[int, Device]
     by_code: dict[str, Device]
     by_owntracks: dict[str, Device]
     vehicles: dict[int, Vehicle]
@@ -75,7 +79,7 @@ class _Snapshot:
 
 
 def _empty() -> _Snapshot:
-    return _Snapshot({}, {}, {}, {}, {})
+    return _Snapshot({}, {}, {}, {}, {}, {})
 
 
 class Registry:
@@ -90,6 +94,18 @@ class Registry:
         self._snap = _empty()
         self._loaded_at: float | None = None
         self._unknown: dict[tuple[str, str], float] = {}
+        self._stale_devices: set[int] = set()
+        self._stale_vehicles: set[int] = set()
+        self._stale_sites = False
+
+    def invalidate(self, *, devices: Iterable[int] = (), vehicles: Iterable[int] = (),
+                   sites: bool = False) -> None:
+        """Entries changed in the database: read again before the next batch. What was
+        looked up and not found may exist now, so those are asked again too."""
+        self._stale_devices.update(devices)
+        self._stale_vehicles.update(vehicles)
+        self._stale_sites = self._stale_sites or sites
+        self._unknown.clear()
 
     async def refresh(self) -> None:
         """Reload everything; the old cache serves until the new one is complete."""
@@ -106,12 +122,46 @@ class Registry:
 
     async def refresh_if_due(self) -> None:
         if self._loaded_at is None or self._clock() - self._loaded_at >= self._refresh_seconds:
+            stale = self._take_stale()
             try:
                 await self.refresh()
             except Exception:
                 # A failed reload keeps the old registry: better slightly stale than none.
+                self.invalidate(devices=stale[0], vehicles=stale[1], sites=stale[2])
                 log.warning("device registry reload failed; keeping the cached one",
                             exc_info=True)
+        elif self._stale_devices or self._stale_vehicles or self._stale_sites:
+            await self._reload_stale()
+
+    def _take_stale(self) -> tuple[set[int], set[int], bool]:
+        taken = (self._stale_devices, self._stale_vehicles, self._stale_sites)
+        self._stale_devices, self._stale_vehicles, self._stale_sites = set(), set(), False
+        return taken
+
+    async def _reload_stale(self) -> None:
+        devices, vehicles, sites = self._take_stale()
+        try:
+            device_rows = (await self._db.fetch(_DEVICES + " WHERE id = ANY($1::bigint[])",
+                                                sorted(devices)) if devices else [])
+            vehicle_rows = (await self._db.fetch(_VEHICLES + " WHERE v.id = ANY($1::bigint[])",
+                                                 sorted(vehicles)) if vehicles else [])
+            site_rows = await self._db.fetch("SELECT id, code FROM site") if sites else []
+        except Exception:
+            self.invalidate(devices=devices, vehicles=vehicles, sites=sites)
+            log.warning("reading changed registry entries failed; keeping the cached ones",
+                        exc_info=True)
+            return
+        snap = self._snap
+        for device_id in devices:
+            _drop_device(snap, device_id)
+        for row in device_rows:
+            _add_device(snap, _device(row))
+        for vehicle_id in vehicles:
+            _drop_vehicle(snap, vehicle_id)
+        for row in vehicle_rows:
+            _add_vehicle(snap, _vehicle(row))
+        if sites:
+            snap.sites = {row["code"]: row["id"] for row in site_rows}
 
     async def device(self, code: str) -> Device | None:
         found = self._snap.by_code.get(code)
@@ -193,6 +243,7 @@ def _vehicle(row: Record) -> Vehicle:
 
 
 def _add_device(snap: _Snapshot, device: Device) -> None:
+    snap.devices[device.id] = device
     snap.by_code[device.code] = device
     if device.owntracks_id:
         snap.by_owntracks[device.owntracks_id] = device
@@ -202,6 +253,22 @@ def _add_vehicle(snap: _Snapshot, vehicle: Vehicle) -> None:
     snap.vehicles[vehicle.id] = vehicle
     if vehicle.mmsi is not None:
         snap.by_mmsi[vehicle.mmsi] = vehicle
+
+
+def _drop_device(snap: _Snapshot, device_id: int) -> None:
+    old = snap.devices.pop(device_id, None)
+    if old is None:
+        return
+    if snap.by_code.get(old.code) is old:
+        del snap.by_code[old.code]
+    if old.owntracks_id and snap.by_owntracks.get(old.owntracks_id) is old:
+        del snap.by_owntracks[old.owntracks_id]
+
+
+def _drop_vehicle(snap: _Snapshot, vehicle_id: int) -> None:
+    old = snap.vehicles.pop(vehicle_id, None)
+    if old is not None and old.mmsi is not None and snap.by_mmsi.get(old.mmsi) is old:
+        del snap.by_mmsi[old.mmsi]
 
 
 Loader = Callable[[Iterable[int]], Awaitable[dict[int, Fix]]]

@@ -2,14 +2,15 @@
 barcode scanners that publish to the broker, what each is bound to, whether it may
 publish, and its broker password.
 
-The ingester reads the same table (`tracking.registry`, which caches it for
-``KEYLINK_REGISTRY_REFRESH_S``) and the broker's logins are written from it
-(`tracking.devices`): a disabled device's messages are refused as ``disabled_device``, and
-its login is left out of the next broker access file, so a device is switched off here
-and nowhere else. Devices are the mill's alone: every read binds the viewer's scope and a
-customer's finds none, and the permission table below lets only logistics and admin list
-or change them. Every write takes the actor, checks the table before anything else, and
-appends its ``device.*`` event (``org_id`` NULL: the mill's own) last in its transaction.
+The ingester reads the same table (`tracking.registry`, which caches it and reads a
+device again as soon as its ``device.*`` event commits, ``tracking.changes``) and the
+broker's logins are written from it (`tracking.devices`): a disabled device's messages
+are refused as ``disabled_device``, and its login is left out of the next broker access
+file, so a device is switched off here and nowhere else. Devices are the mill's alone:
+every read binds the viewer's scope and a customer's finds none, and the permission table
+below lets only logistics and admin list or change them. Every write takes the actor,
+checks the table before anything else, and appends its ``device.*`` event (``org_id``
+NULL: the mill's own) last in its transaction.
 No event carries a password.
 
 A device logs in with a random password (:func:`new_password`) kept only as a hash in
@@ -241,8 +242,8 @@ async def register_device(
 
 
 async def disable_device(db: Database, actor: Actor, device: Ref) -> Device:
-    """Switch a device off: the ingesters refuse its messages (``disabled_device``) once
-    their registry reloads, and the broker's next access file leaves its login out."""
+    """Switch a device off: the ingesters refuse its messages (``disabled_device``) within
+    a second (``tracking.changes``), and the broker's next access file leaves its login out."""
     PERMISSIONS.check(actor, "disable")
     async with db.transaction() as tx:
         found = await _locked(tx, device)
@@ -286,7 +287,7 @@ async def bind_device(
 ) -> Device:
     """Bind a device to a vehicle or to a site (exactly one), in place of whatever it was
     bound to, as its kind allows (:data:`BINDS_TO`). Its next messages count for the new
-    vehicle or site once the ingesters' registry reloads; what it sent before stays with
+    vehicle or site within a second (``tracking.changes``); what it sent before stays with
     the old one."""
     PERMISSIONS.check(actor, "bind")
     if (vehicle is None) == (site is None):

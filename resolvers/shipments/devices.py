@@ -76,7 +76,7 @@ class Device(Node):
         "`owntracks/CODE/DEVICE`.")
     enabled: bool = strawberry.field(
         description="Whether its messages are taken. A disabled device's are refused "
-        "(`DISABLED_DEVICE`) once the ingesters reload the registry, and its login is left "
+        "(`DISABLED_DEVICE`) by the ingesters within a second, and its login is left "
         "out of the broker's next access file.")
     has_broker_login: bool = strawberry.field(
         description="Whether it has a broker password (only its hash is kept); without one "
@@ -192,8 +192,8 @@ def _device_id(input: DeviceIdInput | BindDeviceInput) -> int:
 @strawberry.type
 class DeviceMutations:
     @strawberry.mutation(description="Switch a device off (roles: logistics, admin): the "
-                         "ingesters refuse its messages once they reload the registry "
-                         "(`KEYLINK_REGISTRY_REFRESH_S`), and the broker's next access file "
+                         "ingesters refuse its messages within a second (they follow the "
+                         "registry's changes), and the broker's next access file "
                          "leaves its login out.")
     async def disable_device(
         self, info: Info[Any, Any], input: Annotated[DeviceIdInput, INPUT],
@@ -229,8 +229,8 @@ class DeviceMutations:
                                            password=issued.password, errors=[])
 
     @strawberry.mutation(description="Bind a device to another vehicle, or to a site (roles: "
-                         "logistics, admin); its next messages count for it once the "
-                         "ingesters reload the registry.")
+                         "logistics, admin); its next messages count for it within a "
+                         "second.")
     async def bind_device(
         self, info: Info[Any, Any], input: Annotated[BindDeviceInput, INPUT],
     ) -> DevicePayload:

@@ -108,7 +108,7 @@ async def test_disable_enable_and_rebind_from_the_command_line(
 
     code, out, _ = await keylink("devices", "disable", "GPS-1")
     assert code == 0 and out.startswith("disabled GPS-1: the ingesters refuse its messages "
-                                        "within 30 s")
+                                        "within a second")
     assert (await _row(db, "GPS-1"))["enabled"] is False
     code, _, err = await keylink("devices", "disable", "GPS-1")
     assert code == 1 and err == "keylink devices disable: device GPS-1 is disabled already\n"

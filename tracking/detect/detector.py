@@ -3,7 +3,9 @@ finding commits (and reaches the outbox) exactly when the data that proves it do
 
 Every piece of state it continues from (fence presence, leg status, delay flags, coil
 custody) is in the database, locked per vehicle, so any ingester picks up where another
-stopped. The fence index is a cache of the site table, refreshed every few minutes.
+stopped. The fence index is a cache of the site table: rebuilt as soon as a site is
+added or changed (``invalidate``, called on the platform's ``site.*`` events), and every
+few minutes in any case.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tracking.geofence import FenceIndex
 UNLOAD_GRACE = timedelta(hours=6)
 # Who the events of contracts moved by tracking name as their actor.
 ACTOR = "tracking"
-# Sites change rarely (a new warehouse, a redrawn fence); minutes of staleness are fine.
+# A fallback only: a site added or redrawn is announced and rebuilds the index at once.
 REFRESH_EVERY = timedelta(minutes=5)
 
 
@@ -53,6 +55,7 @@ class Detector:
         self._fences = fences
         self._loaded_at = time.monotonic() if fences is not None else None
         self._refresh_every = refresh_every if fences is None else None
+        self._stale = False
         self._clock = clock
         self._unload_grace = unload_grace
         self._far_km = far_km
@@ -60,14 +63,21 @@ class Detector:
     async def refresh(self, tx: Executor) -> FenceIndex:
         """Rebuild the fence index from the site table now."""
         self._fences = FenceIndex.from_rows(await reads.site_rows(tx))
+        self._stale = False
         self._loaded_at = time.monotonic()
         return self._fences
+
+    def invalidate(self) -> None:
+        """Sites changed: the index is rebuilt before the next fix is placed (unless it
+        was given in advance)."""
+        if self._refresh_every is not None:
+            self._stale = True
 
     async def fences(self, tx: Executor) -> FenceIndex:
         """The index, loaded or refreshed first when it is missing or due."""
         due = (self._refresh_every is not None and self._loaded_at is not None
                and time.monotonic() - self._loaded_at > self._refresh_every.total_seconds())
-        if self._fences is None or due:
+        if self._fences is None or due or self._stale:
             return await self.refresh(tx)
         return self._fences
 
