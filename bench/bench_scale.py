@@ -173,9 +173,11 @@ class System:
         serve = subprocess.Popen([keylink, "serve", "--workers", str(workers)],  # noqa: ASYNC220
                                  env=self.env(), cwd=PROJECT_ROOT)
         ingest = [subprocess.Popen([keylink, "ingest"], cwd=PROJECT_ROOT,  # noqa: ASYNC220
-                                   env={**self.env(), "KEYLINK_INGEST_ID": f"bench-{n}"})
+                                   env={**self.env(), "KEYLINK_INGEST_INSTANCE": str(n)})
                   for n in range(ingesters)]
-        self.procs = [serve, *ingest]
+        # Stopped in reverse: the others leave the group and drain, and the first, which
+        # every configuration runs, stops last and keeps the group's session.
+        self.procs = [*reversed(ingest), serve]
         await _wait_ready(f"http://127.0.0.1:{self.port}")
         await asyncio.sleep(2)  # the ingesters have joined the group
         return [p.pid for p in ingest], serve.pid
@@ -183,9 +185,8 @@ class System:
     def stop(self) -> None:
         for p in self.procs:
             p.send_signal(signal.SIGINT)
-        for p in self.procs:
             try:
-                p.wait(30)
+                p.wait(60)
             except subprocess.TimeoutExpired:
                 p.kill()
         self.procs = []
