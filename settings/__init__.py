@@ -124,6 +124,11 @@ class Settings:
     port: int = _setting(
         "KEYLINK_PORT", 8000,
         "Port the API listens on; `keylink dev` picks a free one when it is taken.")
+    workers: int = _setting(
+        "KEYLINK_WORKERS", 0,
+        "Processes `keylink serve` runs, all on the one port (`--workers` overrides it); 0: "
+        "one per core this process may use. Each has its own database pool "
+        "(KEYLINK_DB_POOL_MAX connections at most). `keylink dev` runs one.")
     environment: str = _setting(
         "KEYLINK_ENV", "production",
         "`development` turns on GraphiQL, introspection without a token and readable logs; "
@@ -357,6 +362,9 @@ class Settings:
         self._check_exchange()
         if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
+        if self.workers < 0:
+            raise SettingsError("KEYLINK_WORKERS must be 0 (one per core) or a positive "
+                                "integer")
         for env, value in (("KEYLINK_WS_MAX_PER_ADDRESS", self.ws_max_per_address),
                            ("KEYLINK_RATE_LIMIT_PER_MINUTE", self.rate_limit_per_minute),
                            ("KEYLINK_SOCKET_RATE_PER_MINUTE", self.socket_rate_per_minute)):
