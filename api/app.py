@@ -393,10 +393,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             db=db, codec=TokenCodec.from_settings(settings), redis=redis, feed=feed,
             settings=settings,
         )
+        # Plan imports whose process died are taken over by any API process.
+        await app.state.services.imports.watch()
         log.info("api ready", extra={"environment": settings.environment})
         try:
             yield
         finally:
+            await app.state.services.imports.stop()
             await feed.stop()
             if redis is not None:
                 await redis.aclose()

@@ -49,7 +49,7 @@ _POSITIVE = (
     "ingest_batch_size", "ingest_batch_ms", "position_retention_days", "registry_refresh_s",
     "upload_max_bytes", "evidence_max_bytes", "body_max_bytes", "feed_max_bytes",
     "ws_auth_timeout_s",
-    "import_max_unpacked_bytes", "import_max_rows", "import_max_cells",
+    "import_max_unpacked_bytes", "import_max_rows", "import_max_cells", "import_lease_s",
     "max_depth", "max_aliases", "max_tokens", "max_cost", "max_field_comparisons",
     "urge_answer_minutes", "exchange_timeout_s", "exchange_max_file_bytes",
     "exchange_max_pickup_bytes",
@@ -306,6 +306,11 @@ class Settings:
         "KEYLINK_IMPORT_MAX_CELLS", 2000000,
         "Most cells a plan file may have, counted as it is read; a file over it fails with "
         "nothing imported.")
+    import_lease_s: int = _setting(
+        "KEYLINK_IMPORT_LEASE_S", 30,
+        "How long an API process holds a running plan import without renewing its lease (it "
+        "renews every third of it), in seconds. An import whose process died is taken over "
+        "by another API process after this long, and run again from the stored file.")
     urge_answer_minutes: int = _setting(
         "KEYLINK_URGE_ANSWER_MINUTES", 120,
         "Minutes the mill has for each answer to an urge (acknowledging it, then promising a "
