@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -54,6 +55,8 @@ SERVER_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "log_config":
                                   "ws_max_size": WS_MAX_MESSAGE_BYTES,
                                   # A request head must come in whole within seconds.
                                   "http": sockets.HeadTimeoutProtocol}
+# Names the process (its pid) that accepted a WebSocket, as `/readyz` does for a request.
+WORKER_HEADER = b"x-keylink-worker"
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/live", "/live/",
                     "/feeds/records", "/feeds/schemas"})
 # The live page: plain files, no build step (api/static/live/README.md).
@@ -253,6 +256,11 @@ class RequestIdMiddleware:
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            elif message["type"] == "websocket.accept":
+                # Which process holds the socket: one of several `keylink serve` workers.
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", rid.encode()),
+                                      (WORKER_HEADER, str(os.getpid()).encode())]
             await send(message)
 
         try:
@@ -286,7 +294,9 @@ async def readyz(request: Request) -> Response:
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v in ("ok", "not configured") for v in checks.values())
-    return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+    # `worker`: the process that answered, one of `keylink serve --workers N`.
+    return JSONResponse({"ready": ready, **checks, "worker": os.getpid()},
+                        status_code=200 if ready else 503)
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -351,6 +361,17 @@ def edge_middleware(settings: Settings, rate_limits: RateLimits) -> list[Middlew
     return stack
 
 
+def app_from_environment() -> Starlette:
+    """The API of one `keylink serve` worker process (uvicorn's app factory). Workers are
+    started afresh, not forked: each reads the settings from the environment it inherits
+    from `keylink serve` (which checked them before starting any), and sets up its own
+    logging and tracing."""
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    telemetry.setup("keylink-api")
+    return create_app(settings)
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
     """The API. Without ``services`` it opens its own database pool and Redis client."""
 
@@ -372,10 +393,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             db=db, codec=TokenCodec.from_settings(settings), redis=redis, feed=feed,
             settings=settings,
         )
+        # Plan imports whose process died are taken over by any API process.
+        await app.state.services.imports.watch()
         log.info("api ready", extra={"environment": settings.environment})
         try:
             yield
         finally:
+            await app.state.services.imports.stop()
             await feed.stop()
             if redis is not None:
                 await redis.aclose()

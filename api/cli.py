@@ -110,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="API port, used as given (default: KEYLINK_PORT, or a free "
                           "port when that one is taken)")
 
-    command("serve", _serve, "Serve the API (production).", SERVE_HELP)
+    serve = command("serve", _serve, "Serve the API (production).", SERVE_HELP)
+    serve.add_argument("--workers", type=_positive, metavar="N",
+                       help="processes serving the one port (default: KEYLINK_WORKERS, "
+                            "or one per core)")
     command("migrate", _migrate, "Apply pending database migrations.", MIGRATE_HELP)
 
     seed = command("seed-demo", _seed_demo, "Load the demo data into a database.", SEED_HELP)
@@ -258,7 +261,12 @@ Needs DATABASE_URL and a token key: KEYLINK_JWT_SECRET (HS256),
 KEYLINK_JWT_PUBLIC_KEY (RS256) or KEYLINK_JWT_JWKS_URL (an identity provider's
 keys, with KEYLINK_JWT_ISSUER and KEYLINK_JWT_AUDIENCE). REDIS_URL is optional
 (live fan-out).
-It does not migrate: run `keylink migrate` first, once per release."""
+It does not migrate: run `keylink migrate` first, once per release.
+
+It runs --workers processes (default: one per core) on the one port; the kernel
+hands each new connection to one of them. Every worker serves everything,
+subscriptions included; /metrics adds up all of them. SIGTERM or Ctrl-C stops
+them all, each finishing what it serves; a worker that dies is started again."""
 
 MIGRATE_HELP = """\
 Applies the SQL files in KEYLINK_MIGRATIONS_DIR (by default those shipped in the
@@ -466,10 +474,63 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # it), rather than as a traceback of the server's failed startup.
     asyncio.run(reachable(_need_database(settings)))
     logs.configure(settings.log_level, settings.log_format)
+    workers = args.workers or settings.workers or _cores()
+    if workers > 1:
+        return _serve_workers(settings, workers)
     telemetry.setup("keylink-api")
     # log_config=None: uvicorn's own records go through our formatter too.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **SERVER_OPTIONS)
+    # workers=1: uvicorn would otherwise take WEB_CONCURRENCY, which needs an import string.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, workers=1,
+                **SERVER_OPTIONS)
     return 0
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's
+    share, where the platform tells it), else the machine's."""
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _serve_workers(settings: Settings, workers: int) -> int:
+    """``workers`` processes of the API on one listening socket, bound here and shared
+    (uvicorn's supervisor; see docs/decisions.md). Each worker is a fresh interpreter that
+    builds the app from the environment (:func:`api.app.app_from_environment`). This
+    process only watches them: it restarts one that dies, and on SIGTERM or SIGINT stops
+    them all (each finishes what it serves) before it exits. Exit 1 when a worker could
+    not start at all (a broken configuration fails the same way every time)."""
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from api.app import SERVER_OPTIONS
+    from api.metrics import MULTIPROCESS_DIR
+
+    # Each worker counts its metrics into files here; any of them serves the sum. A fresh
+    # folder each start: counts of an earlier run must not add to this one's.
+    metrics_dir = tempfile.mkdtemp(prefix="keylink-metrics-")
+    os.environ[MULTIPROCESS_DIR] = metrics_dir
+    try:
+        config = uvicorn.Config("api.app:app_from_environment", factory=True,
+                                host=settings.host, port=settings.port, workers=workers,
+                                **SERVER_OPTIONS)
+        sock = config.bind_socket()
+        supervisor = Multiprocess(config, sockets=[sock])
+        try:
+            supervisor.run()
+        finally:
+            sock.close()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    failed = any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes)
+    return 1 if failed else 0
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

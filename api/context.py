@@ -18,6 +18,7 @@ from domain import parties
 from domain.actor import Actor
 from domain.db import Database
 from domain.parties import Organization
+from domain.planning.jobs import ImportJobs
 from domain.tenancy import Scope
 from resolvers.loaders import Loaders
 from settings import Settings
@@ -85,6 +86,7 @@ class Services:
     # What resolvers read of the configuration (e.g. the hotline's answer time).
     settings: Settings = field(default_factory=Settings)
     _live: LiveBus | None = field(default=None, init=False, repr=False)
+    _imports: ImportJobs | None = field(default=None, init=False, repr=False)
 
     @property
     def live(self) -> LiveBus | None:
@@ -93,6 +95,13 @@ class Services:
         if self._live is None and self.redis is not None:
             self._live = LiveBus(self.redis)
         return self._live
+
+    @property
+    def imports(self) -> ImportJobs:
+        """The plan imports this process runs (those it started, those it took over)."""
+        if self._imports is None:
+            self._imports = ImportJobs(self.db, lease_s=self.settings.import_lease_s)
+        return self._imports
 
     async def wait_for_events(self) -> None:
         if self.feed is None:

@@ -1,8 +1,19 @@
-"""Prometheus metrics of the API, served at ``/metrics``."""
+"""Prometheus metrics of the API, served at ``/metrics``.
+
+Under `keylink serve --workers N` (N > 1) every worker counts into files of its own in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, which the command
+sets up), and whichever worker answers a scrape adds up those of all workers: a scrape
+reaches one worker, chosen by the kernel, and must still see the whole server.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+# prometheus_client's own variable: set before it is imported, it counts into files there.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -20,4 +31,9 @@ GRAPHQL_ERRORS = Counter(
 
 
 def render() -> bytes:
-    return generate_latest(REGISTRY)
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if not directory:
+        return generate_latest(REGISTRY)
+    every_worker = CollectorRegistry()
+    multiprocess.MultiProcessCollector(every_worker, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(every_worker)

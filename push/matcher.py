@@ -24,6 +24,8 @@ from domain.push.matching import Rule, RuleIndex, quiet_until
 from domain.push.texts import Text, render
 from push import rules_index
 
+# An organization's language, units or zone changed (domain.preferences.writes).
+PREFERENCES_CHANGED = "preferences.changed"
 _INSERT = """
 INSERT INTO push_delivery (rule_id, event_seq, org_id, user_subject, channel, webhook_id,
     email_to, event_type, title, body, data, status, next_attempt_at)
@@ -111,6 +113,8 @@ class Matcher:
         texts = _Texts(tx, self.locales)
         out: list[Out] = []
         for e in batch:
+            if e.event_type == PREFERENCES_CHANGED:  # the events after it read them anew
+                self.locales.forget(e.org_id)
             matched = self.index.match(e.org_id, e.event_type, facets[e.seq])
             for rule in matched:
                 out.append(await _for_rule(rule, e, texts, now))

@@ -49,7 +49,7 @@ _POSITIVE = (
     "ingest_batch_size", "ingest_batch_ms", "position_retention_days", "registry_refresh_s",
     "upload_max_bytes", "evidence_max_bytes", "body_max_bytes", "feed_max_bytes",
     "ws_auth_timeout_s",
-    "import_max_unpacked_bytes", "import_max_rows", "import_max_cells",
+    "import_max_unpacked_bytes", "import_max_rows", "import_max_cells", "import_lease_s",
     "max_depth", "max_aliases", "max_tokens", "max_cost", "max_field_comparisons",
     "urge_answer_minutes", "exchange_timeout_s", "exchange_max_file_bytes",
     "exchange_max_pickup_bytes",
@@ -124,6 +124,11 @@ class Settings:
     port: int = _setting(
         "KEYLINK_PORT", 8000,
         "Port the API listens on; `keylink dev` picks a free one when it is taken.")
+    workers: int = _setting(
+        "KEYLINK_WORKERS", 0,
+        "Processes `keylink serve` runs, all on the one port (`--workers` overrides it); 0: "
+        "one per core this process may use. Each has its own database pool "
+        "(KEYLINK_DB_POOL_MAX connections at most). `keylink dev` runs one.")
     environment: str = _setting(
         "KEYLINK_ENV", "production",
         "`development` turns on GraphiQL, introspection without a token and readable logs; "
@@ -303,6 +308,11 @@ class Settings:
         "KEYLINK_IMPORT_MAX_CELLS", 2000000,
         "Most cells a plan file may have, counted as it is read; a file over it fails with "
         "nothing imported.")
+    import_lease_s: int = _setting(
+        "KEYLINK_IMPORT_LEASE_S", 30,
+        "How long an API process holds a running plan import without renewing its lease (it "
+        "renews every third of it), in seconds. An import whose process died is taken over "
+        "by another API process after this long, and run again from the stored file.")
     urge_answer_minutes: int = _setting(
         "KEYLINK_URGE_ANSWER_MINUTES", 120,
         "Minutes the mill has for each answer to an urge (acknowledging it, then promising a "
@@ -359,6 +369,9 @@ class Settings:
         self._check_exchange()
         if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
+        if self.workers < 0:
+            raise SettingsError("KEYLINK_WORKERS must be 0 (one per core) or a positive "
+                                "integer")
         for env, value in (("KEYLINK_WS_MAX_PER_ADDRESS", self.ws_max_per_address),
                            ("KEYLINK_RATE_LIMIT_PER_MINUTE", self.rate_limit_per_minute),
                            ("KEYLINK_SOCKET_RATE_PER_MINUTE", self.socket_rate_per_minute)):

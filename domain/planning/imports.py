@@ -10,7 +10,10 @@ the values it gives.
 A file is read whole and every row checked; a bad row is reported with its row number
 (as the customer's spreadsheet shows it, the heading being row 1), its column and the
 reason, and a file with any bad row imports nothing. An import is a `plan_import` row
-whose `rows_done` / `rows_total` a client reads while it runs.
+whose `rows_done` / `rows_total` a client reads while it runs. The row keeps the file
+until the import ends, and whichever API process runs it holds a lease on it
+(`domain.planning.jobs`): an import whose process died is run again from the file by
+another, and what it stores is stored once, in the transaction that marks it imported.
 """
 
 from __future__ import annotations
@@ -146,17 +149,13 @@ class PlanImport:
     finished_at: datetime | None
 
 
-# An import takes seconds; one still running after this long lost its process (a restart)
-# and reads as failed, so that the customer knows to send the file again.
-ABANDONED_AFTER = "30 minutes"
-_ABANDONED = f"(status = 'running' AND created_at < now() - interval '{ABANDONED_AFTER}')"
-_IMPORT_COLS = (
-    f"id, customer_org_id, kind, filename, CASE WHEN {_ABANDONED} THEN 'failed' ELSE status"
-    f" END AS status, rows_total, rows_done, CASE WHEN {_ABANDONED} THEN jsonb_build_array("
-    " jsonb_build_object('row', 0, 'column', NULL, 'reason', 'the import stopped before it"
-    " finished: send the file again')) ELSE errors END AS errors, plan_id, created_by,"
-    " created_at, finished_at"
-)
+_IMPORT_COLS = ("id, customer_org_id, kind, filename, status, rows_total, rows_done, errors,"
+                " plan_id, created_by, created_at, finished_at")
+
+
+class LeaseLost(Exception):
+    """Another process took the import over (this one let its lease run out): what this
+    one did is rolled back, the other's run counts."""
 
 
 # Converting rows ------------------------------------------------------------------------
@@ -334,17 +333,36 @@ async def imports_by_ids(
     return [PlanImport(**dict(r)) for r in rows]
 
 
-async def start(db: Database, org_id: int, kind: str, filename: str, *, actor: Actor) -> int:
-    """The import's job; it runs on under ``actor``'s name (:func:`run`)."""
+async def start(db: Database, org_id: int, kind: str, filename: str, *, actor: Actor,
+                content: bytes | None = None, limits: Limits = Limits(),
+                owner: str | None = None, lease_s: float = 30.0) -> int:
+    """The import's job; it runs on under ``actor``'s name (:func:`run`). With
+    ``content`` the file is kept with the job, so that any process can run it; with
+    ``owner`` too, that process holds it for ``lease_s`` seconds from now."""
     permissions.check(actor, "import", org_id)
     if kind not in FIELDS:
         raise Invalid("an import is of a plan or a consumption table", field="kind")
     if not filename.lower().endswith((".csv", ".txt", ".xlsx")):
         raise BadFile("send a .csv or .xlsx file", field="file")
     job: int = await db.fetchval(
-        "INSERT INTO plan_import (customer_org_id, kind, filename, created_by)"
-        " VALUES ($1, $2, $3, $4) RETURNING id", org_id, kind, filename, actor.subject)
+        "INSERT INTO plan_import (customer_org_id, kind, filename, created_by, content,"
+        " limits, leased_by, lease_until, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+        " CASE WHEN $7::text IS NOT NULL THEN now() + make_interval(secs => $8) END,"
+        " CASE WHEN $7::text IS NOT NULL THEN 1 ELSE 0 END) RETURNING id",
+        org_id, kind, filename, actor.subject, content, limits_json(limits), owner,
+        float(lease_s))
     return job
+
+
+def limits_json(limits: Limits) -> dict[str, int]:
+    return {"unpacked_bytes": limits.unpacked_bytes, "rows": limits.rows,
+            "cells": limits.cells}
+
+
+def limits_of(stored: dict[str, Any]) -> Limits:
+    """The limits a job was accepted under (the defaults for what it does not say)."""
+    return Limits(**{k: int(v) for k, v in stored.items()
+                     if k in ("unpacked_bytes", "rows", "cells")})
 
 
 async def accept(filename: str, content: bytes, limits: Limits) -> None:
@@ -354,9 +372,13 @@ async def accept(filename: str, content: bytes, limits: Limits) -> None:
 
 
 async def run(db: Database, job: int, org_id: int, kind: str, filename: str, content: bytes,
-              *, actor: str, limits: Limits = Limits(), accepted: bool = False) -> None:
+              *, actor: str, limits: Limits = Limits(), accepted: bool = False,
+              owner: str | None = None) -> None:
     """Read, check and import the file; the job row says how far it got and what failed.
-    ``accepted``: :func:`accept` passed it already, so it is not measured again."""
+    ``accepted``: :func:`accept` passed it already, so it is not measured again.
+    ``owner``: the lease holder running it; its outcome is written only while the job is
+    still running under that lease (:class:`LeaseLost` otherwise). Running a job again
+    from the start is safe: until the outcome, it writes only its progress."""
     try:
         # Reading and checking are CPU work: off the event loop, which serves requests.
         fmt = await plan_mapping(db, org_id, kind)
@@ -366,24 +388,21 @@ async def run(db: Database, job: int, org_id: int, kind: str, filename: str, con
         await db.execute("UPDATE plan_import SET rows_total = $2 WHERE id = $1", job, len(body))
         errors = await _check(db, job, org_id, kind, fmt, table)
         if errors:
-            await _finish(db, job, "failed", errors, len(body))
+            await _finish(db, job, "failed", errors, owner)
             return
-        plan_id = await _save(db, org_id, kind, fmt, table, actor)
+        await _save(db, job, org_id, kind, fmt, table, actor, owner)
     except DomainError as exc:
-        await _finish(db, job, "failed", [RowError(0, None, exc.message)], 0)
-        return
-    await db.execute(
-        "UPDATE plan_import SET status = 'imported', rows_done = rows_total, plan_id = $2,"
-        " finished_at = now() WHERE id = $1", job, plan_id)
+        await _finish(db, job, "failed", [RowError(0, None, exc.message)], owner)
 
 
 async def fail_internally(db: Executor, job: int) -> None:
     """The import broke for a reason of the mill's, not of the file: the customer is told
     only that, the log has the rest."""
     await db.execute(
-        "UPDATE plan_import SET status = 'failed', finished_at = now(),"
+        "UPDATE plan_import SET status = 'failed', finished_at = now(), content = NULL,"
+        " lease_until = NULL,"
         " errors = '[{\"row\": 0, \"column\": null, \"reason\": \"internal error\"}]'"
-        " WHERE id = $1", job)
+        " WHERE id = $1 AND status = 'running'", job)
 
 
 async def _check(db: Database, job: int, org_id: int, kind: str, fmt: Mapping,
@@ -415,19 +434,44 @@ async def _part_specs(db: Executor, org_id: int, mapped: Mapped) -> dict[str, in
     return await inputs.spec_ids_by_code(db, org_id, sorted(parts))
 
 
-async def _save(db: Database, org_id: int, kind: str, fmt: Mapping, table: Table,
-                actor: str) -> int | None:
+async def _save(db: Database, job: int, org_id: int, kind: str, fmt: Mapping, table: Table,
+                actor: str, owner: str | None) -> None:
+    """Store what the file holds and mark the job imported, in one transaction: a job run
+    twice (taken over from a process that died) stores it once."""
     heading, body = table.heading, table.body
     if kind == "plan":
         models = await inputs.known_models(db, org_id)
         entries, _ = await asyncio.to_thread(plan_rows, fmt, heading, body, models)
-        plan = await changes.store_plan(db, org_id, entries, source="upload", actor=actor)
-        return plan.id
+        async with db.transaction() as tx:
+            await _hold(tx, job, owner)
+            plan = await inputs.save_plan(tx, org_id, entries, source="upload", actor=actor)
+            await _imported(tx, job, plan.id)
+            # Last: it appends the plan's events, which serialize until commit.
+            await changes.follow(tx, plan, actor=actor)
+        return
     mapped = map_table(fmt, table)
     rows, _ = _consumption(fmt, mapped, await _part_specs(db, org_id, mapped))
     async with db.transaction() as tx:
+        await _hold(tx, job, owner)
+        await _imported(tx, job, None)
         await inputs.store_consumption(tx, org_id, rows, actor=actor)
-    return None
+
+
+async def _hold(tx: Executor, job: int, owner: str | None) -> None:
+    """Lock the job row to commit, as long as it runs under ``owner``'s lease; a process
+    taking jobs over skips a locked row."""
+    held = await tx.fetchval(
+        "SELECT true FROM plan_import WHERE id = $1 AND status = 'running'"
+        " AND leased_by IS NOT DISTINCT FROM $2 FOR UPDATE", job, owner)
+    if not held:
+        raise LeaseLost(f"plan import {job} is no longer this process's to finish")
+
+
+async def _imported(tx: Executor, job: int, plan_id: int | None) -> None:
+    await tx.execute(
+        "UPDATE plan_import SET status = 'imported', rows_done = rows_total, plan_id = $2,"
+        " finished_at = now(), content = NULL, lease_until = NULL WHERE id = $1",
+        job, plan_id)
 
 
 async def _progress(db: Database, job: int, done: int) -> None:
@@ -435,8 +479,13 @@ async def _progress(db: Database, job: int, done: int) -> None:
 
 
 async def _finish(db: Database, job: int, status: str, errors: list[RowError],
-                  total: int) -> None:
-    await db.execute(
-        "UPDATE plan_import SET status = $2, errors = $3, finished_at = now() WHERE id = $1",
+                  owner: str | None) -> None:
+    done = await db.fetchval(
+        "UPDATE plan_import SET status = $2, errors = $3, finished_at = now(), content = NULL,"
+        " lease_until = NULL WHERE id = $1 AND status = 'running'"
+        " AND leased_by IS NOT DISTINCT FROM $4 RETURNING true",
         job, status,
-        [{"row": e.row, "column": e.column, "reason": e.reason} for e in errors[:MAX_REPORTED]])
+        [{"row": e.row, "column": e.column, "reason": e.reason} for e in errors[:MAX_REPORTED]],
+        owner)
+    if not done:
+        raise LeaseLost(f"plan import {job} is no longer this process's to finish")

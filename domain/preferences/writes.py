@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 
-from domain import parties
+from domain import events, parties
 from domain.actor import Actor
 from domain.db import Executor
 from domain.errors import Invalid
@@ -80,7 +80,16 @@ async def set_preferences(
         actor.subject,
     )
     assert row is not None
-    return Preferences(**dict(row))
+    found = Preferences(**dict(row))
+    # Processes that keep an organization's language, units and zone (the push worker's
+    # notification texts) read them again from this event on.
+    await events.append(
+        tx, "preferences.changed", org_id=org_id, aggregate_type="organization",
+        aggregate_id=org_id, payload={"language": found.language, "units": found.units,
+                                      "timeZone": found.time_zone,
+                                      "currency": found.currency},
+        actor=actor.subject)
+    return found
 
 
 async def set_transport_preference(

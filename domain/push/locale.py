@@ -55,12 +55,18 @@ async def locale_of(db: Executor, org_id: int | None) -> Locale:
 
 class LocaleCache:
     """Locales by organization, kept for ``ttl_s`` seconds: preferences change rarely, and
-    reading them costs several statements per organization. A changed language shows in
-    texts after at most that long."""
+    reading them costs several statements per organization. A change of them is an event
+    (``preferences.changed``) in the outbox, which the matcher reads in order: it forgets
+    the organization's locale there (:meth:`forget`), so the change applies from the next
+    event on, in every worker; the time limit is only a backstop."""
 
     def __init__(self, ttl_s: float = 30.0) -> None:
         self._ttl = ttl_s
         self._found: dict[int | None, tuple[float, Locale]] = {}
+
+    def forget(self, org_id: int | None) -> None:
+        """Read this organization's locale again next time (its preferences changed)."""
+        self._found.pop(org_id, None)
 
     async def get(self, db: Executor, org_id: int | None) -> Locale:
         now = time.monotonic()

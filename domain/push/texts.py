@@ -28,6 +28,11 @@ _BABEL = {"en": BabelLocale.parse("en"), "zh": BabelLocale.parse("zh_Hans_CN")}
 
 # event type -> language -> (title, body); {fields} come from the payload.
 TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "preferences.changed": {
+        "en": ("Preferences changed",
+               "Language, units, time zone or currency were changed at {at}."),
+        "zh": ("偏好设置已更改", "语言、单位、时区或币种已于 {at} 更改。"),
+    },
     "production.milestone_reached": {
         "en": ("Contract {contract}: {stage} finished",
                "Stage {stage} of contract {contract} finished with {tonnes} at {at}."),

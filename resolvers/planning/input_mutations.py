@@ -4,9 +4,7 @@ for itself; the mill's sales (or an admin) may act for a customer by its id."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,8 +14,7 @@ from strawberry.types import Info
 
 from domain.actor import Actor
 from domain.calendar import mill_today
-from domain.errors import DomainError
-from domain.planning import changes, imports, inputs
+from domain.planning import changes, imports, inputs, jobs
 from domain.planning.calc import PlanEntry
 from domain.preferences import reads as preference_reads
 from resolvers.common import INPUT, UserError, act, ctx
@@ -29,10 +26,6 @@ from resolvers.relay import expect_id
 if TYPE_CHECKING:
     pass
 
-log = logging.getLogger(__name__)
-
-# Imports run beside the request; held here so that they are not collected mid-way.
-_RUNNING: set[asyncio.Task[None]] = set()
 
 
 def customer_field() -> Any:
@@ -312,11 +305,14 @@ class PlanningInputMutations:
             kind = str(input.kind.value)
             limits = _limits(info)
             await imports.accept(name, content, limits)
-            job = await imports.start(db, org, kind, name, actor=who)
-            task = asyncio.create_task(
-                _import(db, job, org, kind, name, content, who.subject, limits))
-            _RUNNING.add(task)
-            task.add_done_callback(_RUNNING.discard)
+            # Kept with the file and leased to this process, which runs it at once; if
+            # this process dies, another one takes it over (domain.planning.jobs).
+            running = ctx(info).services.imports
+            job = await imports.start(db, org, kind, name, actor=who, content=content,
+                                      limits=limits, owner=running.owner,
+                                      lease_s=running.lease_s)
+            await running.start(jobs.Job(job, org, kind, name, content, who.subject, limits,
+                                         attempts=1))
             found = await imports.imports_by_ids(db, None, [job])
             return PlanImport.of(found[0])
 
@@ -341,15 +337,3 @@ def _limits(info: Info[Any, Any]) -> imports.Limits:
     settings = ctx(info).request.app.state.settings
     return imports.Limits(unpacked_bytes=settings.import_max_unpacked_bytes,
                           rows=settings.import_max_rows, cells=settings.import_max_cells)
-
-
-async def _import(db: Any, job: int, org: int, kind: str, name: str, content: bytes,
-                  actor: str, limits: imports.Limits) -> None:
-    try:
-        await imports.run(db, job, org, kind, name, content, actor=actor, limits=limits,
-                          accepted=True)
-    except DomainError:
-        raise
-    except Exception:
-        log.exception("plan import %s failed", job)
-        await imports.fail_internally(db, job)

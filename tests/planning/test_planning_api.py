@@ -609,19 +609,6 @@ async def test_the_demo_has_a_faw_vw_purchase_plan_to_explore(demo_api: Api) -> 
     assert galanz["purchasePlans"]["nodes"] == []
 
 
-async def test_an_import_whose_process_died_reads_as_failed(api: Api) -> None:
-    w = await build(api.db)
-    job = await imports.start(api.db, w.org["FAW-VW"], "plan", "plan.csv",
-                              actor=Actor.system("planner"))
-    gid = to_global_id("PlanImport", job)
-    assert (await api.data(IMPORT_STATE, {"id": gid}, as_=FAW))["node"]["status"] == "RUNNING"
-    await api.db.execute("UPDATE plan_import SET created_at = now() - interval '2 hours'"
-                         " WHERE id = $1", job)
-    node = (await api.data(IMPORT_STATE, {"id": gid}, as_=FAW))["node"]
-    assert node["status"] == "FAILED"
-    assert node["errors"][0]["reason"].startswith("the import stopped")
-
-
 async def test_only_the_customer_side_keeps_planning_inputs(api: Api) -> None:
     w = await setup_faw(api)
     faw = to_global_id("Organization", w.org["FAW-VW"])
