@@ -32,6 +32,8 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -86,6 +88,25 @@ class Feed:
         self._queue.put_nowait(item)
 
 
+def _by_slot(channels: Iterable[str]) -> list[list[str]]:
+    """Channels in groups of one cluster slot each: an SSUBSCRIBE may not cross slots."""
+    groups: dict[int, list[str]] = defaultdict(list)
+    for channel in channels:
+        groups[key_slot(channel.encode())].append(channel)
+    return list(groups.values())
+
+
+class _NodePubSub(PubSub):
+    """A cluster node's pub/sub connection, which resubscribes to its shard channels one
+    slot at a time when it reconnects."""
+
+    async def _resubscribe_shard_channels(self) -> None:
+        held = {(c.decode() if isinstance(c, bytes) else str(c)): h
+                for c, h in self.shard_channels.items()}
+        for same_slot in _by_slot(held):
+            await self._resubscribe({c: held[c] for c in same_slot}, self.ssubscribe)
+
+
 class _Link:
     """One pub/sub connection and the channels it carries: to the one Redis server (or
     any node of a cluster that broadcasts PUBLISH), every channel; to one node of a
@@ -101,7 +122,8 @@ class _Link:
 
     async def subscribe(self, channels: list[str]) -> None:
         if self.sharded:
-            await self.pubsub.ssubscribe(*channels)
+            for same_slot in _by_slot(channels):
+                await self.pubsub.ssubscribe(*same_slot)
         else:
             await self.pubsub.subscribe(*channels)
 
@@ -132,7 +154,7 @@ class _Link:
             await self.pubsub.aclose()
         if self.owner is not None:
             with contextlib.suppress(*_LOST):
-                await self.owner.aclose()
+                await self.owner.disconnect()
 
 
 class LiveBus:
@@ -210,10 +232,10 @@ class LiveBus:
         link = self._links.get(name)
         if link is None:
             if self._sharded:
-                # A client of the node's own: one connection to it carries its channels.
-                owner = aioredis.Redis(connection_pool=aioredis.ConnectionPool(
-                    connection_class=node.connection_class, **node.connection_kwargs))
-                link = _Link(name, owner.pubsub(), sharded=True, owner=owner)
+                # A pool of the node's own: one connection to it carries its channels.
+                pool = aioredis.ConnectionPool(connection_class=node.connection_class,
+                                               **node.connection_kwargs)
+                link = _Link(name, _NodePubSub(pool), sharded=True, owner=pool)
             else:
                 link = _Link(name, self._redis.pubsub(), sharded=False)
             self._links[name] = link

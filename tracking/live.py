@@ -27,9 +27,11 @@ Channels (JSON text)
                            coils for (``shipment_customer``)
   On one server, and on a cluster older than Redis 7, a batch's messages go out by
   PUBLISH from one script call per thousand messages (a cluster broadcasts them to every
-  node). On a cluster of Redis 7 or later they go by SPUBLISH (sharded pub/sub): each
-  channel lives on the node of its slot and only that node carries its traffic; the
-  API's live bus subscribes with SSUBSCRIBE on that node (``api/livebus.py``).
+  node; every writer publishes on the node of ``vehicles:{publish}``, so that messages
+  arrive in the order they were published, as on one server). On a cluster of Redis 7
+  or later they go by SPUBLISH (sharded pub/sub): each channel lives on the node of its
+  slot and only that node carries its traffic; the API's live bus subscribes with
+  SSUBSCRIBE on that node (``api/livebus.py``).
 
 Position message::
 
@@ -118,7 +120,8 @@ return moved
 # Every message of a batch in one call and one argument: a reply a batch rather than one a
 # message, and one argument for the client to encode (both cost the client more than
 # Redis spends publishing). ARGV[1] is lines in pairs: the channels, separated by spaces,
-# then the message (JSON holds no raw newline). No keys: it runs on any cluster node.
+# then the message (JSON holds no raw newline). It touches no key; on a cluster it names
+# PUBLISH_ROUTE so that every call runs on one node (below).
 _PUBLISH_ALL = """
 local n, channels = 0, nil
 for line in string.gmatch(ARGV[1], '[^\\n]+') do
@@ -134,6 +137,11 @@ for line in string.gmatch(ARGV[1], '[^\\n]+') do
 end
 return n
 """
+# On a cluster without sharded pub/sub, PUBLISH on any node reaches every node, but a
+# message published on the subscriber's own node arrives before one published earlier on
+# another: every writer publishes on the node of this key, so that messages keep the
+# order they were published in, as on one server.
+PUBLISH_ROUTE = "vehicles:{publish}"
 # Messages a call publishes at most: keeps each script short, since Redis runs one at a time.
 _PUBLISH_CHUNK = 1000
 
@@ -319,9 +327,9 @@ class Live:
         chunks = ["\n".join(_pair(c, t) for c, t in messages[i:i + _PUBLISH_CHUNK])
                   for i in range(0, len(messages), _PUBLISH_CHUNK)]
         if self._cluster:
-            # A script without keys runs on any node, whose PUBLISH the cluster broadcasts.
+            # One node for every call (PUBLISH_ROUTE), which the cluster broadcasts.
             for chunk in chunks:
-                await self._publish_all(args=[chunk])
+                await self._publish_all(keys=[PUBLISH_ROUTE], args=[chunk])
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for chunk in chunks:

@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,12 +159,30 @@ def cluster_binary(kind: str) -> Path:
     return redis_server_binary()
 
 
-@pytest.fixture(scope="session", params=CLUSTER_KINDS)
-def redis_cluster(request: pytest.FixtureRequest, services_dir: Path
-                  ) -> Iterator[RedisClusterServers]:
-    """A three-node cluster; ``.url`` is its ``redis+cluster://`` URL, ``.sharded``
-    whether its binary has sharded pub/sub."""
-    kind: str = request.param
-    with RedisClusterServers(services_dir / f"redis-cluster-{kind}", cluster_binary(kind)
-                             ) as cluster:
+@pytest.fixture(scope="session")
+def redis_clusters(services_dir: Path) -> Iterator[Callable[[str], RedisClusterServers]]:
+    """The cluster of a kind (``"path"`` or ``"wheel"``), started on first use and kept
+    for the session."""
+    started: dict[str, RedisClusterServers] = {}
+
+    def cluster(kind: str) -> RedisClusterServers:
+        if kind not in started:
+            servers = RedisClusterServers(services_dir / f"redis-cluster-{kind}",
+                                          cluster_binary(kind))
+            servers.start()
+            started[kind] = servers
+        return started[kind]
+
+    try:
         yield cluster
+    finally:
+        for servers in started.values():
+            servers.stop()
+
+
+@pytest.fixture(scope="session", params=CLUSTER_KINDS)
+def redis_cluster(request: pytest.FixtureRequest,
+                  redis_clusters: Callable[[str], RedisClusterServers]) -> RedisClusterServers:
+    """A three-node cluster of each kind; ``.url`` is its ``redis+cluster://`` URL,
+    ``.sharded`` whether its binary has sharded pub/sub."""
+    return redis_clusters(request.param)
