@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-import redis.asyncio as aioredis
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -39,6 +38,7 @@ from api.context import Context, Services
 from api.feed import EventFeed
 from api.ratelimit import RateLimitMiddleware, RateLimits, client_address, user_key
 from api.schema import build_schema
+from domain import redisclient
 from domain.db import Database
 from settings import Settings
 
@@ -386,7 +386,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         db = await Database.connect(
             settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = redisclient.connect(settings.redis_url) if settings.redis_url else None
         feed = EventFeed(settings.database_url)
         await feed.start()
         app.state.services = Services(

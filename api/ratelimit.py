@@ -83,10 +83,7 @@ class RateLimits:
     def _strategy(self, redis: Any) -> SlidingWindowCounterRateLimiter:
         if self._limiter is None:
             if redis is not None:
-                # The API's own Redis connections, not a pool of the library's.
-                self._storage = RedisStorage(
-                    "async+redis://", implementation="redispy", wrap_exceptions=True,
-                    key_prefix=_KEY_PREFIX, connection_pool=redis.connection_pool)
+                self._storage = _SharedRedisStorage(redis)
             else:
                 self._storage = MemoryStorage()
             self._limiter = SlidingWindowCounterRateLimiter(self._storage)
@@ -123,6 +120,23 @@ class RateLimits:
         return error_response(
             429, "RATE_LIMITED", self.message(budget, retry_after),
             headers={"retry-after": str(retry_after)}, retryAfter=retry_after)
+
+
+class _SharedRedisStorage(RedisStorage):
+    """The `limits` Redis storage on the API's own client (``domain/redisclient.py``): its
+    connections, not a pool of the library's, and one server or a cluster alike. The
+    sliding window's two keys share a hash tag, so its scripts keep to one slot."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        super().__init__("async+redis://", implementation="redispy", wrap_exceptions=True,
+                         key_prefix=_KEY_PREFIX)
+
+    def configure_bridge(self) -> None:
+        client = self._client
+        bridge: Any = self.bridge
+        bridge.storage = client
+        bridge.connection_getter = lambda _readonly: client
 
 
 def _per_minute(amount: int) -> RateLimitItem | None:

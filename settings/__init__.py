@@ -72,8 +72,16 @@ class Settings:
         "directory; `keylink serve` refuses to start.")
     redis_url: str | None = _setting(
         "REDIS_URL", None,
-        "Redis URL. Unset: `keylink dev` starts an embedded Redis; `keylink serve` runs "
-        "without live fan-out and `/readyz` reports Redis as not configured.")
+        "Redis URL: `redis://` (or `rediss://`, TLS) for one server, `redis+cluster://` (or "
+        "`rediss+cluster://`) and one or more of its nodes, comma-separated, for a Redis "
+        "Cluster (`redis+cluster://:secret@10.0.0.1:6379,10.0.0.2:6379`). Unset: `keylink "
+        "dev` starts an embedded Redis; `keylink serve` runs without live fan-out and "
+        "`/readyz` reports Redis as not configured.")
+    live_reorder_ms: int = _setting(
+        "KEYLINK_LIVE_REORDER_MS", 250,
+        "How long a position subscription holds a fix to put a vehicle's fixes back in "
+        "fix-time order (two ingesters publish them as their batches commit). A fix later "
+        "than that is still sent, flagged `late`. 0: sent as they come.")
     mqtt_url: str | None = _setting(
         "MQTT_URL", None,
         "MQTT broker, `mqtt://user:password@host:port`, or `mqtts://...` for TLS (port 8883 "
@@ -367,6 +375,10 @@ class Settings:
                                     f"ranges such as 127.0.0.0/8, got {entry.strip()!r}"
                                     ) from None
         self._check_exchange()
+        if self.redis_url is not None and not self.redis_url.startswith(
+                ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")):
+            raise SettingsError("REDIS_URL must start with redis://, rediss://, unix:// (one "
+                                "server), redis+cluster:// or rediss+cluster:// (a cluster)")
         if self.smtp_url is not None and not self.smtp_url.startswith(("smtp://", "smtps://")):
             raise SettingsError("KEYLINK_SMTP_URL must start with smtp:// or smtps://")
         if self.workers < 0:
@@ -374,7 +386,8 @@ class Settings:
                                 "integer")
         for env, value in (("KEYLINK_WS_MAX_PER_ADDRESS", self.ws_max_per_address),
                            ("KEYLINK_RATE_LIMIT_PER_MINUTE", self.rate_limit_per_minute),
-                           ("KEYLINK_SOCKET_RATE_PER_MINUTE", self.socket_rate_per_minute)):
+                           ("KEYLINK_SOCKET_RATE_PER_MINUTE", self.socket_rate_per_minute),
+                           ("KEYLINK_LIVE_REORDER_MS", self.live_reorder_ms)):
             if value < 0:
                 raise SettingsError(f"{env} must be 0 (off) or a positive integer")
         for origin in self.cors_origin_list:

@@ -1,1 +1,2 @@
-pytest_plugins = ["tests.support.postgres", "tests.support.services", "tests.support.api"]
+pytest_plugins = ["tests.support.postgres", "tests.support.services", "tests.support.api",
+                  "tests.support.rediscluster"]

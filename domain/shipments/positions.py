@@ -1,9 +1,9 @@
 """Vehicles and where they are: the latest fix (live state in Redis, the database behind
 it) and a shipment's track, thinned in SQL.
 
-The ingester keeps each vehicle's latest fix in Redis, field ``{id}`` of the hash
-``vehicles:latest`` (see ``tracking/live.py``). When Redis is not configured, holds
-nothing for a vehicle or is down, the newest row of ``position`` stands in.
+The ingester keeps each vehicle's latest fix in Redis, field ``{id}`` of its group's hash
+``vehicles:{g<n>}:latest`` (see ``tracking/live.py``). When Redis is not configured,
+holds nothing for a vehicle or is down, the newest row of ``position`` stands in.
 Visibility follows ``domain/tenancy.py``: a customer sees the vehicles put on legs of
 its shipments, where one is only while it carries the customer's coils, and a
 shipment's positions only within the time each leg's vehicle had them aboard.
@@ -131,8 +131,26 @@ def _shortest(value: float) -> float:
     return float(single)
 
 
-# The hash of every vehicle's latest position message, by vehicle id (tracking/live.py).
-LIVE_KEY = "vehicles:latest"
+# The live state's layout (tracking/live.py writes it). Vehicles fall into LIVE_GROUPS
+# groups by id; a group's latest position messages are one hash and its places one GEO
+# set, both under the group's hash tag, so that one script updates both on one cluster
+# node, and the groups spread the load over every node of a cluster.
+LIVE_GROUPS = 128
+
+
+def live_group(vehicle_id: int) -> int:
+    return vehicle_id % LIVE_GROUPS
+
+
+def latest_key(group: int) -> str:
+    """The hash of the group's latest position messages: field ``{id}`` the message,
+    ``{id}:ms`` its fix time in epoch milliseconds."""
+    return f"vehicles:{{g{group}}}:latest"
+
+
+def geo_key(group: int) -> str:
+    """The GEO set of the group's vehicles' newest positions, member = vehicle id."""
+    return f"vehicles:{{g{group}}}:geo"
 
 
 def _number(value: Any) -> float | None:
@@ -155,13 +173,30 @@ def parse_live_fix(data: Mapping[str, Any]) -> Fix | None:
         return None
 
 
+async def read_live_messages(redis: Any, vehicle_ids: Sequence[int]) -> list[Any]:
+    """Each vehicle's latest position message as Redis holds it (None where it holds
+    none), in order: one HMGET per group, in one pipeline (on a cluster, one round trip
+    per node). Raises what Redis raises."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for vid in vehicle_ids:
+        groups[live_group(vid)].append(vid)
+    async with redis.pipeline(transaction=False) as pipe:
+        for group, ids in groups.items():
+            pipe.hmget(latest_key(group), [str(v) for v in ids])
+        replies = await pipe.execute()
+    found: dict[int, Any] = {}
+    for ids, values in zip(groups.values(), replies, strict=True):
+        found.update(zip(ids, values, strict=True))
+    return [found[v] for v in vehicle_ids]
+
+
 async def read_live(redis: Any, vehicle_ids: Sequence[int]) -> dict[int, Fix]:
-    """The latest fixes Redis holds for these vehicles: their fields of the
-    ``vehicles:latest`` hash. Empty when Redis is not configured or away."""
+    """The latest fixes Redis holds for these vehicles (their fields of their groups'
+    hashes). Empty when Redis is not configured or away."""
     if redis is None or not vehicle_ids:
         return {}
     try:
-        found = await redis.hmget(LIVE_KEY, [str(vid) for vid in vehicle_ids])
+        found = await read_live_messages(redis, vehicle_ids)
     except (OSError, RedisError) as exc:
         # The database still knows where everything was; live state is a shortcut.
         log.warning("live state unavailable: %s", exc)

@@ -26,7 +26,6 @@ from strawberry.types import Info
 
 from domain.shipments import positions as position_reads
 from domain.shipments import reads as shipment_reads
-from domain.shipments.positions import Fix
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader
 from resolvers.loaders import Loader
@@ -39,12 +38,15 @@ from resolvers.shipments.loaders import (
     LegsByShipmentLoader,
     ShipmentByIdLoader,
 )
+from resolvers.shipments.ordering import Release, Reorder
 from resolvers.shipments.types import ShipmentEvent
 from resolvers.shipments.vehicles import Position, PositionUpdate
 
 if TYPE_CHECKING:
     from api.context import Viewer
 
+# The reordering window when the API's settings are not at hand (KEYLINK_LIVE_REORDER_MS).
+DEFAULT_REORDER_MS = 250
 # Without Redis, how often a subscriber's state is read again.
 POLL_SECONDS = 5.0
 # How often a quiet subscription checks that its token still holds.
@@ -65,7 +67,13 @@ class Forbidden(BadInput):
     code = "FORBIDDEN"
 
 
-Next = Callable[[], Awaitable[dict[str, Any] | None]]
+class Quiet:
+    """Nothing came within the wait asked for."""
+
+
+QUIET = Quiet()
+Received = dict[str, Any] | Quiet | None
+Next = Callable[[float | None], Awaitable[Received]]
 
 
 @contextlib.asynccontextmanager
@@ -78,7 +86,7 @@ async def _listen(info: Info[Any, Any], who: Viewer, *channels: str) -> AsyncIte
         return max(who.expires_at - time.time(), 0.0) + 0.05
 
     if bus is None:
-        async def poll() -> dict[str, Any] | None:
+        async def poll(wait_s: float | None = None) -> Received:
             await asyncio.sleep(min(POLL_SECONDS, left()))
             who.check_unexpired()
             return None
@@ -86,12 +94,20 @@ async def _listen(info: Info[Any, Any], who: Viewer, *channels: str) -> AsyncIte
         yield poll
         return
     async with bus.subscribe(*channels) as feed:
-        async def receive() -> dict[str, Any] | None:
+        async def receive(wait_s: float | None = None) -> Received:
+            """The next message, None (read the state again), or QUIET once ``wait_s``
+            seconds pass without one."""
+            deadline = None if wait_s is None else time.monotonic() + wait_s
             while True:
                 who.check_unexpired()
-                item = await feed.get(min(_CHECK_SECONDS, left()))
+                wait = min(_CHECK_SECONDS, left())
+                if deadline is not None:
+                    wait = min(wait, deadline - time.monotonic())
+                item = await feed.get(wait)
                 if item is not None:
                     return item if isinstance(item, dict) else None
+                if deadline is not None and time.monotonic() >= deadline:
+                    return QUIET
 
         yield receive
 
@@ -107,10 +123,17 @@ def _fresh(info: Info[Any, Any]) -> None:
         found.get(kind).clear_all()
 
 
-def _update(fix: Fix, shipment_ids: list[Any]) -> PositionUpdate:
+def _update(release: Release) -> PositionUpdate:
     return PositionUpdate(
-        position=Position.of(fix), vehicle_pk=fix.vehicle_id,
-        shipment_ids=[to_global_id("Shipment", int(s)) for s in shipment_ids])
+        position=Position.of(release.fix), vehicle_pk=release.fix.vehicle_id,
+        shipment_ids=[to_global_id("Shipment", int(s)) for s in release.shipment_ids],
+        late=release.late)
+
+
+def _reorder(info: Info[Any, Any]) -> Reorder:
+    settings = getattr(ctx(info).services, "settings", None)
+    window_ms = settings.live_reorder_ms if settings is not None else DEFAULT_REORDER_MS
+    return Reorder(window_ms / 1000)
 
 
 def _event(msg: dict[str, Any]) -> shipment_reads.ShipmentEvent | None:
@@ -151,7 +174,9 @@ class _Seen:
 @strawberry.type
 class ShipmentSubscriptions:
     @strawberry.subscription(description="Positions of a shipment as its vehicle reports them: "
-                             "first the latest known, then each newer fix.")
+                             "first the latest known, then each fix stored since, once, in "
+                             "fix-time order (a fix that comes after a newer one was sent "
+                             "is flagged `late`).")
     async def shipment_positions(
         self, info: Info[Any, Any],
         shipment_id: Annotated[strawberry.ID, strawberry.argument(
@@ -162,10 +187,11 @@ class ShipmentSubscriptions:
         if await loaders(info).get(ShipmentByIdLoader).load(pk) is None:
             raise NotFound(f"no shipment {shipment_id}")
         db, redis = ctx(info).db, ctx(info).services.redis
-        last: dt.datetime | None = None
+        order = _reorder(info)
         async with _listen(info, who, f"shipment:{pk}") as receive:
-            msg: dict[str, Any] | None = None
+            msg: Received = None
             while True:
+                out: list[Release] = []
                 if msg is None:
                     fix = (await position_reads.shipment_fixes(db, redis, who.scope, [pk])).get(pk)
                     ids: list[Any] = [pk]
@@ -173,14 +199,17 @@ class ShipmentSubscriptions:
                         aboard = await position_reads.carried_shipments(
                             db, who.scope, [fix.vehicle_id])
                         ids = aboard.get(fix.vehicle_id) or ids
-                else:
+                    if fix is not None:
+                        out = order.offer(fix, ids, state=True)
+                elif isinstance(msg, dict):
                     fix = position_reads.parse_live_fix(msg)
                     ids = [pk] if who.is_customer else list(msg.get("shipment_ids") or [pk])
-                if fix is not None and (last is None or fix.fix_time > last):
-                    last = fix.fix_time
+                    if fix is not None:
+                        out = order.offer(fix, ids)
+                for release in [*out, *order.due()]:
                     _fresh(info)
-                    yield _update(fix, ids)
-                msg = await _next_of(receive, "position")
+                    yield _update(release)
+                msg = await _next_of(receive, "position", order.wait())
 
     @strawberry.subscription(description="Events of one shipment, or of every shipment of a "
                              "contract: first the latest few, then each new one as detected.")
@@ -212,13 +241,14 @@ class ShipmentSubscriptions:
             channel = f"org:{contract.customer_org_id}"
         seen = _Seen()
         async with _listen(info, who, channel) as receive:
-            msg: dict[str, Any] | None = None
+            msg: Received = None
             while True:
+                batch: list[shipment_reads.ShipmentEvent] = []
                 if msg is None:
                     since = seen.latest - _REREAD_MARGIN if seen.latest else None
                     batch = await shipment_reads.recent_events(
                         db, who.scope, list(ids), RECENT_EVENTS, since)
-                else:
+                elif isinstance(msg, dict):
                     event = _event(msg)
                     if event is not None and event.shipment_id not in ids \
                             and contract_pk is not None:
@@ -230,39 +260,45 @@ class ShipmentSubscriptions:
                     if seen.first_time(e):
                         _fresh(info)
                         yield ShipmentEvent.of(e)
-                msg = await _next_of(receive, "event")
+                msg = await _next_of(receive, "event", None)
 
     @strawberry.subscription(description="Every vehicle's fixes as they arrive, for the "
                              "mill's logistics staff (roles logistics or admin): first each "
-                             "vehicle's latest known fix, then each newer one.")
+                             "vehicle's latest known fix, then each fix stored since, once, in "
+                             "fix-time order per vehicle (a fix that comes after a newer one "
+                             "of its vehicle was sent is flagged `late`).")
     async def vehicle_positions(self, info: Info[Any, Any]) -> AsyncGenerator[PositionUpdate, None]:
         who = await viewer(info)
         if not position_reads.PERMISSIONS.allows(await ctx(info).actor(), "watch_fleet"):
             raise Forbidden("watching the fleet needs the role logistics or admin")
         db, redis = ctx(info).db, ctx(info).services.redis
-        last: dict[int, dt.datetime] = {}
+        order = _reorder(info)
         async with _listen(info, who, "vehicles") as receive:
-            msg: dict[str, Any] | None = None
+            msg: Received = None
             while True:
+                out: list[Release] = []
                 if msg is None:
                     vehicles = await position_reads.vehicle_ids_with_fixes(db)
                     fixes = await position_reads.latest_fixes(db, redis, who.scope, vehicles)
                     aboard = await position_reads.carried_shipments(db, who.scope, list(fixes))
-                    updates = [(f, aboard.get(v, [])) for v, f in sorted(fixes.items())]
-                else:
+                    for v, f in sorted(fixes.items()):
+                        out += order.offer(f, aboard.get(v, []), state=True)
+                elif isinstance(msg, dict):
                     fix = position_reads.parse_live_fix(msg)
-                    updates = [(fix, list(msg.get("shipment_ids") or []))] if fix else []
-                for fix, shipments in updates:
-                    if fix.vehicle_id not in last or fix.fix_time > last[fix.vehicle_id]:
-                        last[fix.vehicle_id] = fix.fix_time
-                        _fresh(info)
-                        yield _update(fix, shipments)
-                msg = await _next_of(receive, "position")
+                    if fix is not None:
+                        out = order.offer(fix, list(msg.get("shipment_ids") or []))
+                for release in [*out, *order.due()]:
+                    _fresh(info)
+                    yield _update(release)
+                msg = await _next_of(receive, "position", order.wait())
 
 
-async def _next_of(receive: Next, kind: str) -> dict[str, Any] | None:
-    """The next message of this kind, or None: read the state again."""
+async def _next_of(receive: Next, kind: str, wait_s: float | None) -> Received:
+    """The next message of this kind; None: read the state again; QUIET: ``wait_s``
+    seconds passed without one (a held fix is due)."""
+    deadline = None if wait_s is None else time.monotonic() + wait_s
     while True:
-        msg = await receive()
-        if msg is None or msg.get("type") == kind:
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        msg = await receive(left)
+        if not isinstance(msg, dict) or msg.get("type") == kind:
             return msg

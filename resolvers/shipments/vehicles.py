@@ -110,6 +110,12 @@ class PositionUpdate:
         description="Global ids of the shipments aboard that the viewer may see."
     )
     vehicle_pk: strawberry.Private[int]
+    late: bool = strawberry.field(
+        default=False,
+        description="True when a newer fix of the vehicle was sent before this one: "
+                    "history (a device's buffered fix, or one that reached the server late), "
+                    "not where the vehicle is now. Each vehicle's other fixes come in "
+                    "fix-time order.")
 
     @strawberry.field(description="The vehicle that reported it.")
     async def vehicle(self, info: Info[Any, Any]) -> Vehicle | None:

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from api.context import Services
 from api.livebus import GAP, LiveBus
 from domain.db import Database
+from domain.shipments.positions import latest_key, live_group
 from resolvers.relay import to_global_id
 from tests.api.test_subscriptions import _next, _open
 from tests.support.api import CODEC, graphql_ws, token
@@ -23,7 +24,7 @@ from tests.support.factory import build
 from tests.support.shipments import NOW, Tracking, build_tracking
 
 POSITIONS = """subscription($id: ID!) { shipmentPositions(shipmentId: $id) {
-    position { fixTime latitude longitude speedKmh } shipmentIds vehicle { code } } }"""
+    position { fixTime latitude longitude speedKmh } shipmentIds vehicle { code } late } }"""
 EVENTS = """subscription($s: ID, $c: ID) { shipmentEvents(shipmentId: $s, contractId: $c) {
     kind occurredAt details leg { seq } shipment { number } } }"""
 FLEET = "subscription { vehiclePositions { position { latitude } vehicle { code } } }"
@@ -88,7 +89,7 @@ async def test_positions_start_from_live_state_then_follow_the_bus(
     t = await build_tracking(db, await build(db))
     wagon = t.vehicle["WAG-1"]
     latest = _position(t, "WAG-1", ["faw"], 40.25, 0)
-    await redis.hset("vehicles:latest", mapping={f"{wagon}:ms": 1, str(wagon): latest})
+    await redis.hset(latest_key(live_group(wagon)), mapping={f"{wagon}:ms": 1, str(wagon): latest})
     gid = to_global_id("Shipment", t.shipment["faw"])
     ws = await _subscribe(url, token("FAW-VW"), POSITIONS, {"id": gid})
     first = _data(await _next(ws), "shipmentPositions")
@@ -99,11 +100,16 @@ async def test_positions_start_from_live_state_then_follow_the_bus(
     second = _data(await _next(ws), "shipmentPositions")
     assert second["position"] == {"fixTime": (NOW + timedelta(seconds=60)).isoformat(),
                                   "latitude": 40.5, "longitude": 121.0, "speedKmh": 50.0}
-    # An older fix (history) does not move the shipment back; events are another stream.
-    await redis.publish(f"shipment:{t.shipment['faw']}", _position(t, "WAG-1", ["faw"], 1.0, 30))
+    assert second["late"] is False
+    # An older fix (history) still comes, once, flagged late; events are another stream.
+    older = _position(t, "WAG-1", ["faw"], 1.0, 30)
+    await redis.publish(f"shipment:{t.shipment['faw']}", older)
     await redis.publish(f"shipment:{t.shipment['faw']}", json.dumps({
         "type": "event", "kind": "delayed", "shipment_id": t.shipment["faw"], "leg_id": None,
         "vehicle_id": wagon, "occurred_at": NOW.isoformat(), "details": {}}))
+    late = _data(await _next(ws), "shipmentPositions")
+    assert late["late"] is True and late["position"]["latitude"] == 1.0
+    await redis.publish(f"shipment:{t.shipment['faw']}", older)  # the same fix again
     assert await _quiet(ws)
     await ws.close()
 

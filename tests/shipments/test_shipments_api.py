@@ -16,6 +16,7 @@ from api.context import Services
 from domain.db import Database, count_statements
 from domain.shipments import reads as shipment_reads
 from domain.shipments.detected import CUSTOMER_KINDS
+from domain.shipments.positions import latest_key, live_group
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
 from tests.support.api import CODEC, SETTINGS, Api, token
@@ -227,7 +228,7 @@ async def test_latest_position_comes_from_live_state_when_redis_has_it(
     message = {"type": "position", "vehicle_id": wagon, "shipment_ids": [w.shipment["faw"]],
                "fix_time": fix_time.isoformat(), "lat": 40.5, "lon": 118.25,
                "speed_kmh": 71.5, "heading": 12.0, "accuracy_m": 6.0, "latest": True}
-    await redis.hset("vehicles:latest", mapping={
+    await redis.hset(latest_key(live_group(wagon)), mapping={
         f"{wagon}:ms": int(fix_time.timestamp() * 1000), str(wagon): json.dumps(message)})
     q = """{ shipment(number: "SH-FAW") { latestPosition { latitude longitude speedKmh } }
              vehicle(code: "WAG-1") { latestPosition { latitude } } }"""

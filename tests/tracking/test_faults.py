@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from api.embedded import Mosquitto, Postgres, Redis, free_port
 from domain.db import Database
 from domain.migrate import migrate
+from domain.shipments.positions import latest_key, live_group
 from tests.tracking.test_ingester import (
     eventually,
     ingesting,
@@ -270,7 +271,7 @@ async def test_redis_away_does_not_stop_storage_and_live_updates_resume(
 
 
 async def _live_at(redis: aioredis.Redis, vehicle_id: int, fix_time: str) -> bool:
-    raw = await redis.hget("vehicles:latest", str(vehicle_id))
+    raw = await redis.hget(latest_key(live_group(vehicle_id)), str(vehicle_id))
     return raw is not None and datetime.fromisoformat(json.loads(raw)["fix_time"]) == \
         datetime.fromisoformat(fix_time)
 

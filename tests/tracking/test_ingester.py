@@ -30,6 +30,7 @@ from api import cli
 from api.embedded import Mosquitto, free_port
 from domain.db import Database
 from domain.shipments.devices import hash_password, verify_password
+from domain.shipments.positions import geo_key, latest_key, live_group
 from settings import Settings
 from tests.tracking.test_decoders import with_seq
 from tests.tracking.test_fragments import EVER, GOLDEN
@@ -399,8 +400,9 @@ async def test_a_shipment_subscriber_sees_the_positions_stored(
             with publisher(mqtt_broker) as p:
                 await asyncio.to_thread(p.publish, track(0, 3, NOW - timedelta(minutes=5)))
             seen = await _messages(pubsub, 6)
-        latest = json.loads(await redis.hget("vehicles:latest", str(fleet.trucks[0])))
-        geo = await redis.geopos("vehicles:geo", str(fleet.trucks[0]))
+        truck = fleet.trucks[0]
+        latest = json.loads(await redis.hget(latest_key(live_group(truck)), str(truck)))
+        geo = await redis.geopos(geo_key(live_group(truck)), str(truck))
     finally:
         await pubsub.aclose()
         await redis.aclose()

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from api.embedded import Redis, free_port
+from domain.shipments.positions import geo_key, latest_key, live_group
 from tracking.ingester import REGISTRY
 from tracking.live import Live, LiveEvent, LivePosition, connect
 from tracking.model import Fix, Source
@@ -94,9 +95,9 @@ async def test_a_late_fix_never_moves_the_live_marker_back(client: aioredis.Redi
     [(_, late)] = await received(pubsub, 1)
     await pubsub.aclose()
     assert late["latest"] is False and late["out_of_order"] is True
-    stored = json.loads(await client.hget("vehicles:latest", str(v)))
+    stored = json.loads(await client.hget(latest_key(live_group(v)), str(v)))
     assert stored["lat"] == 31.5
-    [(lon, lat)] = await client.geopos("vehicles:geo", str(v))
+    [(lon, lat)] = await client.geopos(geo_key(live_group(v)), str(v))
     assert abs(lat - 31.5) < 1e-4 and abs(lon - 121.5) < 1e-4
     fixes = await live.latest_fixes([v, vehicle()])
     assert list(fixes) == [v] and fixes[v].fix_time == NOW
@@ -123,7 +124,7 @@ async def test_redis_away_is_counted_and_caught_up_when_it_returns(tmp_path: Pat
         server.start()
         assert await live.publish()  # the kept update goes out on the next attempt
         assert not live.pending
-        stored = json.loads(await client.hget("vehicles:latest", str(v)))
+        stored = json.loads(await client.hget(latest_key(live_group(v)), str(v)))
         assert stored["fix_time"] == NOW.isoformat()
     finally:
         await client.aclose()
