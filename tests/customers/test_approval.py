@@ -83,6 +83,7 @@ async def test_beyond_the_headroom_finance_refuses_then_approves(api: Api) -> No
         "contract": {"number": made["number"]}}
     event = await api.db.fetchrow("SELECT org_id, payload FROM domain_event"
                                   " WHERE event_type = 'credit.approval_requested'")
+    assert event is not None
     assert event["org_id"] is None and event["payload"]["contract"] == made["number"]
 
     # Confirming again waits; the customer sees the draft, not the approval.
