@@ -14,6 +14,7 @@ from api.limits import Limits, OperationLimits
 from api.projection import ProjectingExecutionContext
 from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
+from resolvers.customers import CustomerMutations, CustomerQueries
 from resolvers.disputes.mutations import DisputeMutations
 from resolvers.disputes.queries import DisputeQueries
 from resolvers.events import EventSubscriptions
@@ -48,7 +49,7 @@ from settings import Settings
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
             InboxQueries, PushRuleQueries, BulletinQueries,
             DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries,
-            RejectionQueries, DeviceQueries, ExchangeQueries):
+            RejectionQueries, DeviceQueries, ExchangeQueries, CustomerQueries):
     pass
 
 
@@ -59,7 +60,7 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations, SettlementMutations, DeviceMutations,
                ShipmentRecordMutations, SpecMutations, RecordMutations, ExchangeMutations,
-               MappingMutations):
+               MappingMutations, CustomerMutations):
     pass
 
 

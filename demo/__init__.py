@@ -4,9 +4,11 @@
 rail to Changchun) and Galanz (galvanized sheet by water to Foshan), their sites and
 specs, and ``contracts`` contracts in every state with production progress at every
 stage, the heats, slabs and coils behind them, inspections, 3.1 certificates,
-customer feedback and settlements. Dates are relative to today, so some lines are
-late whenever it runs ("today" is the mill's calendar day, in China time). The same
-seed on the same day gives the same data, and on any day the named examples of
+customer feedback, settlements with the payments received against them, and each
+customer's credit limit. Settled and closed contracts spread over the past year, their
+prices drifting, so that each customer has a year of sales. Dates are relative to
+today, so some lines are late whenever it runs ("today" is the mill's calendar day, in
+China time). The same seed on the same day gives the same data, and on any day the named examples of
 ``examples`` (a FAW-VW contract, coil and heat) carry the same numbers.
 
 Everything is generated in memory, then written in one transaction: what the mill's
@@ -31,7 +33,7 @@ from typing import Any
 
 from domain.db import Database, Executor
 
-from . import disputes, planning, records, tracking
+from . import credit, disputes, planning, records, tracking
 from .build import DemoData, build
 from .catalogue import MILL
 from .hotline import write as customer_ways
@@ -111,6 +113,7 @@ async def seed(
         await customer_ways(tx, data, day, step)
         await planning.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
+        await credit.write(tx, data, step)
         await tx.execute(
             "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
             " payload, actor) VALUES ('demo.seeded', NULL, 'organization', $1, $2, 'demo')",

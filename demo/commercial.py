@@ -7,6 +7,7 @@ at every stage of their route; shipped, settled and closed ones finished in the 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
@@ -24,7 +25,11 @@ STATUSES = ("draft", "confirmed", "in_production", "partially_shipped", "shipped
 _STATUS_SHARE = (6, 9, 33, 12, 12, 12, 11, 5)
 _CUSTOMER_SHARE = {FAW_VW: 55, GALANZ: 45}
 # When the last line finished, in days before today, per status.
-_FINISHED_AGO = {"shipped": (10, 40), "settled": (30, 70), "closed": (50, 85)}
+# Settled and closed contracts spread over the past year: a year of sales, month by month.
+_FINISHED_AGO = {"shipped": (10, 40), "settled": (30, 150), "closed": (50, 360)}
+# Prices drift over the year: lower a year ago, with a seasonal swing (per cent).
+_DRIFT_PER_YEAR = 6.0
+_SWING = 2.0
 
 
 def allocate(n: int, weights: Sequence[int]) -> list[int]:
@@ -107,7 +112,20 @@ def _contract(rng: random.Random, today: date, customer: Org, status: str,
         line.contract = contract
     _schedule(rng, today, contract, picker)
     _dates(rng, today, contract)
+    _drift(today, contract)
     return contract
+
+
+def _drift(today: date, contract: Contract) -> None:
+    """Each line's price as it stood when the contract was signed: a year ago about
+    :data:`_DRIFT_PER_YEAR` per cent lower, swinging with the season; to the ten yuan."""
+    signed = contract.signed_on or contract.created_at.date()
+    years = (today - signed).days / 365
+    factor = 1 - _DRIFT_PER_YEAR / 100 * years + _SWING / 100 * math.sin(
+        2 * math.pi * signed.timetuple().tm_yday / 365)
+    for line in contract.lines:
+        line.unit_price = (line.unit_price * Decimal(str(round(factor, 4))) / 10).quantize(
+            Decimal(1)) * 10
 
 
 def _schedule(rng: random.Random, today: date, contract: Contract, picker: _StagePicker) -> None:

@@ -102,7 +102,7 @@ async def write(tx: Transaction, data: DemoData, shipping: Shipping, today: date
     step(f"{result.applied} records applied; looking up their ids")
     await _adopt(tx, data, shipping)
     await _contracts(tx, data, step)
-    await _quality(tx, data, step)
+    await _quality(tx, data, today, step)
 
 
 async def _by_key(tx: Transaction, table: str, column: str, objects: Mapping[str, Any],
@@ -176,7 +176,8 @@ def _ordered(line: Any) -> Any:
     return contract.confirmed_at or contract.created_at
 
 
-async def _quality(tx: Transaction, data: DemoData, step: Callable[[str], None]) -> None:
+async def _quality(tx: Transaction, data: DemoData, today: date,
+                   step: Callable[[str], None]) -> None:
     step("writing feedback and settlements")
     await _copy(tx, "processing_feedback",
                 "coil_id, customer_org_id, process, result, notes, recorded_by, recorded_at",
@@ -185,10 +186,21 @@ async def _quality(tx: Transaction, data: DemoData, step: Callable[[str], None])
     await _copy(tx, "settlement",
                 "number, contract_id, customer_org_id, currency, theoretical_weight_t, "
                 "actual_weight_t, unit_price, goods_amount, surcharges, freight, "
-                "claim_deductions, invoice_status, issued_on, due_on, paid_on, created_at",
+                "claim_deductions, invoice_status, paid_on, issued_on, due_on, created_at",
                 [(s.number, s.contract.id, s.contract.customer.id, "CNY", s.theoretical_t,
                   s.actual_t, s.unit_price, s.goods, s.surcharges, s.freight, s.deductions,
-                  s.invoice_status, s.issued_on, s.due_on, s.paid_on, s.created_at)
+                  *(("issued", None) if _paid_by_payments(s) else (s.invoice_status, s.paid_on)),
+                  s.issued_on, s.due_on, s.created_at)
                  for s in data.settlements])
+    # The ERP's payments, through the feeds: those covering an invoice make it paid.
+    result = await run_batch_in(tx, Actor.system(ACTOR),
+                                ndjson_lines(records.encoded_payments(data, today)))
+    if result.status != "committed":
+        raise DemoRecordsRefused(result)
+    step(f"{result.applied} payments applied")
+
+
+def _paid_by_payments(s: Any) -> bool:
+    return bool(s.invoice_status == "paid" and s.payments)
 
 

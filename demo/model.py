@@ -273,3 +273,6 @@ class Settlement:
     due_on: date | None
     paid_on: date | None
     created_at: datetime
+    # What the mill's ERP received against the invoice: (reference, amount, day). An
+    # invoice whose payments cover it is written issued and paid by them, through the feeds.
+    payments: list[tuple[str, Decimal, date]] = field(default_factory=list)

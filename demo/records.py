@@ -33,11 +33,15 @@ from .model import Coil, Edge, Line
 from .schedule import CST
 from .tracking import Shipping
 
-__all__ = ["ORDER", "encoded", "file_name", "order_no", "records", "version", "write_files"]
+__all__ = ["LATER", "ORDER", "encoded", "encoded_payments", "file_name", "order_no",
+           "payments", "records", "version", "write_files"]
 
 # The order records are applied in: each kind refers only to kinds before it.
 ORDER = ("organization", "site", "spec", "vehicle", "device", "heat", "slab", "contract",
          "production_order", "coil", "inspection", "certificate", "shipment")
+# Kinds whose records name what the platform itself writes (payments name settlements,
+# which finance draws up): the seed feeds them after, and the files leave them out.
+LATER = ("payment",)
 # The plant where every heat is tapped.
 PLANT = "BAOSHAN"
 # Statuses a contract is fed with; past confirmation, its status is the platform's.
@@ -67,6 +71,22 @@ def inspection_key(coil: Coil, kind: str) -> str:
 def file_name(kind: str) -> str:
     """The file of a kind's records: numbered, so that file-name order is feed order."""
     return f"{ORDER.index(kind) + 1:02d}-{kind}.ndjson"
+
+
+def payments(data: DemoData, today: date) -> Iterator[Record]:
+    """The payments the mill's ERP received against the demo's invoices. They name
+    settlements, which the platform draws up: the seed feeds them once the settlements
+    are written, so :func:`records` (and its files) leave them out."""
+    stamp = version(today)
+    for s in data.settlements:
+        for reference, amount, on in s.payments:
+            yield {"kind": "payment", "key": reference, "version": stamp,
+                   "data": {"settlement": s.number, "amount": str(amount),
+                            "paidOn": on.isoformat()}}
+
+
+async def encoded_payments(data: DemoData, today: date) -> AsyncIterator[bytes]:
+    yield b"".join(orjson.dumps(r) + b"\n" for r in payments(data, today))
 
 
 def records(data: DemoData, shipping: Shipping, today: date) -> Iterator[Record]:

@@ -51,15 +51,41 @@ def settle(rng: random.Random, contracts: Sequence[Contract], today: date) -> li
         created = min(issued, today - timedelta(days=1))
         per_year[created.year] = per_year.get(created.year, 0) + 1
         number = f"BSS-{created.year}-{per_year[created.year]:06d}"
-        out.append(Settlement(
+        settlement = Settlement(
             number, contract, theoretical, actual, price, goods, surcharges, freight,
             deductions, status, issued_on, due_on, paid_on,
             datetime.combine(created, time(10, rng.randint(0, 59)), CST),
-        ))
+        )
+        settlement.payments = _payments(rng, settlement, today)
+        out.append(settlement)
         changed = paid_on or issued_on or created
         contract.updated_at = max(contract.updated_at,
                                   datetime.combine(changed, time(17, 30), CST))
     return out
+
+
+def _payments(rng: random.Random, s: Settlement, today: date
+              ) -> list[tuple[str, Decimal, date]]:
+    """What the ERP received: a paid invoice in one transfer, or a third of them in two
+    (the second on the day it was paid); a fifth of the overdue ones in part."""
+    total = s.goods + s.surcharges + s.freight - s.deductions
+    if s.issued_on is None or total <= 0:
+        return []
+    ref = f"PAY-{s.number}"
+    if s.invoice_status == "paid" and s.paid_on is not None:
+        span = (s.paid_on - s.issued_on).days
+        if span > 2 and rng.random() < 0.33:
+            first = (total * D(rng.choice((30, 40, 50))) / 100).quantize(_CENT)
+            early = s.issued_on + timedelta(days=rng.randint(1, span - 1))
+            return [(f"{ref}-1", first, early), (f"{ref}-2", total - first, s.paid_on)]
+        return [(f"{ref}-1", total, s.paid_on)]
+    if s.invoice_status == "overdue" and rng.random() < 0.2:
+        part = (total * D(rng.randint(25, 70)) / 100).quantize(_CENT)
+        on = min(today - timedelta(days=1),
+                 s.issued_on + timedelta(days=rng.randint(10, 40)))
+        if on >= s.issued_on:
+            return [(f"{ref}-1", part, on)]
+    return []
 
 
 def _invoice(rng: random.Random, contract_status: str, issued: date, today: date
@@ -69,7 +95,9 @@ def _invoice(rng: random.Random, contract_status: str, issued: date, today: date
         return "draft", None, None
     if contract_status == "shipped":
         return "issued", issued, None
-    paid = issued + timedelta(days=rng.randint(20, 45))
+    # Most pay within the 30 days; a fifth late.
+    late = rng.random() < 0.2
+    paid = issued + timedelta(days=rng.randint(31, 60) if late else rng.randint(15, 30))
     if contract_status == "closed" or (paid < today and rng.random() < 0.7):
         return "paid", issued, min(paid, today - timedelta(days=1))
     return "issued", issued, None

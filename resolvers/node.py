@@ -10,11 +10,14 @@ import strawberry
 from strawberry.types import Info
 
 from domain.actor import Actor
+from domain.customers import reads as customer_reads
 from domain.shipments import devices, rejections
 from resolvers import parties
 from resolvers.common import ctx, loaders, viewer
 from resolvers.contracts.loaders import ContractByIdLoader, LineByIdLoader, SettlementByIdLoader
 from resolvers.contracts.types import Contract, ContractLine
+from resolvers.customers.loaders import CreditApprovalByIdLoader, PaymentByIdLoader
+from resolvers.customers.types import CreditApproval, Payment
 from resolvers.disputes.loaders import ClaimByIdLoader, DisputeByIdLoader, EvidenceByIdLoader
 from resolvers.disputes.types import Claim, DisputeEvidence, QualityDispute
 from resolvers.hotline.loaders import TicketByIdLoader
@@ -83,6 +86,9 @@ NODE_TYPES: dict[str, tuple[type[Loader[int, Any]], Callable[[Any], Node]]] = {
     "RejectedMessage": (RejectionByIdLoader, RejectedMessage.of),
     # Likewise.
     "Device": (DeviceByIdLoader, Device.of),
+    # Likewise: finance, sales and admins.
+    "CreditApproval": (CreditApprovalByIdLoader, CreditApproval.of),
+    "Payment": (PaymentByIdLoader, Payment.of),
 }
 
 # Node types only some viewers may read, whatever their scope (roles are not part of it):
@@ -90,6 +96,7 @@ NODE_TYPES: dict[str, tuple[type[Loader[int, Any]], Callable[[Any], Node]]] = {
 NODE_READERS: dict[str, Callable[[Actor], bool]] = {
     "RejectedMessage": rejections.reads_rejections,
     "Device": lambda actor: devices.PERMISSIONS.allows(actor, "list"),
+    "CreditApproval": customer_reads.reads_approvals,
 }
 
 

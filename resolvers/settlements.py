@@ -29,6 +29,7 @@ from resolvers.relay import (
 
 if TYPE_CHECKING:
     from resolvers.contracts.types import Contract
+    from resolvers.customers.types import Payment
     from resolvers.disputes.types import Claim
 
 
@@ -89,6 +90,30 @@ class Settlement(Node):
 
         found = await loaders(info).get(ClaimsBySettlementLoader).load(self.pk)
         return [Claim.of(c) for c in found]
+
+    @strawberry.field(description="The payments received against its invoice, in the order "
+                      "received.")
+    async def payments(
+        self, info: Info[Any, Any]
+    ) -> list[Annotated[Payment, strawberry.lazy("resolvers.customers.types")]]:
+        from resolvers.customers.loaders import PaymentsBySettlementLoader
+        from resolvers.customers.types import Payment
+
+        found = await loaders(info).get(PaymentsBySettlementLoader).load(self.pk)
+        return [Payment.of(p) for p in found]
+
+    @strawberry.field(description="What its invoice still asks: the total less the payments "
+                      "received while it is issued or overdue; nothing once paid; the whole "
+                      "total as a draft; nothing when void.")
+    async def outstanding(self, info: Info[Any, Any]) -> Decimal:
+        from resolvers.customers.loaders import PaymentsBySettlementLoader
+
+        if self.invoice_status in (InvoiceStatus.PAID, InvoiceStatus.VOID):
+            return Decimal(0)
+        if self.invoice_status is InvoiceStatus.DRAFT:
+            return self.total_amount
+        found = await loaders(info).get(PaymentsBySettlementLoader).load(self.pk)
+        return self.total_amount - sum((p.amount for p in found), Decimal(0))
 
     @classmethod
     def of(cls, s: domain.Settlement) -> Settlement:

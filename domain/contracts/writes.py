@@ -22,8 +22,9 @@ from domain.contracts.model import (
 from domain.contracts.order_lines import NewContractLine, resolve_lines
 from domain.contracts.reads import lines_by_contract_ids
 from domain.contracts.stage_routes import plan_stages
+from domain.customers import credit
 from domain.db import Database, Executor
-from domain.errors import Forbidden, Invalid, InvalidTransition, NotFound
+from domain.errors import Conflict, Forbidden, Invalid, InvalidTransition, NotFound
 from domain.parties import customer_acted_for, is_customer
 from domain.preferences import reads as preference_reads
 from domain.shipments import shipping
@@ -40,13 +41,33 @@ async def _lock_contract(tx: Executor, contract_id: int) -> Contract:
 
 
 async def confirm_contract(db: Database, contract_id: int, *, actor: Actor) -> Contract:
-    """draft -> confirmed; every line gets a production order with its stage plan."""
+    """draft -> confirmed; every line gets a production order with its stage plan.
+
+    A contract whose value would go beyond its customer's credit headroom is held for
+    finance instead (:func:`domain.customers.credit.hold_beyond_headroom`): it stays a
+    draft, with a pending approval, and is returned as such."""
     PERMISSIONS.check(actor, "confirm")
     async with db.transaction() as tx:
         contract = await _lock_contract(tx, contract_id)
+        check_transition(contract.status, "confirmed")
+        if await credit.pending_approval(tx, contract.id) is not None:
+            raise Conflict(f"contract {contract.number} awaits finance's approval of its "
+                           "credit", field="contractId")
+        if await credit.hold_beyond_headroom(tx, contract.id, contract.customer_org_id,
+                                             contract.number, actor=actor.subject):
+            return contract
         confirmed, line_count = await _confirm_rows(tx, contract)
         await _confirmed_event(tx, contract, line_count, actor.subject)
         return confirmed
+
+
+async def confirm_approved(tx: Executor, contract_id: int, *, actor: str) -> Contract:
+    """Confirms a contract finance approved beyond its customer's headroom, in the
+    caller's transaction (no second check); appends ``contract.confirmed``."""
+    contract = await _lock_contract(tx, contract_id)
+    confirmed, line_count = await _confirm_rows(tx, contract)
+    await _confirmed_event(tx, contract, line_count, actor)
+    return confirmed
 
 
 async def _confirm_rows(tx: Executor, contract: Contract) -> tuple[Contract, int]:
@@ -146,8 +167,10 @@ async def create_contract(
     lines leave out taken from the customer's preferences and its latest prices.
 
     ``confirm`` confirms it at once, production orders and all, as :func:`confirm_contract`
-    does. The sales owner defaults to the one of the customer's latest contract. Appends
-    ``contract.created`` (and ``contract.confirmed``): call it last in the transaction.
+    does, unless its value goes beyond the customer's credit headroom: then it stays a
+    draft, held for finance. The sales owner defaults to the one of the customer's
+    latest contract. Appends ``contract.created`` (and ``contract.confirmed``): call it
+    last in the transaction.
     """
     if not await is_customer(tx, customer_org_id):
         raise NotFound("no such customer", field="customerId")
@@ -175,6 +198,9 @@ async def create_contract(
           x.firmness) for x in resolved],
     )
     created = contract
+    if confirm and await credit.hold_beyond_headroom(
+            tx, contract.id, customer_org_id, contract.number, actor=actor):
+        confirm = False  # held for finance: it stays a draft
     if confirm:
         contract, _ = await _confirm_rows(tx, contract)
     await events.append(

@@ -40,7 +40,7 @@ import orjson
 
 from domain.actor import Actor, Permissions
 from domain.db import Database, Executor, Transaction
-from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from domain.errors import Conflict, DomainError, Forbidden, Invalid, InvalidTransition, NotFound
 from domain.feeds.fields import rows_json
 from domain.feeds.kind import Item, Kind, RefCache
 from domain.feeds.kinds import KINDS
@@ -638,7 +638,8 @@ async def apply_record(db: Database, actor: Actor, kind: str, key: str,
 
 def _error(rejection: Rejection) -> DomainError:
     kinds: dict[str, type[DomainError]] = {
-        "NOT_FOUND": NotFound, "CONFLICT": Conflict, "FORBIDDEN": Forbidden}
+        "NOT_FOUND": NotFound, "CONFLICT": Conflict, "FORBIDDEN": Forbidden,
+        "INVALID_TRANSITION": InvalidTransition}
     error = kinds.get(rejection.code, Invalid)
     field = rejection.field[len("data."):] if rejection.field and rejection.field.startswith(
         "data.") else rejection.field

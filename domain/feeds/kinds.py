@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shapely.geometry import shape
 
+from domain.calendar import mill_today
 from domain.db import Executor, json_dumps
 from domain.errors import Conflict, DomainError, Invalid, NotFound
 from domain.feeds.fields import BadValue, Field, Ref, rows_json
@@ -34,6 +35,7 @@ from domain.quality.writes import (
     certify,
     issued_payload,
 )
+from domain.settlements.writes import PaidInFull, paid_by_payments, paid_event_payload
 from domain.shipments.manifest import lock_coils, sync_shipment_customers
 from domain.shipments.states import ACTIVE
 
@@ -1139,6 +1141,99 @@ def _time(value: str, path: str) -> datetime:
         raise BadValue(f"{value!r} is not a time this platform can read", path) from None
 
 
+_SETTLEMENT = Ref("settlement", "number", "settlement")
+
+
+class Payment(Kind):
+    name = "payment"
+    title = "Payment"
+    description = ("A payment received against a settlement's issued invoice, keyed by the "
+                   "reference the bank or the mill's ERP gives it. The payments of an "
+                   "invoice may not add up to more than its total; once they cover it, the "
+                   "invoice is paid on the day of the last (and a contract whose goods have "
+                   "all left the mill is settled). A draft or void invoice takes none.")
+    table = "payment"
+    key_column = "reference"
+    staff_roles = ("finance", "admin")
+    fields = (
+        Field("settlement", "text", "The settlement whose invoice is paid.",
+              column="settlement_id", ref=_SETTLEMENT, required=True),
+        Field("amount", "decimal", "The amount received, to the cent, in the invoice's "
+              "currency.", column="amount", required=True, exclusive_minimum=0, scale=2),
+        Field("paidOn", "date", "The day it was received (the mill's calendar).",
+              column="paid_on", required=True),
+    )
+    derived = (Field("customerId", "int", "", column="customer_org_id"),)
+
+    def check(self, item: Item) -> None:
+        if item.values["paid_on"] > mill_today():
+            raise BadValue(f"{item.values['paid_on']} is in the future", "paidOn")
+
+    async def resolve_more(self, tx: Executor, items: list[Item], refs: RefCache,
+                           ) -> list[tuple[Item, Rejection]]:
+        invoices = {r["id"]: r for r in await tx.fetch(
+            "SELECT id, number, customer_org_id, invoice_status, issued_on FROM settlement"
+            " WHERE id = ANY($1::bigint[])", [i.values["settlement_id"] for i in items])}
+        bad = []
+        for i in items:
+            invoice = invoices[i.values["settlement_id"]]
+            if invoice["invoice_status"] in ("draft", "void"):
+                bad.append((i, self._reject(
+                    i.record, "settlement", f"settlement {invoice['number']} is "
+                    f"{invoice['invoice_status']}: only an issued invoice takes payments",
+                    "INVALID_TRANSITION")))
+            elif invoice["issued_on"] is not None and i.values["paid_on"] < invoice["issued_on"]:
+                bad.append((i, self._reject(
+                    i.record, "paidOn", f"paid before the invoice was issued on "
+                    f"{invoice['issued_on']}")))
+            i.values["customer_org_id"] = i.org_id = invoice["customer_org_id"]
+        return bad
+
+    async def after_write(self, tx: Executor, items: list[Item]) -> None:
+        ids = sorted({i.values["settlement_id"] for i in items})
+        over = await tx.fetchrow(
+            "SELECT s.number, s.total_amount, sum(p.amount) AS paid FROM settlement s"
+            " JOIN payment p ON p.settlement_id = s.id WHERE s.id = ANY($1::bigint[])"
+            " GROUP BY s.id HAVING sum(p.amount) > s.total_amount ORDER BY s.id LIMIT 1", ids)
+        if over is not None:
+            raise Conflict(f"the payments of settlement {over['number']} would come to "
+                           f"{over['paid']}, more than its total {over['total_amount']}",
+                           field="data.amount")
+        paid = {p.settlement.id: p for p in await paid_by_payments(tx, ids)}
+        for i in items:
+            found = paid.pop(i.values["settlement_id"], None)
+            if found is not None:
+                i.extra["paid"] = found
+
+    async def retire(self, tx: Executor, item: Item, refs: RefCache) -> None:
+        """A payment is withdrawn (a bounced transfer) only while its invoice is unpaid:
+        a paid invoice's payments stand."""
+        row = await tx.fetchrow(
+            "SELECT p.id, p.customer_org_id, s.number, s.invoice_status FROM payment p"
+            " JOIN settlement s ON s.id = p.settlement_id WHERE p.reference = $1"
+            " FOR UPDATE OF p, s", item.record.key)
+        if row is None:
+            raise NotFound(f"no payment {item.record.key!r} to retire", field="key")
+        if row["invoice_status"] == "paid":
+            raise Conflict(f"settlement {row['number']} is paid: its payments stand")
+        await tx.execute("DELETE FROM payment WHERE id = $1", row["id"])
+        item.row_id, item.org_id = row["id"], row["customer_org_id"]
+        refs.forget(self.table, self.key_column, item.record.key)
+
+    def events(self, item: Item) -> list[Event]:
+        out = super().events(item)
+        paid = item.extra.get("paid")
+        if isinstance(paid, PaidInFull):
+            out.append(("settlement.paid", paid.settlement.customer_org_id,
+                        paid_event_payload(paid), "settlement", paid.settlement.id))
+            c = paid.settled
+            if c is not None:
+                out.append((f"contract.{c.status}", c.customer_org_id,
+                            {"contract": c.number, "shipped_t": c.shipped_t},
+                            "contract", c.contract_id))
+        return out
+
+
 def _date(value: str, path: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -1148,5 +1243,5 @@ def _date(value: str, path: str) -> date:
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Organization(), Site(), Spec(), Vehicle(), Device(), Heat(), Slab(), Coil(),
-    Inspection(), Certificate(), Contract(), ProductionOrder(), Shipment(),
+    Inspection(), Certificate(), Contract(), ProductionOrder(), Shipment(), Payment(),
 )}

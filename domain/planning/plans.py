@@ -366,21 +366,25 @@ async def _approve(
             await _event(tx, "purchase_plan.approved", approved, actor, {"firm_lines": 0})
             return approved
         check_transition(approved.status, "converted")
-        numbers = await _convert(tx, approved, firm, actor, prices or {})
+        numbers, held = await _convert(tx, approved, firm, actor, prices or {})
         done = await _set_status(tx, plan_id, "converted")
         await _event(tx, "purchase_plan.approved", approved, actor, {"firm_lines": len(firm)})
         await _event(tx, "purchase_plan.converted", done, actor,
-                     {"contracts": numbers, "lines": len(firm)})
+                     {"contracts": numbers, "lines": len(firm), "held_for_credit": held})
         return done
 
 
 async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor: str,
-                   prices: dict[int, Decimal]) -> list[str]:
+                   prices: dict[int, Decimal]) -> tuple[list[str], list[str]]:
     """One confirmed contract per hundred firm lines; each plan line remembers its
-    contract line, with the window :func:`delivery_window` gives."""
+    contract line, with the window :func:`delivery_window` gives. A contract beyond the
+    customer's credit headroom stays a draft held for finance's approval (as
+    :func:`domain.contracts.writes.create_contract` decides). Returns the contracts'
+    numbers, and those held."""
     width = await window_days(tx, plan.customer_org_id)
     today = mill_today()
-    numbers = []
+    numbers: list[str] = []
+    held: list[str] = []
     for chunk in (firm[i:i + MAX_LINES] for i in range(0, len(firm), MAX_LINES)):
         new = []
         for x in chunk:
@@ -399,7 +403,9 @@ async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor
             "UPDATE purchase_plan_line SET contract_line_id = $2 WHERE id = $1",
             [(x.id, r["id"]) for x, r in zip(chunk, rows, strict=True)])
         numbers.append(contract.number)
-    return numbers
+        if contract.status == "draft":
+            held.append(contract.number)
+    return numbers, held
 
 
 def delivery_window(need: date, width: int, today: date) -> tuple[date, date]:

@@ -230,6 +230,61 @@ async def _settle_contract(tx: Executor, contract_id: int, actor: Actor) -> None
         settled["shipped_t"])], actor=actor.subject)
 
 
+@dataclass(frozen=True, slots=True)
+class PaidInFull:
+    """An invoice its payments settled, and the contract that paying it settled."""
+
+    settlement: Settlement
+    contract: str
+    was: str
+    settled: shipping.ContractMoved | None
+
+
+async def paid_by_payments(tx: Executor, settlement_ids: list[int]) -> list[PaidInFull]:
+    """Issued (or overdue) invoices whose payments now cover their total become paid, on
+    the day of the payment that completed them, and a contract whose goods have all left
+    the mill is settled, as :func:`move_invoice` pays one: in the caller's transaction,
+    which appends the events (``settlement.paid``, ``contract.settled``) itself, last."""
+    rows = await tx.fetch(
+        "UPDATE settlement s SET invoice_status = 'paid', paid_on = p.last_on"
+        " FROM (SELECT settlement_id, sum(amount) AS paid, max(paid_on) AS last_on"
+        "       FROM payment WHERE settlement_id = ANY($1::bigint[])"
+        "       GROUP BY settlement_id) p"
+        " WHERE s.id = p.settlement_id AND s.invoice_status IN ('issued', 'overdue')"
+        " AND p.paid >= s.total_amount"
+        # A subquery of RETURNING sees the rows as the statement found them.
+        " RETURNING s.id, s.contract_id, (SELECT o.invoice_status FROM settlement o"
+        " WHERE o.id = s.id) AS was,"
+        " (SELECT number FROM contract WHERE id = s.contract_id) AS contract",
+        settlement_ids)
+    out = []
+    for r in sorted(rows, key=lambda r: r["id"]):
+        found = (await settlements_by_ids(tx, Scope.everything(), [r["id"]]))[0]
+        settled = await tx.fetchrow(
+            "UPDATE contract SET status = 'settled', updated_at = now()"
+            " WHERE id = $1 AND status = 'shipped' RETURNING number, customer_org_id,"
+            " (SELECT sum(shipped_t) FROM contract_line WHERE contract_id = $1) AS shipped_t",
+            r["contract_id"])
+        moved = None
+        if settled is not None:
+            await tx.execute("UPDATE contract_line SET status = 'settled'"
+                             " WHERE contract_id = $1 AND status = 'shipped'", r["contract_id"])
+            moved = shipping.ContractMoved(r["contract_id"], settled["number"],
+                                           settled["customer_org_id"], "settled",
+                                           settled["shipped_t"])
+        out.append(PaidInFull(found, r["contract"], r["was"], moved))
+    return out
+
+
+def paid_event_payload(paid: PaidInFull) -> dict[str, Any]:
+    """The ``settlement.paid`` payload of an invoice its payments settled."""
+    s = paid.settlement
+    assert s.paid_on is not None
+    return {"settlement": s.number, "number": s.number, "contract": [paid.contract],
+            "currency": s.currency.strip(), "from": paid.was, "on": s.paid_on.isoformat(),
+            "note": None, "total_amount": s.total_amount, "by": "payments"}
+
+
 # Who marks invoices overdue when no one of finance has.
 SYSTEM = Actor.system("keylink:invoice-watch")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -13,9 +13,13 @@ from domain.actor import Actor
 from domain.contracts import production
 from domain.contracts import reads as contract_reads
 from domain.contracts import writes as contract_writes
+from domain.customers import reads as customer_reads
 from resolvers.common import INPUT, UserError, act, ctx
 from resolvers.contracts.types import Contract, ContractLine, LineProgress, ProductionStage
 from resolvers.relay import expect_id
+
+if TYPE_CHECKING:
+    from resolvers.customers.types import CreditApproval
 
 
 @strawberry.input(description="Confirm a draft contract; production orders follow.")
@@ -25,7 +29,12 @@ class ConfirmContractInput:
 
 @strawberry.type(description="Result of `confirmContract`.")
 class ConfirmContractPayload:
-    contract: Contract | None = strawberry.field(description="The confirmed contract.")
+    contract: Contract | None = strawberry.field(
+        description="The confirmed contract; still a draft when held for finance.")
+    credit_approval: Annotated[
+        CreditApproval, strawberry.lazy("resolvers.customers.types")] | None = strawberry.field(
+        description="When the contract's value goes beyond its customer's credit headroom: "
+        "the pending approval it waits for, as a draft (null otherwise).")
     errors: list[UserError] = strawberry.field(description="Why it was not confirmed.")
 
 
@@ -61,7 +70,14 @@ class ContractMutations:
             return Contract.of(await contract_writes.confirm_contract(ctx(info).db, pk, actor=who))
 
         contract, errors = await act(info, run)
-        return ConfirmContractPayload(contract=contract, errors=errors)
+        held = None
+        if contract is not None and contract.status.value == "draft":
+            from resolvers.customers.types import CreditApproval
+
+            pending = await customer_reads.pending_by_contracts(
+                ctx(info).db, await ctx(info).actor(), [contract.pk])
+            held = CreditApproval.of(pending[contract.pk]) if contract.pk in pending else None
+        return ConfirmContractPayload(contract=contract, credit_approval=held, errors=errors)
 
     @strawberry.mutation(
         description="Production records what a stage did (roles: production, admin). Steps "

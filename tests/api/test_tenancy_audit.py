@@ -352,3 +352,36 @@ async def test_a_containment_neither_names_nor_counts_another_customers_coils(
     event = await api.db.fetchval("SELECT payload FROM domain_event"
                                   " WHERE event_type = 'dispute.containment_recorded'")
     assert event["blocked_at_mill"] == 0 and len(event["blocked"]) == 1
+
+
+async def test_the_overview_credit_and_payments_name_no_other_customer(
+    demo_api: Api, seeded_db: Database, tokens: dict[str, str]
+) -> None:
+    ids = await _ids(seeded_db)
+    g = tokens["galanz"]
+    faw = to_global_id("Organization", ids["faw"])
+    q = """query($c: ID) { customerOverview(customerId: $c) { customer { code }
+           credit { receivables } } }"""
+    assert (await demo_api.data(q, {"c": faw}, as_=tokens["faw"]))["customerOverview"] \
+        ["customer"] == {"code": "FAW-VW"}
+    theirs = await demo_api.query(q, {"c": faw}, as_=g)
+    none = await demo_api.query(q, {"c": to_global_id("Organization", NOWHERE)}, as_=g)
+    assert theirs == none == {"data": {"customerOverview": None}}
+    q = "query($n: String) { settlement(number: $n) { payments { reference } } }"
+    paid = await seeded_db.fetchval(
+        "SELECT s.number FROM settlement s JOIN payment p ON p.settlement_id = s.id"
+        " WHERE s.customer_org_id = $1 ORDER BY s.id LIMIT 1", ids["faw"])
+    assert (await demo_api.data(q, {"n": paid}, as_=tokens["faw"]))["settlement"]["payments"]
+    assert (await demo_api.data(q, {"n": paid}, as_=g))["settlement"] is None
+    payment = await seeded_db.fetchval(
+        "SELECT id FROM payment WHERE customer_org_id = $1 LIMIT 1", ids["faw"])
+    q = "query($id: ID!) { node(id: $id) { id } }"
+    assert (await demo_api.data(q, {"id": to_global_id("Payment", payment)}, as_=g)
+            )["node"] is None
+    m = """mutation($input: SetCreditLimitInput!) { setCreditLimit(input: $input) {
+           credit { limit } errors { field code message } } }"""
+    got = (await demo_api.data(m, {"input": {"customerId": faw, "limit": "1"}},
+                               as_=g))["setCreditLimit"]
+    assert got["credit"] is None and got["errors"][0]["code"] == "FORBIDDEN"
+    assert (await demo_api.data("{ creditApprovals { nodes { id } } }", as_=g)
+            )["creditApprovals"]["nodes"] == []
