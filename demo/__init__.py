@@ -31,7 +31,7 @@ from typing import Any
 
 from domain.db import Database, Executor
 
-from . import disputes, planning, records, tracking
+from . import capacity, disputes, planning, records, tracking
 from .build import DemoData, build
 from .catalogue import MILL
 from .hotline import write as customer_ways
@@ -110,6 +110,7 @@ async def seed(
         await tracking.write(tx, data, shipping, step)
         await customer_ways(tx, data, day, step)
         await planning.write(tx, day, step)
+        await capacity.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
         await tx.execute(
             "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
