@@ -3,8 +3,9 @@ still take, week by week, and the earliest finish that does.
 
 Pure: capacity and booked load in, answers out (no clock, no database), so the order
 enquiry, the check at confirmation and the tests judge the same way. An order is planned
-as confirmation plans it (:func:`domain.contracts.stage_routes.plan_stages`, from today to
-its finish), and each stage's planned tonnes are spread evenly over the stage's days. A
+by the contracts' own :func:`domain.contracts.stage_routes.plan_stages`, from today to its
+finish as confirmation writes it or, failing that, on the shortest route ending on its
+finish (:func:`plan`), and each stage's planned tonnes are spread evenly over its days. A
 stage and week the mill has given no capacity for is not bounded.
 """
 
@@ -93,18 +94,34 @@ class Answer:
     reason: str | None
 
 
+def plan(product: str, quantity_t: Decimal, today: date, finish: date,
+         capacity: Mapping[tuple[str, date], Decimal],
+         booked: Mapping[tuple[str, date], Decimal]) -> tuple[list[StagePlan], list[Shortfall]]:
+    """The order's plan to ``finish`` that fits, if one does, else the first tried, with
+    its shortfalls. Tried in turn: spread from today (as confirmation writes it), then the
+    shortest route ending on ``finish`` (as production schedules an order released
+    later), so that a week booked full now does not bar every later finish."""
+    tried = []
+    starts = [today]
+    if finish - MIN_PRODUCTION_TIME > today:
+        starts.append(finish - MIN_PRODUCTION_TIME)
+    for start in starts:
+        plans = plan_stages(product, quantity_t, start, finish)
+        short = shortfalls(spread(plans), capacity, booked)
+        if not short:
+            return plans, []
+        tried.append((plans, short))
+    return tried[0]
+
+
 def earliest_finish(product: str, quantity_t: Decimal, today: date,
                     capacity: Mapping[tuple[str, date], Decimal],
-                    booked: Mapping[tuple[str, date], Decimal],
-                    not_before: date | None = None) -> date | None:
-    """The first finish, from ``today`` plus the shortest route (or ``not_before`` if
-    later), whose plan fits; None if none does within :data:`HORIZON`."""
+                    booked: Mapping[tuple[str, date], Decimal]) -> date | None:
+    """The first finish, from ``today`` plus the shortest route on, for which a plan
+    fits (see :func:`plan`); None if none does within :data:`HORIZON`."""
     finish = today + MIN_PRODUCTION_TIME
-    if not_before is not None and not_before > finish:
-        finish = not_before
     while finish <= today + HORIZON:
-        if not shortfalls(spread(plan_stages(product, quantity_t, today, finish)),
-                          capacity, booked):
+        if not plan(product, quantity_t, today, finish, capacity, booked)[1]:
             return finish
         finish += timedelta(days=1)
     return None
@@ -115,8 +132,7 @@ def check(product: str, quantity_t: Decimal, today: date, *, finish: date,
           booked: Mapping[tuple[str, date], Decimal]) -> Answer:
     """Whether the order planned from ``today`` to ``finish`` fits, and is done by
     ``latest_finish`` (the last day it may leave the mill to arrive in time)."""
-    plans = plan_stages(product, quantity_t, today, finish)
-    short = shortfalls(spread(plans), capacity, booked)
+    _, short = plan(product, quantity_t, today, finish, capacity, booked)
     reasons = []
     if finish > latest_finish:
         reasons.append(

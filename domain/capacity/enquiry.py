@@ -20,7 +20,7 @@ from domain.calendar import mill_today
 from domain.capacity import atp, credit
 from domain.capacity import reads as capacity_reads
 from domain.contracts.model import MIN_PRODUCTION_TIME
-from domain.contracts.stage_routes import plan_stages, route
+from domain.contracts.stage_routes import route
 from domain.db import Executor
 from domain.errors import Invalid, NotFound
 from domain.parties import customer_acted_for
@@ -178,7 +178,7 @@ async def enquire(db: Executor, actor: Actor, *, customer_org_id: int | None, sp
             finish = wanted
     stages: list[StageWeekPromise] = []
     if finish is not None:
-        need = atp.spread(plan_stages(product, quantity_t, today, finish))
+        need = atp.spread(atp.plan(product, quantity_t, today, finish, capacity, booked)[0])
         staff = not actor.is_customer
         order = {s: i for i, s in enumerate(route(product))}
         for (stage, week), t in sorted(need.items(), key=lambda kv: (kv[0][1], order[kv[0][0]])):

@@ -76,7 +76,7 @@ async def test_production_planning_sets_capacity_and_only_it(api: Api) -> None:
 async def test_booked_load_is_what_confirmed_lines_still_take(api: Api) -> None:
     await build(api.db)  # each customer has a line of 120 t in production
     rows = (await api.data(READ, {"weeks": 6}, as_=SALES))["stageCapacity"]
-    booked = {}
+    booked: dict[str, Decimal] = {}
     for r in rows:
         booked[r["stage"]] = booked.get(r["stage"], Decimal(0)) + Decimal(r["bookedT"])
         assert r["capacityT"] is None and r["availableT"] is None
