@@ -12,6 +12,8 @@ from strawberry.types import ExecutionContext
 from api.errors import classify
 from api.limits import Limits, OperationLimits
 from api.projection import ProjectingExecutionContext
+from resolvers.capacity.mutations import CapacityMutations
+from resolvers.capacity.queries import CapacityQueries
 from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
 from resolvers.customers import CustomerMutations, CustomerQueries
@@ -34,6 +36,7 @@ from resolvers.notifications import (
 )
 from resolvers.planning import PlanningMutations, PlanningQueries, PlanningSubscriptions
 from resolvers.preferences import OrderMutations, PreferenceMutations, PreferenceQueries
+from resolvers.quality.capability import CapabilityQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.quality.specs import SpecMutations
@@ -49,7 +52,8 @@ from settings import Settings
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
             InboxQueries, PushRuleQueries, BulletinQueries,
             DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries,
-            RejectionQueries, DeviceQueries, ExchangeQueries, CustomerQueries):
+            RejectionQueries, DeviceQueries, ExchangeQueries, CustomerQueries,
+            CapacityQueries, CapabilityQueries):
     pass
 
 
@@ -60,7 +64,7 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations, SettlementMutations, DeviceMutations,
                ShipmentRecordMutations, SpecMutations, RecordMutations, ExchangeMutations,
-               MappingMutations, CustomerMutations):
+               MappingMutations, CustomerMutations, CapacityMutations):
     pass
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from domain.db import Database, Executor
 
-from . import credit, disputes, planning, records, tracking
+from . import capacity, credit, disputes, planning, records, tracking
 from .build import DemoData, build
 from .catalogue import MILL
 from .hotline import write as customer_ways
@@ -112,6 +112,7 @@ async def seed(
         await tracking.write(tx, data, shipping, step)
         await customer_ways(tx, data, day, step)
         await planning.write(tx, day, step)
+        await capacity.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
         await credit.write(tx, data, step)
         await tx.execute(

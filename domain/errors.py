@@ -45,3 +45,10 @@ class OverTolerance(DomainError):
     """A quantity beyond what the plan allows, tolerance included."""
 
     code = "OVER_TOLERANCE"
+
+
+class Infeasible(DomainError):
+    """Lines that cannot be made in their windows against the mill's capacity and the
+    shortest route; the message names each, with its earliest delivery."""
+
+    code = "INFEASIBLE"

@@ -75,6 +75,11 @@ class ErrorCode(enum.Enum):
         "OVER_TOLERANCE", description="More than the plan allows, tolerance included; the "
         "message says how much is allowed."
     )
+    INFEASIBLE = strawberry.enum_value(
+        "INFEASIBLE", description="Lines cannot be made in their windows against the mill's "
+        "capacity and shortest route; the message names each with its earliest delivery, "
+        "and the mill's staff may accept them with `acceptInfeasible`."
+    )
     TOO_LARGE = strawberry.enum_value(
         "TOO_LARGE", description="A file is over a configured limit: its size, what it "
         "unpacks to, its rows or its cells."

@@ -31,6 +31,12 @@ PERMISSIONS = Permissions({
 MIN_PRODUCTION_TIME = timedelta(days=14)
 
 
+def production_finish(today: date, delivery_from: date, transit_days: int) -> date:
+    """When a line's production is planned to end: in time to travel to the window's
+    start, but never sooner than the shortest route through the mill from today."""
+    return max(today + MIN_PRODUCTION_TIME, delivery_from - timedelta(days=transit_days))
+
+
 def check_transition(current: str, target: str) -> None:
     if target not in TRANSITIONS.get(current, frozenset()):
         raise InvalidTransition(f"a {current} contract cannot become {target}", field="status")

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from domain import events
 from domain.actor import Actor
 from domain.calendar import mill_today
+from domain.capacity import feasibility
 from domain.contracts.model import (
     _CONTRACT_COLS,
     _LINE_COLS,
-    MIN_PRODUCTION_TIME,
     PERMISSIONS,
     Contract,
     ContractLine,
     check_transition,
+    production_finish,
 )
 from domain.contracts.order_lines import NewContractLine, resolve_lines
 from domain.contracts.reads import lines_by_contract_ids
@@ -40,12 +41,17 @@ async def _lock_contract(tx: Executor, contract_id: int) -> Contract:
     return Contract(**dict(row))
 
 
-async def confirm_contract(db: Database, contract_id: int, *, actor: Actor) -> Contract:
+async def confirm_contract(db: Database, contract_id: int, *, actor: Actor,
+                           accept_infeasible: bool = False) -> Contract:
     """draft -> confirmed; every line gets a production order with its stage plan.
 
-    A contract whose value would go beyond its customer's credit headroom is held for
-    finance instead (:func:`domain.customers.credit.hold_beyond_headroom`): it stays a
-    draft, with a pending approval, and is returned as such."""
+    Each line is first checked against the capacity left and its window
+    (:mod:`domain.capacity.feasibility`): a line that cannot be made in time refuses the
+    confirmation (``INFEASIBLE``, naming each line and its earliest delivery) unless
+    ``accept_infeasible``; the finding is kept on every line either way. Then a contract
+    whose value would go beyond its customer's credit headroom is held for finance
+    (:func:`domain.customers.credit.hold_beyond_headroom`): it stays a draft, with a
+    pending approval, and is returned as such."""
     PERMISSIONS.check(actor, "confirm")
     async with db.transaction() as tx:
         contract = await _lock_contract(tx, contract_id)
@@ -53,28 +59,51 @@ async def confirm_contract(db: Database, contract_id: int, *, actor: Actor) -> C
         if await credit.pending_approval(tx, contract.id) is not None:
             raise Conflict(f"contract {contract.number} awaits finance's approval of its "
                            "credit", field="contractId")
+        lines, found = await _feasibility(tx, contract, accept_infeasible)
         if await credit.hold_beyond_headroom(tx, contract.id, contract.customer_org_id,
                                              contract.number, actor=actor.subject):
             return contract
-        confirmed, line_count = await _confirm_rows(tx, contract)
-        await _confirmed_event(tx, contract, line_count, actor.subject)
+        confirmed = await _confirm_rows(tx, contract, lines, found, actor.subject)
+        await _confirmed_event(tx, contract, found, actor.subject)
         return confirmed
 
 
 async def confirm_approved(tx: Executor, contract_id: int, *, actor: str) -> Contract:
     """Confirms a contract finance approved beyond its customer's headroom, in the
-    caller's transaction (no second check); appends ``contract.confirmed``."""
+    caller's transaction (no second credit check); appends ``contract.confirmed``. Its
+    lines were found feasible, or accepted as they were, when it was confirmed and held:
+    they are checked again and the finding kept, late lines named in the event, but the
+    approval is not refused for them."""
     contract = await _lock_contract(tx, contract_id)
-    confirmed, line_count = await _confirm_rows(tx, contract)
-    await _confirmed_event(tx, contract, line_count, actor)
+    check_transition(contract.status, "confirmed")
+    lines, found = await _feasibility(tx, contract, True)
+    confirmed = await _confirm_rows(tx, contract, lines, found, actor)
+    await _confirmed_event(tx, contract, found, actor)
     return confirmed
 
 
-async def _confirm_rows(tx: Executor, contract: Contract) -> tuple[Contract, int]:
-    """The confirmation's changes (orders, states), without its event: (contract, lines)."""
+async def _feasibility(
+    tx: Executor, contract: Contract, accept_infeasible: bool,
+) -> tuple[list[ContractLine], list[feasibility.LineFeasibility]]:
+    """The contract's lines and what the capacity check finds of each; ``INFEASIBLE``
+    when one cannot be made in its window and that was not accepted."""
+    lines = (await lines_by_contract_ids(tx, Scope.everything(), [contract.id]))[contract.id]
+    found = await feasibility.check_lines(tx, lines, mill_today())
+    refused = feasibility.refusal(found, len(lines))
+    if refused is not None and not accept_infeasible:
+        raise refused
+    return lines, found
+
+
+async def _confirm_rows(
+    tx: Executor, contract: Contract, lines: list[ContractLine],
+    found: list[feasibility.LineFeasibility], actor: str,
+) -> Contract:
+    """The confirmation's changes (orders, states, each line's feasibility as found),
+    without its event."""
     contract_id = contract.id
     check_transition(contract.status, "confirmed")
-    lines = (await lines_by_contract_ids(tx, Scope.everything(), [contract_id]))[contract_id]
+    await feasibility.record(tx, contract.customer_org_id, found, actor)
     for line in lines:
         await _create_production_order(tx, contract, line)
     await tx.execute(
@@ -86,23 +115,24 @@ async def _confirm_rows(tx: Executor, contract: Contract) -> tuple[Contract, int
         contract_id,
     )
     assert row is not None
-    return Contract(**dict(row)), len(lines)
+    return Contract(**dict(row))
 
 
-async def _confirmed_event(tx: Executor, contract: Contract, line_count: int, actor: str) -> None:
+async def _confirmed_event(tx: Executor, contract: Contract,
+                           found: list[feasibility.LineFeasibility], actor: str) -> None:
+    late = [x.line_no for x in found if not x.feasible]
     await events.append(
         tx, "contract.confirmed", org_id=contract.customer_org_id,
         aggregate_type="contract", aggregate_id=contract.id,
-        payload={"number": contract.number, "lines": line_count}, actor=actor,
+        payload={"number": contract.number, "lines": len(found),
+                 **({"infeasible_lines": late} if late else {})}, actor=actor,
     )
 
 
 async def _create_production_order(tx: Executor, contract: Contract, line: ContractLine) -> None:
     product = await tx.fetchval("SELECT product FROM steel_spec WHERE id = $1", line.spec_id)
-    # Production must be done in time to travel: finish = window start - transit, but
-    # never sooner than a minimal route through the mill takes from today.
     start = mill_today()
-    finish = max(start + MIN_PRODUCTION_TIME, line.delivery_from - timedelta(line.transit_days))
+    finish = production_finish(start, line.delivery_from, line.transit_days)
     order_id = await tx.fetchval(
         "INSERT INTO production_order (order_no, line_id, customer_org_id, quantity_t)"
         " VALUES ($1, $2, $3, $4) ON CONFLICT (line_id) DO NOTHING RETURNING id",
@@ -138,19 +168,23 @@ async def place_order(
     db: Database, actor: Actor, customer_org_id: int | None,
     lines: Sequence[NewContractLine], *, confirm: bool = False,
     sales_owner: str | None = None, source: dict[str, Any] | None = None,
+    accept_infeasible: bool = False,
 ) -> Contract:
     """An order placed by ``actor``: a customer's own, as a draft, or one sales takes for
     any customer, confirmed at once if asked (see :func:`create_contract`)."""
     PERMISSIONS.check(actor, "order")
     if actor.is_customer and confirm:
         raise Forbidden("the mill confirms contracts: leave confirm out", field="confirm")
+    if actor.is_customer and accept_infeasible:
+        raise Forbidden("the mill accepts what it cannot make in time: leave "
+                        "acceptInfeasible out", field="acceptInfeasible")
     if actor.is_customer and sales_owner is not None:
         raise Forbidden("the mill names the sales owner", field="salesOwner")
     org = await customer_acted_for(db, actor, customer_org_id)
     async with db.transaction() as tx:
         return await create_contract(
             tx, customer_org_id=org, lines=lines, actor=actor.subject, confirm=confirm,
-            sales_owner=sales_owner, source=source)
+            sales_owner=sales_owner, source=source, accept_infeasible=accept_infeasible)
 
 
 async def create_contract(
@@ -162,15 +196,17 @@ async def create_contract(
     confirm: bool = False,
     sales_owner: str | None = None,
     source: dict[str, Any] | None = None,
+    accept_infeasible: bool = False,
 ) -> Contract:
     """A new draft contract from ``lines``, in the caller's transaction, with what the
     lines leave out taken from the customer's preferences and its latest prices.
 
     ``confirm`` confirms it at once, production orders and all, as :func:`confirm_contract`
-    does, unless its value goes beyond the customer's credit headroom: then it stays a
-    draft, held for finance. The sales owner defaults to the one of the customer's
-    latest contract. Appends ``contract.created`` (and ``contract.confirmed``): call it
-    last in the transaction.
+    does: lines that cannot be made in their windows refuse it unless
+    ``accept_infeasible``, and a value beyond the customer's credit headroom leaves it a
+    draft, held for finance. The sales owner defaults to the one of the customer's latest
+    contract. Appends ``contract.created`` (and ``contract.confirmed``): call it last in
+    the transaction.
     """
     if not await is_customer(tx, customer_org_id):
         raise NotFound("no such customer", field="customerId")
@@ -198,11 +234,15 @@ async def create_contract(
           x.firmness) for x in resolved],
     )
     created = contract
-    if confirm and await credit.hold_beyond_headroom(
-            tx, contract.id, customer_org_id, contract.number, actor=actor):
-        confirm = False  # held for finance: it stays a draft
+    found: list[feasibility.LineFeasibility] = []
+    stored: list[ContractLine] = []
     if confirm:
-        contract, _ = await _confirm_rows(tx, contract)
+        stored, found = await _feasibility(tx, contract, accept_infeasible)
+        if await credit.hold_beyond_headroom(tx, contract.id, customer_org_id,
+                                             contract.number, actor=actor):
+            confirm = False  # held for finance: it stays a draft
+    if confirm:
+        contract = await _confirm_rows(tx, contract, stored, found, actor)
     await events.append(
         tx, "contract.created", org_id=customer_org_id, aggregate_type="contract",
         aggregate_id=contract.id,
@@ -210,7 +250,7 @@ async def create_contract(
         actor=actor,
     )
     if confirm:
-        await _confirmed_event(tx, created, len(resolved), actor)
+        await _confirmed_event(tx, created, found, actor)
     return contract
 
 

@@ -339,15 +339,19 @@ async def _reject(db: Database, plan_id: int, reason: str, actor: str) -> Purcha
 
 async def approve(
     db: Database, plan_id: int, *, actor: Actor, prices: dict[int, Decimal] | None = None,
+    accept_infeasible: bool = False,
 ) -> PurchasePlan:
     """Sales approves a submitted plan; its firm lines become confirmed contracts (with
-    their production orders) in the same transaction, and the plan is converted."""
+    their production orders) in the same transaction, and the plan is converted. A firm
+    line that cannot be made in its window refuses the approval, the plan staying
+    submitted, unless ``accept_infeasible`` (see :mod:`domain.capacity.feasibility`)."""
     permissions.check(actor, "approve")
-    return await _approve(db, plan_id, actor.subject, prices)
+    return await _approve(db, plan_id, actor.subject, prices, accept_infeasible)
 
 
 async def _approve(
     db: Database, plan_id: int, actor: str, prices: dict[int, Decimal] | None,
+    accept_infeasible: bool = False,
 ) -> PurchasePlan:
     async with db.transaction() as tx:
         plan = await _lock(tx, plan_id, None)
@@ -366,7 +370,8 @@ async def _approve(
             await _event(tx, "purchase_plan.approved", approved, actor, {"firm_lines": 0})
             return approved
         check_transition(approved.status, "converted")
-        numbers, held = await _convert(tx, approved, firm, actor, prices or {})
+        numbers, held = await _convert(tx, approved, firm, actor, prices or {},
+                                       accept_infeasible)
         done = await _set_status(tx, plan_id, "converted")
         await _event(tx, "purchase_plan.approved", approved, actor, {"firm_lines": len(firm)})
         await _event(tx, "purchase_plan.converted", done, actor,
@@ -375,7 +380,8 @@ async def _approve(
 
 
 async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor: str,
-                   prices: dict[int, Decimal]) -> tuple[list[str], list[str]]:
+                   prices: dict[int, Decimal], accept_infeasible: bool,
+                   ) -> tuple[list[str], list[str]]:
     """One confirmed contract per hundred firm lines; each plan line remembers its
     contract line, with the window :func:`delivery_window` gives. A contract beyond the
     customer's credit headroom stays a draft held for finance's approval (as
@@ -396,7 +402,8 @@ async def _convert(tx: Executor, plan: PurchasePlan, firm: list[PlanLine], actor
                 transport_mode=x.transport_mode, transit_days=x.transit_days, firmness="firm"))
         contract = await contract_writes.create_contract(
             tx, customer_org_id=plan.customer_org_id, lines=new, actor=actor, confirm=True,
-            sales_owner=actor, source={"purchase_plan_id": plan.id})
+            sales_owner=actor, source={"purchase_plan_id": plan.id},
+            accept_infeasible=accept_infeasible)
         rows = await tx.fetch(
             "SELECT id FROM contract_line WHERE contract_id = $1 ORDER BY line_no", contract.id)
         await tx.executemany(

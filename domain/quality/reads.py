@@ -131,3 +131,21 @@ async def feedback_by_coil_ids(
     for r in rows:
         out[r["coil_id"]].append(ProcessingFeedback(**dict(r)))
     return out
+
+
+async def spec_catalogue(db: Executor, scope: Scope, *, after_code: str | None, limit: int,
+                         product: str | None = None) -> list[int]:
+    """Ids of the specs the viewer may see (the catalogue and its own), in code order."""
+    rows = await db.fetch(
+        f"SELECT s.id FROM steel_spec s WHERE {Scope.spec('s')}"
+        " AND ($2::text IS NULL OR s.code > $2) AND ($4::text IS NULL OR s.product = $4)"
+        " ORDER BY s.code LIMIT $3", scope.org_id, after_code, limit, product)
+    return [r["id"] for r in rows]
+
+
+async def spec_id_by_code(db: Executor, scope: Scope, code: str) -> int | None:
+    """The id of the spec of this code, if the viewer may see it."""
+    found: int | None = await db.fetchval(
+        f"SELECT s.id FROM steel_spec s WHERE s.code = $2 AND {Scope.spec('s')}",
+        scope.org_id, code)
+    return found

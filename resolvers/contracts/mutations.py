@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 @strawberry.input(description="Confirm a draft contract; production orders follow.")
 class ConfirmContractInput:
     contract_id: strawberry.ID = strawberry.field(description="Global id of the contract.")
+    accept_infeasible: bool = strawberry.field(
+        default=False, description="Confirm lines that cannot be made in their windows "
+        "as they are (each keeps the finding in `feasibility`); without it such lines "
+        "refuse the confirmation with `INFEASIBLE`.")
 
 
 @strawberry.type(description="Result of `confirmContract`.")
@@ -61,13 +65,17 @@ class RecordProgressPayload:
 
 @strawberry.type
 class ContractMutations:
-    @strawberry.mutation(description="Sales confirms a draft contract (roles: sales, admin).")
+    @strawberry.mutation(description="Sales confirms a draft contract (roles: sales, admin). "
+                         "Each line is checked against the stages' capacity left and its "
+                         "window first: `INFEASIBLE` names the lines that cannot be made in "
+                         "time, unless `acceptInfeasible`.")
     async def confirm_contract(
         self, info: Info[Any, Any], input: Annotated[ConfirmContractInput, INPUT],
     ) -> ConfirmContractPayload:
         async def run(who: Actor) -> Contract:
             pk = expect_id(input.contract_id, "Contract")
-            return Contract.of(await contract_writes.confirm_contract(ctx(info).db, pk, actor=who))
+            return Contract.of(await contract_writes.confirm_contract(
+                ctx(info).db, pk, actor=who, accept_infeasible=input.accept_infeasible))
 
         contract, errors = await act(info, run)
         held = None

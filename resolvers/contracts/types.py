@@ -26,6 +26,7 @@ from resolvers.quality.loaders import CoilPageByLineLoader
 from resolvers.relay import DEFAULT_PAGE, Connection, Node
 
 if TYPE_CHECKING:
+    from resolvers.capacity.types import LineFeasibility
     from resolvers.hotline.types import UrgeTicket
     from resolvers.quality.types import Coil
     from resolvers.settlements import Settlement
@@ -186,6 +187,19 @@ class ContractLine(Node):
     async def progress(self, info: Info[Any, Any]) -> LineProgress | None:
         found = await loaders(info).get(ProgressByLineLoader).load(self.pk)
         return LineProgress.of(found) if found else None
+
+    @strawberry.field(
+        description="What the check at confirmation found: whether the line can be made in "
+        "its window against the capacity left; null until it is confirmed."
+    )
+    async def feasibility(
+        self, info: Info[Any, Any]
+    ) -> Annotated[LineFeasibility, strawberry.lazy("resolvers.capacity.types")] | None:
+        from resolvers.capacity.loaders import FeasibilityByLineLoader
+        from resolvers.capacity.types import LineFeasibility
+
+        found = await loaders(info).get(FeasibilityByLineLoader).load(self.pk)
+        return LineFeasibility.of(found) if found else None
 
     @strawberry.field(description="The customer's urges of this line, newest first; each "
                       "with its answers and whole history.")

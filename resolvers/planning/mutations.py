@@ -44,6 +44,10 @@ class ApprovePurchasePlanInput:
     unit_prices: list[SpecPriceInput] = strawberry.field(
         default_factory=list, description="Prices; a spec left out takes the customer's "
         "latest price.")
+    accept_infeasible: bool = strawberry.field(
+        default=False, description="Convert firm lines that cannot be made in their "
+        "windows as they are; without it such lines refuse the approval with "
+        "`INFEASIBLE` and the plan stays submitted.")
 
 
 @strawberry.input(description="Reject a submitted plan.")
@@ -105,7 +109,7 @@ class PlanningMutations(PlanningInputMutations):
             prices = {expect_id(p.spec_id, "SteelSpec"): p.unit_price for p in input.unit_prices}
             return PurchasePlan.of(await plans.approve(
                 ctx(info).db, expect_id(input.plan_id, "PurchasePlan"), actor=who,
-                prices=prices))
+                prices=prices, accept_infeasible=input.accept_infeasible))
 
         plan, errors = await act(info, run)
         return PurchasePlanPayload(purchase_plan=plan, errors=errors)

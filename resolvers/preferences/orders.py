@@ -50,6 +50,10 @@ class CreateContractInput:
     sales_owner: str | None = strawberry.field(
         default=None, description="The mill's salesperson in charge (sales only); default: "
         "the one of the customer's latest contract.")
+    accept_infeasible: bool = strawberry.field(
+        default=False, description="With `confirm` (sales only): confirm lines that cannot "
+        "be made in their windows as they are; without it such lines refuse the contract "
+        "with `INFEASIBLE`.")
 
 
 @strawberry.type(description="Result of `createContract`.")
@@ -80,7 +84,8 @@ class OrderMutations:
             made = await contract_writes.place_order(
                 ctx(info).db, who, customer_id_of(input.customer_id),
                 [_line(x) for x in input.lines], confirm=input.confirm,
-                sales_owner=input.sales_owner, source={"via": "api", "by": who.subject})
+                sales_owner=input.sales_owner, source={"via": "api", "by": who.subject},
+                accept_infeasible=input.accept_infeasible)
             return Contract.of(made)
 
         made, errors = await act(info, run)

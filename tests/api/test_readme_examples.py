@@ -35,7 +35,7 @@ FAW = token("FAW-VW", subject="buyer.faw")
 MILL = token("BAOSTEEL", *MILL_ROLES, subject="sales.zhang")
 # Root fields only the mill's staff are shown anything by.
 MILL_ONLY = {"rejectedMessages", "salesPlan", "escalationChain", "vehiclePositions",
-             "devices"}
+             "devices", "stageCapacity"}
 
 
 def blocks() -> list[str]:
@@ -125,6 +125,10 @@ async def test_every_query_of_the_readme_runs_against_the_demo(demo_api: Api) ->
     assert dispute is not None and dispute["claims"]["nodes"] and dispute["suspects"]["nodes"]
     assert ran["orderForm"]["specs"]
     assert ran["devices"]["nodes"], "the demo's fleet has no enabled GPS unit"
+    enquiry = ran["orderEnquiry"]
+    assert enquiry["earliestDelivery"] and enquiry["prices"]["last"], enquiry
+    assert ran["qualityCapability"]["mechanical"] and ran["specCatalogue"]["nodes"]
+    assert ran["stageCapacity"], "the demo has no capacity"
 
 
 def test_the_shell_examples_read_the_address_make_run_chose() -> None:

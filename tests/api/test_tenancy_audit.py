@@ -385,3 +385,45 @@ async def test_the_overview_credit_and_payments_name_no_other_customer(
     assert got["credit"] is None and got["errors"][0]["code"] == "FORBIDDEN"
     assert (await demo_api.data("{ creditApprovals { nodes { id } } }", as_=g)
             )["creditApprovals"]["nodes"] == []
+
+
+async def test_enquiries_show_a_customer_no_other_customers_figures(
+    demo_api: Api, seeded_db: Database, tokens: dict[str, str]
+) -> None:
+    """The order enquiry, the quality capability, the mill's capacity and a line's
+    feasibility: GALANZ reads nothing of FAW-VW's and names FAW-VW as it would nobody."""
+    ids = await _ids(seeded_db)
+    g, f = tokens["galanz"], tokens["faw"]
+    spec = await seeded_db.fetchval("SELECT code FROM steel_spec WHERE id = $1", ids["spec"])
+    q = """query($input: OrderEnquiryInput!) { orderEnquiry(input: $input) {
+           customer { code } stages { capacityT bookedT } prices { last { contractNumber } } } }"""
+    assert (await demo_api.data(q, {"input": {"specCode": spec, "quantityT": "10"}}, as_=f))[
+        "orderEnquiry"]["customer"] == {"code": "FAW-VW"}
+    theirs = await demo_api.query(q, {"input": {"specCode": spec, "quantityT": "10"}}, as_=g)
+    nothing = await demo_api.query(q, {"input": {"specCode": "NO-SUCH", "quantityT": "10"}},
+                                   as_=g)
+    assert theirs["data"] is None and theirs["errors"][0]["message"] == \
+        nothing["errors"][0]["message"]
+    named = await demo_api.query(q, {"input": {
+        "specCode": "BS-DX52D+Z-0.80x1250-Z140", "quantityT": "10",
+        "customerId": to_global_id("Organization", ids["faw"])}}, as_=g)
+    unknown = await demo_api.query(q, {"input": {
+        "specCode": "BS-DX52D+Z-0.80x1250-Z140", "quantityT": "10",
+        "customerId": to_global_id("Organization", NOWHERE)}}, as_=g)
+    assert named["errors"][0]["message"] == unknown["errors"][0]["message"]
+    own = (await demo_api.data(q, {"input": {"specCode": "BS-DX52D+Z-0.80x1250-Z140",
+                                             "quantityT": "10"}}, as_=g))["orderEnquiry"]
+    faw_numbers = {r["number"] for r in await seeded_db.fetch(
+        "SELECT number FROM contract WHERE customer_org_id = $1", ids["faw"])}
+    assert not faw_numbers & {p["contractNumber"] for p in own["prices"]["last"]}
+    assert all(s["capacityT"] is None and s["bookedT"] is None for s in own["stages"])
+
+    q = """query($s: String!) { qualityCapability(specCode: $s) { coils } }"""
+    assert (await demo_api.data(q, {"s": spec}, as_=f))["qualityCapability"] is not None
+    assert (await demo_api.data(q, {"s": spec}, as_=g))["qualityCapability"] is None
+    refused = await demo_api.query("{ stageCapacity { stage } }", as_=g)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    q = """query($id: ID!) { node(id: $id) { ... on ContractLine { feasibility {
+           feasible } } } }"""
+    assert (await demo_api.data(q, {"id": to_global_id("ContractLine", ids["line"])},
+                                as_=g))["node"] is None

@@ -39,7 +39,8 @@ async def converted(api: Api) -> str:
     plan_id: str = (await api.data(COMPUTE, {"input": {}}, as_=FAW))[
         "computePurchasePlan"]["purchasePlan"]["id"]
     await api.data(STEP, {"input": {"planId": plan_id}}, as_=FAW)
-    got = await api.data(APPROVE, {"input": {"planId": plan_id}}, as_=SALES)
+    got = await api.data(APPROVE, {"input": {"planId": plan_id, "acceptInfeasible": True}},
+                         as_=SALES)
     assert got["approvePurchasePlan"]["purchasePlan"]["status"] == "CONVERTED"
     return plan_id
 
@@ -185,7 +186,8 @@ async def test_a_newer_approved_plan_supersedes_the_open_requests(api: Api) -> N
         "computePurchasePlan"]["purchasePlan"]["id"]
     assert newer != plan_id
     await api.data(STEP, {"input": {"planId": newer}}, as_=FAW)
-    got = await api.data(APPROVE, {"input": {"planId": newer}}, as_=SALES)
+    got = await api.data(APPROVE, {"input": {"planId": newer, "acceptInfeasible": True}},
+                         as_=SALES)
     assert got["approvePurchasePlan"]["errors"] == []
     plan = (await api.data(PLAN, {"id": plan_id}, as_=FAW))["node"]
     (old,) = [d for d in plan["changes"]["nodes"] if d["id"] == request["id"]]

@@ -1,0 +1,1 @@
+"""The mill's capacity per stage and week, and the order enquiry."""
