@@ -105,8 +105,23 @@ async def test_the_enquiry_answers_earliest_window_prices_and_quality(api: Api) 
     assert got["prices"]["currency"] == "CNY"
     assert got["prices"]["last"] == [{"contractNumber": "C-FAW-VW", "unitPrice": "5200.50"}]
     assert got["prices"]["meanUnitPrice12m"] == "5200.50"
-    assert got["credit"] is None
+    # No limit set: no headroom, and no check.
+    assert got["credit"] == {"headroom": None}
     assert got["quality"]["coils"] == 3 and got["quality"]["certified"] == 1
+
+    # Finance's limit, shown to the customer: the headroom is finance's own figure.
+    finance = token("BAOSTEEL", "finance", subject="finance.wang")
+    faw = to_global_id("Organization", w.org["FAW-VW"])
+    limit = """mutation($input: SetCreditLimitInput!) { setCreditLimit(input: $input) {
+        credit { headroom } errors { message } } }"""
+    for shown in (False, True):
+        done = (await api.data(limit, {"input": {"customerId": faw, "limit": "2000000.00",
+                                                 "shownToCustomer": shown}},
+                               as_=finance))["setCreditLimit"]
+        assert done["errors"] == []
+        seen = (await api.data(ENQUIRY, {"input": ask}, as_=FAW))["orderEnquiry"]["credit"]
+        assert seen == {"headroom": done["credit"]["headroom"] if shown else None}
+    assert Decimal(done["credit"]["headroom"]) < Decimal("2000000.00")
 
     # Cold rolling down to 100 t in the weeks the shortest route rolls: a later window.
     plans = plan_stages("cold_rolled", Decimal(300), TODAY, shortest)
