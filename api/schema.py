@@ -36,6 +36,8 @@ from resolvers.preferences import OrderMutations, PreferenceMutations, Preferenc
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.quality.specs import SpecMutations
+from resolvers.service.mutations import ServiceMutations
+from resolvers.service.queries import ServiceQueries
 from resolvers.settlements import SettlementMutations, SettlementQueries
 from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 from resolvers.shipments.devices import DeviceMutations, DeviceQueries
@@ -48,7 +50,7 @@ from settings import Settings
 class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, ShipmentQueries,
             InboxQueries, PushRuleQueries, BulletinQueries,
             DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries,
-            RejectionQueries, DeviceQueries, ExchangeQueries):
+            RejectionQueries, DeviceQueries, ExchangeQueries, ServiceQueries):
     pass
 
 
@@ -59,7 +61,7 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations, SettlementMutations, DeviceMutations,
                ShipmentRecordMutations, SpecMutations, RecordMutations, ExchangeMutations,
-               MappingMutations):
+               MappingMutations, ServiceMutations):
     pass
 
 
