@@ -40,7 +40,9 @@ INSERT INTO push_cursor (name, seq) SELECT 'surveys', coalesce(max(seq), 0) FROM
 -- left) and the service each is owed (NULL: the global setting).
 CREATE TABLE service_tier (
     code            text PRIMARY KEY CHECK (code ~ '^[a-z][a-z0-9_]{0,29}$'),
-    position        smallint NOT NULL UNIQUE CHECK (position BETWEEN 1 AND 20),
+    -- Unique when a change commits: replacing the tiers moves them past each other.
+    position        smallint NOT NULL CHECK (position BETWEEN 1 AND 20)
+                    CONSTRAINT service_tier_position_key UNIQUE DEFERRABLE INITIALLY DEFERRED,
     share_pct       numeric(5, 2) CHECK (share_pct > 0 AND share_pct <= 100),
     urge_answer_minutes int CHECK (urge_answer_minutes BETWEEN 1 AND 100000),
     dispute_response_hours int CHECK (dispute_response_hours BETWEEN 1 AND 10000),

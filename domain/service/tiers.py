@@ -173,9 +173,7 @@ async def set_service_tiers(
     _check_tiers(tiers)
     async with db.transaction() as tx:
         codes = [t.code for t in tiers]
-        # Positions move out of the way first (they are unique).
-        await tx.execute("UPDATE service_tier SET position = position + 100"
-                         " WHERE position <= 20")
+        # Positions are unique once the transaction commits (a deferred constraint).
         await tx.executemany(
             "INSERT INTO service_tier (code, position, share_pct, urge_answer_minutes,"
             " dispute_response_hours, dispute_resolution_days, updated_by, updated_at)"
