@@ -31,7 +31,7 @@ from typing import Any
 
 from domain.db import Database, Executor
 
-from . import disputes, planning, records, tracking
+from . import disputes, planning, records, service, tracking
 from .build import DemoData, build
 from .catalogue import MILL
 from .hotline import write as customer_ways
@@ -111,6 +111,7 @@ async def seed(
         await customer_ways(tx, data, day, step)
         await planning.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
+        step(f"service quality: {await service.write(tx, day, step, random_seed)}")
         await tx.execute(
             "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
             " payload, actor) VALUES ('demo.seeded', NULL, 'organization', $1, $2, 'demo')",

@@ -121,36 +121,42 @@ async def recompute(db: Database, actor: Actor, period_from: date, period_to: da
     PERMISSIONS.check(actor, "recompute_tiers")
     _period(period_from, period_to, currency)
     async with db.transaction() as tx:
-        at = now or await tx.fetchval("SELECT now()")
-        ranked = await _rank(tx, period_from, period_to, currency)
-        before = {t.customer_org_id: t.tier for t in await customer_tiers(tx)}
-        await tx.executemany(
-            "INSERT INTO customer_tier (customer_org_id, tier, rank, revenue, claims, freight,"
-            " contribution, currency, period_from, period_to, computed_by, computed_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            " ON CONFLICT (customer_org_id) DO UPDATE SET tier = EXCLUDED.tier,"
-            " rank = EXCLUDED.rank, revenue = EXCLUDED.revenue, claims = EXCLUDED.claims,"
-            " freight = EXCLUDED.freight, contribution = EXCLUDED.contribution,"
-            " currency = EXCLUDED.currency, period_from = EXCLUDED.period_from,"
-            " period_to = EXCLUDED.period_to, computed_by = EXCLUDED.computed_by,"
-            " computed_at = EXCLUDED.computed_at",
-            [(c.customer_org_id, c.tier, c.rank, c.revenue, c.claims, c.freight,
-              c.contribution, currency, period_from, period_to, actor.subject, at)
-             for c in ranked])
-        changed = [c for c in ranked if before.get(c.customer_org_id) != c.tier]
-        if changed:
-            codes: dict[int, str] = {r["id"]: r["code"] for r in await tx.fetch(
-                "SELECT id, code FROM organization WHERE id = ANY($1::bigint[])",
-                [c.customer_org_id for c in changed])}
-            for c in changed:
-                await events.append(
-                    tx, "service.tier_changed", org_id=None, aggregate_type="organization",
-                    aggregate_id=c.customer_org_id, actor=actor.subject,
-                    payload={"customer": codes[c.customer_org_id], "tier": c.tier,
-                             "previousTier": before.get(c.customer_org_id), "rank": c.rank,
-                             "contribution": str(c.contribution), "currency": currency,
-                             "from": period_from.isoformat(), "to": period_to.isoformat()})
-        return await customer_tiers(tx)
+        return await store_tiers(tx, actor, period_from, period_to, currency, now)
+
+
+async def store_tiers(tx: Executor, actor: Actor, period_from: date, period_to: date,
+                      currency: str, now: datetime | None = None) -> list[CustomerTier]:
+    """:func:`recompute`'s work inside the caller's transaction (the demo's loader)."""
+    at = now or await tx.fetchval("SELECT now()")
+    ranked = await _rank(tx, period_from, period_to, currency)
+    before = {t.customer_org_id: t.tier for t in await customer_tiers(tx)}
+    await tx.executemany(
+        "INSERT INTO customer_tier (customer_org_id, tier, rank, revenue, claims, freight,"
+        " contribution, currency, period_from, period_to, computed_by, computed_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        " ON CONFLICT (customer_org_id) DO UPDATE SET tier = EXCLUDED.tier,"
+        " rank = EXCLUDED.rank, revenue = EXCLUDED.revenue, claims = EXCLUDED.claims,"
+        " freight = EXCLUDED.freight, contribution = EXCLUDED.contribution,"
+        " currency = EXCLUDED.currency, period_from = EXCLUDED.period_from,"
+        " period_to = EXCLUDED.period_to, computed_by = EXCLUDED.computed_by,"
+        " computed_at = EXCLUDED.computed_at",
+        [(c.customer_org_id, c.tier, c.rank, c.revenue, c.claims, c.freight,
+          c.contribution, currency, period_from, period_to, actor.subject, at)
+         for c in ranked])
+    changed = [c for c in ranked if before.get(c.customer_org_id) != c.tier]
+    if changed:
+        codes: dict[int, str] = {r["id"]: r["code"] for r in await tx.fetch(
+            "SELECT id, code FROM organization WHERE id = ANY($1::bigint[])",
+            [c.customer_org_id for c in changed])}
+        for c in changed:
+            await events.append(
+                tx, "service.tier_changed", org_id=None, aggregate_type="organization",
+                aggregate_id=c.customer_org_id, actor=actor.subject,
+                payload={"customer": codes[c.customer_org_id], "tier": c.tier,
+                         "previousTier": before.get(c.customer_org_id), "rank": c.rank,
+                         "contribution": str(c.contribution), "currency": currency,
+                         "from": period_from.isoformat(), "to": period_to.isoformat()})
+    return await customer_tiers(tx)
 
 
 # Who ranks the customers each day: the push worker's job.
