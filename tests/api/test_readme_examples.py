@@ -35,7 +35,8 @@ FAW = token("FAW-VW", subject="buyer.faw")
 MILL = token("BAOSTEEL", *MILL_ROLES, subject="sales.zhang")
 # Root fields only the mill's staff are shown anything by.
 MILL_ONLY = {"rejectedMessages", "salesPlan", "escalationChain", "vehiclePositions",
-             "devices"}
+             "devices", "surveyResults", "contributionRanking", "serviceTiers",
+             "customerTiers"}
 
 
 def blocks() -> list[str]:
@@ -125,6 +126,11 @@ async def test_every_query_of_the_readme_runs_against_the_demo(demo_api: Api) ->
     assert dispute is not None and dispute["claims"]["nodes"] and dispute["suspects"]["nodes"]
     assert ran["orderForm"]["specs"]
     assert ran["devices"]["nodes"], "the demo's fleet has no enabled GPS unit"
+    # Service quality: a year of answered surveys, the ranking and the tiers.
+    assert any(r["answers"] for r in ran["surveyResults"])
+    assert {r["customer"]["code"] for r in ran["contributionRanking"]} == {"FAW-VW", "GALANZ"}
+    assert len(ran["customerTiers"]) == 2 and ran["serviceTiers"]
+    assert ran["serviceLevel"]["urgeAnswerMinutes"] > 0
 
 
 def test_the_shell_examples_read_the_address_make_run_chose() -> None:
