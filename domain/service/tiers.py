@@ -211,27 +211,38 @@ async def customer_tiers(db: Executor, customer_org_id: int | None = None
     return [CustomerTier(**dict(r)) for r in rows]
 
 
+async def service_levels(db: Executor, customer_org_ids: Sequence[int],
+                         defaults: Defaults) -> dict[int, ServiceLevel]:
+    """What each customer is owed: its tier's levels where the tier sets them, the global
+    settings otherwise (every id given gets one)."""
+    rows = await db.fetch(
+        "SELECT ct.customer_org_id, ct.tier, st.urge_answer_minutes,"
+        " st.dispute_response_hours, st.dispute_resolution_days FROM customer_tier ct"
+        " JOIN service_tier st ON st.code = ct.tier"
+        " WHERE ct.customer_org_id = ANY($1::bigint[])", list(customer_org_ids))
+    found = {r["customer_org_id"]: r for r in rows}
+    out: dict[int, ServiceLevel] = {}
+    for org in customer_org_ids:
+        row = found.get(org)
+        own: dict[str, int | None] = {
+            k: (row[k] if row else None)
+            for k in ("urge_answer_minutes", "dispute_response_hours",
+                      "dispute_resolution_days")}
+        out[org] = ServiceLevel(
+            customer_org_id=org, tier=row["tier"] if row else None,
+            urge_answer_minutes=own["urge_answer_minutes"] or defaults.urge_answer_minutes,
+            dispute_response_hours=own["dispute_response_hours"]
+            or defaults.dispute_response_hours,
+            dispute_resolution_days=own["dispute_resolution_days"]
+            or defaults.dispute_resolution_days,
+            from_tier=frozenset(k for k, v in own.items() if v is not None),
+        )
+    return out
+
+
 async def service_level(db: Executor, customer_org_id: int, defaults: Defaults) -> ServiceLevel:
-    """What ``customer_org_id`` is owed: its tier's levels where the tier sets them, the
-    global settings otherwise."""
-    row = await db.fetchrow(
-        "SELECT ct.tier, st.urge_answer_minutes, st.dispute_response_hours,"
-        " st.dispute_resolution_days FROM customer_tier ct"
-        " JOIN service_tier st ON st.code = ct.tier WHERE ct.customer_org_id = $1",
-        customer_org_id)
-    tier = row["tier"] if row else None
-    own: dict[str, int | None] = {
-        k: (row[k] if row else None)
-        for k in ("urge_answer_minutes", "dispute_response_hours", "dispute_resolution_days")}
-    return ServiceLevel(
-        customer_org_id=customer_org_id, tier=tier,
-        urge_answer_minutes=own["urge_answer_minutes"] or defaults.urge_answer_minutes,
-        dispute_response_hours=own["dispute_response_hours"]
-        or defaults.dispute_response_hours,
-        dispute_resolution_days=own["dispute_resolution_days"]
-        or defaults.dispute_resolution_days,
-        from_tier=frozenset(k for k, v in own.items() if v is not None),
-    )
+    """What ``customer_org_id`` is owed (see :func:`service_levels`)."""
+    return (await service_levels(db, [customer_org_id], defaults))[customer_org_id]
 
 
 async def urge_answer_time(db: Executor, customer_org_id: int, default: timedelta) -> timedelta:

@@ -96,6 +96,22 @@ async def test_contribution_is_ranked_and_tiers_follow_the_mills_rule(api: Api) 
     nowhere = await api.query(LEVEL, {"c": to_global_id("Organization", 2**40)}, as_=FAW)
     assert theirs["errors"][0]["message"] == nowhere["errors"][0]["message"]
 
+    # The dispute targets follow the tier too: FAW-VW's dispute, standard, then key.
+    dispute = """{ disputes { nodes { openedAt responseDueAt resolutionDueAt } } }"""
+
+    async def targets() -> tuple[timedelta, timedelta]:
+        [d] = (await api.data(dispute, as_=FAW))["disputes"]["nodes"]
+        opened = datetime.fromisoformat(d["openedAt"])
+        return (datetime.fromisoformat(d["responseDueAt"]) - opened,
+                datetime.fromisoformat(d["resolutionDueAt"]) - opened)
+
+    assert await targets() == (timedelta(hours=24), timedelta(days=30))
+    await api.db.execute("UPDATE customer_tier SET tier = 'key' WHERE customer_org_id = $1",
+                         w.org["FAW-VW"])
+    assert await targets() == (timedelta(hours=8), timedelta(days=20))
+    await api.db.execute("UPDATE customer_tier SET tier = 'standard'"
+                         " WHERE customer_org_id = $1", w.org["FAW-VW"])
+
     # The admin changes the rule: the top half are key; ranked customers follow at once.
     tiers: list[dict[str, Any]] = [
         {"code": "key", "sharePct": "50", "urgeAnswerMinutes": 45},
