@@ -40,6 +40,8 @@ from resolvers.quality.capability import CapabilityQueries
 from resolvers.quality.mutations import QualityMutations
 from resolvers.quality.queries import QualityQueries
 from resolvers.quality.specs import SpecMutations
+from resolvers.service.mutations import ServiceMutations
+from resolvers.service.queries import ServiceQueries
 from resolvers.settlements import SettlementMutations, SettlementQueries
 from resolvers.shipments import ShipmentQueries, ShipmentSubscriptions
 from resolvers.shipments.devices import DeviceMutations, DeviceQueries
@@ -53,7 +55,7 @@ class Query(NodeQueries, ContractQueries, QualityQueries, SettlementQueries, Shi
             InboxQueries, PushRuleQueries, BulletinQueries,
             DisputeQueries, PreferenceQueries, HotlineQueries, PlanningQueries,
             RejectionQueries, DeviceQueries, ExchangeQueries, CustomerQueries,
-            CapacityQueries, CapabilityQueries):
+            CapacityQueries, CapabilityQueries, ServiceQueries):
     pass
 
 
@@ -64,7 +66,8 @@ class Mutation(ContractMutations, QualityMutations, InboxMutations, PushRuleMuta
                DisputeMutations, PreferenceMutations, OrderMutations, HotlineMutations,
                PlanningMutations, SettlementMutations, DeviceMutations,
                ShipmentRecordMutations, SpecMutations, RecordMutations, ExchangeMutations,
-               MappingMutations, CustomerMutations, CapacityMutations):
+               MappingMutations, CustomerMutations, CapacityMutations,
+               ServiceMutations):
     pass
 
 

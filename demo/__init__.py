@@ -33,7 +33,7 @@ from typing import Any
 
 from domain.db import Database, Executor
 
-from . import capacity, credit, disputes, planning, records, tracking
+from . import capacity, credit, disputes, planning, records, service, tracking
 from .build import DemoData, build
 from .catalogue import MILL
 from .hotline import write as customer_ways
@@ -115,6 +115,7 @@ async def seed(
         await capacity.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
         await credit.write(tx, data, step)
+        step(f"service quality: {await service.write(tx, day, step, random_seed)}")
         await tx.execute(
             "INSERT INTO domain_event (event_type, org_id, aggregate_type, aggregate_id,"
             " payload, actor) VALUES ('demo.seeded', NULL, 'organization', $1, $2, 'demo')",

@@ -62,6 +62,7 @@ PLACEMENT: dict[str, Place] = {
     "credit_approval": _customer(),
     "customer_credit": _customer(),
     "customer_preference": _customer("org_id"),
+    "customer_tier": _customer(),
     "delivery_schedule": _customer(),
     "delivery_schedule_line": _customer(),
     "dispute_coil": _customer(),
@@ -95,6 +96,8 @@ PLACEMENT: dict[str, Place] = {
     "saved_view": _customer("org_id"),
     "settlement": _customer(),
     "stock_report": _customer(),
+    "survey": _customer(),
+    "survey_answer": _customer(),
     "transport_cycle": _customer(),
     "transport_preference": _customer("org_id"),
     "urge_step": _customer(),
@@ -122,6 +125,8 @@ PLACEMENT: dict[str, Place] = {
     # A copy on every node.
     "organization": _REFERENCE,
     "site": _REFERENCE,
+    "service_tier": _REFERENCE,
+    "freight_rate": _REFERENCE,
     "steel_spec": _REFERENCE,
     "production_stage": _REFERENCE,
     "stage_capacity": _REFERENCE,
@@ -156,7 +161,7 @@ GAPS: dict[str, tuple[str, str]] = {
     "production_stage_plan": ("missing", "copy the order's customer onto its stages"),
     "progress_event": ("missing", "copy the order's customer onto its progress"),
     "purchase_plan_curve": ("missing", "copy the plan's customer onto its curves"),
-    "escalation_contact": ("nullable", "mill-wide contacts (no customer) become a "
+    "escalation_contact": ("nullable", "mill-wide and tier contacts (no customer) become a "
                                        "reference table of their own"),
     "notification": ("nullable", "notifications for the mill's staff get the mill's own "
                                  "organization instead of none"),

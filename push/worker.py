@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from domain.db import Database
 from domain.hotline.writes import escalate_overdue
+from domain.service.contribution import recompute_daily
+from domain.service.surveys import send_surveys
 from domain.settlements.writes import mark_overdue
 from push import sender as sending
 from push.config import PushConfig
@@ -40,6 +42,10 @@ PERIODIC_JOBS: list[tuple[str, float, PeriodicJob]] = [
     ("exchange", 2.0, exchange),
     # What partners dropped in their SFTP folders.
     ("exchange-pickup", 60.0, pick_up_all),
+    # Satisfaction surveys: for completed disputes and resolved urges, and each quarter.
+    ("surveys", 60.0, send_surveys),
+    # Customers ranked by contribution over the past year, and their tiers.
+    ("customer-tiers", 86400.0, recompute_daily),
 ]
 
 

@@ -51,7 +51,8 @@ _POSITIVE = (
     "ws_auth_timeout_s",
     "import_max_unpacked_bytes", "import_max_rows", "import_max_cells", "import_lease_s",
     "max_depth", "max_aliases", "max_tokens", "max_cost", "max_field_comparisons",
-    "urge_answer_minutes", "exchange_timeout_s", "exchange_max_file_bytes",
+    "urge_answer_minutes", "dispute_response_hours", "dispute_resolution_days",
+    "exchange_timeout_s", "exchange_max_file_bytes",
     "exchange_max_pickup_bytes",
 )
 
@@ -324,7 +325,20 @@ class Settings:
     urge_answer_minutes: int = _setting(
         "KEYLINK_URGE_ANSWER_MINUTES", 120,
         "Minutes the mill has for each answer to an urge (acknowledging it, then promising a "
-        "date) before it escalates to the next person of the chain.")
+        "date) before it escalates to the next person of the chain, for a customer whose "
+        "tier sets no answer time of its own.")
+    dispute_response_hours: int = _setting(
+        "KEYLINK_DISPUTE_RESPONSE_HOURS", 24,
+        "Hours the mill has to take a customer's new quality dispute up (`PROCESS`), for a "
+        "customer whose tier sets no response target of its own.")
+    dispute_resolution_days: int = _setting(
+        "KEYLINK_DISPUTE_RESOLUTION_DAYS", 30,
+        "Days from a dispute's opening to its completion the mill aims for, for a customer "
+        "whose tier sets no target of its own.")
+    survey_low_rating: int = _setting(
+        "KEYLINK_SURVEY_LOW_RATING", 2,
+        "A survey answer rated at or under this (1 to 5) is a low rating: the mill's event "
+        "`service.low_rating`, which staff route with push rules.")
     progress_tolerance: Decimal = _setting(
         "KEYLINK_PROGRESS_TOLERANCE", Decimal("0.10"),
         "How far a production stage's recorded tonnes may exceed its planned tonnes, as a "
@@ -362,6 +376,8 @@ class Settings:
             if getattr(self, name) < 1:
                 env = type(self).__dataclass_fields__[name].metadata["env"]
                 raise SettingsError(f"{env} must be a positive integer")
+        if not 1 <= self.survey_low_rating <= 5:
+            raise SettingsError("KEYLINK_SURVEY_LOW_RATING must be a rating from 1 to 5")
         if self.mqtt_url is not None and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
             raise SettingsError("MQTT_URL must start with mqtt:// or mqtts://")
         if self.mqtt_ca_file is not None and not Path(self.mqtt_ca_file).is_file():

@@ -2,12 +2,12 @@
 mill hears of it at once, and answers: acknowledges, promises a date, resolves.
 
 `open -> acknowledged -> promised -> resolved`; a promise may be revised (a new
-`promised` step). Each answer is owed within the ticket's ``answer_within`` (set from
-``KEYLINK_URGE_ANSWER_MINUTES`` when it opens); a promise is owed by the end of the
-promised day. Past that, :func:`escalate_overdue` hands the ticket to the next person
-of the escalation chain: level 0 is the contract's sales owner, then the
-``escalation_contact`` rows of levels 1, 2, ... (a customer's own row before the general
-one). Every step is kept in ``urge_step``; every change appends an ``urge.*`` event
+`promised` step). Each answer is owed within the ticket's ``answer_within`` (set when it
+opens from the customer's tier, else ``KEYLINK_URGE_ANSWER_MINUTES``); a promise is owed
+by the end of the promised day. Past that, :func:`escalate_overdue` hands the ticket to the next
+person of the escalation chain: level 0 is the contract's sales owner, then the
+``escalation_contact`` rows of levels 1, 2, ... (a customer's own row before its tier's,
+then the general one). Every step is kept in ``urge_step``; every change appends an ``urge.*`` event
 for the customer, naming in ``notify_users`` the mill users who must hear of it now.
 """
 
@@ -23,6 +23,7 @@ from domain.calendar import MILL_TZ, mill_today
 from domain.checks import trimmed
 from domain.db import Database, Executor
 from domain.errors import Invalid, InvalidTransition, NotFound
+from domain.service.tiers import urge_answer_time
 from domain.tenancy import Scope
 
 # Line states in which a delivery is still owed, so urging it makes sense.
@@ -109,15 +110,22 @@ def _ticket(row: Any) -> UrgeTicket:
 async def next_contact(
     db: Executor, customer_org_id: int, level: int
 ) -> str | None:
-    """Who holds a ticket at ``level`` (>= 1): the customer's own contact, else the
-    general one; None past the end of the chain."""
+    """Who holds a ticket at ``level`` (>= 1): the customer's own contact, else its
+    tier's, else the general one; None past the end of the chain."""
     found: str | None = await db.fetchval(
-        "SELECT subject FROM escalation_contact WHERE level = $2"
-        " AND (customer_org_id = $1 OR customer_org_id IS NULL)"
-        " ORDER BY customer_org_id NULLS LAST LIMIT 1",
+        f"SELECT subject FROM escalation_contact e WHERE e.level = $2 AND {_APPLIES}"
+        f" ORDER BY {_CHAIN_ORDER} LIMIT 1",
         customer_org_id, level,
     )
     return found
+
+
+# An escalation contact that applies to customer $1: its own, its tier's, a general one;
+# ordered so, by _CHAIN_ORDER. (The chain's reads and writes: domain.hotline.escalation.)
+_APPLIES = ("(e.customer_org_id = $1 OR e.tier = (SELECT ct.tier FROM customer_tier ct"
+            " WHERE ct.customer_org_id = $1) OR (e.customer_org_id IS NULL"
+            " AND e.tier IS NULL))")
+_CHAIN_ORDER = "e.customer_org_id NULLS LAST, e.tier NULLS LAST"
 
 
 # What the customer hears of without a push rule of its own (see push.matcher._direct).
@@ -177,7 +185,9 @@ async def open_urge(
     db: Database, actor: Actor, *, line_id: int, reason: str, needed_by: date,
     answer_within: timedelta, now: datetime | None = None,
 ) -> UrgeTicket:
-    """The customer urges a line; urging a line that has an unresolved ticket adds to it."""
+    """The customer urges a line; urging a line that has an unresolved ticket adds to it.
+    ``answer_within`` is the global answer time, which a customer whose tier sets its own
+    does not take."""
     PERMISSIONS.check(actor, "urge")
     text = _text(reason, "reason", required="say what is late and why it matters")
     assert text is not None
@@ -203,6 +213,7 @@ async def open_urge(
         )
         if row is not None:
             return await _urge_again(tx, _ticket(row), text, needed_by, actor.subject, at)
+        answer_within = await urge_answer_time(tx, line["customer_org_id"], answer_within)
         assignee, level = line["sales_owner"], 0
         if assignee is None:
             assignee = await next_contact(tx, line["customer_org_id"], 1)
@@ -341,9 +352,11 @@ async def _escalate_batch(db: Database, now: datetime) -> int:
         rows = await tx.fetch(
             "WITH due AS (SELECT t.id, t.level, t.assignee AS previous, n.subject"
             " FROM urge_ticket t CROSS JOIN LATERAL (SELECT e.subject FROM escalation_contact e"
-            "   WHERE e.level = t.level + 1"
-            "   AND (e.customer_org_id = t.customer_org_id OR e.customer_org_id IS NULL)"
-            "   ORDER BY e.customer_org_id NULLS LAST LIMIT 1) n"
+            "   WHERE e.level = t.level + 1 AND (e.customer_org_id = t.customer_org_id"
+            "   OR e.tier = (SELECT ct.tier FROM customer_tier ct"
+            "     WHERE ct.customer_org_id = t.customer_org_id)"
+            "   OR (e.customer_org_id IS NULL AND e.tier IS NULL))"
+            f"   ORDER BY {_CHAIN_ORDER} LIMIT 1) n"
             " WHERE t.due_at <= $1 AND t.status <> 'resolved'"
             " ORDER BY t.due_at, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED)"
             " UPDATE urge_ticket t SET assignee = due.subject, level = t.level + 1,"

@@ -216,6 +216,29 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
                "质量异议 {dispute} 的索赔 {claim}：{agreed_amount} 已于 {at} 以 "
                "{credit_note} 冲账。"),
     },
+    # Service quality: a survey for the customer; low ratings and tiers for the mill.
+    "service.survey_sent": {
+        "en": ("Your opinion, please: {subject}",
+               "{question} Rate it from 1 to 5 (survey {survey}) by {closesAt}."),
+        "zh": ("请您评价：{subject}",
+               "请为 {subject} 的服务评分（1 至 5 分，调查 {survey}），截止 {closesAt}。"),
+    },
+    "service.low_rating": {
+        "en": ("Low rating from {customer}: {rating} of 5",
+               "{contact} of {customer} rated {subject} {rating} of 5 (survey {survey}) at "
+               "{at}: {comment}"),
+        "zh": ("{customer} 低分评价：{rating} 分",
+               "{customer} 的 {contact} 于 {at} 对 {subject} 评分 {rating} 分"
+               "（调查 {survey}）：{comment}"),
+    },
+    "service.tier_changed": {
+        "en": ("{customer} is now {tier}",
+               "{customer} ranked {rank} by contribution ({contribution} {currency}, "
+               "{from} to {to}) and is now in tier {tier} (was {previousTier})."),
+        "zh": ("{customer} 现为 {tier} 级客户",
+               "{customer} 按贡献排名第 {rank}（{from} 至 {to}，{contribution} {currency}），"
+               "现为 {tier} 级（原为 {previousTier}）。"),
+    },
     # The device registry: the mill's own events, named by the device's code.
     "device.registered": {
         "en": ("Device {device} registered",
@@ -318,6 +341,7 @@ _AREAS = {
     "heat": ("Heat", "炉号"), "slab": ("Slab", "板坯"), "coil": ("Coil", "钢卷"),
     "inspection": ("Inspection", "检验"), "production_order": ("Production order", "生产订单"),
     "certificate": ("Certificate", "质保书"), "exchange": ("Exchange", "数据交换"),
+    "service": ("Service", "服务"),
 }
 _HAPPENINGS_ZH = {
     "created": "已创建", "confirmed": "已确认", "in_production": "已投产", "changed": "已变更",
@@ -350,6 +374,7 @@ _HAPPENINGS_ZH = {
     "document_refused": "单证被拒收", "document_resent": "单证已重发",
     "delivery_schedule_received": "交货计划已接收", "receipt_discrepancy": "收货差异",
     "spec_limits_changed": "规格限值已变更",
+    "survey_sent": "满意度调查已发送", "low_rating": "低分评价", "tier_changed": "客户等级已变更",
 }
 _REFERENCES = ("claim", "dispute", "number", "contract", "shipment", "ticket",
                "certificate", "settlement", "key")
@@ -439,6 +464,10 @@ def _fields(event_type: str, payload: dict[str, Any], occurred_at: datetime,
                                                   locale=_BABEL[locale.language])
             except (TypeError, ValueError):
                 pass
+    if isinstance(payload.get("closesAt"), str):  # a survey's
+        f["closesAt"] = _when(payload["closesAt"], locale) or payload["closesAt"]
+    if "comment" in payload and not payload["comment"]:
+        f["comment"] = "-"
     for key in CODES_ZH:
         if isinstance(f.get(key), str):
             f[key] = code_word(key, f[key], locale)

@@ -38,6 +38,7 @@ from resolvers.relay import (
     id_page_of,
     to_global_id,
 )
+from resolvers.service.loaders import service_level_of
 from resolvers.settlements import Settlement
 from resolvers.shipments.vehicles import Vehicle, site_of, vehicle_of
 
@@ -324,6 +325,20 @@ class QualityDispute(Node):
     async def customer(self, info: Info[Any, Any]) -> Organization | None:
         found = await loaders(info).get(OrganizationByIdLoader).load(self.row.customer_org_id)
         return Organization.of(found) if found else None
+
+    @strawberry.field(description="When the mill must have taken it up (`PROCESS`): its "
+                      "opening plus the customer's tier's response time, else "
+                      "`KEYLINK_DISPUTE_RESPONSE_HOURS`.")
+    async def response_due_at(self, info: Info[Any, Any]) -> dt.datetime:
+        level = await service_level_of(info, self.row.customer_org_id)
+        return self.row.opened_at + dt.timedelta(hours=level.dispute_response_hours)
+
+    @strawberry.field(description="When it should be completed: its opening plus the "
+                      "customer's tier's resolution time, else "
+                      "`KEYLINK_DISPUTE_RESOLUTION_DAYS`.")
+    async def resolution_due_at(self, info: Info[Any, Any]) -> dt.datetime:
+        level = await service_level_of(info, self.row.customer_org_id)
+        return self.row.opened_at + dt.timedelta(days=level.dispute_resolution_days)
 
     @strawberry.field(description="Where it was found, if a site was named.")
     async def found_site(self, info: Info[Any, Any]) -> Site | None:

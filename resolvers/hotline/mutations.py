@@ -50,6 +50,9 @@ class SetEscalationChainInput:
         description="Mill users (token subjects) at levels 1, 2, ...; empty clears it.")
     customer_id: strawberry.ID | None = strawberry.field(
         default=None, description="This customer's own chain; default: the general one.")
+    tier: str | None = strawberry.field(
+        default=None, description="This tier's chain (`key`, ...), for its customers "
+        "without a chain of their own; not with `customerId`.")
 
 
 @strawberry.type(description="Result of an urge ticket mutation.")
@@ -123,16 +126,15 @@ class HotlineMutations:
         return _payload(*await act(info, run))
 
     @strawberry.mutation(description="Set who hears of an unanswered urge after the sales "
-                         "owner (role: admin).")
+                         "owner, in general, for a tier or for one customer (role: admin).")
     async def set_escalation_chain(
         self, info: Info[Any, Any], input: Annotated[SetEscalationChainInput, INPUT],
     ) -> SetEscalationChainPayload:
         async def run(who: Actor) -> list[EscalationContact]:
             org = expect_id(input.customer_id, "Organization") if input.customer_id else None
             chain = await escalation.configure_escalation(
-                ctx(info).db, who, org, input.subjects)
-            return [EscalationContact(level=c.level, subject=c.subject, customer_specific=c.own)
-                    for c in chain]
+                ctx(info).db, who, org, input.subjects, input.tier)
+            return [EscalationContact.of(c) for c in chain]
 
         chain, errors = await act(info, run)
         return SetEscalationChainPayload(chain=chain, errors=errors)

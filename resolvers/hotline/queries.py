@@ -43,7 +43,13 @@ class EscalationContact:
     level: int = strawberry.field(description="1 hears first after the sales owner, then 2...")
     subject: str = strawberry.field(description="The mill user (token subject).")
     customer_specific: bool = strawberry.field(
-        description="Set for this customer, rather than the general chain.")
+        description="Set for this customer, rather than its tier's or the general chain.")
+    tier: str | None = strawberry.field(
+        description="The tier whose chain it belongs to, if it is a tier's.")
+
+    @classmethod
+    def of(cls, c: escalation.ChainLink) -> EscalationContact:
+        return cls(level=c.level, subject=c.subject, customer_specific=c.own, tier=c.tier)
 
 
 @strawberry.type
@@ -83,13 +89,14 @@ class HotlineQueries:
     async def escalation_chain(
         self, info: Info[Any, Any],
         customer_id: Annotated[strawberry.ID | None, strawberry.argument(
-            description="The chain as it applies to this customer; default: the general "
-            "chain.")] = None,
+            description="The chain as it applies to this customer (its own contacts, then its "
+            "tier's, then the general ones); default: the general chain.")] = None,
+        tier: Annotated[str | None, strawberry.argument(
+            description="The chain as it applies to this tier's customers.")] = None,
     ) -> list[EscalationContact]:
         who = await viewer(info)
         if who.is_customer:
             return []
         org = expect_id(customer_id, "Organization") if customer_id else None
-        chain = await escalation.escalation_chain(ctx(info).db, org)
-        return [EscalationContact(level=c.level, subject=c.subject, customer_specific=c.own)
-                for c in chain]
+        chain = await escalation.escalation_chain(ctx(info).db, org, tier)
+        return [EscalationContact.of(c) for c in chain]

@@ -35,7 +35,8 @@ FAW = token("FAW-VW", subject="buyer.faw")
 MILL = token("BAOSTEEL", *MILL_ROLES, subject="sales.zhang")
 # Root fields only the mill's staff are shown anything by.
 MILL_ONLY = {"rejectedMessages", "salesPlan", "escalationChain", "vehiclePositions",
-             "devices", "stageCapacity"}
+             "devices", "stageCapacity", "surveyResults", "contributionRanking",
+             "serviceTiers", "customerTiers"}
 
 
 def blocks() -> list[str]:
@@ -129,6 +130,11 @@ async def test_every_query_of_the_readme_runs_against_the_demo(demo_api: Api) ->
     assert enquiry["earliestDelivery"] and enquiry["prices"]["last"], enquiry
     assert ran["qualityCapability"]["mechanical"] and ran["specCatalogue"]["nodes"]
     assert ran["stageCapacity"], "the demo has no capacity"
+    # Service quality: a year of answered surveys, the ranking and the tiers.
+    assert any(r["answers"] for r in ran["surveyResults"])
+    assert {r["customer"]["code"] for r in ran["contributionRanking"]} == {"FAW-VW", "GALANZ"}
+    assert len(ran["customerTiers"]) == 2 and ran["serviceTiers"]
+    assert ran["serviceLevel"]["urgeAnswerMinutes"] > 0
 
 
 def test_the_shell_examples_read_the_address_make_run_chose() -> None:

@@ -1,5 +1,5 @@
 """Tenancy across the newer areas (disputes, claims, settlements, preferences, orders, the
-hotline, push, planning and `sites`): GALANZ's token tries to read, name and change
+hotline, push, planning, service quality and `sites`): GALANZ's token tries to read, name and change
 FAW-VW's objects through every field that takes an id or a customer, and each attempt
 must read exactly like an id that does not exist."""
 
@@ -427,3 +427,43 @@ async def test_enquiries_show_a_customer_no_other_customers_figures(
            feasible } } } }"""
     assert (await demo_api.data(q, {"id": to_global_id("ContractLine", ids["line"])},
                                 as_=g))["node"] is None
+
+
+async def test_surveys_answers_and_contribution_stay_with_their_customer(
+    demo_api: Api, seeded_db: Database, tokens: dict[str, str]
+) -> None:
+    ids = await _ids(seeded_db)
+    g, f = tokens["galanz"], tokens["faw"]
+    survey = await seeded_db.fetchval(
+        "SELECT s.id FROM survey s WHERE s.customer_org_id = $1 AND EXISTS (SELECT 1 FROM"
+        " survey_answer a WHERE a.survey_id = s.id) ORDER BY s.id LIMIT 1", ids["faw"])
+    assert survey is not None, "the demo has no answered survey of FAW-VW's"
+    gid = to_global_id("Survey", survey)
+    q = "query($id: ID!) { survey(id: $id) { number answers { contact rating } } }"
+    assert (await demo_api.data(q, {"id": gid}, as_=f))["survey"]["answers"]
+    assert (await demo_api.data(q, {"id": gid}, as_=g))["survey"] is None
+    # GALANZ's list holds its own surveys and answers only, whatever customer it names.
+    q = """query($c: ID) { surveys(first: 100, filter: {customerId: $c}) { nodes {
+           customer { code } answers { contact } } } }"""
+    for named in (None, to_global_id("Organization", ids["faw"])):
+        seen = (await demo_api.data(q, {"c": named}, as_=g))["surveys"]["nodes"]
+        assert {s["customer"]["code"] for s in seen} <= {"GALANZ"}
+        assert all(a["contact"].endswith(".galanz") for s in seen for a in s["answers"])
+    m = """mutation($input: AnswerSurveyInput!) { answerSurvey(input: $input) {
+           survey { number } answer { rating } errors { field code message } } }"""
+    await _same_as_unknown(demo_api, g, m, "answerSurvey", {"surveyId": gid, "rating": 1},
+                           {"surveyId": to_global_id("Survey", NOWHERE), "rating": 1})
+    # Results, the ranking and the tiers are the mill's: a customer is refused outright.
+    for query in ("{ surveyResults { answers } }", "{ contributionRanking { rank } }",
+                  "{ customerTiers { rank } }", "{ serviceTiers { code } }",
+                  "{ freightRates { currency } }"):
+        body = await demo_api.query(query, as_=f)
+        assert body["data"] is None and body["errors"][0]["extensions"]["code"] == \
+            "FORBIDDEN", query
+    # A customer reads its own service level (without its tier), never another's.
+    q = "query($c: ID) { serviceLevel(customerId: $c) { tier urgeAnswerMinutes } }"
+    assert (await demo_api.data(q, {"c": None}, as_=g))["serviceLevel"]["tier"] is None
+    theirs = await demo_api.query(q, {"c": to_global_id("Organization", ids["faw"])}, as_=g)
+    none = await demo_api.query(q, {"c": to_global_id("Organization", NOWHERE)}, as_=g)
+    assert theirs["data"] is None
+    assert theirs["errors"][0]["message"] == none["errors"][0]["message"]
