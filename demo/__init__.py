@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,8 @@ async def seed(
         await planning.write(tx, day, step)
         await capacity.write(tx, day, step)
         step(f"quality disputes: {await disputes.write(tx)}")
+        step(f"closed disputes of the past year: "
+             f"{await disputes.history(tx, datetime.now(UTC))}")
         await credit.write(tx, data, step)
         step(f"service quality: {await service.write(tx, day, step, random_seed)}")
         await tx.execute(
