@@ -59,11 +59,11 @@ async def confirm_contract(db: Database, contract_id: int, *, actor: Actor,
         if await credit.pending_approval(tx, contract.id) is not None:
             raise Conflict(f"contract {contract.number} awaits finance's approval of its "
                            "credit", field="contractId")
-        lines, found = await _feasibility(tx, contract, accept_infeasible)
+        lines, found = await _feasibility(tx, contract, accept_infeasible, actor.subject)
         if await credit.hold_beyond_headroom(tx, contract.id, contract.customer_org_id,
                                              contract.number, actor=actor.subject):
             return contract
-        confirmed = await _confirm_rows(tx, contract, lines, found, actor.subject)
+        confirmed = await _confirm_rows(tx, contract, lines)
         await _confirmed_event(tx, contract, found, actor.subject)
         return confirmed
 
@@ -71,39 +71,39 @@ async def confirm_contract(db: Database, contract_id: int, *, actor: Actor,
 async def confirm_approved(tx: Executor, contract_id: int, *, actor: str) -> Contract:
     """Confirms a contract finance approved beyond its customer's headroom, in the
     caller's transaction (no second credit check); appends ``contract.confirmed``. Its
-    lines were found feasible, or accepted as they were, when it was confirmed and held:
-    they are checked again and the finding kept, late lines named in the event, but the
-    approval is not refused for them."""
+    lines were found feasible, or accepted as they were by sales, when it was confirmed
+    and held, and that finding stays on them; they are checked again for the event, which
+    names the late ones, but the approval is not refused for them."""
     contract = await _lock_contract(tx, contract_id)
     check_transition(contract.status, "confirmed")
-    lines, found = await _feasibility(tx, contract, True)
-    confirmed = await _confirm_rows(tx, contract, lines, found, actor)
+    lines, found = await _feasibility(tx, contract, True, None)
+    confirmed = await _confirm_rows(tx, contract, lines)
     await _confirmed_event(tx, contract, found, actor)
     return confirmed
 
 
 async def _feasibility(
-    tx: Executor, contract: Contract, accept_infeasible: bool,
+    tx: Executor, contract: Contract, accept_infeasible: bool, actor: str | None,
 ) -> tuple[list[ContractLine], list[feasibility.LineFeasibility]]:
     """The contract's lines and what the capacity check finds of each; ``INFEASIBLE``
-    when one cannot be made in its window and that was not accepted."""
+    when one cannot be made in its window and that was not accepted. With ``actor``, the
+    finding is kept on each line (a late one accepted by ``actor``), whether the contract
+    is then confirmed or held for finance."""
     lines = (await lines_by_contract_ids(tx, Scope.everything(), [contract.id]))[contract.id]
     found = await feasibility.check_lines(tx, lines, mill_today())
     refused = feasibility.refusal(found, len(lines))
     if refused is not None and not accept_infeasible:
         raise refused
+    if actor is not None:
+        await feasibility.record(tx, contract.customer_org_id, found, actor)
     return lines, found
 
 
-async def _confirm_rows(
-    tx: Executor, contract: Contract, lines: list[ContractLine],
-    found: list[feasibility.LineFeasibility], actor: str,
-) -> Contract:
-    """The confirmation's changes (orders, states, each line's feasibility as found),
-    without its event."""
+async def _confirm_rows(tx: Executor, contract: Contract, lines: list[ContractLine],
+                        ) -> Contract:
+    """The confirmation's changes (orders, states), without its event."""
     contract_id = contract.id
     check_transition(contract.status, "confirmed")
-    await feasibility.record(tx, contract.customer_org_id, found, actor)
     for line in lines:
         await _create_production_order(tx, contract, line)
     await tx.execute(
@@ -237,12 +237,12 @@ async def create_contract(
     found: list[feasibility.LineFeasibility] = []
     stored: list[ContractLine] = []
     if confirm:
-        stored, found = await _feasibility(tx, contract, accept_infeasible)
+        stored, found = await _feasibility(tx, contract, accept_infeasible, actor)
         if await credit.hold_beyond_headroom(tx, contract.id, customer_org_id,
                                              contract.number, actor=actor):
             confirm = False  # held for finance: it stays a draft
     if confirm:
-        contract = await _confirm_rows(tx, contract, stored, found, actor)
+        contract = await _confirm_rows(tx, contract, stored)
     await events.append(
         tx, "contract.created", org_id=customer_org_id, aggregate_type="contract",
         aggregate_id=contract.id,

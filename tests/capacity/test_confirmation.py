@@ -35,6 +35,15 @@ async def test_the_demos_converted_plan_flags_the_lines_it_cannot_make(
         "SELECT p.id FROM purchase_plan p JOIN organization o ON o.id = p.customer_org_id"
         " WHERE o.code = 'FAW-VW'")
     plan_id = to_global_id("PurchasePlan", plan)
+    # The demo's FAW-VW is close to its credit limit, which would hold the converted
+    # contract for finance: without a limit, the conversion confirms it.
+    faw = await db.fetchval("SELECT id FROM organization WHERE code = 'FAW-VW'")
+    lifted = (await api.data(
+        """mutation($input: SetCreditLimitInput!) { setCreditLimit(input: $input) {
+           errors { message } } }""",
+        {"input": {"customerId": to_global_id("Organization", faw), "limit": None}},
+        as_=token("BAOSTEEL", "finance", subject="finance.wang")))["setCreditLimit"]
+    assert lifted["errors"] == []
     assert (await api.data(SUBMIT, {"input": {"planId": plan_id}}, as_=FAW))[
         "submitPurchasePlan"]["errors"] == []
     contracts = await db.fetchval("SELECT count(*) FROM contract")

@@ -176,6 +176,13 @@ async def test_a_converted_purchase_plan_beyond_the_headroom_waits_for_finance(
     converted = await api.db.fetchval("SELECT payload FROM domain_event"
                                       " WHERE event_type = 'purchase_plan.converted'")
     assert converted["held_for_credit"] == [r["number"] for r in held]
+    # Held or not, what the capacity check found stays on every line, accepted by sales.
+    found = await api.db.fetch(
+        "SELECT f.feasible, f.accepted_by FROM contract_line l JOIN contract c"
+        " ON c.id = l.contract_id LEFT JOIN contract_line_feasibility f ON f.line_id = l.id"
+        " WHERE c.source IS NOT NULL")
+    assert found and all(r["feasible"] is not None for r in found)
+    assert all(r["accepted_by"] == (None if r["feasible"] else "sales.zhang") for r in found)
 
     pending = (await api.data(APPROVALS, {"s": ["PENDING"]}, as_=FINANCE)
                )["creditApprovals"]["nodes"]
