@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 from api.documents import CachedDocuments, DocumentCache
 from api.errors import classify
 from api.limits import Limits, OperationLimits
-from api.projection import ProjectingExecutionContext
+from api.planner import PlanningExecutionContext
 from resolvers.contracts.mutations import ContractMutations
 from resolvers.contracts.queries import ContractQueries
 from resolvers.disputes.mutations import DisputeMutations
@@ -101,7 +101,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
         # Limits first: they are checked on every request, before a document is validated
         # or found valid in the cache.
         extensions=[partial(OperationLimits, limits), partial(CachedDocuments, documents)],
-        execution_context_class=ProjectingExecutionContext,
+        execution_context_class=PlanningExecutionContext,
         # In production the schema is read only with a token: error messages do not
         # suggest field names ("Did you mean ...") to a client that could not introspect.
         config=StrawberryConfig(disable_field_suggestions=not settings.development),
