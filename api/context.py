@@ -112,8 +112,6 @@ class Context:
     # GraphQL's context: a plant system's token reads nothing here (it writes records
     # through /feeds only), although it belongs to the mill.
     graphql: bool = False
-    # The operation's document as the document cache holds it (api/documents.py).
-    document: Any = None
     _viewer: Viewer | None = None
     _actor: Actor | None = None
     _loaders: Loaders | None = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from graphql import DocumentNode, GraphQLError, parse
@@ -77,12 +77,10 @@ def sha256(text: str) -> str:
 
 @dataclass
 class Document:
-    """A parsed document, whether it validated clean, and what was compiled of it."""
+    """A parsed document and whether it validated clean."""
 
     node: DocumentNode
     valid: bool = False
-    # Read plans by operation name (api/planner.py), made on first use.
-    plans: dict[Any, Any] = field(default_factory=dict)
 
 
 class DocumentCache:
@@ -133,9 +131,6 @@ class CachedDocuments(SchemaExtension):
         yield
         if document is not None and ctx.pre_execution_errors == []:
             document.valid = True
-        # Known to the planner for this request (see api/planner.py).
-        if hasattr(ctx.context, "document"):
-            ctx.context.document = document
 
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
