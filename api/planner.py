@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ from graphql.execution.values import get_argument_values
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_arguments
 
+from api.auth import AuthError
 from api.projection import ProjectingExecutionContext
 from domain import readplan
 from domain.tenancy import Where
@@ -54,14 +56,16 @@ from resolvers.forms import (
     RootPage,
     Rows,
     Same,
+    Stored,
 )
 from resolvers.node import NODE_READERS, NODE_TYPES
 from resolvers.quality import forms as quality_forms
 from resolvers.relay import after_id, check_first, from_global_id
+from resolvers.shipments import forms as shipment_forms
 
 log = logging.getLogger("keylink.planner")
 
-AREAS = (contract_forms, quality_forms, parties_forms)
+AREAS = (contract_forms, quality_forms, parties_forms, shipment_forms)
 
 
 def _registry() -> dict[str, Planned]:
@@ -100,6 +104,9 @@ class Compiler:
     def __init__(self, executor: Any, st: readplan.Statement) -> None:
         self.executor = executor
         self.st = st
+        services = getattr(executor.context_value, "services", None)
+        # Live state (Redis) answers some fields first: those are planned without it only.
+        self.live = getattr(services, "redis", None) is not None
 
     # Selections.
 
@@ -207,6 +214,15 @@ class Compiler:
                                  form.order.format(c=c), self.obj(target, nodes, c))
         if isinstance(form, Pages):
             return self.pages(form, field_def, nodes, alias)
+        if isinstance(form, Stored):
+            if self.live:
+                raise NotPlanned("a field read from live state first")
+            target = self._object(type_)
+            if PLANNED.get(target.name, Planned("?")).table is not None:
+                raise NotPlanned("Stored of a type with a table of its own")
+            c = self.st.alias()
+            return (f"(SELECT {self.obj(target, nodes, c)} FROM"
+                    f" ({form.source.format(t=alias)}) {c} LIMIT 1)")
         raise NotPlanned(f"no such form {form!r}")
 
     def leaf(self, type_: GraphQLOutputType, expr: str) -> str:
@@ -315,9 +331,16 @@ class Compiler:
                                 self.obj(target, nodes, c))
         connection = self._object(type_)
         self._table(self._object(_item(connection, "nodes")))
-        return readplan.page(self.st, found.source, found.alias, found.order,
-                             readplan.id_cursor(*found.cursor), found.first, found.had_after,
-                             self.shape(connection, nodes, found.alias))
+        # The page's rows get an alias of the statement's own, so that no alias of a
+        # domain statement nested below (`s`, `c`, `l`) can capture them.
+        alias = self.st.alias()
+
+        def own(expr: str) -> str:
+            return re.sub(rf"\b{re.escape(found.alias)}\.", f"{alias}.", expr)
+
+        return readplan.page(self.st, found.source, alias, own(found.order),
+                             readplan.id_cursor(*map(own, found.cursor)), found.first,
+                             found.had_after, self.shape(connection, nodes, alias))
 
 
 class PlanningExecutionContext(ProjectingExecutionContext):
@@ -363,12 +386,21 @@ class PlanningExecutionContext(ProjectingExecutionContext):
             viewer = await context.viewer()
             st.where.args[0] = viewer.scope.org_id
             text = await st.answer(context.db, sql)
+        except AuthError:
+            return await self._resolved(parent_type, source, field_details_list, path,
+                                        position_context)
         except Exception:
-            log.debug("planned statement failed; the resolvers answer", exc_info=True)
-            result = super().execute_field(parent_type, source, field_details_list, path,
-                                           position_context)
-            return await result if inspect.isawaitable(result) else result
+            log.warning("a planned statement failed; the resolvers answer", exc_info=True)
+            return await self._resolved(parent_type, source, field_details_list, path,
+                                        position_context)
         return None if text is None else orjson.Fragment(text)
+
+    async def _resolved(self, parent_type: GraphQLObjectType, source: Any,
+                        field_details_list: Any, path: Any, position_context: Any) -> Any:
+        """The field as the resolvers answer it, errors and all."""
+        result = super().execute_field(parent_type, source, field_details_list, path,
+                                       position_context)
+        return await result if inspect.isawaitable(result) else result
 
 
 def _planning(executor: Any) -> bool:

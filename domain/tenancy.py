@@ -203,6 +203,11 @@ TABLE_RULES: dict[str, Callable[[str], str]] = {
     "steel_spec": Scope.spec,
     "organization": Scope.organization,
     "site": Scope.site,
+    "shipment": Scope.shipment,
+    # A leg is seen with its shipment.
+    "shipment_leg": lambda a: (f"EXISTS (SELECT 1 FROM shipment s WHERE s.id = {a}.shipment_id"
+                               f" AND {Scope.shipment('s')})"),
+    "vehicle": Scope.vehicle,
 }
 
 

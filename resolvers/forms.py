@@ -60,7 +60,17 @@ class Pages:
     key: str = "id"
 
 
-Form = Column | Same | Join | Rows | Pages
+@dataclass(frozen=True)
+class Stored:
+    """The one row a domain statement over ``{t}`` finds (under its own visibility rule),
+    of a field whose resolver reads live state first (a shipment's latest position from
+    Redis): planned only where no live state is configured, when the resolver reads the
+    same row from the database."""
+
+    source: str
+
+
+Form = Column | Same | Join | Rows | Pages | Stored
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from api.planner import PLANNED
 from api.schema import build_schema
+from bench.baseline import DISPUTE, SHIPMENTS
 from bench.baseline import QUERY as BENCH_QUERY
 from domain.db import Database, count_statements
 from settings import PROJECT_ROOT, Settings
@@ -81,6 +82,49 @@ async def test_the_benchmark_page_is_one_statement(both: tuple[Api, Api]) -> Non
     answer, seen = await same(both, BENCH_QUERY)
     assert answer["data"]["contracts"]["nodes"], answer
     assert len(seen) == 1, seen
+
+
+async def test_the_benchmarks_shipments_and_dispute_answer_alike(
+        both: tuple[Api, Api], seeded_db: Database) -> None:
+    for who in (FAW, GALANZ, MILL):
+        answer, seen = await same(both, SHIPMENTS, as_=who)
+        assert "errors" not in answer and len(seen) == 1
+    assert any(s["latestPosition"] and s["legs"]
+               for s in answer["data"]["shipments"]["nodes"]), answer
+    number = await seeded_db.fetchval("SELECT number FROM quality_dispute ORDER BY id LIMIT 1")
+    for who in (FAW, MILL):
+        answer, _ = await same(both, DISPUTE, {"n": number}, as_=who)
+        assert "errors" not in answer
+
+
+SHIPMENT_PAGE = """query($first: Int!, $after: String, $flt: ShipmentFilter) {
+  shipments(first: $first, after: $after, filter: $flt) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id number status createdAt updatedAt eta delayed
+      currentLeg { seq status eta etaConfidence promisedBy }
+      latestPosition { fixTime latitude longitude speedKmh heading accuracyM }
+      legs { seq mode status plannedDeparture plannedArrival actualDeparture actualArrival
+             eta etaConfidence delayed promisedBy shipment { number }
+             origin { code kind owner { code } } destination { id code name }
+             vehicle { id code kind name plate mmsi imo reportedDestination reportedEta
+                       voyageHeardAt } } } } } }"""
+
+
+@pytest.mark.parametrize("who", [FAW, GALANZ, MILL])
+async def test_pages_through_shipments_alike(both: tuple[Api, Api], who: str) -> None:
+    after = None
+    for flt in (None, {"mode": ["WATER"]}, {"delayedOnly": True}, {"status": ["IN_TRANSIT"]}):
+        answer, seen = await same(both, SHIPMENT_PAGE, {"first": 5, "after": None,
+                                                        "flt": flt}, as_=who)
+        assert "errors" not in answer and len(seen) == 1
+    for _ in range(3):
+        answer, seen = await same(both, SHIPMENT_PAGE, {"first": 4, "after": after},
+                                  as_=who)
+        assert "errors" not in answer and len(seen) == 1
+        info = answer["data"]["shipments"]["pageInfo"]
+        if not info["hasNextPage"]:
+            break
+        after = info["endCursor"]
 
 
 @pytest.mark.parametrize("who", [FAW, GALANZ, MILL])
@@ -203,17 +247,16 @@ def _page(data: st.DataObject, connection: GraphQLObjectType, depth: int) -> str
     return " ".join(parts)
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 async def test_drawn_selections_answer_alike(both: tuple[Api, Api], data: st.DataObject) -> None:
     who = data.draw(st.sampled_from([FAW, GALANZ, MILL]))
-    contracts = SCHEMA.get_type("Contract")
-    assert isinstance(contracts, GraphQLObjectType)
+    root = data.draw(st.sampled_from(["contracts", "shipments"]))
     first = data.draw(st.integers(min_value=0, max_value=4))
-    connection = SCHEMA.get_type("ContractConnection")
+    connection = get_named_type(SCHEMA.query_type.fields[root].type)  # type: ignore[union-attr]
     assert isinstance(connection, GraphQLObjectType)
-    query = f"{{ contracts(first: {first}) {{ {_page(data, connection, 0)} }} }}"
+    query = f"{{ {root}(first: {first}) {{ {_page(data, connection, 0)} }} }}"
     answer, seen = await same(both, query, as_=who)
     assert "errors" not in answer, (query, answer)
     assert len(seen) == 1, query
