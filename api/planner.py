@@ -46,8 +46,10 @@ from domain import readplan
 from domain.tenancy import Where
 from resolvers import parties_forms
 from resolvers.contracts import forms as contract_forms
+from resolvers.disputes import forms as dispute_forms
 from resolvers.forms import (
     Column,
+    Found,
     Join,
     NotPlanned,
     Pages,
@@ -65,7 +67,7 @@ from resolvers.shipments import forms as shipment_forms
 
 log = logging.getLogger("keylink.planner")
 
-AREAS = (contract_forms, quality_forms, parties_forms, shipment_forms)
+AREAS = (contract_forms, quality_forms, parties_forms, shipment_forms, dispute_forms)
 
 
 def _registry() -> dict[str, Planned]:
@@ -184,7 +186,7 @@ class Compiler:
             form = planned.fields.get(definition.python_name) if definition else None
             if form is None:
                 raise NotPlanned(f"{type_.name}.{name} has no form")
-            if not isinstance(form, Pages) and any(n.arguments for n in field_nodes):
+            if not isinstance(form, Pages | Found) and any(n.arguments for n in field_nodes):
                 raise NotPlanned(f"{type_.name}.{name} takes arguments")
             entries.append((key, self.value(form, field_def, field_nodes, alias)))
         return readplan.obj(entries)
@@ -212,7 +214,7 @@ class Compiler:
             c = self.st.alias()
             return readplan.rows(self.st, table, c, form.on.format(t=alias, c=c),
                                  form.order.format(c=c), self.obj(target, nodes, c))
-        if isinstance(form, Pages):
+        if isinstance(form, Pages | Found):
             return self.pages(form, field_def, nodes, alias)
         if isinstance(form, Stored):
             if self.live:
@@ -250,17 +252,25 @@ class Compiler:
 
     # Connections.
 
-    def pages(self, form: Pages, field_def: Any, nodes: list[FieldNode], alias: str) -> str:
+    def pages(self, form: Pages | Found, field_def: Any, nodes: list[FieldNode],
+              alias: str) -> str:
         if len({id(n) for n in nodes}) > 1 and any(n.arguments for n in nodes[1:]):
             raise NotPlanned("a connection selected twice with arguments")
         args = self.arguments(field_def, nodes[0])
         first = check_first(args["first"])
         after = args.get("after")
         connection = self._object(_unwrap(field_def.type))
-        table = self._table(self._object(_item(connection, "nodes")))
+        node_type = self._object(_item(connection, "nodes"))
         c = self.st.alias()
-        source = readplan.child_page_source(self.st, table, c, form.on.format(t=alias, c=c),
-                                            form.key, first, after_id(after))
+        if isinstance(form, Found):
+            if PLANNED.get(node_type.name, Planned("?")).table is not None:
+                raise NotPlanned("Found of a type with a table of its own")
+            source = form.source(f"{alias}.id", f"{self.st.arg(after_id(after) or 0)}::bigint",
+                                 str(int(first) + 1))
+        else:
+            source = readplan.child_page_source(
+                self.st, self._table(node_type), c, form.on.format(t=alias, c=c), form.key,
+                first, after_id(after))
         return readplan.page(self.st, source, c, f"{c}.{form.key}", readplan.id_cursor(
             f"{c}.{form.key}"), first, after is not None, self.shape(connection, nodes, c))
 

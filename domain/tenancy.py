@@ -208,6 +208,10 @@ TABLE_RULES: dict[str, Callable[[str], str]] = {
     "shipment_leg": lambda a: (f"EXISTS (SELECT 1 FROM shipment s WHERE s.id = {a}.shipment_id"
                                f" AND {Scope.shipment('s')})"),
     "vehicle": Scope.vehicle,
+    "quality_dispute": _owner,
+    # A dispute's step is seen with its dispute.
+    "dispute_step": lambda a: (f"EXISTS (SELECT 1 FROM quality_dispute d"
+                               f" WHERE d.id = {a}.dispute_id AND {_owner('d')})"),
 }
 
 

@@ -17,7 +17,7 @@ alias, ``{c}`` the related row's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -70,7 +70,18 @@ class Stored:
     source: str
 
 
-Form = Column | Same | Join | Rows | Pages | Stored
+@dataclass(frozen=True)
+class Found:
+    """A keyset connection of the rows a domain statement finds for the row ``{t}``
+    (under its own visibility rules): ``source(parent, after, limit)`` is the statement
+    of up to ``limit`` rows whose ``key`` is past ``after``, in ``key`` order, with id
+    cursors of ``key``."""
+
+    source: Callable[[str, str, str], str]
+    key: str
+
+
+Form = Column | Same | Join | Rows | Pages | Stored | Found
 
 
 @dataclass(frozen=True)

@@ -92,9 +92,22 @@ async def test_the_benchmarks_shipments_and_dispute_answer_alike(
     assert any(s["latestPosition"] and s["legs"]
                for s in answer["data"]["shipments"]["nodes"]), answer
     number = await seeded_db.fetchval("SELECT number FROM quality_dispute ORDER BY id LIMIT 1")
-    for who in (FAW, MILL):
-        answer, _ = await same(both, DISPUTE, {"n": number}, as_=who)
-        assert "errors" not in answer
+    for who in (FAW, GALANZ, MILL):
+        answer, seen = await same(both, DISPUTE, {"n": number}, as_=who)
+        assert "errors" not in answer and len(seen) == 1
+    assert answer["data"]["dispute"]["suspects"]["nodes"], answer
+    paged = """query($n: String!, $after: String) { dispute(number: $n) {
+      timeline(first: 2, after: $after) { edges { cursor node { action actor occurredAt
+        actorOrganization { code } } } pageInfo { hasNextPage endCursor } }
+      suspects(first: 3, after: $after) { edges { cursor node { whereNow sameParent
+        coil { id coilNo } site { code } vehicle { code } line { lineNo } } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
+      coils { coilNo } customer { code } foundSite { code } } }"""
+    after = None
+    for _ in range(3):
+        answer, seen = await same(both, paged, {"n": number, "after": after}, as_=MILL)
+        assert "errors" not in answer and len(seen) == 1
+        after = answer["data"]["dispute"]["suspects"]["pageInfo"]["endCursor"]
 
 
 SHIPMENT_PAGE = """query($first: Int!, $after: String, $flt: ShipmentFilter) {
