@@ -44,7 +44,7 @@ from api.auth import AuthError
 from api.projection import ProjectingExecutionContext
 from domain import readplan
 from domain.tenancy import Where
-from resolvers import parties_forms
+from resolvers import parties_forms, settlements_forms
 from resolvers.contracts import forms as contract_forms
 from resolvers.disputes import forms as dispute_forms
 from resolvers.forms import (
@@ -67,7 +67,8 @@ from resolvers.shipments import forms as shipment_forms
 
 log = logging.getLogger("keylink.planner")
 
-AREAS = (contract_forms, quality_forms, parties_forms, shipment_forms, dispute_forms)
+AREAS = (contract_forms, quality_forms, parties_forms, shipment_forms, dispute_forms,
+         settlements_forms)
 
 
 def _registry() -> dict[str, Planned]:

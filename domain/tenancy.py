@@ -209,6 +209,8 @@ TABLE_RULES: dict[str, Callable[[str], str]] = {
                                f" AND {Scope.shipment('s')})"),
     "vehicle": Scope.vehicle,
     "quality_dispute": _owner,
+    "quality_claim": _owner,
+    "settlement": _owner,
     # A dispute's step is seen with its dispute.
     "dispute_step": lambda a: (f"EXISTS (SELECT 1 FROM quality_dispute d"
                                f" WHERE d.id = {a}.dispute_id AND {_owner('d')})"),

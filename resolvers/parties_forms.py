@@ -14,6 +14,7 @@ PLANNED = {
     }),
     SteelSpec: Planned("steel_spec", {
         **columns("code", "grade", "standard", "product", "thickness_mm", "width_mm",
-                  "coating", "customer_part_number", "coil_nominal_weight_t"),
+                  "coating", "customer_part_number", "coil_nominal_weight_t",
+                  "limits_revision", "limits_changed_at"),
     }),
 }

@@ -41,6 +41,7 @@ PLANNED = {
                   "sales_owner", "created_at", "updated_at"),
         "customer": Join("{c}.id = {t}.customer_org_id"),
         "lines": Rows("{c}.contract_id = {t}.id", "{c}.line_no"),
+        "settlements": Rows("{c}.contract_id = {t}.id", "{c}.id"),
     }),
     ContractLine: Planned("contract_line", {
         **columns("line_no", "quantity_t", "unit_price", "transport_mode", "transit_days",

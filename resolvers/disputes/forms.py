@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.disputes import containment
 from domain.tenancy import Where
-from resolvers.disputes.types import DisputeStep, QualityDispute, SuspectCoil
+from resolvers.disputes.types import Claim, DisputeStep, QualityDispute, SuspectCoil
 from resolvers.forms import Column, Found, Join, Pages, Planned, RootOne, Rows, columns
 from resolvers.relay import exactly_one, expect_id
 
@@ -23,10 +23,19 @@ PLANNED = {
                       " AND dc.coil_id = {c}.id)", "{c}.id"),
         "timeline": Pages("{c}.dispute_id = {t}.id"),
         "suspects": Found(containment.suspects_of, "coil_id"),
+        "claims": Pages("{c}.dispute_id = {t}.id"),
+    }),
+    Claim: Planned("quality_claim", {
+        **columns("number", "status", "basis", "currency", "amount", "agreed_amount",
+                  "credit_note", "submitted_by", "submitted_at", "updated_at"),
+        "dispute": Join("{c}.id = {t}.dispute_id"),
+        "contract": Join("{c}.id = {t}.contract_id"),
+        "settlement": Join("{c}.id = {t}.settlement_id"),
     }),
     DisputeStep: Planned("dispute_step", {
         **columns("action", "from_status", "to_status", "actor", "note", "occurred_at"),
         "actor_organization": Join("{c}.id = {t}.actor_org_id"),
+        "claim": Join("{c}.id = {t}.claim_id"),
     }),
     SuspectCoil: Planned(None, {
         **columns("same_parent", "where_now", "since", "quality_status"),

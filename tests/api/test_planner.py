@@ -277,11 +277,11 @@ async def test_drawn_selections_answer_alike(both: tuple[Api, Api], data: st.Dat
 
 def _suite_queries() -> list[str]:
     """Every query document without variables written in the tests of contracts,
-    shipments, disputes and the API itself, and every README example: what both paths
-    must answer alike."""
+    shipments, disputes, quality, settlements and the API itself, and every README
+    example: what both paths must answer alike."""
     found = [print_ast(op) for op in readme.operations()
              if op.operation is OperationType.QUERY and not op.variable_definitions]
-    for area in ("contracts", "shipments", "disputes", "api", "quality"):
+    for area in ("contracts", "shipments", "disputes", "api", "quality", "settlements"):
         for path in sorted((PROJECT_ROOT / "tests" / area).glob("test_*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
