@@ -4,6 +4,7 @@ feeds (`/feeds/...`, see api/records.py), health and metrics."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,13 +30,15 @@ from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api import bodies, evidence, exchange, logs, metrics, records, sockets, telemetry
 from api.auth import AuthError, TokenCodec
 from api.context import Context, Services
+from api.documents import PersistedQueries
 from api.feed import EventFeed
 from api.ratelimit import RateLimitMiddleware, RateLimits, client_address, user_key
 from api.schema import build_schema
@@ -88,6 +92,20 @@ class GraphQLApp(GraphQL[Context, None]):
         self.rate_limits = rate_limits
         self.sockets = sockets.SocketCount(settings.ws_max_per_address)
         self.expiry = sockets.Expiry(settings.ws_auth_timeout_s)
+        self.persisted = PersistedQueries()
+
+    async def execute_single(
+        self, request: Request, request_adapter: Any, sub_response: Response,
+        context: Context, root_value: None, request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # Apollo's automatic persisted queries, over GET and POST (api/documents.py).
+        query, refusal = self.persisted.resolve(request_data.query, request_data.extensions)
+        if refusal is not None:
+            return ExecutionResult(data=None, errors=[refusal])
+        if query is not request_data.query:
+            request_data = dataclasses.replace(request_data, query=query)
+        return await super().execute_single(request, request_adapter, sub_response, context,
+                                            root_value, request_data)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
@@ -127,10 +145,15 @@ class GraphQLApp(GraphQL[Context, None]):
         self.expiry.watch(socket, viewer.expires_at)
         return await super().on_ws_connect(context)  # acknowledged, with no payload
 
-    def encode_json(self, data: object) -> str:
+    def encode_json(self, data: object) -> bytes:
         # JSON scalars (geofences, event details) hold what the database stored, read
         # with exact decimals: they go out as the JSON numbers they were written as.
-        return json.dumps(data, default=_json_number, separators=(",", ":"))
+        # Decimal fields are already strings, as the schema writes them; an answer the
+        # read planner made in SQL is spliced in as the bytes PostgreSQL wrote.
+        try:
+            return orjson.dumps(data, default=_json_number)
+        except orjson.JSONEncodeError:  # an integer past 64 bits in a JSON scalar
+            return json.dumps(data, default=_json_number, separators=(",", ":")).encode()
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = await super().get_sub_response(request)
@@ -187,6 +210,7 @@ class GraphQLApp(GraphQL[Context, None]):
 REQUEST_ERRORS = frozenset({
     "BAD_REQUEST", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_DEEP",
     "TOO_MANY_ALIASES", "TOO_MANY_TOKENS", "QUERY_TOO_COSTLY", "TOO_MANY_OVERLAPPING_FIELDS",
+    "PERSISTED_QUERY_NOT_FOUND",
 })
 
 

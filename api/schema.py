@@ -9,9 +9,10 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from api.documents import CachedDocuments, DocumentCache
 from api.errors import classify
 from api.limits import Limits, OperationLimits
-from api.projection import ProjectingExecutionContext
+from api.planner import PlanningExecutionContext
 from resolvers.capacity.mutations import CapacityMutations
 from resolvers.capacity.queries import CapacityQueries
 from resolvers.contracts.mutations import ContractMutations
@@ -79,6 +80,9 @@ class Subscription(EventSubscriptions, ShipmentSubscriptions, InboxSubscriptions
 
 
 class Schema(strawberry.Schema):
+    # Parsed and validated documents by hash (api/documents.py), one cache per schema.
+    documents: DocumentCache
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -88,7 +92,7 @@ class Schema(strawberry.Schema):
         errors[:] = [classify(e, request_id) for e in errors]
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
     limits = Limits(
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
@@ -96,17 +100,22 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_field_comparisons=settings.max_field_comparisons,
         introspection_needs_token=not settings.development,
     )
-    return Schema(
+    documents = DocumentCache()
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[make.__self__ for _, make in NODE_TYPES.values()],  # type: ignore[attr-defined]
-        extensions=[partial(OperationLimits, limits)],
-        execution_context_class=ProjectingExecutionContext,
+        # Limits first: they are checked on every request, before a document is validated
+        # or found valid in the cache.
+        extensions=[partial(OperationLimits, limits), partial(CachedDocuments, documents)],
+        execution_context_class=PlanningExecutionContext,
         # In production the schema is read only with a token: error messages do not
         # suggest field names ("Did you mean ...") to a client that could not introspect.
         config=StrawberryConfig(disable_field_suggestions=not settings.development),
     )
+    schema.documents = documents
+    return schema
 
 
 def sdl() -> str:

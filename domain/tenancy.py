@@ -9,7 +9,7 @@ ids that do not exist.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -178,3 +178,44 @@ class Where:
         return await db.fetch(
             f"{select} WHERE {self.sql()} ORDER BY {alias}.id DESC LIMIT {self.arg(limit)}",
             *self.args)
+
+
+def _owner(alias: str) -> str:
+    return Scope.owned(f"{alias}.customer_org_id")
+
+
+def _certificate(alias: str) -> str:
+    # A certificate is its coil's: seen exactly when the coil is.
+    return Scope.owned(f"(SELECT o.customer_org_id FROM coil o WHERE o.id = {alias}.coil_id)")
+
+
+# The rule of each table for statements that reach rows by table rather than through a
+# read of their own (the API's read planner): a table's alias to the condition its rows
+# are seen under, one of the rules above. A table missing here is not read that way.
+TABLE_RULES: dict[str, Callable[[str], str]] = {
+    "contract": _owner,
+    "contract_line": _owner,
+    "contract_line_schedule": _owner,
+    "production_stage_status": _owner,
+    "coil": _owner,
+    "quality_certificate": _certificate,
+    "heat": Scope.heat,
+    "steel_spec": Scope.spec,
+    "organization": Scope.organization,
+    "site": Scope.site,
+    "shipment": Scope.shipment,
+    # A leg is seen with its shipment.
+    "shipment_leg": lambda a: (f"EXISTS (SELECT 1 FROM shipment s WHERE s.id = {a}.shipment_id"
+                               f" AND {Scope.shipment('s')})"),
+    "vehicle": Scope.vehicle,
+    "quality_dispute": _owner,
+    "quality_claim": _owner,
+    "settlement": _owner,
+    # A dispute's step is seen with its dispute.
+    "dispute_step": lambda a: (f"EXISTS (SELECT 1 FROM quality_dispute d"
+                               f" WHERE d.id = {a}.dispute_id AND {_owner('d')})"),
+}
+
+
+def table_rule(table: str) -> Callable[[str], str] | None:
+    return TABLE_RULES.get(table)

@@ -161,6 +161,10 @@ class Settings:
         "KEYLINK_MAX_FIELD_COMPARISONS", 5000,
         "Most pairs of same-named fields validation may compare to check that they merge; "
         "a document repeating one field hundreds of times needs more and is refused.")
+    read_planner: str = _setting(
+        "KEYLINK_READ_PLANNER", "on",
+        "`on`: a query's root field whose whole selection has SQL forms is answered by one "
+        "statement that builds its JSON in PostgreSQL; `off`: every field by its resolver.")
     state_dir: Path = _setting(
         "KEYLINK_STATE_DIR", _DEFAULT_STATE_DIR,
         "Where `keylink dev` keeps its embedded servers' data, secret and endpoints.json: "
@@ -365,6 +369,8 @@ class Settings:
     def check(self) -> None:
         if self.environment not in ("production", "development"):
             raise SettingsError("KEYLINK_ENV must be `production` or `development`")
+        if self.read_planner not in ("on", "off"):
+            raise SettingsError("KEYLINK_READ_PLANNER must be `on` or `off`")
         if self.log_format not in ("json", "text"):
             raise SettingsError("KEYLINK_LOG_FORMAT must be `json` or `text`")
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:

@@ -11,7 +11,7 @@ from typing import Any
 
 from domain.contracts.model import _CONTRACT_COLS, _LINE_COLS, Contract, ContractLine
 from domain.db import Executor
-from domain.tenancy import Scope
+from domain.tenancy import Scope, Where
 
 
 class ContractOrder(enum.Enum):
@@ -50,7 +50,24 @@ async def list_contracts(
     after: tuple[Any, int] | None,
 ) -> list[Contract]:
     """One keyset page (``limit`` rows) of the contracts the scope sees."""
-    where = scope.where(Scope.owned("c.customer_org_id"))
+    where = scope.where()
+    sql, _ = contract_page(where, flt, order, descending, limit, after)
+    rows = await db.fetch(sql, *where.args)
+    return [Contract(**dict(r)) for r in rows]
+
+
+def contract_page(
+    where: Where,
+    flt: ContractFilter,
+    order: ContractOrder,
+    descending: bool,
+    limit: int,
+    after: tuple[Any, int] | None,
+    columns: str = _CONTRACT_COLS,
+) -> tuple[str, str]:
+    """The statement of one keyset page of contracts (as ``c``, ``columns`` of them)
+    under ``where``, whose ``$1`` is the scope, and its order."""
+    where.add(Scope.owned("c.customer_org_id"))
     arg = where.arg
 
     where.any_of("c.status", flt.statuses)
@@ -80,12 +97,12 @@ async def list_contracts(
         if order is ContractOrder.SIGNED_ON:
             value = date.fromisoformat(value) if value else date.min
         where.add(f"({sort}, c.id) {op} ({arg(value)}, {arg(after[1])}::bigint)")
+    ordering = f"{sort} {direction}, c.id {direction}"
     sql = (
-        f"SELECT {_CONTRACT_COLS} FROM contract c WHERE {where.sql()}"
-        f" ORDER BY {sort} {direction}, c.id {direction} LIMIT {arg(limit)}"
+        f"SELECT {columns} FROM contract c WHERE {where.sql()}"
+        f" ORDER BY {ordering} LIMIT {arg(limit)}"
     )
-    rows = await db.fetch(sql, *where.args)
-    return [Contract(**dict(r)) for r in rows]
+    return sql, ordering
 
 
 async def _contracts(

@@ -55,14 +55,26 @@ async def suspect_pages(
 ) -> dict[int, list[Suspect]]:
     """One page of suspect coils for each of these disputes, in one statement."""
     rows = await db.fetch(
-        f"""SELECT x.dispute AS for_dispute, p.* FROM unnest($2::bigint[]) AS x(dispute)
-            CROSS JOIN LATERAL (
-              SELECT c.id AS coil_id, c.coil_no, c.heat_id,
+        "SELECT x.dispute AS for_dispute, p.* FROM unnest($2::bigint[]) AS x(dispute)"
+        f" CROSS JOIN LATERAL ({suspects_of('x.dispute', '$3', '$4')}) p",
+        scope.org_id, list(dispute_ids), after_id or 0, limit)
+    out: dict[int, list[Suspect]] = {}
+    for r in rows:
+        values = dict(r)
+        out.setdefault(values.pop("for_dispute"), []).append(Suspect(**values))
+    return out
+
+
+def suspects_of(dispute: str, after: str, limit: str) -> str:
+    """The statement of one page of a dispute's suspect coils (``dispute`` its id, up to
+    ``limit`` coils past the id ``after``, in coil order), under the rules of the scope
+    in ``$1``: the dispute's and the coils' owner."""
+    return f"""SELECT c.id AS coil_id, c.coil_no, c.heat_id,
                      EXISTS (SELECT 1 FROM dispute_coil dn JOIN genealogy_edge g1
                                ON g1.child_coil_id = dn.coil_id
                                AND g1.parent_coil_id IS NOT NULL
                              JOIN genealogy_edge g2 ON g2.parent_coil_id = g1.parent_coil_id
-                             WHERE dn.dispute_id = x.dispute AND g2.child_coil_id = c.id)
+                             WHERE dn.dispute_id = {dispute} AND g2.child_coil_id = c.id)
                        AS same_parent,
                      {_WHERE_NOW} AS where_now, cl.site_id, cl.vehicle_id, cl.since,
                      c.quality_status, c.line_id, l.contract_id, c.customer_org_id
@@ -73,15 +85,9 @@ async def suspect_pages(
               WHERE c.heat_id IN (
                       SELECT n.heat_id FROM dispute_coil dc JOIN coil n ON n.id = dc.coil_id
                       JOIN quality_dispute d ON d.id = dc.dispute_id
-                      WHERE dc.dispute_id = x.dispute AND {Scope.owned('d.customer_org_id')})
+                      WHERE dc.dispute_id = {dispute} AND {Scope.owned('d.customer_org_id')})
                 AND c.id NOT IN (SELECT dx.coil_id FROM dispute_coil dx
-                                 WHERE dx.dispute_id = x.dispute)
+                                 WHERE dx.dispute_id = {dispute})
                 AND {Scope.owned('c.customer_org_id')}
-                AND c.id > $3
-              ORDER BY c.id LIMIT $4) p""",
-        scope.org_id, list(dispute_ids), after_id or 0, limit)
-    out: dict[int, list[Suspect]] = {}
-    for r in rows:
-        values = dict(r)
-        out.setdefault(values.pop("for_dispute"), []).append(Suspect(**values))
-    return out
+                AND c.id > {after}
+              ORDER BY c.id LIMIT {limit}"""

@@ -64,6 +64,26 @@ _WATCHED = ("l.status = ANY($2) AND (l.status <> 'unloaded'"
             " OR coalesce(l.actual_arrival, l.planned_arrival) > now() - $3::interval)")
 
 
+# Legs in these states are over: their vehicle no longer has the coils.
+_ENDED = "('unloaded', 'received', 'cancelled')"
+
+
+def current_leg_id(shipment: str) -> str:
+    """The id of a shipment's current leg: its first leg (by seq) not yet over."""
+    return (f"(SELECT g.id FROM shipment_leg g WHERE g.shipment_id = {shipment}"
+            f" AND g.status NOT IN {_ENDED} ORDER BY g.seq LIMIT 1)")
+
+
+def current_leg_eta(shipment: str) -> str:
+    return (f"(SELECT g.eta FROM shipment_leg g WHERE g.shipment_id = {shipment}"
+            f" AND g.status NOT IN {_ENDED} ORDER BY g.seq LIMIT 1)")
+
+
+def any_leg_delayed(shipment: str) -> str:
+    return (f"coalesce((SELECT bool_or(g.delayed) FROM shipment_leg g"
+            f" WHERE g.shipment_id = {shipment}), false)")
+
+
 def _leg(row: Record) -> ActiveLeg:
     values = dict(row)
     values["coil_ids"] = frozenset(values["coil_ids"])

@@ -242,20 +242,34 @@ async def latest_fixes(
     return out
 
 
-# Each shipment's current leg: the first that carries its coils now, else the last one
-# that set off. Its window is when the vehicle had them aboard (open while it still does).
-_CURRENT_LEG = f"""
+def current_legs(shipments: str) -> str:
+    """Each shipment's current leg (of those where ``shipments`` holds of ``l``): the
+    first that carries its coils now, else the last one that set off. Its window is when
+    the vehicle had them aboard (open while it still does). ``$1`` is the scope."""
+    return f"""
     SELECT DISTINCT ON (l.shipment_id) l.shipment_id, l.vehicle_id,
            l.status IN {CARRYING} AS carrying,
            coalesce(l.actual_departure, l.planned_departure) AS t0,
            CASE WHEN l.status IN {CARRYING} THEN 'infinity'::timestamptz
                 ELSE coalesce(l.actual_arrival, l.planned_arrival) END AS t1
     FROM shipment_leg l JOIN shipment s ON s.id = l.shipment_id
-    WHERE l.shipment_id = ANY($2::bigint[]) AND l.vehicle_id IS NOT NULL
+    WHERE {shipments} AND l.vehicle_id IS NOT NULL
       AND (l.status IN {CARRYING} OR l.actual_departure IS NOT NULL) AND {Scope.shipment('s')}
     ORDER BY l.shipment_id, l.status IN {CARRYING} DESC,
              CASE WHEN l.status IN {CARRYING} THEN l.seq ELSE -l.seq END
 """
+
+
+_CURRENT_LEG = current_legs("l.shipment_id = ANY($2::bigint[])")
+
+
+def stored_fix(shipment: str) -> str:
+    """The statement of one shipment's latest stored position (``shipment`` is its id):
+    its current leg's vehicle's latest fix while it had the shipment aboard, as
+    :func:`shipment_fixes` reads it from the database, under the shipment's rule."""
+    return (f"SELECT p.* FROM ({current_legs(f'l.shipment_id = {shipment}')}) w"
+            " CROSS JOIN LATERAL (SELECT * FROM position p WHERE p.vehicle_id = w.vehicle_id"
+            " AND p.fix_time BETWEEN w.t0 AND w.t1 ORDER BY p.fix_time DESC LIMIT 1) p")
 
 
 async def shipment_fixes(

@@ -18,7 +18,7 @@ from domain.db import Executor
 from domain.material import COIL_COLS, Coil
 from domain.shipments.legs import LEG_COLS
 from domain.shipments.legs import Leg as Leg  # readers of shipments take legs from here
-from domain.tenancy import Scope
+from domain.tenancy import Scope, Where
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,16 @@ async def list_shipments(
     db: Executor, scope: Scope, flt: ShipmentFilter, limit: int, before_id: int | None
 ) -> list[Shipment]:
     """One keyset page of the shipments the scope sees, newest first."""
-    where = scope.where(Scope.shipment("s"))
+    where = scope.where()
+    rows = await db.fetch(shipment_page(where, flt, limit, before_id), *where.args)
+    return _rows(rows, Shipment)
+
+
+def shipment_page(where: Where, flt: ShipmentFilter, limit: int, before_id: int | None,
+                  columns: str = SHIPMENT_COLS) -> str:
+    """The statement of one keyset page of shipments (as ``s``, newest first) under
+    ``where``, whose ``$1`` is the scope."""
+    where.add(Scope.shipment("s"))
     where.any_of("s.status", flt.statuses)
     if flt.modes:
         where.add("EXISTS (SELECT 1 FROM shipment_leg m WHERE m.shipment_id = s.id"
@@ -110,9 +119,9 @@ async def list_shipments(
                   " AND d.delayed)")
     where.given(flt.contract_id, f"s.id IN (SELECT shipment_id FROM ({_CONTRACT_SHIPMENTS}"
                 " WHERE cl.contract_id = {}::bigint) k)")
-    rows = await where.newest(db, f"SELECT {SHIPMENT_COLS} FROM shipment s", "s", before_id,
-                              limit)
-    return _rows(rows, Shipment)
+    where.given(before_id, "s.id < {}::bigint")
+    return (f"SELECT {columns} FROM shipment s WHERE {where.sql()}"
+            f" ORDER BY s.id DESC LIMIT {where.arg(limit)}")
 
 
 async def shipment_pages_by_contract(

@@ -4,12 +4,26 @@ exactly like an object that does not exist."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
+
+from domain.db import Database
 from resolvers.node import NODE_TYPES
 from resolvers.relay import to_global_id
-from tests.support.api import Api, token
+from settings import Settings
+from tests.support.api import Api, _client, token
 from tests.support.factory import World, build
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+
+
+@pytest.fixture(params=["on", "off"])
+async def api(db: Database, request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """The API over a fresh database, with the read planner and without: each walk
+    below runs against both paths."""
+    async for a in _client(db, Settings(read_planner=request.param)):
+        yield a
 
 
 def _own_ids(w: World, cust: str) -> dict[str, list[int]]:

@@ -19,7 +19,8 @@ from domain.shipments.detected import CUSTOMER_KINDS
 from domain.shipments.positions import latest_key, live_group
 from domain.tenancy import Scope
 from resolvers.relay import to_global_id
-from tests.support.api import CODEC, SETTINGS, Api, token
+from settings import Settings
+from tests.support.api import CODEC, SETTINGS, Api, _client, token
 from tests.support.factory import build
 from tests.support.shipments import NOW, WAGON_FIXES, Tracking, build_tracking
 
@@ -51,6 +52,15 @@ def _numbers(data: dict) -> list[str]:
 async def test_other_customers_shipments_and_vehicles_read_like_missing_ones(
     api: Api, world: Tracking
 ) -> None:
+    await _walk(api, world)
+
+
+async def test_the_walk_reads_alike_without_the_read_planner(api: Api, world: Tracking) -> None:
+    async for resolved in _client(api.db, Settings(read_planner="off")):
+        await _walk(resolved, world)
+
+
+async def _walk(api: Api, world: Tracking) -> None:
     own = {"GALANZ": [("Shipment", world.shipment["galanz"]),
                       ("Vehicle", world.vehicle["SHIP-1"])],
            "FAW-VW": [("Shipment", world.shipment["faw"]), ("Vehicle", world.vehicle["WAG-1"])]}
