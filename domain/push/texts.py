@@ -342,6 +342,8 @@ _AREAS = {
     "inspection": ("Inspection", "检验"), "production_order": ("Production order", "生产订单"),
     "certificate": ("Certificate", "质保书"), "exchange": ("Exchange", "数据交换"),
     "service": ("Service", "服务"),
+    # Finance: a customer's credit and the payments against its invoices.
+    "credit": ("Credit", "信用"), "payment": ("Payment", "付款"),
 }
 _HAPPENINGS_ZH = {
     "created": "已创建", "confirmed": "已确认", "in_production": "已投产", "changed": "已变更",
@@ -375,6 +377,7 @@ _HAPPENINGS_ZH = {
     "delivery_schedule_received": "交货计划已接收", "receipt_discrepancy": "收货差异",
     "spec_limits_changed": "规格限值已变更",
     "survey_sent": "满意度调查已发送", "low_rating": "低分评价", "tier_changed": "客户等级已变更",
+    "approval_requested": "待财务审批", "limit_set": "信用额度已设定", "refused": "已拒绝",
 }
 _REFERENCES = ("claim", "dispute", "number", "contract", "shipment", "ticket",
                "certificate", "settlement", "key")

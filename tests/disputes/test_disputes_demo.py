@@ -4,6 +4,7 @@ exactly the other coils of the heat, the siblings exactly those of the same pare
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from domain.db import Database, Executor, Transaction, count_statements
@@ -48,8 +49,24 @@ async def test_the_demo_has_disputes_in_several_states(seeded_db: Database) -> N
         "SELECT o.code, d.status, count(q.id) AS claims FROM quality_dispute d"
         " JOIN organization o ON o.id = d.customer_org_id"
         " LEFT JOIN quality_claim q ON q.dispute_id = d.id GROUP BY o.code, d.id ORDER BY d.id")
-    assert [tuple(r) for r in rows] == [("FAW-VW", "correcting", 1), ("FAW-VW", "claiming", 1),
-                                        ("GALANZ", "established", 0)]
+    assert [tuple(r) for r in rows][:3] == [
+        ("FAW-VW", "correcting", 1), ("FAW-VW", "claiming", 1), ("GALANZ", "established", 0)]
+    # Behind them, a year of closed ones: each completed, its one claim agreed and either
+    # deducted on its contract's draft settlement or credited, opened and closed in the
+    # past year.
+    history = await seeded_db.fetch(
+        "SELECT o.code, d.status, d.opened_at, d.closed_at, q.status AS claim,"
+        " q.settlement_id IS NOT NULL AS deducted"
+        " FROM quality_dispute d JOIN organization o ON o.id = d.customer_org_id"
+        " JOIN quality_claim q ON q.dispute_id = d.id WHERE d.id > ("
+        "   SELECT min(id) + 2 FROM quality_dispute) ORDER BY d.id")
+    assert {r["code"] for r in history} == {"FAW-VW", "GALANZ"} and len(history) >= 6
+    assert {r["status"] for r in history} == {"completed"}
+    assert all(r["claim"] == "credited" or (r["deducted"] and r["claim"] in (
+        "agreed", "partially_agreed")) for r in history)
+    year_ago = datetime.now(UTC) - timedelta(days=366)
+    assert all(year_ago < r["opened_at"] < r["closed_at"] < datetime.now(UTC) - timedelta(
+        days=30) for r in history)
     claim = await seeded_db.fetchrow(
         "SELECT q.status, q.agreed_amount, s.claim_deductions FROM quality_claim q"
         " LEFT JOIN settlement s ON s.id = q.settlement_id ORDER BY q.id LIMIT 1")
