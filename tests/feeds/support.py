@@ -17,7 +17,7 @@ from api.app import create_app
 from api.context import Services
 from domain.db import Database
 from settings import Settings
-from tests.support.api import CODEC, SECRET, SETTINGS
+from tests.support.api import CODEC, SECRET, SETTINGS, TEST_TOKEN_SECONDS
 
 NDJSON = {"content-type": "application/x-ndjson"}
 
@@ -25,7 +25,7 @@ NDJSON = {"content-type": "application/x-ndjson"}
 def integration_token(*kinds: str, subject: str = "erp") -> str:
     """A plant system's token, as `keylink token --role integration --kinds ...` signs it."""
     return CODEC.issue(org="BAOSTEEL", roles=["integration"], subject=subject,
-                       ttl_seconds=600, kinds=kinds or ("organization",))
+                       ttl_seconds=TEST_TOKEN_SECONDS, kinds=kinds or ("organization",))
 
 
 def token_naming(kinds: list[str], subject: str = "mes") -> str:

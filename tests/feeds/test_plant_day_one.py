@@ -32,7 +32,7 @@ from tests.shipments.test_shipment_subscriptions import (  # noqa: F401 - a fixt
     _subscribe,
     live,
 )
-from tests.support.api import CODEC, token
+from tests.support.api import CODEC, TEST_TOKEN_SECONDS, token
 from tests.tracking.test_ingester import ingesting, settings_for, unique
 
 EXAMPLE = PROJECT_ROOT / "docs" / "examples" / "plant.ndjson"
@@ -86,8 +86,8 @@ async def test_a_plant_connects_on_day_one(
     imported = await asyncio.to_thread(keylink_import, parties, database_url)
     assert imported.returncode == 0, imported.stderr.decode()
 
-    plant = CODEC.issue(org="BSTEEL", roles=["integration"], subject="tms", ttl_seconds=600,
-                        kinds=["*"])
+    plant = CODEC.issue(org="BSTEEL", roles=["integration"], subject="tms",
+                        ttl_seconds=TEST_TOKEN_SECONDS, kinds=["*"])
     async with httpx.AsyncClient(base_url=http, timeout=60) as client:
         sent = await client.post("/feeds/records", content=lines(but="organization"),
                                  headers={"content-type": "application/x-ndjson",

@@ -64,8 +64,14 @@ async def graphql_ws(services: Services, settings: Settings = SETTINGS) -> Async
         yield f"ws://{address}/graphql"
 
 
+# Test modules make their tokens when they are imported, at collection: they must outlive
+# the whole run of the suite, not just the first minutes of it.
+TEST_TOKEN_SECONDS = 6 * 3600
+
+
 def token(org: str, *roles: str, subject: str = "tester") -> str:
-    return CODEC.issue(org=org, roles=roles or ("customer",), subject=subject, ttl_seconds=600)
+    return CODEC.issue(org=org, roles=roles or ("customer",), subject=subject,
+                       ttl_seconds=TEST_TOKEN_SECONDS)
 
 
 @dataclass
