@@ -145,15 +145,17 @@ class GraphQLApp(GraphQL[Context, None]):
         self.expiry.watch(socket, viewer.expires_at)
         return await super().on_ws_connect(context)  # acknowledged, with no payload
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
         # JSON scalars (geofences, event details) hold what the database stored, read
         # with exact decimals: they go out as the JSON numbers they were written as.
         # Decimal fields are already strings, as the schema writes them; an answer the
         # read planner made in SQL is spliced in as the bytes PostgreSQL wrote.
+        # Text, not bytes: strawberry sends bytes over a WebSocket as a binary frame,
+        # which a browser's GraphQL client does not read as a message.
         try:
-            return orjson.dumps(data, default=_json_number)
+            return orjson.dumps(data, default=_json_number).decode()
         except orjson.JSONEncodeError:  # an integer past 64 bits in a JSON scalar
-            return json.dumps(data, default=_json_number, separators=(",", ":")).encode()
+            return json.dumps(data, default=_json_number, separators=(",", ":"))
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = await super().get_sub_response(request)
