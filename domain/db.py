@@ -8,6 +8,7 @@ as the pool, so domain functions take either.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -143,5 +144,13 @@ class Database(_Runner):
         async with self.pool.acquire() as conn, conn.transaction():
             yield Transaction(conn)
 
-    async def close(self) -> None:
-        await self.pool.close()
+    async def close(self, *, within: float | None = None) -> None:
+        """Closes the pool, waiting for its connections to be given back; ``within``
+        bounds the wait, after which the connections still out are cut."""
+        if within is None:
+            await self.pool.close()
+            return
+        try:
+            await asyncio.wait_for(self.pool.close(), within)
+        except TimeoutError:
+            self.pool.terminate()

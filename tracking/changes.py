@@ -109,4 +109,4 @@ class Changes:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             with contextlib.suppress(Exception):
-                await conn.close()
+                await conn.close(timeout=5)

@@ -90,6 +90,8 @@ STOP_GRACE_SECONDS = 10.0
 # session still holds at once, as fast as the acknowledgements free its in-flight window;
 # this long without a message, after the last acknowledgement, means nothing is left.
 DRAIN_QUIET_SECONDS = 1.5
+# How long a stopping ingester waits for its database connections to be given back.
+CLOSE_SECONDS = 10.0
 # How long a leaving ingester waits for the broker to confirm its UNSUBSCRIBE.
 LEAVE_TIMEOUT_SECONDS = 30.0
 
@@ -566,7 +568,9 @@ async def run_ingester(
             log.warning("could not record how %s stopped", client, exc_info=True)
         if redis is not None:
             await redis.aclose()
-        await db.close()
+        # A stop never hangs on the database: what was stored is committed, and a
+        # connection not given back by then is cut.
+        await db.close(within=CLOSE_SECONDS)
         if stopped is Stopped.DRAINED:
             log.info("ingester stopped: %s left group %s, everything its session held is "
                      "stored, and the session is ended", client, group)
